@@ -1,0 +1,1 @@
+"""A Discord bot that a community teaches."""

@@ -1,0 +1,1 @@
+"""Lightbulb extensions, one per command group."""

@@ -1,0 +1,1 @@
+"""Loopback fakes of Discord, OpenAI, Discord voice and edge-tts."""
