@@ -49,7 +49,13 @@ def _build_attrs(cls: type[Any], data: Any, where: str, problems: list[str]) -> 
     for name, field in fields.items():
         path = _name(where, name)
         if name in data:
+            mark = len(problems)
             kwargs[name] = _convert(hints[name], data[name], path, problems)
+            if field.validator is not None and len(problems) == mark:
+                try:
+                    field.validator(None, field, kwargs[name])
+                except (ValueError, TypeError) as exc:
+                    problems.append(f"{path}: {exc}")
         elif field.default is attrs.NOTHING:
             if attrs.has(hints[name]):
                 kwargs[name] = _build_attrs(hints[name], {}, path, problems)
@@ -97,7 +103,9 @@ def _convert(hint: Any, value: Any, path: str, problems: list[str]) -> Any:
             problems.append(f"{path}: expected a table, got {type(value).__name__}")
             return None
         _, item = get_args(hint)
-        return {str(k): _convert(item, v, f"{path}.{k}", problems) for k, v in typing.cast(Mapping[Any, Any], value).items()}
+        return {
+            str(k): _convert(item, v, f"{path}.{k}", problems) for k, v in typing.cast(Mapping[Any, Any], value).items()
+        }
     if hint is Any:
         return value
     if isinstance(hint, type) and attrs.has(hint):

@@ -1,0 +1,46 @@
+"""`python -m bot` runs the bot; `python -m bot check` validates config.toml and the environment."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from bot.config import Config, load_config
+from bot.errors import ConfigError
+
+
+def _load(path: Path | None) -> Config | None:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print("The configuration has problems:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        print("Secrets come from the environment; everything else from config.toml.", file=sys.stderr)
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="A Discord bot that a community teaches.")
+    parser.add_argument("command", nargs="?", choices=["run", "check"], default="run")
+    parser.add_argument("--config", type=Path, default=None, help="path to config.toml (default: ./config.toml)")
+    parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    args = parser.parse_args(argv)
+    config = _load(args.config)
+    if config is None:
+        return 2
+    if args.command == "check":
+        print("Configuration OK.")
+        return 0
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    from bot.app import build  # imported here so `check` stays fast and light
+
+    built = build(config)
+    built.bot.run(check_for_updates=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""The one place that wires things: build(config) makes the GatewayBot, the lightbulb client and every service."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import alluka
+import attrs
+import hikari
+import lightbulb
+import openai
+import yuyo
+
+import extensions
+from bot.config import Config, Settings
+from bot.limits import RateLimiter
+from bot.llm.answering import Answerer
+from bot.llm.chat import ChatModel
+from bot.store.answers import AnswerStore
+from bot.store.database import Database
+from bot.store.guilds import GuildSettingsStore
+
+_log = logging.getLogger(__name__)
+
+
+@attrs.define
+class Services:
+    """Everything extensions receive through lightbulb's DI, and what must be closed on shutdown."""
+
+    config: Config
+    database: Database
+    answers: AnswerStore
+    guilds: GuildSettingsStore
+    openai: openai.AsyncOpenAI
+    chat: ChatModel
+    limiter: RateLimiter
+    answerer: Answerer
+    components: yuyo.ComponentClient
+    modals: yuyo.ModalClient
+
+    @property
+    def settings(self) -> Settings:
+        return self.config.settings
+
+    async def open(self) -> None:
+        await self.database.open()
+
+    async def close(self) -> None:
+        await self.openai.close()
+        await self.database.close()
+
+
+@attrs.frozen
+class BuiltBot:
+    bot: hikari.GatewayBot
+    client: lightbulb.GatewayEnabledClient
+    services: Services
+
+
+def intents_for(settings: Settings) -> hikari.Intents:
+    intents = (
+        hikari.Intents.GUILDS
+        | hikari.Intents.GUILD_MESSAGES
+        | hikari.Intents.DM_MESSAGES
+        | hikari.Intents.GUILD_VOICE_STATES
+    )
+    if settings.discord.chat_channels:
+        # Privileged: only needed to read messages in chat channels that neither mention the bot nor are DMs.
+        intents |= hikari.Intents.MESSAGE_CONTENT
+    return intents
+
+
+def build(
+    config: Config, *, rest_url: str | None = None, http_settings: hikari.impl.HTTPSettings | None = None
+) -> BuiltBot:
+    """Make the bot and its services; nothing connects until `bot.start()` (tests pass a loopback `rest_url`)."""
+    settings = config.settings
+    bot = hikari.GatewayBot(
+        config.secrets.discord_token,
+        intents=intents_for(settings),
+        rest_url=rest_url,
+        http_settings=http_settings,
+        logs=None,
+        banner=None,
+    )
+    client = lightbulb.client_from_app(bot, default_enabled_guilds=settings.discord.command_guilds)
+    database = Database(config.database_url)
+    answers = AnswerStore(database)
+    guilds = GuildSettingsStore(database)
+    openai_client = openai.AsyncOpenAI(
+        api_key=config.secrets.openai_api_key,
+        base_url=config.secrets.openai_base_url,
+        timeout=settings.llm.request_timeout_s,
+        max_retries=settings.llm.max_retries,
+    )
+    chat = ChatModel(openai_client, max_tokens=settings.llm.max_answer_tokens, temperature=settings.llm.temperature)
+    limiter = RateLimiter(settings.limits.model_calls, settings.limits.window_s)
+    # yuyo's clients take an explicit alluka client: letting them make their own is deprecated (PLATFORM.md §1).
+    injector = alluka.Client()
+    services = Services(
+        config=config,
+        database=database,
+        answers=answers,
+        guilds=guilds,
+        openai=openai_client,
+        chat=chat,
+        limiter=limiter,
+        answerer=Answerer(chat, answers, guilds, limiter, settings.llm),
+        components=yuyo.ComponentClient.from_gateway_bot(bot, alluka=injector),
+        modals=yuyo.ModalClient.from_gateway_bot(bot, alluka=injector),
+    )
+    registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
+    for field in attrs.fields(Services):
+        value: Any = getattr(services, field.name)
+        registry.register_value(type(value), value)
+    registry.register_value(Services, services)
+    registry.register_value(Settings, settings)
+
+    async def on_starting(_: hikari.StartingEvent) -> None:
+        await services.open()
+        await client.load_extensions_from_package(extensions)
+
+    async def on_started(_: hikari.StartedEvent) -> None:
+        await client.start()
+        _log.info("bot ready: %d commands", len(client.registered_commands))
+
+    async def on_stopping(_: hikari.StoppingEvent) -> None:
+        await client.stop()
+
+    async def on_stopped(_: hikari.StoppedEvent) -> None:
+        await services.close()
+
+    bot.subscribe(hikari.StartingEvent, on_starting)
+    bot.subscribe(hikari.StartedEvent, on_started)
+    bot.subscribe(hikari.StoppingEvent, on_stopping)
+    bot.subscribe(hikari.StoppedEvent, on_stopped)
+    return BuiltBot(bot=bot, client=client, services=services)

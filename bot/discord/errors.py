@@ -1,0 +1,19 @@
+"""One error path: typed errors become their own short message; anything else is logged with an id shown to the user."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from bot.errors import UserError
+
+_log = logging.getLogger("bot.errors")
+
+
+def describe_error(exc: BaseException, where: str) -> str:
+    """The text a Discord user sees for `exc`. Unexpected errors are logged with an id and only the id is shown."""
+    if isinstance(exc, UserError):
+        return exc.message
+    error_id = secrets.token_hex(4)
+    _log.error("unexpected error %s in %s", error_id, where, exc_info=exc)
+    return f"Something went wrong on the bot's side (error id `{error_id}`). An admin can find it in the logs."

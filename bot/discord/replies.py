@@ -1,0 +1,121 @@
+"""Showing a streamed answer in Discord: edits at most once per interval, split over several messages when long."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterable, Callable, Sequence
+from typing import Protocol
+
+import hikari
+
+from bot.text import DISCORD_LIMIT, split_message
+
+Components = Sequence[hikari.api.ComponentBuilder]
+
+
+class ReplyTarget(Protocol):
+    """Where an answer's messages go: message 0 first, further messages as follow-ups."""
+
+    async def create(self, index: int, content: str, components: Components) -> hikari.Snowflake: ...
+
+    async def edit(self, index: int, message_id: hikari.Snowflake, content: str, components: Components) -> None: ...
+
+
+class InteractionTarget:
+    """Message 0 is the (deferred) interaction response; the rest are follow-ups of the interaction."""
+
+    def __init__(self, interaction: hikari.MessageResponseMixin[object], *, ephemeral: bool = False) -> None:
+        self._interaction = interaction
+        self._flags = hikari.MessageFlag.EPHEMERAL if ephemeral else hikari.MessageFlag.NONE
+
+    async def create(self, index: int, content: str, components: Components) -> hikari.Snowflake:
+        if index == 0:
+            message = await self._interaction.edit_initial_response(content, components=components)
+        else:
+            message = await self._interaction.execute(content, components=components, flags=self._flags)
+        return message.id
+
+    async def edit(self, index: int, message_id: hikari.Snowflake, content: str, components: Components) -> None:
+        if index == 0:
+            await self._interaction.edit_initial_response(content, components=components)
+        else:
+            await self._interaction.edit_message(message_id, content, components=components)
+
+
+class ChannelTarget:
+    """Message 0 replies to the user's message; the rest follow it in the channel."""
+
+    def __init__(self, rest: hikari.api.RESTClient, channel_id: int, reply_to: int | None) -> None:
+        self._rest = rest
+        self._channel = channel_id
+        self._reply_to = reply_to
+
+    async def create(self, index: int, content: str, components: Components) -> hikari.Snowflake:
+        reply = self._reply_to if index == 0 and self._reply_to is not None else hikari.UNDEFINED
+        message = await self._rest.create_message(
+            self._channel, content, components=components, reply=reply, user_mentions=False, role_mentions=False
+        )
+        return message.id
+
+    async def edit(self, index: int, message_id: hikari.Snowflake, content: str, components: Components) -> None:
+        await self._rest.edit_message(self._channel, message_id, content, components=components)
+
+
+class StreamedReply:
+    """Keeps the Discord messages of one answer in step with its text."""
+
+    def __init__(
+        self,
+        target: ReplyTarget,
+        *,
+        interval_s: float,
+        prefix: str = "",
+        limit: int = DISCORD_LIMIT,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._target = target
+        self._interval = interval_s
+        self._prefix = prefix
+        self._limit = limit
+        self._clock = clock
+        self._shown: list[str] = []
+        self._shown_components: list[bool] = []
+        self.message_ids: list[hikari.Snowflake] = []
+        self._last_update = float("-inf")
+
+    async def follow(self, texts: AsyncIterable[str]) -> str:
+        """Show each new text (cumulative) as it comes, at most once per interval; `finish` shows the last one."""
+        text = ""
+        async for text in texts:
+            if self._clock() - self._last_update >= self._interval:
+                await self._update(text, ())
+        return text
+
+    async def finish(self, text: str, components: Components = ()) -> list[hikari.Snowflake]:
+        """Show the final text (and components on the last message); returns the message ids in order."""
+        await self._wait_interval()
+        await self._update(text, components, final=True)
+        return list(self.message_ids)
+
+    async def _wait_interval(self) -> None:
+        # Discord's edit rate limit, not synchronisation: keep edits at least one interval apart.
+        remaining = self._last_update + self._interval - self._clock()
+        if remaining > 0:
+            await asyncio.sleep(remaining)
+
+    async def _update(self, text: str, components: Components, *, final: bool = False) -> None:
+        chunks = split_message(self._prefix + text, self._limit)
+        for index, chunk in enumerate(chunks):
+            is_last = index == len(chunks) - 1
+            chunk_components = components if (final and is_last) else ()
+            if index < len(self.message_ids):
+                if self._shown[index] != chunk or self._shown_components[index] != bool(chunk_components):
+                    await self._target.edit(index, self.message_ids[index], chunk, chunk_components)
+                    self._shown[index] = chunk
+                    self._shown_components[index] = bool(chunk_components)
+            else:
+                self.message_ids.append(await self._target.create(index, chunk, chunk_components))
+                self._shown.append(chunk)
+                self._shown_components.append(bool(chunk_components))
+        self._last_update = self._clock()

@@ -1,0 +1,19 @@
+"""Every custom-id prefix used by buttons and modals; the metadata after ':' carries their state."""
+
+from __future__ import annotations
+
+CORRECT_BUTTON = "correct"  # metadata: answer id
+CORRECTION_MODAL = "correction"  # metadata: answer id
+REVIEW_BUTTON = "review"  # metadata: action.correction id
+REVIEW_EDIT_MODAL = "review-edit"  # metadata: correction id
+TRAIN_CONFIRM = "train"  # metadata: action.pending id
+JOB_CANCEL = "job-cancel"  # metadata: action.job id
+ACTIVATE_MODEL = "activate"  # metadata: job id
+
+
+def custom_id(prefix: str, *parts: object) -> str:
+    """`prefix:part.part…` — at most 100 characters, as Discord allows."""
+    value = prefix + (":" + ".".join(str(p) for p in parts) if parts else "")
+    if len(value) > 100:
+        raise ValueError(f"custom id too long: {value!r}")
+    return value

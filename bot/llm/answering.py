@@ -1,0 +1,143 @@
+"""Turns a question into a streamed answer: checks, rate limit, conversation memory, model choice, storage."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Callable
+
+import attrs
+
+from bot.config import LLMSettings
+from bot.errors import InvalidInput, ServiceUnavailable
+from bot.limits import RateLimiter
+from bot.llm.chat import ChatMessage, ChatModel, ChatStream
+from bot.store.answers import Answer, AnswerStore, NewAnswer, Source, Turn, new_conversation_id
+from bot.store.guilds import GuildSettingsStore
+
+
+def estimate_tokens(text: str) -> int:
+    """A deliberately generous token estimate (about 3 characters a token) for fitting context into a budget."""
+    return len(text) // 3 + 4
+
+
+@attrs.frozen
+class Question:
+    guild_id: int | None
+    channel_id: int
+    user_id: int
+    text: str
+    source: Source
+    new_conversation: bool = False
+    transcript: str | None = None
+
+
+def fit_context(
+    system_prompt: str,
+    turns: list[Turn],
+    question: str,
+    budget: int,
+    count: Callable[[str], int] = estimate_tokens,
+) -> list[ChatMessage]:
+    """System prompt, then as many of the most recent turns as fit the token budget, then the question."""
+    used = count(system_prompt) + count(question)
+    kept: list[Turn] = []
+    for turn in reversed(turns):
+        cost = count(turn.question) + count(turn.answer)
+        if used + cost > budget:
+            break
+        used += cost
+        kept.insert(0, turn)
+    messages = [ChatMessage("system", system_prompt)] if system_prompt else []
+    for turn in kept:
+        messages += [ChatMessage("user", turn.question), ChatMessage("assistant", turn.answer)]
+    messages.append(ChatMessage("user", question))
+    return messages
+
+
+@attrs.define
+class Reply:
+    """One answer being produced. Iterate for the text so far; then `save()` stores it as an Answer."""
+
+    question: Question
+    model: str
+    conversation_id: str
+    messages: list[ChatMessage]
+    _stream: ChatStream
+    _answers: AnswerStore
+    text: str = ""
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        async for delta in self._stream.deltas:
+            self.text += delta
+            yield self.text
+        if not self.text.strip():
+            raise ServiceUnavailable("The model returned an empty answer. Try rephrasing your question.")
+
+    async def save(self, message_ids: list[int] | None = None) -> Answer:
+        q = self.question
+        return await self._answers.add(
+            NewAnswer(
+                guild_id=q.guild_id,
+                channel_id=q.channel_id,
+                user_id=q.user_id,
+                conversation_id=self.conversation_id,
+                source=q.source,
+                model=self.model,
+                question=q.text,
+                answer=self.text,
+                transcript=q.transcript,
+                prompt_tokens=self._stream.usage.prompt_tokens,
+                completion_tokens=self._stream.usage.completion_tokens,
+            ),
+            message_ids,
+        )
+
+
+class Answerer:
+    """The service behind /ask, mentions, DMs, chat channels, audio and voice turns."""
+
+    def __init__(
+        self,
+        chat: ChatModel,
+        answers: AnswerStore,
+        guilds: GuildSettingsStore,
+        limiter: RateLimiter,
+        settings: LLMSettings,
+    ) -> None:
+        self._chat = chat
+        self._answers = answers
+        self._guilds = guilds
+        self._limiter = limiter
+        self._settings = settings
+
+    async def model_for(self, guild_id: int | None) -> str:
+        return await self._guilds.active_model(guild_id) or self._settings.default_model
+
+    def check(self, text: str) -> str:
+        """The question, trimmed; InvalidInput if it is empty or too long."""
+        text = text.strip()
+        if not text:
+            raise InvalidInput("There's no question to answer: the text was empty.")
+        limit = self._settings.max_question_chars
+        if len(text) > limit:
+            raise InvalidInput(f"Your question is {len(text):,} characters long; the limit is {limit:,}.")
+        return text
+
+    async def begin(self, question: Question) -> Reply:
+        """Validate, rate-limit and start streaming the answer to `question`."""
+        question = attrs.evolve(question, text=self.check(question.text))
+        self._limiter.take(question.user_id)
+        settings = self._settings
+        turns: list[Turn] = []
+        if not question.new_conversation:
+            turns = await self._answers.memory(
+                question.channel_id,
+                question.user_id,
+                limit=settings.memory_turns,
+                max_age=dt.timedelta(minutes=settings.memory_max_age_minutes),
+            )
+        conversation_id = turns[-1].conversation_id if turns else new_conversation_id()
+        model = await self.model_for(question.guild_id)
+        messages = fit_context(settings.system_prompt, turns, question.text, settings.context_token_budget)
+        stream = self._chat.stream(model, messages)
+        return Reply(question, model, conversation_id, messages, stream, self._answers)

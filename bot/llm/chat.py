@@ -1,0 +1,110 @@
+"""Streaming chat completions over any OpenAI-compatible endpoint, with provider errors turned into user messages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import attrs
+import openai
+
+from bot.errors import ServiceUnavailable
+
+_log = logging.getLogger(__name__)
+
+
+class ModelRateLimited(ServiceUnavailable):
+    pass
+
+
+class ModelAuthFailed(ServiceUnavailable):
+    pass
+
+
+class ModelTimedOut(ServiceUnavailable):
+    pass
+
+
+class ModelServerError(ServiceUnavailable):
+    pass
+
+
+class ModelNotFound(ServiceUnavailable):
+    pass
+
+
+@attrs.frozen
+class ChatMessage:
+    role: str  # system | user | assistant
+    content: str
+
+
+@attrs.frozen
+class Usage:
+    prompt_tokens: int | None
+    completion_tokens: int | None
+
+
+@attrs.define
+class ChatStream:
+    """Text deltas of one completion; `usage` is filled once the stream ends (when the server reports it)."""
+
+    deltas: AsyncIterator[str]
+    usage: Usage = attrs.field(factory=lambda: Usage(None, None))
+
+
+def provider_error(exc: Exception, model: str) -> ServiceUnavailable:
+    """The user-facing error for an OpenAI client exception (the details go to the log, not to Discord)."""
+    if isinstance(exc, openai.RateLimitError):
+        return ModelRateLimited("The model provider is rate-limiting the bot right now. Try again in a minute.")
+    if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+        return ModelAuthFailed("The model provider rejected the bot's API key. An admin needs to check it.")
+    if isinstance(exc, openai.APITimeoutError):
+        return ModelTimedOut("The model took too long to answer. Try again.")
+    if isinstance(exc, openai.NotFoundError):
+        return ModelNotFound(f"The model `{model}` is not available at the provider. An admin can switch models.")
+    if isinstance(exc, openai.APIConnectionError):
+        return ModelServerError("The bot could not reach the model provider. Try again shortly.")
+    return ModelServerError("The model provider had an error. Try again shortly.")
+
+
+class ChatModel:
+    """Thin layer over `openai.AsyncOpenAI` chat completions."""
+
+    def __init__(self, client: openai.AsyncOpenAI, *, max_tokens: int, temperature: float | None) -> None:
+        self._client = client
+        self._max_tokens = max_tokens
+        self._temperature = temperature
+
+    def stream(self, model: str, messages: Sequence[ChatMessage]) -> ChatStream:
+        result = ChatStream(deltas=_empty())
+        result.deltas = self._deltas(model, messages, result)
+        return result
+
+    async def _deltas(self, model: str, messages: Sequence[ChatMessage], result: ChatStream) -> AsyncIterator[str]:
+        kwargs: dict[str, Any] = {
+            "model": model,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "max_tokens": self._max_tokens,
+        }
+        if self._temperature is not None:
+            kwargs["temperature"] = self._temperature
+        try:
+            stream = await self._client.chat.completions.create(**kwargs)
+            async for chunk in stream:
+                if chunk.usage is not None:
+                    result.usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+                for choice in chunk.choices:
+                    if choice.delta.content:
+                        yield choice.delta.content
+        except openai.OpenAIError as exc:
+            _log.warning("chat completion with %s failed: %s: %s", model, type(exc).__name__, exc)
+            raise provider_error(exc, model) from exc
+
+
+async def _empty() -> AsyncIterator[str]:
+    return
+    yield

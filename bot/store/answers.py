@@ -1,0 +1,164 @@
+"""Answers the bot gave, and the conversation memory read back from them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any, Literal
+
+import attrs
+import sqlalchemy as sa
+
+from bot.store.database import Database
+from bot.store.schema import answers
+
+Source = Literal["slash", "message", "audio", "voice"]
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def new_conversation_id() -> str:
+    return uuid.uuid4().hex
+
+
+@attrs.frozen
+class NewAnswer:
+    guild_id: int | None
+    channel_id: int
+    user_id: int
+    conversation_id: str
+    source: Source
+    model: str
+    question: str
+    answer: str
+    transcript: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+@attrs.frozen
+class Answer:
+    id: int
+    guild_id: int | None
+    channel_id: int
+    user_id: int
+    conversation_id: str
+    source: Source
+    model: str
+    question: str
+    answer: str
+    transcript: str | None
+    message_ids: list[int]
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    created_at: dt.datetime
+
+
+@attrs.frozen
+class Turn:
+    """One question and answer of a conversation, oldest first when listed."""
+
+    question: str
+    answer: str
+    conversation_id: str
+
+
+def _answer(row: Any) -> Answer:
+    created = row.created_at
+    if created.tzinfo is None:  # SQLite drops the zone; every value is stored in UTC
+        created = created.replace(tzinfo=dt.UTC)
+    return Answer(
+        id=row.id,
+        guild_id=row.guild_id,
+        channel_id=row.channel_id,
+        user_id=row.user_id,
+        conversation_id=row.conversation_id,
+        source=row.source,
+        model=row.model,
+        question=row.question,
+        answer=row.answer,
+        transcript=row.transcript,
+        message_ids=[int(m) for m in row.message_ids or []],
+        prompt_tokens=row.prompt_tokens,
+        completion_tokens=row.completion_tokens,
+        created_at=created,
+    )
+
+
+class AnswerStore:
+    """Queries over the answers table."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(self, new: NewAnswer, message_ids: list[int] | None = None) -> Answer:
+        values = attrs.asdict(new) | {"message_ids": [str(m) for m in message_ids or []], "created_at": utcnow()}
+        async with self._db.engine.begin() as conn:
+            result = await conn.execute(sa.insert(answers).values(**values).returning(*answers.c))
+            return _answer(result.one())
+
+    async def set_message_ids(self, answer_id: int, message_ids: list[int]) -> None:
+        async with self._db.engine.begin() as conn:
+            await conn.execute(
+                sa.update(answers).where(answers.c.id == answer_id).values(message_ids=[str(m) for m in message_ids])
+            )
+
+    async def get(self, answer_id: int) -> Answer | None:
+        async with self._db.engine.connect() as conn:
+            row = (await conn.execute(sa.select(answers).where(answers.c.id == answer_id))).first()
+        return None if row is None else _answer(row)
+
+    async def latest(self, channel_id: int, user_id: int) -> Answer | None:
+        """The user's most recent answer in this channel."""
+        async with self._db.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(answers)
+                    .where(answers.c.channel_id == channel_id, answers.c.user_id == user_id)
+                    .order_by(answers.c.id.desc())
+                    .limit(1)
+                )
+            ).first()
+        return None if row is None else _answer(row)
+
+    async def recent_for_user(
+        self, guild_id: int | None, user_id: int, *, search: str = "", limit: int = 25
+    ) -> list[Answer]:
+        """The user's newest answers in a guild (or DMs), optionally those whose question contains `search`."""
+        query = sa.select(answers).where(answers.c.user_id == user_id)
+        query = query.where(answers.c.guild_id.is_(None) if guild_id is None else answers.c.guild_id == guild_id)
+        if search:
+            escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            query = query.where(answers.c.question.ilike(f"%{escaped}%", escape="\\"))
+        async with self._db.engine.connect() as conn:
+            rows = (await conn.execute(query.order_by(answers.c.id.desc()).limit(limit))).all()
+        return [_answer(r) for r in rows]
+
+    async def memory(self, channel_id: int, user_id: int, *, limit: int, max_age: dt.timedelta) -> list[Turn]:
+        """The current conversation's recent turns for this user in this channel, oldest first.
+
+        The current conversation is the one of the user's latest answer here; older conversations are not mixed in.
+        """
+        if limit <= 0:
+            return []
+        since = utcnow() - max_age
+        async with self._db.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(answers.c.question, answers.c.answer, answers.c.conversation_id, answers.c.created_at)
+                    .where(answers.c.channel_id == channel_id, answers.c.user_id == user_id)
+                    .order_by(answers.c.id.desc())
+                    .limit(limit)
+                )
+            ).all()
+        turns: list[Turn] = []
+        for row in rows:
+            created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=dt.UTC)
+            if turns and row.conversation_id != turns[0].conversation_id:
+                break
+            if created < since:
+                break
+            turns.insert(0, Turn(question=row.question, answer=row.answer, conversation_id=row.conversation_id))
+        return turns

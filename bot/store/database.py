@@ -1,0 +1,78 @@
+"""The database connection: an async SQLAlchemy engine, schema creation and upgrades on start."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from bot.store.schema import metadata, schema_version
+
+_log = logging.getLogger(__name__)
+
+# Each upgrade takes the schema from version i to i+1; create_all makes new tables, upgrades alter existing ones.
+Upgrade = Callable[[AsyncConnection], Awaitable[None]]
+UPGRADES: list[Upgrade] = []
+SCHEMA_VERSION = len(UPGRADES)
+
+
+class Database:
+    """Owns the engine. `open()` creates or upgrades the schema; `close()` disposes of the pool."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine: AsyncEngine | None = None
+
+    @property
+    def engine(self) -> AsyncEngine:
+        if self._engine is None:
+            raise RuntimeError("database is not open")
+        return self._engine
+
+    async def open(self) -> None:
+        url = make_url(self.url)
+        kwargs: dict[str, Any] = {}
+        if url.get_backend_name() == "sqlite":
+            if url.database and url.database != ":memory:":
+                Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"timeout": 30}
+        engine = create_async_engine(url, **kwargs)
+        if url.get_backend_name() == "sqlite":
+            sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        self._engine = engine
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+            await _upgrade(conn)
+        _log.info("database ready (%s)", url.render_as_string(hide_password=True))
+
+    async def close(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+async def _upgrade(conn: AsyncConnection) -> None:
+    row = (await conn.execute(sa.select(schema_version.c.version).where(schema_version.c.id == 1))).first()
+    if row is None:
+        # A fresh database was just created at the newest shape.
+        await conn.execute(sa.insert(schema_version).values(id=1, version=SCHEMA_VERSION))
+        return
+    version = int(row.version)
+    for step in UPGRADES[version:]:
+        await step(conn)
+    if version != SCHEMA_VERSION:
+        _log.info("database schema upgraded from version %d to %d", version, SCHEMA_VERSION)
+        await conn.execute(sa.update(schema_version).where(schema_version.c.id == 1).values(version=SCHEMA_VERSION))

@@ -1,0 +1,47 @@
+"""The database tables (SQLAlchemy Core), shared by every store module."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+# Discord ids are 64-bit; BigInteger keeps them exact on PostgreSQL and SQLite alike.
+Id = sa.BigInteger
+
+answers = sa.Table(
+    "answers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("guild_id", Id, nullable=True),  # None for DMs
+    sa.Column("channel_id", Id, nullable=False),
+    sa.Column("user_id", Id, nullable=False),
+    sa.Column("conversation_id", sa.String(32), nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),  # slash | message | audio | voice
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("question", sa.Text, nullable=False),
+    sa.Column("answer", sa.Text, nullable=False),
+    sa.Column("transcript", sa.Text, nullable=True),  # what speech recognition heard, for audio and voice
+    sa.Column("message_ids", sa.JSON, nullable=False, default=list),
+    sa.Column("prompt_tokens", sa.Integer, nullable=True),
+    sa.Column("completion_tokens", sa.Integer, nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_answers_memory", "channel_id", "user_id", "id"),
+    sa.Index("ix_answers_guild_user", "guild_id", "user_id", "id"),
+)
+
+guild_settings = sa.Table(
+    "guild_settings",
+    metadata,
+    sa.Column("guild_id", Id, primary_key=True),
+    sa.Column("active_model", sa.String(200), nullable=True),
+    sa.Column("updated_by", Id, nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+schema_version = sa.Table(
+    "schema_version",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+)

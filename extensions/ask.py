@@ -1,0 +1,90 @@
+"""/ask, and answering mentions, DMs and messages in chat channels."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import hikari
+import lightbulb
+
+from bot.app import Services
+from bot.discord.asking import answer_question
+from bot.discord.errors import describe_error
+from bot.discord.replies import ChannelTarget, InteractionTarget
+from bot.llm.answering import Question
+
+loader = lightbulb.Loader()
+_log = logging.getLogger(__name__)
+
+
+@loader.command
+class Ask(lightbulb.SlashCommand, name="ask", description="Ask the bot a question"):
+    question = lightbulb.string("question", "What you want to know", min_length=1, max_length=6000)
+    private = lightbulb.boolean("private", "Only you see the answer", default=False)
+    new_conversation = lightbulb.boolean(
+        "new_conversation", "Start afresh: forget your earlier questions in this channel", default=False
+    )
+
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context, services: Services = lightbulb.di.INJECTED) -> None:
+        # Acknowledge first: Discord gives 3 s, and the model may take longer than that to say anything.
+        await ctx.defer(ephemeral=self.private)
+        question = Question(
+            guild_id=ctx.guild_id,
+            channel_id=ctx.channel_id,
+            user_id=ctx.user.id,
+            text=self.question,
+            source="slash",
+            new_conversation=self.new_conversation,
+        )
+        await answer_question(
+            services.answerer,
+            services.answers,
+            question,
+            InteractionTarget(ctx.interaction, ephemeral=self.private),
+            interval_s=services.settings.llm.edit_interval_s,
+        )
+
+
+def _strip_mention(content: str, bot_id: int) -> str:
+    return re.sub(rf"<@!?{bot_id}>", "", content).strip()
+
+
+@loader.listener(hikari.MessageCreateEvent)
+async def on_message(event: hikari.MessageCreateEvent, services: Services = lightbulb.di.INJECTED) -> None:
+    """Answer a message that mentions the bot, arrives in a DM, or is posted in a configured chat channel."""
+    message = event.message
+    if event.author.is_bot or event.author.is_system or message.webhook_id is not None:
+        return
+    me = event.app.get_me() if isinstance(event.app, hikari.GatewayBot) else None
+    if me is None:
+        return
+    settings = services.settings.discord
+    is_dm = message.guild_id is None
+    mentioned = me.id in message.user_mentions_ids
+    if not (mentioned or (is_dm and settings.answer_in_dms) or message.channel_id in settings.chat_channels):
+        return
+    text = _strip_mention(message.content or "", me.id)
+    if not text:
+        return
+    question = Question(
+        guild_id=message.guild_id,
+        channel_id=message.channel_id,
+        user_id=message.author.id,
+        text=text,
+        source="message",
+    )
+    rest = event.app.rest
+    target = ChannelTarget(rest, message.channel_id, reply_to=message.id)
+    try:
+        await rest.trigger_typing(message.channel_id)
+        await answer_question(
+            services.answerer, services.answers, question, target, interval_s=services.settings.llm.edit_interval_s
+        )
+    except Exception as exc:  # one error path: a short reply; unexpected errors are logged with an id
+        notice = describe_error(exc, "message answer")
+        try:
+            await rest.create_message(message.channel_id, notice, reply=message.id, user_mentions=False)
+        except hikari.HTTPError as send_error:
+            _log.warning("could not tell %s about an error: %s", message.author.id, send_error)

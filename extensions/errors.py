@@ -1,0 +1,33 @@
+"""The command error handler: short ephemeral messages for typed errors, an error id for anything unexpected."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import hikari
+import lightbulb
+
+from bot.discord.errors import describe_error
+
+loader = lightbulb.Loader()
+_log = logging.getLogger(__name__)
+
+
+async def tell_user(ctx: lightbulb.Context, message: str) -> None:
+    """Show `message` only to the caller. A public deferred response is replaced, so no "thinking…" is left behind."""
+    if ctx.initial_response_sent.is_set():
+        with contextlib.suppress(hikari.NotFoundError):
+            await ctx.interaction.delete_initial_response()
+    await ctx.respond(message, ephemeral=True)
+
+
+@loader.error_handler
+async def on_command_error(exc: lightbulb.exceptions.ExecutionPipelineFailedException) -> bool:
+    cause: BaseException = exc.causes[0] if exc.causes else exc
+    message = describe_error(cause, f"/{exc.context.command_data.qualified_name}")
+    try:
+        await tell_user(exc.context, message)
+    except hikari.HTTPError as send_error:
+        _log.warning("could not show an error to the user: %s", send_error)
+    return True

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from bot.store.answers import AnswerStore, NewAnswer
+from bot.store.database import Database
+from bot.store.guilds import GuildSettingsStore
+from bot.store.schema import answers
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path}/bot.sqlite3")
+    await database.open()
+    yield database
+    await database.close()
+
+
+def _new(question: str, conversation: str = "c1", user: int = 1, channel: int = 10) -> NewAnswer:
+    return NewAnswer(
+        guild_id=5,
+        channel_id=channel,
+        user_id=user,
+        conversation_id=conversation,
+        source="slash",
+        model="m",
+        question=question,
+        answer=f"answer to {question}",
+    )
+
+
+async def test_answer_round_trips_with_discord_sized_ids(db: Database) -> None:
+    store = AnswerStore(db)
+    big = 1_234_567_890_123_456_789
+    saved = await store.add(
+        NewAnswer(
+            guild_id=big,
+            channel_id=big + 1,
+            user_id=big + 2,
+            conversation_id="c",
+            source="message",
+            model="ft:gpt:x",
+            question="q",
+            answer="a",
+            prompt_tokens=12,
+            completion_tokens=3,
+        )
+    )
+    await store.set_message_ids(saved.id, [big + 3, big + 4])
+    loaded = await store.get(saved.id)
+    assert loaded is not None
+    assert (loaded.guild_id, loaded.channel_id, loaded.user_id) == (big, big + 1, big + 2)
+    assert loaded.message_ids == [big + 3, big + 4]
+    assert loaded.prompt_tokens == 12 and loaded.created_at.tzinfo is not None
+
+
+async def test_memory_is_the_current_conversation_oldest_first(db: Database) -> None:
+    store = AnswerStore(db)
+    await store.add(_new("old topic", "c0"))
+    for q in ("one", "two", "three"):
+        await store.add(_new(q, "c1"))
+    await store.add(_new("other user", "c1", user=2))
+    await store.add(_new("other channel", "c1", channel=11))
+    turns = await store.memory(10, 1, limit=10, max_age=dt.timedelta(hours=1))
+    assert [t.question for t in turns] == ["one", "two", "three"]
+    assert [t.question for t in await store.memory(10, 1, limit=2, max_age=dt.timedelta(hours=1))] == ["two", "three"]
+
+
+async def test_memory_forgets_old_turns_and_survives_reopening(db: Database, tmp_path: Path) -> None:
+    store = AnswerStore(db)
+    first = await store.add(_new("long ago"))
+    async with db.engine.begin() as conn:
+        await conn.execute(
+            sa.update(answers)
+            .where(answers.c.id == first.id)
+            .values(created_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=3))
+        )
+    await store.add(_new("recent"))
+    await db.close()
+    await db.open()  # a restart keeps the memory
+    turns = await store.memory(10, 1, limit=10, max_age=dt.timedelta(hours=1))
+    assert [t.question for t in turns] == ["recent"]
+
+
+async def test_recent_for_user_filters_by_guild_and_text(db: Database) -> None:
+    store = AnswerStore(db)
+    await store.add(_new("How do I bake bread?"))
+    await store.add(_new("What is 100% rye?"))
+    found = await store.recent_for_user(5, 1, search="100%")
+    assert [a.question for a in found] == ["What is 100% rye?"]
+    assert await store.recent_for_user(6, 1) == []
+    assert [a.question for a in await store.recent_for_user(5, 1)] == ["What is 100% rye?", "How do I bake bread?"]
+
+
+async def test_guild_model_choice_persists(db: Database) -> None:
+    guilds = GuildSettingsStore(db)
+    assert await guilds.active_model(5) is None
+    await guilds.set_active_model(5, "ft:gpt-4o-mini:org:x:1", by_user=1)
+    await guilds.set_active_model(5, "ft:gpt-4o-mini:org:x:2", by_user=1)
+    assert await guilds.active_model(5) == "ft:gpt-4o-mini:org:x:2"
+    assert await guilds.active_model(None) is None
