@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 import alluka
 import attrs
@@ -112,8 +112,8 @@ def build(
     )
     registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
     for field in attrs.fields(Services):
-        value: Any = getattr(services, field.name)
-        registry.register_value(type(value), value)
+        value: object = getattr(services, field.name)
+        registry.register_value(cast(type[Any], type(value)), value)
     registry.register_value(Services, services)
     registry.register_value(Settings, settings)
 

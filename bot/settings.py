@@ -5,7 +5,7 @@ from __future__ import annotations
 import types
 import typing
 from collections.abc import Mapping
-from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
+from typing import Any, Literal, TypeVar, cast, get_args, get_origin, get_type_hints
 
 import attrs
 
@@ -41,7 +41,8 @@ def _build_attrs(cls: type[Any], data: Any, where: str, problems: list[str]) -> 
         return None
     hints = get_type_hints(cls)
     fields = {f.name: f for f in attrs.fields(cls)}
-    for key in data:
+    table = cast(Mapping[str, Any], data)
+    for key in table:
         if key not in fields:
             problems.append(f"{_name(where, str(key))}: unknown setting")
     kwargs: dict[str, Any] = {}
@@ -50,7 +51,7 @@ def _build_attrs(cls: type[Any], data: Any, where: str, problems: list[str]) -> 
         path = _name(where, name)
         if name in data:
             mark = len(problems)
-            kwargs[name] = _convert(hints[name], data[name], path, problems)
+            kwargs[name] = _convert(hints[name], table[name], path, problems)
             if field.validator is not None and len(problems) == mark:
                 try:
                     field.validator(None, field, kwargs[name])

@@ -62,7 +62,8 @@ async def on_message(event: hikari.MessageCreateEvent, services: Services = ligh
         return
     settings = services.settings.discord
     is_dm = message.guild_id is None
-    mentioned = me.id in message.user_mentions_ids
+    mentions = message.user_mentions_ids
+    mentioned = bool(mentions) and me.id in mentions
     if not (mentioned or (is_dm and settings.answer_in_dms) or message.channel_id in settings.chat_channels):
         return
     text = _strip_mention(message.content or "", me.id)

@@ -33,10 +33,9 @@ def test_code_block_cut_in_two_is_closed_and_reopened_with_its_language() -> Non
     assert chunks[1].startswith("```python\n")
     # Removing the added fences gives back the original text.
     rebuilt = chunks[0].removesuffix("\n```").removesuffix("```")
-    for c in chunks[1:]:
-        c = c.removeprefix("```python\n")
-        rebuilt += c if c is chunks[-1] else c.removesuffix("\n```").removesuffix("```")
-    rebuilt += "" if not chunks[-1].startswith("```python\n") else ""
+    for i, chunk in enumerate(chunks[1:], start=1):
+        body = chunk.removeprefix("```python\n")
+        rebuilt += body if i == len(chunks) - 1 else body.removesuffix("\n```").removesuffix("```")
     assert rebuilt.replace("\n", "") == text.replace("\n", "")
 
 

@@ -12,6 +12,8 @@ import hikari
 from bot.text import DISCORD_LIMIT, split_message
 
 Components = Sequence[hikari.api.ComponentBuilder]
+# The interactions whose response can be deferred, edited and followed up.
+RespondingInteraction = hikari.CommandInteraction | hikari.ComponentInteraction | hikari.ModalInteraction
 
 
 class ReplyTarget(Protocol):
@@ -25,7 +27,7 @@ class ReplyTarget(Protocol):
 class InteractionTarget:
     """Message 0 is the (deferred) interaction response; the rest are follow-ups of the interaction."""
 
-    def __init__(self, interaction: hikari.MessageResponseMixin[object], *, ephemeral: bool = False) -> None:
+    def __init__(self, interaction: RespondingInteraction, *, ephemeral: bool = False) -> None:
         self._interaction = interaction
         self._flags = hikari.MessageFlag.EPHEMERAL if ephemeral else hikari.MessageFlag.NONE
 

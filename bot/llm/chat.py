@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
 
 import attrs
 import openai
+from openai.types.chat import ChatCompletionMessageParam
 
 from bot.errors import ServiceUnavailable
 
@@ -83,17 +83,16 @@ class ChatModel:
         return result
 
     async def _deltas(self, model: str, messages: Sequence[ChatMessage], result: ChatStream) -> AsyncIterator[str]:
-        kwargs: dict[str, Any] = {
-            "model": model,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
-            "stream": True,
-            "stream_options": {"include_usage": True},
-            "max_tokens": self._max_tokens,
-        }
-        if self._temperature is not None:
-            kwargs["temperature"] = self._temperature
+        payload: list[ChatCompletionMessageParam] = [_message_param(m) for m in messages]
         try:
-            stream = await self._client.chat.completions.create(**kwargs)
+            stream = await self._client.chat.completions.create(
+                model=model,
+                messages=payload,
+                stream=True,
+                stream_options={"include_usage": True},
+                max_tokens=self._max_tokens,
+                temperature=self._temperature if self._temperature is not None else openai.omit,
+            )
             async for chunk in stream:
                 if chunk.usage is not None:
                     result.usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
@@ -103,6 +102,14 @@ class ChatModel:
         except openai.OpenAIError as exc:
             _log.warning("chat completion with %s failed: %s: %s", model, type(exc).__name__, exc)
             raise provider_error(exc, model) from exc
+
+
+def _message_param(message: ChatMessage) -> ChatCompletionMessageParam:
+    if message.role == "system":
+        return {"role": "system", "content": message.content}
+    if message.role == "assistant":
+        return {"role": "assistant", "content": message.content}
+    return {"role": "user", "content": message.content}
 
 
 async def _empty() -> AsyncIterator[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import attrs
 import sqlalchemy as sa
@@ -80,7 +80,7 @@ def _answer(row: Any) -> Answer:
         question=row.question,
         answer=row.answer,
         transcript=row.transcript,
-        message_ids=[int(m) for m in row.message_ids or []],
+        message_ids=[int(m) for m in cast(list[Any], row.message_ids or [])],
         prompt_tokens=row.prompt_tokens,
         completion_tokens=row.completion_tokens,
         created_at=created,

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -43,7 +44,7 @@ class Database:
             kwargs["connect_args"] = {"timeout": 30}
         engine = create_async_engine(url, **kwargs)
         if url.get_backend_name() == "sqlite":
-            sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         self._engine = engine
         async with engine.begin() as conn:
             await conn.run_sync(metadata.create_all)

@@ -1,4 +1,4 @@
-"""Regenerate the committed speech fixtures with espeak-ng (Debian package) and PyAV: python tests/data/make_fixtures.py."""
+"""Regenerate the committed speech fixtures with espeak-ng (Debian) and PyAV: python tests/data/make_fixtures.py."""
 
 from __future__ import annotations
 
