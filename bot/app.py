@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, cast
 
@@ -56,6 +57,8 @@ class BuiltBot:
     bot: hikari.GatewayBot
     client: lightbulb.GatewayEnabledClient
     services: Services
+    # Set once commands are synced and extensions loaded: the bot is answering.
+    ready: asyncio.Event = attrs.field(factory=asyncio.Event)
 
 
 def intents_for(settings: Settings) -> hikari.Intents:
@@ -123,7 +126,8 @@ def build(
 
     async def on_started(_: hikari.StartedEvent) -> None:
         await client.start()
-        _log.info("bot ready: %d commands", len(client.registered_commands))
+        built.ready.set()
+        _log.info("bot ready")
 
     async def on_stopping(_: hikari.StoppingEvent) -> None:
         await client.stop()
@@ -135,4 +139,5 @@ def build(
     bot.subscribe(hikari.StartedEvent, on_started)
     bot.subscribe(hikari.StoppingEvent, on_stopping)
     bot.subscribe(hikari.StoppedEvent, on_stopped)
-    return BuiltBot(bot=bot, client=client, services=services)
+    built = BuiltBot(bot=bot, client=client, services=services)
+    return built

@@ -6,6 +6,7 @@ CORRECT_BUTTON = "correct"  # metadata: answer id
 CORRECTION_MODAL = "correction"  # metadata: answer id
 REVIEW_BUTTON = "review"  # metadata: action.correction id
 REVIEW_EDIT_MODAL = "review-edit"  # metadata: correction id
+CORRECTIONS_PAGE = "corrections-page"  # metadata: offset.status.author
 TRAIN_CONFIRM = "train"  # metadata: action.pending id
 JOB_CANCEL = "job-cancel"  # metadata: action.job id
 ACTIVATE_MODEL = "activate"  # metadata: job id

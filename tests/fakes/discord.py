@@ -1,0 +1,1084 @@
+"""A loopback fake of Discord's REST API and gateway for driving the real GatewayBot, lightbulb and yuyo in tests.
+
+    async with FakeDiscord() as discord:
+        bot = hikari.GatewayBot(discord.token, rest_url=discord.rest_url, ...)
+        await bot.start(check_for_updates=False)
+        await discord.ready.wait()
+        handle = discord.slash("ask", options={"question": "hi"}, user=discord.member)
+        await handle.wait(lambda r: r.kind == "edit")
+
+Payloads follow Discord's documented shapes (API v10); tests/fakes/test_discord.py checks each builder with hikari's
+own deserializers. Gateway frames are zlib-stream compressed, as hikari asks for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import datetime as dt
+import itertools
+import json
+import re
+import time
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import attrs
+from aiohttp import web
+
+Json = dict[str, Any]
+DISCORD_EPOCH_MS = 1_420_070_400_000
+ADMINISTRATOR = 1 << 3
+MANAGE_GUILD = 1 << 5
+EVERYDAY = (1 << 10) | (1 << 11) | (1 << 14) | (1 << 15) | (1 << 16) | (1 << 20) | (1 << 21) | (1 << 31)
+IS_VOICE_MESSAGE = 1 << 13
+EPHEMERAL = 1 << 6
+OPTION_TYPES = {str: 3, int: 4, bool: 5, float: 10}
+
+
+def _iso(t: dt.datetime | None = None) -> str:
+    return (t or dt.datetime.now(dt.UTC)).isoformat()
+
+
+@attrs.define
+class User:
+    id: int
+    name: str
+    permissions: int = EVERYDAY
+    roles: list[int] = attrs.field(factory=list[int])
+    bot: bool = False
+
+    def payload(self) -> Json:
+        return {
+            "id": str(self.id),
+            "username": self.name,
+            "global_name": self.name.title(),
+            "discriminator": "0",
+            "avatar": None,
+            "bot": self.bot,
+            "public_flags": 0,
+        }
+
+    def member(self, *, with_permissions: bool = False) -> Json:
+        member: Json = {
+            "user": self.payload(),
+            "nick": None,
+            "avatar": None,
+            "roles": [str(r) for r in self.roles],
+            "joined_at": _iso(dt.datetime(2024, 1, 1, tzinfo=dt.UTC)),
+            "premium_since": None,
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+            "pending": False,
+            "communication_disabled_until": None,
+        }
+        if with_permissions:
+            member["permissions"] = str(self.permissions)
+        return member
+
+
+@attrs.define
+class Attachment:
+    filename: str
+    content_type: str | None
+    data: bytes
+
+
+@attrs.define
+class Event:
+    """One thing the bot did in answer to an interaction."""
+
+    kind: str  # callback | edit | followup | followup-edit | delete
+    t: float
+    json: Json
+    files: list[Attachment] = attrs.field(factory=list[Attachment])
+    type: int | None = None  # callback type
+    message_id: int | None = None
+
+
+@attrs.define
+class Message:
+    """A message as the fake stores it: current content, components, attachments after every edit."""
+
+    id: int
+    channel_id: int
+    guild_id: int | None
+    author: User
+    content: str = ""
+    components: list[Json] = attrs.field(factory=list[Json])
+    embeds: list[Json] = attrs.field(factory=list[Json])
+    attachments: list[Attachment] = attrs.field(factory=list[Attachment])
+    flags: int = 0
+    reply_to: int | None = None
+    interaction_token: str | None = None
+    edits: int = 0
+    deleted: bool = False
+
+    @property
+    def custom_ids(self) -> list[str]:
+        return [c["custom_id"] for row in self.components for c in row.get("components", []) if "custom_id" in c]
+
+
+@attrs.define
+class Request:
+    method: str
+    path: str
+    t: float
+    json: Any
+    query: dict[str, str]
+
+
+class InteractionHandle:
+    """Everything the bot did in answer to one interaction, in order."""
+
+    def __init__(self, discord: FakeDiscord, interaction_id: int, token: str, payload: Json) -> None:
+        self._discord = discord
+        self.id = interaction_id
+        self.token = token
+        self.payload = payload
+        self.created = time.monotonic()
+        self.responses: list[Event] = []
+        self.original: Message | None = None
+        self.followups: list[Message] = []
+        self._changed = asyncio.Condition()
+
+    async def _record(self, event: Event) -> None:
+        self.responses.append(event)
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait(self, predicate: Callable[[Event], bool], timeout: float = 15) -> Event:
+        """The first recorded event matching `predicate`, waiting for it if needed."""
+
+        def find() -> Event | None:
+            return next((e for e in self.responses if predicate(e)), None)
+
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(lambda: find() is not None)
+        found = find()
+        assert found is not None
+        return found
+
+    async def wait_callback(self, timeout: float = 15) -> Event:
+        return await self.wait(lambda e: e.kind == "callback", timeout)
+
+    async def wait_until(self, condition: Callable[[], bool], timeout: float = 15) -> None:
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(condition)
+
+    @property
+    def callback(self) -> Event | None:
+        return next((e for e in self.responses if e.kind == "callback"), None)
+
+    @property
+    def content(self) -> str:
+        return self.original.content if self.original else ""
+
+    @property
+    def ephemeral(self) -> bool:
+        cb = self.callback
+        return bool(cb and (cb.json.get("data") or {}).get("flags", 0) & EPHEMERAL)
+
+    @property
+    def modal(self) -> Json | None:
+        """The modal the bot opened: custom_id, title and its fields (custom_id, label, value, style, ...)."""
+        cb = self.callback
+        if cb is None or cb.type != 9:
+            return None
+        data = cb.json["data"]
+        fields = [c for row in data["components"] for c in row["components"]]
+        return {"custom_id": data["custom_id"], "title": data["title"], "fields": fields}
+
+    @property
+    def choices(self) -> list[Json]:
+        cb = self.callback
+        return [] if cb is None or cb.type != 8 else list(cb.json["data"]["choices"])
+
+    @property
+    def messages(self) -> list[Message]:
+        return ([self.original] if self.original else []) + self.followups
+
+    @property
+    def text(self) -> str:
+        """All visible text of the response and its follow-ups, in order."""
+        return "\n".join(m.content for m in self.messages if not m.deleted)
+
+
+class FakeDiscord:
+    """Discord on 127.0.0.1: REST under /api/v10, the gateway at /gateway. See the module docstring."""
+
+    def __init__(self) -> None:
+        self._ids = itertools.count(1)
+        self.application_id = self.snowflake()
+        self.token = base64.urlsafe_b64encode(str(self.application_id).encode()).decode().rstrip("=") + ".fake.token"
+        self.bot_user = User(self.application_id, "teachbot", bot=True)
+        self.guild_id = self.snowflake()
+        self.other_guild_id = self.snowflake()
+        self.admin_role_id = self.snowflake()
+        self.channel_id = self.snowflake()
+        self.other_channel_id = self.snowflake()
+        self.chat_channel_id = self.snowflake()
+        self.voice_channel_id = self.snowflake()
+        self.other_guild_channel_id = self.snowflake()
+        self.users: dict[int, User] = {}
+        self.admin = self.make_user("ada", permissions=EVERYDAY | MANAGE_GUILD)
+        self.member = self.make_user("bob")
+        self.role_admin = self.make_user("carol", roles=[self.admin_role_id])
+        self.dm_channels: dict[int, int] = {}
+        self.messages: dict[int, Message] = {}
+        self.interactions: dict[str, InteractionHandle] = {}
+        self.commands: dict[int | None, list[Json]] = {}
+        self.requests: list[Request] = []
+        self.unknown: list[Request] = []
+        self.gateway_ops: list[Json] = []
+        self.identifies = 0
+        self.resumes = 0
+        self.ready = asyncio.Event()
+        self.commands_synced = asyncio.Event()
+        self._faults: list[tuple[re.Pattern[str], int, float]] = []
+        self._seq = 0
+        self._events: list[tuple[int, Json]] = []  # every dispatch, for replay on RESUME
+        self._ws: web.WebSocketResponse | None = None
+        self._compress: Any = None
+        self._session_id = "fake-session"
+        self._connected = asyncio.Event()
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self._http: aiohttp.ClientSession | None = None
+        self.port = 0
+        self.on_voice_state_update: Callable[[Json], Any] | None = None
+        self._files: dict[int, bytes] = {}
+
+    # ----- lifecycle -----------------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> FakeDiscord:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_get("/gateway", self._gateway)
+        app.router.add_get("/files/{id}/{name}", self._serve_file)
+        app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._ws is not None and not self._ws.closed:
+            await self._ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v10"
+
+    def snowflake(self) -> int:
+        return ((int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22) + next(self._ids)
+
+    def make_user(self, name: str, *, permissions: int = EVERYDAY, roles: list[int] | None = None) -> User:
+        user = User(self.snowflake(), name, permissions=permissions, roles=list(roles or []))
+        self.users[user.id] = user
+        return user
+
+    def dm_channel(self, user: User) -> int:
+        if user.id not in self.dm_channels:
+            self.dm_channels[user.id] = self.snowflake()
+        return self.dm_channels[user.id]
+
+    # ----- payloads --------------------------------------------------------------------------------------------
+
+    def guild_payload(self, guild_id: int) -> Json:
+        main = guild_id == self.guild_id
+        channels = (
+            [
+                self._text_channel(self.channel_id, "general", 0, guild_id),
+                self._text_channel(self.other_channel_id, "random", 1, guild_id),
+                self._text_channel(self.chat_channel_id, "ask-the-bot", 2, guild_id),
+                self._voice_channel(self.voice_channel_id, "Lounge", 3, guild_id),
+            ]
+            if main
+            else [self._text_channel(self.other_guild_channel_id, "elsewhere", 0, guild_id)]
+        )
+        roles = [self._role(guild_id, "@everyone", EVERYDAY, 0)]
+        if main:
+            roles.append(self._role(self.admin_role_id, "Bot Admin", EVERYDAY, 1))
+        members = [self.bot_user.member()] + [u.member() for u in self.users.values()]
+        return {
+            "id": str(guild_id),
+            "name": "Teaching Guild" if main else "Other Guild",
+            "icon": None,
+            "splash": None,
+            "discovery_splash": None,
+            "banner": None,
+            "description": None,
+            "owner_id": str(self.admin.id),
+            "afk_channel_id": None,
+            "afk_timeout": 300,
+            "verification_level": 0,
+            "default_message_notifications": 0,
+            "explicit_content_filter": 0,
+            "features": [],
+            "mfa_level": 0,
+            "application_id": None,
+            "widget_enabled": False,
+            "widget_channel_id": None,
+            "system_channel_id": None,
+            "system_channel_flags": 0,
+            "rules_channel_id": None,
+            "public_updates_channel_id": None,
+            "max_video_channel_users": 25,
+            "vanity_url_code": None,
+            "premium_tier": 0,
+            "premium_subscription_count": 0,
+            "preferred_locale": "en-US",
+            "nsfw_level": 0,
+            "roles": roles,
+            "emojis": [],
+            "stickers": [],
+            "joined_at": _iso(),
+            "large": False,
+            "unavailable": False,
+            "member_count": len(members),
+            "members": members,
+            "channels": channels,
+            "threads": [],
+            "voice_states": [],
+            "presences": [],
+            "stage_instances": [],
+            "guild_scheduled_events": [],
+        }
+
+    def _role(self, role_id: int, name: str, permissions: int, position: int) -> Json:
+        return {
+            "id": str(role_id),
+            "name": name,
+            "color": 0,
+            "hoist": False,
+            "icon": None,
+            "unicode_emoji": None,
+            "position": position,
+            "permissions": str(permissions),
+            "managed": False,
+            "mentionable": False,
+            "flags": 0,
+        }
+
+    def _text_channel(self, channel_id: int, name: str, position: int, guild_id: int) -> Json:
+        return {
+            "id": str(channel_id),
+            "type": 0,
+            "guild_id": str(guild_id),
+            "name": name,
+            "position": position,
+            "permission_overwrites": [],
+            "topic": None,
+            "nsfw": False,
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
+            "parent_id": None,
+        }
+
+    def _voice_channel(self, channel_id: int, name: str, position: int, guild_id: int) -> Json:
+        return {
+            "id": str(channel_id),
+            "type": 2,
+            "guild_id": str(guild_id),
+            "name": name,
+            "position": position,
+            "permission_overwrites": [],
+            "nsfw": False,
+            "bitrate": 64000,
+            "user_limit": 0,
+            "rtc_region": None,
+            "video_quality_mode": 1,
+            "parent_id": None,
+        }
+
+    def ready_payload(self) -> Json:
+        me = self.bot_user.payload() | {"mfa_enabled": False, "verified": True, "flags": 0, "locale": "en-US"}
+        return {
+            "v": 10,
+            "user": me,
+            "guilds": [{"id": str(g), "unavailable": True} for g in (self.guild_id, self.other_guild_id)],
+            "session_id": self._session_id,
+            "resume_gateway_url": f"ws://127.0.0.1:{self.port}/gateway",
+            "shard": [0, 1],
+            "application": {"id": str(self.application_id), "flags": 0},
+        }
+
+    def application_payload(self) -> Json:
+        return {
+            "id": str(self.application_id),
+            "name": "teachbot",
+            "icon": None,
+            "description": "",
+            "bot_public": True,
+            "bot_require_code_grant": False,
+            "verify_key": "0" * 64,
+            "flags": 0,
+            "owner": self.admin.payload(),
+            "team": None,
+            "bot": self.bot_user.payload(),
+            "approximate_guild_count": 2,
+            "approximate_user_install_count": 0,
+        }
+
+    def _channel_of(self, channel_id: int, guild_id: int | None) -> Json:
+        if guild_id is None:
+            return {"id": str(channel_id), "type": 1, "last_message_id": None, "recipients": []}
+        return {
+            "id": str(channel_id),
+            "type": 0,
+            "guild_id": str(guild_id),
+            "name": "general",
+            "position": 0,
+            "permission_overwrites": [],
+            "nsfw": False,
+            "topic": None,
+            "parent_id": None,
+        }
+
+    def _interaction(
+        self, kind: int, data: Json, *, user: User, channel_id: int | None, guild_id: int | None, message: Json | None
+    ) -> InteractionHandle:
+        interaction_id = self.snowflake()
+        token = f"itoken-{interaction_id}"
+        guild = self.guild_id if guild_id is None and channel_id is None else guild_id
+        channel = channel_id or (self.channel_id if guild is not None else self.dm_channel(user))
+        payload: Json = {
+            "id": str(interaction_id),
+            "application_id": str(self.application_id),
+            "type": kind,
+            "data": data,
+            "channel": self._channel_of(channel, guild),
+            "channel_id": str(channel),
+            "token": token,
+            "version": 1,
+            "app_permissions": str(EVERYDAY | ADMINISTRATOR),
+            "locale": "en-US",
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": str(guild)} if guild else {"1": str(user.id)},
+            "context": 0 if guild else 1,
+            "attachment_size_limit": 10 * 1024 * 1024,
+        }
+        if guild is not None:
+            payload["guild_id"] = str(guild)
+            payload["guild_locale"] = "en-US"
+            payload["member"] = user.member(with_permissions=True)
+        else:
+            payload["user"] = user.payload()
+        if message is not None:
+            payload["message"] = message
+        handle = InteractionHandle(self, interaction_id, token, payload)
+        self.interactions[token] = handle
+        return handle
+
+    def _registered_option_types(self, name: str, guild_id: int | None, path: list[str]) -> dict[str, int]:
+        for command in self.commands.get(guild_id, []) + self.commands.get(None, []):
+            if command["name"] != name:
+                continue
+            options = command.get("options", [])
+            for part in path:
+                options = next((o.get("options", []) for o in options if o["name"] == part), [])
+            return {o["name"]: o["type"] for o in options}
+        return {}
+
+    def _options(self, values: dict[str, Any], types: dict[str, int], focused: str | None = None) -> list[Json]:
+        options: list[Json] = []
+        for key, value in values.items():
+            kind = types.get(key) or (11 if isinstance(value, Attachment | dict) else OPTION_TYPES.get(type(value), 3))
+            if isinstance(value, User):
+                kind, value = 6, str(value.id)
+            if kind == 11 and isinstance(value, dict):
+                value = value["id"]
+            option: Json = {"name": key, "type": kind, "value": value}
+            if key == focused:
+                option["focused"] = True
+            options.append(option)
+        return options
+
+    def attachment(self, filename: str, data: bytes, content_type: str | None = None, **extra: Any) -> Json:
+        """An attachment the fake serves over HTTP; pass it in `slash(options=...)` or `post_message(attachments=...)`."""
+        attachment_id = self.snowflake()
+        self._files[attachment_id] = data
+        url = f"http://127.0.0.1:{self.port}/files/{attachment_id}/upload.bin"
+        payload: Json = {
+            "id": str(attachment_id),
+            "filename": filename,
+            "size": len(data),
+            "url": url,
+            "proxy_url": url,
+            **extra,
+        }
+        if content_type is not None:
+            payload["content_type"] = content_type
+        return payload
+
+    # ----- user actions -----------------------------------------------------------------------------------------
+
+    def slash(
+        self,
+        name: str,
+        *,
+        options: dict[str, Any] | None = None,
+        subcommand: str | None = None,
+        user: User | None = None,
+        channel_id: int | None = None,
+        guild_id: int | None = -1,
+    ) -> InteractionHandle:
+        """Dispatch a slash command; `subcommand` is "sub" or "group sub"; guild_id=None sends it from a DM."""
+        guild = self.guild_id if guild_id == -1 else guild_id
+        path = subcommand.split() if subcommand else []
+        values = dict(options or {})
+        attachments = {k: v for k, v in values.items() if isinstance(v, dict)}
+        inner = self._options(values, self._registered_option_types(name, guild, path))
+        for part in reversed(path):
+            inner = [{"name": part, "type": 1 if part == path[-1] else 2, "options": inner}]
+        command = self._command_named(name, guild)
+        data: Json = {"id": command.get("id", str(self.snowflake())), "name": name, "type": 1, "options": inner}
+        if guild is not None:
+            data["guild_id"] = str(guild)
+        if attachments:
+            data["resolved"] = {"attachments": {a["id"]: a for a in attachments.values()}}
+        handle = self._interaction(
+            2, data, user=user or self.member, channel_id=channel_id, guild_id=guild, message=None
+        )
+        self.dispatch("INTERACTION_CREATE", handle.payload)
+        return handle
+
+    def autocomplete(
+        self,
+        name: str,
+        focused: str,
+        options: dict[str, Any],
+        *,
+        subcommand: str | None = None,
+        user: User | None = None,
+        guild_id: int | None = -1,
+    ) -> InteractionHandle:
+        guild = self.guild_id if guild_id == -1 else guild_id
+        path = subcommand.split() if subcommand else []
+        types = self._registered_option_types(name, guild, path)
+        inner = self._options(options, types, focused)
+        for part in reversed(path):
+            inner = [{"name": part, "type": 1 if part == path[-1] else 2, "options": inner}]
+        command = self._command_named(name, guild)
+        data: Json = {"id": command.get("id", str(self.snowflake())), "name": name, "type": 1, "options": inner}
+        if guild is not None:
+            data["guild_id"] = str(guild)
+        handle = self._interaction(4, data, user=user or self.member, channel_id=None, guild_id=guild, message=None)
+        self.dispatch("INTERACTION_CREATE", handle.payload)
+        return handle
+
+    def click(self, message: Message, custom_id: str, *, user: User | None = None) -> InteractionHandle:
+        """Press a button on a message the bot sent."""
+        assert custom_id in message.custom_ids, f"{custom_id!r} is not on the message ({message.custom_ids})"
+        data = {"custom_id": custom_id, "component_type": 2}
+        handle = self._interaction(
+            3,
+            data,
+            user=user or self.member,
+            channel_id=message.channel_id,
+            guild_id=message.guild_id,
+            message=self.message_payload(message),
+        )
+        self.dispatch("INTERACTION_CREATE", handle.payload)
+        return handle
+
+    def submit_modal(
+        self,
+        custom_id: str,
+        values: dict[str, str],
+        *,
+        user: User | None = None,
+        guild_id: int | None = -1,
+        channel_id: int | None = None,
+    ) -> InteractionHandle:
+        guild = self.guild_id if guild_id == -1 else guild_id
+        rows = [
+            {"type": 1, "id": i * 2 + 1, "components": [{"type": 4, "id": i * 2 + 2, "custom_id": k, "value": v}]}
+            for i, (k, v) in enumerate(values.items())
+        ]
+        data = {"custom_id": custom_id, "components": rows}
+        handle = self._interaction(
+            5, data, user=user or self.member, channel_id=channel_id, guild_id=guild, message=None
+        )
+        self.dispatch("INTERACTION_CREATE", handle.payload)
+        return handle
+
+    def post_message(
+        self,
+        content: str,
+        *,
+        author: User | None = None,
+        channel_id: int | None = None,
+        guild_id: int | None = -1,
+        mentions_bot: bool = False,
+        attachments: list[Json] | None = None,
+        flags: int = 0,
+    ) -> Json:
+        """A user posts a message (guild_id=None: a DM). Returns the MESSAGE_CREATE payload."""
+        user = author or self.member
+        guild = self.guild_id if guild_id == -1 else guild_id
+        channel = channel_id or (self.channel_id if guild is not None else self.dm_channel(user))
+        if mentions_bot and f"<@{self.bot_user.id}>" not in content:
+            content = f"<@{self.bot_user.id}> {content}"
+        message_id = self.snowflake()
+        payload: Json = {
+            "id": str(message_id),
+            "channel_id": str(channel),
+            "author": user.payload(),
+            "content": content,
+            "timestamp": _iso(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [self.bot_user.payload()] if mentions_bot else [],
+            "mention_roles": [],
+            "attachments": attachments or [],
+            "embeds": [],
+            "pinned": False,
+            "type": 0,
+            "flags": flags,
+            "components": [],
+        }
+        if guild is not None:
+            payload["guild_id"] = str(guild)
+            member = user.member()
+            del member["user"]
+            payload["member"] = member
+        self.dispatch("MESSAGE_CREATE", payload)
+        return payload
+
+    def messages_in(self, channel_id: int) -> list[Message]:
+        return [m for m in self.messages.values() if m.channel_id == channel_id and not m.deleted]
+
+    def bot_messages_in(self, channel_id: int) -> list[Message]:
+        return [m for m in self.messages_in(channel_id) if m.author.id == self.bot_user.id]
+
+    async def wait_for(self, condition: Callable[[], Any], timeout: float = 15) -> Any:
+        """Wait until `condition()` is truthy (checked after every request the bot makes); returns its value."""
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(condition)
+        return condition()
+
+    async def wait_for_request(self, method: str, path_regex: str, timeout: float = 15) -> Request:
+        pattern = re.compile(path_regex)
+
+        def found() -> Request | None:
+            return next((r for r in self.requests if r.method == method and pattern.search(r.path)), None)
+
+        return await self.wait_for(found, timeout)
+
+    def fail_next(self, path_regex: str, status: int, *, times: int = 1, retry_after: float = 0.05) -> None:
+        """The next `times` REST calls whose path matches answer `status` (429 with `retry_after`)."""
+        for _ in range(times):
+            self._faults.append((re.compile(path_regex), status, retry_after))
+
+    # ----- gateway --------------------------------------------------------------------------------------------------
+
+    def dispatch(self, event: str, payload: Json) -> None:
+        """Send a dispatch (op 0) now, or keep it for replay if the bot is between connections."""
+        self._seq += 1
+        frame = {"op": 0, "t": event, "s": self._seq, "d": payload}
+        self._events.append((self._seq, frame))
+        if self._ws is not None and not self._ws.closed and self._connected.is_set():
+            asyncio.get_running_loop().create_task(self._send(frame))
+
+    def dispatch_voice_server_update(self, guild_id: int, endpoint: str, token: str) -> None:
+        self.dispatch("VOICE_SERVER_UPDATE", {"guild_id": str(guild_id), "endpoint": endpoint, "token": token})
+
+    def dispatch_voice_state_update(self, user: User, channel_id: int | None, session_id: str, guild_id: int) -> None:
+        self.dispatch(
+            "VOICE_STATE_UPDATE",
+            {
+                "guild_id": str(guild_id),
+                "channel_id": str(channel_id) if channel_id else None,
+                "user_id": str(user.id),
+                "member": user.member(),
+                "session_id": session_id,
+                "deaf": False,
+                "mute": False,
+                "self_deaf": False,
+                "self_mute": False,
+                "self_video": False,
+                "suppress": False,
+                "request_to_speak_timestamp": None,
+            },
+        )
+
+    async def reconnect(self) -> None:
+        """Ask the bot to reconnect (op 7); it resumes and gets the events it missed."""
+        self._connected.clear()
+        await self._send({"op": 7, "d": None})
+
+    async def hold_events(self) -> None:
+        """Stop delivering dispatches (they are kept); the next `reconnect()` replays them on RESUME."""
+        self._connected.clear()
+
+    async def _send(self, frame: Json) -> None:
+        ws = self._ws
+        if ws is None or ws.closed:
+            return
+        data = self._compress.compress(json.dumps(frame).encode()) + self._compress.flush(zlib.Z_SYNC_FLUSH)
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await ws.send_bytes(data)
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(max_msg_size=0)
+        await ws.prepare(request)
+        previous, self._ws = self._ws, ws
+        if previous is not None and not previous.closed:
+            await previous.close()
+        self._compress = zlib.compressobj()
+        await self._send({"op": 10, "d": {"heartbeat_interval": 45_000}})
+        async for msg in ws:
+            if msg.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
+                continue
+            frame = json.loads(msg.data)  # hikari sends plain (uncompressed) JSON, in binary frames
+            self.gateway_ops.append(frame)
+            op = frame["op"]
+            if op == 1:
+                await self._send({"op": 11})
+            elif op == 2:
+                self.identifies += 1
+                self._seq = 0
+                self._events.clear()
+                self._connected.set()
+                self.dispatch("READY", self.ready_payload())
+                for guild in (self.guild_id, self.other_guild_id):
+                    self.dispatch("GUILD_CREATE", self.guild_payload(guild))
+            elif op == 6:
+                self.resumes += 1
+                since = int(frame["d"]["seq"])
+                for seq, event in self._events:
+                    if seq > since:
+                        await self._send(event)
+                self._connected.set()
+                self._seq += 1
+                await self._send({"op": 0, "t": "RESUMED", "s": self._seq, "d": {}})
+            elif op == 4 and self.on_voice_state_update is not None:
+                result = self.on_voice_state_update(frame["d"])
+                if asyncio.iscoroutine(result):
+                    await result
+        if self._ws is ws:
+            self._connected.clear()
+        return ws
+
+    # ----- REST -------------------------------------------------------------------------------------------------
+
+    async def _serve_file(self, request: web.Request) -> web.Response:
+        data = self._files.get(int(request.match_info["id"]))
+        if data is None:
+            return web.Response(status=404)
+        return web.Response(body=data, content_type="application/octet-stream")
+
+    async def _rest(self, request: web.Request) -> web.StreamResponse:
+        path = "/" + request.match_info["tail"]
+        body, files = await self._read_body(request)
+        record = Request(request.method, path, time.monotonic(), body, dict(request.query))
+        self.requests.append(record)
+        try:
+            for i, (pattern, status, retry_after) in enumerate(self._faults):
+                if pattern.search(path):
+                    del self._faults[i]
+                    if status == 429:
+                        return web.json_response(
+                            {"message": "You are being rate limited.", "retry_after": retry_after, "global": False},
+                            status=429,
+                            headers={"Retry-After": str(retry_after), "X-RateLimit-Scope": "user"},
+                        )
+                    return web.json_response({"message": "Server error", "code": 0}, status=status)
+            return await self._route(request.method, path, body, files, request)
+        finally:
+            async with self._changed:
+                self._changed.notify_all()
+
+    async def _read_body(self, request: web.Request) -> tuple[Any, list[Attachment]]:
+        if not request.can_read_body:
+            return None, []
+        if request.content_type.startswith("multipart/"):
+            body: Any = None
+            files: list[Attachment] = []
+            reader = await request.multipart()
+            async for part in reader:
+                if not isinstance(part, aiohttp.BodyPartReader):
+                    continue
+                if part.name == "payload_json":
+                    body = json.loads(await part.text())
+                else:
+                    files.append(
+                        Attachment(part.filename or "file", part.headers.get("Content-Type"), bytes(await part.read()))
+                    )
+            return body, files
+        raw = await request.read()
+        return (json.loads(raw) if raw else None), []
+
+    async def _route(
+        self, method: str, path: str, body: Any, files: list[Attachment], request: web.Request
+    ) -> web.StreamResponse:
+        app = str(self.application_id)
+        m: re.Match[str] | None
+        if method == "GET" and path == "/gateway/bot":
+            return web.json_response(
+                {
+                    "url": f"ws://127.0.0.1:{self.port}/gateway",
+                    "shards": 1,
+                    "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1},
+                }
+            )
+        if method == "GET" and path == "/users/@me":
+            return web.json_response(self.bot_user.payload() | {"mfa_enabled": False, "verified": True, "flags": 0})
+        if method == "GET" and path == "/oauth2/applications/@me":
+            return web.json_response(self.application_payload())
+        if m := re.fullmatch(rf"/applications/{app}(?:/guilds/(\d+))?/commands", path):
+            guild = int(m.group(1)) if m.group(1) else None
+            if method == "GET":
+                return web.json_response(self.commands.get(guild, []))
+            if method == "PUT":
+                self.commands[guild] = [self._stored_command(c, guild) for c in body or []]
+                self.commands_synced.set()
+                return web.json_response(self.commands[guild])
+        if method == "POST" and (m := re.fullmatch(r"/interactions/(\d+)/([^/]+)/callback", path)):
+            return await self._callback(m.group(2), body, files)
+        if m := re.fullmatch(rf"/webhooks/{app}/([^/]+)(?:/messages/(@original|\d+))?", path):
+            return await self._webhook(method, m.group(1), m.group(2), body, files)
+        if m := re.fullmatch(r"/channels/(\d+)/messages(?:/(\d+))?", path):
+            return self._channel_message(method, int(m.group(1)), m.group(2), body, files)
+        if method == "POST" and re.fullmatch(r"/channels/\d+/typing", path):
+            return web.Response(status=204)
+        if method == "GET" and (m := re.fullmatch(r"/channels/(\d+)", path)):
+            channel = int(m.group(1))
+            for guild in (self.guild_id, self.other_guild_id):
+                for c in self.guild_payload(guild)["channels"]:
+                    if int(c["id"]) == channel:
+                        return web.json_response(c)
+        if method == "GET" and (m := re.fullmatch(r"/guilds/(\d+)/members/(\d+)", path)):
+            user = self.users.get(int(m.group(2)))
+            if user is not None:
+                return web.json_response(user.member())
+        if method == "POST" and path == "/users/@me/channels":
+            user = self.users[int(body["recipient_id"])]
+            return web.json_response(
+                {"id": str(self.dm_channel(user)), "type": 1, "last_message_id": None, "recipients": [user.payload()]}
+            )
+        self.unknown.append(self.requests[-1])
+        return web.json_response({"message": "Unknown route (fake)", "code": 0}, status=404)
+
+    def _command_named(self, name: str, guild_id: int | None) -> Json:
+        for command in self.commands.get(guild_id, []) + self.commands.get(None, []):
+            if command["name"] == name:
+                return command
+        return {}
+
+    def _stored_command(self, payload: Json, guild_id: int | None) -> Json:
+        stored = {
+            "id": str(self.snowflake()),
+            "application_id": str(self.application_id),
+            "version": str(self.snowflake()),
+            "type": payload.get("type", 1),
+            "name": payload["name"],
+            "description": payload.get("description", ""),
+            "options": payload.get("options", []),
+            "default_member_permissions": payload.get("default_member_permissions"),
+            "nsfw": payload.get("nsfw", False),
+            "contexts": payload.get("contexts"),
+            "integration_types": payload.get("integration_types", [0]),
+        }
+        if guild_id is not None:
+            stored["guild_id"] = str(guild_id)
+        return stored
+
+    def _number_components(self, components: list[Json] | None) -> list[Json]:
+        counter = itertools.count(1)
+
+        def number(items: list[Json]) -> list[Json]:
+            out: list[Json] = []
+            for item in items:
+                copy = dict(item)
+                copy["id"] = next(counter)
+                if "components" in copy:
+                    copy["components"] = number(copy["components"])
+                out.append(copy)
+            return out
+
+        return number(components or [])
+
+    def _new_message(
+        self, channel_id: int, guild_id: int | None, data: Json, files: list[Attachment], **extra: Any
+    ) -> Message:
+        message = Message(
+            id=self.snowflake(),
+            channel_id=channel_id,
+            guild_id=guild_id,
+            author=self.bot_user,
+            content=data.get("content") or "",
+            components=self._number_components(data.get("components")),
+            embeds=list(data.get("embeds") or []),
+            attachments=list(files),
+            flags=int(data.get("flags") or 0),
+            **extra,
+        )
+        self.messages[message.id] = message
+        return message
+
+    def _apply_edit(self, message: Message, data: Json, files: list[Attachment]) -> None:
+        if "content" in data:
+            message.content = data["content"] or ""
+        if "components" in data:
+            message.components = self._number_components(data["components"])
+        if "embeds" in data:
+            message.embeds = list(data["embeds"] or [])
+        if files:
+            message.attachments = list(files)
+        elif "attachments" in data and not data["attachments"]:
+            message.attachments = []
+        message.edits += 1
+
+    def message_payload(self, message: Message) -> Json:
+        payload: Json = {
+            "id": str(message.id),
+            "channel_id": str(message.channel_id),
+            "author": message.author.payload(),
+            "content": message.content,
+            "timestamp": _iso(),
+            "edited_timestamp": _iso() if message.edits else None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": [
+                {
+                    "id": str(self.snowflake()),
+                    "filename": a.filename,
+                    "size": len(a.data),
+                    "url": "http://127.0.0.1/none",
+                    "proxy_url": "http://127.0.0.1/none",
+                    **({"content_type": a.content_type} if a.content_type else {}),
+                }
+                for a in message.attachments
+            ],
+            "embeds": message.embeds,
+            "pinned": False,
+            "type": 19 if message.reply_to else 0,
+            "flags": message.flags,
+            "components": message.components,
+        }
+        if message.guild_id is not None:
+            payload["guild_id"] = str(message.guild_id)
+        if message.interaction_token:
+            payload["webhook_id"] = str(self.application_id)
+            payload["application_id"] = str(self.application_id)
+        if message.reply_to:
+            payload["message_reference"] = {"message_id": str(message.reply_to), "channel_id": str(message.channel_id)}
+        return payload
+
+    def _interaction_location(self, handle: InteractionHandle) -> tuple[int, int | None]:
+        payload = handle.payload
+        return int(payload["channel_id"]), int(payload["guild_id"]) if "guild_id" in payload else None
+
+    async def _callback(self, token: str, body: Json, files: list[Attachment]) -> web.Response:
+        handle = self.interactions.get(token)
+        if handle is None:
+            return web.json_response({"message": "Unknown interaction", "code": 10062}, status=404)
+        if handle.callback is not None:
+            return web.json_response(
+                {"message": "Interaction has already been acknowledged.", "code": 40060}, status=400
+            )
+        kind = int(body["type"])
+        data = body.get("data") or {}
+        channel, guild = self._interaction_location(handle)
+        event = Event("callback", time.monotonic(), body, list(files), type=kind)
+        if kind in (4, 5):
+            handle.original = self._new_message(channel, guild, data, files, interaction_token=token)
+            event.message_id = handle.original.id
+        elif kind == 7:
+            source = handle.payload.get("message")
+            message = self.messages.get(int(source["id"])) if source else None
+            if message is not None:
+                self._apply_edit(message, data, files)
+                event.message_id = message.id
+        await handle._record(event)
+        interaction = {"id": str(handle.id), "type": int(handle.payload["type"])}
+        if event.message_id is not None:
+            interaction |= {
+                "response_message_id": str(event.message_id),
+                "response_message_loading": kind == 5,
+                "response_message_ephemeral": bool(data.get("flags", 0) & EPHEMERAL),
+            }
+        response: Json = {"interaction": interaction}
+        if kind == 4 and handle.original is not None:
+            response["resource"] = {"type": kind, "message": self.message_payload(handle.original)}
+        return web.json_response(response)
+
+    async def _webhook(
+        self, method: str, token: str, target: str | None, body: Json | None, files: list[Attachment]
+    ) -> web.Response:
+        handle = self.interactions.get(token)
+        if handle is None:
+            return web.json_response({"message": "Unknown webhook", "code": 10015}, status=404)
+        channel, guild = self._interaction_location(handle)
+        data = body or {}
+        if target is None and method == "POST":
+            message = self._new_message(channel, guild, data, files, interaction_token=token)
+            handle.followups.append(message)
+            await handle._record(Event("followup", time.monotonic(), data, list(files), message_id=message.id))
+            return web.json_response(self.message_payload(message))
+        if target == "@original":
+            message = handle.original
+            if message is None and method == "PATCH" and handle.callback and handle.callback.type == 6:
+                source = handle.payload.get("message")
+                message = self.messages.get(int(source["id"])) if source else None
+        else:
+            message = self.messages.get(int(target or 0))
+        if message is None or message.deleted:
+            return web.json_response({"message": "Unknown Message", "code": 10008}, status=404)
+        if method == "GET":
+            return web.json_response(self.message_payload(message))
+        if method == "PATCH":
+            self._apply_edit(message, data, files)
+            kind = "edit" if message is handle.original else "followup-edit"
+            await handle._record(Event(kind, time.monotonic(), data, list(files), message_id=message.id))
+            return web.json_response(self.message_payload(message))
+        if method == "DELETE":
+            message.deleted = True
+            await handle._record(Event("delete", time.monotonic(), {}, message_id=message.id))
+            return web.Response(status=204)
+        return web.json_response({"message": "Method not allowed", "code": 0}, status=405)
+
+    def _channel_message(
+        self, method: str, channel: int, target: str | None, body: Json | None, files: list[Attachment]
+    ) -> web.Response:
+        data = body or {}
+        guild = None if channel in self.dm_channels.values() else self._guild_of_channel(channel)
+        if method == "POST" and target is None:
+            reference = data.get("message_reference") or {}
+            reply_to = int(reference["message_id"]) if reference.get("message_id") else None
+            message = self._new_message(channel, guild, data, files, reply_to=reply_to)
+            return web.json_response(self.message_payload(message))
+        message = self.messages.get(int(target or 0))
+        if message is None or message.deleted:
+            return web.json_response({"message": "Unknown Message", "code": 10008}, status=404)
+        if method == "PATCH":
+            self._apply_edit(message, data, files)
+            return web.json_response(self.message_payload(message))
+        if method == "GET":
+            return web.json_response(self.message_payload(message))
+        if method == "DELETE":
+            message.deleted = True
+            return web.Response(status=204)
+        return web.json_response({"message": "Method not allowed", "code": 0}, status=405)
+
+    def _guild_of_channel(self, channel: int) -> int | None:
+        if channel in (self.channel_id, self.other_channel_id, self.chat_channel_id, self.voice_channel_id):
+            return self.guild_id
+        if channel == self.other_guild_channel_id:
+            return self.other_guild_id
+        return None

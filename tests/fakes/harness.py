@@ -1,0 +1,62 @@
+"""Start the real bot (bot.app.build) against the loopback fakes, and stop it cleanly.
+
+async with FakeDiscord() as discord, FakeOpenAI() as openai_fake:
+    async with running_bot(discord, openai_fake, tmp_path) as built:
+        handle = discord.slash("ask", options={"question": "hi"})
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from bot.app import BuiltBot, build
+from bot.config import Config, Secrets, Settings
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.openai import FakeOpenAI
+
+
+def make_config(discord: FakeDiscord, openai_fake: FakeOpenAI, data_dir: Path, **sections: dict[str, Any]) -> Config:
+    """Default settings with `sections` overriding fields per section, e.g. llm={"edit_interval_s": 0.05}."""
+    settings = Settings()
+    changes: dict[str, Any] = {}
+    for name, fields in sections.items():
+        changes[name] = attrs.evolve(getattr(settings, name), **fields)
+    if "storage" not in sections:
+        changes["storage"] = attrs.evolve(settings.storage, url=f"sqlite+aiosqlite:///{data_dir}/bot.sqlite3")
+    if "discord" not in sections:
+        changes["discord"] = attrs.evolve(settings.discord, command_guilds=[discord.guild_id])
+    settings = attrs.evolve(settings, **changes)
+    secrets = Secrets(
+        discord_token=discord.token,
+        openai_api_key=openai_fake.api_key,
+        openai_base_url=openai_fake.base_url,
+        database_url=None,
+    )
+    return Config(settings=settings, secrets=secrets)
+
+
+@contextlib.asynccontextmanager
+async def running_bot(
+    discord: FakeDiscord,
+    openai_fake: FakeOpenAI,
+    data_dir: Path,
+    *,
+    config: Config | None = None,
+    **sections: dict[str, Any],
+) -> AsyncIterator[BuiltBot]:
+    """The bot, started and answering (commands synced), for the duration of the block."""
+    config = config or make_config(discord, openai_fake, data_dir, **sections)
+    built = build(config, rest_url=discord.rest_url)
+    await built.bot.start(check_for_updates=False, shard_ids=None, shard_count=1)
+    try:
+        async with asyncio.timeout(30):
+            await built.ready.wait()
+        yield built
+    finally:
+        await built.bot.close()

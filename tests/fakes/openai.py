@@ -1,0 +1,378 @@
+"""A loopback fake of the OpenAI API: chat completions (plain and streamed), files, fine-tuning jobs, speech.
+
+    async with FakeOpenAI() as fake:
+        client = openai.AsyncOpenAI(api_key=fake.api_key, base_url=fake.base_url)
+        fake.reply("Paris.")                      # the next answers (or a callable of the request)
+        fake.fail_next(429, times=1)              # injected faults
+        fake.advance(job_id, "succeeded")         # move a fine-tuning job on
+
+Shapes follow OpenAI's API reference; tests/fakes/test_openai.py drives it with the real `openai` client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import math
+import struct
+import time
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+from aiohttp import web
+
+Json = dict[str, Any]
+Reply = str | Callable[[Json], str]
+TERMINAL = {"succeeded", "failed", "cancelled"}
+
+
+@attrs.define
+class Fault:
+    status: int
+    path_prefix: str | None
+    retry_after: float | None
+    delay: float = 0.0
+
+
+@attrs.define
+class Job:
+    payload: Json
+    events: list[Json] = attrs.field(factory=list[Json])
+
+
+def default_answer(request: Json) -> str:
+    """Deterministic: echoes the last user message, so tests can tell answers apart."""
+    last = next((m for m in reversed(request.get("messages", [])) if m.get("role") == "user"), {})
+    content = last.get("content", "")
+    text = content if isinstance(content, str) else json.dumps(content)
+    return f"Answer to: {text}"
+
+
+class FakeOpenAI:
+    def __init__(self) -> None:
+        self.api_key = "sk-fake"
+        self._replies: list[Reply] = []
+        self.default_reply: Reply = default_answer
+        self.stream_chunk_chars = 8
+        self.chunk_delay_s = 0.0
+        self.chat_requests: list[Json] = []
+        self.speech_requests: list[Json] = []
+        self.requests: list[tuple[str, str, float]] = []
+        self.files: dict[str, tuple[Json, bytes]] = {}
+        self.jobs: dict[str, Job] = {}
+        self._faults: list[Fault] = []
+        self._ids = itertools.count(1)
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+        self.chat_started = asyncio.Event()
+
+    async def __aenter__(self) -> FakeOpenAI:
+        app = web.Application(client_max_size=256 * 1024 * 1024)
+        app.router.add_route("*", "/v1/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    # ----- test API -------------------------------------------------------------------------------------------
+
+    def reply(self, *replies: Reply) -> None:
+        """Queue the next answers (text, or a callable of the request body); then the default answer again."""
+        self._replies.extend(replies)
+
+    def fail_next(
+        self, status: int, *, times: int = 1, path_prefix: str | None = None, retry_after: float | None = None
+    ) -> None:
+        for _ in range(times):
+            self._faults.append(Fault(status, path_prefix, retry_after))
+
+    def delay_next(self, seconds: float, *, times: int = 1, path_prefix: str | None = None) -> None:
+        for _ in range(times):
+            self._faults.append(Fault(0, path_prefix, None, delay=seconds))
+
+    def add_job_events(self, job_id: str, *events: Json) -> None:
+        self.jobs[job_id].events.extend(events)
+
+    def advance(self, job_id: str, status: str, *, steps: int = 10, error: str | None = None) -> Json:
+        """Move a job on, adding the events OpenAI would log; returns the job payload."""
+        job = self.jobs[job_id]
+        payload = job.payload
+        now = int(time.time())
+        payload["status"] = status
+        if status == "running":
+            self._event(job, "info", "Fine-tuning job started")
+            for step in range(1, steps + 1):
+                loss = round(2.0 * math.exp(-step / max(steps / 3, 1)) + 0.05, 4)
+                self._event(
+                    job,
+                    "info",
+                    f"Step {step}/{steps}: training loss={loss}",
+                    kind="metrics",
+                    data={"step": step, "total_steps": steps, "train_loss": loss, "train_mean_token_accuracy": 0.5},
+                )
+        elif status == "succeeded":
+            suffix = payload.get("user_provided_suffix") or "custom"
+            payload["fine_tuned_model"] = f"ft:{payload['model']}:fake-org:{suffix}:{job_id[-8:]}"
+            payload["trained_tokens"] = 12_345
+            payload["finished_at"] = now
+            self._event(job, "info", f"New fine-tuned model created: {payload['fine_tuned_model']}")
+            self._event(job, "info", "The job has successfully completed")
+        elif status == "failed":
+            message = error or "Training failed: the dataset has too few examples."
+            payload["error"] = {"code": "invalid_training_file", "message": message, "param": "training_file"}
+            payload["finished_at"] = now
+            self._event(job, "error", message)
+        elif status == "cancelled":
+            payload["finished_at"] = now
+            self._event(job, "info", "Fine-tuning job cancelled")
+        return payload
+
+    def _event(self, job: Job, level: str, message: str, *, kind: str = "message", data: Json | None = None) -> None:
+        job.events.append(
+            {
+                "object": "fine_tuning.job.event",
+                "id": f"ftevent-{next(self._ids):06d}",
+                "created_at": int(time.time()),
+                "level": level,
+                "message": message,
+                "type": kind,
+                "data": data or {},
+            }
+        )
+
+    # ----- server ---------------------------------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        path = "/" + request.match_info["tail"]
+        self.requests.append((request.method, path, time.monotonic()))
+        for i, fault in enumerate(self._faults):
+            if fault.path_prefix is None or path.startswith(fault.path_prefix):
+                del self._faults[i]
+                if fault.delay:
+                    await asyncio.sleep(fault.delay)  # a slow server, to make the client time out
+                    break
+                headers = {"retry-after": str(fault.retry_after)} if fault.retry_after is not None else {}
+                return web.json_response(
+                    {"error": {"message": f"fake {fault.status}", "type": "fake_error", "code": None, "param": None}},
+                    status=fault.status,
+                    headers=headers,
+                )
+        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return _error(401, "Incorrect API key provided.")
+        method = request.method
+        if method == "POST" and path == "/chat/completions":
+            return await self._chat(request)
+        if method == "GET" and path == "/models":
+            return web.json_response(
+                {"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model", "created": 0, "owned_by": "fake"}]}
+            )
+        if method == "POST" and path == "/audio/speech":
+            return await self._speech(request)
+        if path.startswith("/files"):
+            return await self._files_route(method, path, request)
+        if path.startswith("/fine_tuning/jobs"):
+            return await self._jobs_route(method, path, request)
+        return _error(404, f"Unknown path {path}")
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.chat_requests.append(body)
+        self.chat_started.set()
+        reply = self._replies.pop(0) if self._replies else self.default_reply
+        text = reply(body) if callable(reply) else reply
+        prompt_tokens = sum(len(str(m.get("content", ""))) // 4 + 1 for m in body.get("messages", []))
+        completion_tokens = len(text) // 4 + 1
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
+        completion_id = f"chatcmpl-{next(self._ids)}"
+        created = int(time.time())
+        if not body.get("stream"):
+            return web.json_response(
+                {
+                    "id": completion_id,
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": body["model"],
+                    "choices": [
+                        {
+                            "index": 0,
+                            "finish_reason": "stop",
+                            "logprobs": None,
+                            "message": {"role": "assistant", "content": text, "refusal": None},
+                        }
+                    ],
+                    "usage": usage,
+                }
+            )
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+
+        def chunk(delta: Json, finish: str | None, with_usage: Json | None = None) -> bytes:
+            payload: Json = {
+                "id": completion_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": body["model"],
+                "choices": []
+                if with_usage
+                else [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+            }
+            if with_usage:
+                payload["usage"] = with_usage
+            return f"data: {json.dumps(payload)}\n\n".encode()
+
+        await response.write(chunk({"role": "assistant", "content": ""}, None))
+        size = max(1, self.stream_chunk_chars)
+        for start in range(0, len(text), size):
+            if self.chunk_delay_s:
+                await asyncio.sleep(self.chunk_delay_s)  # pacing a long answer, as a real model streams
+            await response.write(chunk({"content": text[start : start + size]}, None))
+        await response.write(chunk({}, "stop"))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            await response.write(chunk({}, None, usage))
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
+
+    async def _speech(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.speech_requests.append(body)
+        words = max(1, len(str(body.get("input", "")).split()))
+        pcm = _tone(24_000, 0.3 * words)
+        fmt = body.get("response_format", "mp3")
+        if fmt == "pcm":
+            return web.Response(body=pcm, content_type="audio/pcm")
+        return web.Response(body=_wav(pcm, 24_000), content_type="audio/wav")
+
+    async def _files_route(self, method: str, path: str, request: web.Request) -> web.Response:
+        parts = path.strip("/").split("/")
+        if method == "POST" and len(parts) == 1:
+            reader = await request.multipart()
+            purpose, filename, data = "fine-tune", "upload.jsonl", b""
+            async for part in reader:
+                if part.name == "purpose":  # type: ignore[union-attr]
+                    purpose = await part.text()  # type: ignore[union-attr]
+                elif part.name == "file":  # type: ignore[union-attr]
+                    filename = part.filename or filename  # type: ignore[union-attr]
+                    data = bytes(await part.read())  # type: ignore[union-attr]
+            file_id = f"file-{next(self._ids):08d}"
+            meta = {
+                "id": file_id,
+                "object": "file",
+                "bytes": len(data),
+                "created_at": int(time.time()),
+                "filename": filename,
+                "purpose": purpose,
+                "status": "processed",
+            }
+            self.files[file_id] = (meta, data)
+            return web.json_response(meta)
+        if len(parts) >= 2 and parts[1] in self.files:
+            meta, data = self.files[parts[1]]
+            if len(parts) == 3 and parts[2] == "content":
+                return web.Response(body=data, content_type="application/octet-stream")
+            if method == "DELETE":
+                del self.files[parts[1]]
+                return web.json_response({"id": parts[1], "object": "file", "deleted": True})
+            return web.json_response(meta)
+        return _error(404, "No such file")
+
+    async def _jobs_route(self, method: str, path: str, request: web.Request) -> web.Response:
+        parts = path.strip("/").split("/")[2:]  # after fine_tuning/jobs
+        if not parts:
+            if method == "POST":
+                return await self._create_job(await request.json())
+            jobs = sorted(self.jobs.values(), key=lambda j: j.payload["created_at"], reverse=True)
+            return self._page([j.payload for j in jobs], request)
+        job = self.jobs.get(parts[0])
+        if job is None:
+            return _error(404, f"Job {parts[0]} not found")
+        if len(parts) == 1:
+            return web.json_response(job.payload)
+        if parts[1] == "cancel" and method == "POST":
+            if job.payload["status"] in TERMINAL:
+                return _error(400, f"Job {parts[0]} has already finished")
+            return web.json_response(self.advance(parts[0], "cancelled"))
+        if parts[1] == "events":
+            return self._page(list(reversed(job.events)), request)
+        return _error(404, "Unknown job route")
+
+    def _page(self, items: list[Json], request: web.Request) -> web.Response:
+        after = request.query.get("after")
+        limit = int(request.query.get("limit", "20"))
+        if after:
+            ids = [i["id"] for i in items]
+            items = items[ids.index(after) + 1 :] if after in ids else []
+        page = items[:limit]
+        return web.json_response({"object": "list", "data": page, "has_more": len(items) > limit})
+
+    async def _create_job(self, body: Json) -> web.Response:
+        training_file = body.get("training_file")
+        if training_file not in self.files:
+            return _error(400, f"invalid training_file: {training_file}")
+        job_id = f"ftjob-{next(self._ids):012d}"
+        method = body.get("method") or {"type": "supervised", "supervised": {"hyperparameters": {}}}
+        now = int(time.time()) + len(self.jobs)  # distinct creation times keep the newest-first order stable
+        payload: Json = {
+            "object": "fine_tuning.job",
+            "id": job_id,
+            "model": body["model"],
+            "created_at": now,
+            "finished_at": None,
+            "fine_tuned_model": None,
+            "organization_id": "org-fake",
+            "result_files": [],
+            "status": "validating_files",
+            "validation_file": body.get("validation_file"),
+            "training_file": training_file,
+            "hyperparameters": {"n_epochs": "auto", "batch_size": "auto", "learning_rate_multiplier": "auto"},
+            "trained_tokens": None,
+            "error": None,
+            "user_provided_suffix": body.get("suffix"),
+            "seed": body.get("seed", 42),
+            "estimated_finish": None,
+            "integrations": [],
+            "method": method,
+            "metadata": body.get("metadata"),
+        }
+        self.jobs[job_id] = Job(payload)
+        self._event(self.jobs[job_id], "info", f"Created fine-tuning job: {job_id}")
+        return web.json_response(payload)
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response(
+        {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}}, status=status
+    )
+
+
+def _tone(rate: int, seconds: float) -> bytes:
+    n = int(rate * seconds)
+    return b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 220 * i / rate))) for i in range(n))
+
+
+def _wav(pcm: bytes, rate: int) -> bytes:
+    header = (
+        b"RIFF"
+        + struct.pack("<I", 36 + len(pcm))
+        + b"WAVEfmt "
+        + struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16)
+    )
+    return header + b"data" + struct.pack("<I", len(pcm)) + pcm
