@@ -21,7 +21,7 @@ from tests.fakes.discord import FakeDiscord
 from tests.fakes.openai import FakeOpenAI
 
 
-def make_config(discord: FakeDiscord, openai_fake: FakeOpenAI, data_dir: Path, **sections: dict[str, Any]) -> Config:
+def make_config(discord: FakeDiscord, openai_fake: FakeOpenAI, data_dir: Path, /, **sections: dict[str, Any]) -> Config:
     """Default settings with `sections` overriding fields per section, e.g. llm={"edit_interval_s": 0.05}."""
     settings = Settings()
     changes: dict[str, Any] = {}
@@ -46,6 +46,7 @@ async def running_bot(
     discord: FakeDiscord,
     openai_fake: FakeOpenAI,
     data_dir: Path,
+    /,
     *,
     config: Config | None = None,
     **sections: dict[str, Any],
