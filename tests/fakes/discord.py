@@ -450,7 +450,7 @@ class FakeDiscord:
     ) -> InteractionHandle:
         interaction_id = self.snowflake()
         token = f"itoken-{interaction_id}"
-        guild = self.guild_id if guild_id is None and channel_id is None else guild_id
+        guild = guild_id
         channel = channel_id or (self.channel_id if guild is not None else self.dm_channel(user))
         payload: Json = {
             "id": str(interaction_id),

@@ -159,6 +159,8 @@ class FakeOpenAI:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         path = "/" + request.match_info["tail"]
         self.requests.append((request.method, path, time.monotonic()))
+        if not request.content_type.startswith("multipart/"):
+            await request.read()  # buffered first, so a client that gives up on a slow response cannot break the handler
         for i, fault in enumerate(self._faults):
             if fault.path_prefix is None or path.startswith(fault.path_prefix):
                 del self._faults[i]

@@ -1,0 +1,100 @@
+"""The fake Discord's payloads are what hikari expects: each builder is read back by hikari's own deserializers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import hikari
+import pytest
+
+from tests.fakes.discord import IS_VOICE_MESSAGE, FakeDiscord, Message
+
+
+@pytest.fixture
+async def discord() -> AsyncIterator[FakeDiscord]:
+    async with FakeDiscord() as fake:
+        yield fake
+
+
+@pytest.fixture
+def factory(discord: FakeDiscord) -> hikari.api.EntityFactory:
+    # An unstarted GatewayBot: its entity factory is the one that reads every gateway and REST payload.
+    return hikari.GatewayBot(discord.token, banner=None, logs=None).entity_factory
+
+
+def test_ready_and_guild_create_are_read_by_hikari(discord: FakeDiscord, factory: hikari.api.EntityFactory) -> None:
+    ready = discord.ready_payload()
+    me = factory.deserialize_my_user(ready["user"])
+    assert me.id == discord.bot_user.id and me.is_bot
+    guild = factory.deserialize_gateway_guild(discord.guild_payload(discord.guild_id), user_id=me.id)
+    assert guild.guild().name == "Teaching Guild"
+    assert discord.voice_channel_id in guild.channels()
+    roles = guild.roles()
+    assert roles[discord.admin_role_id].name == "Bot Admin"
+    members = guild.members()
+    assert members[discord.admin.id].username == "ada"
+
+
+def test_application_payload_is_read_by_hikari(discord: FakeDiscord, factory: hikari.api.EntityFactory) -> None:
+    application = factory.deserialize_application(discord.application_payload())
+    assert application.id == discord.application_id
+
+
+def test_slash_interaction_with_attachment_is_read_by_hikari(
+    discord: FakeDiscord, factory: hikari.api.EntityFactory
+) -> None:
+    upload = discord.attachment("data.jsonl", b'{"a": 1}\n', "application/jsonl")
+    handle = discord.slash("train", options={"data": upload, "suffix": "v1"}, user=discord.admin)
+    interaction = factory.deserialize_interaction(handle.payload)
+    assert isinstance(interaction, hikari.CommandInteraction)
+    assert interaction.command_name == "train"
+    assert interaction.guild_id == discord.guild_id
+    assert interaction.member is not None
+    assert interaction.member.permissions & hikari.Permissions.MANAGE_GUILD
+    assert interaction.resolved is not None
+    attachment = next(iter(interaction.resolved.attachments.values()))
+    assert attachment.filename == "data.jsonl" and attachment.size == 9
+
+
+def test_dm_autocomplete_component_and_modal_interactions_are_read_by_hikari(
+    discord: FakeDiscord, factory: hikari.api.EntityFactory
+) -> None:
+    dm = factory.deserialize_interaction(discord.slash("ask", options={"question": "hi"}, guild_id=None).payload)
+    assert isinstance(dm, hikari.CommandInteraction) and dm.guild_id is None and dm.member is None
+    auto = factory.deserialize_interaction(discord.autocomplete("correct", "answer", {"answer": "par"}).payload)
+    assert isinstance(auto, hikari.AutocompleteInteraction)
+    assert auto.options is not None and auto.options[0].is_focused
+    message = Message(
+        id=discord.snowflake(),
+        channel_id=discord.channel_id,
+        guild_id=discord.guild_id,
+        author=discord.bot_user,
+        content="an answer",
+        components=[{"type": 1, "id": 1, "components": [{"type": 2, "id": 2, "style": 2, "custom_id": "correct:7",
+                                                           "label": "Correct"}]}],
+    )
+    discord.messages[message.id] = message
+    click = factory.deserialize_interaction(discord.click(message, "correct:7").payload)
+    assert isinstance(click, hikari.ComponentInteraction) and click.custom_id == "correct:7"
+    assert click.message.content == "an answer"
+    modal = factory.deserialize_interaction(discord.submit_modal("correction:7", {"corrected": "Paris"}).payload)
+    assert isinstance(modal, hikari.ModalInteraction)
+    assert modal.components[0].components[0].value == "Paris"
+
+
+def test_voice_message_create_is_read_by_hikari(discord: FakeDiscord, factory: hikari.api.EntityFactory) -> None:
+    voice = discord.attachment("voice-message.ogg", b"OggS", "audio/ogg", duration_secs=1.5, waveform="AAAA")
+    payload = discord.post_message("", attachments=[voice], flags=IS_VOICE_MESSAGE)
+    message = factory.deserialize_message(payload)
+    assert message.flags & hikari.MessageFlag.IS_VOICE_MESSAGE
+    assert message.attachments[0].duration == 1.5
+    assert message.attachments[0].media_type == "audio/ogg"
+
+
+async def test_attachments_are_served_over_http(discord: FakeDiscord, factory: hikari.api.EntityFactory) -> None:
+    upload = discord.attachment("notes.csv", b"question,answer\n", "text/csv")
+    handle = discord.slash("train", options={"data": upload})
+    interaction = factory.deserialize_interaction(handle.payload)
+    assert isinstance(interaction, hikari.CommandInteraction) and interaction.resolved is not None
+    attachment = next(iter(interaction.resolved.attachments.values()))
+    assert await attachment.read() == b"question,answer\n"

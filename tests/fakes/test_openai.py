@@ -1,0 +1,91 @@
+"""The fake OpenAI speaks the API the real `openai` client expects: every endpoint is driven by that client."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+
+import openai
+import pytest
+
+from tests.fakes.openai import FakeOpenAI
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeOpenAI]:
+    async with FakeOpenAI() as server:
+        yield server
+
+
+@pytest.fixture
+async def client(fake: FakeOpenAI) -> AsyncIterator[openai.AsyncOpenAI]:
+    async with openai.AsyncOpenAI(api_key=fake.api_key, base_url=fake.base_url, max_retries=2, timeout=5) as c:
+        yield c
+
+
+async def test_chat_plain_and_streamed_with_usage(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
+    fake.reply("Paris.")
+    plain = await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "capital?"}])
+    assert plain.choices[0].message.content == "Paris."
+    assert plain.usage is not None and plain.usage.completion_tokens > 0
+    stream = await client.chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "hi"}], stream=True, stream_options={"include_usage": True}
+    )
+    text, usage = "", None
+    async for chunk in stream:
+        text += "".join(c.delta.content or "" for c in chunk.choices)
+        usage = chunk.usage or usage
+    assert text == "Answer to: hi"
+    assert usage is not None and usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
+    assert [r["model"] for r in fake.chat_requests] == ["m", "m"]
+
+
+async def test_files_and_fine_tuning_jobs(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
+    uploaded = await client.files.create(file=("train.jsonl", io.BytesIO(b'{"messages": []}\n')), purpose="fine-tune")
+    assert uploaded.bytes == 17
+    jobs = [
+        await client.fine_tuning.jobs.create(
+            model="gpt-4o-mini-2024-07-18", training_file=uploaded.id, suffix=f"s{i}",
+            method={"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.1}}},
+        )
+        for i in range(3)
+    ]
+    assert jobs[0].status == "validating_files" and jobs[0].method is not None and jobs[0].method.type == "dpo"
+    first = await client.fine_tuning.jobs.list(limit=2)
+    assert len(first.data) == 2 and first.has_more
+    rest = await client.fine_tuning.jobs.list(limit=2, after=first.data[-1].id)
+    assert len(rest.data) == 1 and not rest.has_more
+    fake.advance(jobs[0].id, "running", steps=4)
+    fake.advance(jobs[0].id, "succeeded")
+    done = await client.fine_tuning.jobs.retrieve(jobs[0].id)
+    assert done.status == "succeeded" and done.fine_tuned_model and done.fine_tuned_model.startswith("ft:")
+    events = await client.fine_tuning.jobs.list_events(jobs[0].id, limit=100)
+    metrics = [e for e in events.data if e.type == "metrics"]
+    assert len(metrics) == 4
+    cancelled = await client.fine_tuning.jobs.cancel(jobs[1].id)
+    assert cancelled.status == "cancelled"
+    with pytest.raises(openai.BadRequestError):
+        await client.fine_tuning.jobs.create(model="m", training_file="file-missing")
+
+
+async def test_speech_returns_audio(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
+    speech = await client.audio.speech.create(model="tts-1", voice="alloy", input="hello there", response_format="wav")
+    data = speech.read()
+    assert data[:4] == b"RIFF" and len(data) > 10_000
+    assert fake.speech_requests[0]["input"] == "hello there"
+
+
+async def test_faults_429_is_retried_500_persists_and_slow_responses_time_out(
+    fake: FakeOpenAI, client: openai.AsyncOpenAI
+) -> None:
+    fake.fail_next(429, retry_after=0.01)
+    ok = await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+    assert ok.choices[0].message.content == "Answer to: x"
+    fake.fail_next(500, times=3)
+    with pytest.raises(openai.InternalServerError):
+        await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+    fake.delay_next(2.0, times=3)
+    with pytest.raises(openai.APITimeoutError):
+        await client.with_options(timeout=0.2, max_retries=0).chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "x"}]
+        )
