@@ -1,0 +1,88 @@
+"""Cuts a streamed, growing answer into speakable sentences as soon as each one is complete."""
+
+from __future__ import annotations
+
+import re
+
+# Endings that do not end a sentence: abbreviations spoken mid-sentence.
+_ABBREVIATIONS = {
+    "e.g", "i.e", "etc", "vs", "mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "no", "approx", "fig", "cf",
+    "a.m", "p.m", "u.s", "u.k", "inc", "ltd", "co", "mt", "dept", "est", "min", "max", "sec",
+}  # fmt: skip
+# A sentence ends at . ! ? … (and closing quotes/brackets) followed by whitespace, or at a line break.
+_END = re.compile(r"(?:[.!?…]+[\"'”’)\]]*)(?=\s)|\n")
+_FENCE = "```"
+
+
+def speakable(text: str) -> str:
+    """Markdown reduced to what a voice should say: no emphasis marks, heading hashes, bullets, links or inline code."""
+    text = re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", text)
+    text = re.sub(r"`([^`]*)`", r"\1", text)
+    text = re.sub(r"^\s*(?:#{1,6}|[-*+]|\d+[.)])\s+", "", text, flags=re.MULTILINE)
+    text = re.sub(r"(\*\*|__|\*|~~)(?=\S)(.+?)(?<=\S)\1", r"\2", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+class SentenceSplitter:
+    """`feed(cumulative_text)` returns the sentences completed since the last call; `flush()` returns the rest.
+
+    Code blocks are not spoken (the text transcript has them); a long block never holds back later sentences.
+    """
+
+    def __init__(self) -> None:
+        self._consumed: int = 0
+        self._text = ""
+
+    def feed(self, cumulative: str) -> list[str]:
+        self._text = cumulative
+        return self._take(final=False)
+
+    def flush(self) -> list[str]:
+        return self._take(final=True)
+
+    def _take(self, *, final: bool) -> list[str]:
+        out: list[str] = []
+        while True:
+            rest = self._text[self._consumed :]
+            fence = rest.find(_FENCE)
+            prose = rest if fence < 0 else rest[:fence]
+            cut = self._sentence_end(prose)
+            if cut is not None:
+                self._emit(out, prose[:cut])
+                self._consumed += cut
+                continue
+            if fence >= 0:
+                # Speak what came before the code, then skip the block once it is closed.
+                self._emit(out, prose)
+                close = rest.find(_FENCE, fence + len(_FENCE))
+                if close < 0:
+                    if final:
+                        self._consumed = len(self._text)
+                    else:
+                        self._consumed += fence
+                    return out
+                self._consumed += close + len(_FENCE)
+                continue
+            if final:
+                self._emit(out, rest)
+                self._consumed = len(self._text)
+            return out
+
+    @staticmethod
+    def _sentence_end(prose: str) -> int | None:
+        for match in _END.finditer(prose):
+            end = match.end()
+            if match.group() != "\n":
+                words = re.findall(r"[\w.]+$", prose[: match.start() + 1].rstrip(".!?…\"'”’)]"))
+                word = words[-1].lower().rstrip(".") if words else ""
+                if match.group().startswith(".") and (word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())):
+                    continue
+            if prose[:end].strip():
+                return end
+        return None
+
+    @staticmethod
+    def _emit(out: list[str], piece: str) -> None:
+        spoken = speakable(piece)
+        if re.search(r"\w", spoken):
+            out.append(spoken)
