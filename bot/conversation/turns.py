@@ -78,8 +78,8 @@ class UtteranceDetector:
 
     @property
     def speaking(self) -> list[int]:
-        """Users whose utterance is in progress."""
-        return [uid for uid, s in self._speakers.items() if s.started_at is not None and not s.paused]
+        """Users whose utterance is in progress (a pause within it included)."""
+        return [uid for uid, s in self._speakers.items() if s.started_at is not None]
 
     def feed(self, user_id: int, frame: Samples, t: float) -> list[TurnEvent]:
         s = self._speakers.get(user_id)

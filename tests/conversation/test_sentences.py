@@ -1,0 +1,50 @@
+"""Sentence splitting of a streamed answer: spoken as each sentence completes, never mid-abbreviation or mid-number."""
+
+from __future__ import annotations
+
+from bot.conversation.sentences import SentenceSplitter, speakable
+
+
+def stream(text: str, step: int = 3) -> tuple[list[list[str]], list[str]]:
+    splitter = SentenceSplitter()
+    fed = [splitter.feed(text[:i]) for i in range(step, len(text) + step, step)]
+    return fed, splitter.flush()
+
+
+def test_sentences_come_out_as_soon_as_they_complete() -> None:
+    text = "Paris is the capital. It is on the Seine! Want more?"
+    splitter = SentenceSplitter()
+    assert splitter.feed("Paris is the capital") == []
+    assert splitter.feed("Paris is the capital. It") == ["Paris is the capital."]
+    assert splitter.feed(text) == ["It is on the Seine!"]
+    assert splitter.flush() == ["Want more?"]
+
+
+def test_abbreviations_decimals_and_initials_do_not_split() -> None:
+    text = "Planets, e.g. Mars, are far. Mars is 1.52 AU away, i.e. about 228 million km. Ask Dr. J. Smith etc. Bye."
+    fed, tail = stream(text)
+    spoken = [s for batch in fed for s in batch] + tail
+    assert spoken == [
+        "Planets, e.g. Mars, are far.",
+        "Mars is 1.52 AU away, i.e. about 228 million km.",
+        "Ask Dr. J. Smith etc. Bye.",
+    ]
+
+
+def test_code_is_not_spoken_and_does_not_hold_back_the_rest() -> None:
+    text = "Use a loop:\n```python\nfor i in range(3): print(i. real)\n```\nThat prints three numbers. Done"
+    fed, tail = stream(text, step=5)
+    spoken = [s for batch in fed for s in batch] + tail
+    assert spoken == ["Use a loop:", "That prints three numbers.", "Done"]
+    assert not any("range" in s for s in spoken)
+
+
+def test_an_unfinished_code_block_at_the_end_is_dropped() -> None:
+    splitter = SentenceSplitter()
+    assert splitter.feed("Here. ```py\nx = 1.5\n") == ["Here."]
+    assert splitter.flush() == []
+
+
+def test_markdown_is_spoken_as_plain_words() -> None:
+    assert speakable("**Mars** is `red`, see [NASA](https://nasa.gov).") == "Mars is red, see NASA."
+    assert speakable("## Facts\n- one\n2. two") == "Facts one two"
