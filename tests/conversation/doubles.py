@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,10 +17,19 @@ from pathlib import Path
 import attrs
 import av
 import numpy as np
+import openai
 from faster_whisper import WhisperModel
 
+from bot.config import LLMSettings
 from bot.conversation.vad import Samples
+from bot.limits import RateLimiter
+from bot.llm.answering import Answerer
+from bot.llm.chat import ChatModel
+from bot.store.answers import AnswerStore
+from bot.store.database import Database
+from bot.store.guilds import GuildSettingsStore
 from tests.assets import DATA, whisper_base_dir
+from tests.fakes.openai import FakeOpenAI
 
 FRAME_BYTES = 3840  # 20 ms of s16le 48 kHz stereo
 
@@ -29,6 +39,32 @@ def load_fixture(name: str) -> Samples:
     with av.open(str(DATA / f"{name}.wav")) as container:
         chunks = [f.to_ndarray().reshape(-1) for f in container.decode(audio=0)]
     return (np.concatenate(chunks).astype(np.float32) / 32768.0).astype(np.float32)
+
+
+def speak16k(text: str, voice: str = "en-us", speed: int = 150) -> Samples:
+    """espeak-ng speech as float32 16 kHz mono, for phrases the committed fixtures do not have."""
+    wav = subprocess.run(
+        ["espeak-ng", "-v", voice, "-s", str(speed), "--stdout", text], capture_output=True, check=True
+    )
+    pcm = np.frombuffer(wav.stdout[44 : len(wav.stdout) - (len(wav.stdout) - 44) % 2], dtype="<i2").astype(np.float32)
+    rate = int.from_bytes(wav.stdout[24:28], "little")
+    n = int(len(pcm) * 16_000 / rate)
+    return (np.interp(np.arange(n) * rate / 16_000, np.arange(len(pcm)), pcm) / 32768.0).astype(np.float32)
+
+
+@contextlib.asynccontextmanager
+async def answering(fake: FakeOpenAI, db_path: Path) -> AsyncIterator[tuple[Answerer, AnswerStore]]:
+    """The real Answerer over the loopback FakeOpenAI and a fresh SQLite file."""
+    db = Database(f"sqlite+aiosqlite:///{db_path}")
+    await db.open()
+    client = openai.AsyncOpenAI(api_key=fake.api_key, base_url=fake.base_url, max_retries=0)
+    answers = AnswerStore(db)
+    chat = ChatModel(client, max_tokens=256, temperature=None)
+    try:
+        yield Answerer(chat, answers, GuildSettingsStore(db), RateLimiter(1000, 60), LLMSettings()), answers
+    finally:
+        await client.close()
+        await db.close()
 
 
 def silence(seconds: float) -> Samples:

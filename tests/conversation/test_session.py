@@ -1,0 +1,183 @@
+"""Whole voice turns through VoiceConversation: real Silero VAD, real Whisper base, the real Answerer over the loopback
+FakeOpenAI, espeak-ng speech, and a speaker that plays in real time."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import attrs
+import numpy as np
+import pytest
+
+from bot.conversation.session import TurnRecord, VoiceConversation
+from bot.conversation.settings import AddressingMode, ConversationSettings
+from bot.conversation.vad import Samples, SileroModel
+from bot.store.answers import AnswerStore
+from tests.conversation.doubles import (
+    EspeakVoice,
+    LocalWhisper,
+    RecordingSpeaker,
+    answering,
+    load_fixture,
+    pcm48k_stereo_to_16k,
+    speak16k,
+    to_48k_stereo_frames,
+)
+from tests.fakes.openai import FakeOpenAI
+
+GUILD, CHANNEL = 1000, 2000
+WAIT_S = 60.0
+
+
+@attrs.define
+class Call:
+    conversation: VoiceConversation
+    speaker: RecordingSpeaker
+    voice: EspeakVoice
+    fake: FakeOpenAI
+    answers: AnswerStore
+    turns: asyncio.Queue[TurnRecord]
+
+    def say(self, user_id: int, samples: Samples, t0: float | None = None) -> float:
+        """Delivers a user's speech as the receiver would (frames stamped as if they arrived in real time)."""
+        t0 = time.monotonic() if t0 is None else t0
+        frames = to_48k_stereo_frames(samples)
+        for i, frame in enumerate(frames):
+            self.conversation.hear(user_id, frame, t0 + (i + 1) * 0.02)
+        return t0 + len(frames) * 0.02
+
+    async def next_turn(self) -> TurnRecord:
+        return await asyncio.wait_for(self.turns.get(), WAIT_S)
+
+
+async def build(
+    whisper: LocalWhisper, vad_model: SileroModel, tmp_path: Path, addressing: AddressingMode = "all"
+) -> AsyncIterator[Call]:
+    turns: asyncio.Queue[TurnRecord] = asyncio.Queue()
+    async with FakeOpenAI() as fake, answering(fake, tmp_path / "answers.sqlite3") as (answerer, answers):
+        speaker, voice = RecordingSpeaker(), EspeakVoice()
+        conversation = VoiceConversation(
+            guild_id=GUILD,
+            channel_id=CHANNEL,
+            settings=ConversationSettings(names=["computer"], language="en"),
+            vad_model=vad_model,
+            transcriber=whisper,
+            transcription_slots=asyncio.Semaphore(1),
+            answerer=answerer,
+            voice=voice,
+            speaker=speaker,
+            on_turn=turns.put,
+            addressing=addressing,
+        )
+        try:
+            yield Call(conversation, speaker, voice, fake, answers, turns)
+        finally:
+            await conversation.close()
+
+
+@pytest.fixture
+async def call(whisper: LocalWhisper, vad_model: SileroModel, tmp_path: Path) -> AsyncIterator[Call]:
+    async for c in build(whisper, vad_model, tmp_path):
+        yield c
+
+
+@pytest.fixture
+async def call_by_name(whisper: LocalWhisper, vad_model: SileroModel, tmp_path: Path) -> AsyncIterator[Call]:
+    async for c in build(whisper, vad_model, tmp_path, addressing="name"):
+        yield c
+
+
+async def heard_back(whisper: LocalWhisper, pcm: bytes) -> str:
+    return (await whisper.transcribe(pcm48k_stereo_to_16k(pcm), "en")).text.lower()
+
+
+async def test_a_spoken_question_is_answered_aloud_sentence_by_sentence(call: Call, whisper: LocalWhisper) -> None:
+    call.fake.reply("The weather on Mars is very cold. Dust storms are common there.")
+    call.say(42, load_fixture("weather_question"))
+    turn = await call.next_turn()
+
+    assert turn.user_id == 42
+    assert "weather" in turn.transcript.lower() and "mars" in turn.transcript.lower()
+    assert turn.answer_text == "The weather on Mars is very cold. Dust storms are common there."
+    assert not turn.interrupted
+    # The model was asked the transcript; the answer went to the speech engine one sentence at a time.
+    asked = call.fake.chat_requests[0]["messages"][-1]["content"]
+    assert asked == turn.question == turn.transcript
+    assert call.voice.spoken == ["The weather on Mars is very cold.", "Dust storms are common there."]
+    # What the channel hears is the answer.
+    spoken = await heard_back(whisper, bytes(call.speaker.pcm))
+    assert "mars" in spoken and "cold" in spoken
+    # The turn is stored as a voice answer, with its transcript, for corrections.
+    assert turn.answer_id is not None
+    stored = await call.answers.get(turn.answer_id)
+    assert stored is not None
+    assert (stored.source, stored.user_id, stored.guild_id, stored.channel_id) == ("voice", 42, GUILD, CHANNEL)
+    assert stored.transcript == turn.transcript
+    # Timings for /voice status run in order from the end of speech.
+    t = turn.timings
+    assert t.transcribed_ms is not None and t.first_token_ms is not None and t.first_packet_ms is not None
+    assert t.end_of_speech_ms <= t.transcribed_ms <= t.first_token_ms <= t.first_packet_ms
+    assert call.conversation.status.recent_turns == [turn]
+
+
+async def test_two_speakers_in_a_row_are_answered_as_themselves(call: Call) -> None:
+    end = call.say(1, load_fixture("weather_question"))
+    call.say(2, load_fixture("capital_of_france"), t0=end + 0.3)
+    first, second = await call.next_turn(), await call.next_turn()
+
+    assert (first.user_id, second.user_id) == (1, 2)
+    assert "weather" in first.transcript.lower()
+    assert "capital" in second.transcript.lower()
+    assert first.answer_text == f"Answer to: {first.transcript}"
+    assert second.answer_text == f"Answer to: {second.transcript}"
+    for turn in (first, second):
+        assert turn.answer_id is not None
+        stored = await call.answers.get(turn.answer_id)
+        assert stored is not None and stored.user_id == turn.user_id
+
+
+async def test_speaking_over_the_bot_stops_it_and_the_new_question_is_answered(call: Call) -> None:
+    long_answer = " ".join(f"This is sentence number {n} of a long answer." for n in range(1, 9))
+    call.fake.reply(long_answer, "Mars is cold.")
+    call.say(1, load_fixture("capital_of_france"))
+    await asyncio.wait_for(call.speaker.playing.wait(), WAIT_S)
+
+    call.say(2, load_fixture("weather_question"))  # someone talks over the bot
+    interrupted = await call.next_turn()
+    assert call.speaker.stopped_during_play == 1
+    assert interrupted.user_id == 1 and interrupted.interrupted
+    assert len(call.voice.spoken) < 8  # the rest of the long answer was never spoken
+
+    answered = await call.next_turn()
+    assert answered.user_id == 2 and not answered.interrupted
+    assert "weather" in answered.transcript.lower()
+    assert answered.answer_text == "Mars is cold."
+    assert call.voice.spoken[-1] == "Mars is cold."
+
+
+async def test_name_mode_ignores_side_talk_and_answers_when_called(call_by_name: Call) -> None:
+    call = call_by_name
+    end = call.say(1, load_fixture("weather_question"))  # side talk: no name
+    call.say(2, speak16k("Computer, what is the capital of France?"), t0=end + 0.3)
+    turn = await call.next_turn()
+
+    assert turn.user_id == 2
+    assert "capital" in turn.question.lower() and "computer" not in turn.question.lower()
+    assert "computer" in turn.transcript.lower()
+    # Only the called question reached the model; the side talk was never answered.
+    assert len(call.fake.chat_requests) == 1
+    assert call.fake.chat_requests[0]["messages"][-1]["content"] == turn.question
+    await call.conversation.wait_idle()
+    assert call.turns.empty()
+
+
+async def test_silence_and_noise_start_no_turn(call: Call) -> None:
+    rng = np.random.default_rng(3)
+    call.say(7, (rng.standard_normal(32_000) * 0.05).astype(np.float32))
+    call.say(8, load_fixture("capital_of_france"), t0=time.monotonic() + 2.1)
+    turn = await call.next_turn()
+    assert turn.user_id == 8
+    assert len(call.fake.chat_requests) == 1
