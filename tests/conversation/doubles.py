@@ -144,9 +144,10 @@ class EspeakVoice:
 
 
 class RecordingSpeaker:
-    """Plays in real time (20 ms a frame) into a buffer; `stop()` ends playback before the next frame."""
+    """Plays into a buffer, in real time (20 ms a frame) if asked; `stop()` ends playback before the next frame."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, realtime: bool = True) -> None:
+        self.realtime = realtime
         self.pcm = bytearray()
         self.playing = asyncio.Event()
         self.stops = 0
@@ -169,8 +170,9 @@ class RecordingSpeaker:
                         first = False
                     self.pcm += chunk[i : i + FRAME_BYTES]
                     self.playing.set()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stop.wait(), 0.02)
+                    if self.realtime:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._stop.wait(), 0.02)
                 if self._stop.is_set():
                     return
         finally:

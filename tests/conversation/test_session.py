@@ -41,24 +41,31 @@ class Call:
     answers: AnswerStore
     turns: asyncio.Queue[TurnRecord]
 
-    def say(self, user_id: int, samples: Samples, t0: float | None = None) -> float:
-        """Delivers a user's speech as the receiver would (frames stamped as if they arrived in real time)."""
-        t0 = time.monotonic() if t0 is None else t0
+    def say(self, user_id: int, samples: Samples, ends_at: float | None = None) -> float:
+        """Delivers a user's speech at once, each frame stamped as if it had arrived in real time ending at `ends_at`.
+
+        Returns when it started. Stamping speech that just ended (the default) spares the test its duration.
+        """
         frames = to_48k_stereo_frames(samples)
+        t0 = (time.monotonic() if ends_at is None else ends_at) - len(frames) * 0.02
         for i, frame in enumerate(frames):
             self.conversation.hear(user_id, frame, t0 + (i + 1) * 0.02)
-        return t0 + len(frames) * 0.02
+        return t0
 
     async def next_turn(self) -> TurnRecord:
         return await asyncio.wait_for(self.turns.get(), WAIT_S)
 
 
 async def build(
-    whisper: LocalWhisper, vad_model: SileroModel, tmp_path: Path, addressing: AddressingMode = "all"
+    whisper: LocalWhisper,
+    vad_model: SileroModel,
+    tmp_path: Path,
+    addressing: AddressingMode = "all",
+    realtime: bool = False,
 ) -> AsyncIterator[Call]:
     turns: asyncio.Queue[TurnRecord] = asyncio.Queue()
     async with FakeOpenAI() as fake, answering(fake, tmp_path / "answers.sqlite3") as (answerer, answers):
-        speaker, voice = RecordingSpeaker(), EspeakVoice()
+        speaker, voice = RecordingSpeaker(realtime=realtime), EspeakVoice()
         conversation = VoiceConversation(
             guild_id=GUILD,
             channel_id=CHANNEL,
@@ -81,6 +88,12 @@ async def build(
 @pytest.fixture
 async def call(whisper: LocalWhisper, vad_model: SileroModel, tmp_path: Path) -> AsyncIterator[Call]:
     async for c in build(whisper, vad_model, tmp_path):
+        yield c
+
+
+@pytest.fixture
+async def realtime_call(whisper: LocalWhisper, vad_model: SileroModel, tmp_path: Path) -> AsyncIterator[Call]:
+    async for c in build(whisper, vad_model, tmp_path, realtime=True):
         yield c
 
 
@@ -124,8 +137,8 @@ async def test_a_spoken_question_is_answered_aloud_sentence_by_sentence(call: Ca
 
 
 async def test_two_speakers_in_a_row_are_answered_as_themselves(call: Call) -> None:
-    end = call.say(1, load_fixture("weather_question"))
-    call.say(2, load_fixture("capital_of_france"), t0=end + 0.3)
+    started = call.say(2, load_fixture("capital_of_france"))
+    call.say(1, load_fixture("weather_question"), ends_at=started - 0.3)
     first, second = await call.next_turn(), await call.next_turn()
 
     assert (first.user_id, second.user_id) == (1, 2)
@@ -139,7 +152,8 @@ async def test_two_speakers_in_a_row_are_answered_as_themselves(call: Call) -> N
         assert stored is not None and stored.user_id == turn.user_id
 
 
-async def test_speaking_over_the_bot_stops_it_and_the_new_question_is_answered(call: Call) -> None:
+async def test_speaking_over_the_bot_stops_it_and_the_new_question_is_answered(realtime_call: Call) -> None:
+    call = realtime_call
     long_answer = " ".join(f"This is sentence number {n} of a long answer." for n in range(1, 9))
     call.fake.reply(long_answer, "Mars is cold.")
     call.say(1, load_fixture("capital_of_france"))
@@ -160,8 +174,8 @@ async def test_speaking_over_the_bot_stops_it_and_the_new_question_is_answered(c
 
 async def test_name_mode_ignores_side_talk_and_answers_when_called(call_by_name: Call) -> None:
     call = call_by_name
-    end = call.say(1, load_fixture("weather_question"))  # side talk: no name
-    call.say(2, speak16k("Computer, what is the capital of France?"), t0=end + 0.3)
+    started = call.say(2, speak16k("Computer, what is the capital of France?"))
+    call.say(1, load_fixture("weather_question"), ends_at=started - 0.3)  # side talk before it: no name
     turn = await call.next_turn()
 
     assert turn.user_id == 2
@@ -176,8 +190,8 @@ async def test_name_mode_ignores_side_talk_and_answers_when_called(call_by_name:
 
 async def test_silence_and_noise_start_no_turn(call: Call) -> None:
     rng = np.random.default_rng(3)
-    call.say(7, (rng.standard_normal(32_000) * 0.05).astype(np.float32))
-    call.say(8, load_fixture("capital_of_france"), t0=time.monotonic() + 2.1)
+    started = call.say(8, load_fixture("capital_of_france"))
+    call.say(7, (rng.standard_normal(32_000) * 0.05).astype(np.float32), ends_at=started - 0.1)
     turn = await call.next_turn()
     assert turn.user_id == 8
     assert len(call.fake.chat_requests) == 1
