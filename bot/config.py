@@ -49,6 +49,8 @@ class LLMSettings:
     memory_max_age_minutes: float = attrs.field(default=60.0, validator=positive)
     context_token_budget: int = attrs.field(default=3000, validator=positive)
     max_question_chars: int = attrs.field(default=4000, validator=positive)
+    # Answers produced at once; more wait their turn (already acknowledged) so a burst cannot starve the bot.
+    max_concurrent_answers: int = attrs.field(default=16, validator=positive)
     # Streaming edits happen at most this often (Discord allows roughly 5 edits per 5 s per message).
     edit_interval_s: float = attrs.field(default=1.0, validator=positive)
 

@@ -32,16 +32,17 @@ async def answer_question(
     Errors before anything is shown (rate limit, invalid question, provider down) propagate to the caller's error
     path; an error mid-stream keeps the partial text and says the answer was cut off.
     """
-    reply = await answerer.begin(question)
-    shown = StreamedReply(target, interval_s=interval_s, prefix=prefix)
-    try:
-        text = await shown.follow(reply)  # an empty answer raises ServiceUnavailable at the end of the stream
-    except UserError as exc:
-        if not shown.message_ids:
-            raise
-        await shown.finish(f"{reply.text}\n\n⚠️ The answer was cut off: {exc.message}")
-        return None
-    answer = await reply.save()
-    message_ids = await shown.finish(text, [correct_button(answer.id)])
+    async with answerer.slot():
+        reply = await answerer.begin(question)
+        shown = StreamedReply(target, interval_s=interval_s, prefix=prefix)
+        try:
+            text = await shown.follow(reply)  # an empty answer raises ServiceUnavailable at the end of the stream
+        except UserError as exc:
+            if not shown.message_ids:
+                raise
+            await shown.finish(f"{reply.text}\n\n⚠️ The answer was cut off: {exc.message}")
+            return None
+        answer = await reply.save()
+        message_ids = await shown.finish(text, [correct_button(answer.id)])
     await answers.set_message_ids(answer.id, [int(m) for m in message_ids])
     return answer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator, Callable
 
@@ -109,6 +110,13 @@ class Answerer:
         self._guilds = guilds
         self._limiter = limiter
         self._settings = settings
+        self._slots: asyncio.Semaphore | None = None
+
+    def slot(self) -> asyncio.Semaphore:
+        """Held while an answer is produced: bounds concurrent answers so a burst cannot starve acknowledgements."""
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self._settings.max_concurrent_answers)
+        return self._slots
 
     async def model_for(self, guild_id: int | None) -> str:
         return await self._guilds.active_model(guild_id) or self._settings.default_model

@@ -141,6 +141,7 @@ class InteractionHandle:
         self.token = token
         self.payload = payload
         self.created = time.monotonic()
+        self.sent: float | None = None  # when INTERACTION_CREATE left the fake's socket
         self.responses: list[Event] = []
         self.original: Message | None = None
         self.followups: list[Message] = []
@@ -730,6 +731,10 @@ class FakeDiscord:
         data = self._compress.compress(json.dumps(frame).encode()) + self._compress.flush(zlib.Z_SYNC_FLUSH)
         with contextlib.suppress(ConnectionError, RuntimeError):
             await ws.send_bytes(data)
+        if frame.get("t") == "INTERACTION_CREATE":
+            handle = self.interactions.get(frame["d"]["token"])
+            if handle is not None and handle.sent is None:
+                handle.sent = time.monotonic()
 
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(max_msg_size=0)
