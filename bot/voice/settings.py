@@ -1,0 +1,33 @@
+"""Settings of the Discord voice driver: preferred encryption, jitter buffer, watchdog and player pacing."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import attrs
+
+from bot.settings import positive
+
+EncryptionMode = Literal["aead_aes256_gcm_rtpsize", "aead_xchacha20_poly1305_rtpsize"]
+
+
+@attrs.frozen
+class VoiceSettings:
+    """How the voice driver connects, sends and receives."""
+
+    # AES-GCM is preferred when the server offers it (hardware accelerated); xchacha20 is the mandatory fallback.
+    preferred_mode: EncryptionMode = "aead_aes256_gcm_rtpsize"
+    # Frames held per speaker before playout: enough to reorder a few late packets, little enough for conversation.
+    jitter_frames: int = attrs.field(default=3, validator=positive)
+    # Most frames one speaker may queue before the oldest are dropped (bounded memory when nobody reads).
+    max_queued_frames: int = attrs.field(default=250, validator=positive)
+    # A speaker who sent nothing for this long has stopped speaking.
+    speaker_idle_ms: int = attrs.field(default=200, validator=positive)
+    # Silence frames sent after audio so decoders do not interpolate across the gap (Discord's documented 5).
+    trailing_silence_frames: int = attrs.field(default=5, validator=positive)
+    # Without a heartbeat ack or any UDP for this long, the socket is dead and the watchdog reconnects.
+    watchdog_s: float = attrs.field(default=15.0, validator=positive)
+    # How many times one disconnect is retried before the session gives up and reports it.
+    max_reconnects: int = attrs.field(default=5, validator=positive)
+    # Seconds to wait for READY / SESSION_DESCRIPTION before the connection attempt fails.
+    handshake_timeout_s: float = attrs.field(default=10.0, validator=positive)
