@@ -152,6 +152,7 @@ class RecordingSpeaker:
         self.playing = asyncio.Event()
         self.stops = 0
         self.stopped_during_play = 0
+        self.interrupted = asyncio.Event()
         self.first_packet_at: list[float] = []
         self._stop = asyncio.Event()
         self._active = False
@@ -183,4 +184,5 @@ class RecordingSpeaker:
         self.stops += 1
         if self._active:
             self.stopped_during_play += 1
+            self.interrupted.set()
         self._stop.set()

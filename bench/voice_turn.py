@@ -1,0 +1,187 @@
+"""Latency of a voice turn: last voiced packet received → first reply packet sent, over 20 turns.
+
+The conversation engine (bot/conversation) runs for real: Silero VAD, turn detection with speculative transcription,
+Whisper base (CPU int8, beam 1), the real Answerer over the loopback FakeOpenAI answering instantly, sentence
+splitting, espeak-ng as the offline speech engine. Audio arrives as 20 ms 48 kHz stereo frames paced in real time,
+ending like a Discord client does (a few silent frames, then nothing). The Discord voice driver and bot/speech are
+stood in for by tests/conversation/doubles.py (not yet committed when this was written).
+
+Then barge-in: while the bot speaks, a user starts talking; time from their first voiced packet to playback stopping.
+
+Prints a breakdown and, last, one JSON line:
+{"bench": "voice_turn", "turns": 20, "p50_ms": …, "p95_ms": …, ...}
+
+    .venv/bin/python bench/voice_turn.py [--turns 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.conversation.session import TurnRecord, VoiceConversation
+from bot.conversation.settings import ConversationSettings
+from bot.conversation.vad import SileroModel, level_dbfs
+from tests.conversation.doubles import (
+    EspeakVoice,
+    LocalWhisper,
+    RecordingSpeaker,
+    answering,
+    load_fixture,
+    to_48k_stereo_frames,
+)
+from tests.fakes.openai import FakeOpenAI
+
+FRAME_S = 0.02
+SILENT = b"\0" * 3840
+# Discord clients send five frames of silence after speech, then stop sending.
+TRAILING_SILENT_FRAMES = 5
+
+
+def speech_frames(name: str) -> tuple[list[bytes], int]:
+    """The fixture as received frames, cut after its last voiced frame; and that frame's index."""
+    samples = load_fixture(name)
+    voiced = [i for i in range(0, len(samples) - 319, 320) if level_dbfs(samples[i : i + 320]) > -40.0]
+    last = voiced[-1] // 320
+    frames = to_48k_stereo_frames(samples[: (last + 1) * 320])
+    return frames + [SILENT] * TRAILING_SILENT_FRAMES, last
+
+
+async def deliver(conversation: VoiceConversation, user_id: int, frames: list[bytes], mark: int) -> float:
+    """Sends frames in real time; returns when frame `mark` arrived."""
+    start = time.monotonic()
+    marked = start
+    for i, frame in enumerate(frames):
+        due = start + (i + 1) * FRAME_S
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        now = time.monotonic()
+        conversation.hear(user_id, frame, now)
+        if i == mark:
+            marked = now
+    return marked
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+async def main(turns: int) -> None:
+    whisper = LocalWhisper()
+    vad = SileroModel()
+    records: asyncio.Queue[TurnRecord] = asyncio.Queue()
+    fixtures = {name: speech_frames(name) for name in ("weather_question", "capital_of_france")}
+    # Warm up Whisper and the VAD so the first turn measures the steady state.
+    await whisper.transcribe(load_fixture("weather_question"), "en")
+    totals: list[float] = []
+    stages: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        async with FakeOpenAI() as fake, answering(fake, Path(tmp) / "bench.sqlite3") as (answerer, _):
+            fake.default_reply = lambda _body: "Mars is cold and dusty. It has two small moons."
+            speaker = RecordingSpeaker(realtime=False)
+            conversation = VoiceConversation(
+                guild_id=1,
+                channel_id=2,
+                settings=ConversationSettings(language="en"),
+                vad_model=vad,
+                transcriber=whisper,
+                transcription_slots=asyncio.Semaphore(1),
+                answerer=answerer,
+                voice=EspeakVoice(),
+                speaker=speaker,
+                on_turn=records.put,
+            )
+            conversation.start()
+            for n in range(turns):
+                frames, last = fixtures["weather_question" if n % 2 == 0 else "capital_of_france"]
+                before = len(speaker.first_packet_at)
+                last_voiced = await deliver(conversation, 100 + n % 3, frames, last)
+                record = await asyncio.wait_for(records.get(), 60)
+                if len(speaker.first_packet_at) == before:
+                    print(f"turn {n}: nothing was spoken ({record.transcript!r})")
+                    continue
+                total = (speaker.first_packet_at[-1] - last_voiced) * 1000
+                totals.append(total)
+                t = record.timings
+                marks = {
+                    "end_of_speech": t.end_of_speech_ms,
+                    "transcribed": t.transcribed_ms,
+                    "first_token": t.first_token_ms,
+                    "first_audio": t.first_audio_ms,
+                    "first_packet": t.first_packet_ms,
+                }
+                prev = 0.0
+                for stage, at in marks.items():
+                    if at is not None:
+                        stages.setdefault(stage, []).append(at - prev)
+                        prev = at
+                stages.setdefault("whisper_compute", []).append(t.transcription_ms or 0.0)
+                stages.setdefault("speculative", []).append(1.0 if t.speculative else 0.0)
+                print(
+                    f"turn {n:2d}: {total:6.0f} ms  heard {record.transcript!r}  "
+                    + " ".join(f"{k}={v}" for k, v in marks.items())
+                )
+
+            # Barge-in: the bot reads a long answer in real time; a user talks over it.
+            long_answer = " ".join(f"Sentence {i} of a long answer." for i in range(30))
+            speaker.realtime = True
+            barge: list[float] = []
+            frames, _ = fixtures["weather_question"]
+            first_voiced = next(
+                i for i, f in enumerate(frames) if level_dbfs(np.frombuffer(f, "<i2").astype(np.float32) / 32768) > -40
+            )
+            for _ in range(5):
+                fake.reply(long_answer, "Mars is cold.")
+                await deliver(conversation, 200, *fixtures["capital_of_france"])
+                await asyncio.wait_for(speaker.playing.wait(), 30)
+                speaker.interrupted.clear()
+                talking = asyncio.create_task(deliver(conversation, 201, frames, first_voiced))
+                await asyncio.wait_for(speaker.interrupted.wait(), 30)
+                stopped = time.monotonic()
+                barge.append((stopped - await talking) * 1000)
+                await asyncio.wait_for(records.get(), 60)  # the interrupted turn
+                await asyncio.wait_for(records.get(), 60)  # the interrupting question, answered
+                await conversation.wait_idle()
+            await conversation.close()
+    whisper.close()
+
+    print()
+    print(f"{'stage (ms)':<18}{'p50':>8}{'p95':>8}   (stage = time since the previous mark)")
+    for stage, values in stages.items():
+        if stage == "speculative":
+            continue
+        print(f"{stage:<18}{pct(values, 50):8.0f}{pct(values, 95):8.0f}")
+    spec = stages.get("speculative", [])
+    print(f"final transcript started during the pause (speculatively) in {sum(spec):.0f}/{len(spec)} turns")
+    print(f"barge-in: first voiced packet → playback stopped: {', '.join(f'{b:.0f}' for b in barge)} ms")
+    print(f"last voiced packet → first reply packet: p50 {pct(totals, 50):.0f} ms, p95 {pct(totals, 95):.0f} ms")
+    print(
+        json.dumps(
+            {
+                "bench": "voice_turn",
+                "turns": len(totals),
+                "p50_ms": round(pct(totals, 50), 1),
+                "p95_ms": round(pct(totals, 95), 1),
+                "barge_in_stop_p50_ms": round(statistics.median(barge), 1),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--turns", type=int, default=20)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    asyncio.run(main(args.turns))
