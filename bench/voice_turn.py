@@ -139,7 +139,9 @@ async def main(turns: int) -> None:
             barge: list[float] = []
             frames, _ = fixtures["weather_question"]
             first_voiced = next(
-                i for i, f in enumerate(frames) if level_dbfs(np.frombuffer(f, "<i2").astype(np.float32) / 32768) > -40
+                i
+                for i, f in enumerate(frames)
+                if level_dbfs((np.frombuffer(f, "<i2") / 32768).astype(np.float32)) > -40
             )
             for _ in range(5):
                 fake.reply(long_answer, "Mars is cold.")
@@ -180,7 +182,7 @@ async def main(turns: int) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--turns", type=int, default=20)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
