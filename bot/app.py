@@ -19,6 +19,7 @@ from bot.limits import RateLimiter
 from bot.llm.answering import Answerer
 from bot.llm.chat import ChatModel
 from bot.store.answers import AnswerStore
+from bot.store.corrections import CorrectionStore
 from bot.store.database import Database
 from bot.store.guilds import GuildSettingsStore
 
@@ -32,6 +33,7 @@ class Services:
     config: Config
     database: Database
     answers: AnswerStore
+    corrections: CorrectionStore
     guilds: GuildSettingsStore
     openai: openai.AsyncOpenAI
     chat: ChatModel
@@ -105,6 +107,7 @@ def build(
         config=config,
         database=database,
         answers=answers,
+        corrections=CorrectionStore(database),
         guilds=guilds,
         openai=openai_client,
         chat=chat,

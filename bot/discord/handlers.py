@@ -75,8 +75,7 @@ class Handlers(lightbulb.Loadable):
     def __init__(self) -> None:
         self._buttons: dict[str, ComponentCallback] = {}
         self._modals: dict[str, ModalCallback] = {}
-        self._registered: list[tuple[yuyo.ComponentClient, ButtonHandler]] = []
-        self._registered_modals: list[tuple[yuyo.ModalClient, str]] = []
+        self._registered: dict[int, tuple[Services, list[ButtonHandler]]] = {}
 
     def button(self, prefix: str) -> Callable[[ComponentCallback], ComponentCallback]:
         def register(callback: ComponentCallback) -> ComponentCallback:
@@ -93,24 +92,26 @@ class Handlers(lightbulb.Loadable):
         return register
 
     async def load(self, client: lightbulb.Client) -> None:
-        if self._registered or self._registered_modals:
+        # One loader may serve several clients in one process (tests, restarts): register once per client.
+        if id(client) in self._registered:
             return
         from bot.app import Services
 
         async with client.di.enter_context(lightbulb.di.Contexts.DEFAULT) as container:
             services = await container.get(Services)
-        for prefix, callback in self._buttons.items():
-            handler = ButtonHandler(prefix, callback, services)
+        buttons = [ButtonHandler(prefix, callback, services) for prefix, callback in self._buttons.items()]
+        for handler in buttons:
             services.components.register_executor(handler, timeout=None)
-            self._registered.append((services.components, handler))
         for prefix, modal_callback in self._modals.items():
             services.modals.register_modal(prefix, ModalHandler(prefix, modal_callback, services), timeout=None)
-            self._registered_modals.append((services.modals, prefix))
+        self._registered[id(client)] = (services, buttons)
 
     async def unload(self, client: lightbulb.Client) -> None:
-        for components, handler in self._registered:
-            components.deregister_executor(handler)
-        for modals, prefix in self._registered_modals:
-            modals.deregister_modal(prefix)
-        self._registered.clear()
-        self._registered_modals.clear()
+        registered = self._registered.pop(id(client), None)
+        if registered is None:
+            return
+        services, buttons = registered
+        for handler in buttons:
+            services.components.deregister_executor(handler)
+        for prefix in self._modals:
+            services.modals.deregister_modal(prefix)

@@ -45,3 +45,27 @@ schema_version = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("version", sa.Integer, nullable=False),
 )
+
+corrections = sa.Table(
+    "corrections",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("answer_id", sa.Integer, sa.ForeignKey("answers.id"), nullable=False),
+    sa.Column("guild_id", Id, nullable=True),
+    sa.Column("channel_id", Id, nullable=False),
+    sa.Column("author_id", Id, nullable=False),
+    sa.Column("question", sa.Text, nullable=False),
+    sa.Column("original_answer", sa.Text, nullable=False),
+    sa.Column("corrected_answer", sa.Text, nullable=False),
+    sa.Column("note", sa.Text, nullable=True),
+    sa.Column("transcript", sa.Text, nullable=True),  # what speech recognition heard, for audio answers
+    sa.Column("corrected_transcript", sa.Text, nullable=True),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # pending | approved | rejected
+    sa.Column("reviewer_id", Id, nullable=True),
+    sa.Column("reviewed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_corrections_queue", "guild_id", "status", "id"),
+    sa.Index("ix_corrections_author_answer", "answer_id", "author_id", "status"),
+)

@@ -13,14 +13,6 @@ from bot.store.guilds import GuildSettingsStore
 from bot.store.schema import answers
 
 
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path}/bot.sqlite3")
-    await database.open()
-    yield database
-    await database.close()
-
-
 def _new(question: str, conversation: str = "c1", user: int = 1, channel: int = 10) -> NewAnswer:
     return NewAnswer(
         guild_id=5,

@@ -1,0 +1,280 @@
+"""Corrections: a member's fix for one of the bot's answers, its review, and the counts and lists over them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+import attrs
+import sqlalchemy as sa
+
+from bot.errors import InvalidInput, NotFound
+from bot.store.answers import Answer, utcnow
+from bot.store.database import Database
+from bot.store.schema import corrections
+
+Status = Literal["pending", "approved", "rejected"]
+STATUSES: tuple[Status, ...] = ("pending", "approved", "rejected")
+# Discord's modal text inputs hold at most 4,000 characters; notes are kept shorter.
+MAX_CORRECTION_CHARS = 4000
+MAX_NOTE_CHARS = 1000
+
+
+@attrs.frozen
+class Correction:
+    id: int
+    answer_id: int
+    guild_id: int | None
+    channel_id: int
+    author_id: int
+    question: str
+    original_answer: str
+    corrected_answer: str
+    note: str | None
+    transcript: str | None
+    corrected_transcript: str | None
+    model: str
+    status: Status
+    reviewer_id: int | None
+    reviewed_at: dt.datetime | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @property
+    def question_for_training(self) -> str:
+        """The question as the user meant it: a fixed transcript replaces what speech recognition heard."""
+        return self.corrected_transcript or self.question
+
+
+@attrs.frozen
+class SubmitResult:
+    correction: Correction
+    updated: bool  # True when the author's pending correction of this answer was replaced
+
+
+@attrs.frozen
+class Page:
+    items: list[Correction]
+    total: int
+
+
+@attrs.frozen
+class Contributor:
+    author_id: int
+    total: int
+    approved: int
+
+
+@attrs.frozen
+class CorrectionStats:
+    by_status: dict[str, int]
+    by_author: list[Contributor]
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+def _correction(row: Any) -> Correction:
+    data = dict(row._mapping)
+    for key in ("reviewed_at", "created_at", "updated_at"):
+        data[key] = _utc(data[key])
+    return Correction(**data)
+
+
+def normalise(text: str) -> str:
+    """Whitespace-insensitive form used to spot a "correction" that changes nothing."""
+    return " ".join(text.split())
+
+
+def check_answer_guild(answer: Answer, guild_id: int | None) -> None:
+    """An answer can only be corrected where it was given (its guild, or DMs for DM answers)."""
+    if answer.guild_id != guild_id:
+        raise NotFound(f"Answer #{answer.id} was not given in this server, so it can't be corrected here.")
+
+
+def check_text(corrected: str, note: str | None, original: str) -> tuple[str, str | None]:
+    corrected = corrected.strip()
+    note = (note or "").strip() or None
+    if not corrected:
+        raise InvalidInput("The corrected answer is empty: write what the bot should have said.")
+    if len(corrected) > MAX_CORRECTION_CHARS:
+        raise InvalidInput(
+            f"The corrected answer is {len(corrected):,} characters; the limit is {MAX_CORRECTION_CHARS:,}."
+        )
+    if note is not None and len(note) > MAX_NOTE_CHARS:
+        raise InvalidInput(f"The note is {len(note):,} characters; the limit is {MAX_NOTE_CHARS:,}.")
+    if normalise(corrected) == normalise(original):
+        raise InvalidInput("The corrected answer is the same as the bot's answer: change what was wrong.")
+    return corrected, note
+
+
+class CorrectionStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def submit(
+        self,
+        answer: Answer,
+        author_id: int,
+        corrected_answer: str,
+        note: str | None = None,
+        *,
+        corrected_transcript: str | None = None,
+    ) -> SubmitResult:
+        """Store a pending correction; the same author's pending correction of the same answer is updated instead."""
+        corrected, note = check_text(corrected_answer, note, answer.answer)
+        if corrected_transcript is not None:
+            corrected_transcript = corrected_transcript.strip() or None
+            if corrected_transcript and len(corrected_transcript) > MAX_CORRECTION_CHARS:
+                raise InvalidInput(f"The transcript is longer than {MAX_CORRECTION_CHARS:,} characters.")
+        now = utcnow()
+        async with self._db.engine.begin() as conn:
+            existing = (
+                await conn.execute(
+                    sa.select(corrections.c.id).where(
+                        corrections.c.answer_id == answer.id,
+                        corrections.c.author_id == author_id,
+                        corrections.c.status == "pending",
+                    )
+                )
+            ).first()
+            values = {
+                "corrected_answer": corrected,
+                "note": note,
+                "corrected_transcript": corrected_transcript,
+                "updated_at": now,
+            }
+            if existing is not None:
+                result = await conn.execute(
+                    sa.update(corrections)
+                    .where(corrections.c.id == existing.id)
+                    .values(**values)
+                    .returning(*corrections.c)
+                )
+                return SubmitResult(_correction(result.one()), updated=True)
+            result = await conn.execute(
+                sa.insert(corrections)
+                .values(
+                    answer_id=answer.id,
+                    guild_id=answer.guild_id,
+                    channel_id=answer.channel_id,
+                    author_id=author_id,
+                    question=answer.question,
+                    original_answer=answer.answer,
+                    transcript=answer.transcript,
+                    model=answer.model,
+                    status="pending",
+                    created_at=now,
+                    **values,
+                )
+                .returning(*corrections.c)
+            )
+            return SubmitResult(_correction(result.one()), updated=False)
+
+    async def get(self, correction_id: int) -> Correction | None:
+        async with self._db.engine.connect() as conn:
+            row = (await conn.execute(sa.select(corrections).where(corrections.c.id == correction_id))).first()
+        return None if row is None else _correction(row)
+
+    async def next_pending(self, guild_id: int | None) -> Correction | None:
+        """The review queue's head: the oldest pending correction in the guild."""
+        async with self._db.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(corrections)
+                    .where(corrections.c.guild_id == guild_id, corrections.c.status == "pending")
+                    .order_by(corrections.c.id)
+                    .limit(1)
+                )
+            ).first()
+        return None if row is None else _correction(row)
+
+    async def review(
+        self, correction_id: int, reviewer_id: int, status: Status, *, corrected_answer: str | None = None
+    ) -> Correction:
+        """Approve or reject a pending correction; an edited text is checked like a submission."""
+        async with self._db.engine.begin() as conn:
+            row = (
+                await conn.execute(sa.select(corrections).where(corrections.c.id == correction_id).with_for_update())
+            ).first()
+            if row is None:
+                raise NotFound(f"Correction #{correction_id} does not exist.")
+            current = _correction(row)
+            if current.status != "pending":
+                raise InvalidInput(
+                    f"Correction #{correction_id} was already {current.status} by <@{current.reviewer_id}>."
+                )
+            values: dict[str, Any] = {"status": status, "reviewer_id": reviewer_id, "reviewed_at": utcnow()}
+            if corrected_answer is not None:
+                values["corrected_answer"], _ = check_text(corrected_answer, None, current.original_answer)
+            values["updated_at"] = values["reviewed_at"]
+            result = await conn.execute(
+                sa.update(corrections)
+                .where(corrections.c.id == correction_id, corrections.c.status == "pending")
+                .values(**values)
+                .returning(*corrections.c)
+            )
+            updated = result.first()
+            if updated is None:  # reviewed by someone else in the meantime
+                raise InvalidInput(f"Correction #{correction_id} was just reviewed by someone else.")
+            return _correction(updated)
+
+    async def list(
+        self,
+        guild_id: int | None,
+        *,
+        status: Status | str | None = None,
+        author_id: int | None = None,
+        offset: int = 0,
+        limit: int = 10,
+    ) -> Page:
+        where = [corrections.c.guild_id == guild_id]
+        if status is not None:
+            where.append(corrections.c.status == status)
+        if author_id is not None:
+            where.append(corrections.c.author_id == author_id)
+        async with self._db.engine.connect() as conn:
+            total = (await conn.execute(sa.select(sa.func.count()).select_from(corrections).where(*where))).scalar_one()
+            rows = (
+                await conn.execute(
+                    sa.select(corrections).where(*where).order_by(corrections.c.id.desc()).offset(offset).limit(limit)
+                )
+            ).all()
+        return Page([_correction(r) for r in rows], int(total))
+
+    async def stats(self, guild_id: int | None) -> CorrectionStats:
+        async with self._db.engine.connect() as conn:
+            by_status = {
+                str(r.status): int(r.n)
+                for r in await conn.execute(
+                    sa.select(corrections.c.status, sa.func.count().label("n"))
+                    .where(corrections.c.guild_id == guild_id)
+                    .group_by(corrections.c.status)
+                )
+            }
+            approved = sa.func.sum(sa.case((corrections.c.status == "approved", 1), else_=0))
+            authors = [
+                Contributor(int(r.author_id), int(r.total), int(r.approved or 0))
+                for r in await conn.execute(
+                    sa.select(corrections.c.author_id, sa.func.count().label("total"), approved.label("approved"))
+                    .where(corrections.c.guild_id == guild_id)
+                    .group_by(corrections.c.author_id)
+                    .order_by(sa.desc("total"), corrections.c.author_id)
+                )
+            ]
+        return CorrectionStats(by_status, authors)
+
+    async def with_status(self, guild_id: int | None, status: Status | str = "approved") -> list[Correction]:
+        """Every correction with `status` in the guild, oldest first (the order training data is written in)."""
+        async with self._db.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(corrections)
+                    .where(corrections.c.guild_id == guild_id, corrections.c.status == status)
+                    .order_by(corrections.c.id)
+                )
+            ).all()
+        return [_correction(r) for r in rows]
