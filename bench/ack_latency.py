@@ -2,7 +2,8 @@
 
 Runs the real bot against the loopback fakes, then a bare lightbulb bot whose command only defers, as the baseline,
 in the same run and the same way. The fakes run on their own event loop in another thread, so the bot's loop does
-only the bot's work; the clock starts when INTERACTION_CREATE leaves the fake's socket. Prints a summary and, last, one JSON line:
+only the bot's work; the clock starts when INTERACTION_CREATE leaves the fake's socket.
+Prints a summary and, last, one JSON line:
 {"bench": "ack_latency", "n": 200, "p50_ms": …, "p99_ms": …, "baseline_p99_ms": …, "ratio": …}
 
     .venv/bin/python bench/ack_latency.py [--n 200]
@@ -27,10 +28,9 @@ import lightbulb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.fakes.discord import FakeDiscord, InteractionHandle  # noqa: E402
-from tests.fakes.harness import running_bot  # noqa: E402
-from tests.fakes.openai import FakeOpenAI  # noqa: E402
-
+from tests.fakes.discord import FakeDiscord, InteractionHandle
+from tests.fakes.harness import running_bot
+from tests.fakes.openai import FakeOpenAI
 
 T = TypeVar("T")
 

@@ -84,9 +84,7 @@ async def test_a_wrong_answer_is_corrected_approved_and_exported(
         pair = json.loads(dpo_upload.files[0].data.decode())
         assert pair["input"]["messages"][-1] == {"role": "user", "content": "What is the capital of Australia?"}
         assert pair["preferred_output"] == [{"role": "assistant", "content": "Canberra is the capital of Australia."}]
-        assert pair["non_preferred_output"] == [
-            {"role": "assistant", "content": "The capital of Australia is Sydney."}
-        ]
+        assert pair["non_preferred_output"] == [{"role": "assistant", "content": "The capital of Australia is Sydney."}]
 
         stats = discord.slash("corrections", subcommand="stats")
         await stats.wait_callback()
@@ -107,7 +105,9 @@ async def test_refusals_change_nothing(discord: FakeDiscord, openai_fake: FakeOp
         too_long = discord.submit_modal(f"correction:{answer_id}", {"corrected": "x" * 4001})
         assert "limit is 4,000" in await reply_text(too_long)
         elsewhere = discord.slash(
-            "correct", options={"answer": int(answer_id)}, guild_id=discord.other_guild_id,
+            "correct",
+            options={"answer": int(answer_id)},
+            guild_id=discord.other_guild_id,
             channel_id=discord.other_guild_channel_id,
         )
         assert "not given in this server" in await reply_text(elsewhere)

@@ -506,7 +506,7 @@ class FakeDiscord:
         return options
 
     def attachment(self, filename: str, data: bytes, content_type: str | None = None, **extra: Any) -> Json:
-        """An attachment the fake serves over HTTP; pass it in `slash(options=...)` or `post_message(attachments=...)`."""
+        """An attachment the fake serves over HTTP, for `slash(options=...)` or `post_message(attachments=...)`."""
         attachment_id = self.snowflake()
         self._files[attachment_id] = data
         url = f"http://127.0.0.1:{self.port}/files/{attachment_id}/upload.bin"

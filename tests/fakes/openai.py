@@ -160,7 +160,8 @@ class FakeOpenAI:
         path = "/" + request.match_info["tail"]
         self.requests.append((request.method, path, time.monotonic()))
         if not request.content_type.startswith("multipart/"):
-            await request.read()  # buffered first, so a client that gives up on a slow response cannot break the handler
+            # Buffered first: a client that gives up on a slow response must not break the handler.
+            await request.read()
         for i, fault in enumerate(self._faults):
             if fault.path_prefix is None or path.startswith(fault.path_prefix):
                 del self._faults[i]

@@ -70,8 +70,13 @@ def test_dm_autocomplete_component_and_modal_interactions_are_read_by_hikari(
         guild_id=discord.guild_id,
         author=discord.bot_user,
         content="an answer",
-        components=[{"type": 1, "id": 1, "components": [{"type": 2, "id": 2, "style": 2, "custom_id": "correct:7",
-                                                           "label": "Correct"}]}],
+        components=[
+            {
+                "type": 1,
+                "id": 1,
+                "components": [{"type": 2, "id": 2, "style": 2, "custom_id": "correct:7", "label": "Correct"}],
+            }
+        ],
     )
     discord.messages[message.id] = message
     click = factory.deserialize_interaction(discord.click(message, "correct:7").payload)

@@ -45,7 +45,9 @@ async def test_files_and_fine_tuning_jobs(fake: FakeOpenAI, client: openai.Async
     assert uploaded.bytes == 17
     jobs = [
         await client.fine_tuning.jobs.create(
-            model="gpt-4o-mini-2024-07-18", training_file=uploaded.id, suffix=f"s{i}",
+            model="gpt-4o-mini-2024-07-18",
+            training_file=uploaded.id,
+            suffix=f"s{i}",
             method={"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.1}}},
         )
         for i in range(3)

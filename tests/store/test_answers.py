@@ -1,10 +1,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 from bot.store.answers import AnswerStore, NewAnswer

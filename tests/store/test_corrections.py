@@ -10,8 +10,16 @@ from bot.store.database import Database
 
 async def _answer(db: Database, question: str = "Capital of Australia?", user: int = 1) -> Answer:
     return await AnswerStore(db).add(
-        NewAnswer(guild_id=5, channel_id=10, user_id=user, conversation_id="c", source="slash", model="m",
-                  question=question, answer="Sydney.")
+        NewAnswer(
+            guild_id=5,
+            channel_id=10,
+            user_id=user,
+            conversation_id="c",
+            source="slash",
+            model="m",
+            question=question,
+            answer="Sydney.",
+        )
     )
 
 
@@ -41,7 +49,7 @@ async def test_list_pages_and_filters_and_stats_count_by_author(db: Database) ->
     for i in range(12):
         answer = await _answer(db, f"question {i}")
         await store.submit(answer, author_id=100 + i % 2, corrected_answer=f"fixed {i}")
-    first = (await store.list(5, offset=0, limit=10))
+    first = await store.list(5, offset=0, limit=10)
     assert first.total == 12 and len(first.items) == 10
     assert first.items[0].question == "question 11"  # newest first
     by_author = await store.list(5, author_id=101)
