@@ -46,6 +46,11 @@ class Services:
     def settings(self) -> Settings:
         return self.config.settings
 
+    async def fine_tuned_models(self, guild_id: int) -> list[str]:
+        """Models fine-tuned for this guild, newest first (empty until training is set up)."""
+        del guild_id
+        return []
+
     async def open(self) -> None:
         await self.database.open()
 

@@ -39,6 +39,8 @@ class LLMSettings:
     """The chat model and how conversations are built for it."""
 
     default_model: str = "gpt-4o-mini"
+    # Models an admin may switch a server to with /model use, besides the server's fine-tuned ones.
+    models: list[str] = attrs.field(factory=lambda: ["gpt-4o-mini", "gpt-4.1-mini"])
     system_prompt: str = "You are a helpful assistant in a Discord community. Answer concisely."
     max_answer_tokens: int = attrs.field(default=1024, validator=positive)
     temperature: float | None = None

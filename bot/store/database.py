@@ -18,7 +18,15 @@ _log = logging.getLogger(__name__)
 
 # Each upgrade takes the schema from version i to i+1; create_all makes new tables, upgrades alter existing ones.
 Upgrade = Callable[[AsyncConnection], Awaitable[None]]
-UPGRADES: list[Upgrade] = []
+
+
+async def _add_previous_model(conn: AsyncConnection) -> None:
+    columns = await conn.run_sync(lambda sync: {c["name"] for c in sa.inspect(sync).get_columns("guild_settings")})
+    if "previous_model" not in columns:
+        await conn.execute(sa.text("ALTER TABLE guild_settings ADD COLUMN previous_model VARCHAR(200)"))
+
+
+UPGRADES: list[Upgrade] = [_add_previous_model]
 SCHEMA_VERSION = len(UPGRADES)
 
 

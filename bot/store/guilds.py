@@ -24,11 +24,37 @@ class GuildSettingsStore:
                 )
             ).scalar_one_or_none()
 
-    async def set_active_model(self, guild_id: int, model: str | None, by_user: int) -> None:
-        values = {"active_model": model, "updated_by": by_user, "updated_at": utcnow()}
+    async def set_active_model(self, guild_id: int, model: str | None, by_user: int) -> str | None:
+        """Switch the guild's model (None: back to the default); returns the model it replaced."""
         async with self._db.engine.begin() as conn:
-            updated = await conn.execute(
-                sa.update(guild_settings).where(guild_settings.c.guild_id == guild_id).values(**values)
-            )
-            if updated.rowcount == 0:
+            current = (
+                await conn.execute(
+                    sa.select(guild_settings.c.active_model).where(guild_settings.c.guild_id == guild_id)
+                )
+            ).first()
+            previous: str | None = current.active_model if current else None
+            values = {
+                "active_model": model,
+                "previous_model": previous,
+                "updated_by": by_user,
+                "updated_at": utcnow(),
+            }
+            if current is None:
                 await conn.execute(sa.insert(guild_settings).values(guild_id=guild_id, **values))
+            else:
+                await conn.execute(
+                    sa.update(guild_settings).where(guild_settings.c.guild_id == guild_id).values(**values)
+                )
+        return previous
+
+    async def previous_model(self, guild_id: int) -> tuple[bool, str | None]:
+        """(whether there is anything to roll back to, the model before the current one — None is the default)."""
+        async with self._db.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(guild_settings.c.previous_model, guild_settings.c.updated_at).where(
+                        guild_settings.c.guild_id == guild_id
+                    )
+                )
+            ).first()
+        return (row is not None, row.previous_model if row else None)

@@ -35,6 +35,7 @@ guild_settings = sa.Table(
     metadata,
     sa.Column("guild_id", Id, primary_key=True),
     sa.Column("active_model", sa.String(200), nullable=True),
+    sa.Column("previous_model", sa.String(200), nullable=True),  # what /model rollback returns to
     sa.Column("updated_by", Id, nullable=True),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
 )

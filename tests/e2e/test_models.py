@@ -1,0 +1,46 @@
+"""/model through the fake Discord: admins switch the server's model and roll back; /ask follows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.fakes.discord import Event, FakeDiscord
+from tests.fakes.harness import running_bot
+from tests.fakes.openai import FakeOpenAI
+
+
+def final(e: Event) -> bool:
+    return "correct:" in str(e.json.get("components"))
+
+
+def said(e: Event) -> str:
+    return str((e.json.get("data") or e.json).get("content", ""))
+
+
+async def test_switching_models_changes_what_ask_uses_and_rollback_returns(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    async with running_bot(discord, openai_fake, tmp_path, llm={"models": ["gpt-4o-mini", "big-model"]}):
+        choices = discord.autocomplete("model", "name", {"name": "big"}, subcommand="use", user=discord.admin)
+        await choices.wait_callback()
+        assert [c["value"] for c in choices.choices] == ["big-model"]
+
+        refused = discord.slash("model", subcommand="use", options={"name": "big-model"}, user=discord.member)
+        assert "Only admins" in said(await refused.wait_callback())
+        unknown = discord.slash("model", subcommand="use", options={"name": "nope"}, user=discord.admin)
+        assert "neither a configured model" in said(await unknown.wait_callback())
+
+        switched = discord.slash("model", subcommand="use", options={"name": "big-model"}, user=discord.admin)
+        assert "now uses `big-model`" in said(await switched.wait_callback())
+        asked = discord.slash("ask", options={"question": "hi"})
+        await asked.wait(final)
+        assert openai_fake.chat_requests[-1]["model"] == "big-model"
+
+        # A member with the configured admin role (but no Manage Server) may switch too.
+        back = discord.slash("model", subcommand="rollback", user=discord.role_admin)
+        assert "default model, `gpt-4o-mini`" in said(await back.wait_callback())
+        shown = discord.slash("model", subcommand="show")
+        assert "default model" in said(await shown.wait_callback())
+        asked = discord.slash("ask", options={"question": "hi again"})
+        await asked.wait(final)
+        assert openai_fake.chat_requests[-1]["model"] == "gpt-4o-mini"
