@@ -195,3 +195,12 @@ async def test_silence_and_noise_start_no_turn(call: Call) -> None:
     turn = await call.next_turn()
     assert turn.user_id == 8
     assert len(call.fake.chat_requests) == 1
+
+
+async def test_when_the_model_fails_the_speaker_hears_why_and_nothing_is_stored(call: Call) -> None:
+    call.fake.fail_next(500, path_prefix="/chat")
+    call.say(3, load_fixture("weather_question"))
+    turn = await call.next_turn()
+    assert turn.user_id == 3 and turn.answer_id is None
+    assert call.voice.spoken == ["The model provider had an error. Try again shortly."]
+    assert call.speaker.pcm  # it was said aloud, not just logged
