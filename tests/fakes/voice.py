@@ -1,0 +1,298 @@
+"""A loopback Discord voice server (voice gateway v8 websocket + UDP) written from Discord's documentation.
+
+Independent of bot.voice on purpose: its own RTP parsing, its own `_rtpsize` AEAD handling, its own framing of
+DAVE's binary opcodes. It records what the client sent (identify, select protocol, heartbeats, speaking, DAVE
+frames, decrypted Opus frames) and can send audio as another user, drop the socket, close with a code, and play
+the DAVE server's part as far as an external-sender package and opcode framing go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import struct
+from collections.abc import Callable
+from typing import Any
+
+import av
+import numpy as np
+from aiohttp import web
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_decrypt, crypto_aead_xchacha20poly1305_ietf_encrypt
+
+AES = "aead_aes256_gcm_rtpsize"
+XCHACHA = "aead_xchacha20_poly1305_rtpsize"
+
+
+def seal(mode: str, key: bytes, header: bytes, payload: bytes, counter: int) -> bytes:
+    """header ‖ AEAD(payload, aad=header, nonce=counter padded) ‖ counter — Discord's rtpsize layout."""
+    tail = struct.pack(">I", counter)
+    if mode == AES:
+        return header + AESGCM(key).encrypt(tail + bytes(8), payload, header) + tail
+    return header + crypto_aead_xchacha20poly1305_ietf_encrypt(payload, header, tail + bytes(20), key) + tail
+
+
+def unseal(mode: str, key: bytes, packet: bytes) -> tuple[dict[str, int], bytes]:
+    """(header fields incl. the nonce counter, plaintext payload without extension body) of a client packet."""
+    csrc = packet[0] & 0x0F
+    aad_len = 12 + 4 * csrc
+    ext_words = 0
+    if packet[0] & 0x10:
+        ext_words = struct.unpack_from(">H", packet, aad_len + 2)[0]
+        aad_len += 4
+    aad, body, tail = packet[:aad_len], packet[aad_len:-4], packet[-4:]
+    if mode == AES:
+        plain = AESGCM(key).decrypt(tail + bytes(8), body, aad)
+    else:
+        plain = crypto_aead_xchacha20poly1305_ietf_decrypt(body, aad, tail + bytes(20), key)
+    seq, ts, ssrc = struct.unpack_from(">HII", packet, 2)
+    fields = {"seq": seq, "ts": ts, "ssrc": ssrc, "pt": packet[1] & 0x7F, "counter": struct.unpack(">I", tail)[0]}
+    return fields, plain[4 * ext_words :]
+
+
+def _tls_vector(data: bytes) -> bytes:
+    # MLS variable-length integer prefix (RFC 9420 §2.1.2)
+    n = len(data)
+    if n < 64:
+        return bytes([n]) + data
+    return bytes([0x40 | (n >> 8), n & 0xFF]) + data
+
+
+def external_sender_package() -> bytes:
+    """An MLS ExternalSender (P-256 signature key + basic credential), as the voice server sends in op 25."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    public = key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    return _tls_vector(public) + struct.pack(">H", 1) + _tls_vector(bytes(8))
+
+
+def encode_opus(pcm: bytes) -> list[bytes]:
+    """s16le 48 kHz stereo PCM → 20 ms Opus packets."""
+    codec = av.CodecContext.create("libopus", "w")
+    assert isinstance(codec, av.AudioCodecContext)
+    codec.sample_rate, codec.layout, codec.format = 48_000, "stereo", "s16"
+    codec.open()
+    samples = np.frombuffer(pcm, dtype=np.int16)
+    frame_len = 960 * 2
+    samples = np.pad(samples, (0, (-len(samples)) % frame_len))
+    out: list[bytes] = []
+    for i in range(0, len(samples), frame_len):
+        frame = av.AudioFrame.from_ndarray(samples[i : i + frame_len].reshape(1, -1), format="s16", layout="stereo")
+        frame.sample_rate, frame.pts = 48_000, i // 2
+        out.extend(bytes(p) for p in codec.encode(frame))
+    out.extend(bytes(p) for p in codec.encode(None))
+    return out
+
+
+def decode_opus(frames: list[bytes]) -> bytes:
+    """Opus packets → s16le 48 kHz stereo PCM (Discord's 3-byte silence frames decode to silence)."""
+    codec = av.CodecContext.create("opus", "r")
+    assert isinstance(codec, av.AudioCodecContext)
+    codec.sample_rate, codec.layout = 48_000, "stereo"
+    codec.open()
+    out: list[bytes] = []
+    for data in frames:
+        for frame in codec.decode(av.Packet(data)):
+            arr = frame.to_ndarray()
+            if arr.shape[0] == 2:
+                arr = arr.T.reshape(-1)
+            out.append((np.clip(arr, -1, 1) * 32767).astype(np.int16).tobytes())
+    return b"".join(out)
+
+
+class _Udp(asyncio.DatagramProtocol):
+    def __init__(self, server: FakeVoiceServer) -> None:
+        self.server = server
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        self.server.on_udp(data, (str(addr[0]), int(addr[1])))
+
+
+class FakeVoiceServer:
+    """One voice server on 127.0.0.1; `endpoint` is what VOICE_SERVER_UPDATE would carry."""
+
+    def __init__(
+        self, *, modes: tuple[str, ...] = (XCHACHA, AES), dave_version: int = 0, heartbeat_ms: int = 41_250
+    ) -> None:
+        self.modes = list(modes)
+        self.dave_version = dave_version
+        self.heartbeat_ms = heartbeat_ms
+        self.identifies: list[dict[str, Any]] = []
+        self.resumes: list[dict[str, Any]] = []
+        self.selects: list[dict[str, Any]] = []
+        self.heartbeats: list[dict[str, Any]] = []
+        self.speaking: list[dict[str, Any]] = []
+        self.client_json: list[tuple[int, Any]] = []
+        self.client_binary: list[tuple[int, bytes]] = []
+        self.discoveries = 0
+        self.packets: list[dict[str, int]] = []
+        self.frames: list[bytes] = []
+        self.connections = 0
+        self.ssrc = 0xC0FFEE
+        self.key = b""
+        self.mode = ""
+        self.session_id: str | None = None
+        self.answer_heartbeats = True
+        self._seq = 0
+        self._sent: list[tuple[int, str | bytes]] = []
+        self._ws: web.WebSocketResponse | None = None
+        self._request: web.Request | None = None
+        self._client_addr: tuple[str, int] | None = None
+        self._changed = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self._udp: _Udp | None = None
+        self._counter = 0
+        self.port = 0
+        self.udp_port = 0
+
+    @property
+    def endpoint(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/", self._handle)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server  # pyright: ignore[reportPrivateUsage]
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
+        loop = asyncio.get_running_loop()
+        transport, udp = await loop.create_datagram_endpoint(lambda: _Udp(self), local_addr=("127.0.0.1", 0))
+        udp.transport = transport
+        self._udp = udp
+        self.udp_port = udp.transport.get_extra_info("sockname")[1]
+
+    async def close(self) -> None:
+        if self._udp is not None and self._udp.transport is not None:
+            self._udp.transport.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def wait_for(self, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+        async def loop() -> None:
+            while not condition():
+                self._changed.clear()
+                await self._changed.wait()
+
+        await asyncio.wait_for(loop(), timeout)
+
+    def _note(self) -> None:
+        self._changed.set()
+
+    # ---- websocket ----
+    async def send_json(self, op: int, data: Any) -> None:
+        self._seq += 1
+        text = json.dumps({"op": op, "d": data, "seq": self._seq})
+        self._sent.append((self._seq, text))
+        if self._ws is not None and not self._ws.closed:
+            await self._ws.send_str(text)
+
+    async def send_binary(self, op: int, payload: bytes) -> None:
+        self._seq += 1
+        frame = struct.pack(">HB", self._seq, op) + payload
+        self._sent.append((self._seq, frame))
+        if self._ws is not None and not self._ws.closed:
+            await self._ws.send_bytes(frame)
+
+    async def drop_socket(self) -> None:
+        """Cut the TCP connection without a close frame (what a crashed server or network does)."""
+        assert self._request is not None and self._request.transport is not None
+        self._request.transport.abort()
+
+    async def close_with(self, code: int) -> None:
+        assert self._ws is not None
+        await self._ws.close(code=code)
+
+    async def _handle(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self._ws, self._request = ws, request
+        self.connections += 1
+        self._note()
+        await ws.send_str(json.dumps({"op": 8, "d": {"heartbeat_interval": self.heartbeat_ms}}))
+        async for message in ws:
+            if message.type.name == "TEXT":
+                payload = json.loads(message.data)
+                await self._on_json(ws, payload["op"], payload.get("d"))
+            elif message.type.name == "BINARY":
+                self.client_binary.append((message.data[0], bytes(message.data[1:])))
+            self._note()
+        self._note()
+        return ws
+
+    async def _on_json(self, ws: web.WebSocketResponse, op: int, d: Any) -> None:
+        self.client_json.append((op, d))
+        if op == 0:
+            self.identifies.append(d)
+            self.session_id = d["session_id"]
+            self._seq, self._sent = 0, []
+            await self.send_json(2, {"ssrc": self.ssrc, "ip": "127.0.0.1", "port": self.udp_port, "modes": self.modes})
+        elif op == 1:
+            self.selects.append(d)
+            self.mode = d["data"]["mode"]
+            self.key = os.urandom(32)
+            self._counter = 0
+            self._client_addr = (d["data"]["address"], d["data"]["port"])
+            await self.send_json(
+                4, {"mode": self.mode, "secret_key": list(self.key), "dave_protocol_version": self.dave_version}
+            )
+        elif op == 3:
+            self.heartbeats.append(d)
+            if self.answer_heartbeats:
+                await ws.send_str(json.dumps({"op": 6, "d": {"t": d["t"]}}))
+        elif op == 7:
+            self.resumes.append(d)
+            if d["session_id"] != self.session_id:
+                await ws.close(code=4006)
+                return
+            for seq, item in self._sent:
+                if seq > d["seq_ack"]:
+                    await (ws.send_str(item) if isinstance(item, str) else ws.send_bytes(item))
+            await ws.send_str(json.dumps({"op": 9, "d": None}))
+        elif op == 5:
+            self.speaking.append(d)
+
+    # ---- UDP ----
+    def on_udp(self, data: bytes, addr: tuple[str, int]) -> None:
+        if len(data) == 74 and data[:2] == b"\x00\x01":
+            self.discoveries += 1
+            ssrc = struct.unpack_from(">I", data, 4)[0]
+            reply = struct.pack(">HHI64sH", 2, 70, ssrc, addr[0].encode(), addr[1])
+            assert self._udp is not None and self._udp.transport is not None
+            self._udp.transport.sendto(reply, addr)
+        else:
+            fields, payload = unseal(self.mode, self.key, data)
+            self.packets.append(fields)
+            self.frames.append(payload)
+        self._note()
+
+    def send_audio(
+        self,
+        user_id: int,
+        ssrc: int,
+        frames: list[bytes],
+        order: list[int] | None = None,
+        transform: Callable[[bytes], bytes] | None = None,
+    ) -> None:
+        """Send Opus frames as `user_id` (after announcing its ssrc with SPEAKING), in `order`, with a header ext."""
+        assert self._udp is not None and self._udp.transport is not None and self._client_addr is not None
+        for index in order if order is not None else range(len(frames)):
+            # One-element header extension (RFC 5285 "BEDE" profile), encrypted with the payload in rtpsize modes.
+            header = struct.pack(">BBHII", 0x90, 0x78, (1000 + index) & 0xFFFF, index * 960, ssrc)
+            header += struct.pack(">HH", 0xBEDE, 1)
+            payload = struct.pack(">I", 0x10FF0000) + (transform(frames[index]) if transform else frames[index])
+            self._counter += 1
+            self._udp.transport.sendto(seal(self.mode, self.key, header, payload, self._counter), self._client_addr)
+
+    def send_raw(self, packet: bytes) -> None:
+        assert self._udp is not None and self._udp.transport is not None and self._client_addr is not None
+        self._udp.transport.sendto(packet, self._client_addr)
+
+    def decoded_audio(self) -> bytes:
+        return decode_opus(self.frames)
