@@ -26,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import attrs
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -77,9 +78,12 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
-async def main(turns: int) -> None:
+async def main(turns: int, speculative_ms: int | None) -> None:
     whisper = LocalWhisper()
     vad = SileroModel()
+    settings = ConversationSettings(language="en")
+    if speculative_ms is not None:
+        settings = attrs.evolve(settings, speculative_transcription_ms=speculative_ms)
     records: asyncio.Queue[TurnRecord] = asyncio.Queue()
     fixtures = {name: speech_frames(name) for name in ("weather_question", "capital_of_france")}
     # Warm up Whisper and the VAD so the first turn measures the steady state.
@@ -93,7 +97,7 @@ async def main(turns: int) -> None:
             conversation = VoiceConversation(
                 guild_id=1,
                 channel_id=2,
-                settings=ConversationSettings(language="en"),
+                settings=settings,
                 vad_model=vad,
                 transcriber=whisper,
                 transcription_slots=asyncio.Semaphore(1),
@@ -184,6 +188,7 @@ async def main(turns: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--turns", type=int, default=20)
+    parser.add_argument("--speculative-ms", type=int, default=None, help="override the setting's default")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(main(args.turns))
+    asyncio.run(main(args.turns, args.speculative_ms))

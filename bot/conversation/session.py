@@ -53,19 +53,19 @@ class HeardText(Protocol):
 
 
 class SpeechToText(Protocol):
-    async def transcribe(self, samples: Samples, language: str | None = None) -> HeardText: ...
+    async def transcribe(self, samples: Samples, /, language: str | None = None) -> HeardText: ...
 
 
 class SpeechSynthesis(Protocol):
     """A TTS engine: s16le 48 kHz PCM for `text`, yielded in chunks as soon as they exist."""
 
-    def stream_pcm48k(self, text: str, language: str | None) -> AsyncIterator[bytes]: ...
+    def stream_pcm48k(self, text: str, language: str | None, /) -> AsyncIterator[bytes]: ...
 
 
 class Speaker(Protocol):
     """Plays PCM into the voice channel. `play` returns when the audio ends or `stop()` was called."""
 
-    async def play(self, pcm: AsyncIterator[bytes]) -> None: ...
+    async def play(self, pcm: AsyncIterator[bytes], /) -> None: ...
     def stop(self) -> None: ...
 
 
@@ -260,7 +260,7 @@ class VoiceConversation:
         async def work() -> HeardText:
             async with self._slots:
                 times.append(self._clock())
-                result = await self._transcriber.transcribe(samples, self._settings.language)
+                result = await self._transcriber.transcribe(samples, language=self._settings.language)
                 times.append(self._clock())
                 return result
 
