@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import attrs
+import av
 import numpy as np
 import pytest
 
@@ -16,6 +17,7 @@ from bot.conversation.session import TurnRecord, VoiceConversation
 from bot.conversation.settings import AddressingMode, ConversationSettings
 from bot.conversation.vad import Samples, SileroModel
 from bot.store.answers import AnswerStore
+from bot.voice.player import Player
 from tests.conversation.doubles import (
     EspeakVoice,
     LocalWhisper,
@@ -204,3 +206,43 @@ async def test_when_the_model_fails_the_speaker_hears_why_and_nothing_is_stored(
     assert turn.user_id == 3 and turn.answer_id is None
     assert call.voice.spoken == ["The model provider had an error. Try again shortly."]
     assert call.speaker.pcm  # it was said aloud, not just logged
+
+
+async def test_the_answer_goes_out_through_the_voice_players_opus(
+    whisper: LocalWhisper, vad_model: SileroModel, tmp_path: Path
+) -> None:
+    packets: list[bytes] = []
+    player = Player(packets.append, lambda _speaking: None)
+    turns: asyncio.Queue[TurnRecord] = asyncio.Queue()
+    async with FakeOpenAI() as fake, answering(fake, tmp_path / "answers.sqlite3") as (answerer, _):
+        fake.reply("Paris is the capital of France.")
+        conversation = VoiceConversation(
+            guild_id=GUILD,
+            channel_id=CHANNEL,
+            settings=ConversationSettings(language="en"),
+            vad_model=vad_model,
+            transcriber=whisper,
+            transcription_slots=asyncio.Semaphore(1),
+            answerer=answerer,
+            voice=EspeakVoice(),
+            speaker=player,
+            on_turn=turns.put,
+        )
+        try:
+            frames = to_48k_stereo_frames(load_fixture("capital_of_france"))
+            t0 = time.monotonic() - len(frames) * 0.02
+            for i, frame in enumerate(frames):
+                conversation.hear(9, frame, t0 + (i + 1) * 0.02)
+            turn = await asyncio.wait_for(turns.get(), WAIT_S)
+        finally:
+            await conversation.close()
+    assert turn.answer_text == "Paris is the capital of France."
+    decoder = av.CodecContext.create("opus", "r")
+    to_s16 = av.AudioResampler(format="s16", layout="stereo", rate=48_000)
+    pcm = bytearray()
+    for data in packets:
+        for decoded in decoder.decode(av.Packet(data)):  # type: ignore[attr-defined]
+            for frame in to_s16.resample(decoded):  # type: ignore[arg-type]
+                pcm += frame.to_ndarray().tobytes()
+    heard = await heard_back(whisper, bytes(pcm))
+    assert "paris" in heard and "france" in heard
