@@ -142,7 +142,7 @@ class DaveState:
         elif op == DaveOp.MLS_PROPOSALS:
             if not payload:
                 return
-            operation = davey.ProposalsOperationType(payload[0])
+            operation = davey.ProposalsOperationType.append if payload[0] == 0 else davey.ProposalsOperationType.revoke
             expected = sorted(self.other_users | {self._user_id})
             result = self.session.process_proposals(operation, payload[1:], expected)
             if result is not None:

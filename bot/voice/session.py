@@ -388,7 +388,11 @@ class VoiceSession(VoiceConnection):
                     seq, op, body = parse_server_binary(message.data)
                     self._seq_ack = seq
                     if op in BINARY_OPS:
-                        await self.dave.handle_binary(op, body)
+                        try:
+                            await self.dave.handle_binary(op, body)
+                        except Exception:
+                            # A malformed MLS message must not take the voice connection down with it.
+                            _log.warning("voice: DAVE op %d could not be handled", op, exc_info=True)
                 elif message.type == aiohttp.WSMsgType.ERROR:
                     break
         finally:
@@ -471,7 +475,10 @@ class VoiceSession(VoiceConnection):
             self.dave.other_users.discard(user)
             self.receiver.user_left(user)
         elif op in JSON_OPS:
-            await self.dave.handle_json(op, data)
+            try:
+                await self.dave.handle_json(op, data)
+            except Exception:
+                _log.warning("voice: DAVE op %d could not be handled", op, exc_info=True)
 
     async def _on_ready(self, data: Any) -> None:
         self._ssrc = int(data["ssrc"])

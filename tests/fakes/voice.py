@@ -18,7 +18,7 @@ from typing import Any
 import av
 import numpy as np
 from aiohttp import web
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_decrypt, crypto_aead_xchacha20poly1305_ietf_encrypt
@@ -58,14 +58,75 @@ def _tls_vector(data: bytes) -> bytes:
     n = len(data)
     if n < 64:
         return bytes([n]) + data
-    return bytes([0x40 | (n >> 8), n & 0xFF]) + data
+    if n < 16384:
+        return struct.pack(">H", 0x4000 | n) + data
+    return struct.pack(">I", 0x80000000 | n) + data
 
 
-def external_sender_package() -> bytes:
-    """An MLS ExternalSender (P-256 signature key + basic credential), as the voice server sends in op 25."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    public = key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
-    return _tls_vector(public) + struct.pack(">H", 1) + _tls_vector(bytes(8))
+def _read_vector(data: bytes, at: int) -> int:
+    """Offset just past the MLS variable-length vector starting at `at`."""
+    prefix = data[at] >> 6
+    if prefix == 0:
+        return at + 1 + data[at]
+    if prefix == 1:
+        return at + 2 + (struct.unpack_from(">H", data, at)[0] & 0x3FFF)
+    return at + 4 + (struct.unpack_from(">I", data, at)[0] & 0x3FFFFFFF)
+
+
+class ExternalSender:
+    """The voice server's MLS external sender (RFC 9420 §12.1.8.1): signs the Add/Remove proposals of op 27.
+
+    Written from RFC 9420 and the DAVE whitepaper with `cryptography` (ciphersuite 2: P-256, ECDSA-SHA256, DER
+    signatures); nothing here comes from a DAVE library.
+    """
+
+    def __init__(self) -> None:
+        self._key = ec.generate_private_key(ec.SECP256R1())
+
+    def package(self) -> bytes:
+        """ExternalSender { signature_key<V>; Credential (basic: type 1, identity<V>) } — the payload of op 25."""
+        public = self._key.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+        return _tls_vector(public) + struct.pack(">H", 1) + _tls_vector(bytes(8))
+
+    def add_proposal(self, group_id: int, epoch: int, key_package: bytes) -> bytes:
+        """An MLSMessage (PublicMessage) carrying an Add proposal for `key_package`, from external sender 0."""
+        content = (
+            _tls_vector(struct.pack(">Q", group_id))
+            + struct.pack(">Q", epoch)
+            + bytes([2])  # sender type: external
+            + struct.pack(">I", 0)
+            + _tls_vector(b"")  # authenticated data
+            + bytes([2])  # content type: proposal
+            + struct.pack(">H", 1)  # proposal type: add
+            + key_package
+        )
+        header = struct.pack(">HH", 1, 1)  # mls10, public message
+        to_sign = _tls_vector(b"MLS 1.0 FramedContentTBS") + _tls_vector(header + content)
+        signature = self._key.sign(to_sign, ec.ECDSA(hashes.SHA256()))
+        return header + content + _tls_vector(signature)
+
+    def proposals_payload(self, group_id: int, epoch: int, key_packages: list[bytes]) -> bytes:
+        """Op 27's payload: operation type append (0), then the vector of proposal messages."""
+        messages = b"".join(self.add_proposal(group_id, epoch, kp) for kp in key_packages)
+        return bytes([0]) + _tls_vector(messages)
+
+
+def split_commit_welcome(payload: bytes) -> tuple[bytes, bytes | None]:
+    """Op 28's payload: a commit MLSMessage, optionally followed by a bare Welcome (cipher_suite, secrets<V>,
+    encrypted_group_info<V>); the split is the offset where such a Welcome parses to exactly the end."""
+    marker = struct.pack(">H", 2)  # ciphersuite 2 (DAVE's P-256 suite)
+    start = payload.find(marker, 8)
+    while start != -1:
+        try:
+            end = _read_vector(payload, _read_vector(payload, start + 2))
+        except (IndexError, struct.error):
+            end = -1
+        if end == len(payload):
+            return payload[:start], payload[start:]
+        start = payload.find(marker, start + 1)
+    return payload, None
 
 
 def encode_opus(pcm: bytes) -> list[bytes]:
