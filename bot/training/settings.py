@@ -1,0 +1,31 @@
+"""Training settings: base models, prices, dataset rules and how often jobs are checked."""
+
+from __future__ import annotations
+
+import attrs
+
+from bot.settings import non_negative, positive
+
+
+@attrs.frozen
+class TrainingSettings:
+    """Base model names are configuration: providers retire them (OpenAI stops new fine-tunes on 2027-01-06)."""
+
+    base_models: list[str] = attrs.field(factory=lambda: ["gpt-4.1-mini-2025-04-14", "gpt-4o-mini-2024-07-18"])
+    default_base_model: str = "gpt-4.1-mini-2025-04-14"
+    # USD per 1M training tokens, by base model, for the estimate shown before a job starts.
+    prices_per_million_tokens: dict[str, float] = attrs.field(
+        factory=lambda: {"gpt-4.1-mini-2025-04-14": 5.0, "gpt-4o-mini-2024-07-18": 3.0}
+    )
+    epochs: int = attrs.field(default=3, validator=positive)
+    min_examples: int = attrs.field(default=10, validator=positive)
+    max_tokens_per_example: int = attrs.field(default=65_536, validator=positive)
+    max_upload_mb: float = attrs.field(default=50.0, validator=positive)
+    # tiktoken encoding for counting; o200k_base is the gpt-4o / gpt-4.1 family's.
+    encoding: str = "o200k_base"
+    # Where validated datasets wait for an admin's confirmation (file names are generated, never user-supplied).
+    work_dir: str = "data/training"
+    confirm_timeout_s: float = attrs.field(default=900.0, validator=positive)
+    watch_interval_s: float = attrs.field(default=30.0, validator=positive)
+    watch_max_backoff_s: float = attrs.field(default=600.0, validator=positive)
+    dpo_beta: float | None = attrs.field(default=None, validator=attrs.validators.optional(non_negative))
