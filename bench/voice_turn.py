@@ -2,11 +2,13 @@
 
 The conversation engine (bot/conversation) runs for real: Silero VAD, turn detection with speculative transcription,
 Whisper base (CPU int8, beam 1), the real Answerer over the loopback FakeOpenAI answering instantly, sentence
-splitting, espeak-ng as the offline speech engine. Audio arrives as 20 ms 48 kHz stereo frames paced in real time,
-ending like a Discord client does (a few silent frames, then nothing). The Discord voice driver and bot/speech are
-stood in for by tests/conversation/doubles.py (not yet committed when this was written).
+splitting, espeak-ng as the offline speech engine, and bot.voice's Player encoding Opus (its packets are timed at the
+`send_opus` callback instead of going to a UDP socket). Audio arrives as 20 ms 48 kHz stereo frames paced in real
+time, ending like a Discord client does (a few silent frames, then nothing). Whisper and espeak-ng are driven by
+tests/conversation/doubles.py (bot/speech was not committed when this was written).
 
-Then barge-in: while the bot speaks, a user starts talking; time from their first voiced packet to playback stopping.
+Then barge-in: while the bot speaks, a user starts talking; time from their first voiced packet to the bot's
+stop() and to its last audio packet.
 
 Prints a breakdown and, last, one JSON line:
 {"bench": "voice_turn", "turns": 20, "p50_ms": …, "p95_ms": …, ...}
@@ -24,6 +26,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import attrs
@@ -34,10 +37,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot.conversation.session import TurnRecord, VoiceConversation
 from bot.conversation.settings import ConversationSettings
 from bot.conversation.vad import SileroModel, level_dbfs
+from bot.voice.player import OPUS_SILENCE, Player
 from tests.conversation.doubles import (
     EspeakVoice,
     LocalWhisper,
-    RecordingSpeaker,
     answering,
     load_fixture,
     to_48k_stereo_frames,
@@ -48,6 +51,44 @@ FRAME_S = 0.02
 SILENT = b"\0" * 3840
 # Discord clients send five frames of silence after speech, then stop sending.
 TRAILING_SILENT_FRAMES = 5
+
+
+class TimedPlayer:
+    """bot.voice's Player with its audio packets timed; with `cut`, each answer stops after its first packet."""
+
+    def __init__(self) -> None:
+        self.player = Player(self._send, lambda _speaking: None)
+        self.first_packet_at: list[float] = []
+        self.last_audio_at = 0.0
+        self.stop_calls: list[float] = []
+        self.playing = asyncio.Event()
+        self.interrupted = asyncio.Event()
+        self.cut = True
+        self._fresh = False
+
+    def _send(self, packet: bytes) -> None:
+        if packet == OPUS_SILENCE:
+            return
+        self.last_audio_at = time.monotonic()
+        if self._fresh:
+            self._fresh = False
+            self.first_packet_at.append(self.last_audio_at)
+            self.playing.set()
+            if self.cut:
+                self.player.stop()
+
+    async def play(self, pcm: AsyncIterator[bytes], /) -> None:
+        self._fresh = True
+        try:
+            await self.player.play(pcm)
+        finally:
+            self.playing.clear()
+
+    def stop(self) -> None:
+        if self.player.is_playing:
+            self.stop_calls.append(time.monotonic())
+            self.interrupted.set()
+        self.player.stop()
 
 
 def speech_frames(name: str) -> tuple[list[bytes], int]:
@@ -93,7 +134,7 @@ async def main(turns: int, speculative_ms: int | None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         async with FakeOpenAI() as fake, answering(fake, Path(tmp) / "bench.sqlite3") as (answerer, _):
             fake.default_reply = lambda _body: "Mars is cold and dusty. It has two small moons."
-            speaker = RecordingSpeaker(realtime=False)
+            speaker = TimedPlayer()
             conversation = VoiceConversation(
                 guild_id=1,
                 channel_id=2,
@@ -139,8 +180,9 @@ async def main(turns: int, speculative_ms: int | None) -> None:
 
             # Barge-in: the bot reads a long answer in real time; a user talks over it.
             long_answer = " ".join(f"Sentence {i} of a long answer." for i in range(30))
-            speaker.realtime = True
+            speaker.cut = False
             barge: list[float] = []
+            silenced: list[float] = []
             frames, _ = fixtures["weather_question"]
             first_voiced = next(
                 i
@@ -154,9 +196,10 @@ async def main(turns: int, speculative_ms: int | None) -> None:
                 speaker.interrupted.clear()
                 talking = asyncio.create_task(deliver(conversation, 201, frames, first_voiced))
                 await asyncio.wait_for(speaker.interrupted.wait(), 30)
-                stopped = time.monotonic()
-                barge.append((stopped - await talking) * 1000)
+                first_voiced_at = await talking
+                barge.append((speaker.stop_calls[-1] - first_voiced_at) * 1000)
                 await asyncio.wait_for(records.get(), 60)  # the interrupted turn
+                silenced.append((speaker.last_audio_at - first_voiced_at) * 1000)
                 await asyncio.wait_for(records.get(), 60)  # the interrupting question, answered
                 await conversation.wait_idle()
             await conversation.close()
@@ -170,7 +213,8 @@ async def main(turns: int, speculative_ms: int | None) -> None:
         print(f"{stage:<18}{pct(values, 50):8.0f}{pct(values, 95):8.0f}")
     spec = stages.get("speculative", [])
     print(f"final transcript started during the pause (speculatively) in {sum(spec):.0f}/{len(spec)} turns")
-    print(f"barge-in: first voiced packet → playback stopped: {', '.join(f'{b:.0f}' for b in barge)} ms")
+    print(f"barge-in: first voiced packet → stop(): {', '.join(f'{b:.0f}' for b in barge)} ms")
+    print(f"barge-in: first voiced packet → last audio packet sent: {', '.join(f'{b:.0f}' for b in silenced)} ms")
     print(f"last voiced packet → first reply packet: p50 {pct(totals, 50):.0f} ms, p95 {pct(totals, 95):.0f} ms")
     print(
         json.dumps(
@@ -180,6 +224,7 @@ async def main(turns: int, speculative_ms: int | None) -> None:
                 "p50_ms": round(pct(totals, 50), 1),
                 "p95_ms": round(pct(totals, 95), 1),
                 "barge_in_stop_p50_ms": round(statistics.median(barge), 1),
+                "barge_in_silent_p50_ms": round(statistics.median(silenced), 1),
             }
         )
     )
