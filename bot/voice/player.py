@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Callable
+from typing import Any
 
 import av
 import numpy as np
@@ -34,13 +35,12 @@ def decode_audio(data: bytes) -> bytes:
     import io
 
     out: list[bytes] = []
-    with av.open(io.BytesIO(data)) as container:
+    with av.open(io.BytesIO(data), mode="r") as container:
         resampler = av.AudioResampler(format="s16", layout="stereo", rate=SAMPLE_RATE)
-        for frame in container.decode(audio=0):
+        frames: list[av.AudioFrame | None] = [*container.decode(audio=0), None]
+        for frame in frames:
             for resampled in resampler.resample(frame):
                 out.append(resampled.to_ndarray().tobytes())
-        for resampled in resampler.resample(None):
-            out.append(resampled.to_ndarray().tobytes())
     return b"".join(out)
 
 
@@ -72,7 +72,8 @@ class OpusEncoder:
         audio.sample_rate = SAMPLE_RATE
         audio.pts = self._pts
         self._pts += FRAME_SAMPLES
-        return [bytes(packet) for packet in self._codec.encode(audio)]
+        packets: list[Any] = self._codec.encode(audio)  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+        return [bytes(packet) for packet in packets]
 
 
 async def _chunks(source: PcmSource, channels: int) -> AsyncIterator[bytes]:

@@ -75,7 +75,8 @@ class _Speaker:
 
     def decode(self, opus: bytes) -> bytes:
         out: list[bytes] = []
-        for frame in self.decoder.decode(av.Packet(opus)):
+        frames: list[av.AudioFrame] = self.decoder.decode(av.Packet(opus))  # pyright: ignore[reportUnknownMemberType]
+        for frame in frames:
             samples = frame.to_ndarray()
             if samples.ndim == 2 and samples.shape[0] == 2:  # planar float → interleaved s16
                 samples = samples.T.reshape(-1)

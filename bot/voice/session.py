@@ -18,7 +18,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Self
+from typing import Any, Self, cast
 
 import aiohttp
 import attrs
@@ -459,7 +459,7 @@ class VoiceSession(VoiceConnection):
                 self.dave.protocol_version,
             )
         elif op == 6:
-            sent: object = data.get("t") if isinstance(data, dict) else data  # pyright: ignore[reportUnknownMemberType]
+            sent = cast("dict[str, object]", data).get("t") if isinstance(data, dict) else data
             self._last_ack = time.monotonic()
             if isinstance(sent, int):
                 self._latency_ms = max(0.0, time.time() * 1000 - sent)

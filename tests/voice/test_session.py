@@ -230,3 +230,20 @@ async def test_voice_server_change_reconnects_to_the_new_endpoint(fake: FakeVoic
         await voice.disconnect()
     finally:
         await other.close()
+
+
+async def test_encoded_file_and_mono_numpy_play_for_their_full_length(
+    fake: FakeVoiceServer, session: VoiceSession
+) -> None:
+    await session.player.play_encoded((DATA / "weather_question.ogg").read_bytes())
+    await fake.wait_for(lambda: len(fake.speaking) == 2)
+    from_file = len(fake.frames) - session.settings.trailing_silence_frames
+    assert abs(from_file * 0.02 - _wav_seconds("weather_question.wav")) < 0.1
+
+    mono = (np.sin(np.arange(48_000 // 2) / 11) * 9000).astype(np.int16)  # 0.5 s
+    await session.player.play(mono, channels=1)
+    await fake.wait_for(lambda: len(fake.speaking) == 4)
+    tone_frames = fake.frames[from_file + session.settings.trailing_silence_frames :]
+    assert len(tone_frames) - session.settings.trailing_silence_frames == 25
+    heard = np.frombuffer(fake.decoded_audio(), dtype=np.int16).reshape(-1, 2)
+    assert np.abs(heard[-40_000:, 0].astype(np.int32) - heard[-40_000:, 1]).mean() < 50  # mono → both channels
