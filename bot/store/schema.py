@@ -70,3 +70,45 @@ corrections = sa.Table(
     sa.Index("ix_corrections_queue", "guild_id", "status", "id"),
     sa.Index("ix_corrections_author_answer", "answer_id", "author_id", "status"),
 )
+
+training_jobs = sa.Table(
+    "training_jobs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("guild_id", Id, nullable=False),
+    sa.Column("channel_id", Id, nullable=False),  # where the job was started: its notice goes there
+    sa.Column("requester_id", Id, nullable=False),
+    sa.Column("backend", sa.String(32), nullable=False),
+    sa.Column("remote_id", sa.String(200), nullable=False, unique=True),
+    sa.Column("base_model", sa.String(200), nullable=False),
+    sa.Column("method", sa.String(8), nullable=False),
+    sa.Column("suffix", sa.String(64), nullable=True),
+    sa.Column("dataset_sha256", sa.String(64), nullable=False),
+    sa.Column("dataset_examples", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("fine_tuned_model", sa.String(300), nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("steps_done", sa.Integer, nullable=True),
+    sa.Column("total_steps", sa.Integer, nullable=True),
+    sa.Column("last_event_id", sa.String(200), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("notified_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Index("ix_training_jobs_guild", "guild_id", "id"),
+)
+
+job_events = sa.Table(
+    "job_events",
+    metadata,
+    sa.Column("job_id", sa.Integer, sa.ForeignKey("training_jobs.id"), primary_key=True),
+    sa.Column("event_id", sa.String(200), primary_key=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("level", sa.String(16), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("step", sa.Integer, nullable=True),
+    sa.Column("total_steps", sa.Integer, nullable=True),
+    sa.Column("train_loss", sa.Float, nullable=True),
+    sa.Column("valid_loss", sa.Float, nullable=True),
+)

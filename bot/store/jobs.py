@@ -1,0 +1,274 @@
+"""Training jobs the bot started, their events and metrics, and whether their end was announced."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import attrs
+import sqlalchemy as sa
+
+from bot.store.answers import utcnow
+from bot.store.database import Database
+from bot.store.schema import job_events, training_jobs
+from bot.training.trainer import TERMINAL, JobEvent, RemoteJob
+
+
+@attrs.frozen
+class NewJob:
+    guild_id: int
+    channel_id: int
+    requester_id: int
+    backend: str
+    remote_id: str
+    base_model: str
+    method: str
+    suffix: str | None
+    dataset_sha256: str
+    dataset_examples: int
+    status: str
+
+
+@attrs.frozen
+class TrainingJob:
+    id: int
+    guild_id: int
+    channel_id: int
+    requester_id: int
+    backend: str
+    remote_id: str
+    base_model: str
+    method: str
+    suffix: str | None
+    dataset_sha256: str
+    dataset_examples: int
+    status: str
+    fine_tuned_model: str | None
+    error: str | None
+    steps_done: int | None
+    total_steps: int | None
+    last_event_id: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    finished_at: dt.datetime | None
+    notified_at: dt.datetime | None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in TERMINAL
+
+
+@attrs.frozen
+class JobPage:
+    items: list[TrainingJob]
+    total: int
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+def _job(row: Any) -> TrainingJob:
+    data = dict(row._mapping)
+    for key in ("created_at", "updated_at", "finished_at", "notified_at"):
+        data[key] = _utc(data[key])
+    return TrainingJob(**data)
+
+
+def _searchable(job: TrainingJob) -> tuple[str, ...]:
+    return (str(job.id), job.remote_id, job.base_model, job.status, job.fine_tuned_model or "", job.suffix or "")
+
+
+class JobStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(self, new: NewJob) -> TrainingJob:
+        now = utcnow()
+        async with self._db.engine.begin() as conn:
+            result = await conn.execute(
+                sa.insert(training_jobs)
+                .values(**attrs.asdict(new), created_at=now, updated_at=now)
+                .returning(*training_jobs.c)
+            )
+            return _job(result.one())
+
+    async def get(self, job_id: int) -> TrainingJob | None:
+        async with self._db.engine.connect() as conn:
+            row = (await conn.execute(sa.select(training_jobs).where(training_jobs.c.id == job_id))).first()
+        return None if row is None else _job(row)
+
+    async def list(self, guild_id: int, *, offset: int = 0, limit: int = 10) -> JobPage:
+        where = training_jobs.c.guild_id == guild_id
+        async with self._db.engine.connect() as conn:
+            total = (
+                await conn.execute(sa.select(sa.func.count()).select_from(training_jobs).where(where))
+            ).scalar_one()
+            rows = (
+                await conn.execute(
+                    sa.select(training_jobs)
+                    .where(where)
+                    .order_by(training_jobs.c.id.desc())
+                    .offset(offset)
+                    .limit(limit)
+                )
+            ).all()
+        return JobPage([_job(r) for r in rows], int(total))
+
+    async def search(self, guild_id: int, typed: str, limit: int = 25) -> list[TrainingJob]:
+        """Newest first, those whose number, remote id, model or status contains what was typed."""
+        typed = typed.strip().lower().lstrip("#")
+        async with self._db.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(training_jobs)
+                    .where(training_jobs.c.guild_id == guild_id)
+                    .order_by(training_jobs.c.id.desc())
+                    .limit(500)
+                )
+            ).all()
+        jobs = [_job(r) for r in rows]
+        if typed:
+            jobs = [j for j in jobs if any(typed in text.lower() for text in _searchable(j))]
+        return jobs[:limit]
+
+    async def unfinished(self) -> list[TrainingJob]:
+        async with self._db.engine.connect() as conn:
+            rows = (
+                await conn.execute(sa.select(training_jobs).where(training_jobs.c.status.not_in(sorted(TERMINAL))))
+            ).all()
+        return [_job(r) for r in rows]
+
+    async def unnotified_finished(self) -> list[TrainingJob]:
+        async with self._db.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(training_jobs).where(
+                        training_jobs.c.status.in_(sorted(TERMINAL)), training_jobs.c.notified_at.is_(None)
+                    )
+                )
+            ).all()
+        return [_job(r) for r in rows]
+
+    async def update_from_remote(self, job_id: int, remote: RemoteJob) -> TrainingJob:
+        async with self._db.engine.begin() as conn:
+            result = await conn.execute(
+                sa.update(training_jobs)
+                .where(training_jobs.c.id == job_id)
+                .values(
+                    status=remote.status,
+                    fine_tuned_model=remote.fine_tuned_model,
+                    error=remote.error,
+                    finished_at=remote.finished_at if remote.finished else None,
+                    updated_at=utcnow(),
+                )
+                .returning(*training_jobs.c)
+            )
+            return _job(result.one())
+
+    async def mark_notified(self, job_id: int) -> None:
+        async with self._db.engine.begin() as conn:
+            await conn.execute(
+                sa.update(training_jobs).where(training_jobs.c.id == job_id).values(notified_at=utcnow())
+            )
+
+    async def add_events(self, job_id: int, events: list[JobEvent]) -> None:
+        """Store events (each once) and keep the job's progress and last seen event current."""
+        if not events:
+            return
+        async with self._db.engine.begin() as conn:
+            known = {
+                r.event_id
+                for r in await conn.execute(
+                    sa.select(job_events.c.event_id).where(
+                        job_events.c.job_id == job_id, job_events.c.event_id.in_([e.event_id for e in events])
+                    )
+                )
+            }
+            fresh = [e for e in events if e.event_id not in known]
+            if fresh:
+                await conn.execute(
+                    sa.insert(job_events),
+                    [
+                        {
+                            "job_id": job_id,
+                            "event_id": e.event_id,
+                            "created_at": e.created_at,
+                            "level": e.level,
+                            "message": e.message,
+                            "kind": e.kind,
+                            "step": e.step,
+                            "total_steps": e.total_steps,
+                            "train_loss": e.train_loss,
+                            "valid_loss": e.valid_loss,
+                        }
+                        for e in fresh
+                    ],
+                )
+            values: dict[str, Any] = {"last_event_id": events[-1].event_id}
+            steps = [e for e in events if e.step is not None]
+            if steps:
+                values["steps_done"] = steps[-1].step
+                values["total_steps"] = steps[-1].total_steps
+            await conn.execute(sa.update(training_jobs).where(training_jobs.c.id == job_id).values(**values))
+
+    async def events(self, job_id: int, limit: int = 50) -> list[JobEvent]:
+        """The newest `limit` events, oldest first."""
+        async with self._db.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(job_events, training_jobs.c.remote_id)
+                    .join(training_jobs, training_jobs.c.id == job_events.c.job_id)
+                    .where(job_events.c.job_id == job_id)
+                    .order_by(job_events.c.created_at.desc(), job_events.c.event_id.desc())
+                    .limit(limit)
+                )
+            ).all()
+        return [
+            JobEvent(
+                remote_id=r.remote_id,
+                event_id=r.event_id,
+                created_at=_utc(r.created_at) or utcnow(),
+                level=r.level,
+                message=r.message,
+                kind="metrics" if r.kind == "metrics" else "message",
+                step=r.step,
+                total_steps=r.total_steps,
+                train_loss=r.train_loss,
+                valid_loss=r.valid_loss,
+            )
+            for r in reversed(rows)
+        ]
+
+    async def metrics(self, job_id: int) -> list[tuple[int, float, float | None]]:
+        async with self._db.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(job_events.c.step, job_events.c.train_loss, job_events.c.valid_loss)
+                    .where(
+                        job_events.c.job_id == job_id,
+                        job_events.c.kind == "metrics",
+                        job_events.c.step.is_not(None),
+                        job_events.c.train_loss.is_not(None),
+                    )
+                    .order_by(job_events.c.step)
+                )
+            ).all()
+        return [(int(r.step), float(r.train_loss), r.valid_loss) for r in rows]
+
+    async def succeeded_models(self, guild_id: int) -> list[str]:
+        async with self._db.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(training_jobs.c.fine_tuned_model)
+                    .where(
+                        training_jobs.c.guild_id == guild_id,
+                        training_jobs.c.status == "succeeded",
+                        training_jobs.c.fine_tuned_model.is_not(None),
+                    )
+                    .order_by(training_jobs.c.id.desc())
+                )
+            ).all()
+        return [str(r.fine_tuned_model) for r in rows]
