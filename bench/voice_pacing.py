@@ -76,7 +76,7 @@ async def main(seconds: float, from_files: bool) -> None:
         # (PyAV decoding holds the GIL, which shows up as pacing spikes).
         clips: list[Any] = [str(p) for p in paths] if from_files else [decode_audio(str(p)) for p in paths]
         work = [loop.run_in_executor(pool, _transcribe_forever, model, clip, stop, transcripts) for clip in clips]
-        voice.player.record_send_times = True
+        voice.sender.record_send_times = True
         await voice.player.play(pcm)
         stop.set()
         await asyncio.gather(*work)
@@ -84,7 +84,7 @@ async def main(seconds: float, from_files: bool) -> None:
     await voice.disconnect()
     await fake.close()
 
-    times = np.array(voice.player.send_times)
+    times = np.array(voice.sender.send_times)
     deviation_ms = np.abs(np.diff(times) * 1000 - 20)
     p50, p99 = float(np.percentile(deviation_ms, 50)), float(np.percentile(deviation_ms, 99))
     print(

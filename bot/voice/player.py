@@ -93,8 +93,17 @@ class Player:
         send_opus: Callable[[bytes], None],
         set_speaking: Callable[[bool], None],
         trailing_silence_frames: int = 5,
+        *,
+        schedule: Callable[[bytes, float], None] | None = None,
+        cancel_scheduled: Callable[[], None] | None = None,
+        lead_s: float = 0.0,
     ) -> None:
+        # With `schedule`, frames are handed over `lead_s` early with their due time (monotonic clock) to a sender
+        # that keeps the cadence off the event loop; `cancel_scheduled` drops what was handed over (barge-in).
         self._send_opus = send_opus
+        self._schedule = schedule
+        self._cancel_scheduled = cancel_scheduled
+        self._lead_s = lead_s if schedule is not None else 0.0
         self._set_speaking = set_speaking
         self._trailing = trailing_silence_frames
         self._stop = asyncio.Event()
@@ -108,6 +117,8 @@ class Player:
     def stop(self) -> None:
         """Stop what is playing now; the current `play` returns after at most one more frame time."""
         self._stop.set()
+        if self._cancel_scheduled is not None:
+            self._cancel_scheduled()
 
     async def play_encoded(self, data: bytes) -> None:
         """Decode an audio file (off the event loop) and play it."""
@@ -159,7 +170,7 @@ class Player:
                     return
                 frame, pending = pending[:FRAME_BYTES], pending[FRAME_BYTES:]
                 due = start + sent * FRAME_S
-                delay = due - loop.time()
+                delay = due - self._lead_s - loop.time()
                 if delay > 0:
                     try:
                         await asyncio.wait_for(asyncio.shield(stopper), delay)
@@ -168,23 +179,36 @@ class Player:
                         pass
                 elif -delay > _MAX_LAG_S:
                     start = loop.time() - sent * FRAME_S
+                    due = loop.time()
                 for packet in encoder.encode(frame):
-                    self._emit(packet, loop)
+                    self._emit(packet, loop, due)
                 sent += 1
         finally:
             stopper.cancel()
-            await self._silence(loop, start + sent * FRAME_S)
+            # After a stop the queued audio was dropped, so silence follows at once rather than after the lead.
+            await self._silence(loop, loop.time() if self._stop.is_set() else start + sent * FRAME_S)
 
-    def _emit(self, packet: bytes, loop: asyncio.AbstractEventLoop) -> None:
-        self._send_opus(packet)
+    def _emit(self, packet: bytes, loop: asyncio.AbstractEventLoop, due: float) -> None:
+        if self._schedule is not None:
+            self._schedule(packet, due)
+        else:
+            self._send_opus(packet)
+            if self.record_send_times:
+                self.send_times.append(loop.time())
         self.frames_sent += 1
-        if self.record_send_times:
-            self.send_times.append(loop.time())
 
     async def _silence(self, loop: asyncio.AbstractEventLoop, due: float) -> None:
+        due = max(due, loop.time())
         for _ in range(self._trailing):
-            delay = due - loop.time()
+            delay = due - self._lead_s - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            self._send_opus(OPUS_SILENCE)
+            if self._schedule is not None:
+                self._schedule(OPUS_SILENCE, max(due, loop.time()))
+            else:
+                self._send_opus(OPUS_SILENCE)
             due = max(due, loop.time()) + FRAME_S
+        # Speaking ends once the last silence frame has actually left.
+        remaining = due - FRAME_S - loop.time()
+        if self._schedule is not None and remaining > 0:
+            await asyncio.sleep(remaining)

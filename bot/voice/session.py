@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Self, cast
@@ -28,6 +29,7 @@ from hikari.api import VoiceComponent, VoiceConnection
 from bot.voice.dave import BINARY_OPS, JSON_OPS, DaveState, client_binary, parse_server_binary
 from bot.voice.player import Player
 from bot.voice.receiver import Receiver, ReceiverStats
+from bot.voice.sender import FrameSender
 from bot.voice.settings import EncryptionMode, VoiceSettings
 from bot.voice.transport import (
     NonceExhausted,
@@ -139,7 +141,17 @@ class VoiceSession(VoiceConnection):
         self.packets_sent = 0
         self.dave = DaveState(int(user_id), int(channel_id), self._send_json, self._send_binary)
         self.receiver = Receiver(settings.jitter_frames, settings.max_queued_frames, settings.speaker_idle_ms)
-        self.player = Player(self.send_opus, self._set_speaking, settings.trailing_silence_frames)
+        self.sender = FrameSender(self._transmit, name=f"voice-sender-{guild_id}")
+        self.player = Player(
+            self.send_opus,
+            self._set_speaking,
+            settings.trailing_silence_frames,
+            schedule=self._schedule_frame,
+            cancel_scheduled=self.sender.cancel,
+            lead_s=settings.send_lead_ms / 1000,
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sock: socket.socket | None = None
 
     # ---- hikari's VoiceConnection ----
     @classmethod
@@ -249,22 +261,35 @@ class VoiceSession(VoiceConnection):
 
     # ---- sending ----
     def send_opus(self, opus: bytes) -> None:
-        """Put one 20 ms Opus frame on the wire (DAVE, then transport encryption). Dropped while reconnecting."""
-        udp, cipher, addr = self._udp, self._cipher, self._server_addr
-        if not self._ready.is_set() or udp is None or udp.transport is None or cipher is None or addr is None:
+        """Send one 20 ms Opus frame now (DAVE, then transport encryption, from the sender thread)."""
+        self._schedule_frame(opus, time.monotonic())
+
+    def _schedule_frame(self, opus: bytes, due: float) -> None:
+        # DAVE encryption stays on the loop, where the MLS state changes; the sender thread only seals and sends.
+        self.sender.schedule(self.dave.encrypt(opus), due)
+
+    def _transmit(self, payload: bytes) -> None:
+        """Runs on the sender thread: RTP header, transport seal, UDP write. Dropped while (re)connecting."""
+        cipher, sock = self._cipher, self._sock
+        if not self._ready.is_set() or self._closed.is_set() or cipher is None or sock is None:
             return
         header = rtp_header(self._rtp_seq, self._rtp_ts, self._ssrc)
         self._rtp_seq = (self._rtp_seq + 1) & 0xFFFF
         self._rtp_ts = (self._rtp_ts + 960) & 0xFFFFFFFF
         try:
-            packet = cipher.seal(header, self.dave.encrypt(opus))
+            packet = cipher.seal(header, payload)
         except NonceExhausted:
             _log.warning("voice: transport nonce exhausted; reconnecting for a new key")
             self._ready.clear()
-            if self._ws is not None:
-                asyncio.get_running_loop().create_task(self._ws.close(code=_REKEY))
+            if self._loop is not None and self._ws is not None:
+                ws = self._ws
+                self._loop.call_soon_threadsafe(lambda: self._loop and self._loop.create_task(ws.close(code=_REKEY)))
             return
-        udp.transport.sendto(packet, addr)
+        try:
+            sock.send(packet)
+        except OSError as exc:  # socket replaced or closed by a reconnect; the frame is simply lost
+            _log.debug("voice: frame not sent: %s", exc)
+            return
         self.packets_sent += 1
 
     def _set_speaking(self, speaking: bool) -> None:
@@ -283,6 +308,7 @@ class VoiceSession(VoiceConnection):
 
     # ---- connection lifecycle ----
     async def _start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self._http = aiohttp.ClientSession()
         self._supervisor = asyncio.get_running_loop().create_task(self._supervise())
         ready = asyncio.ensure_future(self._ready.wait())
@@ -299,6 +325,7 @@ class VoiceSession(VoiceConnection):
             raise VoiceConnectFailed("the voice server did not complete the handshake")
 
     def _teardown(self) -> None:
+        self.sender.close()
         self.receiver.close()
         if self._udp is not None and self._udp.transport is not None:
             self._udp.transport.close()
@@ -487,9 +514,10 @@ class VoiceSession(VoiceConnection):
         if self._udp is not None and self._udp.transport is not None:
             self._udp.transport.close()
         loop = asyncio.get_running_loop()
-        transport, protocol = await loop.create_datagram_endpoint(
-            lambda: _Udp(self.receiver.datagram), remote_addr=self._server_addr
-        )
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.connect(self._server_addr)
+        transport, protocol = await loop.create_datagram_endpoint(lambda: _Udp(self.receiver.datagram), sock=sock)
+        self._sock = sock
         protocol.transport = transport
         self._udp = protocol
         protocol.discovery = loop.create_future()

@@ -29,5 +29,7 @@ class VoiceSettings:
     watchdog_s: float = attrs.field(default=15.0, validator=positive)
     # How many times one disconnect is retried before the session gives up and reports it.
     max_reconnects: int = attrs.field(default=5, validator=positive)
+    # Frames are handed to the sender thread this early, so a busy event loop does not delay them.
+    send_lead_ms: int = attrs.field(default=60, validator=positive)
     # Seconds to wait for READY / SESSION_DESCRIPTION before the connection attempt fails.
     handshake_timeout_s: float = attrs.field(default=10.0, validator=positive)
