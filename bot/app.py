@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 from typing import Any, cast
 
 import alluka
@@ -22,6 +23,12 @@ from bot.store.answers import AnswerStore
 from bot.store.corrections import CorrectionStore
 from bot.store.database import Database
 from bot.store.guilds import GuildSettingsStore
+from bot.store.jobs import JobStore, TrainingJob
+from bot.training.openai_trainer import OpenAITrainer
+from bot.training.prepared import PreparedDatasets
+from bot.training.tokens import TokenCounter
+from bot.training.trainer import Trainer
+from bot.training.watcher import JobWatcher
 
 _log = logging.getLogger(__name__)
 
@@ -41,20 +48,27 @@ class Services:
     answerer: Answerer
     components: yuyo.ComponentClient
     modals: yuyo.ModalClient
+    jobs: JobStore
+    trainer: Trainer
+    watcher: JobWatcher
+    prepared: PreparedDatasets
+    token_counter: TokenCounter
 
     @property
     def settings(self) -> Settings:
         return self.config.settings
 
     async def fine_tuned_models(self, guild_id: int) -> list[str]:
-        """Models fine-tuned for this guild, newest first (empty until training is set up)."""
-        del guild_id
-        return []
+        """Models fine-tuned for this guild, newest first."""
+        return await self.jobs.succeeded_models(guild_id)
 
     async def open(self) -> None:
         await self.database.open()
 
     async def close(self) -> None:
+        await self.watcher.stop()
+        self.prepared.close()
+        self.token_counter.close()
         await self.openai.close()
         await self.database.close()
 
@@ -106,6 +120,19 @@ def build(
     )
     chat = ChatModel(openai_client, max_tokens=settings.llm.max_answer_tokens, temperature=settings.llm.temperature)
     limiter = RateLimiter(settings.limits.model_calls, settings.limits.window_s)
+    jobs = JobStore(database)
+
+    async def announce(job: TrainingJob) -> None:
+        from bot.discord.training import job_notice
+
+        content, components = job_notice(job)
+        await bot.rest.create_message(job.channel_id, content, components=components, user_mentions=[job.requester_id])
+
+    trainer = OpenAITrainer(openai_client)
+    training = settings.training
+    watcher = JobWatcher(
+        trainer, jobs, announce, interval_s=training.watch_interval_s, max_backoff_s=training.watch_max_backoff_s
+    )
     # yuyo's clients take an explicit alluka client: letting them make their own is deprecated (PLATFORM.md §1).
     injector = alluka.Client()
     services = Services(
@@ -120,6 +147,11 @@ def build(
         answerer=Answerer(chat, answers, guilds, limiter, settings.llm),
         components=yuyo.ComponentClient.from_gateway_bot(bot, alluka=injector),
         modals=yuyo.ModalClient.from_gateway_bot(bot, alluka=injector),
+        jobs=jobs,
+        trainer=trainer,
+        watcher=watcher,
+        prepared=PreparedDatasets(Path(training.work_dir), training.confirm_timeout_s),
+        token_counter=TokenCounter(training.encoding),
     )
     registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
     for field in attrs.fields(Services):
@@ -134,6 +166,7 @@ def build(
 
     async def on_started(_: hikari.StartedEvent) -> None:
         await client.start()
+        services.watcher.start()  # resumes following jobs (and owed notices) from the database
         built.ready.set()
         _log.info("bot ready")
 

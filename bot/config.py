@@ -14,6 +14,7 @@ import attrs
 
 from bot.errors import ConfigError
 from bot.settings import SettingsProblems, build_settings, non_negative, positive
+from bot.training.settings import TrainingSettings
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
 CONFIG_PATH_ENV = "TEACHBOT_CONFIG"
@@ -80,6 +81,7 @@ class Settings:
     llm: LLMSettings = attrs.field(factory=LLMSettings)
     limits: LimitsSettings = attrs.field(factory=LimitsSettings)
     storage: StorageSettings = attrs.field(factory=StorageSettings)
+    training: TrainingSettings = attrs.field(factory=TrainingSettings)
 
 
 @attrs.frozen(repr=False)

@@ -10,6 +10,7 @@ CORRECTIONS_PAGE = "corrections-page"  # metadata: offset.status.author
 TRAIN_CONFIRM = "train"  # metadata: action.pending id
 JOB_CANCEL = "job-cancel"  # metadata: action.job id
 ACTIVATE_MODEL = "activate"  # metadata: job id
+JOBS_PAGE = "jobs-page"  # metadata: offset
 
 
 def custom_id(prefix: str, *parts: object) -> str:

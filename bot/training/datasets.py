@@ -143,6 +143,13 @@ def jsonl_records(stream: BinaryIO) -> Iterator[tuple[int, Any, bytes | None]]:
 def csv_records(stream: BinaryIO) -> Iterator[tuple[int, Any, bytes | None]]:
     """CSV `question,answer[,rejected]` rows as training objects; line numbers are the file's (quoted newlines too)."""
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    try:
+        yield from _csv_rows(text)
+    finally:
+        text.detach()  # the caller owns (and closes) the binary stream
+
+
+def _csv_rows(text: io.TextIOWrapper) -> Iterator[tuple[int, Any, bytes | None]]:
     reader = csv.reader(text)
     try:
         header = [h.strip().lower() for h in next(reader)]

@@ -28,6 +28,7 @@ class JobWatcher:
         self._failures = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._round = asyncio.Lock()  # one round at a time, so a notice is never posted twice
 
     def start(self) -> None:
         if self._task is None:
@@ -46,6 +47,10 @@ class JobWatcher:
 
     async def run_once(self) -> None:
         """One round: follow every unfinished job, then announce every finished one not yet announced."""
+        async with self._round:
+            await self._round_unlocked()
+
+    async def _round_unlocked(self) -> None:
         trouble = False
         for job in await self._jobs.unfinished():
             try:

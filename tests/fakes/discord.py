@@ -253,6 +253,7 @@ class FakeDiscord:
         self.port = 0
         self.on_voice_state_update: Callable[[Json], Any] | None = None
         self._files: dict[int, bytes] = {}
+        self.file_downloads: list[int] = []  # attachment ids the bot fetched
 
     # ----- lifecycle -----------------------------------------------------------------------------------------
 
@@ -781,6 +782,7 @@ class FakeDiscord:
 
     async def _serve_file(self, request: web.Request) -> web.Response:
         data = self._files.get(int(request.match_info["id"]))
+        self.file_downloads.append(int(request.match_info["id"]))
         if data is None:
             return web.Response(status=404)
         return web.Response(body=data, content_type="application/octet-stream")
@@ -1049,7 +1051,7 @@ class FakeDiscord:
             return web.json_response(self.message_payload(message))
         if method == "PATCH":
             self._apply_edit(message, data, files)
-            kind = "edit" if message is handle.original else "followup-edit"
+            kind = "edit" if target == "@original" else "followup-edit"
             await handle._record(Event(kind, time.monotonic(), data, list(files), message_id=message.id))
             return web.json_response(self.message_payload(message))
         if method == "DELETE":

@@ -29,6 +29,8 @@ def make_config(discord: FakeDiscord, openai_fake: FakeOpenAI, data_dir: Path, /
         changes[name] = attrs.evolve(getattr(settings, name), **fields)
     if "storage" not in sections:
         changes["storage"] = attrs.evolve(settings.storage, url=f"sqlite+aiosqlite:///{data_dir}/bot.sqlite3")
+    if "training" not in sections:
+        changes["training"] = attrs.evolve(settings.training, work_dir=str(data_dir / "training"))
     if "discord" not in sections:
         changes["discord"] = attrs.evolve(settings.discord, command_guilds=[discord.guild_id])
     settings = attrs.evolve(settings, **changes)

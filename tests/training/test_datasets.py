@@ -69,8 +69,12 @@ def test_each_malformed_line_is_reported_with_its_number() -> None:
 def test_too_few_examples_and_too_many_tokens() -> None:
     few = validate(lines(sft()), "jsonl", RULES)
     assert few.errors == ["the file has 1 valid examples; at least 2 are needed"]
-    long = validate(lines(sft(), sft(a="word " * 200)), "jsonl", DatasetRules(min_examples=1, max_tokens_per_example=50))
-    assert len(long.errors) == 1 and long.errors[0].startswith("line 2: ") and "limit per example is 50" in long.errors[0]
+    long = validate(
+        lines(sft(), sft(a="word " * 200)), "jsonl", DatasetRules(min_examples=1, max_tokens_per_example=50)
+    )
+    assert (
+        len(long.errors) == 1 and long.errors[0].startswith("line 2: ") and "limit per example is 50" in long.errors[0]
+    )
 
 
 def test_only_the_first_twenty_errors_are_listed_and_the_rest_counted() -> None:

@@ -1,0 +1,190 @@
+"""/train, /jobs and the job notice through the fake Discord and the fake OpenAI fine-tuning API."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from tests.fakes.discord import Event, FakeDiscord, InteractionHandle, Message
+from tests.fakes.harness import running_bot
+from tests.fakes.openai import FakeOpenAI
+
+
+def sft_lines(n: int) -> bytes:
+    return b"".join(
+        json.dumps(
+            {"messages": [{"role": "user", "content": f"Question {i}?"}, {"role": "assistant", "content": f"A{i}."}]}
+        ).encode()
+        + b"\n"
+        for i in range(n)
+    )
+
+
+def said(e: Event) -> str:
+    data = e.json.get("data", e.json) if e.kind == "callback" else e.json
+    return str((data or {}).get("content", "")) + json.dumps((data or {}).get("embeds", []))
+
+
+async def reply(handle: InteractionHandle) -> str:
+    event = await handle.wait(lambda e: e.kind in ("followup", "edit") or (e.kind == "callback" and e.type == 4))
+    return said(event)
+
+
+async def summary(handle: InteractionHandle) -> Message:
+    await handle.wait(lambda e: "train:confirm" in str(e.json.get("components")))
+    return next(m for m in handle.messages if any("train:confirm" in c for c in m.custom_ids))
+
+
+async def test_train_from_a_file_follow_the_job_and_activate_its_model(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    async with running_bot(discord, openai_fake, tmp_path) as built:
+        data = discord.attachment("faq.jsonl", sft_lines(12), "application/jsonl")
+        started = discord.slash("train", options={"data": data, "suffix": "faq"}, user=discord.admin)
+        card = await summary(started)
+        assert "Ready to train" in json.dumps(card.embeds) and "12" in json.dumps(card.embeds)
+        assert started.ephemeral
+        confirm = discord.click(card, next(c for c in card.custom_ids if "confirm" in c), user=discord.admin)
+        await confirm.wait(lambda e: e.kind == "edit")
+        assert "Started training job #1" in card.content
+        (job_id,) = openai_fake.jobs
+        job = openai_fake.jobs[job_id].payload
+        assert job["method"]["type"] == "supervised" and job["user_provided_suffix"] == "faq"
+        uploaded = openai_fake.files[job["training_file"]][1]
+        assert uploaded == sft_lines(12)
+
+        openai_fake.advance(job_id, "running", steps=6)
+        await built.services.watcher.run_once()
+        choices = discord.autocomplete("jobs", "job", {"job": ""}, subcommand="show")
+        await choices.wait_callback()
+        assert [c["name"] for c in choices.choices] == ["#1 · running · gpt-4.1-mini-2025-04-14"]
+        shown = discord.slash("jobs", subcommand="show", options={"job": 1})
+        plot = await shown.wait(lambda e: bool(e.files))
+        assert "6/6 steps" in json.dumps(plot.json)
+        image = Image.open(io.BytesIO(plot.files[0].data))
+        assert image.format == "PNG" and image.size == (640, 360)
+
+        openai_fake.advance(job_id, "succeeded")
+        await built.services.watcher.run_once()
+        notices = await discord.wait_for(
+            lambda: [m for m in discord.bot_messages_in(discord.channel_id) if "finished" in m.content]
+        )
+        model = openai_fake.jobs[job_id].payload["fine_tuned_model"]
+        assert model in notices[0].content
+        await built.services.watcher.run_once()  # a second round does not announce it again
+        assert len([m for m in discord.bot_messages_in(discord.channel_id) if "finished" in m.content]) == 1
+
+        refused = discord.click(notices[0], notices[0].custom_ids[0], user=discord.member)
+        assert "Only admins" in said(await refused.wait_callback())
+        activated = discord.click(notices[0], notices[0].custom_ids[0], user=discord.admin)
+        assert model in said(await activated.wait_callback())
+        asked = discord.slash("ask", options={"question": "who are you?"})
+        await asked.wait(lambda e: "correct:" in str(e.json.get("components")))
+        assert openai_fake.chat_requests[-1]["model"] == model
+        use = discord.autocomplete("model", "name", {"name": "ft:"}, subcommand="use", user=discord.admin)
+        await use.wait_callback()
+        assert [c["value"] for c in use.choices] == [model]
+
+
+async def test_train_from_approved_corrections_as_preference_pairs(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    openai_fake.reply(*[f"Wrong answer {i}" for i in range(10)])
+    async with running_bot(discord, openai_fake, tmp_path, limits={"model_calls": 100}) as built:
+        services = built.services
+        for i in range(10):
+            asked = discord.slash("ask", options={"question": f"Question {i}?"})
+            await asked.wait(lambda e: "correct:" in str(e.json.get("components")))
+            answer = await services.answers.latest(discord.channel_id, discord.member.id)
+            assert answer is not None
+            saved = await services.corrections.submit(answer, discord.member.id, f"Right answer {i}")
+            await services.corrections.review(saved.correction.id, discord.admin.id, "approved")
+        started = discord.slash("train", options={"source": "corrections", "method": "dpo"}, user=discord.admin)
+        card = await summary(started)
+        assert "10 approved corrections" in json.dumps(card.embeds)
+        confirm = discord.click(card, next(c for c in card.custom_ids if "confirm" in c), user=discord.admin)
+        await confirm.wait(lambda e: e.kind == "edit")
+        (job,) = [j.payload for j in openai_fake.jobs.values()]
+        assert job["method"]["type"] == "dpo"
+        lines = [json.loads(x) for x in openai_fake.files[job["training_file"]][1].splitlines()]
+        assert lines[0]["preferred_output"][0]["content"] == "Right answer 0"
+        assert lines[0]["non_preferred_output"][0]["content"] == "Wrong answer 0"
+
+
+async def test_bad_training_files_are_refused_with_the_line_and_nothing_is_uploaded(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    async with running_bot(
+        discord, openai_fake, tmp_path, training={"max_upload_mb": 0.01, "work_dir": str(tmp_path / "work")}
+    ) as built:
+        cases: list[tuple[dict[str, Any], str]] = [
+            (
+                discord.attachment("a.jsonl", sft_lines(11) + b"{broken\n", "application/jsonl"),
+                "line 12: not valid JSON",
+            ),
+            (
+                discord.attachment("b.csv", b"prompt,completion\nx,y\n", "text/csv"),
+                "line 1: the header must be question,answer",
+            ),
+            (discord.attachment("c.jsonl", sft_lines(3), "application/jsonl"), "at least 10 are needed"),
+            (
+                discord.attachment(
+                    "d.jsonl",
+                    sft_lines(5) + b'{"messages": [{"role": "user", "content": "q"}]}\n' + sft_lines(5),
+                    "application/jsonl",
+                ),
+                "line 6: needs at least one assistant message",
+            ),
+        ]
+        for data, expected in cases:
+            handle = discord.slash("train", options={"data": data}, user=discord.admin)
+            assert expected in await reply(handle)
+        downloads = len(discord.file_downloads)
+        picture = discord.attachment("cat.png", b"\x89PNG" + b"0" * 100, "image/png")
+        wrong_type = discord.slash("train", options={"data": picture}, user=discord.admin)
+        assert "is not a training file" in await reply(wrong_type)
+        huge = discord.attachment("big.jsonl", sft_lines(400), "application/jsonl")
+        too_big = discord.slash("train", options={"data": huge}, user=discord.admin)
+        assert "may be at most 10.2 KB" in await reply(too_big)
+        assert len(discord.file_downloads) == downloads  # refused before downloading
+        member = discord.slash("train", options={"data": picture}, user=discord.member)
+        assert "Only admins" in await reply(member)
+        assert openai_fake.files == {} and openai_fake.jobs == {}
+        assert (await built.services.jobs.list(discord.guild_id)).total == 0
+
+
+async def test_cancel_a_job_and_the_notice_survives_a_restart(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    async with running_bot(discord, openai_fake, tmp_path):
+        for suffix in ("one", "two"):
+            data = discord.attachment("faq.jsonl", sft_lines(10), "application/jsonl")
+            started = discord.slash("train", options={"data": data, "suffix": suffix}, user=discord.admin)
+            card = await summary(started)
+            confirm = discord.click(card, next(c for c in card.custom_ids if "confirm" in c), user=discord.admin)
+            await confirm.wait(lambda e: e.kind == "edit")
+        asked = discord.slash("jobs", subcommand="cancel", options={"job": 1}, user=discord.admin)
+        await asked.wait_callback()
+        assert asked.original is not None
+        done = discord.click(asked.original, asked.original.custom_ids[0], user=discord.admin)
+        await done.wait_callback()
+        assert "is cancelled" in asked.original.content
+        await discord.wait_for(
+            lambda: [m for m in discord.bot_messages_in(discord.channel_id) if "cancelled" in m.content]
+        )
+    # Job 2 finishes while the bot is down; the notice is posted when it comes back.
+    remote_two = [j for j, job in openai_fake.jobs.items() if job.payload["user_provided_suffix"] == "two"][0]
+    openai_fake.advance(remote_two, "succeeded")
+    async with running_bot(discord, openai_fake, tmp_path):
+        notice = await discord.wait_for(
+            lambda: [m for m in discord.bot_messages_in(discord.channel_id) if "job #2 finished" in m.content]
+        )
+        assert openai_fake.jobs[remote_two].payload["fine_tuned_model"] in notice[0].content
+        listed = discord.slash("jobs", subcommand="list")
+        await listed.wait_callback()
+        text = json.dumps(listed.original.embeds if listed.original else [])
+        assert "#2** succeeded" in text and "#1** cancelled" in text
