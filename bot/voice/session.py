@@ -388,6 +388,8 @@ class VoiceSession(VoiceConnection):
     async def _run_socket(self, resume: bool) -> int | None:
         assert self._http is not None
         endpoint = self._endpoint if "://" in self._endpoint else f"wss://{self._endpoint}"
+        if self.settings.plain_ws_on_loopback and endpoint.startswith("wss://127.0.0.1:"):
+            endpoint = "ws://" + endpoint.removeprefix("wss://")
         url = f"{endpoint.rstrip('/')}/?v={GATEWAY_VERSION}"
         try:
             ws = await self._http.ws_connect(url, autoping=True, max_msg_size=0)

@@ -31,5 +31,7 @@ class VoiceSettings:
     max_reconnects: int = attrs.field(default=5, validator=positive)
     # Frames are handed to the sender thread this early, so a busy event loop does not delay them.
     send_lead_ms: int = attrs.field(default=60, validator=positive)
+    # hikari always says wss://; a loopback test voice server speaks plain ws. Never enable this for Discord.
+    plain_ws_on_loopback: bool = False
     # Seconds to wait for READY / SESSION_DESCRIPTION before the connection attempt fails.
     handshake_timeout_s: float = attrs.field(default=10.0, validator=positive)

@@ -1,0 +1,40 @@
+"""The driver through hikari's real voice plumbing: `connect()` → gateway op 4 → VOICE_STATE/SERVER_UPDATE → session."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from bot.voice import VoiceSettings, connect
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.harness import running_bot
+from tests.fakes.openai import FakeOpenAI
+from tests.fakes.voice import FakeVoiceServer
+
+
+async def test_bot_joins_undeafened_and_plays_through_hikari(fake: FakeVoiceServer, tmp_path: Path) -> None:
+    async with FakeDiscord() as discord, FakeOpenAI() as openai_fake:
+        requests: list[dict[str, Any]] = []
+
+        def on_voice_state_update(d: dict[str, Any]) -> None:
+            requests.append(d)
+            discord.dispatch_voice_state_update(
+                discord.bot_user, int(d["channel_id"]) if d["channel_id"] else None, "gw-session", discord.guild_id
+            )
+            if d["channel_id"]:
+                discord.dispatch_voice_server_update(discord.guild_id, fake.endpoint.removeprefix("ws://"), "tok")
+
+        discord.on_voice_state_update = on_voice_state_update
+        async with running_bot(discord, openai_fake, tmp_path) as built:
+            session = await connect(
+                built.bot, discord.guild_id, discord.voice_channel_id, VoiceSettings(plain_ws_on_loopback=True)
+            )
+            assert requests[0]["self_deaf"] is False and requests[0]["channel_id"] == str(discord.voice_channel_id)
+            assert fake.identifies[0]["session_id"] == "gw-session" and fake.identifies[0]["token"] == "tok"
+            assert fake.identifies[0]["user_id"] == str(discord.bot_user.id)
+            await session.player.play(bytes(3840 * 3))
+            await fake.wait_for(lambda: len(fake.frames) >= 3)
+            await built.bot.voice.disconnect(discord.guild_id)
+            await asyncio.wait_for(session.join(), 5)
+            assert requests[-1]["channel_id"] is None  # left the channel on Discord's side too
