@@ -118,6 +118,7 @@ async def test_train_from_approved_corrections_as_preference_pairs(
 async def test_bad_training_files_are_refused_with_the_line_and_nothing_is_uploaded(
     discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
 ) -> None:
+    small = {"max_upload_mb": 0.01, "work_dir": str(tmp_path / "work")}
     async with running_bot(
         discord, openai_fake, tmp_path, training={"max_upload_mb": 0.01, "work_dir": str(tmp_path / "work")}
     ) as built:
@@ -177,7 +178,7 @@ async def test_cancel_a_job_and_the_notice_survives_a_restart(
             lambda: [m for m in discord.bot_messages_in(discord.channel_id) if "cancelled" in m.content]
         )
     # Job 2 finishes while the bot is down; the notice is posted when it comes back.
-    remote_two = [j for j, job in openai_fake.jobs.items() if job.payload["user_provided_suffix"] == "two"][0]
+    remote_two = next(j for j, job in openai_fake.jobs.items() if job.payload["user_provided_suffix"] == "two")
     openai_fake.advance(remote_two, "succeeded")
     async with running_bot(discord, openai_fake, tmp_path):
         notice = await discord.wait_for(
