@@ -119,9 +119,7 @@ async def test_bad_training_files_are_refused_with_the_line_and_nothing_is_uploa
     discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
 ) -> None:
     small = {"max_upload_mb": 0.01, "work_dir": str(tmp_path / "work")}
-    async with running_bot(
-        discord, openai_fake, tmp_path, training={"max_upload_mb": 0.01, "work_dir": str(tmp_path / "work")}
-    ) as built:
+    async with running_bot(discord, openai_fake, tmp_path, training=small) as built:
         cases: list[tuple[dict[str, Any], str]] = [
             (
                 discord.attachment("a.jsonl", sft_lines(11) + b"{broken\n", "application/jsonl"),
