@@ -115,7 +115,7 @@ class VoiceSession(VoiceConnection):
         self._guild_id = guild_id
         self._on_close = on_close
         self._owner = owner
-        self._session_id = session_id
+        self._session_id: str = session_id
         self._shard_id = shard_id
         self._token = token
         self._user_id = user_id
@@ -134,6 +134,8 @@ class VoiceSession(VoiceConnection):
         self._closed = asyncio.Event()
         self._supervisor: asyncio.Task[None] | None = None
         self._server_changed = asyncio.Event()
+        self._session_changed = asyncio.Event()
+        self.rejoin: Callable[[], Awaitable[None]] | None = None
         self._last_ack = time.monotonic()
         self._latency_ms: float | None = None
         self._speaking = False
@@ -169,6 +171,7 @@ class VoiceSession(VoiceConnection):
         **kwargs: object,
     ) -> Self:
         settings = kwargs.get("settings")
+        rejoin = kwargs.get("rejoin")
         session = cls(
             channel_id=channel_id,
             endpoint=endpoint,
@@ -181,6 +184,8 @@ class VoiceSession(VoiceConnection):
             user_id=user_id,
             settings=settings if isinstance(settings, VoiceSettings) else VoiceSettings(),
         )
+        if callable(rejoin):
+            session.rejoin = cast("Callable[[], Awaitable[None]]", rejoin)
         await session._start()
         return session
 
@@ -232,7 +237,9 @@ class VoiceSession(VoiceConnection):
                 if self._ws is not None and not self._ws.closed:
                     await self._ws.close(code=_SERVER_CHANGED)
         elif isinstance(event, hikari.VoiceStateUpdateEvent) and event.state.user_id == self._user_id:
-            self._session_id = event.state.session_id
+            if event.state.session_id != self._session_id:
+                self._session_id = str(event.state.session_id)
+                self._session_changed.set()
             if event.state.channel_id is None:
                 _log.info("voice: removed from the channel in guild %s", self._guild_id)
                 await self.disconnect()
@@ -357,6 +364,7 @@ class VoiceSession(VoiceConnection):
                     resume = False
                 elif code == SESSION_INVALID:
                     _log.warning("voice: session no longer valid (4006); starting a fresh session")
+                    await self._renew_session()
                     resume = False
                 elif code == DAVE_REQUIRED:
                     _log.warning("voice: server requires DAVE (4017); starting a fresh session announcing DAVE")
@@ -379,6 +387,17 @@ class VoiceSession(VoiceConnection):
                 await self.disconnect()
         finally:
             ticker.cancel()
+
+    async def _renew_session(self) -> None:
+        """Ask the main gateway for a new voice session id (the old one is dead) and wait for it to arrive."""
+        if self.rejoin is None:
+            return
+        self._session_changed.clear()
+        await self.rejoin()
+        try:
+            await asyncio.wait_for(self._session_changed.wait(), self.settings.handshake_timeout_s)
+        except TimeoutError:
+            _log.warning("voice: no new voice session from the gateway; retrying with the old one")
 
     async def _tick(self) -> None:
         while True:
@@ -535,6 +554,14 @@ async def connect(
     settings: VoiceSettings | None = None,
 ) -> VoiceSession:
     """Join a voice channel undeafened (so the bot can hear) and return the ready session."""
+    guild_id, channel_id = hikari.Snowflake(guild), hikari.Snowflake(channel)
+
+    async def rejoin() -> None:
+        # Re-sending the voice state makes Discord issue a new voice session (VOICE_STATE_UPDATE, forwarded by
+        # hikari to VoiceSession.notify) — the only cure for 4006.
+        shard = bot.shards[hikari.snowflakes.calculate_shard_id(bot, guild_id)]
+        await shard.update_voice_state(guild_id, channel_id, self_deaf=False, self_mute=False)
+
     return await bot.voice.connect_to(
-        guild, channel, VoiceSession, deaf=False, mute=False, settings=settings or VoiceSettings()
+        guild, channel, VoiceSession, deaf=False, mute=False, settings=settings or VoiceSettings(), rejoin=rejoin
     )

@@ -38,3 +38,30 @@ async def test_bot_joins_undeafened_and_plays_through_hikari(fake: FakeVoiceServ
             await built.bot.voice.disconnect(discord.guild_id)
             await asyncio.wait_for(session.join(), 5)
             assert requests[-1]["channel_id"] is None  # left the channel on Discord's side too
+
+
+async def test_session_invalid_gets_a_new_voice_session_from_the_gateway(fake: FakeVoiceServer, tmp_path: Path) -> None:
+    async with FakeDiscord() as discord, FakeOpenAI() as openai_fake:
+        sessions = iter(["gw-session-1", "gw-session-2"])
+        requests: list[dict[str, Any]] = []
+
+        def on_voice_state_update(d: dict[str, Any]) -> None:
+            requests.append(d)
+            channel = int(d["channel_id"]) if d["channel_id"] else None
+            discord.dispatch_voice_state_update(discord.bot_user, channel, next(sessions, "gone"), discord.guild_id)
+            if channel:
+                discord.dispatch_voice_server_update(discord.guild_id, fake.endpoint.removeprefix("ws://"), "tok")
+
+        discord.on_voice_state_update = on_voice_state_update
+        async with running_bot(discord, openai_fake, tmp_path) as built:
+            session = await connect(
+                built.bot, discord.guild_id, discord.voice_channel_id, VoiceSettings(plain_ws_on_loopback=True)
+            )
+            await fake.close_with(4006)
+            await fake.wait_for(lambda: len(fake.identifies) == 2 and len(fake.selects) == 2)
+            assert fake.identifies[1]["session_id"] == "gw-session-2"
+            assert requests[1]["channel_id"] == str(discord.voice_channel_id) and requests[1]["self_deaf"] is False
+            await session.wait_ready()
+            await session.player.play(bytes(3840 * 3))
+            await fake.wait_for(lambda: len(fake.frames) >= 3)
+            await built.bot.voice.disconnect(discord.guild_id)
