@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, BinaryIO, cast
 
 import openai
 from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
@@ -14,8 +14,12 @@ from bot.training.trainer import (
     JobEvent,
     Method,
     RemoteJob,
+    TrainerAuthFailed,
     TrainerError,
     TrainerNotFound,
+    TrainerRateLimited,
+    TrainerRejected,
+    TrainerRemoteError,
     TrainingRequest,
     UploadedDataset,
 )
@@ -27,17 +31,20 @@ def _time(seconds: int | None) -> dt.datetime | None:
     return None if seconds is None else dt.datetime.fromtimestamp(seconds, dt.UTC)
 
 
-def _error(exc: openai.OpenAIError, what: str) -> Exception:
+def _error(exc: openai.OpenAIError, what: str, thing: str) -> TrainerError:
+    """The backend's failure as a short message; the raw detail goes to the log only."""
     _log.warning("fine-tuning backend: %s failed: %s: %s", what, type(exc).__name__, exc)
     if isinstance(exc, openai.NotFoundError):
-        return TrainerNotFound(f"The training service does not know that {what.split(maxsplit=1)[0]}.")
+        return TrainerNotFound(f"The training service does not know that {thing}.")
     if isinstance(exc, openai.RateLimitError):
-        return TrainerError("The training service is rate-limiting the bot. Try again in a minute.")
+        return TrainerRateLimited("The training service is rate-limiting the bot. Try again in a minute.")
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
-        return TrainerError("The training service rejected the bot's API key. An admin needs to check it.")
-    if isinstance(exc, openai.BadRequestError):
-        return TrainerError(f"The training service refused to {what}: {_short(exc)}")
-    return TrainerError("The training service had an error. Try again shortly.")
+        return TrainerAuthFailed("The training service rejected the bot's API key. An admin needs to check it.")
+    if isinstance(exc, openai.BadRequestError | openai.ConflictError | openai.UnprocessableEntityError):
+        return TrainerRejected(f"The training service refused to {what}: {_short(exc)}")
+    if isinstance(exc, openai.APITimeoutError | openai.APIConnectionError):
+        return TrainerRemoteError("The training service could not be reached. Try again shortly.")
+    return TrainerRemoteError("The training service had an error. Try again shortly.")
 
 
 def _short(exc: openai.APIStatusError) -> str:
@@ -91,13 +98,20 @@ class OpenAITrainer:
     def __init__(self, client: openai.AsyncOpenAI) -> None:
         self._client = client
 
-    async def upload(self, path: Path, filename: str) -> UploadedDataset:
+    async def upload(self, source: Path | BinaryIO, filename: str) -> UploadedDataset:
         try:
-            # The client streams the open file; it is never read whole here. Opening a local file does not block.
-            with open(path, "rb") as f:  # noqa: ASYNC230
-                uploaded = await self._client.files.create(file=(filename, f), purpose="fine-tune")
+            if isinstance(source, Path):
+                # The client sends the open file in 64 KiB chunks, so a big dataset is never read whole; opening a
+                # local file does not block the loop.
+                with open(source, "rb") as f:  # noqa: ASYNC230
+                    uploaded = await self._client.files.create(file=(filename, f), purpose="fine-tune")
+            else:
+                # A retry resends from the start by seeking; a stream that cannot seek is sent once only.
+                seekable = source.seekable()  # noqa: ASYNC240 (a stream, not a path: ruff reads the union)
+                client = self._client if seekable else self._client.with_options(max_retries=0)
+                uploaded = await client.files.create(file=(filename, source), purpose="fine-tune")
         except openai.OpenAIError as exc:
-            raise _error(exc, "upload the dataset") from exc
+            raise _error(exc, "upload the dataset", "file") from exc
         return UploadedDataset(uploaded.id, uploaded.bytes)
 
     async def start(self, request: TrainingRequest) -> RemoteJob:
@@ -125,41 +139,50 @@ class OpenAITrainer:
                 suffix=request.suffix if request.suffix else openai.omit,
             )
         except openai.OpenAIError as exc:
-            raise _error(exc, "start the job") from exc
+            raise _error(exc, "start the job", "dataset or base model") from exc
         return remote_job(job)
 
     async def get(self, remote_id: str) -> RemoteJob:
         try:
             return remote_job(await self._client.fine_tuning.jobs.retrieve(remote_id))
         except openai.OpenAIError as exc:
-            raise _error(exc, "job") from exc
+            raise _error(exc, "look up the job", "job") from exc
 
-    async def list(self, limit: int = 20, after: str | None = None) -> list[RemoteJob]:
+    async def list(self, limit: int = 20, after: str | None = None, *, follow: bool = False) -> list[RemoteJob]:
+        jobs: list[RemoteJob] = []
         try:
-            page = await self._client.fine_tuning.jobs.list(limit=limit, after=after if after else openai.omit)
+            while True:
+                page = await self._client.fine_tuning.jobs.list(limit=limit, after=after if after else openai.omit)
+                jobs.extend(remote_job(j) for j in page.data)
+                if not follow or not page.has_more or not page.data:
+                    return jobs
+                after = page.data[-1].id
         except openai.OpenAIError as exc:
-            raise _error(exc, "list jobs") from exc
-        return [remote_job(j) for j in page.data]
+            raise _error(exc, "list the jobs", "job") from exc
 
     async def cancel(self, remote_id: str) -> RemoteJob:
         try:
             return remote_job(await self._client.fine_tuning.jobs.cancel(remote_id))
         except openai.OpenAIError as exc:
-            raise _error(exc, "cancel the job") from exc
+            raise _error(exc, "cancel the job", "job") from exc
 
-    async def events(self, remote_id: str, after: str | None = None) -> list[JobEvent]:
-        """Events newer than `after`, oldest first. The API lists newest first, so pages are read until `after`."""
+    async def events(self, remote_id: str, after: str | None = None, limit: int | None = None) -> list[JobEvent]:
+        """Events newer than `after`, oldest first. The API lists newest first, so pages are read back to `after`
+        (or until `limit` events were seen)."""
         newest_first: list[JobEvent] = []
+        page_size = 100 if limit is None else max(1, min(limit, 100))
         try:
-            page = await self._client.fine_tuning.jobs.list_events(remote_id, limit=100)
+            page = await self._client.fine_tuning.jobs.list_events(remote_id, limit=page_size)
             while True:
                 for event in page.data:
-                    if event.id == after:
+                    if event.id == after or (limit is not None and len(newest_first) >= limit):
                         return newest_first[::-1]
                     newest_first.append(job_event(remote_id, event))
                 if not page.has_more or not page.data:
                     break
-                page = await self._client.fine_tuning.jobs.list_events(remote_id, limit=100, after=page.data[-1].id)
+                page = await self._client.fine_tuning.jobs.list_events(
+                    remote_id, limit=page_size, after=page.data[-1].id
+                )
         except openai.OpenAIError as exc:
-            raise _error(exc, "job events") from exc
+            raise _error(exc, "read the job's events", "job") from exc
         return newest_first[::-1]

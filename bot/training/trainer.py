@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import BinaryIO, Literal, Protocol
 
 import attrs
 
@@ -73,23 +73,45 @@ class TrainerError(ServiceUnavailable):
     """The training backend failed; the message is short and safe to show."""
 
 
-class TrainerNotFound(NotFound):
+class TrainerRateLimited(TrainerError):
+    """The backend is rate-limiting the bot."""
+
+
+class TrainerAuthFailed(TrainerError):
+    """The backend rejected the bot's credentials."""
+
+
+class TrainerRejected(TrainerError):
+    """The backend refused the request itself (bad dataset, unknown base model, job already finished)."""
+
+
+class TrainerRemoteError(TrainerError):
+    """The backend erred, timed out or could not be reached; trying again later may work."""
+
+
+class TrainerNotFound(TrainerError, NotFound):
     """The backend does not know this job or file."""
 
 
 class Trainer(Protocol):
+    """A fine-tuning backend. Jobs are listed newest first; events are returned oldest first."""
+
     name: str
 
-    async def upload(self, path: Path, filename: str) -> UploadedDataset: ...
+    async def upload(self, source: Path | BinaryIO, filename: str) -> UploadedDataset:
+        """Upload a dataset from a path or an open binary stream, without reading it whole into memory."""
+        ...
 
     async def start(self, request: TrainingRequest) -> RemoteJob: ...
 
     async def get(self, remote_id: str) -> RemoteJob: ...
 
-    async def list(self, limit: int = 20, after: str | None = None) -> list[RemoteJob]: ...
+    async def list(self, limit: int = 20, after: str | None = None, *, follow: bool = False) -> list[RemoteJob]:
+        """Up to `limit` jobs older than `after`, newest first; with `follow`, every later page too."""
+        ...
 
     async def cancel(self, remote_id: str) -> RemoteJob: ...
 
-    async def events(self, remote_id: str, after: str | None = None) -> list[JobEvent]:
-        """Events newer than `after`, oldest first."""
+    async def events(self, remote_id: str, after: str | None = None, limit: int | None = None) -> list[JobEvent]:
+        """Events newer than `after` (all when None), oldest first; with `limit`, only the newest `limit` of them."""
         ...
