@@ -106,7 +106,7 @@ async def main(seconds: float, from_files: bool) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--from-files", action="store_true", help="let Whisper decode the clip files each time")
     args = parser.parse_args()
