@@ -12,6 +12,7 @@ Shapes follow OpenAI's API reference; tests/fakes/test_openai.py drives it with 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import json
 import math
@@ -61,6 +62,8 @@ class FakeOpenAI:
         self.speech_requests: list[Json] = []
         self.requests: list[tuple[str, str, float]] = []
         self.files: dict[str, tuple[Json, bytes]] = {}
+        self.file_sha256: dict[str, str] = {}  # every upload's digest, kept even when its bytes are not
+        self.keep_uploads = True  # False: uploads are read chunk by chunk and only counted and hashed
         self.jobs: dict[str, Job] = {}
         self._faults: list[Fault] = []
         self._ids = itertools.count(1)
@@ -269,17 +272,25 @@ class FakeOpenAI:
         if method == "POST" and len(parts) == 1:
             reader = await request.multipart()
             purpose, filename, data = "fine-tune", "upload.jsonl", b""
+            digest, size = hashlib.sha256(), 0
             async for part in reader:
                 if part.name == "purpose":  # type: ignore[union-attr]
                     purpose = await part.text()  # type: ignore[union-attr]
                 elif part.name == "file":  # type: ignore[union-attr]
                     filename = part.filename or filename  # type: ignore[union-attr]
-                    data = bytes(await part.read())  # type: ignore[union-attr]
+                    digest, size, kept = hashlib.sha256(), 0, bytearray()
+                    while chunk := await part.read_chunk():  # type: ignore[union-attr]
+                        digest.update(chunk)
+                        size += len(chunk)
+                        if self.keep_uploads:
+                            kept += chunk
+                    data = bytes(kept)
             file_id = f"file-{next(self._ids):08d}"
+            self.file_sha256[file_id] = digest.hexdigest()
             meta = {
                 "id": file_id,
                 "object": "file",
-                "bytes": len(data),
+                "bytes": size,
                 "created_at": int(time.time()),
                 "filename": filename,
                 "purpose": purpose,

@@ -1,32 +1,86 @@
-"""The OpenAI backend against the fake fine-tuning API."""
+"""The OpenAI backend against the fake fine-tuning API, through the real openai client."""
 
 from __future__ import annotations
 
+import hashlib
+import io
+import os
+import tracemalloc
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import openai
 import pytest
 
+from bot.errors import NotFound
 from bot.training.openai_trainer import OpenAITrainer
-from bot.training.trainer import Hyperparameters, TrainerError, TrainerNotFound, TrainingRequest
+from bot.training.trainer import (
+    Hyperparameters,
+    Trainer,
+    TrainerAuthFailed,
+    TrainerError,
+    TrainerNotFound,
+    TrainerRateLimited,
+    TrainerRejected,
+    TrainerRemoteError,
+    TrainingRequest,
+)
 from tests.fakes.openai import FakeOpenAI
+
+Setup = tuple[FakeOpenAI, OpenAITrainer, Path]
+LINE = b'{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}\n'
 
 
 @pytest.fixture
-async def setup(tmp_path: Path) -> AsyncIterator[tuple[FakeOpenAI, OpenAITrainer, Path]]:
+async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
     async with (
         FakeOpenAI() as fake,
-        openai.AsyncOpenAI(api_key=fake.api_key, base_url=fake.base_url, max_retries=0) as client,
+        openai.AsyncOpenAI(api_key=fake.api_key, base_url=fake.base_url, max_retries=0, timeout=10) as client,
     ):
         data = tmp_path / "d.jsonl"
-        data.write_bytes(b'{"messages": []}\n')
+        data.write_bytes(LINE * 3)
         yield fake, OpenAITrainer(client), data
 
 
-async def test_jobs_start_progress_and_report_new_events_oldest_first(
-    setup: tuple[FakeOpenAI, OpenAITrainer, Path],
-) -> None:
+async def _job(trainer: Trainer, data: Path, base_model: str = "base-1") -> str:
+    uploaded = await trainer.upload(data, "d.jsonl")
+    return (await trainer.start(TrainingRequest(uploaded.id, base_model, "sft"))).remote_id
+
+
+async def test_sft_upload_and_start_send_the_dataset_and_supervised_method(setup: Setup) -> None:
+    fake, trainer, data = setup
+    uploaded = await trainer.upload(data, "corrections.jsonl")
+    meta, stored = fake.files[uploaded.id]
+    assert (stored, uploaded.bytes) == (data.read_bytes(), len(LINE) * 3)
+    assert (meta["filename"], meta["purpose"]) == ("corrections.jsonl", "fine-tune")
+    request = TrainingRequest(
+        uploaded.id,
+        "gpt-4.1-mini-2025-04-14",
+        "sft",
+        "guild42",
+        Hyperparameters(n_epochs=3, batch_size=4, learning_rate_multiplier=0.5),
+    )
+    job = await trainer.start(request)
+    payload = fake.jobs[job.remote_id].payload
+    assert payload["method"] == {
+        "type": "supervised",
+        "supervised": {"hyperparameters": {"n_epochs": 3, "batch_size": 4, "learning_rate_multiplier": 0.5}},
+    }
+    assert (payload["model"], payload["training_file"], payload["user_provided_suffix"]) == (
+        "gpt-4.1-mini-2025-04-14",
+        uploaded.id,
+        "guild42",
+    )
+    assert (job.status, job.method, job.base_model, job.fine_tuned_model, job.finished) == (
+        "validating_files",
+        "sft",
+        "gpt-4.1-mini-2025-04-14",
+        None,
+        False,
+    )
+
+
+async def test_dpo_job_progresses_and_reports_new_events_oldest_first(setup: Setup) -> None:
     fake, trainer, data = setup
     uploaded = await trainer.upload(data, "d.jsonl")
     job = await trainer.start(
@@ -36,21 +90,151 @@ async def test_jobs_start_progress_and_report_new_events_oldest_first(
     assert sent == {"type": "dpo", "dpo": {"hyperparameters": {"n_epochs": 2, "beta": 0.2}}}
     first = await trainer.events(job.remote_id)
     fake.advance(job.remote_id, "running", steps=3)
+    running = await trainer.get(job.remote_id)
+    assert (running.status, running.finished, running.finished_at) == ("running", False, None)
     later = await trainer.events(job.remote_id, after=first[-1].event_id)
     assert [e.step for e in later if e.kind == "metrics"] == [1, 2, 3]
     assert later[0].message == "Fine-tuning job started"
     fake.advance(job.remote_id, "succeeded")
     done = await trainer.get(job.remote_id)
-    assert done.finished and done.fine_tuned_model is not None and done.method == "dpo"
+    assert done.finished and done.status == "succeeded" and done.method == "dpo"
+    assert done.fine_tuned_model is not None and done.fine_tuned_model.startswith("ft:base-1:")
+    assert done.fine_tuned_model.endswith(job.remote_id[-8:]) and ":v1:" in done.fine_tuned_model
+    assert done.trained_tokens and done.trained_tokens > 0 and done.finished_at is not None
     assert [j.remote_id for j in await trainer.list()] == [job.remote_id]
 
 
-async def test_backend_errors_become_short_messages(setup: tuple[FakeOpenAI, OpenAITrainer, Path]) -> None:
-    fake, trainer, _ = setup
-    with pytest.raises(TrainerNotFound):
+async def test_failed_job_carries_the_backends_reason(setup: Setup) -> None:
+    fake, trainer, data = setup
+    remote_id = await _job(trainer, data)
+    fake.advance(remote_id, "failed", error="Too few examples: 3 given, at least 10 required.")
+    failed = await trainer.get(remote_id)
+    assert (failed.status, failed.finished, failed.fine_tuned_model) == ("failed", True, None)
+    assert failed.error == "Too few examples: 3 given, at least 10 required."
+    last = (await trainer.events(remote_id))[-1]
+    assert (last.level, last.message) == ("error", failed.error)
+
+
+async def test_metrics_events_span_pages_and_limit_keeps_the_newest(setup: Setup) -> None:
+    fake, trainer, data = setup
+    remote_id = await _job(trainer, data)
+    fake.advance(remote_id, "running", steps=150)  # more than one page of 100
+    fake.advance(remote_id, "succeeded")
+    events = await trainer.events(remote_id)
+    metrics = [e for e in events if e.kind == "metrics"]
+    assert [e.step for e in metrics] == list(range(1, 151))
+    assert {e.total_steps for e in metrics} == {150}
+    losses = [e.train_loss for e in metrics if e.train_loss is not None]
+    assert len(losses) == 150 and losses[0] > losses[-1]
+    assert events[0].message.startswith("Created fine-tuning job") and events[-1].kind == "message"
+    assert [e.created_at for e in events] == sorted(e.created_at for e in events)
+    newest = await trainer.events(remote_id, limit=5)
+    assert [e.event_id for e in newest] == [e.event_id for e in events[-5:]]
+    since = await trainer.events(remote_id, after=metrics[139].event_id)
+    assert [e.step for e in since if e.kind == "metrics"] == list(range(141, 151))
+    assert since[-1].event_id == events[-1].event_id
+
+
+async def test_list_pages_newest_first_and_follows_has_more(setup: Setup) -> None:
+    fake, trainer, data = setup
+    ids = [await _job(trainer, data, base_model=f"base-{i}") for i in range(5)]
+    newest_first = ids[::-1]
+    first = await trainer.list(limit=2)
+    assert [j.remote_id for j in first] == newest_first[:2]
+    second = await trainer.list(limit=2, after=first[-1].remote_id)
+    assert [j.remote_id for j in second] == newest_first[2:4]
+    everything = await trainer.list(limit=2, follow=True)
+    assert [j.remote_id for j in everything] == newest_first
+    assert [j.base_model for j in everything] == [f"base-{i}" for i in range(4, -1, -1)]
+    list_calls = [r for r in fake.requests if r[0] == "GET" and r[1] == "/fine_tuning/jobs"]
+    assert len(list_calls) == 2 + 3  # the followed listing took three pages of two
+
+
+async def test_cancel_stops_a_running_job_and_a_finished_one_is_refused(setup: Setup) -> None:
+    fake, trainer, data = setup
+    remote_id = await _job(trainer, data)
+    fake.advance(remote_id, "running", steps=2)
+    cancelled = await trainer.cancel(remote_id)
+    assert (cancelled.status, cancelled.finished) == ("cancelled", True)
+    assert (await trainer.get(remote_id)).status == "cancelled"
+    assert (await trainer.events(remote_id))[-1].message == "Fine-tuning job cancelled"
+    with pytest.raises(TrainerRejected, match=r"refused to cancel the job: Job .* has already finished"):
+        await trainer.cancel(remote_id)
+
+
+async def test_backend_errors_become_short_messages(setup: Setup) -> None:
+    fake, trainer, data = setup
+    with pytest.raises(TrainerNotFound, match="does not know that job") as missing:
         await trainer.get("ftjob-missing")
+    assert isinstance(missing.value, NotFound) and isinstance(missing.value, TrainerError)
     fake.fail_next(429)
-    with pytest.raises(TrainerError, match="rate-limiting"):
+    with pytest.raises(TrainerRateLimited, match="rate-limiting"):
         await trainer.list()
-    with pytest.raises(TrainerError, match="refused to start the job: invalid training_file"):
+    with pytest.raises(TrainerRejected, match="refused to start the job: invalid training_file"):
         await trainer.start(TrainingRequest("file-nope", "base-1", "sft"))
+    fake.fail_next(500, path_prefix="/files")
+    with pytest.raises(TrainerRemoteError) as remote:
+        await trainer.upload(data, "d.jsonl")
+    assert "fake 500" not in str(remote.value) and "Try again" in str(remote.value)
+    fake.api_key = "sk-rotated"
+    with pytest.raises(TrainerAuthFailed, match="API key"):
+        await trainer.events("ftjob-any")
+
+
+async def test_a_server_that_does_not_answer_is_reported_unreachable(setup: Setup) -> None:
+    fake, _, _ = setup
+    async with openai.AsyncOpenAI(
+        api_key=fake.api_key, base_url=fake.base_url, max_retries=0, timeout=0.3
+    ) as impatient:
+        fake.delay_next(1.0)
+        with pytest.raises(TrainerRemoteError, match="could not be reached"):
+            await OpenAITrainer(impatient).get("ftjob-any")
+
+
+async def test_big_dataset_is_streamed_not_read_whole(setup: Setup, tmp_path: Path) -> None:
+    fake, trainer, _ = setup
+    fake.keep_uploads = False  # the fake runs in this process: it only hashes, so the peak measures the client
+    big = tmp_path / "big.jsonl"
+    block = LINE * 8192  # ~0.75 MB of valid lines
+    with big.open("wb") as f:
+        while f.tell() < 50 * 1024 * 1024:
+            f.write(block)
+    size = big.stat().st_size
+    tracemalloc.start()
+    try:
+        uploaded = await trainer.upload(big, "big.jsonl")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert uploaded.bytes == size
+    digest = hashlib.sha256()
+    with big.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    assert fake.file_sha256[uploaded.id] == digest.hexdigest()
+    assert peak < size // 5, f"uploading {size} bytes peaked at {peak} bytes of Python memory"
+
+
+class _Pipe(io.RawIOBase):
+    """A stream that cannot seek, like a pipe or a download in progress."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        chunk = self._data.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+async def test_upload_from_streams_seekable_or_not(setup: Setup) -> None:
+    fake, trainer, _ = setup
+    payload = LINE * 100 + os.urandom(16).hex().encode()
+    from_memory = await trainer.upload(io.BytesIO(payload), "memory.jsonl")
+    from_pipe = await trainer.upload(io.BufferedReader(_Pipe(payload)), "pipe.jsonl")
+    for uploaded, name in ((from_memory, "memory.jsonl"), (from_pipe, "pipe.jsonl")):
+        meta, stored = fake.files[uploaded.id]
+        assert (stored, meta["filename"], uploaded.bytes) == (payload, name, len(payload))
