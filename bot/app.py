@@ -23,6 +23,8 @@ from bot.store.answers import AnswerStore
 from bot.store.corrections import CorrectionStore
 from bot.store.database import Database
 from bot.store.guilds import GuildSettingsStore
+from bot.speech.transcribe import Transcriber
+from bot.speech.tts import SpeechEngine, make_engine
 from bot.store.jobs import JobStore, TrainingJob
 from bot.training.openai_trainer import OpenAITrainer
 from bot.training.prepared import PreparedDatasets
@@ -53,6 +55,8 @@ class Services:
     watcher: JobWatcher
     prepared: PreparedDatasets
     token_counter: TokenCounter
+    transcriber: Transcriber
+    speech: SpeechEngine
 
     @property
     def settings(self) -> Settings:
@@ -69,6 +73,7 @@ class Services:
         await self.watcher.stop()
         self.prepared.close()
         self.token_counter.close()
+        self.transcriber.close()
         await self.openai.close()
         await self.database.close()
 
@@ -152,6 +157,8 @@ def build(
         watcher=watcher,
         prepared=PreparedDatasets(Path(training.work_dir), training.confirm_timeout_s),
         token_counter=TokenCounter(training.encoding),
+        transcriber=Transcriber(settings.speech),
+        speech=make_engine(settings.speech, openai_client),
     )
     registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
     for field in attrs.fields(Services):

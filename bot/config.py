@@ -14,6 +14,7 @@ import attrs
 
 from bot.errors import ConfigError
 from bot.settings import SettingsProblems, build_settings, non_negative, positive
+from bot.speech.settings import SpeechSettings
 from bot.training.settings import TrainingSettings
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
@@ -82,6 +83,7 @@ class Settings:
     limits: LimitsSettings = attrs.field(factory=LimitsSettings)
     storage: StorageSettings = attrs.field(factory=StorageSettings)
     training: TrainingSettings = attrs.field(factory=TrainingSettings)
+    speech: SpeechSettings = attrs.field(factory=SpeechSettings)
 
 
 @attrs.frozen(repr=False)

@@ -11,8 +11,11 @@ import lightbulb
 from bot.app import Services
 from bot.discord.asking import answer_question
 from bot.discord.errors import describe_error
+from bot.discord.hearing import audio_attachment, quoted, transcribe_attachment
 from bot.discord.replies import ChannelTarget, InteractionTarget
+from bot.errors import InvalidInput
 from bot.llm.answering import Question
+from bot.speech.audio import check_upload
 
 loader = lightbulb.Loader()
 _log = logging.getLogger(__name__)
@@ -20,31 +23,52 @@ _log = logging.getLogger(__name__)
 
 @loader.command
 class Ask(lightbulb.SlashCommand, name="ask", description="Ask the bot a question"):
-    question = lightbulb.string("question", "What you want to know", min_length=1, max_length=6000)
+    question = lightbulb.string("question", "What you want to know", min_length=1, max_length=6000, default=None)
+    audio = lightbulb.attachment("audio", "Or ask out loud: a recording of your question", default=None)
     private = lightbulb.boolean("private", "Only you see the answer", default=False)
+    speak = lightbulb.boolean("speak", "Also send the answer as spoken audio", default=False)
     new_conversation = lightbulb.boolean(
         "new_conversation", "Start afresh: forget your earlier questions in this channel", default=False
     )
 
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, services: Services = lightbulb.di.INJECTED) -> None:
+        speech = services.settings.speech
+        if self.question is None and self.audio is None:
+            raise InvalidInput("Ask something: type a `question` or attach `audio`.")
+        if self.audio is not None:  # refuse wrong or oversized files before acknowledging or downloading
+            a = self.audio
+            check_upload(a.size, a.media_type, a.filename, a.duration, speech)
         # Acknowledge first: Discord gives 3 s, and the model may take longer than that to say anything.
         await ctx.defer(ephemeral=self.private)
+        text, transcript, prefix = self.question or "", None, ""
+        if self.audio is not None:
+            transcript = await transcribe_attachment(services.transcriber, self.audio, speech, ctx.guild_id)
+            text = f"{transcript}\n\n{text}".strip()
+            prefix = quoted(transcript)
         question = Question(
             guild_id=ctx.guild_id,
             channel_id=ctx.channel_id,
             user_id=ctx.user.id,
-            text=self.question,
-            source="slash",
+            text=text,
+            source="audio" if transcript is not None else "slash",
             new_conversation=self.new_conversation,
+            transcript=transcript,
         )
-        await answer_question(
+        answer = await answer_question(
             services.answerer,
             services.answers,
             question,
             InteractionTarget(ctx.interaction, ephemeral=self.private),
             interval_s=services.settings.llm.edit_interval_s,
+            prefix=prefix,
         )
+        if self.speak and answer is not None:
+            spoken = await services.speech.synthesize(answer.answer, None)
+            await ctx.respond(
+                attachment=hikari.Bytes(spoken.data, f"answer-{answer.id}.{spoken.extension}", mimetype=spoken.mime),
+                ephemeral=self.private,
+            )
 
 
 def _strip_mention(content: str, bot_id: int) -> str:
@@ -67,21 +91,36 @@ async def on_message(event: hikari.MessageCreateEvent, services: Services = ligh
     if not (mentioned or (is_dm and settings.answer_in_dms) or message.channel_id in settings.chat_channels):
         return
     text = _strip_mention(message.content or "", me.id)
-    if not text:
+    audio = audio_attachment(message)
+    if not text and audio is None:
         return
-    question = Question(
-        guild_id=message.guild_id,
-        channel_id=message.channel_id,
-        user_id=message.author.id,
-        text=text,
-        source="message",
-    )
     rest = event.app.rest
     target = ChannelTarget(rest, message.channel_id, reply_to=message.id)
     try:
+        transcript, prefix = None, ""
+        if audio is not None:
+            speech = services.settings.speech
+            check_upload(audio.size, audio.media_type, audio.filename, audio.duration, speech)
+            await rest.trigger_typing(message.channel_id)
+            transcript = await transcribe_attachment(services.transcriber, audio, speech, message.guild_id)
+            text = f"{transcript}\n\n{text}".strip()
+            prefix = quoted(transcript)
+        question = Question(
+            guild_id=message.guild_id,
+            channel_id=message.channel_id,
+            user_id=message.author.id,
+            text=text,
+            source="audio" if transcript is not None else "message",
+            transcript=transcript,
+        )
         await rest.trigger_typing(message.channel_id)
         await answer_question(
-            services.answerer, services.answers, question, target, interval_s=services.settings.llm.edit_interval_s
+            services.answerer,
+            services.answers,
+            question,
+            target,
+            interval_s=services.settings.llm.edit_interval_s,
+            prefix=prefix,
         )
     except Exception as exc:  # one error path: a short reply; unexpected errors are logged with an id
         notice = describe_error(exc, "message answer")

@@ -17,6 +17,7 @@ import attrs
 
 from bot.app import BuiltBot, build
 from bot.config import Config, Secrets, Settings
+from tests.assets import whisper_base_dir
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.openai import FakeOpenAI
 
@@ -24,15 +25,18 @@ from tests.fakes.openai import FakeOpenAI
 def make_config(discord: FakeDiscord, openai_fake: FakeOpenAI, data_dir: Path, /, **sections: dict[str, Any]) -> Config:
     """Default settings with `sections` overriding fields per section, e.g. llm={"edit_interval_s": 0.05}."""
     settings = Settings()
+    # Test defaults: a database in the test's folder, offline speech (Whisper base from PyPI, espeak-ng),
+    # commands in the fake guild. Sections given by the test are applied on top.
+    defaults: dict[str, dict[str, Any]] = {
+        "storage": {"url": f"sqlite+aiosqlite:///{data_dir}/bot.sqlite3"},
+        "speech": {"whisper_model": str(whisper_base_dir()), "engine": "espeak"},
+        "training": {"work_dir": str(data_dir / "training")},
+        "discord": {"command_guilds": [discord.guild_id]},
+    }
     changes: dict[str, Any] = {}
-    for name, fields in sections.items():
+    for name in defaults.keys() | sections.keys():
+        fields = defaults.get(name, {}) | sections.get(name, {})
         changes[name] = attrs.evolve(getattr(settings, name), **fields)
-    if "storage" not in sections:
-        changes["storage"] = attrs.evolve(settings.storage, url=f"sqlite+aiosqlite:///{data_dir}/bot.sqlite3")
-    if "training" not in sections:
-        changes["training"] = attrs.evolve(settings.training, work_dir=str(data_dir / "training"))
-    if "discord" not in sections:
-        changes["discord"] = attrs.evolve(settings.discord, command_guilds=[discord.guild_id])
     settings = attrs.evolve(settings, **changes)
     secrets = Secrets(
         discord_token=discord.token,

@@ -1,0 +1,91 @@
+"""Audio in Discord: voice messages and /ask audio are transcribed and answered; the answer can be spoken."""
+
+from __future__ import annotations
+
+import io
+import json
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from tests.assets import DATA
+from tests.fakes.discord import IS_VOICE_MESSAGE, Event, FakeDiscord
+from tests.fakes.harness import running_bot
+from tests.fakes.openai import FakeOpenAI
+
+
+def final(e: Event) -> bool:
+    return "correct:" in str(e.json.get("components"))
+
+
+def silent_wav(seconds: float) -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16_000)
+        w.writeframes(np.zeros(int(16_000 * seconds), dtype=np.int16).tobytes())
+    return out.getvalue()
+
+
+async def test_a_voice_message_in_a_dm_is_transcribed_and_answered_and_can_be_corrected(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    openai_fake.reply("Mars is cold and dusty.")
+    async with running_bot(discord, openai_fake, tmp_path):
+        voice = discord.attachment(
+            "voice-message.ogg",
+            (DATA / "weather_question.ogg").read_bytes(),
+            "audio/ogg",
+            duration_secs=3.2,
+            waveform="AAAA",
+        )
+        sent = discord.post_message("", guild_id=None, attachments=[voice], flags=IS_VOICE_MESSAGE)
+        channel = int(sent["channel_id"])
+        replies = await discord.wait_for(
+            lambda: [m for m in discord.bot_messages_in(channel) if m.custom_ids], timeout=60
+        )
+        reply = replies[0].content
+        assert "Tell me about the weather on Mars." in reply and reply.endswith("Mars is cold and dusty.")
+        assert openai_fake.chat_requests[-1]["messages"][-1]["content"] == "Tell me about the weather on Mars."
+        # The correction form of an answer that came from audio lets the user fix the transcript.
+        opened = discord.click(replies[0], replies[0].custom_ids[0])
+        await opened.wait_callback()
+        assert opened.modal is not None
+        first = opened.modal["fields"][0]
+        assert first["custom_id"] == "transcript" and first["value"] == "Tell me about the weather on Mars."
+
+
+async def test_ask_with_audio_and_speak_attaches_the_spoken_answer(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    openai_fake.reply("Paris.")
+    async with running_bot(discord, openai_fake, tmp_path):
+        audio = discord.attachment("question.wav", (DATA / "weather_question.wav").read_bytes(), "audio/wav")
+        handle = discord.slash("ask", options={"audio": audio, "speak": True})
+        spoken = await handle.wait(lambda e: bool(e.files), timeout=60)
+        assert handle.content.startswith("🎙️") and handle.content.endswith("Paris.")
+        assert spoken.files[0].filename.endswith(".wav")
+        with wave.open(io.BytesIO(spoken.files[0].data)) as w:
+            assert w.getnframes() / w.getframerate() > 0.3
+
+
+async def test_silence_gets_no_answer_and_bad_audio_is_refused_before_download(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    async with running_bot(discord, openai_fake, tmp_path, speech={"max_audio_mb": 0.05}) as built:
+        del built
+        quiet = discord.attachment("quiet.wav", silent_wav(2.0)[:40_000], "audio/wav")
+        handle = discord.slash("ask", options={"audio": quiet})
+        said = await handle.wait(lambda e: e.kind == "followup")
+        assert "couldn't hear any speech" in said.json["content"]
+        downloads = len(discord.file_downloads)
+        text = discord.attachment("notes.txt", b"not audio at all", "text/plain")
+        refused = discord.slash("ask", options={"audio": text})
+        assert "not audio" in json.dumps((await refused.wait_callback()).json)
+        big = discord.attachment("long.wav", silent_wav(3.0), "audio/wav")
+        too_big = discord.slash("ask", options={"audio": big})
+        assert "the limit is 0.05 MB" in json.dumps((await too_big.wait_callback()).json)
+        assert len(discord.file_downloads) == downloads
+        assert openai_fake.chat_requests == []
