@@ -19,12 +19,12 @@ from bot.config import Config, Settings
 from bot.limits import RateLimiter
 from bot.llm.answering import Answerer
 from bot.llm.chat import ChatModel
+from bot.speech.transcribe import Transcriber
+from bot.speech.tts import SpeechEngine, make_engine
 from bot.store.answers import AnswerStore
 from bot.store.corrections import CorrectionStore
 from bot.store.database import Database
 from bot.store.guilds import GuildSettingsStore
-from bot.speech.transcribe import Transcriber
-from bot.speech.tts import SpeechEngine, make_engine
 from bot.store.jobs import JobStore, TrainingJob
 from bot.training.openai_trainer import OpenAITrainer
 from bot.training.prepared import PreparedDatasets
