@@ -238,3 +238,21 @@ async def test_upload_from_streams_seekable_or_not(setup: Setup) -> None:
     for uploaded, name in ((from_memory, "memory.jsonl"), (from_pipe, "pipe.jsonl")):
         meta, stored = fake.files[uploaded.id]
         assert (stored, meta["filename"], uploaded.bytes) == (payload, name, len(payload))
+
+
+async def test_retried_upload_resends_the_whole_file_and_a_pipe_is_not_retried(setup: Setup) -> None:
+    fake, _, data = setup
+    async with openai.AsyncOpenAI(api_key=fake.api_key, base_url=fake.base_url, max_retries=2, timeout=10) as client:
+        trainer = OpenAITrainer(client)
+        fake.fail_next(500, path_prefix="/files", retry_after=0.01)
+        uploaded = await trainer.upload(data, "d.jsonl")
+        assert fake.files[uploaded.id][1] == data.read_bytes()
+        fake.fail_next(500, path_prefix="/files", retry_after=0.01)
+        from_memory = await trainer.upload(io.BytesIO(LINE * 7), "m.jsonl")
+        assert fake.files[from_memory.id][1] == LINE * 7
+        tries_before = sum(1 for r in fake.requests if r[1] == "/files")
+        fake.fail_next(500, path_prefix="/files", retry_after=0.01)
+        with pytest.raises(TrainerRemoteError):
+            # A pipe cannot be rewound: a retry would send a truncated dataset, so it is sent once only.
+            await trainer.upload(io.BufferedReader(_Pipe(LINE * 7)), "p.jsonl")
+        assert sum(1 for r in fake.requests if r[1] == "/files") == tries_before + 1
