@@ -209,6 +209,6 @@ class Player:
                 self._send_opus(OPUS_SILENCE)
             due = max(due, loop.time()) + FRAME_S
         # Speaking ends once the last silence frame has actually left.
-        remaining = due - FRAME_S - loop.time()
+        remaining = due - FRAME_S + 0.005 - loop.time()
         if self._schedule is not None and remaining > 0:
             await asyncio.sleep(remaining)

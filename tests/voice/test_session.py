@@ -235,15 +235,18 @@ async def test_voice_server_change_reconnects_to_the_new_endpoint(fake: FakeVoic
 async def test_encoded_file_and_mono_numpy_play_for_their_full_length(
     fake: FakeVoiceServer, session: VoiceSession
 ) -> None:
+    trailing = session.settings.trailing_silence_frames
+    silence = [b"\xf8\xff\xfe"] * trailing
     await session.player.play_encoded((DATA / "weather_question.ogg").read_bytes())
-    await fake.wait_for(lambda: len(fake.speaking) == 2)
-    from_file = len(fake.frames) - session.settings.trailing_silence_frames
+    await fake.wait_for(lambda: len(fake.speaking) == 2 and fake.frames[-trailing:] == silence)
+    from_file = len(fake.frames) - trailing
     assert abs(from_file * 0.02 - _wav_seconds("weather_question.wav")) < 0.1
 
     mono = (np.sin(np.arange(48_000 // 2) / 11) * 9000).astype(np.int16)  # 0.5 s
     await session.player.play(mono, channels=1)
-    await fake.wait_for(lambda: len(fake.speaking) == 4)
-    tone_frames = fake.frames[from_file + session.settings.trailing_silence_frames :]
-    assert len(tone_frames) - session.settings.trailing_silence_frames == 25
+    await fake.wait_for(lambda: len(fake.speaking) == 4 and len(fake.frames) > from_file + trailing + 25)
+    await fake.wait_for(lambda: fake.frames[-trailing:] == silence)
+    tone_frames = fake.frames[from_file + trailing :]
+    assert len(tone_frames) - trailing == 25
     heard = np.frombuffer(fake.decoded_audio(), dtype=np.int16).reshape(-1, 2)
     assert np.abs(heard[-40_000:, 0].astype(np.int32) - heard[-40_000:, 1]).mean() < 50  # mono → both channels
