@@ -24,6 +24,8 @@ _log = logging.getLogger(__name__)
 
 _FRAME_BYTES = 960 * 2 * 2
 _SILENT_FRAME = bytes(_FRAME_BYTES)
+# Longer gaps than this (frames) are a resynchronisation, not loss to conceal.
+_MAX_CONCEALED = 10
 
 
 @attrs.frozen
@@ -177,6 +179,10 @@ class Receiver:
                 pcm = speaker.decode(packet.payload)
                 speaker.last_pcm = pcm
                 self._deliver(HeardFrame(speaker.user_id, pcm, self._clock(), packet.timestamp))
+            elif (gap := (self._earliest(speaker) - speaker.next_seq) & 0xFFFF) > _MAX_CONCEALED:
+                # A jump (the sender restarted or skipped ahead): resynchronise instead of inventing audio for it.
+                speaker.next_seq = (speaker.next_seq + gap) & 0xFFFF
+                continue
             elif force or len(speaker.buffer) >= self._jitter:
                 # Lost: conceal with a faded copy of the previous frame, then silence if the loss continues.
                 faded = (np.frombuffer(speaker.last_pcm, dtype=np.int16) // 2).astype(np.int16).tobytes()
