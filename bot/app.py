@@ -16,6 +16,9 @@ import yuyo
 
 import extensions
 from bot.config import Config, Settings
+from bot.conversation.session import TurnRecord
+from bot.discord.asking import correct_button
+from bot.discord.voice_rooms import VoiceRooms
 from bot.limits import RateLimiter
 from bot.llm.answering import Answerer
 from bot.llm.chat import ChatModel
@@ -57,6 +60,7 @@ class Services:
     token_counter: TokenCounter
     transcriber: Transcriber
     speech: SpeechEngine
+    rooms: VoiceRooms
 
     @property
     def settings(self) -> Settings:
@@ -70,6 +74,7 @@ class Services:
         await self.database.open()
 
     async def close(self) -> None:
+        await self.rooms.close()
         await self.watcher.stop()
         self.prepared.close()
         self.token_counter.close()
@@ -126,6 +131,21 @@ def build(
     chat = ChatModel(openai_client, max_tokens=settings.llm.max_answer_tokens, temperature=settings.llm.temperature)
     limiter = RateLimiter(settings.limits.model_calls, settings.limits.window_s)
     jobs = JobStore(database)
+    answerer = Answerer(chat, answers, guilds, limiter, settings.llm)
+    transcriber = Transcriber(settings.speech)
+    speech = make_engine(settings.speech, openai_client)
+
+    async def post_turn(guild_id: int, turn: TurnRecord) -> None:
+        """A voice turn, written out in the transcript channel (if one is configured) with the Correct button."""
+        channel = settings.conversation.transcript_channel_id
+        if channel is None or turn.answer_id is None:
+            return
+        text = f"🎙️ <@{turn.user_id}>: *{turn.transcript}*\n\n{turn.answer_text}"
+        message = await bot.rest.create_message(
+            channel, text[:2000], components=[correct_button(turn.answer_id)], user_mentions=False
+        )
+        await answers.set_message_ids(turn.answer_id, [int(message.id)])
+        _log.debug("voice turn in guild %s posted to %s", guild_id, channel)
 
     async def announce(job: TrainingJob) -> None:
         from bot.discord.training import job_notice
@@ -149,7 +169,7 @@ def build(
         openai=openai_client,
         chat=chat,
         limiter=limiter,
-        answerer=Answerer(chat, answers, guilds, limiter, settings.llm),
+        answerer=answerer,
         components=yuyo.ComponentClient.from_gateway_bot(bot, alluka=injector),
         modals=yuyo.ModalClient.from_gateway_bot(bot, alluka=injector),
         jobs=jobs,
@@ -157,8 +177,17 @@ def build(
         watcher=watcher,
         prepared=PreparedDatasets(Path(training.work_dir), training.confirm_timeout_s),
         token_counter=TokenCounter(training.encoding),
-        transcriber=Transcriber(settings.speech),
-        speech=make_engine(settings.speech, openai_client),
+        transcriber=transcriber,
+        speech=speech,
+        rooms=VoiceRooms(
+            bot,
+            voice=settings.voice,
+            conversation=settings.conversation,
+            transcriber=transcriber,
+            answerer=answerer,
+            speech=speech,
+            on_turn=post_turn,
+        ),
     )
     registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
     for field in attrs.fields(Services):

@@ -12,10 +12,12 @@ from typing import Any
 
 import attrs
 
+from bot.conversation.settings import ConversationSettings
 from bot.errors import ConfigError
 from bot.settings import SettingsProblems, build_settings, non_negative, positive
 from bot.speech.settings import SpeechSettings
 from bot.training.settings import TrainingSettings
+from bot.voice.settings import VoiceSettings
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
 CONFIG_PATH_ENV = "TEACHBOT_CONFIG"
@@ -84,6 +86,8 @@ class Settings:
     storage: StorageSettings = attrs.field(factory=StorageSettings)
     training: TrainingSettings = attrs.field(factory=TrainingSettings)
     speech: SpeechSettings = attrs.field(factory=SpeechSettings)
+    voice: VoiceSettings = attrs.field(factory=VoiceSettings)
+    conversation: ConversationSettings = attrs.field(factory=ConversationSettings)
 
 
 @attrs.frozen(repr=False)

@@ -13,6 +13,7 @@ from bot.discord.asking import answer_question
 from bot.discord.errors import describe_error
 from bot.discord.hearing import audio_attachment, quoted, transcribe_attachment
 from bot.discord.replies import ChannelTarget, InteractionTarget
+from bot.discord.voice_rooms import caller_channel
 from bot.errors import InvalidInput
 from bot.llm.answering import Question
 from bot.speech.audio import check_upload
@@ -63,7 +64,13 @@ class Ask(lightbulb.SlashCommand, name="ask", description="Ask the bot a questio
             interval_s=services.settings.llm.edit_interval_s,
             prefix=prefix,
         )
-        if self.speak and answer is not None:
+        if answer is None:
+            return
+        room = services.rooms.get(ctx.guild_id)
+        if room is not None and caller_channel(ctx.client.app, room.guild_id, ctx.user.id) == room.channel_id:
+            services.rooms.say(room.guild_id, answer.answer)  # spoken where the asker listens, in the background
+            return
+        if self.speak:
             spoken = await services.speech.synthesize(answer.answer, None)
             await ctx.respond(
                 attachment=hikari.Bytes(spoken.data, f"answer-{answer.id}.{spoken.extension}", mimetype=spoken.mime),

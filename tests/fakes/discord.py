@@ -750,6 +750,8 @@ class FakeDiscord:
                 continue
             frame = json.loads(msg.data)  # hikari sends plain (uncompressed) JSON, in binary frames
             self.gateway_ops.append(frame)
+            async with self._changed:  # `wait_for` conditions may depend on what the bot sends here too
+                self._changed.notify_all()
             op = frame["op"]
             if op == 1:
                 await self._send({"op": 11})

@@ -1,0 +1,135 @@
+"""Talking with the bot in a voice channel, through the fake Discord and the fake voice server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from bot.speech.audio import to_pcm48k_stereo
+from tests.assets import DATA
+from tests.fakes.discord import Event, FakeDiscord
+from tests.fakes.harness import running_bot
+from tests.fakes.openai import FakeOpenAI
+from tests.fakes.voice import FakeVoiceServer, encode_opus
+
+SPEAKER_SSRC = 777
+
+
+@pytest.fixture
+async def voice_server() -> AsyncIterator[FakeVoiceServer]:
+    server = FakeVoiceServer(heartbeat_ms=200)
+    await server.start()
+    yield server
+    await server.close()
+
+
+def wire_voice(discord: FakeDiscord, server: FakeVoiceServer) -> None:
+    """Discord's side of joining: the bot's op 4 is answered with its voice state and the voice server."""
+
+    def on_voice_state_update(d: dict[str, Any]) -> None:
+        channel = int(d["channel_id"]) if d["channel_id"] else None
+        discord.dispatch_voice_state_update(discord.bot_user, channel, "gw-session", discord.guild_id)
+        if channel:
+            discord.dispatch_voice_server_update(discord.guild_id, server.endpoint.removeprefix("ws://"), "tok")
+
+    discord.on_voice_state_update = on_voice_state_update
+
+
+async def speak_in_real_time(server: FakeVoiceServer, user_id: int, frames: list[bytes]) -> None:
+    """A Discord client sends one 20 ms frame every 20 ms; the bot's end-of-speech timing depends on it."""
+    start = asyncio.get_running_loop().time()
+    for index in range(0, len(frames), 5):
+        server.send_audio(user_id, SPEAKER_SSRC, frames, order=list(range(index, min(index + 5, len(frames)))))
+        # Pacing the simulated microphone, not waiting for the bot: the source is real-time by nature.
+        await asyncio.sleep(max(0.0, start + (index + 5) * 0.02 - asyncio.get_running_loop().time()))
+
+
+def said(e: Event) -> str:
+    data = e.json.get("data", e.json) if e.kind == "callback" else e.json
+    return json.dumps(data)
+
+
+async def test_join_speak_hear_the_answer_and_leave(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, voice_server: FakeVoiceServer, tmp_path: Path
+) -> None:
+    wire_voice(discord, voice_server)
+    openai_fake.reply("Mars is cold and dusty.")
+    async with running_bot(
+        discord,
+        openai_fake,
+        tmp_path,
+        voice={"plain_ws_on_loopback": True},
+        conversation={"transcript_channel_id": discord.other_channel_id},
+    ) as built:
+        not_in_voice = discord.slash("voice", subcommand="join")
+        assert "Join a voice channel first" in said(await not_in_voice.wait_callback())
+        discord.dispatch_voice_state_update(
+            discord.member, discord.voice_channel_id, "member-session", discord.guild_id
+        )
+        joined = discord.slash("voice", subcommand="join")
+        await joined.wait(lambda e: e.kind in ("edit", "followup"))
+        assert f"Listening in <#{discord.voice_channel_id}>" in joined.text
+
+        # The member asks out loud.
+        await voice_server.send_json(5, {"user_id": str(discord.member.id), "ssrc": SPEAKER_SSRC, "speaking": 1})
+        await voice_server.wait_for(lambda: bool(voice_server.identifies))
+        room = built.services.rooms.get(discord.guild_id)
+        assert room is not None
+        await voice_server.wait_for(lambda: room.session.receiver.ssrc_users.get(SPEAKER_SSRC) == discord.member.id)
+        speech = to_pcm48k_stereo((DATA / "weather_question.ogg").read_bytes())
+        await speak_in_real_time(voice_server, discord.member.id, encode_opus(speech + bytes(3840 * 40)))
+
+        # The turn is written out in the transcript channel with the Correct button, and the answer is spoken.
+        posted = await discord.wait_for(
+            lambda: [m for m in discord.bot_messages_in(discord.other_channel_id) if m.custom_ids], timeout=60
+        )
+        assert "Tell me about the weather on Mars." in posted[0].content
+        assert "Mars is cold and dusty." in posted[0].content
+        # What the bot said, as the voice server received it, decoded and heard back by Whisper.
+        await voice_server.wait_for(lambda: len(voice_server.frames) > 70, timeout=30)
+        heard = np.frombuffer(voice_server.decoded_audio(), dtype=np.int16).reshape(-1, 2).mean(axis=1)
+        heard16k = (heard[::3] / 32768.0).astype(np.float32)
+        spoken = await built.services.transcriber.transcribe(heard16k, "en")
+        assert "cold" in spoken.text.lower() and "dusty" in spoken.text.lower()
+
+        status = discord.slash("voice", subcommand="status")
+        card = said(await status.wait_callback())
+        assert f"<#{discord.voice_channel_id}>" in card and "Voice privacy code" in card
+
+        left = discord.slash("voice", subcommand="leave")
+        assert "Left the voice channel" in said(await left.wait_callback())
+        assert built.services.rooms.get(discord.guild_id) is None
+        await asyncio.wait_for(room.session.join(), 5)
+
+
+async def test_the_bot_leaves_when_nobody_is_left_in_the_channel(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, voice_server: FakeVoiceServer, tmp_path: Path
+) -> None:
+    wire_voice(discord, voice_server)
+    left: list[dict[str, Any]] = []
+    joined_handler = discord.on_voice_state_update
+    assert joined_handler is not None
+
+    def record(d: dict[str, Any]) -> None:
+        if d["channel_id"] is None:
+            left.append(d)
+        joined_handler(d)
+
+    discord.on_voice_state_update = record
+    async with running_bot(
+        discord, openai_fake, tmp_path, voice={"plain_ws_on_loopback": True}, conversation={"alone_leave_s": 0.2}
+    ) as built:
+        discord.dispatch_voice_state_update(
+            discord.member, discord.voice_channel_id, "member-session", discord.guild_id
+        )
+        joined = discord.slash("voice", subcommand="join")
+        await joined.wait(lambda e: e.kind in ("edit", "followup"))
+        assert built.services.rooms.get(discord.guild_id) is not None
+        discord.dispatch_voice_state_update(discord.member, None, "member-session", discord.guild_id)
+        await discord.wait_for(lambda: bool(left) and built.services.rooms.get(discord.guild_id) is None)
