@@ -4,7 +4,7 @@ set -euo pipefail
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [[ -n "$bin" ]] || { echo "PostgreSQL server binaries not found" >&2; exit 1; }
 dir=$(mktemp -d /tmp/teachbot-pg.XXXXXX)
-port=${PGPORT_TEST:-54329}
+port=${PGPORT_TEST:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 run=()
 if [[ $(id -u) -eq 0 ]]; then
     chown postgres "$dir"
