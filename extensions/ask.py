@@ -11,7 +11,7 @@ import lightbulb
 from bot.app import Services
 from bot.discord.asking import answer_question
 from bot.discord.errors import describe_error
-from bot.discord.hearing import audio_attachment, quoted, transcribe_attachment
+from bot.discord.hearing import audio_attachment, heard_question
 from bot.discord.replies import ChannelTarget, InteractionTarget
 from bot.discord.voice_rooms import caller_channel
 from bot.errors import InvalidInput
@@ -42,11 +42,9 @@ class Ask(lightbulb.SlashCommand, name="ask", description="Ask the bot a questio
             check_upload(a.size, a.media_type, a.filename, a.duration, speech)
         # Acknowledge first: Discord gives 3 s, and the model may take longer than that to say anything.
         await ctx.defer(ephemeral=self.private)
-        text, transcript, prefix = self.question or "", None, ""
-        if self.audio is not None:
-            transcript = await transcribe_attachment(services.transcriber, self.audio, speech, ctx.guild_id)
-            text = f"{transcript}\n\n{text}".strip()
-            prefix = quoted(transcript)
+        text, transcript, prefix = await heard_question(
+            services.transcriber, self.audio, self.question or "", speech, ctx.guild_id
+        )
         question = Question(
             guild_id=ctx.guild_id,
             channel_id=ctx.channel_id,
@@ -104,14 +102,11 @@ async def on_message(event: hikari.MessageCreateEvent, services: Services = ligh
     rest = event.app.rest
     target = ChannelTarget(rest, message.channel_id, reply_to=message.id)
     try:
-        transcript, prefix = None, ""
+        speech = services.settings.speech
         if audio is not None:
-            speech = services.settings.speech
             check_upload(audio.size, audio.media_type, audio.filename, audio.duration, speech)
             await rest.trigger_typing(message.channel_id)
-            transcript = await transcribe_attachment(services.transcriber, audio, speech, message.guild_id)
-            text = f"{transcript}\n\n{text}".strip()
-            prefix = quoted(transcript)
+        text, transcript, prefix = await heard_question(services.transcriber, audio, text, speech, message.guild_id)
         question = Question(
             guild_id=message.guild_id,
             channel_id=message.channel_id,

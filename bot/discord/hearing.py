@@ -41,3 +41,17 @@ def quoted(transcript: str) -> str:
 
 def nothing_heard() -> InvalidInput:
     return InvalidInput("I couldn't hear any speech in that audio, so there's nothing to answer.")
+
+
+async def heard_question(
+    transcriber: Transcriber,
+    audio: hikari.Attachment | None,
+    typed: str,
+    settings: SpeechSettings,
+    guild_id: int | None,
+) -> tuple[str, str | None, str]:
+    """(question text, transcript or None, reply prefix): a recording's transcript comes before any typed text."""
+    if audio is None:
+        return typed, None, ""
+    transcript = await transcribe_attachment(transcriber, audio, settings, guild_id)
+    return f"{transcript}\n\n{typed}".strip(), transcript, quoted(transcript)

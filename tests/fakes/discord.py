@@ -29,6 +29,8 @@ import aiohttp
 import attrs
 from aiohttp import web
 
+from tests.fakes.loopback import serve
+
 Json = dict[str, Any]
 DISCORD_EPOCH_MS = 1_420_070_400_000
 ADMINISTRATOR = 1 << 3
@@ -262,13 +264,7 @@ class FakeDiscord:
         app.router.add_get("/gateway", self._gateway)
         app.router.add_get("/files/{id}/{name}", self._serve_file)
         app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self._runner, self.port = await serve(app)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

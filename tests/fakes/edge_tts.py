@@ -15,6 +15,8 @@ import av
 import numpy as np
 from aiohttp import WSMsgType, web
 
+from tests.fakes.loopback import serve
+
 
 def mp3_tone(seconds: float, rate: int = 24_000) -> bytes:
     """Real MP3 audio (a tone) of the given length, encoded with PyAV."""
@@ -42,13 +44,7 @@ class FakeEdgeTTS:
     async def __aenter__(self) -> FakeEdgeTTS:
         app = web.Application()
         app.router.add_get("/edge/v1", self._ws)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self._runner, self.port = await serve(app)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -24,6 +24,8 @@ from typing import Any
 import attrs
 from aiohttp import web
 
+from tests.fakes.loopback import serve
+
 Json = dict[str, Any]
 Reply = str | Callable[[Json], str]
 TERMINAL = {"succeeded", "failed", "cancelled"}
@@ -74,13 +76,7 @@ class FakeOpenAI:
     async def __aenter__(self) -> FakeOpenAI:
         app = web.Application(client_max_size=256 * 1024 * 1024)
         app.router.add_route("*", "/v1/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self._runner, self.port = await serve(app)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -1,0 +1,16 @@
+"""Starting a fake's aiohttp app on 127.0.0.1 at an ephemeral port."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+
+async def serve(app: web.Application) -> tuple[web.AppRunner, int]:
+    """The running app and its port; `await runner.cleanup()` stops it."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    server = site._server
+    assert server is not None
+    return runner, server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
