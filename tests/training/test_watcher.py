@@ -1,0 +1,196 @@
+"""Job watcher: status changes and events stored, one end notice (again after a restart), backoff, notify retries."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import attrs
+import pytest
+
+from bot.store.database import Database
+from bot.store.jobs import JobStore, NewJob, TrainingJob
+from bot.training.trainer import JobEvent, RemoteJob, TrainerRemoteError
+from bot.training.watcher import JobWatcher
+
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+class FakeTrainer:
+    """Just enough of a Trainer for the watcher: jobs and events held in memory, failures on demand."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, RemoteJob] = {}
+        self.feed: dict[str, list[JobEvent]] = {}
+        self.failing = False
+        self.calls = 0
+
+    def set(self, remote_id: str, status: str, model: str | None = None) -> None:
+        done = status in {"succeeded", "failed", "cancelled"}
+        self.jobs[remote_id] = RemoteJob(
+            remote_id=remote_id,
+            status=status,  # type: ignore[arg-type]
+            base_model="gpt-4o-mini",
+            fine_tuned_model=model,
+            error="bad data" if status == "failed" else None,
+            created_at=T0,
+            finished_at=T0 + dt.timedelta(hours=1) if done else None,
+            trained_tokens=None,
+            method="sft",
+        )
+
+    def emit(self, remote_id: str, step: int, loss: float) -> None:
+        feed = self.feed.setdefault(remote_id, [])
+        n = len(feed) + 1
+        feed.append(
+            JobEvent(
+                remote_id,
+                f"ev-{n:03d}",
+                T0 + dt.timedelta(seconds=n),
+                "info",
+                f"Step {step}",
+                "metrics",
+                step,
+                10,
+                loss,
+                None,
+            )
+        )
+
+    async def get(self, remote_id: str) -> RemoteJob:
+        self.calls += 1
+        if self.failing:
+            raise TrainerRemoteError("The training service is unavailable.")
+        return self.jobs[remote_id]
+
+    async def events(self, remote_id: str, after: str | None = None, limit: int | None = None) -> list[JobEvent]:
+        feed = self.feed.get(remote_id, [])
+        ids = [e.event_id for e in feed]
+        return feed[ids.index(after) + 1 :] if after in ids else list(feed)
+
+
+@attrs.define
+class Notices:
+    sent: list[TrainingJob] = attrs.field(factory=list)
+    fail: bool = False
+    arrived: asyncio.Event = attrs.field(factory=asyncio.Event)
+
+    async def __call__(self, job: TrainingJob) -> None:
+        if self.fail:
+            raise RuntimeError("Discord is down")
+        self.sent.append(job)
+        self.arrived.set()
+
+
+@pytest.fixture
+async def jobs(tmp_path: Path) -> AsyncIterator[JobStore]:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/t.sqlite3")
+    await db.open()
+    yield JobStore(db)
+    await db.close()
+
+
+async def add_job(jobs: JobStore, remote_id: str = "ftjob-a") -> TrainingJob:
+    return await jobs.add(
+        NewJob(1, 10, 20, "openai", remote_id, "gpt-4o-mini", "sft", None, "0" * 64, 12, "validating_files")
+    )
+
+
+def watcher(trainer: FakeTrainer, jobs: JobStore, notices: Notices) -> JobWatcher:
+    return JobWatcher(trainer, jobs, notices, interval_s=60, max_backoff_s=300)  # type: ignore[arg-type]
+
+
+async def test_status_and_events_stored_and_end_announced_once(jobs: JobStore) -> None:
+    trainer, notices = FakeTrainer(), Notices()
+    job = await add_job(jobs)
+    w = watcher(trainer, jobs, notices)
+    trainer.set("ftjob-a", "running")
+    trainer.emit("ftjob-a", 1, 2.0)
+    await w.run_once()
+    now = await jobs.get(job.id)
+    assert now is not None and now.status == "running" and now.steps_done == 1
+    assert notices.sent == []
+    trainer.emit("ftjob-a", 2, 1.0)
+    trainer.set("ftjob-a", "succeeded", "ft:gpt-4o-mini:org::x")
+    await w.run_once()
+    await w.run_once()
+    assert [(n.id, n.status, n.fine_tuned_model) for n in notices.sent] == [
+        (job.id, "succeeded", "ft:gpt-4o-mini:org::x")
+    ]
+    assert await jobs.metrics(job.id) == [(1, 2.0, None), (2, 1.0, None)]
+    assert [e.event_id for e in await jobs.events(job.id)] == ["ev-001", "ev-002"]  # each event once
+
+
+async def test_restart_delivers_a_notice_left_pending(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/t.sqlite3"
+    db = Database(url)
+    await db.open()
+    trainer, failing = FakeTrainer(), Notices(fail=True)
+    job = await add_job(JobStore(db))
+    trainer.set("ftjob-a", "failed")
+    await watcher(trainer, JobStore(db), failing).run_once()  # Discord was down: nothing announced
+    assert failing.sent == [] and [j.id for j in await JobStore(db).unnotified_finished()] == [job.id]
+    await db.close()
+
+    db = Database(url)  # the bot restarted
+    await db.open()
+    notices = Notices()
+    w = watcher(trainer, JobStore(db), notices)
+    w.start()
+    try:
+        await asyncio.wait_for(notices.arrived.wait(), 10)
+        await w.run_once()  # waits for the background round to finish; must not announce again
+    finally:
+        await w.stop()
+    assert [(n.id, n.status, n.error) for n in notices.sent] == [(job.id, "failed", "bad data")]
+    assert await JobStore(db).unnotified_finished() == []
+    await db.close()
+
+
+async def test_trainer_errors_back_off_and_the_loop_keeps_going(
+    jobs: JobStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    trainer, notices = FakeTrainer(), Notices()
+    job = await add_job(jobs)
+    trainer.set("ftjob-a", "succeeded", "ft:m")
+    trainer.failing = True
+    w = watcher(trainer, jobs, notices)
+    with caplog.at_level(logging.WARNING, logger="bot.training.watcher"):
+        await w.run_once()
+        await w.run_once()
+    assert any(f"#{job.id}" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
+    assert w._delay() == 240  # 60 s doubled per failed round  # pyright: ignore[reportPrivateUsage]
+    await w.run_once()
+    assert w._delay() == 300  # capped  # pyright: ignore[reportPrivateUsage]
+    assert notices.sent == []
+    trainer.failing = False
+    w.start()
+    try:
+        w.poke()
+        await asyncio.wait_for(notices.arrived.wait(), 10)
+        await w.run_once()  # waits for the background round to finish; must not announce again
+    finally:
+        await w.stop()
+    assert [n.id for n in notices.sent] == [job.id]
+    assert w._delay() == 60  # pyright: ignore[reportPrivateUsage]
+
+
+async def test_notify_failure_is_logged_and_retried_next_round(
+    jobs: JobStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    trainer, notices = FakeTrainer(), Notices(fail=True)
+    job = await add_job(jobs)
+    trainer.set("ftjob-a", "cancelled")
+    w = watcher(trainer, jobs, notices)
+    with caplog.at_level(logging.WARNING, logger="bot.training.watcher"):
+        await w.run_once()
+    assert any(f"#{job.id}" in r.getMessage() for r in caplog.records)
+    assert [j.id for j in await jobs.unnotified_finished()] == [job.id]
+    notices.fail = False
+    await w.run_once()
+    assert [(n.id, n.status) for n in notices.sent] == [(job.id, "cancelled")]
+    await w.run_once()
+    assert len(notices.sent) == 1
