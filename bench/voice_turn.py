@@ -4,8 +4,9 @@ The conversation engine (bot/conversation) runs for real: Silero VAD, turn detec
 Whisper base (CPU int8, beam 1), the real Answerer over the loopback FakeOpenAI answering instantly, sentence
 splitting, espeak-ng as the offline speech engine, and bot.voice's Player encoding Opus (its packets are timed at the
 `send_opus` callback instead of going to a UDP socket). Audio arrives as 20 ms 48 kHz stereo frames paced in real
-time, ending like a Discord client does (a few silent frames, then nothing). Whisper and espeak-ng are driven by
-tests/conversation/doubles.py (bot/speech was not committed when this was written).
+time, ending like a Discord client does (a few silent frames, then nothing). Whisper runs through the bot's own
+Transcriber as voice rooms use it (bot/discord/voice_rooms.VoiceTranscription: greedy decoding, and with the
+default `[conversation] short_window` the utterance-sized encoder window); espeak-ng speaks via the test doubles.
 
 Then barge-in: while the bot speaks, a user starts talking; time from their first voiced packet to the bot's
 stop() and to its last audio packet.
@@ -37,10 +38,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot.conversation.session import TurnRecord, VoiceConversation
 from bot.conversation.settings import ConversationSettings
 from bot.conversation.vad import SileroModel, level_dbfs
+from bot.discord.voice_rooms import VoiceTranscription
+from bot.speech.settings import SpeechSettings
+from bot.speech.transcribe import Transcriber
 from bot.voice.player import OPUS_SILENCE, Player
+from tests.assets import whisper_base_dir
 from tests.conversation.doubles import (
     EspeakVoice,
-    LocalWhisper,
     answering,
     load_fixture,
     to_48k_stereo_frames,
@@ -120,7 +124,9 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def main(turns: int, speculative_ms: int | None, short_window: bool) -> None:
-    whisper = LocalWhisper(short_window=short_window)
+    speech_settings = SpeechSettings(cpu_threads=2)
+    transcriber = Transcriber(speech_settings, str(whisper_base_dir()))
+    whisper = VoiceTranscription(transcriber, short_window=short_window)
     vad = SileroModel()
     settings = ConversationSettings(language="en")
     if speculative_ms is not None:
@@ -203,7 +209,7 @@ async def main(turns: int, speculative_ms: int | None, short_window: bool) -> No
                 await asyncio.wait_for(records.get(), 60)  # the interrupting question, answered
                 await conversation.wait_idle()
             await conversation.close()
-    whisper.close()
+    transcriber.close()
 
     print()
     print(f"{'stage (ms)':<18}{'p50':>8}{'p95':>8}   (stage = time since the previous mark)")
@@ -236,8 +242,8 @@ if __name__ == "__main__":
     parser.add_argument("--turns", type=int, default=20)
     parser.add_argument("--speculative-ms", type=int, default=None, help="override the setting's default")
     parser.add_argument(
-        "--short-window", action="store_true", help="encode only the utterance + 1 s, not faster-whisper's 30 s window"
+        "--full-window", action="store_true", help="faster-whisper's 30 s encoder window instead of the short one"
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(main(args.turns, args.speculative_ms, args.short_window))
+    asyncio.run(main(args.turns, args.speculative_ms, not args.full_window))

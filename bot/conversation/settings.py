@@ -46,3 +46,7 @@ class ConversationSettings:
     transcript_channel_id: int | None = None
     # How many recent turns `/voice status` shows.
     status_turns: int = attrs.field(default=5, validator=positive)
+    # Per-guild addressing ("all" or "name"), by guild id, overriding `addressing`.
+    guild_addressing: dict[str, str] = attrs.field(factory=dict[str, str])
+    # With a known `language`, transcribe only the utterance instead of Whisper's 30 s window (several times faster).
+    short_window: bool = True

@@ -10,12 +10,14 @@ from collections.abc import Awaitable, Callable
 import attrs
 import hikari
 
+from bot.conversation.addressing import AddressingMode
 from bot.conversation.session import TurnRecord, VoiceConversation
 from bot.conversation.settings import ConversationSettings
 from bot.conversation.vad import SileroModel
 from bot.errors import ServiceUnavailable
 from bot.llm.answering import Answerer
-from bot.speech.transcribe import Transcriber
+from bot.speech.audio import Samples
+from bot.speech.transcribe import Transcriber, Transcript
 from bot.speech.tts import SpeechEngine
 from bot.voice import VoiceConnectFailed, VoiceSession, VoiceSettings, connect
 
@@ -49,6 +51,17 @@ def humans_in(app: hikari.RESTAware, guild_id: int, channel_id: int) -> int:
     return sum(1 for s in states.values() if s.member is not None and not s.member.is_bot)
 
 
+class VoiceTranscription:
+    """The Transcriber as voice turns use it: greedy decoding, and the short window when the language is known."""
+
+    def __init__(self, transcriber: Transcriber, *, short_window: bool) -> None:
+        self._transcriber = transcriber
+        self._short_window = short_window
+
+    async def transcribe(self, samples: Samples, /, language: str | None = None) -> Transcript:
+        return await self._transcriber.transcribe(samples, language, beam_size=1, short_window=self._short_window)
+
+
 class VoiceRooms:
     def __init__(
         self,
@@ -64,7 +77,7 @@ class VoiceRooms:
         self._bot = bot
         self._voice = voice
         self._conversation = conversation
-        self._transcriber = transcriber
+        self._transcriber_voice = VoiceTranscription(transcriber, short_window=conversation.short_window)
         self._answerer = answerer
         self._speech = speech
         self._on_turn = on_turn
@@ -99,12 +112,13 @@ class VoiceRooms:
                 channel_id=channel_id,
                 settings=self._conversation,
                 vad_model=self._vad,
-                transcriber=self._transcriber,
+                transcriber=self._transcriber_voice,
                 transcription_slots=self._slots,
                 answerer=self._answerer,
                 voice=self._speech,
                 speaker=session.player,
                 on_turn=on_turn,
+                addressing=self._addressing(guild_id),
             )
             listening = asyncio.get_running_loop().create_task(
                 conversation.run(session.receiver.heard()), name=f"voice conversation {guild_id}"
@@ -113,6 +127,12 @@ class VoiceRooms:
             self._rooms[guild_id] = room
             _log.info("joined voice channel %s in guild %s", channel_id, guild_id)
             return room
+
+    def _addressing(self, guild_id: int) -> AddressingMode | None:
+        mode = self._conversation.guild_addressing.get(str(guild_id))
+        if mode == "all":
+            return "all"
+        return "name" if mode == "name" else None  # None: the configured default
 
     async def leave(self, guild_id: int) -> bool:
         room = self._rooms.pop(guild_id, None)

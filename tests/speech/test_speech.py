@@ -110,3 +110,9 @@ async def test_openai_compatible_speech_endpoint() -> None:
         speech = await engine.synthesize("Hello there general", "en")
         assert speech.mime == "audio/wav" and _wav_seconds(speech.data) > 0.5
         assert fake.speech_requests[0]["voice"] == "alloy"
+
+
+async def test_short_window_transcription_for_voice_turns_hears_the_same_words(transcriber: Transcriber) -> None:
+    samples = (await decode((DATA / "weather_question.ogg").read_bytes(), SETTINGS)).samples
+    heard = await transcriber.transcribe(samples, "en", beam_size=1, short_window=True)
+    assert heard.text.rstrip(".").lower() == "tell me about the weather on mars"
