@@ -149,3 +149,34 @@ async def test_a_correct_button_made_before_a_restart_works_after_it(
         assert opened.modal is not None
         saved = discord.submit_modal(opened.modal["custom_id"], {"corrected": "No, it is blue."})
         assert "Saved your correction #1" in await reply_text(saved)
+
+
+async def test_admin_edits_a_proposal_before_approving_and_the_list_pages(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    async with running_bot(discord, openai_fake, tmp_path, limits={"model_calls": 100}) as built:
+        for i in range(12):
+            asked = await ask(discord, f"Question {i}?")
+            assert asked.original is not None
+            answer_id = asked.original.custom_ids[0].split(":")[1]
+            saved = discord.submit_modal(f"correction:{answer_id}", {"corrected": f"Better answer {i}"})
+            await saved.wait_callback()
+        review = discord.slash("corrections", subcommand="review", user=discord.admin)
+        await review.wait_callback()
+        assert review.original is not None
+        edit = discord.click(review.original, "review:edit.1", user=discord.admin)
+        await edit.wait_callback()
+        assert edit.modal is not None and edit.modal["fields"][0]["value"] == "Better answer 0"
+        done = discord.submit_modal(edit.modal["custom_id"], {"corrected": "The best answer 0"}, user=discord.admin)
+        assert "edited and approved" in await reply_text(done)
+        approved = await built.services.corrections.get(1)
+        assert approved is not None and approved.status == "approved"
+        assert approved.corrected_answer == "The best answer 0" and approved.reviewer_id == discord.admin.id
+
+        listed = discord.slash("corrections", subcommand="list", options={"status": "pending"})
+        await listed.wait_callback()
+        assert listed.original is not None
+        assert listed.original.embeds[0]["footer"]["text"] == "1–10 of 11 · pending"
+        following = discord.click(listed.original, "corrections-page:10.pending.0")
+        assert (await following.wait_callback()).type == 7
+        assert listed.original.embeds[0]["footer"]["text"] == "11–11 of 11 · pending"
