@@ -41,11 +41,13 @@ def wire_voice(discord: FakeDiscord, server: FakeVoiceServer) -> None:
     discord.on_voice_state_update = on_voice_state_update
 
 
-async def speak_in_real_time(server: FakeVoiceServer, user_id: int, frames: list[bytes]) -> None:
+async def speak_in_real_time(
+    server: FakeVoiceServer, user_id: int, frames: list[bytes], ssrc: int = SPEAKER_SSRC
+) -> None:
     """A Discord client sends one 20 ms frame every 20 ms; the bot's end-of-speech timing depends on it."""
     start = asyncio.get_running_loop().time()
     for index in range(0, len(frames), 5):
-        server.send_audio(user_id, SPEAKER_SSRC, frames, order=list(range(index, min(index + 5, len(frames)))))
+        server.send_audio(user_id, ssrc, frames, order=list(range(index, min(index + 5, len(frames)))))
         # Pacing the simulated microphone, not waiting for the bot: the source is real-time by nature.
         await asyncio.sleep(max(0.0, start + (index + 5) * 0.02 - asyncio.get_running_loop().time()))
 
@@ -133,3 +135,46 @@ async def test_the_bot_leaves_when_nobody_is_left_in_the_channel(
         assert built.services.rooms.get(discord.guild_id) is not None
         discord.dispatch_voice_state_update(discord.member, None, "member-session", discord.guild_id)
         await discord.wait_for(lambda: bool(left) and built.services.rooms.get(discord.guild_id) is None)
+
+
+async def test_two_speakers_are_told_apart_and_talking_over_the_bot_stops_it(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, voice_server: FakeVoiceServer, tmp_path: Path
+) -> None:
+    wire_voice(discord, voice_server)
+    long_answer = " ".join(f"This is sentence number {i} of a long answer." for i in range(12))
+    openai_fake.reply(long_answer, "Paris.")
+    other = discord.make_user("dana")
+    async with running_bot(
+        discord,
+        openai_fake,
+        tmp_path,
+        voice={"plain_ws_on_loopback": True},
+        conversation={"transcript_channel_id": discord.other_channel_id, "language": "en"},
+    ) as built:
+        for user in (discord.member, other):
+            discord.dispatch_voice_state_update(user, discord.voice_channel_id, f"s-{user.id}", discord.guild_id)
+        joined = discord.slash("voice", subcommand="join")
+        await joined.wait(lambda e: e.kind in ("edit", "followup"))
+        room = built.services.rooms.get(discord.guild_id)
+        assert room is not None
+        for user, ssrc in ((discord.member, SPEAKER_SSRC), (other, SPEAKER_SSRC + 1)):
+            await voice_server.send_json(5, {"user_id": str(user.id), "ssrc": ssrc, "speaking": 1})
+            await voice_server.wait_for(lambda s=ssrc, u=user: room.session.receiver.ssrc_users.get(s) == u.id)
+
+        first = to_pcm48k_stereo((DATA / "weather_question.ogg").read_bytes())
+        await speak_in_real_time(voice_server, discord.member.id, encode_opus(first + bytes(3840 * 40)))
+        await voice_server.wait_for(lambda: room.session.player.is_playing, timeout=30)
+        # Dana talks over the long answer: the bot stops at once and answers her.
+        second = to_pcm48k_stereo((DATA / "capital_of_france.ogg").read_bytes())
+        talking = asyncio.create_task(
+            speak_in_real_time(voice_server, other.id, encode_opus(second + bytes(3840 * 40)), ssrc=SPEAKER_SSRC + 1)
+        )
+        posted = await discord.wait_for(
+            lambda: [m for m in discord.bot_messages_in(discord.other_channel_id) if m.custom_ids][1:], timeout=60
+        )
+        await talking
+        turns = room.conversation.status.recent_turns
+        assert [t.user_id for t in turns] == [discord.member.id, other.id]
+        assert turns[0].interrupted
+        assert "weather on Mars" in turns[0].transcript and "capital" in turns[1].transcript.lower()
+        assert f"<@{other.id}>" in posted[0].content and "Paris." in posted[0].content
