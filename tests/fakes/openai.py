@@ -60,6 +60,8 @@ class FakeOpenAI:
         self.default_reply: Reply = default_answer
         self.stream_chunk_chars = 8
         self.chunk_delay_s = 0.0
+        # The next streamed answer is cut off (connection dropped) after this many characters.
+        self.cut_stream_after: int | None = None
         self.chat_requests: list[Json] = []
         self.speech_requests: list[Json] = []
         self.requests: list[tuple[str, str, float]] = []
@@ -242,9 +244,15 @@ class FakeOpenAI:
 
         await response.write(chunk({"role": "assistant", "content": ""}, None))
         size = max(1, self.stream_chunk_chars)
+        cut_after, self.cut_stream_after = self.cut_stream_after, None
         for start in range(0, len(text), size):
             if self.chunk_delay_s:
                 await asyncio.sleep(self.chunk_delay_s)  # pacing a long answer, as a real model streams
+            if cut_after is not None and start >= cut_after:
+                # The provider drops the connection mid-answer: no final chunk, no [DONE].
+                assert request.transport is not None
+                request.transport.close()
+                return response
             await response.write(chunk({"content": text[start : start + size]}, None))
         await response.write(chunk({}, "stop"))
         if (body.get("stream_options") or {}).get("include_usage"):
