@@ -334,10 +334,9 @@ class Export(lightbulb.SlashCommand, name="export", description="Download correc
         ]
         data = jsonl(examples, "dpo" if self.format == "dpo" else "sft")
         name = f"corrections-{self.status}-{self.format}.jsonl"
-        await ctx.respond(
+        await ctx.interaction.edit_initial_response(
             f"{len(found)} {self.status} correction(s) as {self.format.upper()} training lines.",
             attachment=hikari.Bytes(data, name, mimetype="application/jsonl"),
-            ephemeral=True,
         )
 
 

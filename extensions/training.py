@@ -173,7 +173,8 @@ class Train(lightbulb.SlashCommand, name="train", description="Fine-tune a model
             )
         )
         embed = summary_embed(report, method=report.kind, base_model=base_model, source=source)
-        await ctx.respond(embed=embed, components=[row])
+        # Replaces the deferred "thinking…" response (a follow-up would leave it hanging).
+        await ctx.interaction.edit_initial_response(embed=embed, components=[row])
 
 
 @handlers.button(keys.TRAIN_CONFIRM)
@@ -317,7 +318,7 @@ class ShowJob(lightbulb.SlashCommand, name="show", description="A training job's
         points = await services.jobs.metrics(job.id)
         png = await asyncio.to_thread(render_loss_plot, points, f"job #{job.id} · {job.base_model}")
         embed = job_embed(job).set_image(hikari.Bytes(png, f"job-{job.id}-loss.png", mimetype="image/png"))
-        await ctx.respond(embed=embed)
+        await ctx.interaction.edit_initial_response(embed=embed)
 
 
 @jobs_group.register

@@ -35,7 +35,9 @@ class Join(lightbulb.SlashCommand, name="join", description="Join your voice cha
         services.rooms.people_changed(ctx.guild_id, humans_in(app, ctx.guild_id, target))
         mode = services.settings.conversation.addressing
         how = "Just talk." if mode == "all" else f"Say my name ({', '.join(services.settings.conversation.names)})."
-        await ctx.respond(f"🎧 Listening in <#{target}>. {how} `/voice leave` when you're done.")
+        await ctx.interaction.edit_initial_response(
+            f"🎧 Listening in <#{target}>. {how} `/voice leave` when you're done."
+        )
 
 
 @group.register

@@ -46,6 +46,7 @@ async def test_train_from_a_file_follow_the_job_and_activate_its_model(
         data = discord.attachment("faq.jsonl", sft_lines(12), "application/jsonl")
         started = discord.slash("train", options={"data": data, "suffix": "faq"}, user=discord.admin)
         card = await summary(started)
+        assert card is started.original  # the deferred "thinking…" response becomes the summary
         assert "Ready to train" in json.dumps(card.embeds) and "12" in json.dumps(card.embeds)
         assert started.ephemeral
         confirm = discord.click(card, next(c for c in card.custom_ids if "confirm" in c), user=discord.admin)

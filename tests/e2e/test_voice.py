@@ -76,7 +76,7 @@ async def test_join_speak_hear_the_answer_and_leave(
         )
         joined = discord.slash("voice", subcommand="join")
         await joined.wait(lambda e: e.kind in ("edit", "followup"))
-        assert f"Listening in <#{discord.voice_channel_id}>" in joined.text
+        assert joined.original is not None and f"Listening in <#{discord.voice_channel_id}>" in joined.original.content
 
         # The member asks out loud.
         await voice_server.send_json(5, {"user_id": str(discord.member.id), "ssrc": SPEAKER_SSRC, "speaking": 1})
