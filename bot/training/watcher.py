@@ -5,15 +5,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 
 from bot.store.jobs import JobStore, TrainingJob
-from bot.training.trainer import Trainer
+from bot.training.trainer import RemoteJob, Trainer, TrainerNotFound
 
 _log = logging.getLogger(__name__)
 
 Notify = Callable[[TrainingJob], Awaitable[None]]
+
+
+def _vanished(job: TrainingJob) -> RemoteJob:
+    return RemoteJob(
+        remote_id=job.remote_id,
+        status="failed",
+        base_model=job.base_model,
+        fine_tuned_model=None,
+        error="The training service no longer knows this job (deleted there, or the bot's API key changed).",
+        created_at=job.created_at,
+        finished_at=dt.datetime.now(dt.UTC),
+        trained_tokens=None,
+        method="dpo" if job.method == "dpo" else "sft",
+    )
 
 
 class JobWatcher:
@@ -56,6 +71,13 @@ class JobWatcher:
             try:
                 remote = await self._trainer.get(job.remote_id)
                 events = await self._trainer.events(job.remote_id, after=job.last_event_id)
+            except TrainerNotFound:
+                # Deleted at the provider (or another account's key): close it, so it is announced, not polled forever.
+                _log.warning(
+                    "training job #%d (%s) is unknown to the training service; closing it", job.id, job.remote_id
+                )
+                await self._jobs.update_from_remote(job.id, _vanished(job))
+                continue
             except Exception as exc:  # a backend outage must not stop the watcher
                 trouble = True
                 _log.warning("could not check training job #%d (%s): %s", job.id, job.remote_id, exc)

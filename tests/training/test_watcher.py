@@ -13,7 +13,7 @@ import pytest
 
 from bot.store.database import Database
 from bot.store.jobs import JobStore, NewJob, TrainingJob
-from bot.training.trainer import JobEvent, RemoteJob, TrainerRemoteError
+from bot.training.trainer import JobEvent, RemoteJob, TrainerNotFound, TrainerRemoteError
 from bot.training.watcher import JobWatcher
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -194,3 +194,19 @@ async def test_notify_failure_is_logged_and_retried_next_round(
     assert [(n.id, n.status) for n in notices.sent] == [(job.id, "cancelled")]
     await w.run_once()
     assert len(notices.sent) == 1
+
+
+async def test_a_job_the_service_no_longer_knows_is_closed_and_announced(jobs: JobStore) -> None:
+    trainer, notices = FakeTrainer(), Notices()
+    job = await add_job(jobs, "ftjob-gone")  # never known to the trainer: get() raises TrainerNotFound
+    w = watcher(trainer, jobs, notices)
+
+    async def unknown(remote_id: str) -> RemoteJob:
+        raise TrainerNotFound(f"no job {remote_id}")
+
+    trainer.get = unknown  # type: ignore[method-assign]
+    await w.run_once()
+    closed = await jobs.get(job.id)
+    assert closed is not None and closed.status == "failed" and closed.error is not None
+    assert [n.id for n in notices.sent] == [job.id]
+    assert await jobs.unfinished() == []
