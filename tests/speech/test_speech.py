@@ -116,3 +116,29 @@ async def test_short_window_transcription_for_voice_turns_hears_the_same_words(t
     samples = (await decode((DATA / "weather_question.ogg").read_bytes(), SETTINGS)).samples
     heard = await transcriber.transcribe(samples, "en", beam_size=1, short_window=True)
     assert heard.text.rstrip(".").lower() == "tell me about the weather on mars"
+
+
+def _encode(pcm16k: np.ndarray, fmt: str, codec: str) -> bytes:
+    """The fixture re-encoded in another container, as users upload it (mp3, m4a, webm)."""
+    import av
+
+    out = io.BytesIO()
+    with av.open(out, mode="w", format=fmt) as container:
+        stream = container.add_stream(codec, rate=48_000, layout="mono")
+        pcm = (np.repeat(pcm16k, 3) * 32767).astype(np.int16).reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+        frame.sample_rate = 48_000
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(("fmt", "codec"), [("mp3", "libmp3lame"), ("mp4", "aac"), ("webm", "libopus")])
+async def test_mp3_m4a_and_webm_uploads_decode_to_the_same_audio(fmt: str, codec: str) -> None:
+    original = await decode((DATA / "weather_question.wav").read_bytes(), SETTINGS)
+    encoded = _encode(original.samples, fmt, codec)
+    decoded = await decode(encoded, SETTINGS)
+    assert abs(decoded.duration_s - original.duration_s) < 0.15
+    assert float(np.sqrt(np.mean(decoded.samples**2))) > 0.5 * float(np.sqrt(np.mean(original.samples**2)))
