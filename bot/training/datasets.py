@@ -138,6 +138,10 @@ def jsonl_records(stream: BinaryIO) -> Iterator[tuple[int, Any, bytes | None]]:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             reason = exc.msg if isinstance(exc, json.JSONDecodeError) else exc
             yield number, LineProblem(f"not valid JSON ({reason})"), None
+        except RecursionError:
+            yield number, LineProblem("the JSON is nested too deeply"), None
+        except ValueError:  # e.g. an integer with more digits than Python converts (int_max_str_digits)
+            yield number, LineProblem("the JSON holds a number too large to read"), None
 
 
 def csv_records(stream: BinaryIO) -> Iterator[tuple[int, Any, bytes | None]]:

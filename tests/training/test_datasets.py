@@ -127,3 +127,12 @@ def test_validation_streams_instead_of_reading_the_whole_file() -> None:
     report = validate(io.BufferedReader(reader), "jsonl", RULES)
     assert report.examples == 5000
     assert len(data) > 1_000_000 and reader.largest <= 64 * 1024
+
+
+def test_deeply_nested_json_and_huge_integers_are_bad_lines_not_crashes() -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    huge = b'{"messages": [], "n": ' + b"9" * 5000 + b"}"
+    report = validate(lines(sft(), deep, huge, sft("Hello", "Hi")), "jsonl", RULES, io.BytesIO())
+    assert not report.ok
+    assert report.errors == ["line 2: the JSON is nested too deeply", "line 3: the JSON holds a number too large to read"]
+    assert report.examples == 2
