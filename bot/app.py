@@ -72,6 +72,7 @@ class Services:
 
     async def open(self) -> None:
         await self.database.open()
+        await asyncio.to_thread(self.prepared.sweep_leftovers)
 
     async def close(self) -> None:
         await self.rooms.close()

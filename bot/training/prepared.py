@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 import uuid
 from pathlib import Path
@@ -11,6 +13,10 @@ import attrs
 from bot.errors import NotFound
 from bot.training.datasets import DatasetReport
 from bot.training.trainer import Method
+
+_log = logging.getLogger(__name__)
+# The names `new_path` makes: nothing else in the work directory is ever touched.
+_GENERATED = re.compile(r"^[0-9a-f]{32}(\.[a-z]+)?$")
 
 
 @attrs.frozen
@@ -33,6 +39,21 @@ class PreparedDatasets:
         self._dir = work_dir
         self._ttl = ttl_s
         self._items: dict[str, PreparedDataset] = {}
+
+    def sweep_leftovers(self) -> int:
+        """Delete files a previous run left behind (it crashed or was killed before Confirm); returns how many.
+
+        Called once at start, before any dataset of this run exists, so nothing waiting for Confirm is lost."""
+        if not self._dir.is_dir():
+            return 0
+        removed = 0
+        for path in self._dir.iterdir():
+            if path.is_file() and _GENERATED.match(path.name):
+                path.unlink(missing_ok=True)
+                removed += 1
+        if removed:
+            _log.info("removed %d prepared dataset file(s) left by an earlier run", removed)
+        return removed
 
     def new_path(self, suffix: str = ".jsonl") -> Path:
         """A fresh file path; names are generated, never taken from what a user uploaded."""

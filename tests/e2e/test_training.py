@@ -188,3 +188,18 @@ async def test_cancel_a_job_and_the_notice_survives_a_restart(
         await listed.wait_callback()
         text = json.dumps(listed.original.embeds if listed.original else [])
         assert "#2** succeeded" in text and "#1** cancelled" in text
+
+
+async def test_datasets_left_by_a_crash_are_removed_when_the_bot_starts(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    leftovers = [work / f"{'a' * 32}.jsonl", work / f"{'b' * 32}.upload"]
+    for path in leftovers:
+        path.write_bytes(sft_lines(10))
+    unrelated = work / "notes.txt"  # not a name the bot makes: left alone
+    unrelated.write_text("mine")
+    async with running_bot(discord, openai_fake, tmp_path, training={"work_dir": str(work)}):
+        assert not any(path.exists() for path in leftovers)
+        assert unrelated.read_text() == "mine"
