@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from bot.config import Config, load_config
+from bot.config import Config, advice, load_config
 from bot.errors import ConfigError
 
 
@@ -33,8 +33,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "check":
         print("Configuration OK.")
+        for line in advice(config.settings):
+            print(f"  note: {line}")
         return 0
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    for line in advice(config.settings):
+        logging.getLogger("bot").warning("%s", line)
     from bot.app import build  # imported here so `check` stays fast and light
 
     built = build(config)

@@ -113,6 +113,19 @@ class Config:
         return self.secrets.database_url or self.settings.storage.url
 
 
+def advice(settings: Settings) -> list[str]:
+    """Settings that work but are risky: shown by `python -m bot check` and logged at start."""
+    names = [r for r in settings.discord.admin_roles if not r.strip().isdigit()]
+    if not names:
+        return []
+    shown = ", ".join(repr(n) for n in names)
+    return [
+        f"discord.admin_roles: {shown} {'is a role name' if len(names) == 1 else 'are role names'}. Anyone with "
+        "Manage Roles can make a role of the same name, and a name that matches several roles grants nothing. "
+        "Use role ids instead (Server Settings → Roles → ⋯ → Copy Role ID, with Developer Mode on)."
+    ]
+
+
 def token_problem(token: str) -> str | None:
     """Why a Discord bot token is unusable, or None. Checks its shape only; Discord decides whether it is valid."""
     first = token.split(".", 1)[0]

@@ -2,14 +2,47 @@
 
 from __future__ import annotations
 
+import logging
+
 import hikari
 
 from bot.config import DiscordSettings
 from bot.errors import NotAllowed
 
+_log = logging.getLogger(__name__)
 
-def is_admin(member: hikari.InteractionMember | None, settings: DiscordSettings, roles: dict[int, str]) -> bool:
-    """`roles` maps the guild's role ids to names (from the cache), so roles may be configured by name or id."""
+
+def admin_role_ids(settings: DiscordSettings, roles: dict[int, str], guild_id: int | None = None) -> set[int]:
+    """The guild's roles that grant admin: configured ids, and configured names that name exactly one role here.
+
+    Role names are not unique (anyone with Manage Roles can make another "Bot Admin"), so a name that matches
+    several roles grants nothing, and says so in the log."""
+    granted: set[int] = set()
+    for entry in settings.admin_roles:
+        wanted = entry.strip()
+        if wanted.isdigit():
+            granted.add(int(wanted))
+            continue
+        matches = [role_id for role_id, name in roles.items() if name.lower() == wanted.lower()]
+        if len(matches) == 1:
+            granted.add(matches[0])
+        elif len(matches) > 1:
+            _log.warning(
+                "admin role name %r matches %d roles in guild %s, so it grants nothing there; configure role ids",
+                wanted,
+                len(matches),
+                guild_id,
+            )
+    return granted
+
+
+def is_admin(
+    member: hikari.InteractionMember | None,
+    settings: DiscordSettings,
+    roles: dict[int, str],
+    guild_id: int | None = None,
+) -> bool:
+    """`roles` maps the guild's role ids to names (from the cache), so roles may be configured by id or unique name."""
     if member is None:  # DMs have no admins
         return False
     perms = member.permissions
@@ -17,8 +50,8 @@ def is_admin(member: hikari.InteractionMember | None, settings: DiscordSettings,
         return True
     if settings.manage_guild_is_admin and perms & hikari.Permissions.MANAGE_GUILD:
         return True
-    wanted = {r.strip().lower() for r in settings.admin_roles}
-    return any(str(role_id) in wanted or roles.get(int(role_id), "").lower() in wanted for role_id in member.role_ids)
+    granted = admin_role_ids(settings, roles, guild_id)
+    return any(int(role_id) in granted for role_id in member.role_ids)
 
 
 def role_names(app: hikari.RESTAware, guild_id: hikari.Snowflakeish | None) -> dict[int, str]:
@@ -38,6 +71,6 @@ def require_admin(
     """Raise NotAllowed (shown ephemerally) unless the member may run admin actions in this guild."""
     if guild_id is None:
         raise NotAllowed(f"{action} only works in a server.")
-    if not is_admin(member, settings, role_names(app, guild_id)):
+    if not is_admin(member, settings, role_names(app, guild_id), int(guild_id)):
         roles = ", ".join(f"`{r}`" for r in settings.admin_roles) or "none configured"
         raise NotAllowed(f"Only admins can {action} (Manage Server permission or an admin role: {roles}).")

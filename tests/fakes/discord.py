@@ -36,6 +36,10 @@ DISCORD_EPOCH_MS = 1_420_070_400_000
 ADMINISTRATOR = 1 << 3
 MANAGE_GUILD = 1 << 5
 EVERYDAY = (1 << 10) | (1 << 11) | (1 << 14) | (1 << 15) | (1 << 16) | (1 << 20) | (1 << 21) | (1 << 31)
+VIEW_CHANNEL = 1 << 10
+CONNECT = 1 << 20
+SPEAK = 1 << 21
+ALL_PERMISSIONS = (1 << 50) - 1
 IS_VOICE_MESSAGE = 1 << 13
 EPHEMERAL = 1 << 6
 OPTION_TYPES = {str: 3, int: 4, bool: 5, float: 10}
@@ -64,7 +68,7 @@ class User:
             "public_flags": 0,
         }
 
-    def member(self, *, with_permissions: bool = False) -> Json:
+    def member(self) -> Json:
         member: Json = {
             "user": self.payload(),
             "nick": None,
@@ -78,8 +82,6 @@ class User:
             "pending": False,
             "communication_disabled_until": None,
         }
-        if with_permissions:
-            member["permissions"] = str(self.permissions)
         return member
 
 
@@ -174,6 +176,11 @@ class InteractionHandle:
             await self._changed.wait_for(condition)
 
     @property
+    def user_id(self) -> int:
+        who = self.payload.get("member", {}).get("user") or self.payload["user"]
+        return int(who["id"])
+
+    @property
     def callback(self) -> Event | None:
         return next((e for e in self.responses if e.kind == "callback"), None)
 
@@ -228,6 +235,11 @@ class FakeDiscord:
         self.voice_channel_id = self.snowflake()
         self.other_guild_channel_id = self.snowflake()
         self.users: dict[int, User] = {}
+        # Roles beyond @everyone and "Bot Admin": id -> (name, permissions). A user made with extra permissions
+        # gets a role of their own holding them, as on Discord, where permissions only come from roles.
+        self.extra_roles: dict[int, tuple[str, int]] = {}
+        # Channel permission overwrites as Discord sends them: channel id -> [{"id", "type", "allow", "deny"}].
+        self.overwrites: dict[int, list[Json]] = {}
         self.admin = self.make_user("ada", permissions=EVERYDAY | MANAGE_GUILD)
         self.member = self.make_user("bob")
         self.role_admin = self.make_user("carol", roles=[self.admin_role_id])
@@ -282,8 +294,54 @@ class FakeDiscord:
 
     def make_user(self, name: str, *, permissions: int = EVERYDAY, roles: list[int] | None = None) -> User:
         user = User(self.snowflake(), name, permissions=permissions, roles=list(roles or []))
+        if permissions & ~EVERYDAY:
+            user.roles.append(self.make_role(f"{name}'s role", permissions))
         self.users[user.id] = user
         return user
+
+    def make_role(self, name: str, permissions: int = EVERYDAY) -> int:
+        """A role in the main guild (names need not be unique, as on Discord); make roles before the bot starts."""
+        role_id = self.snowflake()
+        self.extra_roles[role_id] = (name, permissions)
+        return role_id
+
+    def deny(self, channel_id: int, permissions: int, *, role_id: int | None = None, user: User | None = None) -> None:
+        """Add a channel overwrite denying `permissions` to a role (default @everyone) or a member."""
+        target, kind = (user.id, 1) if user is not None else (role_id or self.guild_id, 0)
+        self.overwrites.setdefault(channel_id, []).append(
+            {"id": str(target), "type": kind, "allow": "0", "deny": str(permissions)}
+        )
+
+    def allow(self, channel_id: int, permissions: int, *, role_id: int | None = None, user: User | None = None) -> None:
+        target, kind = (user.id, 1) if user is not None else (role_id or self.guild_id, 0)
+        self.overwrites.setdefault(channel_id, []).append(
+            {"id": str(target), "type": kind, "allow": str(permissions), "deny": "0"}
+        )
+
+    def permissions_in(self, user: User, channel_id: int) -> int:
+        """What Discord computes for a member in a channel: roles, then @everyone, role and member overwrites."""
+        if user.id == self.admin.id:  # the guild owner
+            return ALL_PERMISSIONS
+        roles = {self.admin_role_id: EVERYDAY} | {r: p for r, (_, p) in self.extra_roles.items()}
+        base = EVERYDAY
+        for role in user.roles:
+            base |= roles.get(role, 0)
+        if base & ADMINISTRATOR:
+            return ALL_PERMISSIONS
+        overwrites = self.overwrites.get(channel_id, [])
+        for o in overwrites:
+            if o["type"] == 0 and int(o["id"]) == self.guild_id:
+                base = (base & ~int(o["deny"])) | int(o["allow"])
+        allow = deny = 0
+        for o in overwrites:
+            if o["type"] == 0 and int(o["id"]) in user.roles:
+                allow |= int(o["allow"])
+                deny |= int(o["deny"])
+        base = (base & ~deny) | allow
+        for o in overwrites:
+            if o["type"] == 1 and int(o["id"]) == user.id:
+                base = (base & ~int(o["deny"])) | int(o["allow"])
+        return base if base & VIEW_CHANNEL else 0
 
     def dm_channel(self, user: User) -> int:
         if user.id not in self.dm_channels:
@@ -307,6 +365,9 @@ class FakeDiscord:
         roles = [self._role(guild_id, "@everyone", EVERYDAY, 0)]
         if main:
             roles.append(self._role(self.admin_role_id, "Bot Admin", EVERYDAY, 1))
+            roles += [
+                self._role(role_id, name, perms, 2 + i) for i, (role_id, (name, perms)) in enumerate(self.extra_roles.items())
+            ]
         members = [self.bot_user.member()] + [u.member() for u in self.users.values()]
         return {
             "id": str(guild_id),
@@ -375,7 +436,7 @@ class FakeDiscord:
             "guild_id": str(guild_id),
             "name": name,
             "position": position,
-            "permission_overwrites": [],
+            "permission_overwrites": self.overwrites.get(channel_id, []),
             "topic": None,
             "nsfw": False,
             "last_message_id": None,
@@ -390,7 +451,7 @@ class FakeDiscord:
             "guild_id": str(guild_id),
             "name": name,
             "position": position,
-            "permission_overwrites": [],
+            "permission_overwrites": self.overwrites.get(channel_id, []),
             "nsfw": False,
             "bitrate": 64000,
             "user_limit": 0,
@@ -437,7 +498,7 @@ class FakeDiscord:
             "guild_id": str(guild_id),
             "name": "general",
             "position": 0,
-            "permission_overwrites": [],
+            "permission_overwrites": self.overwrites.get(channel_id, []),
             "nsfw": False,
             "topic": None,
             "parent_id": None,
@@ -450,6 +511,8 @@ class FakeDiscord:
         token = f"itoken-{interaction_id}"
         guild = guild_id
         channel = channel_id or (self.channel_id if guild is not None else self.dm_channel(user))
+        if guild is not None and not self.permissions_in(user, channel) & VIEW_CHANNEL:
+            raise AssertionError(f"{user.name} cannot see channel {channel}: Discord offers them nothing to act on there")
         payload: Json = {
             "id": str(interaction_id),
             "application_id": str(self.application_id),
@@ -459,7 +522,7 @@ class FakeDiscord:
             "channel_id": str(channel),
             "token": token,
             "version": 1,
-            "app_permissions": str(EVERYDAY | ADMINISTRATOR),
+            "app_permissions": str(self.permissions_in(self.bot_user, channel) if guild else EVERYDAY),
             "locale": "en-US",
             "entitlements": [],
             "authorizing_integration_owners": {"0": str(guild)} if guild else {"1": str(user.id)},
@@ -469,7 +532,7 @@ class FakeDiscord:
         if guild is not None:
             payload["guild_id"] = str(guild)
             payload["guild_locale"] = "en-US"
-            payload["member"] = user.member(with_permissions=True)
+            payload["member"] = user.member() | {"permissions": str(self.permissions_in(user, channel))}
         else:
             payload["user"] = user.payload()
         if message is not None:
@@ -578,6 +641,10 @@ class FakeDiscord:
     def click(self, message: Message, custom_id: str, *, user: User | None = None) -> InteractionHandle:
         """Press a button on a message the bot sent."""
         assert custom_id in message.custom_ids, f"{custom_id!r} is not on the message ({message.custom_ids})"
+        acting = user or self.member
+        if message.flags & EPHEMERAL and message.interaction_token is not None:
+            owner = self.interactions[message.interaction_token].user_id
+            assert owner == acting.id, "an ephemeral message is shown only to the user it answered"
         data = {"custom_id": custom_id, "component_type": 2}
         handle = self._interaction(
             3,
@@ -598,15 +665,24 @@ class FakeDiscord:
         user: User | None = None,
         guild_id: int | None = -1,
         channel_id: int | None = None,
+        message: Message | None = None,
     ) -> InteractionHandle:
+        """Submit a modal; `message` is the message whose component opened it (Discord then sends it along)."""
         guild = self.guild_id if guild_id == -1 else guild_id
+        if message is not None:
+            guild, channel_id = message.guild_id, message.channel_id
         rows = [
             {"type": 1, "id": i * 2 + 1, "components": [{"type": 4, "id": i * 2 + 2, "custom_id": k, "value": v}]}
             for i, (k, v) in enumerate(values.items())
         ]
         data = {"custom_id": custom_id, "components": rows}
         handle = self._interaction(
-            5, data, user=user or self.member, channel_id=channel_id, guild_id=guild, message=None
+            5,
+            data,
+            user=user or self.member,
+            channel_id=channel_id,
+            guild_id=guild,
+            message=self.message_payload(message) if message is not None else None,
         )
         self.dispatch("INTERACTION_CREATE", handle.payload)
         return handle
