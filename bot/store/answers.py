@@ -36,6 +36,7 @@ class NewAnswer:
     transcript: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    private: bool = False
 
 
 @attrs.frozen
@@ -54,6 +55,13 @@ class Answer:
     prompt_tokens: int | None
     completion_tokens: int | None
     created_at: dt.datetime
+    private: bool = False
+    delivered: bool = True
+
+    @property
+    def seen_only_by_asker(self) -> bool:
+        """Private answers and DM answers were shown to nobody but the asker."""
+        return self.private or self.guild_id is None
 
 
 @attrs.frozen
@@ -84,6 +92,8 @@ def _answer(row: Any) -> Answer:
         prompt_tokens=row.prompt_tokens,
         completion_tokens=row.completion_tokens,
         created_at=created,
+        private=bool(row.private),
+        delivered=bool(row.delivered),
     )
 
 
@@ -104,6 +114,11 @@ class AnswerStore:
             await conn.execute(
                 sa.update(answers).where(answers.c.id == answer_id).values(message_ids=[str(m) for m in message_ids])
             )
+
+    async def mark_undelivered(self, answer_id: int) -> None:
+        """Discord never got the answer's final message: it stays stored, but out of conversation memory."""
+        async with self._db.engine.begin() as conn:
+            await conn.execute(sa.update(answers).where(answers.c.id == answer_id).values(delivered=False))
 
     async def get(self, answer_id: int) -> Answer | None:
         async with self._db.engine.connect() as conn:
@@ -148,7 +163,7 @@ class AnswerStore:
             rows = (
                 await conn.execute(
                     sa.select(answers.c.question, answers.c.answer, answers.c.conversation_id, answers.c.created_at)
-                    .where(answers.c.channel_id == channel_id, answers.c.user_id == user_id)
+                    .where(answers.c.channel_id == channel_id, answers.c.user_id == user_id, answers.c.delivered)
                     .order_by(answers.c.id.desc())
                     .limit(limit)
                 )

@@ -7,8 +7,9 @@ from typing import Any, Literal
 
 import attrs
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
-from bot.errors import InvalidInput, NotFound
+from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.store.answers import Answer, utcnow
 from bot.store.database import Database
 from bot.store.schema import corrections
@@ -27,6 +28,8 @@ class Correction:
     guild_id: int | None
     channel_id: int
     author_id: int
+    asker_id: int | None
+    private: bool
     question: str
     original_answer: str
     corrected_answer: str
@@ -89,10 +92,43 @@ def normalise(text: str) -> str:
     return " ".join(text.split())
 
 
-def check_answer_guild(answer: Answer, guild_id: int | None) -> None:
-    """An answer can only be corrected where it was given (its guild, or DMs for DM answers)."""
-    if answer.guild_id != guild_id:
-        raise NotFound(f"Answer #{answer.id} was not given in this server, so it can't be corrected here.")
+@attrs.frozen
+class Actor:
+    """Who asks to correct an answer, and from where: the guild and channel they act in, and the message whose
+    button (or whose button's form) they used, if any."""
+
+    user_id: int
+    guild_id: int | None
+    channel_id: int
+    message_id: int | None = None
+
+
+def check_may_correct(answer: Answer, actor: Actor) -> None:
+    """Only someone who already saw an answer may open it for correcting (the form shows its question and text).
+
+    Its asker always may. Anyone else only for a public answer, where it was posted: through the button on its
+    message, or in the channel it was given in. Private and DM answers were seen by their asker alone. A refusal
+    never quotes the answer.
+    """
+    if answer.user_id == actor.user_id:
+        return
+    if answer.seen_only_by_asker:
+        raise NotAllowed(f"Answer #{answer.id} was private to the person who asked, so only they can correct it.")
+    on_its_message = actor.message_id is not None and actor.message_id in answer.message_ids
+    if answer.guild_id != actor.guild_id or not (on_its_message or actor.channel_id == answer.channel_id):
+        raise NotAllowed(
+            f"Answer #{answer.id} was not posted here. Use the Correct button on its message, or `/correct` in its "
+            "channel."
+        )
+
+
+def review_guild(answer: Answer, dm_review_guild: int | None) -> int:
+    """Whose reviewers see a correction of `answer`: its server's, or for a DM answer the configured DM queue."""
+    if answer.guild_id is not None:
+        return answer.guild_id
+    if dm_review_guild is None:
+        raise NotAllowed("Corrections of answers given in DMs are not collected by this bot.")
+    return dm_review_guild
 
 
 def check_text(corrected: str, note: str | None, original: str) -> tuple[str, str | None]:
@@ -123,56 +159,50 @@ class CorrectionStore:
         note: str | None = None,
         *,
         corrected_transcript: str | None = None,
+        guild_id: int | None = None,
     ) -> SubmitResult:
-        """Store a pending correction; the same author's pending correction of the same answer is updated instead."""
+        """Store a pending correction; the same author's pending correction of the same answer is updated instead.
+
+        One statement (an upsert on the partial unique index), so two submissions at once cannot make two rows.
+        `guild_id` is the review queue (default: the answer's guild)."""
         corrected, note = check_text(corrected_answer, note, answer.answer)
         if corrected_transcript is not None:
             corrected_transcript = corrected_transcript.strip() or None
             if corrected_transcript and len(corrected_transcript) > MAX_CORRECTION_CHARS:
                 raise InvalidInput(f"The transcript is longer than {MAX_CORRECTION_CHARS:,} characters.")
         now = utcnow()
+        values = {
+            "corrected_answer": corrected,
+            "note": note,
+            "corrected_transcript": corrected_transcript,
+            "updated_at": now,
+        }
+        row = {
+            "answer_id": answer.id,
+            "guild_id": answer.guild_id if guild_id is None else guild_id,
+            "channel_id": answer.channel_id,
+            "author_id": author_id,
+            "asker_id": answer.user_id,
+            "private": answer.seen_only_by_asker,
+            "question": answer.question,
+            "original_answer": answer.answer,
+            "transcript": answer.transcript,
+            "model": answer.model,
+            "status": "pending",
+            "created_at": now,
+            **values,
+        }
+        dialect = postgresql if self._db.engine.dialect.name == "postgresql" else sqlite
+        insert = dialect.insert(corrections).values(**row)
+        upsert = insert.on_conflict_do_update(
+            index_elements=[corrections.c.answer_id, corrections.c.author_id],
+            index_where=sa.text("status = 'pending'"),  # literally the index's predicate, as PostgreSQL needs
+            set_=values,
+        ).returning(*corrections.c)
         async with self._db.engine.begin() as conn:
-            existing = (
-                await conn.execute(
-                    sa.select(corrections.c.id).where(
-                        corrections.c.answer_id == answer.id,
-                        corrections.c.author_id == author_id,
-                        corrections.c.status == "pending",
-                    )
-                )
-            ).first()
-            values = {
-                "corrected_answer": corrected,
-                "note": note,
-                "corrected_transcript": corrected_transcript,
-                "updated_at": now,
-            }
-            if existing is not None:
-                result = await conn.execute(
-                    sa.update(corrections)
-                    .where(corrections.c.id == existing.id)
-                    .values(**values)
-                    .returning(*corrections.c)
-                )
-                return SubmitResult(_correction(result.one()), updated=True)
-            result = await conn.execute(
-                sa.insert(corrections)
-                .values(
-                    answer_id=answer.id,
-                    guild_id=answer.guild_id,
-                    channel_id=answer.channel_id,
-                    author_id=author_id,
-                    question=answer.question,
-                    original_answer=answer.answer,
-                    transcript=answer.transcript,
-                    model=answer.model,
-                    status="pending",
-                    created_at=now,
-                    **values,
-                )
-                .returning(*corrections.c)
-            )
-            return SubmitResult(_correction(result.one()), updated=False)
+            saved = _correction((await conn.execute(upsert)).one())
+        # A new row was created and updated at the same instant; an updated one keeps its creation time.
+        return SubmitResult(saved, updated=saved.created_at != saved.updated_at)
 
     async def get(self, correction_id: int) -> Correction | None:
         async with self._db.engine.connect() as conn:

@@ -26,7 +26,39 @@ async def _add_previous_model(conn: AsyncConnection) -> None:
         await conn.execute(sa.text("ALTER TABLE guild_settings ADD COLUMN previous_model VARCHAR(200)"))
 
 
-UPGRADES: list[Upgrade] = [_add_previous_model]
+async def _add_privacy_columns(conn: AsyncConnection) -> None:
+    """Answers remember whether they were private and delivered; one pending correction per (answer, author)."""
+    answer_columns = await conn.run_sync(lambda sync: {c["name"] for c in sa.inspect(sync).get_columns("answers")})
+    false, true = ("false", "true") if conn.dialect.name == "postgresql" else ("0", "1")
+    if "private" not in answer_columns:
+        await conn.execute(sa.text(f"ALTER TABLE answers ADD COLUMN private BOOLEAN NOT NULL DEFAULT {false}"))
+    if "delivered" not in answer_columns:
+        await conn.execute(sa.text(f"ALTER TABLE answers ADD COLUMN delivered BOOLEAN NOT NULL DEFAULT {true}"))
+    columns = await conn.run_sync(lambda sync: {c["name"] for c in sa.inspect(sync).get_columns("corrections")})
+    if "asker_id" not in columns:
+        await conn.execute(sa.text("ALTER TABLE corrections ADD COLUMN asker_id BIGINT"))
+        await conn.execute(
+            sa.text("UPDATE corrections SET asker_id = (SELECT user_id FROM answers WHERE answers.id = answer_id)")
+        )
+    if "private" not in columns:
+        await conn.execute(sa.text(f"ALTER TABLE corrections ADD COLUMN private BOOLEAN NOT NULL DEFAULT {false}"))
+        await conn.execute(sa.text("UPDATE corrections SET private = (guild_id IS NULL)"))
+    # Duplicated pending corrections (from concurrent submissions before this index): keep the newest of each.
+    await conn.execute(
+        sa.text(
+            "DELETE FROM corrections WHERE status = 'pending' AND id NOT IN "
+            "(SELECT max(id) FROM corrections WHERE status = 'pending' GROUP BY answer_id, author_id)"
+        )
+    )
+    await conn.execute(
+        sa.text(
+            "CREATE UNIQUE INDEX IF NOT EXISTS uq_corrections_pending ON corrections (answer_id, author_id) "
+            "WHERE status = 'pending'"
+        )
+    )
+
+
+UPGRADES: list[Upgrade] = [_add_previous_model, _add_privacy_columns]
 SCHEMA_VERSION = len(UPGRADES)
 
 

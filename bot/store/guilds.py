@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.store.answers import utcnow
 from bot.store.database import Database
@@ -25,27 +26,26 @@ class GuildSettingsStore:
             ).scalar_one_or_none()
 
     async def set_active_model(self, guild_id: int, model: str | None, by_user: int) -> str | None:
-        """Switch the guild's model (None: back to the default); returns the model it replaced."""
+        """Switch the guild's model (None: back to the default); returns the model it replaced.
+
+        One upsert, so two first switches at once cannot both insert (and the later one wins)."""
+        now = utcnow()
+        dialect = postgresql if self._db.engine.dialect.name == "postgresql" else sqlite
+        insert = dialect.insert(guild_settings).values(
+            guild_id=guild_id, active_model=model, previous_model=None, updated_by=by_user, updated_at=now
+        )
+        upsert = insert.on_conflict_do_update(
+            index_elements=[guild_settings.c.guild_id],
+            # In SET, the table's columns are the row before the update: its active model becomes the previous one.
+            set_={
+                "active_model": insert.excluded.active_model,
+                "previous_model": guild_settings.c.active_model,
+                "updated_by": insert.excluded.updated_by,
+                "updated_at": insert.excluded.updated_at,
+            },
+        ).returning(guild_settings.c.previous_model)
         async with self._db.engine.begin() as conn:
-            current = (
-                await conn.execute(
-                    sa.select(guild_settings.c.active_model).where(guild_settings.c.guild_id == guild_id)
-                )
-            ).first()
-            previous: str | None = current.active_model if current else None
-            values = {
-                "active_model": model,
-                "previous_model": previous,
-                "updated_by": by_user,
-                "updated_at": utcnow(),
-            }
-            if current is None:
-                await conn.execute(sa.insert(guild_settings).values(guild_id=guild_id, **values))
-            else:
-                await conn.execute(
-                    sa.update(guild_settings).where(guild_settings.c.guild_id == guild_id).values(**values)
-                )
-        return previous
+            return (await conn.execute(upsert)).scalar_one()
 
     async def previous_model(self, guild_id: int) -> tuple[bool, str | None]:
         """(whether there is anything to roll back to, the model before the current one — None is the default)."""

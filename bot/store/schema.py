@@ -23,6 +23,10 @@ answers = sa.Table(
     sa.Column("answer", sa.Text, nullable=False),
     sa.Column("transcript", sa.Text, nullable=True),  # what speech recognition heard, for audio and voice
     sa.Column("message_ids", sa.JSON, nullable=False, default=list),
+    # Shown only to the asker (an ephemeral /ask private answer); DM answers are private by their guild_id.
+    sa.Column("private", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
+    # False when Discord never got the final message (e.g. a 5xx on the last edit): kept out of memory.
+    sa.Column("delivered", sa.Boolean, nullable=False, default=True, server_default=sa.true()),
     sa.Column("prompt_tokens", sa.Integer, nullable=True),
     sa.Column("completion_tokens", sa.Integer, nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -55,6 +59,9 @@ corrections = sa.Table(
     sa.Column("guild_id", Id, nullable=True),
     sa.Column("channel_id", Id, nullable=False),
     sa.Column("author_id", Id, nullable=False),
+    sa.Column("asker_id", Id, nullable=True),  # who asked the question the answer was for
+    # The answer was private or in a DM: only its asker, the correction's author and reviewers see the question.
+    sa.Column("private", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
     sa.Column("question", sa.Text, nullable=False),
     sa.Column("original_answer", sa.Text, nullable=False),
     sa.Column("corrected_answer", sa.Text, nullable=False),
@@ -69,6 +76,15 @@ corrections = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_corrections_queue", "guild_id", "status", "id"),
     sa.Index("ix_corrections_author_answer", "answer_id", "author_id", "status"),
+    # One pending correction per (answer, author): a second submission updates it (an upsert on this index).
+    sa.Index(
+        "uq_corrections_pending",
+        "answer_id",
+        "author_id",
+        unique=True,
+        sqlite_where=sa.text("status = 'pending'"),
+        postgresql_where=sa.text("status = 'pending'"),
+    ),
 )
 
 training_jobs = sa.Table(

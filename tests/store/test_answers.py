@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 
@@ -122,3 +123,32 @@ async def test_a_database_from_before_model_history_is_upgraded_on_start(tmp_pat
         assert await guilds.previous_model(5) == (True, "ft:a")
     finally:
         await upgraded.close()
+
+
+async def test_two_first_model_switches_at_once_make_one_row(db: Database) -> None:
+    # Two connections pools, as two processes would have, switching many guilds at once.
+    other = Database(db.url)
+    await other.open()
+    try:
+        stores = [GuildSettingsStore(db), GuildSettingsStore(other)]
+        guilds = range(100, 130)
+        replaced = await asyncio.gather(
+            *(stores[i % 2].set_active_model(g, f"ft:{i}", by_user=i) for g in guilds for i in range(4))
+        )
+        # Every switch succeeded, and in each guild exactly one saw no previous model.
+        assert len(replaced) == 4 * len(guilds) and replaced.count(None) == len(guilds)
+        async with db.engine.connect() as conn:
+            rows = (await conn.execute(sa.text("SELECT count(*) FROM guild_settings"))).scalar_one()
+        assert rows == len(guilds)
+    finally:
+        await other.close()
+
+
+async def test_an_undelivered_answer_is_kept_but_left_out_of_memory(db: Database) -> None:
+    store = AnswerStore(db)
+    first = await store.add(_new("one"))
+    second = await store.add(_new("two"))
+    await store.mark_undelivered(second.id)
+    assert [t.question for t in await store.memory(10, 1, limit=5, max_age=dt.timedelta(hours=1))] == ["one"]
+    kept = await store.get(second.id)
+    assert kept is not None and not kept.delivered and first.delivered

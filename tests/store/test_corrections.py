@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bot.errors import InvalidInput
@@ -61,3 +63,44 @@ async def test_list_pages_and_filters_and_stats_count_by_author(db: Database) ->
     assert stats.by_status == {"pending": 11, "approved": 1}
     assert [(a.author_id, a.total, a.approved) for a in stats.by_author] == [(100, 6, 1), (101, 6, 0)]
     assert [c.question for c in await store.with_status(5, "approved")] == ["question 0"]
+
+
+async def test_two_submissions_at_once_make_one_pending_correction(db: Database) -> None:
+    other = Database(db.url)  # a second connection pool, as a second process would have
+    await other.open()
+    try:
+        stores = [CorrectionStore(db), CorrectionStore(other)]
+        answers = [await _answer(db, f"question {i}") for i in range(15)]
+        results = await asyncio.gather(
+            *(stores[i % 2].submit(a, 7, f"Canberra, take {i}.") for a in answers for i in range(4))
+        )
+    finally:
+        await other.close()
+    store = stores[0]
+    page = await store.list(5, limit=100)
+    assert page.total == len(answers)
+    assert sorted(r.updated for r in results) == [False] * len(answers) + [True] * 3 * len(answers)
+    answer = answers[0]
+    # Once reviewed, the same author may propose again: a new pending row beside the approved one.
+    first = next(c for c in page.items if c.answer_id == answer.id)
+    await store.review(first.id, 99, "approved")
+    again = await store.submit(answer, 7, "Canberra (ACT).")
+    assert not again.updated and (await store.list(5)).total == len(answers) + 1
+
+
+async def test_a_correction_remembers_who_asked_and_whether_the_answer_was_private(db: Database) -> None:
+    store = CorrectionStore(db)
+    answer = await AnswerStore(db).add(
+        NewAnswer(
+            guild_id=None,
+            channel_id=3,
+            user_id=1,
+            conversation_id="c",
+            source="message",
+            model="m",
+            question="my secret",
+            answer="Sydney.",
+        )
+    )
+    saved = (await store.submit(answer, 1, "Canberra.", guild_id=5)).correction
+    assert (saved.asker_id, saved.private, saved.guild_id) == (1, True, 5)
