@@ -36,6 +36,8 @@ class DiscordSettings:
     admin_roles: list[str] = attrs.field(factory=lambda: ["Bot Admin"])
     # Admin actions also accept the Manage Server permission (recommended). Turning this off leaves only the roles.
     manage_guild_is_admin: bool = True
+    # Corrections of answers given in DMs go to this server's review queue; unset, they are not collected.
+    dm_review_guild: int | None = None
 
 
 @attrs.frozen

@@ -53,6 +53,7 @@ class Ask(lightbulb.SlashCommand, name="ask", description="Ask the bot a questio
             source="audio" if transcript is not None else "slash",
             new_conversation=self.new_conversation,
             transcript=transcript,
+            private=self.private,
         )
         answer = await answer_question(
             services.answerer,

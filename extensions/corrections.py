@@ -13,10 +13,10 @@ from bot import keys
 from bot.app import Services
 from bot.discord.forms import Field, rows, submitted
 from bot.discord.handlers import Handlers
-from bot.discord.permissions import require_admin
+from bot.discord.permissions import is_admin, require_admin, role_names
 from bot.errors import InvalidInput, NotFound
 from bot.store.answers import Answer
-from bot.store.corrections import Correction, check_answer_guild
+from bot.store.corrections import Actor, Correction, check_may_correct, review_guild
 from bot.training.builder import CorrectionExample, jsonl
 
 loader = lightbulb.Loader()
@@ -48,19 +48,36 @@ def correction_form(answer: Answer) -> list[hikari.api.ModalActionRowBuilder]:
     return rows(fields)
 
 
-def _guild_answer(answer: Answer | None, guild_id: int | None, answer_id: int) -> Answer:
+def form_title(answer: Answer) -> str:
+    """A private or DM answer is shared with the reviewers once corrected: the form says so (titles hold 45 chars)."""
+    return "Correct (reviewers will see this answer)" if answer.seen_only_by_asker else "Correct this answer"
+
+
+async def answer_for(services: Services, answer_id: int, actor: Actor) -> Answer:
+    """The answer, if the actor may open it for correcting (see `check_may_correct`)."""
+    answer = await services.answers.get(answer_id)
     if answer is None:
         raise NotFound(f"There is no answer #{answer_id}.")
-    check_answer_guild(answer, guild_id)
+    check_may_correct(answer, actor)
+    review_guild(answer, services.settings.discord.dm_review_guild)  # refuses DM answers when nobody reviews them
     return answer
+
+
+def actor_of(interaction: hikari.ComponentInteraction | hikari.ModalInteraction) -> Actor:
+    message = interaction.message
+    return Actor(
+        user_id=int(interaction.user.id),
+        guild_id=interaction.guild_id,
+        channel_id=int(interaction.channel_id),
+        message_id=int(message.id) if message is not None else None,
+    )
 
 
 @handlers.button(keys.CORRECT_BUTTON)
 async def on_correct_button(ctx: yuyo.ComponentContext, services: Services) -> None:
-    answer_id = int(ctx.id_metadata)
-    answer = _guild_answer(await services.answers.get(answer_id), ctx.interaction.guild_id, answer_id)
+    answer = await answer_for(services, int(ctx.id_metadata), actor_of(ctx.interaction))
     await ctx.create_modal_response(
-        "Correct this answer", keys.custom_id(keys.CORRECTION_MODAL, answer.id), components=correction_form(answer)
+        form_title(answer), keys.custom_id(keys.CORRECTION_MODAL, answer.id), components=correction_form(answer)
     )
 
 
@@ -93,18 +110,19 @@ class Correct(lightbulb.SlashCommand, name="correct", description="Correct one o
             latest = await services.answers.latest(ctx.channel_id, ctx.user.id)
             if latest is None:
                 raise NotFound("You have no answer from the bot in this channel yet. Ask something first!")
-            answer = latest
+            answer_id = latest.id
         else:
-            answer = _guild_answer(await services.answers.get(self.answer), ctx.guild_id, self.answer)
+            answer_id = self.answer
+        answer = await answer_for(services, answer_id, Actor(ctx.user.id, ctx.guild_id, ctx.channel_id))
         await ctx.respond_with_modal(
-            "Correct this answer", keys.custom_id(keys.CORRECTION_MODAL, answer.id), components=correction_form(answer)
+            form_title(answer), keys.custom_id(keys.CORRECTION_MODAL, answer.id), components=correction_form(answer)
         )
 
 
 @handlers.modal(keys.CORRECTION_MODAL)
 async def on_correction_submitted(ctx: yuyo.ModalContext, services: Services) -> None:
-    answer_id = int(ctx.id_metadata)
-    answer = _guild_answer(await services.answers.get(answer_id), ctx.interaction.guild_id, answer_id)
+    # The modal's id is as untrusted as any: the same check as opening the form.
+    answer = await answer_for(services, int(ctx.id_metadata), actor_of(ctx.interaction))
     values = submitted(ctx.interaction)
     heard = values.get(TRANSCRIPT)
     result = await services.corrections.submit(
@@ -113,6 +131,7 @@ async def on_correction_submitted(ctx: yuyo.ModalContext, services: Services) ->
         values.get(CORRECTED, ""),
         values.get(NOTE, "").strip() or None,
         corrected_transcript=heard.strip() if heard is not None and heard.strip() != answer.transcript else None,
+        guild_id=review_guild(answer, services.settings.discord.dm_review_guild),
     )
     c = result.correction
     verb = "Updated your pending correction" if result.updated else "Thanks! Saved your correction"
@@ -217,7 +236,10 @@ async def on_review_edit(ctx: yuyo.ModalContext, services: Services) -> None:
         ctx.interaction.app, ctx.interaction.member, guild_id, services.settings.discord, "review corrections"
     )
     assert guild_id is not None
-    correction_id = int(ctx.id_metadata)
+    correction = await services.corrections.get(int(ctx.id_metadata))
+    if correction is None or correction.guild_id != guild_id:  # a forged id from another server's queue
+        raise NotFound(f"Correction #{ctx.id_metadata} is not in this server's queue.")
+    correction_id = correction.id
     text = submitted(ctx.interaction).get(CORRECTED, "")
     await services.corrections.review(correction_id, ctx.interaction.user.id, "approved", corrected_answer=text)
     card = await next_card(services, guild_id)
@@ -234,13 +256,35 @@ async def on_review_edit(ctx: yuyo.ModalContext, services: Services) -> None:
 STATUS_CHOICES = [lightbulb.Choice(s, s) for s in ("pending", "approved", "rejected")]
 
 
-async def list_page(services: Services, guild_id: int, status: str | None, author_id: int | None, offset: int) -> Card:
+@attrs.frozen
+class Viewer:
+    """Who looks at the list, and where: question snippets are shown only to those who could already see them."""
+
+    user_id: int
+    channel_id: int
+    reviewer: bool
+
+
+def snippet(c: Correction, viewer: Viewer) -> str:
+    """The question, where the viewer could already see it: reviewers, the asker and the author always; others only
+    for a public answer given in the channel they are looking from."""
+    if viewer.reviewer or viewer.user_id in (c.author_id, c.asker_id):
+        return _clip(" ".join(c.question.split()), 60)
+    if c.private:
+        return "🔒 *private question*"
+    if c.channel_id != viewer.channel_id:
+        return f"🔒 *asked in <#{c.channel_id}>*"
+    return _clip(" ".join(c.question.split()), 60)
+
+
+async def list_page(
+    services: Services, guild_id: int, status: str | None, author_id: int | None, offset: int, viewer: Viewer
+) -> Card:
     page = await services.corrections.list(guild_id, status=status, author_id=author_id, offset=offset, limit=PAGE_SIZE)
     if page.total == 0:
         return Card("No corrections match.", [], [])
     lines = [
-        f"{STATUS_EMOJI[c.status]} **#{c.id}** by <@{c.author_id}> · answer #{c.answer_id} · "
-        f"{_clip(' '.join(c.question.split()), 60)}"
+        f"{STATUS_EMOJI[c.status]} **#{c.id}** by <@{c.author_id}> · answer #{c.answer_id} · {snippet(c, viewer)}"
         for c in page.items
     ]
     last = min(offset + PAGE_SIZE, page.total)
@@ -274,7 +318,13 @@ class List(lightbulb.SlashCommand, name="list", description="List corrections in
     async def invoke(self, ctx: lightbulb.Context, services: Services = lightbulb.di.INJECTED) -> None:
         if ctx.guild_id is None:
             raise InvalidInput("Corrections are kept per server: run this in a server.")
-        card = await list_page(services, ctx.guild_id, self.status, self.author.id if self.author else None, 0)
+        viewer = Viewer(
+            ctx.user.id,
+            ctx.channel_id,
+            is_admin(ctx.member, services.settings.discord, role_names(ctx.client.app, ctx.guild_id), ctx.guild_id),
+        )
+        author = self.author.id if self.author else None
+        card = await list_page(services, ctx.guild_id, self.status, author, 0, viewer)
         await ctx.respond(card.content, embeds=card.embeds, components=card.components, ephemeral=True)
 
 
@@ -285,7 +335,13 @@ async def on_list_page(ctx: yuyo.ComponentContext, services: Services) -> None:
     if guild_id is None:
         raise InvalidInput("Corrections are kept per server.")
     status = None if raw_status == "all" else raw_status
-    card = await list_page(services, guild_id, status, int(raw_author) or None, int(raw_offset))
+    interaction = ctx.interaction
+    viewer = Viewer(
+        int(interaction.user.id),
+        int(interaction.channel_id),
+        is_admin(interaction.member, services.settings.discord, role_names(interaction.app, guild_id), guild_id),
+    )
+    card = await list_page(services, guild_id, status, int(raw_author) or None, int(raw_offset), viewer)
     await ctx.create_initial_response(
         card.content, response_type=hikari.ResponseType.MESSAGE_UPDATE, embeds=card.embeds, components=card.components
     )

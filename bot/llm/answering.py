@@ -30,6 +30,7 @@ class Question:
     source: Source
     new_conversation: bool = False
     transcript: str | None = None
+    private: bool = False  # shown only to the asker (an ephemeral reply)
 
 
 def fit_context(
@@ -89,6 +90,7 @@ class Reply:
                 transcript=q.transcript,
                 prompt_tokens=self._stream.usage.prompt_tokens,
                 completion_tokens=self._stream.usage.completion_tokens,
+                private=q.private,
             ),
             message_ids,
         )

@@ -107,10 +107,11 @@ async def test_refusals_change_nothing(discord: FakeDiscord, openai_fake: FakeOp
         elsewhere = discord.slash(
             "correct",
             options={"answer": int(answer_id)},
+            user=discord.admin,
             guild_id=discord.other_guild_id,
             channel_id=discord.other_guild_channel_id,
         )
-        assert "not given in this server" in await reply_text(elsewhere)
+        assert "not posted here" in await reply_text(elsewhere)
         missing = discord.slash("correct", options={"answer": 999})
         assert "no answer #999" in await reply_text(missing)
         assert (await built.services.corrections.stats(discord.guild_id)).by_status == {}
