@@ -278,7 +278,7 @@ def snippet(c: Correction, viewer: Viewer) -> str:
 
 
 async def list_page(
-    services: Services, guild_id: int, status: str | None, author_id: int | None, offset: int, viewer: Viewer
+    services: Services, guild_id: int, status: str | None, author_id: int | None, offset: int, *, viewer: Viewer
 ) -> Card:
     page = await services.corrections.list(guild_id, status=status, author_id=author_id, offset=offset, limit=PAGE_SIZE)
     if page.total == 0:
@@ -324,7 +324,7 @@ class List(lightbulb.SlashCommand, name="list", description="List corrections in
             is_admin(ctx.member, services.settings.discord, role_names(ctx.client.app, ctx.guild_id), ctx.guild_id),
         )
         author = self.author.id if self.author else None
-        card = await list_page(services, ctx.guild_id, self.status, author, 0, viewer)
+        card = await list_page(services, ctx.guild_id, self.status, author, 0, viewer=viewer)
         await ctx.respond(card.content, embeds=card.embeds, components=card.components, ephemeral=True)
 
 
@@ -341,7 +341,7 @@ async def on_list_page(ctx: yuyo.ComponentContext, services: Services) -> None:
         int(interaction.channel_id),
         is_admin(interaction.member, services.settings.discord, role_names(interaction.app, guild_id), guild_id),
     )
-    card = await list_page(services, guild_id, status, int(raw_author) or None, int(raw_offset), viewer)
+    card = await list_page(services, guild_id, status, int(raw_author) or None, int(raw_offset), viewer=viewer)
     await ctx.create_initial_response(
         card.content, response_type=hikari.ResponseType.MESSAGE_UPDATE, embeds=card.embeds, components=card.components
     )
