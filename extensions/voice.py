@@ -8,12 +8,21 @@ import hikari
 import lightbulb
 
 from bot.app import Services
-from bot.discord.voice_rooms import caller_channel, humans_in
+from bot.discord.permissions import is_admin, role_names
+from bot.discord.voice_rooms import Caller, caller_channel, check_join, check_leave, humans_in
 from bot.errors import InvalidInput
 
 loader = lightbulb.Loader()
 group = lightbulb.Group("voice", "Talk with the bot in a voice channel")
 VOICE_TYPES = [hikari.ChannelType.GUILD_VOICE]
+
+
+def caller_of(ctx: lightbulb.Context, services: Services) -> Caller:
+    assert ctx.guild_id is not None
+    app = ctx.client.app
+    admin = is_admin(ctx.member, services.settings.discord, role_names(app, ctx.guild_id), ctx.guild_id)
+    roles = [int(r) for r in ctx.member.role_ids] if ctx.member is not None else []
+    return Caller(ctx.user.id, roles, admin, caller_channel(app, ctx.guild_id, ctx.user.id))
 
 
 @group.register
@@ -27,9 +36,11 @@ class Join(lightbulb.SlashCommand, name="join", description="Join your voice cha
         if ctx.guild_id is None:
             raise InvalidInput("Voice channels are in servers: run this in one.")
         app = ctx.client.app
-        target = int(self.channel.id) if self.channel is not None else caller_channel(app, ctx.guild_id, ctx.user.id)
+        caller = caller_of(ctx, services)
+        target = int(self.channel.id) if self.channel is not None else caller.in_channel
         if target is None:
             raise InvalidInput("Join a voice channel first, or name one with `channel`.")
+        check_join(app, services.rooms, ctx.guild_id, target, caller)
         await ctx.defer(ephemeral=True)
         await services.rooms.join(ctx.guild_id, target)
         services.rooms.people_changed(ctx.guild_id, humans_in(app, ctx.guild_id, target))
@@ -44,8 +55,11 @@ class Join(lightbulb.SlashCommand, name="join", description="Join your voice cha
 class Leave(lightbulb.SlashCommand, name="leave", description="Leave the voice channel"):
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, services: Services = lightbulb.di.INJECTED) -> None:
-        if ctx.guild_id is None or not await services.rooms.leave(ctx.guild_id):
+        room = services.rooms.get(ctx.guild_id)
+        if ctx.guild_id is None or room is None:
             raise InvalidInput("I'm not in a voice channel here.")
+        check_leave(room, caller_of(ctx, services))
+        await services.rooms.leave(ctx.guild_id)
         await ctx.respond("👋 Left the voice channel.", ephemeral=True)
 
 

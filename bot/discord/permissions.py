@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 import hikari
 
@@ -74,3 +75,42 @@ def require_admin(
     if not is_admin(member, settings, role_names(app, guild_id), int(guild_id)):
         roles = ", ".join(f"`{r}`" for r in settings.admin_roles) or "none configured"
         raise NotAllowed(f"Only admins can {action} (Manage Server permission or an admin role: {roles}).")
+
+
+def channel_permissions(
+    app: hikari.RESTAware, guild_id: int, channel_id: int, user_id: int, role_ids: Iterable[int]
+) -> hikari.Permissions | None:
+    """What Discord grants `user_id` (holding `role_ids`) in a channel, from the cache; None when it is not cached.
+
+    Discord's order: the guild owner and Administrator have everything; otherwise the @everyone role and the member's
+    roles, then the channel's @everyone overwrite, its role overwrites together, and the member's own overwrite.
+    Without View Channel nothing else in the channel is granted."""
+    cache = app.cache if isinstance(app, hikari.CacheAware) else None
+    guild = cache.get_guild(guild_id) if cache is not None else None
+    channel = cache.get_guild_channel(channel_id) if cache is not None else None
+    if cache is None or guild is None or channel is None or channel.guild_id != guild_id:
+        return None
+    if guild.owner_id == user_id:
+        return hikari.Permissions.all_permissions()
+    roles = cache.get_roles_view_for_guild(guild_id)
+    held = {int(r) for r in role_ids}
+    base = hikari.Permissions.NONE
+    for role_id, role in roles.items():
+        if int(role_id) == guild_id or int(role_id) in held:
+            base |= role.permissions
+    if base & hikari.Permissions.ADMINISTRATOR:
+        return hikari.Permissions.all_permissions()
+    overwrites = channel.permission_overwrites
+    everyone = overwrites.get(hikari.Snowflake(guild_id))
+    if everyone is not None:
+        base = (base & ~everyone.deny) | everyone.allow
+    allow = deny = hikari.Permissions.NONE
+    for target, overwrite in overwrites.items():
+        if overwrite.type == hikari.PermissionOverwriteType.ROLE and int(target) in held:
+            allow |= overwrite.allow
+            deny |= overwrite.deny
+    base = (base & ~deny) | allow
+    own = overwrites.get(hikari.Snowflake(user_id))
+    if own is not None and own.type == hikari.PermissionOverwriteType.MEMBER:
+        base = (base & ~own.deny) | own.allow
+    return base if base & hikari.Permissions.VIEW_CHANNEL else hikari.Permissions.NONE

@@ -14,7 +14,8 @@ from bot.conversation.addressing import AddressingMode
 from bot.conversation.session import TurnRecord, VoiceConversation
 from bot.conversation.settings import ConversationSettings
 from bot.conversation.vad import SileroModel
-from bot.errors import ServiceUnavailable
+from bot.discord.permissions import channel_permissions
+from bot.errors import InvalidInput, NotAllowed, ServiceUnavailable
 from bot.llm.answering import Answerer
 from bot.speech.audio import Samples
 from bot.speech.transcribe import Transcriber, Transcript
@@ -49,6 +50,52 @@ def humans_in(app: hikari.RESTAware, guild_id: int, channel_id: int) -> int:
         return 0
     states = cache.get_voice_states_view_for_channel(guild_id, channel_id)
     return sum(1 for s in states.values() if s.member is not None and not s.member.is_bot)
+
+
+BOT_NEEDS = hikari.Permissions.VIEW_CHANNEL | hikari.Permissions.CONNECT | hikari.Permissions.SPEAK
+CALLER_NEEDS = hikari.Permissions.VIEW_CHANNEL | hikari.Permissions.CONNECT
+
+
+@attrs.frozen
+class Caller:
+    """Who asks the bot to join or leave: their id, roles, whether they are a bot admin, and their voice channel."""
+
+    user_id: int
+    role_ids: list[int]
+    admin: bool
+    in_channel: int | None
+
+
+def check_join(app: hikari.RESTAware, rooms: VoiceRooms, guild_id: int, target: int, caller: Caller) -> None:
+    """The bot listens to (and transcribes) everyone in a room, so it goes only where its caller is, unless an admin
+    sends it; both need the permissions to be there, and a conversation elsewhere is not pulled away by a bystander."""
+    if caller.in_channel != target and not caller.admin:
+        raise NotAllowed("I only join a voice channel you are in. Join it first (admins may send me anywhere).")
+    theirs = channel_permissions(app, guild_id, target, caller.user_id, caller.role_ids)
+    if theirs is None or (theirs & CALLER_NEEDS) != CALLER_NEEDS:
+        raise NotAllowed(f"You can't connect to <#{target}>, so I won't join it for you.")
+    mine = _bot_permissions(app, guild_id, target)
+    if mine is None or (mine & BOT_NEEDS) != BOT_NEEDS:
+        raise InvalidInput(f"I need the View Channel, Connect and Speak permissions in <#{target}>. Ask an admin.")
+    room = rooms.get(guild_id)
+    if room is not None and room.channel_id != target and not caller.admin and caller.in_channel != room.channel_id:
+        raise NotAllowed(f"I'm in a conversation in <#{room.channel_id}>. Someone there (or an admin) can move me.")
+    rooms.check_capacity(guild_id)
+
+
+def _bot_permissions(app: hikari.RESTAware, guild_id: int, channel_id: int) -> hikari.Permissions | None:
+    if not isinstance(app, hikari.CacheAware):
+        return None
+    me = app.cache.get_me()
+    member = app.cache.get_member(guild_id, me.id) if me is not None else None
+    if me is None or member is None:
+        return None
+    return channel_permissions(app, guild_id, channel_id, int(me.id), [int(r) for r in member.role_ids])
+
+
+def check_leave(room: Room, caller: Caller) -> None:
+    if caller.in_channel != room.channel_id and not caller.admin:
+        raise NotAllowed(f"Only someone in <#{room.channel_id}> (or an admin) can make me leave it.")
 
 
 class VoiceTranscription:
@@ -91,11 +138,19 @@ class VoiceRooms:
     def get(self, guild_id: int | None) -> Room | None:
         return None if guild_id is None else self._rooms.get(guild_id)
 
+    def check_capacity(self, guild_id: int) -> None:
+        """A new room past `max_sessions` is refused (moving within a guild keeps its room)."""
+        if guild_id not in self._rooms and len(self._rooms) >= self._voice.max_sessions:
+            raise ServiceUnavailable(
+                "I'm already talking in as many voice channels as I can handle. Try again when one of them ends."
+            )
+
     async def join(self, guild_id: int, channel_id: int) -> Room:
         async with self._joining:
             current = self._rooms.get(guild_id)
             if current is not None and current.channel_id == channel_id:
                 return current
+            self.check_capacity(guild_id)  # again under the lock: two joins at once cannot both take the last place
             if current is not None:
                 await self._close(current)
             try:

@@ -35,3 +35,5 @@ class VoiceSettings:
     plain_ws_on_loopback: bool = False
     # Seconds to wait for READY / SESSION_DESCRIPTION before the connection attempt fails.
     handshake_timeout_s: float = attrs.field(default=10.0, validator=positive)
+    # Voice channels this process talks in at once (each costs transcription and a UDP socket); more are refused.
+    max_sessions: int = attrs.field(default=8, validator=positive)

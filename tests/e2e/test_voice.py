@@ -13,7 +13,7 @@ import pytest
 
 from bot.speech.audio import to_pcm48k_stereo
 from tests.assets import DATA
-from tests.fakes.discord import Event, FakeDiscord
+from tests.fakes.discord import CONNECT, SPEAK, Event, FakeDiscord
 from tests.fakes.harness import running_bot
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.voice import FakeVoiceServer, encode_opus
@@ -178,3 +178,60 @@ async def test_two_speakers_are_told_apart_and_talking_over_the_bot_stops_it(
         assert turns[0].interrupted
         assert "weather on Mars" in turns[0].transcript and "capital" in turns[1].transcript.lower()
         assert f"<@{other.id}>" in posted[0].content and "Paris." in posted[0].content
+
+
+async def test_nobody_moves_the_bot_into_a_room_they_are_not_in_or_cannot_enter(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, voice_server: FakeVoiceServer, tmp_path: Path
+) -> None:
+    wire_voice(discord, voice_server)
+    asked_gateway: list[dict[str, Any]] = []
+    forward = discord.on_voice_state_update
+    assert forward is not None
+
+    def record(d: dict[str, Any]) -> None:
+        asked_gateway.append(d)
+        forward(d)
+
+    discord.on_voice_state_update = record
+    eve, locked_out = discord.make_user("eve"), discord.make_user("lou")
+    discord.deny(discord.voice_channel_id, CONNECT, user=locked_out)
+    both = {"command_guilds": [discord.guild_id, discord.other_guild_id]}
+    async with running_bot(
+        discord, openai_fake, tmp_path, voice={"plain_ws_on_loopback": True, "max_sessions": 1}, discord=both
+    ) as built:
+        remote = discord.slash("voice", subcommand="join", options={"channel": discord.voice_channel_id}, user=eve)
+        assert "only join a voice channel you are in" in said(await remote.wait_callback())
+        discord.dispatch_voice_state_update(locked_out, discord.voice_channel_id, "lou", discord.guild_id)
+        no_connect = discord.slash("voice", subcommand="join", user=locked_out)
+        assert "can't connect to" in said(await no_connect.wait_callback())
+        assert asked_gateway == [] and built.services.rooms.get(discord.guild_id) is None
+
+        discord.dispatch_voice_state_update(discord.member, discord.voice_channel_id, "m", discord.guild_id)
+        joined = discord.slash("voice", subcommand="join")
+        await joined.wait(lambda e: e.kind in ("edit", "followup"))
+        assert built.services.rooms.get(discord.guild_id) is not None
+        # Someone outside the room cannot end the conversation; and a second room is past this process's cap.
+        pulled = discord.slash("voice", subcommand="leave", user=eve)
+        assert "Only someone in" in said(await pulled.wait_callback())
+        assert built.services.rooms.get(discord.guild_id) is not None
+        elsewhere = discord.slash(
+            "voice",
+            subcommand="join",
+            options={"channel": discord.other_guild_voice_channel_id},
+            user=discord.admin,
+            guild_id=discord.other_guild_id,
+            channel_id=discord.other_guild_channel_id,
+        )
+        assert "as many voice channels as I can handle" in said(await elsewhere.wait_callback())
+
+
+async def test_the_bot_refuses_a_room_where_it_may_not_speak(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, voice_server: FakeVoiceServer, tmp_path: Path
+) -> None:
+    wire_voice(discord, voice_server)
+    discord.deny(discord.voice_channel_id, SPEAK, user=discord.bot_user)
+    async with running_bot(discord, openai_fake, tmp_path, voice={"plain_ws_on_loopback": True}) as built:
+        discord.dispatch_voice_state_update(discord.member, discord.voice_channel_id, "m", discord.guild_id)
+        joined = discord.slash("voice", subcommand="join")
+        assert "need the View Channel, Connect and Speak" in said(await joined.wait_callback())
+        assert built.services.rooms.get(discord.guild_id) is None

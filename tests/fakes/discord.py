@@ -45,6 +45,13 @@ EPHEMERAL = 1 << 6
 OPTION_TYPES = {str: 3, int: 4, bool: 5, float: 10}
 
 
+def inner_options(options: list[Json]) -> list[Json]:
+    """The command's own options, under its subcommand (group) if any."""
+    while options and options[0]["type"] in (1, 2):
+        options = options[0].get("options", [])
+    return options
+
+
 def _iso(t: dt.datetime | None = None) -> str:
     return (t or dt.datetime.now(dt.UTC)).isoformat()
 
@@ -234,6 +241,7 @@ class FakeDiscord:
         self.chat_channel_id = self.snowflake()
         self.voice_channel_id = self.snowflake()
         self.other_guild_channel_id = self.snowflake()
+        self.other_guild_voice_channel_id = self.snowflake()
         self.users: dict[int, User] = {}
         # Roles beyond @everyone and "Bot Admin": id -> (name, permissions). A user made with extra permissions
         # gets a role of their own holding them, as on Discord, where permissions only come from roles.
@@ -360,7 +368,10 @@ class FakeDiscord:
                 self._voice_channel(self.voice_channel_id, "Lounge", 3, guild_id),
             ]
             if main
-            else [self._text_channel(self.other_guild_channel_id, "elsewhere", 0, guild_id)]
+            else [
+                self._text_channel(self.other_guild_channel_id, "elsewhere", 0, guild_id),
+                self._voice_channel(self.other_guild_voice_channel_id, "Hall", 1, guild_id),
+            ]
         )
         roles = [self._role(guild_id, "@everyone", EVERYDAY, 0)]
         if main:
@@ -611,11 +622,28 @@ class FakeDiscord:
             data["guild_id"] = str(guild)
         if attachments:
             data["resolved"] = {"attachments": {a["id"]: a for a in attachments.values()}}
+        channels = [o for o in inner_options(inner) if o["type"] == 7]
+        if channels:  # channel options arrive as ids, resolved to partial channels with the caller's permissions
+            acting = user or self.member
+            data.setdefault("resolved", {})["channels"] = {
+                str(o["value"]): self._resolved_channel(int(o["value"]), acting) for o in channels
+            }
+            for o in channels:
+                o["value"] = str(o["value"])
         handle = self._interaction(
             2, data, user=user or self.member, channel_id=channel_id, guild_id=guild, message=None
         )
         self.dispatch("INTERACTION_CREATE", handle.payload)
         return handle
+
+    def _resolved_channel(self, channel_id: int, user: User) -> Json:
+        voice = channel_id in (self.voice_channel_id, self.other_guild_voice_channel_id)
+        return {
+            "id": str(channel_id),
+            "type": 2 if voice else 0,
+            "name": "voice" if voice else "text",
+            "permissions": str(self.permissions_in(user, channel_id)),
+        }
 
     def autocomplete(
         self,
@@ -1163,6 +1191,6 @@ class FakeDiscord:
     def _guild_of_channel(self, channel: int) -> int | None:
         if channel in (self.channel_id, self.other_channel_id, self.chat_channel_id, self.voice_channel_id):
             return self.guild_id
-        if channel == self.other_guild_channel_id:
+        if channel in (self.other_guild_channel_id, self.other_guild_voice_channel_id):
             return self.other_guild_id
         return None
