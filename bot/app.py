@@ -107,7 +107,11 @@ def intents_for(settings: Settings) -> hikari.Intents:
 
 
 def build(
-    config: Config, *, rest_url: str | None = None, http_settings: hikari.impl.HTTPSettings | None = None
+    config: Config,
+    *,
+    rest_url: str | None = None,
+    http_settings: hikari.impl.HTTPSettings | None = None,
+    rest_max_retries: int = 3,
 ) -> BuiltBot:
     """Make the bot and its services; nothing connects until `bot.start()` (tests pass a loopback `rest_url`)."""
     settings = config.settings
@@ -116,6 +120,7 @@ def build(
         intents=intents_for(settings),
         rest_url=rest_url,
         http_settings=http_settings,
+        max_retries=rest_max_retries,
         logs=None,
         banner=None,
     )

@@ -39,6 +39,14 @@ class ServiceUnavailable(UserError):
     """An upstream service (model provider, speech engine) failed in a way the user should know about."""
 
 
+class AfterAnswer(Exception):
+    """Something failed after the answer was already shown: the answer stays, and the error is added below it."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
 class ConfigError(Exception):
     """Configuration is missing or invalid; the message lists every problem."""
 

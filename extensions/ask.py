@@ -14,7 +14,7 @@ from bot.discord.errors import describe_error
 from bot.discord.hearing import audio_attachment, heard_question
 from bot.discord.replies import ChannelTarget, InteractionTarget
 from bot.discord.voice_rooms import caller_channel
-from bot.errors import InvalidInput
+from bot.errors import AfterAnswer, InvalidInput
 from bot.llm.answering import Question
 from bot.speech.audio import check_upload
 
@@ -40,6 +40,7 @@ class Ask(lightbulb.SlashCommand, name="ask", description="Ask the bot a questio
         if self.audio is not None:  # refuse wrong or oversized files before acknowledging or downloading
             a = self.audio
             check_upload(a.size, a.media_type, a.filename, a.duration, speech)
+        services.answerer.admit(ctx.user.id)  # the rate limit comes before any download or transcription
         # Acknowledge first: Discord gives 3 s, and the model may take longer than that to say anything.
         await ctx.defer(ephemeral=self.private)
         text, transcript, prefix = await heard_question(
@@ -54,6 +55,7 @@ class Ask(lightbulb.SlashCommand, name="ask", description="Ask the bot a questio
             new_conversation=self.new_conversation,
             transcript=transcript,
             private=self.private,
+            admitted=True,
         )
         answer = await answer_question(
             services.answerer,
@@ -70,11 +72,16 @@ class Ask(lightbulb.SlashCommand, name="ask", description="Ask the bot a questio
             services.rooms.say(room.guild_id, answer.answer)  # spoken where the asker listens, in the background
             return
         if self.speak:
-            spoken = await services.speech.synthesize(answer.answer, None)
-            await ctx.respond(
-                attachment=hikari.Bytes(spoken.data, f"answer-{answer.id}.{spoken.extension}", mimetype=spoken.mime),
-                ephemeral=self.private,
-            )
+            try:
+                spoken = await services.speech.synthesize(answer.answer, None)
+                await ctx.respond(
+                    attachment=hikari.Bytes(
+                        spoken.data, f"answer-{answer.id}.{spoken.extension}", mimetype=spoken.mime
+                    ),
+                    ephemeral=self.private,
+                )
+            except Exception as exc:
+                raise AfterAnswer(exc) from exc
 
 
 def _strip_mention(content: str, bot_id: int) -> str:
@@ -106,6 +113,8 @@ async def on_message(event: hikari.MessageCreateEvent, services: Services = ligh
         speech = services.settings.speech
         if audio is not None:
             check_upload(audio.size, audio.media_type, audio.filename, audio.duration, speech)
+        services.answerer.admit(message.author.id)  # before any download or transcription
+        if audio is not None:
             await rest.trigger_typing(message.channel_id)
         text, transcript, prefix = await heard_question(services.transcriber, audio, text, speech, message.guild_id)
         question = Question(
@@ -115,6 +124,7 @@ async def on_message(event: hikari.MessageCreateEvent, services: Services = ligh
             text=text,
             source="audio" if transcript is not None else "message",
             transcript=transcript,
+            admitted=True,
         )
         await rest.trigger_typing(message.channel_id)
         await answer_question(

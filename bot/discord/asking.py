@@ -6,7 +6,7 @@ import hikari
 
 from bot import keys
 from bot.discord.replies import ReplyTarget, StreamedReply
-from bot.errors import UserError
+from bot.errors import AfterAnswer, UserError
 from bot.llm.answering import Answerer, Question
 from bot.store.answers import Answer, AnswerStore
 
@@ -43,6 +43,11 @@ async def answer_question(
             await shown.finish(f"{reply.text}\n\n⚠️ The answer was cut off: {exc.message}")
             return None
         answer = await reply.save()
-        message_ids = await shown.finish(text, [correct_button(answer.id)])
+        try:
+            message_ids = await shown.finish(text, [correct_button(answer.id)])
+        except Exception as exc:
+            # What was shown stays shown; the stored answer is kept out of memory, since the asker never saw it whole.
+            await answers.mark_undelivered(answer.id)
+            raise AfterAnswer(exc) from exc
     await answers.set_message_ids(answer.id, [int(m) for m in message_ids])
     return answer

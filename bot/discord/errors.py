@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 import secrets
 
-from bot.errors import UserError
+from bot.errors import AfterAnswer, UserError
 
 _log = logging.getLogger("bot.errors")
 
 
 def describe_error(exc: BaseException, where: str) -> str:
     """The text a Discord user sees for `exc`. Unexpected errors are logged with an id and only the id is shown."""
+    if isinstance(exc, AfterAnswer):
+        return describe_error(exc.cause, where)
     if isinstance(exc, UserError):
         return exc.message
     error_id = secrets.token_hex(4)

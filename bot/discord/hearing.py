@@ -26,9 +26,10 @@ async def transcribe_attachment(
 ) -> str:
     """What was said; InvalidInput for silence. Size, type and length are checked before anything is downloaded."""
     check_upload(attachment.size, attachment.media_type, attachment.filename, attachment.duration, settings)
-    data = await attachments.read(attachment, max_bytes=int(settings.max_audio_mb * MB), what="the audio")
-    language = settings.guild_languages.get(str(guild_id)) if guild_id is not None else None
-    heard = await transcriber.transcribe(data, language or settings.language)
+    with transcriber.queue_place():
+        data = await attachments.read(attachment, max_bytes=int(settings.max_audio_mb * MB), what="the audio")
+        language = settings.guild_languages.get(str(guild_id)) if guild_id is not None else None
+        heard = await transcriber.transcribe(data, language or settings.language)
     if heard.is_empty:
         raise nothing_heard()
     return heard.text

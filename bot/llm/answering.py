@@ -31,6 +31,7 @@ class Question:
     new_conversation: bool = False
     transcript: str | None = None
     private: bool = False  # shown only to the asker (an ephemeral reply)
+    admitted: bool = False  # the asker's rate limit was already taken (before downloading or transcribing)
 
 
 def fit_context(
@@ -133,10 +134,16 @@ class Answerer:
             raise InvalidInput(f"Your question is {len(text):,} characters long; the limit is {limit:,}.")
         return text
 
+    def admit(self, user_id: int) -> None:
+        """Take one model call from the user's rate limit; RateLimited when none is left. Called before any
+        expensive step (a download, a transcription), so a rate-limited user costs nothing."""
+        self._limiter.take(user_id)
+
     async def begin(self, question: Question) -> Reply:
-        """Validate, rate-limit and start streaming the answer to `question`."""
+        """Validate, rate-limit (unless already admitted) and start streaming the answer to `question`."""
         question = attrs.evolve(question, text=self.check(question.text))
-        self._limiter.take(question.user_id)
+        if not question.admitted:
+            self._limiter.take(question.user_id)
         settings = self._settings
         turns: list[Turn] = []
         if not question.new_conversation:

@@ -20,6 +20,8 @@ class SpeechSettings:
     cpu_threads: int = attrs.field(default=2, validator=positive)
     # Transcriptions running at once, shared by audio messages and voice channels.
     max_concurrent: int = attrs.field(default=1, validator=positive)
+    # Audio messages waiting for (or in) transcription; past this a new one is told to try again, not queued.
+    max_queued: int = attrs.field(default=8, validator=positive)
     # None detects the language; a code ("en", "fr") fixes it. Per-guild overrides by guild id.
     language: str | None = None
     guild_languages: dict[str, str] = attrs.field(factory=dict[str, str])

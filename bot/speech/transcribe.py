@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import re
+from collections.abc import Generator
 from typing import Any
 
 import attrs
@@ -78,6 +80,20 @@ class Transcriber:
         self._loading = asyncio.Lock()
         self._pool = concurrent.futures.ThreadPoolExecutor(settings.max_concurrent, thread_name_prefix="whisper")
         self._slots = asyncio.Semaphore(settings.max_concurrent)
+        self._queued = 0
+
+    @contextlib.contextmanager
+    def queue_place(self) -> Generator[None]:
+        """Hold a place in the bounded queue of audio messages, from before the download to the transcript.
+
+        A full queue raises at once ("busy"), so a burst costs neither downloads nor a growing backlog."""
+        if self._queued >= self._settings.max_queued:
+            raise ServiceUnavailable("Speech recognition is busy right now. Try again in a minute.")
+        self._queued += 1
+        try:
+            yield
+        finally:
+            self._queued -= 1
 
     async def _loaded(self) -> Any:
         async with self._loading:

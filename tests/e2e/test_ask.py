@@ -128,9 +128,10 @@ async def test_rate_limit_refuses_politely_and_privately(
             ok = discord.slash("ask", options={"question": f"question {i}"})
             await ok.wait(lambda e: "correct:" in str(e.json.get("components")))
         refused = discord.slash("ask", options={"question": "one too many"})
-        followup = await refused.wait(lambda e: e.kind == "followup")
-        assert "too fast" in followup.json["content"]
-        assert followup.json["flags"] & 64  # ephemeral
+        # Refused at once, before the bot even acknowledges with "thinking…".
+        answer = await refused.wait_callback()
+        assert answer.type == 4 and "too fast" in answer.json["data"]["content"]
+        assert refused.ephemeral
         assert len(openai_fake.chat_requests) == 2
         # Someone else is not limited by it.
         other = discord.slash("ask", options={"question": "my turn"}, user=discord.admin)

@@ -33,7 +33,7 @@ async def test_a_voice_message_in_a_dm_is_transcribed_and_answered_and_can_be_co
     discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
 ) -> None:
     openai_fake.reply("Mars is cold and dusty.")
-    async with running_bot(discord, openai_fake, tmp_path):
+    async with running_bot(discord, openai_fake, tmp_path, discord={"dm_review_guild": discord.guild_id}):
         voice = discord.attachment(
             "voice-message.ogg",
             (DATA / "weather_question.ogg").read_bytes(),
@@ -89,3 +89,41 @@ async def test_silence_gets_no_answer_and_bad_audio_is_refused_before_download(
         assert "the limit is 0.05 MB" in json.dumps((await too_big.wait_callback()).json)
         assert len(discord.file_downloads) == downloads
         assert openai_fake.chat_requests == []
+
+
+async def test_a_rate_limited_audio_message_costs_no_download_and_no_transcription(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    openai_fake.reply("Four.")
+    async with running_bot(discord, openai_fake, tmp_path, limits={"model_calls": 1, "window_s": 600}) as built:
+        transcribed: list[object] = []
+        real = built.services.transcriber.transcribe
+
+        async def counting(*args: object, **kwargs: object) -> object:
+            transcribed.append(args)
+            return await real(*args, **kwargs)  # type: ignore[arg-type]
+
+        built.services.transcriber.transcribe = counting  # type: ignore[method-assign]
+        discord.post_message("what is 2+2?", guild_id=None)
+        dm = discord.dm_channel(discord.member)
+        await discord.wait_for(lambda: [m for m in discord.bot_messages_in(dm) if m.custom_ids])
+        voice = discord.attachment(
+            "voice-message.ogg", (DATA / "weather_question.ogg").read_bytes(), "audio/ogg", duration_secs=3.2
+        )
+        discord.post_message("", guild_id=None, attachments=[voice], flags=IS_VOICE_MESSAGE)
+        (refusal,) = await discord.wait_for(lambda: [m for m in discord.bot_messages_in(dm) if "too fast" in m.content])
+        assert "Try again in" in refusal.content
+        assert discord.file_downloads == [] and transcribed == []
+        assert len(openai_fake.chat_requests) == 1
+
+
+async def test_a_full_transcription_queue_says_busy_before_downloading(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    async with running_bot(discord, openai_fake, tmp_path, speech={"max_queued": 1}) as built:
+        audio = discord.attachment("question.wav", (DATA / "weather_question.wav").read_bytes(), "audio/wav")
+        with built.services.transcriber.queue_place():  # someone else's audio is being transcribed
+            busy = discord.slash("ask", options={"audio": audio})
+            said = await busy.wait(lambda e: e.kind in ("followup", "callback") and "busy" in json.dumps(e.json))
+        assert "Try again in a minute" in json.dumps(said.json)
+        assert discord.file_downloads == [] and openai_fake.chat_requests == []

@@ -262,7 +262,7 @@ class FakeDiscord:
         self.resumes = 0
         self.ready = asyncio.Event()
         self.commands_synced = asyncio.Event()
-        self._faults: list[tuple[re.Pattern[str], int, float]] = []
+        self._faults: list[tuple[re.Pattern[str], int, float, str]] = []
         self._seq = 0
         self._events: list[tuple[int, Json]] = []  # every dispatch, for replay on RESUME
         self._ws: web.WebSocketResponse | None = None
@@ -782,10 +782,13 @@ class FakeDiscord:
 
         return await self.wait_for(found, timeout)
 
-    def fail_next(self, path_regex: str, status: int, *, times: int = 1, retry_after: float = 0.05) -> None:
-        """The next `times` REST calls whose path matches answer `status` (429 with `retry_after`)."""
+    def fail_next(
+        self, path_regex: str, status: int, *, times: int = 1, retry_after: float = 0.05, body_contains: str = ""
+    ) -> None:
+        """The next `times` REST calls whose path matches (and whose JSON body holds `body_contains`) answer `status`
+        (429 with `retry_after`)."""
         for _ in range(times):
-            self._faults.append((re.compile(path_regex), status, retry_after))
+            self._faults.append((re.compile(path_regex), status, retry_after, body_contains))
 
     # ----- gateway --------------------------------------------------------------------------------------------------
 
@@ -898,8 +901,8 @@ class FakeDiscord:
         record = Request(request.method, path, time.monotonic(), body, dict(request.query))
         self.requests.append(record)
         try:
-            for i, (pattern, status, retry_after) in enumerate(self._faults):
-                if pattern.search(path):
+            for i, (pattern, status, retry_after, needle) in enumerate(self._faults):
+                if pattern.search(path) and needle in json.dumps(body):
                     del self._faults[i]
                     if status == 429:
                         return web.json_response(

@@ -55,11 +55,13 @@ async def running_bot(
     /,
     *,
     config: Config | None = None,
+    rest_max_retries: int = 3,
     **sections: dict[str, Any],
 ) -> AsyncIterator[BuiltBot]:
-    """The bot, started and answering (commands synced), for the duration of the block."""
+    """The bot, started and answering (commands synced), for the duration of the block. `rest_max_retries`: how
+    often hikari retries a Discord 5xx (with seconds of backoff) before the bot sees the error."""
     config = config or make_config(discord, openai_fake, data_dir, **sections)
-    built = build(config, rest_url=discord.rest_url)
+    built = build(config, rest_url=discord.rest_url, rest_max_retries=rest_max_retries)
     await built.bot.start(check_for_updates=False, shard_ids=None, shard_count=1)
     try:
         async with asyncio.timeout(30):
