@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bot.errors import InvalidInput
+
 CORRECT_BUTTON = "correct"  # metadata: answer id
 CORRECTION_MODAL = "correction"  # metadata: answer id
 REVIEW_BUTTON = "review"  # metadata: action.correction id
@@ -19,3 +21,12 @@ def custom_id(prefix: str, *parts: object) -> str:
     if len(value) > 100:
         raise ValueError(f"custom id too long: {value!r}")
     return value
+
+
+def ids(metadata: str, count: int) -> list[int]:
+    """The `count` numbers in a custom id's metadata. Custom ids come back from clients, so a malformed one (forged,
+    or from an older version of the bot) is a clear refusal, never a crash."""
+    parts = metadata.split(".")
+    if len(parts) != count or not all(p.isdigit() and len(p) <= 20 for p in parts):
+        raise InvalidInput("This button or form is out of date. Run the command again.")
+    return [int(p) for p in parts]

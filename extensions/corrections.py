@@ -75,7 +75,8 @@ def actor_of(interaction: hikari.ComponentInteraction | hikari.ModalInteraction)
 
 @handlers.button(keys.CORRECT_BUTTON)
 async def on_correct_button(ctx: yuyo.ComponentContext, services: Services) -> None:
-    answer = await answer_for(services, int(ctx.id_metadata), actor_of(ctx.interaction))
+    (answer_id,) = keys.ids(ctx.id_metadata, 1)
+    answer = await answer_for(services, answer_id, actor_of(ctx.interaction))
     await ctx.create_modal_response(
         form_title(answer), keys.custom_id(keys.CORRECTION_MODAL, answer.id), components=correction_form(answer)
     )
@@ -122,7 +123,8 @@ class Correct(lightbulb.SlashCommand, name="correct", description="Correct one o
 @handlers.modal(keys.CORRECTION_MODAL)
 async def on_correction_submitted(ctx: yuyo.ModalContext, services: Services) -> None:
     # The modal's id is as untrusted as any: the same check as opening the form.
-    answer = await answer_for(services, int(ctx.id_metadata), actor_of(ctx.interaction))
+    (answer_id,) = keys.ids(ctx.id_metadata, 1)
+    answer = await answer_for(services, answer_id, actor_of(ctx.interaction))
     values = submitted(ctx.interaction)
     heard = values.get(TRANSCRIPT)
     result = await services.corrections.submit(
@@ -203,15 +205,16 @@ class Review(lightbulb.SlashCommand, name="review", description="Review pending 
 
 @handlers.button(keys.REVIEW_BUTTON)
 async def on_review_button(ctx: yuyo.ComponentContext, services: Services) -> None:
-    action, _, raw_id = ctx.id_metadata.partition(".")
+    action, _, rest = ctx.id_metadata.partition(".")
+    (correction_id,) = keys.ids(rest, 1)
     guild_id = ctx.interaction.guild_id
     require_admin(
         ctx.interaction.app, ctx.interaction.member, guild_id, services.settings.discord, "review corrections"
     )
     assert guild_id is not None
-    correction = await services.corrections.get(int(raw_id))
+    correction = await services.corrections.get(correction_id)
     if correction is None or correction.guild_id != guild_id:
-        raise NotFound(f"Correction #{raw_id} no longer exists.")
+        raise NotFound(f"Correction #{correction_id} no longer exists.")
     if action == "edit":
         form = rows([Field(CORRECTED, "The correct answer", value=correction.corrected_answer, required=True)])
         await ctx.create_modal_response(
@@ -236,10 +239,10 @@ async def on_review_edit(ctx: yuyo.ModalContext, services: Services) -> None:
         ctx.interaction.app, ctx.interaction.member, guild_id, services.settings.discord, "review corrections"
     )
     assert guild_id is not None
-    correction = await services.corrections.get(int(ctx.id_metadata))
+    (correction_id,) = keys.ids(ctx.id_metadata, 1)
+    correction = await services.corrections.get(correction_id)
     if correction is None or correction.guild_id != guild_id:  # a forged id from another server's queue
-        raise NotFound(f"Correction #{ctx.id_metadata} is not in this server's queue.")
-    correction_id = correction.id
+        raise NotFound(f"Correction #{correction_id} is not in this server's queue.")
     text = submitted(ctx.interaction).get(CORRECTED, "")
     await services.corrections.review(correction_id, ctx.interaction.user.id, "approved", corrected_answer=text)
     card = await next_card(services, guild_id)
@@ -330,7 +333,11 @@ class List(lightbulb.SlashCommand, name="list", description="List corrections in
 
 @handlers.button(keys.CORRECTIONS_PAGE)
 async def on_list_page(ctx: yuyo.ComponentContext, services: Services) -> None:
-    raw_offset, raw_status, raw_author = ctx.id_metadata.split(".")
+    raw_offset, _, rest = ctx.id_metadata.partition(".")
+    raw_status, _, raw_author = rest.partition(".")
+    if raw_status not in ("all", *STATUS_EMOJI):
+        raise InvalidInput("This button is out of date. Run the command again.")
+    offset, author = keys.ids(f"{raw_offset}.{raw_author}", 2)
     guild_id = ctx.interaction.guild_id
     if guild_id is None:
         raise InvalidInput("Corrections are kept per server.")
@@ -341,7 +348,7 @@ async def on_list_page(ctx: yuyo.ComponentContext, services: Services) -> None:
         int(interaction.channel_id),
         is_admin(interaction.member, services.settings.discord, role_names(interaction.app, guild_id), guild_id),
     )
-    card = await list_page(services, guild_id, status, int(raw_author) or None, int(raw_offset), viewer=viewer)
+    card = await list_page(services, guild_id, status, author or None, offset, viewer=viewer)
     await ctx.create_initial_response(
         card.content, response_type=hikari.ResponseType.MESSAGE_UPDATE, embeds=card.embeds, components=card.components
     )

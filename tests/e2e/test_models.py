@@ -44,3 +44,20 @@ async def test_switching_models_changes_what_ask_uses_and_rollback_returns(
         asked = discord.slash("ask", options={"question": "hi again"})
         await asked.wait(final)
         assert openai_fake.chat_requests[-1]["model"] == "gpt-4o-mini"
+
+
+async def test_a_copycat_admin_role_name_grants_nothing_but_the_role_id_does(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    impostor_role = discord.make_role("Bot Admin")  # anyone with Manage Roles can make one
+    mallory = discord.make_user("mallory", roles=[impostor_role])
+    async with running_bot(discord, openai_fake, tmp_path):  # configured by name: ambiguous now
+        for who in (mallory, discord.role_admin):
+            refused = discord.slash("model", subcommand="use", options={"name": "gpt-4o-mini"}, user=who)
+            assert "Only admins" in str((await refused.wait_callback()).json)
+    by_id = {"admin_roles": [str(discord.admin_role_id)]}
+    async with running_bot(discord, openai_fake, tmp_path, discord=by_id):
+        refused = discord.slash("model", subcommand="use", options={"name": "gpt-4o-mini"}, user=mallory)
+        assert "Only admins" in str((await refused.wait_callback()).json)
+        allowed = discord.slash("model", subcommand="use", options={"name": "gpt-4o-mini"}, user=discord.role_admin)
+        assert "now uses `gpt-4o-mini`" in str((await allowed.wait_callback()).json)

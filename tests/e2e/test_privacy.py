@@ -161,3 +161,12 @@ async def test_a_forged_review_edit_from_another_server_changes_nothing(
         assert "not in this server's queue" in await refusal(forged)
         correction = await built.services.corrections.get(1)
         assert correction is not None and correction.status == "pending" and correction.corrected_answer == "Canberra."
+
+
+async def test_malformed_custom_ids_are_refused_not_crashed_on(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    async with running_bot(discord, openai_fake, tmp_path):
+        for custom_id in ("correction:abc", "correction:1.2", "review-edit:-1", "correction:" + "9" * 30):
+            forged = discord.submit_modal(custom_id, {"corrected": "x"}, user=discord.admin)
+            assert "out of date" in await refusal(forged)

@@ -1,0 +1,31 @@
+"""Who counts as an admin: Manage Server, configured role ids, and role names only where they are unambiguous."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from bot.config import DiscordSettings, Settings, advice
+from bot.discord.permissions import admin_role_ids
+
+ROLES = {1: "@everyone", 2: "Bot Admin", 3: "bot admin", 4: "Moderators"}
+
+
+def test_role_ids_always_count_and_unique_names_count_once_matched() -> None:
+    settings = DiscordSettings(admin_roles=["Moderators", "2"])
+    assert admin_role_ids(settings, ROLES) == {2, 4}
+
+
+def test_a_name_shared_by_several_roles_grants_nothing_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    settings = DiscordSettings(admin_roles=["Bot Admin"])
+    with caplog.at_level(logging.WARNING):
+        assert admin_role_ids(settings, ROLES, guild_id=9) == set()
+    assert "matches 2 roles in guild 9" in caplog.text
+
+
+def test_check_recommends_role_ids_for_names() -> None:
+    names = Settings(discord=DiscordSettings(admin_roles=["Bot Admin", "123"]))
+    (note,) = advice(names)
+    assert "'Bot Admin' is a role name" in note and "role ids" in note
+    assert advice(Settings(discord=DiscordSettings(admin_roles=["123"]))) == []
