@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 
+import hikari
 import pytest
 
 from bot.config import DiscordSettings, Settings, advice
-from bot.discord.permissions import admin_role_ids
+from bot.discord.permissions import admin_role_ids, is_admin
 
 ROLES = {1: "@everyone", 2: "Bot Admin", 3: "bot admin", 4: "Moderators"}
 
@@ -29,3 +30,23 @@ def test_check_recommends_role_ids_for_names() -> None:
     (note,) = advice(names)
     assert "'Bot Admin' is a role name" in note and "role ids" in note
     assert advice(Settings(discord=DiscordSettings(admin_roles=["123"]))) == []
+
+
+class Member:
+    """The two things an admin check reads from an interaction's member."""
+
+    def __init__(self, permissions: hikari.Permissions, role_ids: list[int]) -> None:
+        self.permissions = permissions
+        self.role_ids = role_ids
+
+
+def test_manage_server_administrator_or_an_admin_role_make_an_admin() -> None:
+    settings = DiscordSettings(admin_roles=["2"])
+    plain = hikari.Permissions.SEND_MESSAGES
+    assert is_admin(Member(plain | hikari.Permissions.MANAGE_GUILD, []), settings, ROLES)  # type: ignore[arg-type]
+    assert is_admin(Member(hikari.Permissions.ADMINISTRATOR, []), settings, ROLES)  # type: ignore[arg-type]
+    assert is_admin(Member(plain, [2]), settings, ROLES)  # type: ignore[arg-type]
+    assert not is_admin(Member(plain, [3, 4]), settings, ROLES)  # type: ignore[arg-type]
+    assert not is_admin(None, settings, ROLES)  # DMs have no admins
+    strict = DiscordSettings(admin_roles=[], manage_guild_is_admin=False)
+    assert not is_admin(Member(plain | hikari.Permissions.MANAGE_GUILD, []), strict, ROLES)  # type: ignore[arg-type]
