@@ -366,7 +366,8 @@ class FakeDiscord:
         if main:
             roles.append(self._role(self.admin_role_id, "Bot Admin", EVERYDAY, 1))
             roles += [
-                self._role(role_id, name, perms, 2 + i) for i, (role_id, (name, perms)) in enumerate(self.extra_roles.items())
+                self._role(role_id, name, perms, 2 + i)
+                for i, (role_id, (name, perms)) in enumerate(self.extra_roles.items())
             ]
         members = [self.bot_user.member()] + [u.member() for u in self.users.values()]
         return {
@@ -512,7 +513,9 @@ class FakeDiscord:
         guild = guild_id
         channel = channel_id or (self.channel_id if guild is not None else self.dm_channel(user))
         if guild is not None and not self.permissions_in(user, channel) & VIEW_CHANNEL:
-            raise AssertionError(f"{user.name} cannot see channel {channel}: Discord offers them nothing to act on there")
+            raise AssertionError(
+                f"{user.name} cannot see channel {channel}: Discord offers them nothing to act on there"
+            )
         payload: Json = {
             "id": str(interaction_id),
             "application_id": str(self.application_id),

@@ -134,5 +134,8 @@ def test_deeply_nested_json_and_huge_integers_are_bad_lines_not_crashes() -> Non
     huge = b'{"messages": [], "n": ' + b"9" * 5000 + b"}"
     report = validate(lines(sft(), deep, huge, sft("Hello", "Hi")), "jsonl", RULES, io.BytesIO())
     assert not report.ok
-    assert report.errors == ["line 2: the JSON is nested too deeply", "line 3: the JSON holds a number too large to read"]
+    assert report.errors == [
+        "line 2: the JSON is nested too deeply",
+        "line 3: the JSON holds a number too large to read",
+    ]
     assert report.examples == 2
