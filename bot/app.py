@@ -29,6 +29,7 @@ from bot.store.corrections import CorrectionStore
 from bot.store.database import Database
 from bot.store.guilds import GuildSettingsStore
 from bot.store.jobs import JobStore, TrainingJob
+from bot.store.requests import JobRequest, JobRequestStore
 from bot.training.openai_trainer import OpenAITrainer
 from bot.training.prepared import PreparedDatasets
 from bot.training.tokens import TokenCounter
@@ -54,6 +55,7 @@ class Services:
     components: yuyo.ComponentClient
     modals: yuyo.ModalClient
     jobs: JobStore
+    requests: JobRequestStore
     trainer: Trainer
     watcher: JobWatcher
     prepared: PreparedDatasets
@@ -159,10 +161,26 @@ def build(
         content, components = job_notice(job)
         await bot.rest.create_message(job.channel_id, content, components=components, user_mentions=[job.requester_id])
 
+    async def announce_request(request: JobRequest, job: TrainingJob | None) -> None:
+        from bot.discord.training import request_notice
+
+        await bot.rest.create_message(
+            request.channel_id, request_notice(request, job), user_mentions=[request.requester_id]
+        )
+
     trainer = OpenAITrainer(openai_client)
     training = settings.training
+    requests = JobRequestStore(database, jobs)
     watcher = JobWatcher(
-        trainer, jobs, announce, interval_s=training.watch_interval_s, max_backoff_s=training.watch_max_backoff_s
+        trainer,
+        jobs,
+        announce,
+        interval_s=training.watch_interval_s,
+        max_backoff_s=training.watch_max_backoff_s,
+        requests=requests,
+        notify_request=announce_request,
+        notice_attempts=training.notice_attempts,
+        start_grace_s=training.start_grace_s,
     )
     # yuyo's clients take an explicit alluka client: letting them make their own is deprecated (PLATFORM.md §1).
     injector = alluka.Client()
@@ -179,6 +197,7 @@ def build(
         components=yuyo.ComponentClient.from_gateway_bot(bot, alluka=injector),
         modals=yuyo.ModalClient.from_gateway_bot(bot, alluka=injector),
         jobs=jobs,
+        requests=requests,
         trainer=trainer,
         watcher=watcher,
         prepared=PreparedDatasets(Path(training.work_dir), training.confirm_timeout_s),

@@ -19,11 +19,12 @@ from bot.discord.handlers import Handlers
 from bot.discord.permissions import require_admin
 from bot.discord.training import STATUS_EMOJI, job_embed, summary_embed
 from bot.errors import InvalidInput, NotFound
-from bot.store.jobs import NewJob, TrainingJob
+from bot.store.jobs import TrainingJob
 from bot.training.builder import CorrectionExample, jsonl
 from bot.training.datasets import DatasetReport, DatasetRules, validate_path
 from bot.training.prepared import PreparedDataset, new_id
-from bot.training.trainer import Hyperparameters, Method, TrainingRequest
+from bot.training.starting import start_training
+from bot.training.trainer import Hyperparameters, Method
 
 loader = lightbulb.Loader()
 handlers = Handlers()
@@ -191,35 +192,23 @@ async def on_train_button(ctx: yuyo.ComponentContext, services: Services) -> Non
         return
     prepared = services.prepared.take(prepared_id)
     await ctx.defer(defer_type=hikari.ResponseType.DEFERRED_MESSAGE_UPDATE)
-    try:
-        uploaded = await services.trainer.upload(prepared.path, f"teachbot-{prepared.report.sha256[:12]}.jsonl")
-        hyper = Hyperparameters(
-            n_epochs=services.settings.training.epochs,
-            beta=services.settings.training.dpo_beta if prepared.method == "dpo" else None,
-        )
-        remote = await services.trainer.start(
-            TrainingRequest(uploaded.id, prepared.base_model, prepared.method, prepared.suffix, hyper)
-        )
-    finally:
-        prepared.path.unlink(missing_ok=True)
-    job = await services.jobs.add(
-        NewJob(
-            guild_id=prepared.guild_id,
-            channel_id=prepared.channel_id,
-            requester_id=interaction.user.id,
-            backend=services.trainer.name,
-            remote_id=remote.remote_id,
-            base_model=prepared.base_model,
-            method=prepared.method,
-            suffix=prepared.suffix,
-            dataset_sha256=prepared.report.sha256,
-            dataset_examples=prepared.report.examples,
-            status=remote.status,
-        )
+    hyper = Hyperparameters(
+        n_epochs=services.settings.training.epochs,
+        beta=services.settings.training.dpo_beta if prepared.method == "dpo" else None,
     )
+    result = await start_training(prepared, trainer=services.trainer, requests=services.requests, hyperparameters=hyper)
     services.watcher.poke()
+    job = result.job
+    if job is None:
+        await ctx.edit_initial_response(
+            "⏳ The training service did not confirm the start. Nothing is lost and nothing will start twice: "
+            f"I'll check and post in <#{prepared.channel_id}> whether the job runs.",
+            components=[],
+            embeds=[],
+        )
+        return
     await ctx.edit_initial_response(
-        f"🚀 Started training job #{job.id} (`{remote.remote_id}`). I'll post in <#{job.channel_id}> when it ends; "
+        f"🚀 Started training job #{job.id} (`{job.remote_id}`). I'll post in <#{job.channel_id}> when it ends; "
         "follow it with `/jobs show`.",
         components=[],
         embeds=[job_embed(job)],

@@ -6,6 +6,7 @@ import hikari
 
 from bot import keys
 from bot.store.jobs import TrainingJob
+from bot.store.requests import JobRequest
 from bot.training.datasets import DatasetReport
 
 STATUS_EMOJI = {
@@ -35,6 +36,20 @@ def job_notice(job: TrainingJob) -> tuple[str, list[hikari.api.MessageActionRowB
     if job.status == "failed":
         return f"❌ {who} training job #{job.id} failed: {job.error or 'no reason given'}", []
     return f"🛑 {who} training job #{job.id} was cancelled.", []
+
+
+def request_notice(request: JobRequest, job: TrainingJob | None) -> str:
+    """What the watcher found out about a start the training service did not confirm."""
+    who = f"<@{request.requester_id}>"
+    if job is not None:
+        return (
+            f"🚀 {who} the training service confirmed your training request: it is job #{job.id} "
+            f"(`{job.remote_id}`). I'll post here when it ends; follow it with `/jobs show`."
+        )
+    return (
+        f"⚠️ {who} the training service never started your training request (`{request.base_model}`), so nothing "
+        "runs and its upload was deleted. Run `/train` again."
+    )
 
 
 def summary_embed(report: DatasetReport, *, method: str, base_model: str, source: str) -> hikari.Embed:

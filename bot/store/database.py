@@ -58,7 +58,15 @@ async def _add_privacy_columns(conn: AsyncConnection) -> None:
     )
 
 
-UPGRADES: list[Upgrade] = [_add_previous_model, _add_privacy_columns]
+async def _add_notice_attempts(conn: AsyncConnection) -> None:
+    columns = await conn.run_sync(lambda sync: {c["name"] for c in sa.inspect(sync).get_columns("training_jobs")})
+    if "notice_attempts" not in columns:
+        await conn.execute(sa.text("ALTER TABLE training_jobs ADD COLUMN notice_attempts INTEGER NOT NULL DEFAULT 0"))
+    if "notice_given_up_at" not in columns:
+        await conn.execute(sa.text("ALTER TABLE training_jobs ADD COLUMN notice_given_up_at TIMESTAMP WITH TIME ZONE"))
+
+
+UPGRADES: list[Upgrade] = [_add_previous_model, _add_privacy_columns, _add_notice_attempts]
 SCHEMA_VERSION = len(UPGRADES)
 
 

@@ -52,6 +52,8 @@ class TrainingJob:
     updated_at: dt.datetime
     finished_at: dt.datetime | None
     notified_at: dt.datetime | None
+    notice_attempts: int = 0
+    notice_given_up_at: dt.datetime | None = None
 
     @property
     def finished(self) -> bool:
@@ -72,7 +74,7 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
 
 def _job(row: Any) -> TrainingJob:
     data = dict(row._mapping)
-    for key in ("created_at", "updated_at", "finished_at", "notified_at"):
+    for key in ("created_at", "updated_at", "finished_at", "notified_at", "notice_given_up_at"):
         data[key] = _utc(data[key])
     return TrainingJob(**data)
 
@@ -94,6 +96,11 @@ class JobStore:
                 .returning(*training_jobs.c)
             )
             return _job(result.one())
+
+    async def by_remote_id(self, remote_id: str) -> TrainingJob | None:
+        async with self._db.engine.connect() as conn:
+            row = (await conn.execute(sa.select(training_jobs).where(training_jobs.c.remote_id == remote_id))).first()
+        return None if row is None else _job(row)
 
     async def get(self, job_id: int) -> TrainingJob | None:
         async with self._db.engine.connect() as conn:
@@ -146,7 +153,9 @@ class JobStore:
             rows = (
                 await conn.execute(
                     sa.select(training_jobs).where(
-                        training_jobs.c.status.in_(sorted(TERMINAL)), training_jobs.c.notified_at.is_(None)
+                        training_jobs.c.status.in_(sorted(TERMINAL)),
+                        training_jobs.c.notified_at.is_(None),
+                        training_jobs.c.notice_given_up_at.is_(None),
                     )
                 )
             ).all()
@@ -173,6 +182,23 @@ class JobStore:
             await conn.execute(
                 sa.update(training_jobs).where(training_jobs.c.id == job_id).values(notified_at=utcnow())
             )
+
+    async def notice_failed(self, job_id: int, *, give_up_after: int) -> int:
+        """Count a failed try to post the end notice; at `give_up_after` tries it is given up. Returns the count."""
+        async with self._db.engine.begin() as conn:
+            attempts = (
+                await conn.execute(
+                    sa.update(training_jobs)
+                    .where(training_jobs.c.id == job_id)
+                    .values(notice_attempts=training_jobs.c.notice_attempts + 1)
+                    .returning(training_jobs.c.notice_attempts)
+                )
+            ).scalar_one()
+            if attempts >= give_up_after:
+                await conn.execute(
+                    sa.update(training_jobs).where(training_jobs.c.id == job_id).values(notice_given_up_at=utcnow())
+                )
+        return int(attempts)
 
     async def add_events(self, job_id: int, events: list[JobEvent]) -> None:
         """Store events (each once) and keep the job's progress and last seen event current."""

@@ -111,7 +111,43 @@ training_jobs = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("notified_at", sa.DateTime(timezone=True), nullable=True),
+    # Failed tries to post the end notice; after [training] notice_attempts it is given up (and logged).
+    sa.Column("notice_attempts", sa.Integer, nullable=False, default=0, server_default="0"),
+    sa.Column("notice_given_up_at", sa.DateTime(timezone=True), nullable=True),
     sa.Index("ix_training_jobs_guild", "guild_id", "id"),
+)
+
+# A job an admin confirmed, recorded before anything is uploaded or started, so that a job whose start timed out, or
+# whose bot died mid-way, is found (by its tag) and followed instead of started again, and an unused upload deleted.
+training_requests = sa.Table(
+    "training_requests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("tag", sa.String(64), nullable=False, unique=True),  # job metadata and upload name at the backend
+    sa.Column("guild_id", Id, nullable=False),
+    sa.Column("channel_id", Id, nullable=False),
+    sa.Column("requester_id", Id, nullable=False),
+    sa.Column("backend", sa.String(32), nullable=False),
+    sa.Column("base_model", sa.String(200), nullable=False),
+    sa.Column("method", sa.String(8), nullable=False),
+    sa.Column("suffix", sa.String(64), nullable=True),
+    sa.Column("dataset_sha256", sa.String(64), nullable=False),
+    sa.Column("dataset_examples", sa.Integer, nullable=False),
+    # uploading | creating | unconfirmed (the start's answer was lost; the user was told) | started | failed | abandoned
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("upload_id", sa.String(200), nullable=True),
+    sa.Column("upload_deleted_at", sa.DateTime(timezone=True), nullable=True),  # set once an unused upload is gone
+    sa.Column("remote_id", sa.String(200), nullable=True),
+    sa.Column("job_id", sa.Integer, sa.ForeignKey("training_jobs.id"), nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    # What the watcher found out by itself and owes the channel a message about: started | abandoned.
+    sa.Column("notice", sa.String(16), nullable=True),
+    sa.Column("notified_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("notice_attempts", sa.Integer, nullable=False, default=0, server_default="0"),
+    sa.Column("notice_given_up_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_training_requests_state", "state", "updated_at"),
 )
 
 job_events = sa.Table(

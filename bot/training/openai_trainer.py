@@ -11,6 +11,7 @@ import openai
 from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
 
 from bot.training.trainer import (
+    TAG_KEY,
     JobEvent,
     Method,
     RemoteJob,
@@ -22,6 +23,7 @@ from bot.training.trainer import (
     TrainerRemoteError,
     TrainingRequest,
     UploadedDataset,
+    upload_name,
 )
 
 _log = logging.getLogger(__name__)
@@ -114,7 +116,7 @@ class OpenAITrainer:
             raise _error(exc, "upload the dataset", "file") from exc
         return UploadedDataset(uploaded.id, uploaded.bytes)
 
-    async def start(self, request: TrainingRequest) -> RemoteJob:
+    async def start(self, request: TrainingRequest, *, tag: str) -> RemoteJob:
         h = request.hyperparameters
         hyper: dict[str, Any] = {
             k: v
@@ -132,15 +134,43 @@ class OpenAITrainer:
         else:
             method = {"type": "supervised", "supervised": {"hyperparameters": hyper}}
         try:
-            job = await self._client.fine_tuning.jobs.create(
+            # No automatic retry: a creation that timed out may have started a paid job, and a retry would start a
+            # second one. The tag lets find_tagged() tell what happened.
+            job = await self._client.with_options(max_retries=0).fine_tuning.jobs.create(
                 model=request.base_model,
                 training_file=request.dataset_id,
                 method=method,
                 suffix=request.suffix if request.suffix else openai.omit,
+                metadata={TAG_KEY: tag},
             )
         except openai.OpenAIError as exc:
             raise _error(exc, "start the job", "dataset or base model") from exc
         return remote_job(job)
+
+    async def find_tagged(self, tag: str) -> RemoteJob | None:
+        try:
+            # Filtered by the server; checked again here, in case a compatible server ignores the filter.
+            async for job in self._client.fine_tuning.jobs.list(metadata={TAG_KEY: tag}, limit=100):
+                if (job.metadata or {}).get(TAG_KEY) == tag:
+                    return remote_job(job)
+        except openai.OpenAIError as exc:
+            raise _error(exc, "look for the job", "job") from exc
+        return None
+
+    async def find_uploads(self, tag: str) -> list[str]:
+        name = upload_name(tag)
+        try:
+            return [f.id async for f in self._client.files.list(purpose="fine-tune") if f.filename == name]
+        except openai.OpenAIError as exc:
+            raise _error(exc, "list the uploaded files", "file") from exc
+
+    async def delete_upload(self, file_id: str) -> None:
+        try:
+            await self._client.files.delete(file_id)
+        except openai.NotFoundError:
+            return
+        except openai.OpenAIError as exc:
+            raise _error(exc, "delete the uploaded dataset", "file") from exc
 
     async def get(self, remote_id: str) -> RemoteJob:
         try:

@@ -28,4 +28,8 @@ class TrainingSettings:
     confirm_timeout_s: float = attrs.field(default=900.0, validator=positive)
     watch_interval_s: float = attrs.field(default=30.0, validator=positive)
     watch_max_backoff_s: float = attrs.field(default=600.0, validator=positive)
+    # Tries to post a job's end notice (a deleted channel, a lost permission) before it is given up and logged.
+    notice_attempts: int = attrs.field(default=5, validator=positive)
+    # How long a request whose start was not confirmed may wait for its job to turn up before its upload is deleted.
+    start_grace_s: float = attrs.field(default=600.0, validator=non_negative)
     dpo_beta: float | None = attrs.field(default=None, validator=attrs.validators.optional(non_negative))

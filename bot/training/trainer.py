@@ -13,6 +13,13 @@ from bot.errors import NotFound, ServiceUnavailable
 Method = Literal["sft", "dpo"]
 Status = Literal["validating_files", "queued", "running", "succeeded", "failed", "cancelled"]
 TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+# The metadata key that marks a job with the training request it was started for (see bot/training/starting.py).
+TAG_KEY = "teachbot_request"
+
+
+def upload_name(tag: str) -> str:
+    """The file name a request's dataset is uploaded under, so an upload whose answer was lost can still be found."""
+    return f"teachbot-{tag}.jsonl"
 
 
 @attrs.frozen
@@ -102,7 +109,22 @@ class Trainer(Protocol):
         """Upload a dataset from a path or an open binary stream, without reading it whole into memory."""
         ...
 
-    async def start(self, request: TrainingRequest) -> RemoteJob: ...
+    async def start(self, request: TrainingRequest, *, tag: str) -> RemoteJob:
+        """Start a job, tagged with `tag`, and never retry on its own: a call that timed out may have started one,
+        and only `find_tagged` can tell."""
+        ...
+
+    async def find_tagged(self, tag: str) -> RemoteJob | None:
+        """The job started with `tag`, if the backend has one."""
+        ...
+
+    async def find_uploads(self, tag: str) -> list[str]:
+        """Ids of the uploads named `upload_name(tag)` (a lost answer leaves an upload only its name finds)."""
+        ...
+
+    async def delete_upload(self, file_id: str) -> None:
+        """Delete an uploaded dataset; one already gone counts as deleted."""
+        ...
 
     async def get(self, remote_id: str) -> RemoteJob: ...
 

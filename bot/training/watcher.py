@@ -1,5 +1,7 @@
 """Follows unfinished training jobs: stores status changes and events, and announces each job's end exactly once
-(at least once across crashes: the notice is marked sent only after it was posted)."""
+(at least once across crashes: the notice is marked sent only after it was posted). Settles training requests whose
+start was not confirmed: follows the job they started, or deletes their upload. A notice that cannot be posted backs
+off on its own and is given up after a bounded number of tries; it never slows the polling of other jobs."""
 
 from __future__ import annotations
 
@@ -7,14 +9,19 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
+from bot.store.answers import utcnow
 from bot.store.jobs import JobStore, TrainingJob
+from bot.store.requests import JobRequest, JobRequestStore
+from bot.training.starting import delete_upload
 from bot.training.trainer import RemoteJob, Trainer, TrainerNotFound
 
 _log = logging.getLogger(__name__)
 
 Notify = Callable[[TrainingJob], Awaitable[None]]
+NotifyRequest = Callable[[JobRequest, TrainingJob | None], Awaitable[None]]
 
 
 def _vanished(job: TrainingJob) -> RemoteJob:
@@ -33,13 +40,31 @@ def _vanished(job: TrainingJob) -> RemoteJob:
 
 class JobWatcher:
     def __init__(
-        self, trainer: Trainer, jobs: JobStore, notify: Notify, *, interval_s: float, max_backoff_s: float
+        self,
+        trainer: Trainer,
+        jobs: JobStore,
+        notify: Notify,
+        *,
+        interval_s: float,
+        max_backoff_s: float,
+        requests: JobRequestStore | None = None,
+        notify_request: NotifyRequest | None = None,
+        notice_attempts: int = 5,
+        start_grace_s: float = 600.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._trainer = trainer
         self._jobs = jobs
         self._notify = notify
+        self._requests = requests
+        self._notify_request = notify_request
         self._interval = interval_s
         self._max_backoff = max_backoff_s
+        self._notice_attempts = notice_attempts
+        self._grace = dt.timedelta(seconds=start_grace_s)
+        self._clock = clock
+        # When each notice that failed may be tried again ("job", id) / ("request", id); its tries are in the database.
+        self._notice_due: dict[tuple[str, int], float] = {}
         self._failures = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -66,7 +91,7 @@ class JobWatcher:
             await self._round_unlocked()
 
     async def _round_unlocked(self) -> None:
-        trouble = False
+        trouble = await self._settle_requests()
         for job in await self._jobs.unfinished():
             try:
                 remote = await self._trainer.get(job.remote_id)
@@ -86,15 +111,104 @@ class JobWatcher:
             if remote.status != job.status:
                 _log.info("training job #%d: %s -> %s", job.id, job.status, remote.status)
             await self._jobs.update_from_remote(job.id, remote)
+        # Notices back off one by one: a channel that is gone must not slow the following of every other job.
         for job in await self._jobs.unnotified_finished():
-            try:
-                await self._notify(job)
-            except Exception:
-                trouble = True
-                _log.warning("could not announce the end of training job #%d; will retry", job.id, exc_info=True)
-                continue
-            await self._jobs.mark_notified(job.id)
+            await self._deliver(
+                ("job", job.id),
+                f"the end of training job #{job.id}",
+                lambda job=job: self._notify(job),
+                lambda job=job: self._jobs.mark_notified(job.id),
+                lambda job=job: self._jobs.notice_failed(job.id, give_up_after=self._notice_attempts),
+            )
+        if self._requests is not None and self._notify_request is not None:
+            for request in await self._requests.unnotified():
+                await self._deliver(
+                    ("request", request.id),
+                    f"the outcome of training request #{request.id}",
+                    lambda request=request: self._announce_request(request),
+                    lambda request=request: self._requests_store().mark_notified(request.id),
+                    lambda request=request: self._requests_store().notice_failed(
+                        request.id, give_up_after=self._notice_attempts
+                    ),
+                )
         self._failures = self._failures + 1 if trouble else 0
+
+    def _requests_store(self) -> JobRequestStore:
+        assert self._requests is not None
+        return self._requests
+
+    async def _announce_request(self, request: JobRequest) -> None:
+        assert self._notify_request is not None
+        job = await self._jobs.get(request.job_id) if request.job_id is not None else None
+        await self._notify_request(request, job)
+
+    async def _deliver(
+        self,
+        key: tuple[str, int],
+        what: str,
+        send: Callable[[], Awaitable[None]],
+        sent: Callable[[], Awaitable[None]],
+        failed: Callable[[], Awaitable[int]],
+    ) -> None:
+        due = self._notice_due.get(key)
+        if due is not None and self._clock() < due:
+            return
+        try:
+            await send()
+        except Exception as exc:  # a deleted channel, a lost permission, Discord down: this notice only
+            attempts = await failed()
+            if attempts >= self._notice_attempts:
+                self._notice_due.pop(key, None)
+                _log.warning("gave up posting %s after %d attempts: %s", what, attempts, _reason(exc))
+                return
+            wait = min(self._max_backoff, self._interval * 2 ** (attempts - 1))
+            self._notice_due[key] = self._clock() + wait
+            _log.warning("could not post %s (attempt %d): %s; retrying in %.0f s", what, attempts, _reason(exc), wait)
+            return
+        self._notice_due.pop(key, None)
+        await sent()
+
+    async def _settle_requests(self) -> bool:
+        """Follow the job of each request whose start was not confirmed, or, after the grace period, give the request
+        up and delete its upload. Returns whether the backend was in trouble."""
+        if self._requests is None:
+            return False
+        trouble = False
+        for request in await self._requests.pending():
+            try:
+                await self._settle(self._requests, request)
+            except Exception as exc:
+                trouble = True
+                _log.warning("could not settle training request #%d: %s", request.id, exc)
+        for request in await self._requests.uploads_to_delete():
+            assert request.upload_id is not None
+            if not await delete_upload(self._trainer, self._requests, request.id, request.upload_id):
+                trouble = True
+        return trouble
+
+    async def _settle(self, requests: JobRequestStore, request: JobRequest) -> None:
+        # A job is only ever created after the request was marked `creating`, so an `uploading` one has none.
+        if request.state != "uploading":
+            remote = await self._trainer.find_tagged(request.tag)
+            if remote is not None:
+                job = await requests.adopt(request, remote, notice=True)
+                _log.info(
+                    "training request #%d: found its job %s; following it as job #%d", request.id, job.remote_id, job.id
+                )
+                return
+        if utcnow() - request.updated_at < self._grace:
+            return  # perhaps still being uploaded or started by this process, or the backend is slow to list it
+        uploads = set(await self._trainer.find_uploads(request.tag))
+        if request.upload_id is not None:
+            uploads.add(request.upload_id)
+        for file_id in sorted(uploads):
+            await self._trainer.delete_upload(file_id)
+        if await requests.abandoned(request.id, notice=request.state == "unconfirmed"):
+            _log.info(
+                "training request #%d: no job was started; gave it up and deleted %d upload(s)",
+                request.id,
+                len(uploads),
+            )
 
     def _delay(self) -> float:
         if not self._failures:
@@ -111,3 +225,8 @@ class JobWatcher:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._delay())
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__

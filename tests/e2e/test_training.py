@@ -203,3 +203,102 @@ async def test_datasets_left_by_a_crash_are_removed_when_the_bot_starts(
     async with running_bot(discord, openai_fake, tmp_path, training={"work_dir": str(work)}):
         assert not any(path.exists() for path in leftovers)
         assert unrelated.read_text() == "mine"
+
+
+async def _confirm(discord: FakeDiscord, suffix: str) -> str:
+    """/train a file and click Confirm; what the admin is shown then."""
+    data = discord.attachment("faq.jsonl", sft_lines(10), "application/jsonl")
+    started = discord.slash("train", options={"data": data, "suffix": suffix}, user=discord.admin)
+    card = await summary(started)
+    confirm = discord.click(card, next(c for c in card.custom_ids if "confirm" in c), user=discord.admin)
+    return said(await confirm.wait(lambda e: e.kind in ("edit", "followup")))
+
+
+async def test_a_start_that_times_out_starts_one_job_which_is_followed_and_announced(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    async with running_bot(discord, openai_fake, tmp_path, llm={"request_timeout_s": 0.3}) as built:
+        openai_fake.slow_next("POST", "/fine_tuning/jobs", seconds=0.8)  # created, but the answer comes too late
+        assert "Started training job #1" in await _confirm(discord, "slow")
+        (job_id,) = openai_fake.jobs  # one job, not one per client retry
+        openai_fake.advance(job_id, "succeeded")
+        await built.services.watcher.run_once()
+        notices = await discord.wait_for(
+            lambda: [m for m in discord.bot_messages_in(discord.channel_id) if "job #1 finished" in m.content]
+        )
+        assert openai_fake.jobs[job_id].payload["fine_tuned_model"] in notices[0].content
+        assert len(openai_fake.jobs) == 1
+
+
+async def test_a_refused_start_deletes_the_uploaded_dataset(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    async with running_bot(discord, openai_fake, tmp_path) as built:
+        openai_fake.fail_next(400, path_prefix="/fine_tuning/jobs")
+        assert "refused to start the job" in await _confirm(discord, "refused")
+        assert openai_fake.jobs == {} and openai_fake.files == {}  # nothing left to pay for or to leak
+        assert (await built.services.jobs.list(discord.guild_id)).total == 0
+
+
+async def test_a_job_started_just_before_a_crash_is_followed_after_the_restart(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    from bot.store.requests import NewJobRequest
+    from bot.training.trainer import TAG_KEY, upload_name
+
+    async with running_bot(discord, openai_fake, tmp_path) as built:
+        # What a bot that died between the provider's answer and its own record leaves behind.
+        services = built.services
+        request = await services.requests.add(
+            NewJobRequest(
+                "t" * 32,
+                discord.guild_id,
+                discord.channel_id,
+                discord.admin.id,
+                "openai",
+                "base-1",
+                "sft",
+                None,
+                "ab" * 32,
+                10,
+            )
+        )
+        data = tmp_path / "d.jsonl"
+        data.write_bytes(sft_lines(10))
+        uploaded = await services.trainer.upload(data, upload_name(request.tag))
+        await services.requests.uploaded(request.id, uploaded.id)
+        job = await services.openai.fine_tuning.jobs.create(
+            model="base-1", training_file=uploaded.id, metadata={TAG_KEY: request.tag}
+        )
+        await services.watcher.stop()  # it would adopt the job now: this bot is the one that "crashed"
+    async with running_bot(discord, openai_fake, tmp_path) as built:
+        told = await discord.wait_for(
+            lambda: [m for m in discord.bot_messages_in(discord.channel_id) if "confirmed" in m.content]
+        )
+        assert "job #1" in told[0].content and job.id in told[0].content
+        assert list(openai_fake.jobs) == [job.id]
+        openai_fake.advance(job.id, "succeeded")
+        await built.services.watcher.run_once()
+        await discord.wait_for(
+            lambda: [m for m in discord.bot_messages_in(discord.channel_id) if "job #1 finished" in m.content]
+        )
+
+
+async def test_an_undeliverable_notice_is_given_up_without_holding_up_other_jobs(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path, caplog: Any
+) -> None:
+    async with running_bot(discord, openai_fake, tmp_path, training={"notice_attempts": 1}) as built:
+        for suffix in ("one", "two"):
+            await _confirm(discord, suffix)
+        for job_id in openai_fake.jobs:
+            openai_fake.advance(job_id, "succeeded")
+        # The first notice meets a channel that is gone; the second is posted in the same round.
+        discord.fail_next(rf"/channels/{discord.channel_id}/messages$", 404, times=1)
+        with caplog.at_level("WARNING", logger="bot.training.watcher"):
+            await built.services.watcher.run_once()
+        finished = [m for m in discord.bot_messages_in(discord.channel_id) if "finished" in m.content]
+        assert len(finished) == 1
+        assert any("gave up posting the end of training job" in r.getMessage() for r in caplog.records)
+        await built.services.watcher.run_once()  # given up: not posted, not retried
+        assert len([m for m in discord.bot_messages_in(discord.channel_id) if "finished" in m.content]) == 1
+        assert built.services.watcher._delay() == built.services.settings.training.watch_interval_s  # pyright: ignore[reportPrivateUsage]

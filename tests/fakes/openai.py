@@ -40,6 +40,15 @@ class Fault:
 
 
 @attrs.define
+class Slow:
+    """A request that is carried out, whose response then arrives too late (the client gave up: response lost)."""
+
+    method: str
+    path: str
+    seconds: float
+
+
+@attrs.define
 class Job:
     payload: Json
     events: list[Json] = attrs.field(factory=list[Json])
@@ -70,6 +79,7 @@ class FakeOpenAI:
         self.keep_uploads = True  # False: uploads are read chunk by chunk and only counted and hashed
         self.jobs: dict[str, Job] = {}
         self._faults: list[Fault] = []
+        self._slow: list[Slow] = []
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -104,6 +114,14 @@ class FakeOpenAI:
     def delay_next(self, seconds: float, *, times: int = 1, path_prefix: str | None = None) -> None:
         for _ in range(times):
             self._faults.append(Fault(0, path_prefix, None, delay=seconds))
+
+    def slow_next(self, method: str, path: str, *, seconds: float) -> None:
+        """The next `method path` request is carried out (a job is created, a file stored), then its response is held
+        for `seconds`: a client with a shorter timeout never learns what happened."""
+        self._slow.append(Slow(method.upper(), path, seconds))
+
+    def jobs_tagged(self, key: str, value: str) -> list[str]:
+        return [i for i, j in self.jobs.items() if (j.payload.get("metadata") or {}).get(key) == value]
 
     def add_job_events(self, job_id: str, *events: Json) -> None:
         self.jobs[job_id].events.extend(events)
@@ -177,6 +195,15 @@ class FakeOpenAI:
                 )
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             return _error(401, "Incorrect API key provided.")
+        slow = next((s for s in self._slow if (s.method, s.path) == (request.method, path)), None)
+        if slow is not None:
+            self._slow.remove(slow)
+            response = await self._route(request, path)
+            await asyncio.sleep(slow.seconds)  # done on the server; the answer comes after the client gave up
+            return response
+        return await self._route(request, path)
+
+    async def _route(self, request: web.Request, path: str) -> web.StreamResponse:
         method = request.method
         if method == "POST" and path == "/chat/completions":
             return await self._chat(request)
@@ -302,6 +329,8 @@ class FakeOpenAI:
             }
             self.files[file_id] = (meta, data)
             return web.json_response(meta)
+        if method == "GET" and len(parts) == 1:
+            return self._list_files(request)
         if len(parts) >= 2 and parts[1] in self.files:
             meta, data = self.files[parts[1]]
             if len(parts) == 3 and parts[2] == "content":
@@ -318,7 +347,14 @@ class FakeOpenAI:
             if method == "POST":
                 return await self._create_job(await request.json())
             jobs = sorted(self.jobs.values(), key=lambda j: j.payload["created_at"], reverse=True)
-            return self._page([j.payload for j in jobs], request)
+            # `metadata[k]=v` keeps jobs whose metadata has k equal to v (every pair given must match).
+            wanted = {k[len("metadata[") : -1]: v for k, v in request.query.items() if _metadata_key(k)}
+            if any(k.startswith("metadata") and not _metadata_key(k) for k in request.query):
+                return _error(400, "metadata filters take the form metadata[key]=value")
+            payloads = [
+                j.payload for j in jobs if all((j.payload.get("metadata") or {}).get(k) == v for k, v in wanted.items())
+            ]
+            return self._page(payloads, request)
         job = self.jobs.get(parts[0])
         if job is None:
             return _error(404, f"Job {parts[0]} not found")
@@ -331,6 +367,36 @@ class FakeOpenAI:
         if parts[1] == "events":
             return self._page(list(reversed(job.events)), request)
         return _error(404, "Unknown job route")
+
+    def _list_files(self, request: web.Request) -> web.Response:
+        """`GET /files`: newest first (`order=asc`: oldest first), `purpose` filter, `after`/`limit` paging."""
+        purpose = request.query.get("purpose")
+        metas = [meta for meta, _ in self.files.values() if purpose is None or meta["purpose"] == purpose]
+        order = request.query.get("order", "desc")
+        if order not in ("asc", "desc"):
+            return _error(400, f"invalid order: {order}")
+        # Ids grow with time here, so they order files as created_at does (and break its ties).
+        metas.sort(key=lambda m: (m["created_at"], m["id"]), reverse=order == "desc")
+        try:
+            limit = int(request.query.get("limit", "10000"))
+        except ValueError:
+            return _error(400, "limit must be an integer")
+        if not 1 <= limit <= 10_000:
+            return _error(400, "limit must be between 1 and 10000")
+        after = request.query.get("after")
+        if after:
+            ids = [m["id"] for m in metas]
+            metas = metas[ids.index(after) + 1 :] if after in ids else []
+        page = metas[:limit]
+        return web.json_response(
+            {
+                "object": "list",
+                "data": page,
+                "first_id": page[0]["id"] if page else None,
+                "last_id": page[-1]["id"] if page else None,
+                "has_more": len(metas) > limit,
+            }
+        )
 
     def _page(self, items: list[Json], request: web.Request) -> web.Response:
         after = request.query.get("after")
@@ -345,6 +411,9 @@ class FakeOpenAI:
         training_file = body.get("training_file")
         if training_file not in self.files:
             return _error(400, f"invalid training_file: {training_file}")
+        problem = _metadata_problem(body.get("metadata"))
+        if problem:
+            return _error(400, problem)
         job_id = f"ftjob-{next(self._ids):012d}"
         method = body.get("method") or {"type": "supervised", "supervised": {"hyperparameters": {}}}
         now = int(time.time()) + len(self.jobs)  # distinct creation times keep the newest-first order stable
@@ -373,6 +442,30 @@ class FakeOpenAI:
         self.jobs[job_id] = Job(payload)
         self._event(self.jobs[job_id], "info", f"Created fine-tuning job: {job_id}")
         return web.json_response(payload)
+
+
+def _metadata_key(name: str) -> bool:
+    return name.startswith("metadata[") and name.endswith("]") and len(name) > len("metadata[]")
+
+
+def _metadata_problem(metadata: object) -> str | None:
+    """OpenAI's limits on `metadata`: an object of at most 16 string pairs, keys up to 64 and values up to 512
+    characters."""
+    if metadata is None:
+        return None
+    if not isinstance(metadata, dict):
+        return "metadata must be an object"
+    pairs: dict[object, object] = metadata  # pyright: ignore[reportUnknownVariableType]
+    if len(pairs) > 16:
+        return "metadata may have at most 16 keys"
+    for key, value in pairs.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            return "metadata keys and values must be strings"
+        if len(key) > 64:
+            return f"metadata key {key[:16]}… is longer than 64 characters"
+        if len(value) > 512:
+            return f"metadata value of {key} is longer than 512 characters"
+    return None
 
 
 def _error(status: int, message: str) -> web.Response:

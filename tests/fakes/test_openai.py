@@ -91,3 +91,51 @@ async def test_faults_429_is_retried_500_persists_and_slow_responses_time_out(
         await client.with_options(timeout=0.2, max_retries=0).chat.completions.create(
             model="m", messages=[{"role": "user", "content": "x"}]
         )
+
+
+async def test_job_metadata_is_kept_filtered_on_and_limited_as_openai_does(
+    fake: FakeOpenAI, client: openai.AsyncOpenAI
+) -> None:
+    uploaded = await client.files.create(file=("t.jsonl", io.BytesIO(b'{"messages": []}\n')), purpose="fine-tune")
+    tagged = await client.fine_tuning.jobs.create(model="m", training_file=uploaded.id, metadata={"req": "a"})
+    await client.fine_tuning.jobs.create(model="m", training_file=uploaded.id, metadata={"req": "b"})
+    await client.fine_tuning.jobs.create(model="m", training_file=uploaded.id)
+    assert tagged.metadata == {"req": "a"}
+    assert (await client.fine_tuning.jobs.retrieve(tagged.id)).metadata == {"req": "a"}
+    found = await client.fine_tuning.jobs.list(metadata={"req": "a"})
+    assert [j.id for j in found.data] == [tagged.id] and not found.has_more
+    assert (await client.fine_tuning.jobs.list(metadata={"req": "zzz"})).data == []
+    assert len((await client.fine_tuning.jobs.list()).data) == 3
+    for bad in ({f"k{i}": "v" for i in range(17)}, {"k" * 65: "v"}, {"k": "v" * 513}):
+        with pytest.raises(openai.BadRequestError):
+            await client.fine_tuning.jobs.create(model="m", training_file=uploaded.id, metadata=bad)
+    assert len(fake.jobs) == 3  # a refused job is not created
+
+
+async def test_files_are_listed_newest_first_and_deleted(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
+    ids = [
+        (await client.files.create(file=(f"f{i}.jsonl", io.BytesIO(b"{}\n")), purpose="fine-tune")).id for i in range(3)
+    ]
+    await client.files.create(file=("other.jsonl", io.BytesIO(b"{}\n")), purpose="batch")
+    first = await client.files.list(purpose="fine-tune", limit=2)
+    assert [f.id for f in first.data] == ids[::-1][:2] and first.has_more
+    assert [f.filename async for f in client.files.list(purpose="fine-tune", limit=2)] == [
+        "f2.jsonl",
+        "f1.jsonl",
+        "f0.jsonl",
+    ]
+    deleted = await client.files.delete(ids[0])
+    assert (deleted.id, deleted.deleted) == (ids[0], True) and ids[0] not in fake.files
+    with pytest.raises(openai.NotFoundError):
+        await client.files.delete(ids[0])
+
+
+async def test_a_slow_response_arrives_after_the_job_was_created(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
+    uploaded = await client.files.create(file=("t.jsonl", io.BytesIO(b'{"messages": []}\n')), purpose="fine-tune")
+    fake.slow_next("POST", "/fine_tuning/jobs", seconds=0.6)
+    with pytest.raises(openai.APITimeoutError):
+        await client.with_options(timeout=0.2, max_retries=0).fine_tuning.jobs.create(
+            model="m", training_file=uploaded.id, metadata={"req": "x"}
+        )
+    assert fake.jobs_tagged("req", "x") == list(fake.jobs)  # the job exists though the client never heard of it
+    assert len(fake.jobs) == 1

@@ -6,6 +6,7 @@ import hashlib
 import io
 import os
 import tracemalloc
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from bot.training.trainer import (
     TrainerRejected,
     TrainerRemoteError,
     TrainingRequest,
+    upload_name,
 )
 from tests.fakes.openai import FakeOpenAI
 
@@ -44,7 +46,7 @@ async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
 
 async def _job(trainer: Trainer, data: Path, base_model: str = "base-1") -> str:
     uploaded = await trainer.upload(data, "d.jsonl")
-    return (await trainer.start(TrainingRequest(uploaded.id, base_model, "sft"))).remote_id
+    return (await trainer.start(TrainingRequest(uploaded.id, base_model, "sft"), tag=uuid.uuid4().hex)).remote_id
 
 
 async def test_sft_upload_and_start_send_the_dataset_and_supervised_method(setup: Setup) -> None:
@@ -60,12 +62,13 @@ async def test_sft_upload_and_start_send_the_dataset_and_supervised_method(setup
         "guild42",
         Hyperparameters(n_epochs=3, batch_size=4, learning_rate_multiplier=0.5),
     )
-    job = await trainer.start(request)
+    job = await trainer.start(request, tag="t-sft")
     payload = fake.jobs[job.remote_id].payload
     assert payload["method"] == {
         "type": "supervised",
         "supervised": {"hyperparameters": {"n_epochs": 3, "batch_size": 4, "learning_rate_multiplier": 0.5}},
     }
+    assert payload["metadata"] == {"teachbot_request": "t-sft"}
     assert (payload["model"], payload["training_file"], payload["user_provided_suffix"]) == (
         "gpt-4.1-mini-2025-04-14",
         uploaded.id,
@@ -84,7 +87,7 @@ async def test_dpo_job_progresses_and_reports_new_events_oldest_first(setup: Set
     fake, trainer, data = setup
     uploaded = await trainer.upload(data, "d.jsonl")
     job = await trainer.start(
-        TrainingRequest(uploaded.id, "base-1", "dpo", "v1", Hyperparameters(n_epochs=2, beta=0.2))
+        TrainingRequest(uploaded.id, "base-1", "dpo", "v1", Hyperparameters(n_epochs=2, beta=0.2)), tag="t-dpo"
     )
     sent = fake.jobs[job.remote_id].payload["method"]
     assert sent == {"type": "dpo", "dpo": {"hyperparameters": {"n_epochs": 2, "beta": 0.2}}}
@@ -171,7 +174,7 @@ async def test_backend_errors_become_short_messages(setup: Setup) -> None:
     with pytest.raises(TrainerRateLimited, match="rate-limiting"):
         await trainer.list()
     with pytest.raises(TrainerRejected, match="refused to start the job: invalid training_file"):
-        await trainer.start(TrainingRequest("file-nope", "base-1", "sft"))
+        await trainer.start(TrainingRequest("file-nope", "base-1", "sft"), tag="t-bad")
     fake.fail_next(500, path_prefix="/files")
     with pytest.raises(TrainerRemoteError) as remote:
         await trainer.upload(data, "d.jsonl")
@@ -256,3 +259,29 @@ async def test_retried_upload_resends_the_whole_file_and_a_pipe_is_not_retried(s
             # A pipe cannot be rewound: a retry would send a truncated dataset, so it is sent once only.
             await trainer.upload(io.BufferedReader(_Pipe(LINE * 7)), "p.jsonl")
         assert sum(1 for r in fake.requests if r[1] == "/files") == tries_before + 1
+
+
+async def test_a_start_that_times_out_is_not_retried_and_its_job_is_found_by_tag(setup: Setup) -> None:
+    fake, _, data = setup
+    async with openai.AsyncOpenAI(api_key=fake.api_key, base_url=fake.base_url, max_retries=2, timeout=0.3) as client:
+        trainer = OpenAITrainer(client)
+        uploaded = await trainer.upload(data, upload_name("tag-1"))
+        fake.slow_next("POST", "/fine_tuning/jobs", seconds=0.8)
+        with pytest.raises(TrainerRemoteError, match="could not be reached"):
+            await trainer.start(TrainingRequest(uploaded.id, "base-1", "sft"), tag="tag-1")
+        assert len(fake.jobs) == 1  # a client retry would have started a second, untracked job
+        await _job(trainer, data)  # another request's job is not mistaken for it
+        found = await trainer.find_tagged("tag-1")
+        assert found is not None and fake.jobs_tagged("teachbot_request", "tag-1") == [found.remote_id]
+        assert await trainer.find_tagged("tag-2") is None
+
+
+async def test_uploads_are_found_by_their_tag_name_and_deleted(setup: Setup) -> None:
+    fake, trainer, data = setup
+    mine = [(await trainer.upload(data, upload_name("tag-1"))).id for _ in range(2)]
+    other = await trainer.upload(data, upload_name("tag-2"))
+    assert sorted(await trainer.find_uploads("tag-1")) == sorted(mine)
+    for file_id in mine:
+        await trainer.delete_upload(file_id)
+    await trainer.delete_upload(mine[0])  # already gone: nothing to do
+    assert list(fake.files) == [other.id] and await trainer.find_uploads("tag-1") == []

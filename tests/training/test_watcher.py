@@ -27,6 +27,7 @@ class FakeTrainer:
         self.feed: dict[str, list[JobEvent]] = {}
         self.failing = False
         self.calls = 0
+        self.polled: list[str] = []
 
     def set(self, remote_id: str, status: str, model: str | None = None) -> None:
         done = status in {"succeeded", "failed", "cancelled"}
@@ -62,9 +63,19 @@ class FakeTrainer:
 
     async def get(self, remote_id: str) -> RemoteJob:
         self.calls += 1
+        self.polled.append(remote_id)
         if self.failing:
             raise TrainerRemoteError("The training service is unavailable.")
         return self.jobs[remote_id]
+
+    async def find_tagged(self, tag: str) -> RemoteJob | None:
+        return None  # these tests start no jobs through training requests
+
+    async def find_uploads(self, tag: str) -> list[str]:
+        return []
+
+    async def delete_upload(self, file_id: str) -> None:
+        return None
 
     async def events(self, remote_id: str, after: str | None = None, limit: int | None = None) -> list[JobEvent]:
         feed = self.feed.get(remote_id, [])
@@ -99,8 +110,24 @@ async def add_job(jobs: JobStore, remote_id: str = "ftjob-a") -> TrainingJob:
     )
 
 
-def watcher(trainer: FakeTrainer, jobs: JobStore, notices: Notices) -> JobWatcher:
-    return JobWatcher(trainer, jobs, notices, interval_s=60, max_backoff_s=300)  # type: ignore[arg-type]
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def watcher(trainer: FakeTrainer, jobs: JobStore, notices: Notices, clock: Clock | None = None) -> JobWatcher:
+    return JobWatcher(
+        trainer,  # type: ignore[arg-type]
+        jobs,
+        notices,
+        interval_s=60,
+        max_backoff_s=300,
+        notice_attempts=5,
+        clock=clock or Clock(),
+    )
 
 
 async def test_status_and_events_stored_and_end_announced_once(jobs: JobStore) -> None:
@@ -178,18 +205,19 @@ async def test_trainer_errors_back_off_and_the_loop_keeps_going(
     assert w._delay() == 60  # pyright: ignore[reportPrivateUsage]
 
 
-async def test_notify_failure_is_logged_and_retried_next_round(
+async def test_notify_failure_is_logged_and_retried_after_its_backoff(
     jobs: JobStore, caplog: pytest.LogCaptureFixture
 ) -> None:
-    trainer, notices = FakeTrainer(), Notices(fail=True)
+    trainer, notices, clock = FakeTrainer(), Notices(fail=True), Clock()
     job = await add_job(jobs)
     trainer.set("ftjob-a", "cancelled")
-    w = watcher(trainer, jobs, notices)
+    w = watcher(trainer, jobs, notices, clock)
     with caplog.at_level(logging.WARNING, logger="bot.training.watcher"):
         await w.run_once()
     assert any(f"#{job.id}" in r.getMessage() for r in caplog.records)
     assert [j.id for j in await jobs.unnotified_finished()] == [job.id]
     notices.fail = False
+    clock.now += 60  # the notice's own backoff after one failure: one interval
     await w.run_once()
     assert [(n.id, n.status) for n in notices.sent] == [(job.id, "cancelled")]
     await w.run_once()
@@ -210,3 +238,57 @@ async def test_a_job_the_service_no_longer_knows_is_closed_and_announced(jobs: J
     assert closed is not None and closed.status == "failed" and closed.error is not None
     assert [n.id for n in notices.sent] == [job.id]
     assert await jobs.unfinished() == []
+
+
+async def test_a_notice_that_keeps_failing_backs_off_alone_and_is_given_up(
+    jobs: JobStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    trainer, clock = FakeTrainer(), Clock()
+    gone = await add_job(jobs, "ftjob-gone-channel")
+    other = await add_job(jobs, "ftjob-other")
+    trainer.set("ftjob-gone-channel", "succeeded", "ft:m")
+    trainer.set("ftjob-other", "running")
+    tries: list[float] = []
+
+    async def notify(job: TrainingJob) -> None:
+        if job.id == gone.id:
+            tries.append(clock.now)
+            raise RuntimeError("404 Unknown Channel")
+
+    w = JobWatcher(trainer, jobs, notify, interval_s=60, max_backoff_s=300, notice_attempts=5, clock=clock)  # type: ignore[arg-type]
+    polls: list[int] = []
+    with caplog.at_level(logging.WARNING, logger="bot.training.watcher"):
+        for _ in range(20):  # twenty rounds, one interval apart
+            trainer.polled.clear()
+            trainer.emit("ftjob-other", len(polls) + 1, 1.0)
+            await w.run_once()
+            polls.append(trainer.polled.count("ftjob-other"))
+            assert w._delay() == 60  # a failing notice never slows the rounds  # pyright: ignore[reportPrivateUsage]
+            clock.now += 60
+    assert polls == [1] * 20  # the other job was checked every round
+    followed = await jobs.get(other.id)
+    assert followed is not None and followed.steps_done == 20
+    # Tried after 1, 2, 4 and 5 (capped at 300 s) intervals, then given up: five tries in all.
+    assert [t - tries[0] for t in tries] == [0, 60, 180, 420, 720]
+    gave_up = [r for r in caplog.records if "gave up posting the end of training job" in r.getMessage()]
+    assert len(gave_up) == 1 and gave_up[0].levelno == logging.WARNING and "after 5 attempts" in gave_up[0].getMessage()
+    assert await jobs.unnotified_finished() == []
+    stored = await jobs.get(gone.id)
+    assert stored is not None and stored.notice_attempts == 5 and stored.notice_given_up_at is not None
+    assert stored.notified_at is None  # not pretended delivered
+
+
+async def test_a_given_up_notice_stays_given_up_after_a_restart(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/t.sqlite3")
+    await db.open()
+    trainer, clock, failing = FakeTrainer(), Clock(), Notices(fail=True)
+    await add_job(JobStore(db))
+    trainer.set("ftjob-a", "failed")
+    w = JobWatcher(trainer, JobStore(db), failing, interval_s=60, max_backoff_s=60, notice_attempts=2, clock=clock)  # type: ignore[arg-type]
+    await w.run_once()
+    clock.now += 60
+    await w.run_once()
+    notices = Notices()
+    await watcher(trainer, JobStore(db), notices).run_once()  # a restarted bot does not try again forever
+    assert notices.sent == []
+    await db.close()

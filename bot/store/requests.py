@@ -1,0 +1,260 @@
+"""Training requests: a confirmed job, recorded before its dataset is uploaded or it is started; and what came of it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+import attrs
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from bot.store.answers import utcnow
+from bot.store.database import Database
+from bot.store.jobs import JobStore, NewJob, TrainingJob
+from bot.store.schema import training_jobs, training_requests
+from bot.training.trainer import RemoteJob
+
+RequestState = Literal["uploading", "creating", "unconfirmed", "started", "failed", "abandoned"]
+# A request in one of these may have left an upload or a job at the backend that nobody follows yet.
+PENDING: tuple[RequestState, ...] = ("uploading", "creating", "unconfirmed")
+Notice = Literal["started", "abandoned"]
+
+
+@attrs.frozen
+class NewJobRequest:
+    tag: str
+    guild_id: int
+    channel_id: int
+    requester_id: int
+    backend: str
+    base_model: str
+    method: str
+    suffix: str | None
+    dataset_sha256: str
+    dataset_examples: int
+
+
+@attrs.frozen
+class JobRequest:
+    id: int
+    tag: str
+    guild_id: int
+    channel_id: int
+    requester_id: int
+    backend: str
+    base_model: str
+    method: str
+    suffix: str | None
+    dataset_sha256: str
+    dataset_examples: int
+    state: str
+    upload_id: str | None
+    upload_deleted_at: dt.datetime | None
+    remote_id: str | None
+    job_id: int | None
+    error: str | None
+    notice: str | None
+    notified_at: dt.datetime | None
+    notice_attempts: int
+    notice_given_up_at: dt.datetime | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @property
+    def pending(self) -> bool:
+        return self.state in PENDING
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+def _request(row: Any) -> JobRequest:
+    data = dict(row._mapping)
+    for key in ("created_at", "updated_at", "upload_deleted_at", "notified_at", "notice_given_up_at"):
+        data[key] = _utc(data[key])
+    return JobRequest(**data)
+
+
+class JobRequestStore:
+    def __init__(self, db: Database, jobs: JobStore) -> None:
+        self._db = db
+        self._jobs = jobs
+
+    async def add(self, new: NewJobRequest) -> JobRequest:
+        now = utcnow()
+        async with self._db.engine.begin() as conn:
+            result = await conn.execute(
+                sa.insert(training_requests)
+                .values(**attrs.asdict(new), state="uploading", created_at=now, updated_at=now)
+                .returning(*training_requests.c)
+            )
+            return _request(result.one())
+
+    async def get(self, request_id: int) -> JobRequest | None:
+        async with self._db.engine.connect() as conn:
+            row = (await conn.execute(sa.select(training_requests).where(training_requests.c.id == request_id))).first()
+        return None if row is None else _request(row)
+
+    async def _move(self, request_id: int, from_states: tuple[str, ...], **values: Any) -> bool:
+        """Change a request only if it is still in one of `from_states` (the watcher may have settled it)."""
+        async with self._db.engine.begin() as conn:
+            result = await conn.execute(
+                sa.update(training_requests)
+                .where(training_requests.c.id == request_id, training_requests.c.state.in_(from_states))
+                .values(**values, updated_at=utcnow())
+            )
+        return result.rowcount == 1
+
+    async def uploaded(self, request_id: int, upload_id: str) -> bool:
+        """The dataset is at the backend: the job is about to be created."""
+        return await self._move(request_id, ("uploading",), state="creating", upload_id=upload_id)
+
+    async def unconfirmed(self, request_id: int) -> bool:
+        """The start's answer was lost and the job was not found (yet): the watcher settles it and tells the channel."""
+        return await self._move(request_id, ("creating",), state="unconfirmed")
+
+    async def failed(self, request_id: int, error: str) -> bool:
+        """The backend refused the request: nothing was started."""
+        return await self._move(request_id, PENDING, state="failed", error=error)
+
+    async def abandoned(self, request_id: int, *, notice: bool) -> bool:
+        """No job was started within the grace period, and the request's uploads were deleted."""
+        return await self._move(
+            request_id,
+            PENDING,
+            state="abandoned",
+            upload_deleted_at=utcnow(),
+            notice="abandoned" if notice else None,
+        )
+
+    async def upload_deleted(self, request_id: int) -> None:
+        async with self._db.engine.begin() as conn:
+            await conn.execute(
+                sa.update(training_requests)
+                .where(training_requests.c.id == request_id)
+                .values(upload_deleted_at=utcnow(), updated_at=utcnow())
+            )
+
+    async def uploads_to_delete(self) -> list[JobRequest]:
+        """Failed requests whose upload could not be deleted when they failed."""
+        async with self._db.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(training_requests).where(
+                        training_requests.c.state == "failed",
+                        training_requests.c.upload_id.is_not(None),
+                        training_requests.c.upload_deleted_at.is_(None),
+                    )
+                )
+            ).all()
+        return [_request(r) for r in rows]
+
+    async def adopt(self, request: JobRequest, remote: RemoteJob, *, notice: bool) -> TrainingJob:
+        """Record the job started for `request` (once, whoever finds it first) and mark the request started.
+
+        A job found at the backend is always followed, whatever the request's state: it costs money."""
+        new = NewJob(
+            guild_id=request.guild_id,
+            channel_id=request.channel_id,
+            requester_id=request.requester_id,
+            backend=request.backend,
+            remote_id=remote.remote_id,
+            base_model=request.base_model,
+            method=request.method,
+            suffix=request.suffix,
+            dataset_sha256=request.dataset_sha256,
+            dataset_examples=request.dataset_examples,
+            status=remote.status,
+        )
+        try:
+            job = await self._add_once(request.id, new, notice=notice)
+        except IntegrityError:  # another process recorded the same job at the same moment
+            job = await self._add_once(request.id, new, notice=notice)
+        return await self._jobs.update_from_remote(job.id, remote)
+
+    async def _add_once(self, request_id: int, new: NewJob, *, notice: bool) -> TrainingJob:
+        now = utcnow()
+        async with self._db.engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(training_requests.c.state)
+                    .where(training_requests.c.id == request_id)
+                    .with_for_update()  # two adopters of one request take turns (PostgreSQL; SQLite has one writer)
+                )
+            ).one()
+            found = (
+                await conn.execute(sa.select(training_jobs.c.id).where(training_jobs.c.remote_id == new.remote_id))
+            ).first()
+            if found is None:
+                job_id = (
+                    await conn.execute(
+                        sa.insert(training_jobs)
+                        .values(**attrs.asdict(new), created_at=now, updated_at=now)
+                        .returning(training_jobs.c.id)
+                    )
+                ).scalar_one()
+            else:
+                job_id = found.id
+            values: dict[str, Any] = {"remote_id": new.remote_id, "job_id": job_id, "updated_at": now}
+            if row.state != "started":
+                values |= {"state": "started", "notice": "started" if notice else None}
+            await conn.execute(
+                sa.update(training_requests).where(training_requests.c.id == request_id).values(**values)
+            )
+        job = await self._jobs.get(int(job_id))
+        assert job is not None
+        return job
+
+    async def pending(self) -> list[JobRequest]:
+        async with self._db.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(training_requests)
+                    .where(training_requests.c.state.in_(PENDING))
+                    .order_by(training_requests.c.id)
+                )
+            ).all()
+        return [_request(r) for r in rows]
+
+    async def unnotified(self) -> list[JobRequest]:
+        """Requests the watcher settled by itself whose channel has not been told yet."""
+        async with self._db.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(training_requests).where(
+                        training_requests.c.notice.is_not(None),
+                        training_requests.c.notified_at.is_(None),
+                        training_requests.c.notice_given_up_at.is_(None),
+                    )
+                )
+            ).all()
+        return [_request(r) for r in rows]
+
+    async def mark_notified(self, request_id: int) -> None:
+        async with self._db.engine.begin() as conn:
+            await conn.execute(
+                sa.update(training_requests).where(training_requests.c.id == request_id).values(notified_at=utcnow())
+            )
+
+    async def notice_failed(self, request_id: int, *, give_up_after: int) -> int:
+        """Count a failed try to post the notice; at `give_up_after` tries it is given up. Returns the count."""
+        async with self._db.engine.begin() as conn:
+            attempts = (
+                await conn.execute(
+                    sa.update(training_requests)
+                    .where(training_requests.c.id == request_id)
+                    .values(notice_attempts=training_requests.c.notice_attempts + 1)
+                    .returning(training_requests.c.notice_attempts)
+                )
+            ).scalar_one()
+            if attempts >= give_up_after:
+                await conn.execute(
+                    sa.update(training_requests)
+                    .where(training_requests.c.id == request_id)
+                    .values(notice_given_up_at=utcnow())
+                )
+        return int(attempts)
