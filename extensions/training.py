@@ -185,12 +185,12 @@ async def on_train_button(ctx: yuyo.ComponentContext, services: Services) -> Non
     require_admin(interaction.app, interaction.member, interaction.guild_id, services.settings.discord, TRAIN)
     update = hikari.ResponseType.MESSAGE_UPDATE
     if action == "cancel":
-        services.prepared.discard(prepared_id)
+        services.prepared.discard(prepared_id, interaction.guild_id)
         await ctx.create_initial_response(
             "Cancelled: nothing was uploaded.", response_type=update, components=[], embeds=[]
         )
         return
-    prepared = services.prepared.take(prepared_id)
+    prepared = services.prepared.take(prepared_id, interaction.guild_id)
     await ctx.defer(defer_type=hikari.ResponseType.DEFERRED_MESSAGE_UPDATE)
     hyper = Hyperparameters(
         n_epochs=services.settings.training.epochs,
@@ -288,7 +288,8 @@ async def on_jobs_page(ctx: yuyo.ComponentContext, services: Services) -> None:
     guild_id = ctx.interaction.guild_id
     if guild_id is None:
         raise InvalidInput("Training jobs belong to a server.")
-    embed, components = await jobs_page(services, guild_id, int(ctx.id_metadata))
+    (offset,) = keys.ids(ctx.id_metadata, 1)
+    embed, components = await jobs_page(services, guild_id, offset)
     await ctx.create_initial_response(
         response_type=hikari.ResponseType.MESSAGE_UPDATE, embeds=[embed], components=components
     )
@@ -349,7 +350,8 @@ async def on_cancel_button(ctx: yuyo.ComponentContext, services: Services) -> No
     require_admin(
         interaction.app, interaction.member, interaction.guild_id, services.settings.discord, "cancel training jobs"
     )
-    job = await _guild_job(services, interaction.guild_id, int(ctx.id_metadata.partition(".")[2]))
+    (job_id,) = keys.ids(ctx.id_metadata.partition(".")[2], 1)
+    job = await _guild_job(services, interaction.guild_id, job_id)
     remote = await services.trainer.cancel(job.remote_id)
     await services.jobs.update_from_remote(job.id, remote)
     services.watcher.poke()
@@ -364,7 +366,8 @@ async def on_cancel_button(ctx: yuyo.ComponentContext, services: Services) -> No
 async def on_activate(ctx: yuyo.ComponentContext, services: Services) -> None:
     interaction = ctx.interaction
     require_admin(interaction.app, interaction.member, interaction.guild_id, services.settings.discord, "switch models")
-    job = await _guild_job(services, interaction.guild_id, int(ctx.id_metadata))
+    (job_id,) = keys.ids(ctx.id_metadata, 1)
+    job = await _guild_job(services, interaction.guild_id, job_id)
     if job.status != "succeeded" or not job.fine_tuned_model:
         raise InvalidInput(f"Job #{job.id} has no finished model to activate.")
     await services.guilds.set_active_model(job.guild_id, job.fine_tuned_model, interaction.user.id)

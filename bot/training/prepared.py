@@ -64,16 +64,20 @@ class PreparedDatasets:
         self.sweep()
         self._items[prepared.id] = prepared
 
-    def take(self, prepared_id: str) -> PreparedDataset:
+    def take(self, prepared_id: str, guild_id: int | None) -> PreparedDataset:
+        """The dataset waiting for Confirm, once; only in the server it was prepared in (ids come from buttons)."""
         self.sweep()
-        prepared = self._items.pop(prepared_id, None)
-        if prepared is None:
+        prepared = self._items.get(prepared_id)
+        if prepared is None or prepared.guild_id != guild_id:
             raise NotFound("This training request has expired or was already handled. Run /train again.")
+        del self._items[prepared_id]
         return prepared
 
-    def discard(self, prepared_id: str) -> None:
-        prepared = self._items.pop(prepared_id, None)
-        if prepared is not None:
+    def discard(self, prepared_id: str, guild_id: int | None = None) -> None:
+        """Drop a waiting dataset; with `guild_id`, only if it was prepared in that server."""
+        prepared = self._items.get(prepared_id)
+        if prepared is not None and (guild_id is None or prepared.guild_id == guild_id):
+            del self._items[prepared_id]
             prepared.path.unlink(missing_ok=True)
 
     def sweep(self) -> None:
