@@ -68,7 +68,9 @@ class Ask(lightbulb.SlashCommand, name="ask", description="Ask the bot a questio
         if answer is None:
             return
         room = services.rooms.get(ctx.guild_id)
-        if room is not None and caller_channel(ctx.client.app, room.guild_id, ctx.user.id) == room.channel_id:
+        # A private answer is never read out to the room.
+        in_room = room is not None and caller_channel(ctx.client.app, room.guild_id, ctx.user.id) == room.channel_id
+        if room is not None and in_room and not self.private:
             services.rooms.say(room.guild_id, answer.answer)  # spoken where the asker listens, in the background
             return
         if self.speak:
