@@ -16,32 +16,40 @@ import yuyo
 
 import extensions
 from bot.config import Config, Settings
-from bot.conversation.session import TurnRecord
-from bot.discord.asking import correct_button
-from bot.discord.voice_rooms import VoiceRooms
+from bot.conversation.settings import ConversationSettings
+from bot.discord.asking import Asker
+from bot.discord.settings import DiscordSettings
+from bot.discord.training import JobAnnouncer
+from bot.discord.voice_rooms import TranscriptPoster, VoiceRooms
 from bot.limits import RateLimiter
 from bot.llm.answering import Answerer
 from bot.llm.chat import ChatModel
+from bot.llm.settings import LLMSettings
+from bot.speech.settings import SpeechSettings
 from bot.speech.transcribe import Transcriber
 from bot.speech.tts import SpeechEngine, make_engine
 from bot.store.answers import AnswerStore
 from bot.store.corrections import CorrectionStore
 from bot.store.database import Database
 from bot.store.guilds import GuildSettingsStore
-from bot.store.jobs import JobStore, TrainingJob
-from bot.store.requests import JobRequest, JobRequestStore
+from bot.store.jobs import JobStore
+from bot.store.requests import JobRequestStore
 from bot.training.openai_trainer import OpenAITrainer
 from bot.training.prepared import PreparedDatasets
+from bot.training.preparing import DatasetPreparer
+from bot.training.settings import TrainingSettings
 from bot.training.tokens import TokenCounter
 from bot.training.trainer import Trainer
 from bot.training.watcher import JobWatcher
+from bot.voice.settings import VoiceSettings
 
 _log = logging.getLogger(__name__)
 
 
 @attrs.define
 class Services:
-    """Everything extensions receive through lightbulb's DI, and what must be closed on shutdown."""
+    """What the composition root built, kept for shutdown (in order) and for tests. Extensions never see this record:
+    each command and handler asks lightbulb's DI for the services it uses, by type (see `register`)."""
 
     config: Config
     database: Database
@@ -63,14 +71,8 @@ class Services:
     transcriber: Transcriber
     speech: SpeechEngine
     rooms: VoiceRooms
-
-    @property
-    def settings(self) -> Settings:
-        return self.config.settings
-
-    async def fine_tuned_models(self, guild_id: int) -> list[str]:
-        """Models fine-tuned for this guild, newest first."""
-        return await self.jobs.succeeded_models(guild_id)
+    asker: Asker
+    preparer: DatasetPreparer
 
     async def open(self) -> None:
         await self.database.open()
@@ -93,6 +95,41 @@ class BuiltBot:
     services: Services
     # Set once commands are synced and extensions loaded: the bot is answering.
     ready: asyncio.Event = attrs.field(factory=asyncio.Event)
+
+
+def register(client: lightbulb.Client, services: Services, settings: Settings) -> None:
+    """Each service under its own type in lightbulb's DI (interfaces under the interface), settings per section."""
+    values: list[tuple[type[Any], object]] = [
+        (Settings, settings),
+        (DiscordSettings, settings.discord),
+        (LLMSettings, settings.llm),
+        (TrainingSettings, settings.training),
+        (SpeechSettings, settings.speech),
+        (ConversationSettings, settings.conversation),
+        (VoiceSettings, settings.voice),
+        (AnswerStore, services.answers),
+        (CorrectionStore, services.corrections),
+        (GuildSettingsStore, services.guilds),
+        (JobStore, services.jobs),
+        (JobRequestStore, services.requests),
+        (ChatModel, services.chat),
+        (RateLimiter, services.limiter),
+        (Answerer, services.answerer),
+        (yuyo.ComponentClient, services.components),
+        (yuyo.ModalClient, services.modals),
+        (cast(type[Any], Trainer), services.trainer),
+        (JobWatcher, services.watcher),
+        (PreparedDatasets, services.prepared),
+        (TokenCounter, services.token_counter),
+        (Transcriber, services.transcriber),
+        (cast(type[Any], SpeechEngine), services.speech),
+        (VoiceRooms, services.rooms),
+        (Asker, services.asker),
+        (DatasetPreparer, services.preparer),
+    ]
+    registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
+    for kind, value in values:
+        registry.register_value(kind, value)
 
 
 def intents_for(settings: Settings) -> hikari.Intents:
@@ -143,45 +180,23 @@ def build(
     transcriber = Transcriber(settings.speech)
     speech = make_engine(settings.speech, openai_client)
 
-    async def post_turn(guild_id: int, turn: TurnRecord) -> None:
-        """A voice turn, written out in the transcript channel (if one is configured) with the Correct button."""
-        channel = settings.conversation.transcript_channel_id
-        if channel is None or turn.answer_id is None:
-            return
-        text = f"🎙️ <@{turn.user_id}>: *{turn.transcript}*\n\n{turn.answer_text}"
-        message = await bot.rest.create_message(
-            channel, text[:2000], components=[correct_button(turn.answer_id)], user_mentions=False
-        )
-        await answers.set_message_ids(turn.answer_id, [int(message.id)])
-        _log.debug("voice turn in guild %s posted to %s", guild_id, channel)
-
-    async def announce(job: TrainingJob) -> None:
-        from bot.discord.training import job_notice
-
-        content, components = job_notice(job)
-        await bot.rest.create_message(job.channel_id, content, components=components, user_mentions=[job.requester_id])
-
-    async def announce_request(request: JobRequest, job: TrainingJob | None) -> None:
-        from bot.discord.training import request_notice
-
-        await bot.rest.create_message(
-            request.channel_id, request_notice(request, job), user_mentions=[request.requester_id]
-        )
-
+    announcer = JobAnnouncer(bot.rest)
     trainer = OpenAITrainer(openai_client)
     training = settings.training
     requests = JobRequestStore(database, jobs)
     watcher = JobWatcher(
         trainer,
         jobs,
-        announce,
+        announcer.job_ended,
         interval_s=training.watch_interval_s,
         max_backoff_s=training.watch_max_backoff_s,
         requests=requests,
-        notify_request=announce_request,
+        notify_request=announcer.request_settled,
         notice_attempts=training.notice_attempts,
         start_grace_s=training.start_grace_s,
     )
+    prepared = PreparedDatasets(Path(training.work_dir), training.confirm_timeout_s)
+    token_counter = TokenCounter(training.encoding)
     # yuyo's clients take an explicit alluka client: letting them make their own is deprecated (PLATFORM.md §1).
     injector = alluka.Client()
     services = Services(
@@ -200,8 +215,8 @@ def build(
         requests=requests,
         trainer=trainer,
         watcher=watcher,
-        prepared=PreparedDatasets(Path(training.work_dir), training.confirm_timeout_s),
-        token_counter=TokenCounter(training.encoding),
+        prepared=prepared,
+        token_counter=token_counter,
         transcriber=transcriber,
         speech=speech,
         rooms=VoiceRooms(
@@ -211,15 +226,12 @@ def build(
             transcriber=transcriber,
             answerer=answerer,
             speech=speech,
-            on_turn=post_turn,
+            on_turn=TranscriptPoster(bot.rest, answers, settings.conversation.transcript_channel_id),
         ),
+        asker=Asker(answerer, answers, transcriber, settings.speech, edit_interval_s=settings.llm.edit_interval_s),
+        preparer=DatasetPreparer(prepared, token_counter, training),
     )
-    registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
-    for field in attrs.fields(Services):
-        value: object = getattr(services, field.name)
-        registry.register_value(cast(type[Any], type(value)), value)
-    registry.register_value(Services, services)
-    registry.register_value(Settings, settings)
+    register(client, services, settings)
 
     async def on_starting(_: hikari.StartingEvent) -> None:
         await services.open()

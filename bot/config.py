@@ -12,55 +12,17 @@ from typing import Any
 
 import attrs
 
+from bot.config_tables import SettingsProblems, build_settings, positive
 from bot.conversation.settings import ConversationSettings
+from bot.discord.settings import DiscordSettings
 from bot.errors import ConfigError
-from bot.settings import SettingsProblems, build_settings, non_negative, positive
+from bot.llm.settings import LLMSettings
 from bot.speech.settings import SpeechSettings
 from bot.training.settings import TrainingSettings
 from bot.voice.settings import VoiceSettings
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
 CONFIG_PATH_ENV = "TEACHBOT_CONFIG"
-
-
-@attrs.frozen
-class DiscordSettings:
-    """How the bot presents itself and where it listens."""
-
-    # Guild ids to register commands in (fast to update); empty registers them globally.
-    command_guilds: list[int] = attrs.field(factory=list[int])
-    # Channels where every message is answered (besides mentions and DMs).
-    chat_channels: list[int] = attrs.field(factory=list[int])
-    answer_in_dms: bool = True
-    # Members with this role name or id may run admin actions, besides those with Manage Server.
-    admin_roles: list[str] = attrs.field(factory=lambda: ["Bot Admin"])
-    # Admin actions also accept the Manage Server permission (recommended). Turning this off leaves only the roles.
-    manage_guild_is_admin: bool = True
-    # Corrections of answers given in DMs go to this server's review queue; unset, they are not collected.
-    dm_review_guild: int | None = None
-
-
-@attrs.frozen
-class LLMSettings:
-    """The chat model and how conversations are built for it."""
-
-    default_model: str = "gpt-4o-mini"
-    # Models an admin may switch a server to with /model use, besides the server's fine-tuned ones.
-    models: list[str] = attrs.field(factory=lambda: ["gpt-4o-mini", "gpt-4.1-mini"])
-    system_prompt: str = "You are a helpful assistant in a Discord community. Answer concisely."
-    max_answer_tokens: int = attrs.field(default=1024, validator=positive)
-    temperature: float | None = None
-    request_timeout_s: float = attrs.field(default=60.0, validator=positive)
-    max_retries: int = attrs.field(default=2, validator=non_negative)
-    # Conversation memory: the same user's recent turns in the same channel.
-    memory_turns: int = attrs.field(default=6, validator=non_negative)
-    memory_max_age_minutes: float = attrs.field(default=60.0, validator=positive)
-    context_token_budget: int = attrs.field(default=3000, validator=positive)
-    max_question_chars: int = attrs.field(default=4000, validator=positive)
-    # Answers produced at once; more wait their turn (already acknowledged) so a burst cannot starve the bot.
-    max_concurrent_answers: int = attrs.field(default=16, validator=positive)
-    # Streaming edits happen at most this often (Discord allows roughly 5 edits per 5 s per message).
-    edit_interval_s: float = attrs.field(default=1.0, validator=positive)
 
 
 @attrs.frozen

@@ -8,15 +8,14 @@ import re
 import hikari
 import lightbulb
 
-from bot.app import Services
-from bot.discord.asking import answer_question
+from bot.discord.asking import Asker
 from bot.discord.errors import describe_error
-from bot.discord.hearing import audio_attachment, heard_question
+from bot.discord.hearing import audio_attachment
 from bot.discord.replies import ChannelTarget, InteractionTarget
-from bot.discord.voice_rooms import caller_channel
+from bot.discord.settings import DiscordSettings
+from bot.discord.voice_rooms import VoiceRooms, caller_channel
 from bot.errors import AfterAnswer, InvalidInput
-from bot.llm.answering import Question
-from bot.speech.audio import check_upload
+from bot.speech.tts import SpeechEngine
 
 loader = lightbulb.Loader()
 _log = logging.getLogger(__name__)
@@ -33,54 +32,43 @@ class Ask(lightbulb.SlashCommand, name="ask", description="Ask the bot a questio
     )
 
     @lightbulb.invoke
-    async def invoke(self, ctx: lightbulb.Context, services: Services = lightbulb.di.INJECTED) -> None:
-        speech = services.settings.speech
+    async def invoke(
+        self,
+        ctx: lightbulb.Context,
+        asker: Asker = lightbulb.di.INJECTED,
+        rooms: VoiceRooms = lightbulb.di.INJECTED,
+        speech: SpeechEngine = lightbulb.di.INJECTED,
+    ) -> None:
         if self.question is None and self.audio is None:
             raise InvalidInput("Ask something: type a `question` or attach `audio`.")
-        if self.audio is not None:  # refuse wrong or oversized files before acknowledging or downloading
-            a = self.audio
-            check_upload(a.size, a.media_type, a.filename, a.duration, speech)
-        services.answerer.admit(ctx.user.id)  # the rate limit comes before any download or transcription
+        asker.admit(ctx.user.id, self.audio)  # before acknowledging, downloading or transcribing
         # Acknowledge first: Discord gives 3 s, and the model may take longer than that to say anything.
         await ctx.defer(ephemeral=self.private)
-        text, transcript, prefix = await heard_question(
-            services.transcriber, self.audio, self.question or "", speech, ctx.guild_id
-        )
-        question = Question(
+        answer = await asker.reply(
+            InteractionTarget(ctx.interaction, ephemeral=self.private),
             guild_id=ctx.guild_id,
             channel_id=ctx.channel_id,
             user_id=ctx.user.id,
-            text=text,
-            source="audio" if transcript is not None else "slash",
-            new_conversation=self.new_conversation,
-            transcript=transcript,
+            typed=self.question or "",
+            audio=self.audio,
+            source="slash",
             private=self.private,
-            admitted=True,
-        )
-        answer = await answer_question(
-            services.answerer,
-            services.answers,
-            question,
-            InteractionTarget(ctx.interaction, ephemeral=self.private),
-            interval_s=services.settings.llm.edit_interval_s,
-            prefix=prefix,
+            new_conversation=self.new_conversation,
         )
         if answer is None:
             return
-        room = services.rooms.get(ctx.guild_id)
-        # A private answer is never read out to the room.
-        in_room = room is not None and caller_channel(ctx.client.app, room.guild_id, ctx.user.id) == room.channel_id
-        if room is not None and in_room and not self.private:
-            services.rooms.say(room.guild_id, answer.answer)  # spoken where the asker listens, in the background
+        room = rooms.get(ctx.guild_id)
+        listening = room is not None and caller_channel(ctx.client.app, room.guild_id, ctx.user.id) == room.channel_id
+        # Spoken where the asker listens (in the background); a private answer is never read out to the room.
+        if room is not None and listening and not self.private:
+            rooms.say(room.guild_id, answer.answer)
             return
         if self.speak:
             try:
-                spoken = await services.speech.synthesize(answer.answer, None)
+                spoken = await speech.synthesize(answer.answer, None)
+                name = f"answer-{answer.id}.{spoken.extension}"
                 await ctx.respond(
-                    attachment=hikari.Bytes(
-                        spoken.data, f"answer-{answer.id}.{spoken.extension}", mimetype=spoken.mime
-                    ),
-                    ephemeral=self.private,
+                    attachment=hikari.Bytes(spoken.data, name, mimetype=spoken.mime), ephemeral=self.private
                 )
             except Exception as exc:
                 raise AfterAnswer(exc) from exc
@@ -91,7 +79,11 @@ def _strip_mention(content: str, bot_id: int) -> str:
 
 
 @loader.listener(hikari.MessageCreateEvent)
-async def on_message(event: hikari.MessageCreateEvent, services: Services = lightbulb.di.INJECTED) -> None:
+async def on_message(
+    event: hikari.MessageCreateEvent,
+    asker: Asker = lightbulb.di.INJECTED,
+    discord: DiscordSettings = lightbulb.di.INJECTED,
+) -> None:
     """Answer a message that mentions the bot, arrives in a DM, or is posted in a configured chat channel."""
     message = event.message
     if event.author.is_bot or event.author.is_system or message.webhook_id is not None:
@@ -99,43 +91,27 @@ async def on_message(event: hikari.MessageCreateEvent, services: Services = ligh
     me = event.app.get_me() if isinstance(event.app, hikari.GatewayBot) else None
     if me is None:
         return
-    settings = services.settings.discord
     is_dm = message.guild_id is None
     mentions = message.user_mentions_ids
     mentioned = bool(mentions) and me.id in mentions
-    if not (mentioned or (is_dm and settings.answer_in_dms) or message.channel_id in settings.chat_channels):
+    if not (mentioned or (is_dm and discord.answer_in_dms) or message.channel_id in discord.chat_channels):
         return
     text = _strip_mention(message.content or "", me.id)
     audio = audio_attachment(message)
     if not text and audio is None:
         return
     rest = event.app.rest
-    target = ChannelTarget(rest, message.channel_id, reply_to=message.id)
     try:
-        speech = services.settings.speech
-        if audio is not None:
-            check_upload(audio.size, audio.media_type, audio.filename, audio.duration, speech)
-        services.answerer.admit(message.author.id)  # before any download or transcription
-        if audio is not None:
-            await rest.trigger_typing(message.channel_id)
-        text, transcript, prefix = await heard_question(services.transcriber, audio, text, speech, message.guild_id)
-        question = Question(
+        asker.admit(message.author.id, audio)
+        await rest.trigger_typing(message.channel_id)
+        await asker.reply(
+            ChannelTarget(rest, message.channel_id, reply_to=message.id),
             guild_id=message.guild_id,
             channel_id=message.channel_id,
             user_id=message.author.id,
-            text=text,
-            source="audio" if transcript is not None else "message",
-            transcript=transcript,
-            admitted=True,
-        )
-        await rest.trigger_typing(message.channel_id)
-        await answer_question(
-            services.answerer,
-            services.answers,
-            question,
-            target,
-            interval_s=services.settings.llm.edit_interval_s,
-            prefix=prefix,
+            typed=text,
+            audio=audio,
+            source="message",
         )
     except Exception as exc:  # one error path: a short reply; unexpected errors are logged with an id
         notice = describe_error(exc, "message answer")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import statistics
-
 import hikari
 import lightbulb
 
-from bot.app import Services
+from bot.conversation.settings import ConversationSettings
 from bot.discord.permissions import is_admin, role_names
-from bot.discord.voice_rooms import Caller, caller_channel, check_join, check_leave, humans_in
+from bot.discord.settings import DiscordSettings
+from bot.discord.voice_rooms import Caller, VoiceRooms, caller_channel, check_join, check_leave, humans_in, status_embed
 from bot.errors import InvalidInput
 
 loader = lightbulb.Loader()
@@ -17,10 +16,10 @@ group = lightbulb.Group("voice", "Talk with the bot in a voice channel")
 VOICE_TYPES = [hikari.ChannelType.GUILD_VOICE]
 
 
-def caller_of(ctx: lightbulb.Context, services: Services) -> Caller:
+def caller_of(ctx: lightbulb.Context, discord: DiscordSettings) -> Caller:
     assert ctx.guild_id is not None
     app = ctx.client.app
-    admin = is_admin(ctx.member, services.settings.discord, role_names(app, ctx.guild_id), ctx.guild_id)
+    admin = is_admin(ctx.member, discord, role_names(app, ctx.guild_id), ctx.guild_id)
     roles = [int(r) for r in ctx.member.role_ids] if ctx.member is not None else []
     return Caller(ctx.user.id, roles, admin, caller_channel(app, ctx.guild_id, ctx.user.id))
 
@@ -32,20 +31,25 @@ class Join(lightbulb.SlashCommand, name="join", description="Join your voice cha
     )
 
     @lightbulb.invoke
-    async def invoke(self, ctx: lightbulb.Context, services: Services = lightbulb.di.INJECTED) -> None:
+    async def invoke(
+        self,
+        ctx: lightbulb.Context,
+        rooms: VoiceRooms = lightbulb.di.INJECTED,
+        discord: DiscordSettings = lightbulb.di.INJECTED,
+        conversation: ConversationSettings = lightbulb.di.INJECTED,
+    ) -> None:
         if ctx.guild_id is None:
             raise InvalidInput("Voice channels are in servers: run this in one.")
         app = ctx.client.app
-        caller = caller_of(ctx, services)
+        caller = caller_of(ctx, discord)
         target = int(self.channel.id) if self.channel is not None else caller.in_channel
         if target is None:
             raise InvalidInput("Join a voice channel first, or name one with `channel`.")
-        check_join(app, services.rooms, ctx.guild_id, target, caller)
+        check_join(app, rooms, ctx.guild_id, target, caller)
         await ctx.defer(ephemeral=True)
-        await services.rooms.join(ctx.guild_id, target)
-        services.rooms.people_changed(ctx.guild_id, humans_in(app, ctx.guild_id, target))
-        mode = services.settings.conversation.addressing
-        how = "Just talk." if mode == "all" else f"Say my name ({', '.join(services.settings.conversation.names)})."
+        await rooms.join(ctx.guild_id, target)
+        rooms.people_changed(ctx.guild_id, humans_in(app, ctx.guild_id, target))
+        how = "Just talk." if conversation.addressing == "all" else f"Say my name ({', '.join(conversation.names)})."
         await ctx.interaction.edit_initial_response(
             f"🎧 Listening in <#{target}>. {how} `/voice leave` when you're done."
         )
@@ -54,50 +58,36 @@ class Join(lightbulb.SlashCommand, name="join", description="Join your voice cha
 @group.register
 class Leave(lightbulb.SlashCommand, name="leave", description="Leave the voice channel"):
     @lightbulb.invoke
-    async def invoke(self, ctx: lightbulb.Context, services: Services = lightbulb.di.INJECTED) -> None:
-        room = services.rooms.get(ctx.guild_id)
+    async def invoke(
+        self,
+        ctx: lightbulb.Context,
+        rooms: VoiceRooms = lightbulb.di.INJECTED,
+        discord: DiscordSettings = lightbulb.di.INJECTED,
+    ) -> None:
+        room = rooms.get(ctx.guild_id)
         if ctx.guild_id is None or room is None:
             raise InvalidInput("I'm not in a voice channel here.")
-        check_leave(room, caller_of(ctx, services))
-        await services.rooms.leave(ctx.guild_id)
+        check_leave(room, caller_of(ctx, discord))
+        await rooms.leave(ctx.guild_id)
         await ctx.respond("👋 Left the voice channel.", ephemeral=True)
 
 
 @group.register
 class Status(lightbulb.SlashCommand, name="status", description="Voice connection, privacy code, who is heard"):
     @lightbulb.invoke
-    async def invoke(self, ctx: lightbulb.Context, services: Services = lightbulb.di.INJECTED) -> None:
-        room = services.rooms.get(ctx.guild_id)
+    async def invoke(self, ctx: lightbulb.Context, rooms: VoiceRooms = lightbulb.di.INJECTED) -> None:
+        room = rooms.get(ctx.guild_id)
         if room is None:
             raise InvalidInput("I'm not in a voice channel here. `/voice join` brings me in.")
-        status = room.session.status()
-        talk = room.conversation.status
-        embed = hikari.Embed(title="Voice", color=0x57F287 if status.connected else 0xED4245)
-        embed.add_field("Channel", f"<#{status.channel_id}>", inline=True)
-        embed.add_field("Connected", "yes" if status.connected else "reconnecting…", inline=True)
-        latency = f"{status.latency_ms:.0f} ms" if status.latency_ms is not None else "—"
-        embed.add_field("Gateway latency", latency, inline=True)
-        embed.add_field("Encryption", f"{status.encryption_mode or '—'}; DAVE v{status.dave_protocol_version}")
-        code = status.privacy_code
-        shown = " ".join(code[i : i + 5] for i in range(0, len(code), 5)) if code else "not end-to-end encrypted"
-        embed.add_field("Voice privacy code", f"`{shown}`")
-        heard = sorted(set(status.heard_users) | set(talk.speaking))
-        embed.add_field("Hearing", ", ".join(f"<@{u}>" for u in heard) or "nobody right now")
-        turns = [t.timings.first_packet_ms for t in talk.recent_turns if t.timings.first_packet_ms is not None]
-        if turns:
-            embed.add_field(
-                "Reply latency (last turns)",
-                f"median {statistics.median(turns):.0f} ms over {len(turns)} turn(s), from end of speech to reply",
-            )
-        await ctx.respond(embed=embed, ephemeral=True)
+        await ctx.respond(embed=status_embed(room), ephemeral=True)
 
 
 @loader.listener(hikari.VoiceStateUpdateEvent)
-async def on_voice_state(event: hikari.VoiceStateUpdateEvent, services: Services = lightbulb.di.INJECTED) -> None:
+async def on_voice_state(event: hikari.VoiceStateUpdateEvent, rooms: VoiceRooms = lightbulb.di.INJECTED) -> None:
     """Track who is left in the bot's channel, to leave when nobody is."""
-    room = services.rooms.get(event.guild_id)
+    room = rooms.get(event.guild_id)
     if room is not None:
-        services.rooms.people_changed(room.guild_id, humans_in(event.app, room.guild_id, room.channel_id))
+        rooms.people_changed(room.guild_id, humans_in(event.app, room.guild_id, room.channel_id))
         if (
             event.old_state is not None
             and event.old_state.channel_id == room.channel_id

@@ -6,7 +6,7 @@ from typing import Literal
 
 import attrs
 
-from bot.settings import non_negative, positive
+from bot.config_tables import non_negative, positive
 
 AddressingMode = Literal["all", "name"]
 

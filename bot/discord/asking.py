@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import hikari
 
-from bot import keys
+from bot.discord import custom_ids as keys
+from bot.discord.hearing import heard_question
 from bot.discord.replies import ReplyTarget, StreamedReply
 from bot.errors import AfterAnswer, UserError
 from bot.llm.answering import Answerer, Question
-from bot.store.answers import Answer, AnswerStore
+from bot.speech.audio import check_upload
+from bot.speech.settings import SpeechSettings
+from bot.speech.transcribe import Transcriber
+from bot.store.answers import Answer, AnswerStore, Source
 
 
 def correct_button(answer_id: int) -> hikari.api.MessageActionRowBuilder:
@@ -51,3 +55,59 @@ async def answer_question(
             raise AfterAnswer(exc) from exc
     await answers.set_message_ids(answer.id, [int(m) for m in message_ids])
     return answer
+
+
+class Asker:
+    """What /ask and messages (mentions, DMs, chat channels) share: cheap checks first, then what was heard (a
+    recording's transcript before any typed text), then the answer streamed into the reply."""
+
+    def __init__(
+        self,
+        answerer: Answerer,
+        answers: AnswerStore,
+        transcriber: Transcriber,
+        speech: SpeechSettings,
+        *,
+        edit_interval_s: float,
+    ) -> None:
+        self._answerer = answerer
+        self._answers = answers
+        self._transcriber = transcriber
+        self._speech = speech
+        self._interval = edit_interval_s
+
+    def admit(self, user_id: int, audio: hikari.Attachment | None) -> None:
+        """Refuse a wrong or oversized recording and take the user's rate limit, before anything is downloaded."""
+        if audio is not None:
+            check_upload(audio.size, audio.media_type, audio.filename, audio.duration, self._speech)
+        self._answerer.admit(user_id)
+
+    async def reply(
+        self,
+        target: ReplyTarget,
+        *,
+        guild_id: int | None,
+        channel_id: int,
+        user_id: int,
+        typed: str,
+        audio: hikari.Attachment | None,
+        source: Source,
+        private: bool = False,
+        new_conversation: bool = False,
+    ) -> Answer | None:
+        """Answer an admitted question (see `admit`) in `target`; None when the model failed after part was shown."""
+        text, transcript, prefix = await heard_question(self._transcriber, audio, typed, self._speech, guild_id)
+        question = Question(
+            guild_id=guild_id,
+            channel_id=channel_id,
+            user_id=user_id,
+            text=text,
+            source="audio" if transcript is not None else source,
+            new_conversation=new_conversation,
+            transcript=transcript,
+            private=private,
+            admitted=True,
+        )
+        return await answer_question(
+            self._answerer, self._answers, question, target, interval_s=self._interval, prefix=prefix
+        )

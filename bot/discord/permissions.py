@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import hikari
 
-from bot.config import DiscordSettings
+from bot.discord.settings import DiscordSettings
 from bot.errors import NotAllowed
 
 _log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from typing import Protocol
 
 import hikari
 
-from bot.text import DISCORD_LIMIT, split_message
+from bot.discord.message_split import DISCORD_LIMIT, split_message
 
 Components = Sequence[hikari.api.ComponentBuilder]
 # The interactions whose response can be deferred, edited and followed up.

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hikari
 
-from bot import keys
-from bot.store.jobs import TrainingJob
+from bot.discord import custom_ids as keys
+from bot.discord.message_split import clip
+from bot.discord.pager import footer, pager_row
+from bot.errors import NotFound
+from bot.store.jobs import JobStore, TrainingJob
 from bot.store.requests import JobRequest
 from bot.training.datasets import DatasetReport
 
@@ -84,3 +87,83 @@ def job_embed(job: TrainingJob) -> hikari.Embed:
     embed.add_field("Requested by", f"<@{job.requester_id}>", inline=True)
     embed.set_footer(f"started {job.created_at:%Y-%m-%d %H:%M} UTC")
     return embed
+
+
+class JobAnnouncer:
+    """Posts the job watcher's notices in the channel where the job was started, mentioning who started it."""
+
+    def __init__(self, rest: hikari.api.RESTClient) -> None:
+        self._rest = rest
+
+    async def job_ended(self, job: TrainingJob) -> None:
+        content, components = job_notice(job)
+        await self._rest.create_message(
+            job.channel_id, content, components=components, user_mentions=[job.requester_id]
+        )
+
+    async def request_settled(self, request: JobRequest, job: TrainingJob | None) -> None:
+        await self._rest.create_message(
+            request.channel_id, request_notice(request, job), user_mentions=[request.requester_id]
+        )
+
+
+JOBS_PAGE_SIZE = 10
+DATASET_EXTENSIONS = {"jsonl", "csv"}
+DATASET_TYPES = {"application/jsonl", "application/x-ndjson", "application/json", "text/csv", "text/plain"}
+
+
+def confirm_row(prepared_id: str) -> hikari.api.MessageActionRowBuilder:
+    return (
+        hikari.impl.MessageActionRowBuilder()
+        .add_interactive_button(
+            hikari.ButtonStyle.SUCCESS, keys.custom_id(keys.TRAIN_CONFIRM, "confirm", prepared_id), label="Confirm"
+        )
+        .add_interactive_button(
+            hikari.ButtonStyle.SECONDARY, keys.custom_id(keys.TRAIN_CONFIRM, "cancel", prepared_id), label="Cancel"
+        )
+    )
+
+
+def cancel_row(job: TrainingJob) -> hikari.api.MessageActionRowBuilder:
+    return hikari.impl.MessageActionRowBuilder().add_interactive_button(
+        hikari.ButtonStyle.DANGER, keys.custom_id(keys.JOB_CANCEL, "confirm", job.id), label=f"Cancel job #{job.id}"
+    )
+
+
+def job_label(job: TrainingJob) -> str:
+    return clip(f"#{job.id} · {job.status} · {job.fine_tuned_model or job.base_model}", 100)
+
+
+async def job_in_guild(jobs: JobStore, guild_id: int | None, job_id: int) -> TrainingJob:
+    """The job, if it belongs to this server (ids arrive from options and buttons)."""
+    job = await jobs.get(job_id)
+    if job is None or job.guild_id != guild_id:
+        raise NotFound(f"There is no training job #{job_id} in this server.")
+    return job
+
+
+async def jobs_page(
+    jobs: JobStore, guild_id: int, offset: int
+) -> tuple[hikari.Embed, list[hikari.api.MessageActionRowBuilder]]:
+    page = await jobs.list(guild_id, offset=offset, limit=JOBS_PAGE_SIZE)
+    lines = [
+        f"{STATUS_EMOJI.get(j.status, '')} **#{j.id}** {j.status} · `{j.fine_tuned_model or j.base_model}` · "
+        f"{j.method} · <@{j.requester_id}>"
+        for j in page.items
+    ]
+    embed = hikari.Embed(title="Training jobs", description="\n".join(lines) or "No training jobs yet.", color=0x5865F2)
+    if page.total:
+        embed.set_footer(footer(offset, JOBS_PAGE_SIZE, page.total))
+    return embed, pager_row(keys.JOBS_PAGE, offset, JOBS_PAGE_SIZE, page.total)
+
+
+def started_notice(job: TrainingJob | None, channel_id: int) -> str:
+    if job is None:
+        return (
+            "⏳ The training service did not confirm the start. Nothing is lost and nothing will start twice: "
+            f"I'll check and post in <#{channel_id}> whether the job runs."
+        )
+    return (
+        f"🚀 Started training job #{job.id} (`{job.remote_id}`). I'll post in <#{job.channel_id}> when it ends; "
+        "follow it with `/jobs show`."
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import statistics
 from collections.abc import Awaitable, Callable
 
 import attrs
@@ -14,12 +15,15 @@ from bot.conversation.addressing import AddressingMode
 from bot.conversation.session import TurnRecord, VoiceConversation
 from bot.conversation.settings import ConversationSettings
 from bot.conversation.vad import SileroModel
+from bot.discord.asking import correct_button
+from bot.discord.message_split import DISCORD_LIMIT, clip
 from bot.discord.permissions import channel_permissions
 from bot.errors import InvalidInput, NotAllowed, ServiceUnavailable
 from bot.llm.answering import Answerer
 from bot.speech.audio import Samples
 from bot.speech.transcribe import Transcriber, Transcript
 from bot.speech.tts import SpeechEngine
+from bot.store.answers import AnswerStore
 from bot.voice import VoiceConnectFailed, VoiceSession, VoiceSettings, connect
 
 _log = logging.getLogger(__name__)
@@ -96,6 +100,49 @@ def _bot_permissions(app: hikari.RESTAware, guild_id: int, channel_id: int) -> h
 def check_leave(room: Room, caller: Caller) -> None:
     if caller.in_channel != room.channel_id and not caller.admin:
         raise NotAllowed(f"Only someone in <#{room.channel_id}> (or an admin) can make me leave it.")
+
+
+def status_embed(room: Room) -> hikari.Embed:
+    """/voice status: the connection, its encryption and privacy code, who is heard, and recent reply latency."""
+    status = room.session.status()
+    talk = room.conversation.status
+    embed = hikari.Embed(title="Voice", color=0x57F287 if status.connected else 0xED4245)
+    embed.add_field("Channel", f"<#{status.channel_id}>", inline=True)
+    embed.add_field("Connected", "yes" if status.connected else "reconnecting…", inline=True)
+    latency = f"{status.latency_ms:.0f} ms" if status.latency_ms is not None else "—"
+    embed.add_field("Gateway latency", latency, inline=True)
+    embed.add_field("Encryption", f"{status.encryption_mode or '—'}; DAVE v{status.dave_protocol_version}")
+    code = status.privacy_code
+    shown = " ".join(code[i : i + 5] for i in range(0, len(code), 5)) if code else "not end-to-end encrypted"
+    embed.add_field("Voice privacy code", f"`{shown}`")
+    heard = sorted(set(status.heard_users) | set(talk.speaking))
+    embed.add_field("Hearing", ", ".join(f"<@{u}>" for u in heard) or "nobody right now")
+    turns = [t.timings.first_packet_ms for t in talk.recent_turns if t.timings.first_packet_ms is not None]
+    if turns:
+        embed.add_field(
+            "Reply latency (last turns)",
+            f"median {statistics.median(turns):.0f} ms over {len(turns)} turn(s), from end of speech to reply",
+        )
+    return embed
+
+
+class TranscriptPoster:
+    """Writes each voice turn out in the transcript channel (when one is configured), with the Correct button."""
+
+    def __init__(self, rest: hikari.api.RESTClient, answers: AnswerStore, channel_id: int | None) -> None:
+        self._rest = rest
+        self._answers = answers
+        self._channel = channel_id
+
+    async def __call__(self, guild_id: int, turn: TurnRecord) -> None:
+        if self._channel is None or turn.answer_id is None:
+            return
+        text = clip(f"🎙️ <@{turn.user_id}>: *{turn.transcript}*\n\n{turn.answer_text}", DISCORD_LIMIT)
+        message = await self._rest.create_message(
+            self._channel, text, components=[correct_button(turn.answer_id)], user_mentions=False
+        )
+        await self._answers.set_message_ids(turn.answer_id, [int(message.id)])
+        _log.debug("voice turn in guild %s posted to %s", guild_id, self._channel)
 
 
 class VoiceTranscription:

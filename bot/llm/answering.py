@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator, Callable
 
 import attrs
 
-from bot.config import LLMSettings
 from bot.errors import InvalidInput, ServiceUnavailable
 from bot.limits import RateLimiter
 from bot.llm.chat import ChatMessage, ChatModel, ChatStream
+from bot.llm.settings import LLMSettings
 from bot.store.answers import Answer, AnswerStore, NewAnswer, Source, Turn, new_conversation_id
 from bot.store.guilds import GuildSettingsStore
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 import attrs
 
-from bot.settings import positive
+from bot.config_tables import positive
 
 
 @attrs.frozen

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal, Protocol
 
 import attrs
 import sqlalchemy as sa
@@ -11,7 +11,40 @@ import sqlalchemy as sa
 from bot.store.answers import utcnow
 from bot.store.database import Database
 from bot.store.schema import job_events, training_jobs
-from bot.training.trainer import TERMINAL, JobEvent, RemoteJob
+
+# The statuses a job ends in.
+TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+
+
+@attrs.frozen
+class JobEvent:
+    """One event of a job, as a training backend reports it and as it is stored."""
+
+    remote_id: str
+    event_id: str
+    created_at: dt.datetime
+    level: str
+    message: str
+    kind: Literal["message", "metrics"]
+    step: int | None = None
+    total_steps: int | None = None
+    train_loss: float | None = None
+    valid_loss: float | None = None
+
+
+class JobState(Protocol):
+    """What the store records of a job's state at its backend (a training backend's job record fits)."""
+
+    @property
+    def remote_id(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def fine_tuned_model(self) -> str | None: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def finished_at(self) -> dt.datetime | None: ...
 
 
 @attrs.frozen
@@ -161,7 +194,7 @@ class JobStore:
             ).all()
         return [_job(r) for r in rows]
 
-    async def update_from_remote(self, job_id: int, remote: RemoteJob) -> TrainingJob:
+    async def update_from_remote(self, job_id: int, remote: JobState) -> TrainingJob:
         async with self._db.engine.begin() as conn:
             result = await conn.execute(
                 sa.update(training_jobs)
@@ -170,7 +203,7 @@ class JobStore:
                     status=remote.status,
                     fine_tuned_model=remote.fine_tuned_model,
                     error=remote.error,
-                    finished_at=remote.finished_at if remote.finished else None,
+                    finished_at=remote.finished_at if remote.status in TERMINAL else None,
                     updated_at=utcnow(),
                 )
                 .returning(*training_jobs.c)

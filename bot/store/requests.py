@@ -11,9 +11,8 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.store.answers import utcnow
 from bot.store.database import Database
-from bot.store.jobs import JobStore, NewJob, TrainingJob
+from bot.store.jobs import JobState, JobStore, NewJob, TrainingJob
 from bot.store.schema import training_jobs, training_requests
-from bot.training.trainer import RemoteJob
 
 RequestState = Literal["uploading", "creating", "unconfirmed", "started", "failed", "abandoned"]
 # A request in one of these may have left an upload or a job at the backend that nobody follows yet.
@@ -153,7 +152,7 @@ class JobRequestStore:
             ).all()
         return [_request(r) for r in rows]
 
-    async def adopt(self, request: JobRequest, remote: RemoteJob, *, notice: bool) -> TrainingJob:
+    async def adopt(self, request: JobRequest, remote: JobState, *, notice: bool) -> TrainingJob:
         """Record the job started for `request` (once, whoever finds it first) and mark the request started.
 
         A job found at the backend is always followed, whatever the request's state: it costs money."""

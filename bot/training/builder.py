@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 import attrs
 
+from bot.store.corrections import Correction
+
 Method = Literal["sft", "dpo"]
 
 
@@ -45,3 +47,13 @@ def training_line(example: CorrectionExample, method: Method) -> dict[str, Any]:
 def jsonl(examples: Iterable[CorrectionExample], method: Method) -> bytes:
     """One JSON object per line, UTF-8, newline-terminated."""
     return b"".join(json.dumps(training_line(e, method), ensure_ascii=False).encode() + b"\n" for e in examples)
+
+
+def corrections_dataset(corrections: Iterable[Correction], method: Method, system_prompt: str | None) -> bytes:
+    """Corrections as training lines (the one step shared by /train and /corrections export): the question as the
+    user meant it, the bot's answer as the rejected one, the correction as the preferred one."""
+    examples = [
+        CorrectionExample(c.question_for_training, c.original_answer, c.corrected_answer, system_prompt)
+        for c in corrections
+    ]
+    return jsonl(examples, method)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from bot.settings import non_negative, positive
+from bot.config_tables import non_negative, positive
 
 
 @attrs.frozen

@@ -9,10 +9,12 @@ from typing import BinaryIO, Literal, Protocol
 import attrs
 
 from bot.errors import NotFound, ServiceUnavailable
+from bot.store.jobs import TERMINAL, JobEvent
+
+__all__ = ["TERMINAL", "JobEvent"]  # the store owns these records; backends speak them too
 
 Method = Literal["sft", "dpo"]
 Status = Literal["validating_files", "queued", "running", "succeeded", "failed", "cancelled"]
-TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 # The metadata key that marks a job with the training request it was started for (see bot/training/starting.py).
 TAG_KEY = "teachbot_request"
 
@@ -60,20 +62,6 @@ class RemoteJob:
     @property
     def finished(self) -> bool:
         return self.status in TERMINAL
-
-
-@attrs.frozen
-class JobEvent:
-    remote_id: str
-    event_id: str
-    created_at: dt.datetime
-    level: str
-    message: str
-    kind: Literal["message", "metrics"]
-    step: int | None = None
-    total_steps: int | None = None
-    train_loss: float | None = None
-    valid_loss: float | None = None
 
 
 class TrainerError(ServiceUnavailable):

@@ -6,7 +6,7 @@ from typing import Literal
 
 import attrs
 
-from bot.settings import positive
+from bot.config_tables import positive
 
 EncryptionMode = Literal["aead_aes256_gcm_rtpsize", "aead_xchacha20_poly1305_rtpsize"]
 

@@ -7,8 +7,9 @@ import logging
 import hikari
 import pytest
 
-from bot.config import DiscordSettings, Settings, advice
+from bot.config import Settings, advice
 from bot.discord.permissions import admin_role_ids, is_admin
+from bot.discord.settings import DiscordSettings
 
 ROLES = {1: "@everyone", 2: "Bot Admin", 3: "bot admin", 4: "Moderators"}
 

@@ -301,4 +301,4 @@ async def test_an_undeliverable_notice_is_given_up_without_holding_up_other_jobs
         assert any("gave up posting the end of training job" in r.getMessage() for r in caplog.records)
         await built.services.watcher.run_once()  # given up: not posted, not retried
         assert len([m for m in discord.bot_messages_in(discord.channel_id) if "finished" in m.content]) == 1
-        assert built.services.watcher._delay() == built.services.settings.training.watch_interval_s  # pyright: ignore[reportPrivateUsage]
+        assert built.services.watcher._delay() == built.services.config.settings.training.watch_interval_s  # pyright: ignore[reportPrivateUsage]

@@ -910,7 +910,9 @@ class FakeDiscord:
                             status=429,
                             headers={"Retry-After": str(retry_after), "X-RateLimit-Scope": "user"},
                         )
-                    return web.json_response({"message": "Server error", "code": 0}, status=status)
+                    known = {403: ("Missing Access", 50001), 404: ("Unknown Channel", 10003)}
+                    message, code = known.get(status, (f"{status}: Internal Server Error", 0))
+                    return web.json_response({"message": message, "code": code}, status=status)
             return await self._route(request.method, path, body, files, request)
         finally:
             async with self._changed:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import LLMSettings
 from bot.errors import InvalidInput
 from bot.llm.answering import Answerer, fit_context
 from bot.llm.chat import ChatMessage
+from bot.llm.settings import LLMSettings
 from bot.store.answers import Turn
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 
-from bot.text import split_message
+from bot.discord.message_split import split_message
 
 
 def _fences_balanced(chunk: str) -> bool:

@@ -5,7 +5,7 @@ from typing import Literal
 import attrs
 import pytest
 
-from bot.settings import SettingsProblems, build_settings, positive
+from bot.config_tables import SettingsProblems, build_settings, positive
 
 
 @attrs.frozen

@@ -59,3 +59,10 @@ def split_message(text: str, limit: int = DISCORD_LIMIT) -> list[str]:
 def shorten(text: str, limit: int, ellipsis: str = "…") -> str:
     """`text` cut to `limit` characters with an ellipsis when it was longer."""
     return text if len(text) <= limit else text[: max(0, limit - len(ellipsis))] + ellipsis
+
+
+def clip(text: str, limit: int, *, one_line: bool = False) -> str:
+    """`text` cut to at most `limit` characters with an ellipsis; `one_line` folds whitespace first (for labels)."""
+    if one_line:
+        text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

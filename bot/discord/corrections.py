@@ -1,0 +1,187 @@
+"""How corrections look and are reached in Discord: the form, who may open it, the review card, the list page."""
+
+from __future__ import annotations
+
+import attrs
+import hikari
+
+from bot.discord import custom_ids as keys
+from bot.discord.forms import Field, rows
+from bot.discord.message_split import clip
+from bot.discord.pager import footer, pager_row
+from bot.discord.permissions import is_admin, role_names
+from bot.discord.settings import DiscordSettings
+from bot.errors import NotFound
+from bot.store.answers import Answer, AnswerStore
+from bot.store.corrections import Actor, Correction, CorrectionStats, CorrectionStore, check_may_correct, review_guild
+
+PAGE_SIZE = 10
+STATUS_EMOJI = {"pending": "🕓", "approved": "✅", "rejected": "❌"}
+
+# Form field ids.
+QUESTION, ORIGINAL, CORRECTED, NOTE, TRANSCRIPT = "question", "original", "corrected", "note", "transcript"
+
+
+@attrs.frozen
+class Card:
+    """A message to send or to update in place."""
+
+    content: str
+    embeds: list[hikari.Embed]
+    components: list[hikari.api.MessageActionRowBuilder]
+
+
+def correction_form(answer: Answer) -> list[hikari.api.ModalActionRowBuilder]:
+    """The form for one answer. For spoken questions, the first field is what the bot heard, and may be fixed."""
+    heard = answer.transcript is not None
+    fields = [
+        Field(
+            TRANSCRIPT if heard else QUESTION,
+            "What the bot heard (fix it if wrong)" if heard else "The question",
+            value=answer.transcript or answer.question,
+        ),
+        Field(ORIGINAL, "The bot's answer", value=answer.answer),
+        Field(CORRECTED, "The correct answer", required=True, placeholder="What the bot should have said"),
+        Field(NOTE, "Note for reviewers (optional)", max_length=1000),
+    ]
+    return rows(fields)
+
+
+def form_title(answer: Answer) -> str:
+    """A private or DM answer is shared with the reviewers once corrected: the form says so (titles hold 45 chars)."""
+    return "Correct (reviewers will see this answer)" if answer.seen_only_by_asker else "Correct this answer"
+
+
+def actor_of(interaction: hikari.ComponentInteraction | hikari.ModalInteraction) -> Actor:
+    """Who acts, where, and on which message (a modal opened from a button carries that button's message)."""
+    message = interaction.message
+    return Actor(
+        user_id=int(interaction.user.id),
+        guild_id=interaction.guild_id,
+        channel_id=int(interaction.channel_id),
+        message_id=int(message.id) if message is not None else None,
+    )
+
+
+async def answer_for(answers: AnswerStore, answer_id: int, actor: Actor, dm_review_guild: int | None) -> Answer:
+    """The answer, if the actor may open it for correcting (see `check_may_correct`) and someone reviews it."""
+    answer = await answers.get(answer_id)
+    if answer is None:
+        raise NotFound(f"There is no answer #{answer_id}.")
+    check_may_correct(answer, actor)
+    review_guild(answer, dm_review_guild)  # refuses DM answers when nobody reviews them
+    return answer
+
+
+def saved_notice(correction: Correction, updated: bool) -> str:
+    verb = "Updated your pending correction" if updated else "Thanks! Saved your correction"
+    return (
+        f"{verb} #{correction.id} for answer #{correction.answer_id}; an admin will review it.\n"
+        f">>> {clip(correction.corrected_answer, 1500)}"
+    )
+
+
+def review_card(c: Correction) -> tuple[hikari.Embed, list[hikari.api.MessageActionRowBuilder]]:
+    embed = hikari.Embed(title=f"Correction #{c.id} · answer #{c.answer_id}", color=0xF1C40F)
+    embed.add_field("Question", clip(c.question, 1024))
+    if c.corrected_transcript:
+        embed.add_field("Corrected transcript", clip(c.corrected_transcript, 1024))
+    embed.add_field("Bot's answer", clip(c.original_answer, 1024))
+    embed.add_field("Proposed answer", clip(c.corrected_answer, 1024))
+    if c.note:
+        embed.add_field("Note", clip(c.note, 1024))
+    if c.private:
+        embed.add_field("Privacy", "🔒 This answer was private to its asker; only reviewers see it here.")
+    embed.set_footer(f"by user {c.author_id} · model {c.model}")
+    row = (
+        hikari.impl.MessageActionRowBuilder()
+        .add_interactive_button(
+            hikari.ButtonStyle.SUCCESS, keys.custom_id(keys.REVIEW_BUTTON, "approve", c.id), label="Approve"
+        )
+        .add_interactive_button(
+            hikari.ButtonStyle.DANGER, keys.custom_id(keys.REVIEW_BUTTON, "reject", c.id), label="Reject"
+        )
+        .add_interactive_button(
+            hikari.ButtonStyle.SECONDARY, keys.custom_id(keys.REVIEW_BUTTON, "edit", c.id), label="Edit"
+        )
+    )
+    return embed, [row]
+
+
+def edit_form(correction: Correction) -> list[hikari.api.ModalActionRowBuilder]:
+    return rows([Field(CORRECTED, "The correct answer", value=correction.corrected_answer, required=True)])
+
+
+async def next_card(corrections: CorrectionStore, guild_id: int, done: str = "") -> Card:
+    """The message for the next pending correction, or a 'queue empty' note; `done` says what just happened."""
+    pending = await corrections.next_pending(guild_id)
+    prefix = f"{done} " if done else ""
+    if pending is None:
+        return Card(f"{prefix}🎉 No corrections are waiting for review.", [], [])
+    embed, components = review_card(pending)
+    return Card(f"{prefix}Pending corrections, oldest first:", [embed], components)
+
+
+@attrs.frozen
+class Viewer:
+    """Who looks at the list, and where: question snippets are shown only to those who could already see them."""
+
+    user_id: int
+    channel_id: int
+    reviewer: bool
+
+
+def viewer_of(
+    app: hikari.RESTAware,
+    member: hikari.InteractionMember | None,
+    *,
+    user_id: int,
+    channel_id: int,
+    guild_id: int,
+    discord: DiscordSettings,
+) -> Viewer:
+    return Viewer(user_id, channel_id, is_admin(member, discord, role_names(app, guild_id), guild_id))
+
+
+def snippet(c: Correction, viewer: Viewer) -> str:
+    """The question, where the viewer could already see it: reviewers, the asker and the author always; others only
+    for a public answer given in the channel they are looking from."""
+    if viewer.reviewer or viewer.user_id in (c.author_id, c.asker_id):
+        return clip(c.question, 60, one_line=True)
+    if c.private:
+        return "🔒 *private question*"
+    if c.channel_id != viewer.channel_id:
+        return f"🔒 *asked in <#{c.channel_id}>*"
+    return clip(c.question, 60, one_line=True)
+
+
+async def list_page(
+    corrections: CorrectionStore,
+    guild_id: int,
+    status: str | None,
+    author_id: int | None,
+    offset: int,
+    *,
+    viewer: Viewer,
+) -> Card:
+    page = await corrections.list(guild_id, status=status, author_id=author_id, offset=offset, limit=PAGE_SIZE)
+    if page.total == 0:
+        return Card("No corrections match.", [], [])
+    lines = [
+        f"{STATUS_EMOJI[c.status]} **#{c.id}** by <@{c.author_id}> · answer #{c.answer_id} · {snippet(c, viewer)}"
+        for c in page.items
+    ]
+    embed = hikari.Embed(title="Corrections", description="\n".join(lines), color=0x3498DB)
+    embed.set_footer(footer(offset, PAGE_SIZE, page.total) + (f" · {status}" if status else ""))
+    state = (status or "all", author_id or 0)
+    return Card("", [embed], pager_row(keys.CORRECTIONS_PAGE, offset, PAGE_SIZE, page.total, *state))
+
+
+def stats_embed(stats: CorrectionStats) -> hikari.Embed:
+    embed = hikari.Embed(title="Corrections", color=0x2ECC71)
+    embed.add_field(
+        "By status", "\n".join(f"{STATUS_EMOJI[s]} {s}: **{stats.by_status.get(s, 0)}**" for s in STATUS_EMOJI)
+    )
+    top = [f"<@{a.author_id}>: {a.total} ({a.approved} approved)" for a in stats.by_author[:10]]
+    embed.add_field("Top contributors", "\n".join(top) or "nobody yet")
+    return embed

@@ -1,0 +1,22 @@
+"""Settings of the bot's Discord side: where it answers, who its admins are, where DM corrections are reviewed."""
+
+from __future__ import annotations
+
+import attrs
+
+
+@attrs.frozen
+class DiscordSettings:
+    """How the bot presents itself and where it listens."""
+
+    # Guild ids to register commands in (fast to update); empty registers them globally.
+    command_guilds: list[int] = attrs.field(factory=list[int])
+    # Channels where every message is answered (besides mentions and DMs).
+    chat_channels: list[int] = attrs.field(factory=list[int])
+    answer_in_dms: bool = True
+    # Members with this role name or id may run admin actions, besides those with Manage Server.
+    admin_roles: list[str] = attrs.field(factory=lambda: ["Bot Admin"])
+    # Admin actions also accept the Manage Server permission (recommended). Turning this off leaves only the roles.
+    manage_guild_is_admin: bool = True
+    # Corrections of answers given in DMs go to this server's review queue; unset, they are not collected.
+    dm_review_guild: int | None = None

@@ -1,0 +1,143 @@
+"""Before Confirm: the training data (an uploaded file or the server's approved corrections) checked line by line
+off the event loop, written out as the JSONL that would be uploaded, and kept waiting for an admin's Confirm."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import AsyncIterable, Sequence
+from pathlib import Path
+from typing import Literal
+
+import attrs
+
+from bot.errors import InvalidInput, NotFound
+from bot.store.corrections import Correction
+from bot.training.builder import corrections_dataset
+from bot.training.datasets import DatasetReport, DatasetRules, validate_path
+from bot.training.prepared import PreparedDataset, PreparedDatasets, new_id
+from bot.training.settings import TrainingSettings
+from bot.training.tokens import TokenCounter
+from bot.training.trainer import Method
+
+SUFFIX = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+NAMES = {"sft": "plain examples (supervised)", "dpo": "preference pairs (DPO)"}
+
+
+@attrs.frozen
+class TrainingAsk:
+    """What an admin asked /train for, checked: the base model, the new model's suffix, the method if named."""
+
+    base_model: str
+    suffix: str | None
+    method: Method | None
+    guild_id: int
+    channel_id: int
+    requester_id: int
+
+
+class DatasetPreparer:
+    def __init__(self, prepared: PreparedDatasets, counter: TokenCounter, settings: TrainingSettings) -> None:
+        self._prepared = prepared
+        self._counter = counter
+        self._settings = settings
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self._settings.max_upload_mb * 1024 * 1024)
+
+    def ask(
+        self,
+        base_model: str | None,
+        suffix: str | None,
+        method: str | None,
+        *,
+        guild_id: int,
+        channel_id: int,
+        requester_id: int,
+    ) -> TrainingAsk:
+        """The request, checked before anything is downloaded: a configured base model, a safe suffix."""
+        s = self._settings
+        model = (base_model or s.default_base_model).strip()
+        if model not in s.base_models:
+            names = ", ".join(f"`{m}`" for m in s.base_models)
+            raise InvalidInput(f"`{model}` is not a base model this bot trains. Choose one of: {names}.")
+        cleaned = (suffix or "").strip().lower() or None
+        if cleaned is not None and not SUFFIX.match(cleaned):
+            raise InvalidInput("The suffix may use a-z, 0-9, - and _ only, up to 40 characters.")
+        wanted: Method | None = "dpo" if method == "dpo" else "sft" if method == "sft" else None
+        return TrainingAsk(model, cleaned, wanted, guild_id, channel_id, requester_id)
+
+    async def from_upload(
+        self, chunks: AsyncIterable[bytes], fmt: Literal["jsonl", "csv"], ask: TrainingAsk
+    ) -> PreparedDataset:
+        """An uploaded file, streamed to disk under a generated name, then checked."""
+        upload = self._prepared.new_path(".upload")
+        try:
+            with open(upload, "wb") as f:  # noqa: ASYNC230 - small writes of streamed chunks
+                async for chunk in chunks:
+                    f.write(chunk)
+            return await self._prepare(upload, fmt, ask, "uploaded file")
+        finally:
+            upload.unlink(missing_ok=True)
+
+    async def from_corrections(
+        self, corrections: Sequence[Correction], ask: TrainingAsk, system_prompt: str | None
+    ) -> PreparedDataset:
+        if not corrections:
+            raise NotFound("There are no approved corrections yet. Review some with `/corrections review`.")
+        raw = self._prepared.new_path(".raw")
+        try:
+            data = corrections_dataset(corrections, ask.method or "sft", system_prompt)
+            await asyncio.to_thread(raw.write_bytes, data)
+            return await self._prepare(raw, "jsonl", ask, f"{len(corrections)} approved corrections")
+        finally:
+            raw.unlink(missing_ok=True)
+
+    async def _prepare(
+        self, source: Path, fmt: Literal["jsonl", "csv"], ask: TrainingAsk, described: str
+    ) -> PreparedDataset:
+        out = self._prepared.new_path()
+        try:
+            report = await asyncio.to_thread(
+                validate_path, source, fmt, self._rules(ask.base_model), out, self._counter
+            )
+            kind = self._check(report, ask)
+        except BaseException:
+            out.unlink(missing_ok=True)
+            raise
+        prepared = PreparedDataset(
+            id=new_id(),
+            path=out,
+            report=report,
+            method=kind,
+            base_model=ask.base_model,
+            suffix=ask.suffix,
+            guild_id=ask.guild_id,
+            channel_id=ask.channel_id,
+            requester_id=ask.requester_id,
+            source=described,
+            created=time.monotonic(),
+        )
+        self._prepared.add(prepared)
+        return prepared
+
+    def _rules(self, base_model: str) -> DatasetRules:
+        s = self._settings
+        return DatasetRules(
+            min_examples=s.min_examples,
+            max_tokens_per_example=s.max_tokens_per_example,
+            epochs=s.epochs,
+            price_per_million=s.prices_per_million_tokens.get(base_model),
+            encoding=s.encoding,
+        )
+
+    @staticmethod
+    def _check(report: DatasetReport, ask: TrainingAsk) -> Method:
+        if not report.ok:
+            raise InvalidInput(f"The training data has problems:\n```\n{report.error_summary()[:1800]}\n```")
+        assert report.kind is not None
+        if ask.method is not None and ask.method != report.kind:
+            raise InvalidInput(f"The data holds {NAMES[report.kind]}, which does not fit method `{ask.method}`.")
+        return report.kind

@@ -1,0 +1,149 @@
+"""/jobs: follow this server's training jobs (list, progress and loss plot, events), cancel one, activate a model."""
+
+from __future__ import annotations
+
+import asyncio
+
+import hikari
+import lightbulb
+import yuyo
+
+from bot.discord import custom_ids as keys
+from bot.discord.handlers import Handlers
+from bot.discord.permissions import require_admin
+from bot.discord.settings import DiscordSettings
+from bot.discord.training import cancel_row, job_embed, job_in_guild, job_label, jobs_page
+from bot.errors import InvalidInput
+from bot.store.guilds import GuildSettingsStore
+from bot.store.jobs import JobStore
+from bot.training.trainer import Trainer
+from bot.training.watcher import JobWatcher
+
+loader = lightbulb.Loader()
+handlers = Handlers()
+loader.add(handlers)
+jobs_group = lightbulb.Group("jobs", "Training jobs in this server")
+CANCEL = "cancel training jobs"
+
+
+async def job_choices(ctx: lightbulb.AutocompleteContext[int], jobs: JobStore = lightbulb.di.INJECTED) -> None:
+    """This server's jobs, newest first, filtered by what was typed; the label shows the status."""
+    guild_id = ctx.interaction.guild_id
+    found = await jobs.search(guild_id, str(ctx.focused.value or "")) if guild_id is not None else []
+    await ctx.respond([(job_label(j), j.id) for j in found])
+
+
+@jobs_group.register
+class ListJobs(lightbulb.SlashCommand, name="list", description="This server's training jobs, newest first"):
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context, jobs: JobStore = lightbulb.di.INJECTED) -> None:
+        if ctx.guild_id is None:
+            raise InvalidInput("Training jobs belong to a server: run this in one.")
+        embed, components = await jobs_page(jobs, ctx.guild_id, 0)
+        await ctx.respond(embed=embed, components=components, ephemeral=True)
+
+
+@handlers.button(keys.JOBS_PAGE)
+async def on_jobs_page(ctx: yuyo.ComponentContext, jobs: JobStore = lightbulb.di.INJECTED) -> None:
+    guild_id = ctx.interaction.guild_id
+    if guild_id is None:
+        raise InvalidInput("Training jobs belong to a server.")
+    (offset,) = keys.ids(ctx.id_metadata, 1)
+    embed, components = await jobs_page(jobs, guild_id, offset)
+    await ctx.create_initial_response(
+        response_type=hikari.ResponseType.MESSAGE_UPDATE, embeds=[embed], components=components
+    )
+
+
+@jobs_group.register
+class ShowJob(lightbulb.SlashCommand, name="show", description="A training job's status, progress and loss plot"):
+    job = lightbulb.integer("job", "Which job", autocomplete=job_choices)
+
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context, jobs: JobStore = lightbulb.di.INJECTED) -> None:
+        job = await job_in_guild(jobs, ctx.guild_id, self.job)
+        await ctx.defer(ephemeral=True)
+        from bot.training.plot import render_loss_plot  # Pillow drawing, imported when first needed
+
+        points = await jobs.metrics(job.id)
+        png = await asyncio.to_thread(render_loss_plot, points, f"job #{job.id} · {job.base_model}")
+        embed = job_embed(job).set_image(hikari.Bytes(png, f"job-{job.id}-loss.png", mimetype="image/png"))
+        await ctx.interaction.edit_initial_response(embed=embed)
+
+
+@jobs_group.register
+class JobEvents(lightbulb.SlashCommand, name="events", description="A training job's latest events"):
+    job = lightbulb.integer("job", "Which job", autocomplete=job_choices)
+
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context, jobs: JobStore = lightbulb.di.INJECTED) -> None:
+        job = await job_in_guild(jobs, ctx.guild_id, self.job)
+        events = await jobs.events(job.id, limit=15)
+        text = "\n".join(f"{e.created_at:%H:%M:%S} {e.level}: {e.message}" for e in events) or "No events yet."
+        await ctx.respond(f"Events of job #{job.id}:\n```\n{text[-1900:]}\n```", ephemeral=True)
+
+
+@jobs_group.register
+class CancelJob(lightbulb.SlashCommand, name="cancel", description="Cancel a running training job (admins)"):
+    job = lightbulb.integer("job", "Which job", autocomplete=job_choices)
+
+    @lightbulb.invoke
+    async def invoke(
+        self,
+        ctx: lightbulb.Context,
+        jobs: JobStore = lightbulb.di.INJECTED,
+        discord: DiscordSettings = lightbulb.di.INJECTED,
+    ) -> None:
+        require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, CANCEL)
+        job = await job_in_guild(jobs, ctx.guild_id, self.job)
+        if job.finished:
+            raise InvalidInput(f"Job #{job.id} already {job.status}; there is nothing to cancel.")
+        await ctx.respond(
+            f"Cancel training job #{job.id} (`{job.remote_id}`)? Work done so far is lost.",
+            components=[cancel_row(job)],
+            ephemeral=True,
+        )
+
+
+@handlers.button(keys.JOB_CANCEL)
+async def on_cancel_button(
+    ctx: yuyo.ComponentContext,
+    jobs: JobStore = lightbulb.di.INJECTED,
+    trainer: Trainer = lightbulb.di.INJECTED,
+    watcher: JobWatcher = lightbulb.di.INJECTED,
+    discord: DiscordSettings = lightbulb.di.INJECTED,
+) -> None:
+    interaction = ctx.interaction
+    require_admin(interaction.app, interaction.member, interaction.guild_id, discord, CANCEL)
+    (job_id,) = keys.ids(ctx.id_metadata.partition(".")[2], 1)
+    job = await job_in_guild(jobs, interaction.guild_id, job_id)
+    remote = await trainer.cancel(job.remote_id)
+    await jobs.update_from_remote(job.id, remote)
+    watcher.poke()
+    await ctx.create_initial_response(
+        f"🛑 Training job #{job.id} is {remote.status}.",
+        response_type=hikari.ResponseType.MESSAGE_UPDATE,
+        components=[],
+    )
+
+
+@handlers.button(keys.ACTIVATE_MODEL)
+async def on_activate(
+    ctx: yuyo.ComponentContext,
+    jobs: JobStore = lightbulb.di.INJECTED,
+    guilds: GuildSettingsStore = lightbulb.di.INJECTED,
+    discord: DiscordSettings = lightbulb.di.INJECTED,
+) -> None:
+    interaction = ctx.interaction
+    require_admin(interaction.app, interaction.member, interaction.guild_id, discord, "switch models")
+    (job_id,) = keys.ids(ctx.id_metadata, 1)
+    job = await job_in_guild(jobs, interaction.guild_id, job_id)
+    if job.status != "succeeded" or not job.fine_tuned_model:
+        raise InvalidInput(f"Job #{job.id} has no finished model to activate.")
+    await guilds.set_active_model(job.guild_id, job.fine_tuned_model, interaction.user.id)
+    await ctx.create_initial_response(
+        f"✅ This server now uses `{job.fine_tuned_model}`. `/model rollback` returns to the previous model."
+    )
+
+
+loader.command(jobs_group)
