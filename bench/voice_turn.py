@@ -5,7 +5,7 @@ Whisper base (CPU int8, beam 1), the real Answerer over the loopback FakeOpenAI 
 splitting, espeak-ng as the offline speech engine, and bot.voice's Player encoding Opus (its packets are timed at the
 `send_opus` callback instead of going to a UDP socket). Audio arrives as 20 ms 48 kHz stereo frames paced in real
 time, ending like a Discord client does (a few silent frames, then nothing). Whisper runs through the bot's own
-Transcriber as voice rooms use it (bot/discord/voice_rooms.VoiceTranscription: greedy decoding, and with the
+Transcriber as voice rooms use it (bot/speech/transcribe.VoiceTranscription: greedy decoding, and with the
 default `[conversation] short_window` the utterance-sized encoder window); espeak-ng speaks via the test doubles.
 
 Then barge-in: while the bot speaks, a user starts talking; time from their first voiced packet to the bot's
@@ -38,9 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot.conversation.session import TurnRecord, VoiceConversation
 from bot.conversation.settings import ConversationSettings
 from bot.conversation.vad import SileroModel, level_dbfs
-from bot.discord.voice_rooms import VoiceTranscription
 from bot.speech.settings import SpeechSettings
-from bot.speech.transcribe import Transcriber
+from bot.speech.transcribe import Transcriber, VoiceTranscription
 from bot.voice.player import OPUS_SILENCE, Player
 from tests.assets import whisper_base_dir
 from tests.conversation.doubles import (

@@ -20,8 +20,7 @@ from bot.discord.message_split import DISCORD_LIMIT, clip
 from bot.discord.permissions import channel_permissions
 from bot.errors import InvalidInput, NotAllowed, ServiceUnavailable
 from bot.llm.answering import Answerer
-from bot.speech.audio import Samples
-from bot.speech.transcribe import Transcriber, Transcript
+from bot.speech.transcribe import Transcriber, VoiceTranscription
 from bot.speech.tts import SpeechEngine
 from bot.store.answers import AnswerStore
 from bot.voice import VoiceConnectFailed, VoiceSession, VoiceSettings, connect
@@ -143,17 +142,6 @@ class TranscriptPoster:
         )
         await self._answers.set_message_ids(turn.answer_id, [int(message.id)])
         _log.debug("voice turn in guild %s posted to %s", guild_id, self._channel)
-
-
-class VoiceTranscription:
-    """The Transcriber as voice turns use it: greedy decoding, and the short window when the language is known."""
-
-    def __init__(self, transcriber: Transcriber, *, short_window: bool) -> None:
-        self._transcriber = transcriber
-        self._short_window = short_window
-
-    async def transcribe(self, samples: Samples, /, language: str | None = None) -> Transcript:
-        return await self._transcriber.transcribe(samples, language, beam_size=1, short_window=self._short_window)
 
 
 class VoiceRooms:

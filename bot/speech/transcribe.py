@@ -185,3 +185,14 @@ class Transcriber:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class VoiceTranscription:
+    """The Transcriber as voice turns use it: greedy decoding, and the short window when the language is known."""
+
+    def __init__(self, transcriber: Transcriber, *, short_window: bool) -> None:
+        self._transcriber = transcriber
+        self._short_window = short_window
+
+    async def transcribe(self, samples: Samples, /, language: str | None = None) -> Transcript:
+        return await self._transcriber.transcribe(samples, language, beam_size=1, short_window=self._short_window)
