@@ -8,7 +8,7 @@ from typing import Any, cast
 import hikari
 import pytest
 
-from bot.voice.session import VoiceSession
+from bot.voice.connection import VoiceSession
 from bot.voice.settings import VoiceSettings
 from tests.fakes.voice import FakeVoiceServer
 

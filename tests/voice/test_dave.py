@@ -10,7 +10,7 @@ import davey
 import numpy as np
 import pytest
 
-from bot.voice.session import VoiceSession
+from bot.voice.connection import VoiceSession
 from tests.fakes.voice import ExternalSender, FakeVoiceServer, decode_opus, encode_opus, split_commit_welcome
 from tests.voice.conftest import BOT_ID, CHANNEL_ID, connect
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bot.voice.receiver import HeardFrame
-from bot.voice.session import VoiceSession
+from bot.voice.connection import VoiceSession
 from tests.assets import DATA
 from tests.fakes.voice import AES, FakeVoiceServer, encode_opus
 from tests.voice.conftest import BOT_ID, GUILD_ID, connect
