@@ -94,7 +94,7 @@ class VoiceRooms:
     async def join(self, guild_id: int, channel_id: int) -> Room:
         async with self._joining:
             current = self._rooms.get(guild_id)
-            if current is not None and current.channel_id == channel_id:
+            if current is not None and current.channel_id == channel_id and current.session.is_alive:
                 return current
             if current is not None:
                 await self._close(current)
