@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.voice.session import VoiceSession
+from bot.voice.connection import VoiceSession
 from bot.voice.settings import VoiceSettings
 from tests.assets import DATA, whisper_base_dir
 from tests.fakes.voice import FakeVoiceServer

@@ -11,10 +11,15 @@ default `[conversation] short_window` the utterance-sized encoder window); espea
 Then barge-in: while the bot speaks, a user starts talking; time from their first voiced packet to the bot's
 stop() and to its last audio packet.
 
-Prints a breakdown and, last, one JSON line:
-{"bench": "voice_turn", "turns": 20, "p50_ms": …, "p95_ms": …, ...}
+With `--realistic` the model and the speech engine take the time real ones take: the model streams its first token
+300 ms after the request and then 60 tokens a second (a token taken as 4 characters), and speech synthesis gives
+its first audio 150 ms after it is asked. The answer is then a typical model answer whose first sentence is long,
+so how early speech can start matters.
 
-    .venv/bin/python bench/voice_turn.py [--turns 20]
+Prints a breakdown and, last, one JSON line:
+{"bench": "voice_turn", "turns": 20, "p50_ms": …, "p95_ms": …, ..., "realistic": false}
+
+    .venv/bin/python bench/voice_turn.py [--turns 20] [--realistic]
 """
 
 from __future__ import annotations
@@ -51,6 +56,15 @@ from tests.conversation.doubles import (
 from tests.fakes.openai import FakeOpenAI
 
 FRAME_S = 0.02
+FIRST_TOKEN_S = 0.3
+TOKENS_PER_S = 60
+CHARS_PER_TOKEN = 4
+FIRST_AUDIO_S = 0.15
+INSTANT_ANSWER = "Mars is cold and dusty. It has two small moons."
+REALISTIC_ANSWER = (
+    "Mars is cold and dry, about minus sixty degrees on average, and dust storms can cover the whole planet for "
+    "weeks. It has two small moons."
+)
 SILENT = b"\0" * 3840
 # Discord clients send five frames of silence after speech, then stop sending.
 TRAILING_SILENT_FRAMES = 5
@@ -94,6 +108,19 @@ class TimedPlayer:
         self.player.stop()
 
 
+class SlowVoice(EspeakVoice):
+    """espeak-ng, with its first audio no sooner than FIRST_AUDIO_S after being asked (a real TTS service's delay)."""
+
+    async def stream_pcm48k(self, text: str, language: str | None) -> AsyncIterator[bytes]:
+        asked = time.monotonic()
+        first = True
+        async for chunk in super().stream_pcm48k(text, language):
+            if first:
+                first = False
+                await asyncio.sleep(max(0.0, asked + FIRST_AUDIO_S - time.monotonic()))
+            yield chunk
+
+
 def speech_frames(name: str) -> tuple[list[bytes], int]:
     """The fixture as received frames, cut after its last voiced frame; and that frame's index."""
     samples = load_fixture(name)
@@ -122,7 +149,7 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
-async def main(turns: int, speculative_ms: int | None, short_window: bool) -> None:
+async def main(turns: int, speculative_ms: int | None, short_window: bool, realistic: bool) -> None:
     speech_settings = SpeechSettings(cpu_threads=2)
     transcriber = Transcriber(speech_settings, str(whisper_base_dir()))
     whisper = VoiceTranscription(transcriber, short_window=short_window)
@@ -138,7 +165,13 @@ async def main(turns: int, speculative_ms: int | None, short_window: bool) -> No
     stages: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         async with FakeOpenAI() as fake, answering(fake, Path(tmp) / "bench.sqlite3") as (answerer, _):
-            fake.default_reply = lambda _body: "Mars is cold and dusty. It has two small moons."
+            answer = REALISTIC_ANSWER if realistic else INSTANT_ANSWER
+            fake.default_reply = lambda _body: answer
+            if realistic:
+                fake.stream_chunk_chars = CHARS_PER_TOKEN
+                fake.chunk_delay_s = 1 / TOKENS_PER_S
+                # The request waits before its first token; every chat request of the run (barge-in's included).
+                fake.delay_next(FIRST_TOKEN_S - 1 / TOKENS_PER_S, times=10_000, path_prefix="/chat")
             speaker = TimedPlayer()
             conversation = VoiceConversation(
                 guild_id=1,
@@ -148,7 +181,7 @@ async def main(turns: int, speculative_ms: int | None, short_window: bool) -> No
                 transcriber=whisper,
                 transcription_slots=asyncio.Semaphore(1),
                 answerer=answerer,
-                voice=EspeakVoice(),
+                voice=SlowVoice() if realistic else EspeakVoice(),
                 speaker=speaker,
                 on_turn=records.put,
             )
@@ -231,6 +264,7 @@ async def main(turns: int, speculative_ms: int | None, short_window: bool) -> No
                 "barge_in_stop_p50_ms": round(statistics.median(barge), 1),
                 "barge_in_silent_p50_ms": round(statistics.median(silenced), 1),
                 "whisper_window": "utterance+1s" if short_window else "30s",
+                "realistic": realistic,
             }
         )
     )
@@ -243,6 +277,9 @@ if __name__ == "__main__":
     parser.add_argument(
         "--full-window", action="store_true", help="faster-whisper's 30 s encoder window instead of the short one"
     )
+    parser.add_argument(
+        "--realistic", action="store_true", help="a model with 300 ms to first token at 60 tokens/s, TTS 150 ms"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(main(args.turns, args.speculative_ms, not args.full_window))
+    asyncio.run(main(args.turns, args.speculative_ms, not args.full_window, args.realistic))

@@ -11,6 +11,8 @@ _ABBREVIATIONS = {
 }  # fmt: skip
 # A sentence ends at . ! ? … (and closing quotes/brackets) followed by whitespace, or at a line break.
 _END = re.compile(r"(?:[.!?…]+[\"'”’)\]]*)(?=\s)|\n")
+# A clause ends at a comma, semicolon, colon or dash followed by whitespace (so "1,000" and "3:30" do not).
+_CLAUSE = re.compile(r"[,;:–—](?=\s)")
 _FENCE = "```"
 
 
@@ -26,12 +28,17 @@ def speakable(text: str) -> str:
 class SentenceSplitter:
     """`feed(cumulative_text)` returns the sentences completed since the last call; `flush()` returns the rest.
 
-    Code blocks are not spoken (the text transcript has them); a long block never holds back later sentences.
+    With `first_phrase_min_chars`, the first piece may end at a clause boundary (comma, semicolon, colon, dash) once
+    it is at least that long: speech can start after the first natural phrase instead of the whole first sentence,
+    as the fastest voice agents do. Code blocks are not spoken (the text transcript has them); a long block never
+    holds back later sentences.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, first_phrase_min_chars: int = 0) -> None:
         self._consumed: int = 0
         self._text = ""
+        self._first_phrase_min = first_phrase_min_chars
+        self._emitted = False
 
     def feed(self, cumulative: str) -> list[str]:
         self._text = cumulative
@@ -47,6 +54,10 @@ class SentenceSplitter:
             fence = rest.find(_FENCE)
             prose = rest if fence < 0 else rest[:fence]
             cut = self._sentence_end(prose)
+            if not self._emitted and self._first_phrase_min > 0:
+                phrase = self._phrase_end(prose)
+                if phrase is not None and (cut is None or phrase < cut):
+                    cut = phrase
             if cut is not None:
                 self._emit(out, prose[:cut])
                 self._consumed += cut
@@ -81,8 +92,14 @@ class SentenceSplitter:
                 return end
         return None
 
-    @staticmethod
-    def _emit(out: list[str], piece: str) -> None:
+    def _phrase_end(self, prose: str) -> int | None:
+        for match in _CLAUSE.finditer(prose):
+            if len(prose[: match.start()].strip()) >= self._first_phrase_min:
+                return match.end()
+        return None
+
+    def _emit(self, out: list[str], piece: str) -> None:
         spoken = speakable(piece)
         if re.search(r"\w", spoken):
             out.append(spoken)
+            self._emitted = True

@@ -343,7 +343,7 @@ class VoiceConversation:
             sentences.put_nowait(None)
 
         async def produce(reply: AnswerStream) -> None:
-            splitter = SentenceSplitter()
+            splitter = SentenceSplitter(self._settings.first_phrase_min_chars)
             try:
                 async for text in reply:
                     marks.setdefault("first_token", self._clock())

@@ -50,3 +50,6 @@ class ConversationSettings:
     guild_addressing: dict[str, str] = attrs.field(factory=dict[str, str])
     # With a known `language`, transcribe only the utterance instead of Whisper's 30 s window (several times faster).
     short_window: bool = True
+    # Speech starts at the answer's first clause boundary (comma, semicolon, colon, dash) once the first phrase is at
+    # least this long, instead of after the whole first sentence; 0 waits for the sentence.
+    first_phrase_min_chars: int = attrs.field(default=16, validator=non_negative)

@@ -107,7 +107,10 @@ def status_embed(room: Room) -> hikari.Embed:
     talk = room.conversation.status
     embed = hikari.Embed(title="Voice", color=0x57F287 if status.connected else 0xED4245)
     embed.add_field("Channel", f"<#{status.channel_id}>", inline=True)
-    embed.add_field("Connected", "yes" if status.connected else "reconnecting…", inline=True)
+    state = "yes" if status.connected else "reconnecting…"
+    if status.state == "ended":
+        state = f"no — {status.ended_reason}. `/voice join` to try again"
+    embed.add_field("Connected", state, inline=True)
     latency = f"{status.latency_ms:.0f} ms" if status.latency_ms is not None else "—"
     embed.add_field("Gateway latency", latency, inline=True)
     embed.add_field("Encryption", f"{status.encryption_mode or '—'}; DAVE v{status.dave_protocol_version}")
@@ -183,7 +186,7 @@ class VoiceRooms:
     async def join(self, guild_id: int, channel_id: int) -> Room:
         async with self._joining:
             current = self._rooms.get(guild_id)
-            if current is not None and current.channel_id == channel_id:
+            if current is not None and current.channel_id == channel_id and current.session.is_alive:
                 return current
             self.check_capacity(guild_id)  # again under the lock: two joins at once cannot both take the last place
             if current is not None:

@@ -17,9 +17,9 @@ Public surface:
 
 from __future__ import annotations
 
+from bot.voice.connection import VoiceConnectFailed, VoiceSession, VoiceStatus, connect
 from bot.voice.player import Player
 from bot.voice.receiver import HeardFrame, Receiver, ReceiverStats, SpeakingChange
-from bot.voice.session import VoiceConnectFailed, VoiceSession, VoiceStatus, connect
 from bot.voice.settings import VoiceSettings
 
 __all__ = [

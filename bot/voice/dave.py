@@ -37,6 +37,7 @@ JSON_OPS = frozenset({21, 22, 23, 24, 31})
 BINARY_OPS = frozenset({25, 26, 27, 28, 29, 30})
 # How long receivers keep accepting unencrypted frames after a downgrade/upgrade (seconds; the whitepaper's window).
 _PASSTHROUGH_EXPIRY_S = 10
+OPUS_SILENCE = b"\xf8\xff\xfe"
 
 SendJson = Callable[[int, dict[str, object]], Awaitable[None]]
 SendBinary = Callable[[int, bytes], Awaitable[None]]
@@ -60,7 +61,8 @@ class DaveState:
 
     def __init__(self, user_id: int, channel_id: int, send_json: SendJson, send_binary: SendBinary) -> None:
         self._user_id = user_id
-        self._channel_id = channel_id
+        # The MLS group id is the voice channel's id: after a move, the next session's group is the new channel's.
+        self.channel_id = channel_id
         self._send_json = send_json
         self._send_binary = send_binary
         self.protocol_version = 0
@@ -90,21 +92,30 @@ class DaveState:
     def epoch(self) -> int | None:
         return None if self.session is None else self.session.epoch
 
-    async def start(self, protocol_version: int) -> None:
-        """Called on SESSION_DESCRIPTION with the negotiated version (0 = no DAVE for this call)."""
+    def forget_members(self) -> None:
+        """A fresh IDENTIFY starts a new voice session: the members are announced again (op 11)."""
+        self.other_users.clear()
+
+    async def start(self, protocol_version: int, channel_id: int) -> None:
+        """Called on SESSION_DESCRIPTION with the negotiated version (0 = no DAVE for this call) and current channel.
+
+        With DAVE, the key package goes out at once (the server's external sender, op 25, follows on its own).
+        """
         self.protocol_version = protocol_version
+        self.channel_id = channel_id
         self._pending.clear()
         if protocol_version > 0:
             self._fresh_session(protocol_version)
+            await self._send_key_package()
         elif self.session is not None:
             self.session.reset()
             self.session.set_passthrough_mode(True, _PASSTHROUGH_EXPIRY_S)
 
     def _fresh_session(self, version: int) -> None:
         if self.session is None:
-            self.session = davey.DaveSession(version, self._user_id, self._channel_id)
+            self.session = davey.DaveSession(version, self._user_id, self.channel_id)
         else:
-            self.session.reinit(version, self._user_id, self._channel_id)
+            self.session.reinit(version, self._user_id, self.channel_id)
 
     async def _send_key_package(self) -> None:
         assert self.session is not None
@@ -137,8 +148,8 @@ class DaveState:
             _log.warning("DAVE: binary op %d before a DAVE session exists; ignored", op)
             return
         if op == DaveOp.MLS_EXTERNAL_SENDER:
+            # Only the external sender: the key package was sent on op 4, op 24 (epoch 1) or after op 31.
             self.session.set_external_sender(payload)
-            await self._send_key_package()
         elif op == DaveOp.MLS_PROPOSALS:
             if not payload:
                 return
@@ -196,7 +207,8 @@ class DaveState:
 
     def decrypt(self, user_id: int, frame: bytes) -> bytes:
         """The Opus frame inside a received payload; raises ValueError when it cannot be decrypted."""
-        if self.session is None or self.protocol_version == 0:
+        if self.session is None or self.protocol_version == 0 or frame == OPUS_SILENCE:
+            # Opus silence frames are sent without DAVE (they carry nothing to protect).
             return frame
         if not self.session.ready and self.session.can_passthrough(user_id):
             return frame

@@ -18,7 +18,7 @@ import attrs
 import av
 import numpy as np
 
-from bot.voice.transport import RtpPacket, TransportCipher, UndecryptablePacket
+from bot.voice.transport import OPUS_PAYLOAD_TYPE, RtpPacket, TransportCipher, UndecryptablePacket
 
 _log = logging.getLogger(__name__)
 
@@ -58,6 +58,8 @@ class ReceiverStats:
     concealed: int = 0
     overflow_dropped: int = 0
     frames_delivered: int = 0
+    # Packets that are not Opus audio (other payload types, empty after padding): ignored.
+    not_audio: int = 0
 
 
 class _Speaker:
@@ -125,15 +127,21 @@ class Receiver:
                 del self.ssrc_users[ssrc]
 
     def datagram(self, data: bytes) -> None:
-        if len(data) < 12 or 200 <= data[1] <= 204:  # RTCP reports share the socket; not audio
+        if len(data) < 12 or 200 <= data[1] <= 204:  # RTCP reports and keepalive echoes share the socket
             return
         if self.cipher is None:
             return
         self.stats.packets += 1
+        if data[1] & 0x7F != OPUS_PAYLOAD_TYPE:
+            self.stats.not_audio += 1
+            return
         try:
             packet = self.cipher.open(data)
         except UndecryptablePacket:
             self.stats.decrypt_failures += 1
+            return
+        if not packet.payload:
+            self.stats.not_audio += 1
             return
         user_id = self.ssrc_users.get(packet.ssrc)
         if user_id is None:

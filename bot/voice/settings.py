@@ -37,3 +37,9 @@ class VoiceSettings:
     handshake_timeout_s: float = attrs.field(default=10.0, validator=positive)
     # Voice channels this process talks in at once (each costs transcription and a UDP socket); more are refused.
     max_sessions: int = attrs.field(default=8, validator=positive)
+    # A UDP keepalive this often (discord.js and songbird: 5 s), or Discord stops sending audio to a silent bot.
+    udp_keepalive_s: float = attrs.field(default=5.0, validator=positive)
+    # Seconds to wait for the answer to UDP IP discovery before the attempt is retried.
+    ip_discovery_timeout_s: float = attrs.field(default=5.0, validator=positive)
+    # First wait before retrying a failed connection attempt; doubled for each further failure (at most 30 s).
+    reconnect_backoff_s: float = attrs.field(default=1.0, validator=positive)

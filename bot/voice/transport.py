@@ -119,13 +119,21 @@ class TransportCipher:
                 plain = crypto_aead_xchacha20poly1305_ietf_decrypt(ciphertext, header, nonce, self._key)
         except Exception as exc:  # both libraries raise their own "invalid tag" types
             raise UndecryptablePacket("authentication failed") from exc
-        _, payload_type, sequence, timestamp, ssrc = RTP_HEADER.unpack_from(packet)
+        first, payload_type, sequence, timestamp, ssrc = RTP_HEADER.unpack_from(packet)
+        end = len(plain)
+        if first & 0x20:
+            # RTP padding (P bit): its last byte says how many bytes to drop, and it sits inside the ciphertext,
+            # so it comes off after transport decryption and before anything (DAVE, Opus) reads the payload.
+            padding = plain[-1] if plain else 0
+            if padding == 0 or padding > len(plain) - extension_body:
+                raise UndecryptablePacket("invalid RTP padding")
+            end -= padding
         return RtpPacket(
             sequence=sequence,
             timestamp=timestamp,
             ssrc=ssrc,
             payload_type=payload_type & 0x7F,
-            payload=plain[extension_body:],
+            payload=plain[extension_body:end],
         )
 
 

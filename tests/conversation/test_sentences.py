@@ -48,3 +48,17 @@ def test_an_unfinished_code_block_at_the_end_is_dropped() -> None:
 def test_markdown_is_spoken_as_plain_words() -> None:
     assert speakable("**Mars** is `red`, see [NASA](https://nasa.gov).") == "Mars is red, see NASA."
     assert speakable("## Facts\n- one\n2. two") == "Facts one two"
+
+
+def test_the_first_phrase_is_spoken_at_a_clause_boundary_once_long_enough() -> None:
+    text = "On Mars, the weather is cold and dry, with dust storms; they last for weeks. Winds reach 100 km/h, often."
+    splitter = SentenceSplitter(first_phrase_min_chars=16)
+    fed = [splitter.feed(text[:i]) for i in range(1, len(text) + 1)]
+    spoken = [s for batch in fed for s in batch] + splitter.flush()
+    # "On Mars," is too short to say alone; later pieces are whole sentences again (commas do not cut them).
+    assert spoken == [
+        "On Mars, the weather is cold and dry,",
+        "with dust storms; they last for weeks.",
+        "Winds reach 100 km/h, often.",
+    ]
+    assert SentenceSplitter(first_phrase_min_chars=16).feed("It costs 1,000,000 dollars") == []

@@ -2,8 +2,16 @@
 
 Independent of bot.voice on purpose: its own RTP parsing, its own `_rtpsize` AEAD handling, its own framing of
 DAVE's binary opcodes. It records what the client sent (identify, select protocol, heartbeats, speaking, DAVE
-frames, decrypted Opus frames) and can send audio as another user, drop the socket, close with a code, and play
-the DAVE server's part as far as an external-sender package and opcode framing go.
+frames, decrypted Opus frames, UDP keepalives, close codes) and can send audio as another user, drop the socket,
+close with a code, and play the DAVE server's part as far as an external-sender package and opcode framing go.
+
+It is as strict as Discord where a real call would break: a second IDENTIFY closes with 4005, an unknown
+encryption mode with 4016, missed heartbeats with 4009 (and that session cannot be resumed), a session closed with
+4006 stays invalid (IDENTIFY or RESUME with it gets 4006 again); audio from an ssrc never announced with SPEAKING
+disconnects the client (4014), and without UDP keepalives (any client datagram) for `keepalive_timeout_s` it stops
+sending audio to the client. It sends what Discord sends: a fractional v8 heartbeat interval, op 25 on its own right
+after op 4 when DAVE is on, a new ssrc per session, padded packets, other payload types, RTCP, plain Opus silence
+frames and multi-element header extensions.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import asyncio
 import json
 import os
 import struct
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -172,15 +181,32 @@ class _Udp(asyncio.DatagramProtocol):
         self.server.on_udp(data, (str(addr[0]), int(addr[1])))
 
 
+OPUS_SILENCE = b"\xf8\xff\xfe"
+# Close codes the fake uses (discord-api-docs, voice close event codes).
+ALREADY_AUTHENTICATED, SESSION_INVALID, SESSION_TIMEOUT = 4005, 4006, 4009
+DISCONNECTED, UNKNOWN_MODE = 4014, 4016
+
+
 class FakeVoiceServer:
     """One voice server on 127.0.0.1; `endpoint` is what VOICE_SERVER_UPDATE would carry."""
 
     def __init__(
-        self, *, modes: tuple[str, ...] = (XCHACHA, AES), dave_version: int = 0, heartbeat_ms: int = 41_250
+        self,
+        *,
+        modes: tuple[str, ...] = (XCHACHA, AES),
+        dave_version: int = 0,
+        heartbeat_ms: float = 41_250.0,
+        keepalive_timeout_s: float = 30.0,
+        channel_id: int = 0,
     ) -> None:
         self.modes = list(modes)
         self.dave_version = dave_version
-        self.heartbeat_ms = heartbeat_ms
+        self.heartbeat_ms = float(heartbeat_ms)
+        # Discord forgets a client's UDP path (and stops sending it audio) when it sends nothing for this long.
+        self.keepalive_timeout_s = keepalive_timeout_s
+        # The DAVE MLS group id is the voice channel's id.
+        self.channel_id = channel_id
+        self.external_sender = ExternalSender()
         self.identifies: list[dict[str, Any]] = []
         self.resumes: list[dict[str, Any]] = []
         self.selects: list[dict[str, Any]] = []
@@ -188,7 +214,13 @@ class FakeVoiceServer:
         self.speaking: list[dict[str, Any]] = []
         self.client_json: list[tuple[int, Any]] = []
         self.client_binary: list[tuple[int, bytes]] = []
+        self.client_close_codes: list[int | None] = []
+        self.server_close_codes: list[int] = []
+        self.violations: list[str] = []
         self.discoveries = 0
+        self.answer_discovery = True
+        self.keepalives = 0
+        self.audio_withheld = 0
         self.packets: list[dict[str, int]] = []
         self.frames: list[bytes] = []
         self.connections = 0
@@ -196,7 +228,14 @@ class FakeVoiceServer:
         self.key = b""
         self.mode = ""
         self.session_id: str | None = None
+        self.dead_sessions: set[str] = set()
+        self._resumable = False
+        self._closing = False
         self.answer_heartbeats = True
+        self._announced: set[int] = set()
+        self._identified = False
+        self._last_udp = 0.0
+        self._last_heartbeat = 0.0
         self._seq = 0
         self._sent: list[tuple[int, str | bytes]] = []
         self._ws: web.WebSocketResponse | None = None
@@ -261,6 +300,11 @@ class FakeVoiceServer:
         if self._ws is not None and not self._ws.closed:
             await self._ws.send_bytes(frame)
 
+    async def send_raw_frame(self, frame: bytes) -> None:
+        """A binary websocket frame exactly as given (e.g. one too short for its header)."""
+        assert self._ws is not None
+        await self._ws.send_bytes(frame)
+
     async def drop_socket(self) -> None:
         """Cut the TCP connection without a close frame (what a crashed server or network does)."""
         assert self._request is not None and self._request.transport is not None
@@ -268,34 +312,81 @@ class FakeVoiceServer:
 
     async def close_with(self, code: int) -> None:
         assert self._ws is not None
+        if code == SESSION_INVALID and self.session_id is not None:
+            # Discord's semantics: this session is gone; neither RESUME nor IDENTIFY can use its id again.
+            self.dead_sessions.add(self.session_id)
+        if code in (SESSION_INVALID, SESSION_TIMEOUT):
+            self._resumable = False
+        self.server_close_codes.append(code)
+        self._closing = True
         await self._ws.close(code=code)
+
+    async def move_to(self, channel_id: int) -> None:
+        """The user moved the bot: the DAVE group is now the new channel's (the main gateway tells the bot)."""
+        self.channel_id = channel_id
+        await self.close_with(DISCONNECTED)
 
     async def _handle(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
         self._ws, self._request = ws, request
+        self._identified = self._closing = False
         self.connections += 1
         self._note()
-        await ws.send_str(json.dumps({"op": 8, "d": {"heartbeat_interval": self.heartbeat_ms}}))
-        async for message in ws:
-            if message.type.name == "TEXT":
-                payload = json.loads(message.data)
-                await self._on_json(ws, payload["op"], payload.get("d"))
-            elif message.type.name == "BINARY":
-                self.client_binary.append((message.data[0], bytes(message.data[1:])))
-            self._note()
+        await ws.send_str(json.dumps({"op": 8, "d": {"v": 8, "heartbeat_interval": self.heartbeat_ms}}))
+        self._last_heartbeat = time.monotonic()
+        watchdog = asyncio.get_running_loop().create_task(self._heartbeat_watchdog(ws))
+        try:
+            async for message in ws:
+                if message.type.name == "TEXT":
+                    payload = json.loads(message.data)
+                    await self._on_json(ws, payload["op"], payload.get("d"))
+                elif message.type.name == "BINARY":
+                    self.client_binary.append((message.data[0], bytes(message.data[1:])))
+                self._note()
+        finally:
+            watchdog.cancel()
+        if not self._closing:
+            self.client_close_codes.append(ws.close_code)
         self._note()
         return ws
+
+    async def _heartbeat_watchdog(self, ws: web.WebSocketResponse) -> None:
+        # Discord closes a session whose client stops heartbeating (4009); the session cannot be resumed.
+        interval = self.heartbeat_ms / 1000
+        grace = max(2 * interval, interval + 1.0)
+        while not ws.closed:
+            await asyncio.sleep(interval / 4)
+            if ws is self._ws and time.monotonic() - self._last_heartbeat > grace:
+                self.violations.append("missed heartbeats")
+                await self.close_with(SESSION_TIMEOUT)
+                return
 
     async def _on_json(self, ws: web.WebSocketResponse, op: int, d: Any) -> None:
         self.client_json.append((op, d))
         if op == 0:
+            if self._identified:
+                self.violations.append("second IDENTIFY on one connection")
+                await self.close_with(ALREADY_AUTHENTICATED)
+                return
             self.identifies.append(d)
+            if d["session_id"] in self.dead_sessions:
+                self.violations.append("IDENTIFY with an invalidated session")
+                await self.close_with(SESSION_INVALID)
+                return
+            self._identified = self._resumable = True
             self.session_id = d["session_id"]
             self._seq, self._sent = 0, []
+            # Every session gets its own ssrc, which SPEAKING must announce before audio flows from it.
+            self.ssrc += 1
+            self._announced.clear()
             await self.send_json(2, {"ssrc": self.ssrc, "ip": "127.0.0.1", "port": self.udp_port, "modes": self.modes})
         elif op == 1:
             self.selects.append(d)
+            if d["data"]["mode"] not in self.modes:
+                self.violations.append(f"unknown mode {d['data']['mode']}")
+                await self.close_with(UNKNOWN_MODE)
+                return
             self.mode = d["data"]["mode"]
             self.key = os.urandom(32)
             self._counter = 0
@@ -303,35 +394,59 @@ class FakeVoiceServer:
             await self.send_json(
                 4, {"mode": self.mode, "secret_key": list(self.key), "dave_protocol_version": self.dave_version}
             )
+            if self.dave_version > 0:
+                # Discord sends the external sender on its own, right after the session description.
+                await self.send_binary(25, self.external_sender.package())
         elif op == 3:
             self.heartbeats.append(d)
+            self._last_heartbeat = time.monotonic()
             if self.answer_heartbeats:
                 await ws.send_str(json.dumps({"op": 6, "d": {"t": d["t"]}}))
         elif op == 7:
             self.resumes.append(d)
-            if d["session_id"] != self.session_id:
-                await ws.close(code=4006)
+            if d["session_id"] != self.session_id or not self._resumable:
+                self.violations.append("RESUME of an invalid session")
+                await self.close_with(SESSION_INVALID)
                 return
+            self._identified = True
             for seq, item in self._sent:
                 if seq > d["seq_ack"]:
                     await (ws.send_str(item) if isinstance(item, str) else ws.send_bytes(item))
             await ws.send_str(json.dumps({"op": 9, "d": None}))
         elif op == 5:
             self.speaking.append(d)
+            self._announced.add(int(d["ssrc"]))
 
     # ---- UDP ----
     def on_udp(self, data: bytes, addr: tuple[str, int]) -> None:
+        self._last_udp = time.monotonic()
         if len(data) == 74 and data[:2] == b"\x00\x01":
             self.discoveries += 1
-            ssrc = struct.unpack_from(">I", data, 4)[0]
-            reply = struct.pack(">HHI64sH", 2, 70, ssrc, addr[0].encode(), addr[1])
-            assert self._udp is not None and self._udp.transport is not None
-            self._udp.transport.sendto(reply, addr)
+            if self.answer_discovery:
+                ssrc = struct.unpack_from(">I", data, 4)[0]
+                reply = struct.pack(">HHI64sH", 2, 70, ssrc, addr[0].encode(), addr[1])
+                assert self._udp is not None and self._udp.transport is not None
+                self._udp.transport.sendto(reply, addr)
+        elif len(data) == 8:
+            self.keepalives += 1
         else:
             fields, payload = unseal(self.mode, self.key, data)
+            if fields["ssrc"] not in self._announced:
+                # Discord drops such a client: it never said which ssrc it would send from.
+                self.violations.append(f"audio from unannounced ssrc {fields['ssrc']}")
+                if self._ws is not None and not self._ws.closed:
+                    asyncio.get_running_loop().create_task(self.close_with(DISCONNECTED))
+                self._note()
+                return
             self.packets.append(fields)
             self.frames.append(payload)
         self._note()
+
+    def _client_reachable(self) -> bool:
+        if time.monotonic() - self._last_udp > self.keepalive_timeout_s:
+            self.audio_withheld += 1
+            return False
+        return True
 
     def send_audio(
         self,
@@ -340,16 +455,39 @@ class FakeVoiceServer:
         frames: list[bytes],
         order: list[int] | None = None,
         transform: Callable[[bytes], bytes] | None = None,
+        *,
+        padding: int = 0,
+        payload_type: int = 0x78,
+        extension_elements: int = 1,
+        first_seq: int = 1000,
     ) -> None:
-        """Send Opus frames as `user_id` (after announcing its ssrc with SPEAKING), in `order`, with a header ext."""
+        """Send Opus frames as `user_id` (after announcing its ssrc with SPEAKING), in `order`, with a header ext.
+
+        `padding` adds RTP padding (P bit; the last padding byte holds its length) inside the encrypted part, as
+        Discord does; `extension_elements` one-byte header-extension elements (each 4 bytes here). Discord's Opus
+        silence frames are never DAVE-encrypted, so `transform` is not applied to them. Nothing is sent (counted in
+        `audio_withheld`) when the client has sent no UDP for `keepalive_timeout_s`.
+        """
         assert self._udp is not None and self._udp.transport is not None and self._client_addr is not None
+        if not self._client_reachable():
+            return
         for index in order if order is not None else range(len(frames)):
-            # One-element header extension (RFC 5285 "BEDE" profile), encrypted with the payload in rtpsize modes.
-            header = struct.pack(">BBHII", 0x90, 0x78, (1000 + index) & 0xFFFF, index * 960, ssrc)
-            header += struct.pack(">HH", 0xBEDE, 1)
-            payload = struct.pack(">I", 0x10FF0000) + (transform(frames[index]) if transform else frames[index])
+            first = 0xA0 if padding else 0x80
+            header = struct.pack(">BBHII", first | 0x10, payload_type, (first_seq + index) & 0xFFFF, index * 960, ssrc)
+            # One-byte header extension elements (RFC 5285 "BEDE" profile), encrypted with the payload in rtpsize.
+            header += struct.pack(">HH", 0xBEDE, extension_elements)
+            elements = b"".join(struct.pack(">BBBB", 0x10 + n, 0xFF - n, 0, 0) for n in range(extension_elements))
+            frame = frames[index]
+            body = frame if (transform is None or frame == OPUS_SILENCE) else transform(frame)
+            pad = (bytes(padding - 1) + bytes([padding])) if padding else b""
             self._counter += 1
-            self._udp.transport.sendto(seal(self.mode, self.key, header, payload, self._counter), self._client_addr)
+            packet = seal(self.mode, self.key, header, elements + body + pad, self._counter)
+            self._udp.transport.sendto(packet, self._client_addr)
+
+    def send_rtcp(self, ssrc: int) -> None:
+        """An RTCP sender report (not sealed the RTP way), as Discord relays on the same socket."""
+        report = struct.pack(">BBHI", 0x80, 200, 6, ssrc) + bytes(20)
+        self.send_raw(report)
 
     def send_raw(self, packet: bytes) -> None:
         assert self._udp is not None and self._udp.transport is not None and self._client_addr is not None

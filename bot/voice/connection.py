@@ -4,10 +4,18 @@ Join with `connect(bot, guild, channel)` (hikari's `bot.voice.connect_to` with t
 hears). The session owns a `Player` (`session.player`) and a `Receiver` (`session.receiver`) and reports its state
 through `session.status()`.
 
-Recovery: a dropped or dead socket (no heartbeat ack within the watchdog time) and close code 4015 are resumed
-with `seq_ack` so the server replays what was missed; 4006 (session no longer valid) and 4017 (DAVE required) start
-a fresh session with a new key; a voice-server change (VOICE_SERVER_UPDATE) reconnects to the new endpoint; 4014
-(moved or kicked) waits briefly for a new server and otherwise ends the session. Every step is logged.
+Recovery, as discord.py, pycord, discord.js and songbird handle it: a dropped or dead socket (no heartbeat ack
+within the watchdog time), 4015 and any error in the connection loop (IP discovery timeout, malformed frame) are
+retried with backoff, resuming with `seq_ack` where the session still holds, else with a fresh IDENTIFY (and a new
+IP discovery); 4009 (session timed out) starts a fresh session; 4006 (session no longer valid) leaves and rejoins
+through the main gateway and waits for the new voice server; 4014 and 4022 (moved, kicked, call ended) wait for a
+new voice server; a voice-server change reconnects to the new endpoint. 4017 (DAVE required: identical retries
+cannot help), the other fatal codes and too many failed attempts in a row end the session, and `state` /
+`status().ended_reason` say why. The driver's own closes use 4000, which keeps the session resumable. Every step is
+logged.
+
+UDP: a keepalive every `udp_keepalive_s` from the moment the socket exists (Discord stops sending audio to a
+client it has not heard from); SPEAKING announces the ssrc on every new session, before any audio.
 """
 
 from __future__ import annotations
@@ -17,9 +25,10 @@ import contextlib
 import json
 import logging
 import socket
+import struct
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Self, cast
+from typing import Any, Literal, Self, cast
 
 import aiohttp
 import attrs
@@ -45,14 +54,17 @@ _log = logging.getLogger(__name__)
 GATEWAY_VERSION = 8
 # Close codes (discord-api-docs, voice close event codes).
 SESSION_INVALID = 4006
+SESSION_TIMEOUT = 4009
 DISCONNECTED = 4014
 SERVER_CRASHED = 4015
 DAVE_REQUIRED = 4017
-_FATAL = {4001, 4002, 4003, 4004, 4005, 4011, 4012, 4016, 4020, 4021, 4022}
-# Codes the driver closes its own socket with, to say why it is reconnecting.
-_WATCHDOG = 4900
-_SERVER_CHANGED = 4901
-_REKEY = 4902
+CALL_TERMINATED = 4022
+_FATAL = {4001, 4002, 4003, 4004, 4005, 4011, 4012, 4016, 4020, 4021}
+# The code the driver closes its own socket with when it means to come back (resume or re-identify): a normal
+# close (1000) would end the session on Discord's side. Why it closed is kept in `_own_close`.
+OWN_CLOSE = 4000
+
+ConnectionState = Literal["connecting", "connected", "reconnecting", "ended"]
 
 
 class VoiceConnectFailed(Exception):
@@ -64,6 +76,9 @@ class VoiceStatus:
     """What `/voice status` shows."""
 
     connected: bool
+    # connecting, connected, reconnecting or ended; `ended_reason` says why an ended session ended.
+    state: str
+    ended_reason: str | None
     guild_id: int
     channel_id: int
     latency_ms: float | None
@@ -135,7 +150,15 @@ class VoiceSession(VoiceConnection):
         self._supervisor: asyncio.Task[None] | None = None
         self._server_changed = asyncio.Event()
         self._session_changed = asyncio.Event()
-        self.rejoin: Callable[[], Awaitable[None]] | None = None
+        # Leaves and rejoins the channel through the main gateway (4006); set by `connect`.
+        self.rejoin: Callable[[int], Awaitable[None]] | None = None
+        self._rejoining = False
+        self._own_close: str | None = None
+        self._keepalive: asyncio.Task[None] | None = None
+        self.keepalives_sent = 0
+        self.state: ConnectionState = "connecting"
+        self._state_changed = asyncio.Event()
+        self.ended_reason: str | None = None
         self._last_ack = time.monotonic()
         self._latency_ms: float | None = None
         self._speaking = False
@@ -185,7 +208,7 @@ class VoiceSession(VoiceConnection):
             settings=settings if isinstance(settings, VoiceSettings) else VoiceSettings(),
         )
         if callable(rejoin):
-            session.rejoin = cast("Callable[[], Awaitable[None]]", rejoin)
+            session.rejoin = cast("Callable[[int], Awaitable[None]]", rejoin)
         await session._start()
         return session
 
@@ -230,26 +253,32 @@ class VoiceSession(VoiceConnection):
 
     async def notify(self, event: hikari.VoiceEvent) -> None:
         if isinstance(event, hikari.VoiceServerUpdateEvent) and event.endpoint is not None:
-            if event.endpoint != self._endpoint or event.token != self._token:
-                _log.info("voice: server changed to %s; reconnecting", event.endpoint)
-                self._endpoint, self._token = event.endpoint, event.token
-                self._server_changed.set()
-                if self._ws is not None and not self._ws.closed:
-                    await self._ws.close(code=_SERVER_CHANGED)
+            changed = event.endpoint != self._endpoint or event.token != self._token
+            self._endpoint, self._token = event.endpoint, event.token
+            # Also what a wait after 4006, 4014 or 4022 is waiting for, even when the server stayed the same.
+            self._server_changed.set()
+            if changed and self._ws is not None and not self._ws.closed and self._ready.is_set():
+                _log.info("voice: voice server is now %s; reconnecting", event.endpoint)
+                await self._close_own(self._ws, "server changed")
         elif isinstance(event, hikari.VoiceStateUpdateEvent) and event.state.user_id == self._user_id:
             if event.state.session_id != self._session_id:
                 self._session_id = str(event.state.session_id)
                 self._session_changed.set()
             if event.state.channel_id is None:
+                if self._rejoining:
+                    return  # our own leave on the way to rejoining (4006)
                 _log.info("voice: removed from the channel in guild %s", self._guild_id)
                 await self.disconnect()
-            else:
+            elif event.state.channel_id != self._channel_id:
+                _log.info("voice: moved to channel %s in guild %s", event.state.channel_id, self._guild_id)
                 self._channel_id = event.state.channel_id
 
     # ---- state ----
     def status(self) -> VoiceStatus:
         return VoiceStatus(
             connected=self._ready.is_set() and not self._closed.is_set(),
+            state=self.state,
+            ended_reason=self.ended_reason,
             guild_id=int(self._guild_id),
             channel_id=int(self._channel_id),
             latency_ms=self._latency_ms,
@@ -290,7 +319,9 @@ class VoiceSession(VoiceConnection):
             self._ready.clear()
             if self._loop is not None and self._ws is not None:
                 ws = self._ws
-                self._loop.call_soon_threadsafe(lambda: self._loop and self._loop.create_task(ws.close(code=_REKEY)))
+                self._loop.call_soon_threadsafe(
+                    lambda: self._loop and self._loop.create_task(self._close_own(ws, "new key needed"))
+                )
             return
         try:
             sock.send(packet)
@@ -302,8 +333,15 @@ class VoiceSession(VoiceConnection):
     def _set_speaking(self, speaking: bool) -> None:
         self._speaking = speaking
         if self._ws is not None and not self._ws.closed and self._ready.is_set():
-            payload: dict[str, object] = {"speaking": 1 if speaking else 0, "delay": 0, "ssrc": self._ssrc}
-            asyncio.get_running_loop().create_task(self._send_json(5, payload))
+            asyncio.get_running_loop().create_task(self._send_speaking())
+
+    async def _send_speaking(self) -> None:
+        """SPEAKING with the current state; it also tells Discord our ssrc, which it needs before any audio."""
+        await self._send_json(5, {"speaking": 1 if self._speaking else 0, "delay": 0, "ssrc": self._ssrc})
+
+    async def _close_own(self, ws: aiohttp.ClientWebSocketResponse, reason: str) -> None:
+        self._own_close = reason
+        await ws.close(code=OWN_CLOSE)
 
     async def _send_json(self, op: int, data: dict[str, object]) -> None:
         if self._ws is not None and not self._ws.closed:
@@ -334,9 +372,7 @@ class VoiceSession(VoiceConnection):
     def _teardown(self) -> None:
         self.sender.close()
         self.receiver.close()
-        if self._udp is not None and self._udp.transport is not None:
-            self._udp.transport.close()
-        self._udp = None
+        self._close_udp()
         if self._http is not None:
             asyncio.get_running_loop().create_task(self._http.close())
             self._http = None
@@ -347,57 +383,116 @@ class VoiceSession(VoiceConnection):
         ticker = asyncio.get_running_loop().create_task(self._tick())
         try:
             while not self._closed.is_set():
-                code = await self._run_socket(resume)
+                self._own_close = None
+                self._ready.clear()
+                failed: Exception | None = None
+                try:
+                    code = await self._run_socket(resume)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    failed, code = exc, None
+                    if self._ws is not None and not self._ws.closed:
+                        await self._close_own(self._ws, f"error: {exc!r}")
                 if self._closed.is_set():
                     return
+                reached_ready = self._ready.is_set()
                 self._ready.clear()
+                self._set_state("reconnecting")
                 self.reconnects += 1
-                if code in _FATAL:
-                    _log.error("voice: server closed with %s; giving up on guild %s", code, self._guild_id)
+                failures = 0 if reached_ready else failures + 1
+                ended = await self._after_close(code, failed, failures)
+                if ended is not None:
+                    self._end(ended)
                     break
-                if code == DISCONNECTED:
-                    _log.info("voice: disconnected (4014: moved or kicked); waiting for a new voice server")
-                    try:
-                        await asyncio.wait_for(self._server_changed.wait(), self.settings.handshake_timeout_s)
-                    except TimeoutError:
-                        break
-                    resume = False
-                elif code == SESSION_INVALID:
-                    _log.warning("voice: session no longer valid (4006); starting a fresh session")
-                    await self._renew_session()
-                    resume = False
-                elif code == DAVE_REQUIRED:
-                    _log.warning("voice: server requires DAVE (4017); starting a fresh session announcing DAVE")
-                    resume = False
-                elif code in (_SERVER_CHANGED, _REKEY):
-                    resume = False
-                else:
-                    reason = {SERVER_CRASHED: "voice server crashed (4015)", _WATCHDOG: "watchdog: socket dead"}.get(
-                        code or 0, f"socket closed ({code})"
-                    )
-                    _log.warning("voice: %s; resuming", reason)
-                    resume = self._cipher is not None
+                resume = self._resume_next(code, failed, reached_ready)
                 self._server_changed.clear()
-                failures = failures + 1 if not self._ready.is_set() else 0
-                if failures > self.settings.max_reconnects:
-                    _log.error("voice: %d reconnects failed in a row; leaving guild %s", failures, self._guild_id)
-                    break
+                if failures:
+                    delay = min(self.settings.reconnect_backoff_s * 2 ** (failures - 1), 30.0)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._closed.wait(), delay)
             if not self._closed.is_set():
                 self._supervisor = None
                 await self.disconnect()
         finally:
             ticker.cancel()
 
-    async def _renew_session(self) -> None:
-        """Ask the main gateway for a new voice session id (the old one is dead) and wait for it to arrive."""
-        if self.rejoin is None:
-            return
-        self._session_changed.clear()
-        await self.rejoin()
+    def _set_state(self, state: ConnectionState) -> None:
+        self.state = state
+        self._state_changed.set()
+
+    async def wait_state(self, *states: ConnectionState) -> None:
+        """Returns once the connection is in one of `states` (use with a timeout)."""
+        while self.state not in states:
+            self._state_changed.clear()
+            await self._state_changed.wait()
+
+    def _end(self, reason: str) -> None:
+        self.ended_reason = reason
+        self._set_state("ended")
+        # A warning, not an error: the session says so through its status, and the bot goes on.
+        _log.warning("voice: session in guild %s ended: %s", self._guild_id, reason)
+
+    def _resume_next(self, code: int | None, failed: Exception | None, reached_ready: bool) -> bool:
+        """Whether the next socket RESUMEs (the server still holds the session) or IDENTIFYs afresh."""
+        if code in (SESSION_INVALID, SESSION_TIMEOUT, DISCONNECTED, CALL_TERMINATED) or self._cipher is None:
+            return False
+        if self._own_close in ("server changed", "new key needed"):
+            return False
+        if failed is not None:
+            # Broken after the session was up: resume it. Broken during the handshake: start again (new discovery).
+            return reached_ready
+        return True
+
+    async def _after_close(self, code: int | None, failed: Exception | None, failures: int) -> str | None:
+        """Logs why the socket ended and waits for what recovery needs; returns why the session ends, if it does."""
+        if code in _FATAL:
+            return f"the voice server refused the connection (close code {code})"
+        if code == DAVE_REQUIRED:
+            return (
+                "the voice server requires end-to-end encryption (DAVE), which this connection could not set up (4017)"
+            )
+        if failures > self.settings.max_reconnects:
+            return f"{failures} attempts to reconnect failed in a row"
+        if failed is not None:
+            _log.warning("voice: connection failed (%s); reconnecting", failed, exc_info=failed)
+        elif code in (DISCONNECTED, CALL_TERMINATED):
+            _log.info("voice: disconnected (%s: moved, kicked or call ended); waiting for a new voice server", code)
+            if not await self._wait_for_server():
+                return f"disconnected from the channel ({code}) and no new voice server came"
+        elif code == SESSION_INVALID:
+            _log.warning("voice: session no longer valid (4006); rejoining through the main gateway")
+            if not await self._rejoin():
+                return "the voice session became invalid (4006) and rejoining the channel failed"
+        elif code == SESSION_TIMEOUT:
+            _log.warning("voice: session timed out (4009); starting a fresh session")
+        elif self._own_close is not None:
+            _log.info("voice: reconnecting (%s)", self._own_close)
+        else:
+            reason = {SERVER_CRASHED: "voice server crashed (4015)"}.get(code or 0, f"socket closed ({code})")
+            _log.warning("voice: %s; reconnecting", reason)
+        return None
+
+    async def _wait_for_server(self) -> bool:
+        if self._server_changed.is_set():
+            return True
         try:
-            await asyncio.wait_for(self._session_changed.wait(), self.settings.handshake_timeout_s)
+            await asyncio.wait_for(self._server_changed.wait(), self.settings.handshake_timeout_s)
         except TimeoutError:
-            _log.warning("voice: no new voice session from the gateway; retrying with the old one")
+            return False
+        return True
+
+    async def _rejoin(self) -> bool:
+        """Leave and rejoin through the main gateway (the only cure for 4006); wait for the new voice server."""
+        if self.rejoin is None:
+            return False
+        self._rejoining = True
+        self._server_changed.clear()
+        try:
+            await self.rejoin(int(self._channel_id))
+            return await self._wait_for_server()
+        finally:
+            self._rejoining = False
 
     async def _tick(self) -> None:
         while True:
@@ -410,12 +505,7 @@ class VoiceSession(VoiceConnection):
         if self.settings.plain_ws_on_loopback and endpoint.startswith("wss://127.0.0.1:"):
             endpoint = "ws://" + endpoint.removeprefix("wss://")
         url = f"{endpoint.rstrip('/')}/?v={GATEWAY_VERSION}"
-        try:
-            ws = await self._http.ws_connect(url, autoping=True, max_msg_size=0)
-        except (aiohttp.ClientError, OSError) as exc:
-            _log.warning("voice: cannot reach %s: %s", self._endpoint, exc)
-            await asyncio.sleep(1)
-            return None
+        ws = await self._http.ws_connect(url, autoping=True, max_msg_size=0)
         self._ws = ws
         heartbeat: asyncio.Task[None] | None = None
         try:
@@ -447,11 +537,12 @@ class VoiceSession(VoiceConnection):
             if heartbeat is not None:
                 heartbeat.cancel()
             if not ws.closed:
-                await ws.close()
-        return ws.close_code
+                await self._close_own(ws, self._own_close or "socket error")
+        return None if self._own_close is not None else ws.close_code
 
     async def _send_identify(self) -> None:
         self._seq_ack = -1
+        self.dave.forget_members()
         await self._send_json(
             0,
             {
@@ -481,7 +572,7 @@ class VoiceSession(VoiceConnection):
                 _log.warning(
                     "voice: no heartbeat ack for %.1f s; treating the socket as dead", self.settings.watchdog_s
                 )
-                await ws.close(code=_WATCHDOG)
+                await self._close_own(ws, "watchdog: no heartbeat ack")
                 return
             await asyncio.sleep(min(interval, self.settings.watchdog_s / 2))
             if ws.closed:
@@ -497,9 +588,12 @@ class VoiceSession(VoiceConnection):
             assert self._mode is not None
             self._cipher = TransportCipher(self._mode, bytes(data["secret_key"]))
             self.receiver.cipher = self._cipher
-            await self.dave.start(int(data.get("dave_protocol_version") or 0))
+            # Announce the ssrc (and whether we are mid-answer) before any audio of this session leaves.
+            await self._send_speaking()
+            await self.dave.start(int(data.get("dave_protocol_version") or 0), int(self._channel_id))
             self.receiver.dave_decrypt = self.dave.decrypt
             self._ready.set()
+            self._set_state("connected")
             _log.info(
                 "voice: connected to channel %s (mode %s, DAVE v%d)",
                 self._channel_id,
@@ -513,6 +607,7 @@ class VoiceSession(VoiceConnection):
                 self._latency_ms = max(0.0, time.time() * 1000 - sent)
         elif op == 9:
             self._ready.set()
+            self._set_state("connected")
             _log.info("voice: session resumed")
         elif op == 5:
             self.receiver.map_ssrc(int(data["ssrc"]), int(data["user_id"]))
@@ -532,8 +627,7 @@ class VoiceSession(VoiceConnection):
         self._ssrc = int(data["ssrc"])
         self._server_addr = (str(data["ip"]), int(data["port"]))
         self._mode = choose_mode(list(data["modes"]), self.settings.preferred_mode)
-        if self._udp is not None and self._udp.transport is not None:
-            self._udp.transport.close()
+        self._close_udp()
         loop = asyncio.get_running_loop()
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sock.connect(self._server_addr)
@@ -541,10 +635,33 @@ class VoiceSession(VoiceConnection):
         self._sock = sock
         protocol.transport = transport
         self._udp = protocol
+        self._keepalive = loop.create_task(self._send_keepalives(transport))
         protocol.discovery = loop.create_future()
         transport.sendto(discovery_request(self._ssrc))
-        address, port = parse_discovery_response(await asyncio.wait_for(protocol.discovery, 5))
+        try:
+            response = await asyncio.wait_for(protocol.discovery, self.settings.ip_discovery_timeout_s)
+        except TimeoutError:
+            raise TimeoutError("no answer to UDP IP discovery") from None
+        address, port = parse_discovery_response(response)
         await self._send_json(1, {"protocol": "udp", "data": {"address": address, "port": port, "mode": self._mode}})
+
+    async def _send_keepalives(self, transport: asyncio.DatagramTransport) -> None:
+        # 8 bytes with a counter, as discord.js and songbird send: without them Discord stops sending us audio
+        # after a few minutes in which the bot itself said nothing.
+        counter = 0
+        while not transport.is_closing():
+            transport.sendto(struct.pack(">II", counter & 0xFFFFFFFF, 0))
+            counter += 1
+            self.keepalives_sent += 1
+            await asyncio.sleep(self.settings.udp_keepalive_s)
+
+    def _close_udp(self) -> None:
+        if self._keepalive is not None:
+            self._keepalive.cancel()
+            self._keepalive = None
+        if self._udp is not None and self._udp.transport is not None:
+            self._udp.transport.close()
+        self._udp = None
 
 
 async def connect(
@@ -554,12 +671,13 @@ async def connect(
     settings: VoiceSettings | None = None,
 ) -> VoiceSession:
     """Join a voice channel undeafened (so the bot can hear) and return the ready session."""
-    guild_id, channel_id = hikari.Snowflake(guild), hikari.Snowflake(channel)
+    guild_id = hikari.Snowflake(guild)
 
-    async def rejoin() -> None:
-        # Re-sending the voice state makes Discord issue a new voice session (VOICE_STATE_UPDATE, forwarded by
-        # hikari to VoiceSession.notify) — the only cure for 4006.
+    async def rejoin(channel_id: int) -> None:
+        # Leaving and joining again makes Discord issue a new voice session and voice server (VOICE_STATE_UPDATE and
+        # VOICE_SERVER_UPDATE, forwarded by hikari to VoiceSession.notify) — the only cure for 4006.
         shard = bot.shards[hikari.snowflakes.calculate_shard_id(bot, guild_id)]
+        await shard.update_voice_state(guild_id, None)
         await shard.update_voice_state(guild_id, channel_id, self_deaf=False, self_mute=False)
 
     return await bot.voice.connect_to(

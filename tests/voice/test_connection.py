@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import wave
 
+import attrs
 import numpy as np
 import pytest
 
+from bot.voice.connection import VoiceSession
 from bot.voice.receiver import HeardFrame
-from bot.voice.session import VoiceSession
+from bot.voice.settings import VoiceSettings
 from tests.assets import DATA
 from tests.fakes.voice import AES, FakeVoiceServer, encode_opus
-from tests.voice.conftest import BOT_ID, GUILD_ID, connect
+from tests.voice.conftest import BOT_ID, CHANNEL_ID, FAST, GUILD_ID, MainGateway, connect, server_event
 
 SPEAKER_ID = 777
 SPEAKER_SSRC = 31337
@@ -53,6 +55,8 @@ async def test_handshake_announces_dave_discovers_ip_and_selects_aes_gcm(
     assert "seq_ack" in fake.heartbeats[0] and fake.heartbeats[0]["seq_ack"] >= 2
     status = session.status()
     assert status.connected and status.encryption_mode == AES and status.dave_protocol_version == 0
+    assert status.state == "connected" and status.ended_reason is None
+    assert not fake.violations
 
 
 async def test_speech_played_is_heard_by_the_server_with_speaking_flags(
@@ -65,8 +69,9 @@ async def test_speech_played_is_heard_by_the_server_with_speaking_flags(
     pcm = _wav_pcm48k_stereo("capital_of_france.wav")
     await session.player.play(pcm)
     trailing = session.settings.trailing_silence_frames
-    await fake.wait_for(lambda: len(fake.frames) >= len(pcm) // 3840 + trailing and len(fake.speaking) == 2)
-    assert [s["speaking"] for s in fake.speaking] == [1, 0]
+    await fake.wait_for(lambda: len(fake.frames) >= len(pcm) // 3840 + trailing and len(fake.speaking) == 3)
+    # Not speaking when the session began (announcing the ssrc), then speaking while the answer plays.
+    assert [s["speaking"] for s in fake.speaking] == [0, 1, 0]
     assert fake.frames[-1] == b"\xf8\xff\xfe"
     heard = fake.decoded_audio()
     seconds = len(heard) / (48_000 * 4)
@@ -169,44 +174,50 @@ async def test_resume_after_the_server_drops_the_socket(fake: FakeVoiceServer, s
     assert session.status().connected and session.status().reconnects == 1
 
 
-async def test_session_invalid_starts_a_fresh_session_with_a_new_key(
-    fake: FakeVoiceServer, session: VoiceSession
+async def test_session_invalid_rejoins_through_the_main_gateway_and_identifies_with_the_new_session(
+    fake: FakeVoiceServer,
 ) -> None:
+    # Failed before the fix: the driver re-identified with the dead session id (the strict fake closes with 4006
+    # again) until it gave up.
+    gateway = MainGateway(fake)
+    voice = await connect(fake, gateway=gateway)
     first_key = fake.key
     await fake.close_with(4006)
-    await fake.wait_for(lambda: len(fake.identifies) == 2 and len(fake.selects) == 2)
-    await session.wait_ready()
-    assert fake.key != first_key and not fake.resumes
-    await session.player.play(bytes(3840 * 3))
+    await fake.wait_for(lambda: len(fake.selects) == 2)
+    await voice.wait_ready()
+    assert gateway.rejoins == [CHANNEL_ID]
+    assert (fake.identifies[1]["session_id"], fake.identifies[1]["token"]) == ("voice-session-2", "voice-token-2")
+    assert fake.key != first_key and not fake.resumes and not fake.violations
+    await voice.player.play(bytes(3840 * 3))
     await fake.wait_for(lambda: len(fake.frames) >= 3)
-    assert session.status().connected
+    assert voice.status().connected and voice.is_alive
+    await voice.disconnect()
 
 
 async def test_watchdog_reconnects_when_heartbeats_go_unanswered() -> None:
-    from bot.voice.settings import VoiceSettings
-
     fake = FakeVoiceServer(heartbeat_ms=100)
     await fake.start()
     try:
-        voice = await connect(fake, VoiceSettings(watchdog_s=0.3))
+        voice = await connect(fake, VoiceSettings(watchdog_s=0.3, reconnect_backoff_s=0.05))
         fake.answer_heartbeats = False
         await fake.wait_for(lambda: fake.connections == 2)
         fake.answer_heartbeats = True
         await fake.wait_for(lambda: len(fake.resumes) == 1)
         await voice.wait_ready()
         assert voice.status().connected
+        # The driver's own close keeps the session resumable: 4000, as the references use (was 4900 before).
+        assert fake.client_close_codes == [4000]
         await voice.disconnect()
     finally:
         await fake.close()
 
 
 async def test_moved_or_kicked_without_a_new_server_ends_the_session(fake: FakeVoiceServer) -> None:
-    from bot.voice.settings import VoiceSettings
-
-    voice = await connect(fake, VoiceSettings(handshake_timeout_s=0.5))
+    voice = await connect(fake, VoiceSettings(handshake_timeout_s=0.5, reconnect_backoff_s=0.05))
     await fake.close_with(4014)
     await asyncio.wait_for(voice.join(), 5)
     assert not voice.is_alive
+    assert voice.status().state == "ended" and "4014" in (voice.status().ended_reason or "")
 
 
 @pytest.mark.parametrize("unused", [None])
@@ -238,7 +249,7 @@ async def test_encoded_file_and_mono_numpy_play_for_their_full_length(
     trailing = session.settings.trailing_silence_frames
     silence = [b"\xf8\xff\xfe"] * trailing
     await session.player.play_encoded((DATA / "weather_question.ogg").read_bytes())
-    await fake.wait_for(lambda: len(fake.speaking) == 2 and fake.frames[-trailing:] == silence)
+    await fake.wait_for(lambda: len(fake.speaking) == 3 and fake.frames[-trailing:] == silence)
     from_file = len(fake.frames) - trailing
     assert abs(from_file * 0.02 - _wav_seconds("weather_question.wav")) < 0.1
 
@@ -250,3 +261,117 @@ async def test_encoded_file_and_mono_numpy_play_for_their_full_length(
     assert len(tone_frames) - trailing == 25
     heard = np.frombuffer(fake.decoded_audio(), dtype=np.int16).reshape(-1, 2)
     assert np.abs(heard[-40_000:, 0].astype(np.int32) - heard[-40_000:, 1]).mean() < 50  # mono → both channels
+
+
+# ---- what real Discord does that the first fake did not ----
+
+
+async def test_udp_keepalives_keep_incoming_audio_flowing_while_the_bot_is_silent() -> None:
+    # Failed before the fix: the bot sent no keepalive, so the (strict) server stopped sending it audio.
+    fake = FakeVoiceServer(heartbeat_ms=200, keepalive_timeout_s=0.3)
+    await fake.start()
+    try:
+        voice = await connect(fake, VoiceSettings(udp_keepalive_s=0.05, reconnect_backoff_s=0.05))
+        await fake.wait_for(lambda: fake.keepalives >= 8, 3)  # well past the server's 0.3 s without audio from us
+        stream = voice.receiver.stream(SPEAKER_ID)
+        await fake.send_json(5, {"user_id": str(SPEAKER_ID), "ssrc": SPEAKER_SSRC, "speaking": 1})
+        await fake.wait_for(lambda: SPEAKER_SSRC in voice.receiver.ssrc_users)
+        fake.send_audio(SPEAKER_ID, SPEAKER_SSRC, encode_opus(bytes(3840 * 6)))
+        heard = await asyncio.wait_for(anext(stream), 3)
+        assert heard.user_id == SPEAKER_ID and fake.audio_withheld == 0
+        await voice.disconnect()
+    finally:
+        await fake.close()
+
+
+async def test_ssrc_is_announced_before_audio_and_again_after_a_fresh_reconnect_while_playing(
+    fake: FakeVoiceServer, session: VoiceSession
+) -> None:
+    # Failed before the fix: no SPEAKING until playback started, and none for the new ssrc after a fresh IDENTIFY
+    # mid-answer, so the strict server dropped the bot for audio from an unannounced ssrc.
+    first_ssrc = fake.ssrc
+    assert fake.speaking and fake.speaking[0]["ssrc"] == first_ssrc
+
+    async def endless() -> object:
+        tone = (np.sin(np.arange(960 * 2) / 7) * 8000).astype(np.int16).tobytes()
+        while True:
+            yield tone
+            await asyncio.sleep(0)
+
+    playing = asyncio.create_task(session.player.play(endless()))  # type: ignore[arg-type]
+    await fake.wait_for(lambda: len(fake.frames) >= 5)
+    await fake.close_with(4009)  # session timed out: a fresh IDENTIFY, a new ssrc
+    await fake.wait_for(lambda: fake.ssrc != first_ssrc and any(p["ssrc"] == fake.ssrc for p in fake.packets))
+    assert {"speaking": 1, "delay": 0, "ssrc": fake.ssrc} in fake.speaking
+    session.player.stop()
+    await asyncio.wait_for(playing, 2)
+    assert not fake.violations
+
+
+async def test_session_timeout_identifies_afresh_instead_of_resuming(
+    fake: FakeVoiceServer, session: VoiceSession
+) -> None:
+    # Failed before the fix: 4009 was resumed (the server refuses: 4006) before a fresh IDENTIFY.
+    await fake.close_with(4009)
+    await fake.wait_for(lambda: len(fake.selects) == 2)
+    await session.wait_ready()
+    assert not fake.resumes and len(fake.identifies) == 2 and not fake.violations
+
+
+async def test_call_terminated_waits_for_a_new_voice_server_like_4014(
+    fake: FakeVoiceServer, session: VoiceSession
+) -> None:
+    # Failed before the fix: 4022 was fatal and the bot left the channel.
+    await fake.close_with(4022)
+    await asyncio.wait_for(session.wait_state("reconnecting"), 5)
+    await session.notify(server_event(fake.endpoint, "voice-token-2"))
+    await fake.wait_for(lambda: len(fake.selects) == 2)
+    await session.wait_ready()
+    assert fake.identifies[1]["token"] == "voice-token-2" and not fake.resumes
+    assert session.is_alive and session.status().state == "connected"
+
+
+async def test_dave_required_ends_the_session_with_a_clear_status(fake: FakeVoiceServer) -> None:
+    # Failed before the fix: the bot sent the same IDENTIFY again and again.
+    voice = await connect(fake)
+    await fake.close_with(4017)
+    await asyncio.wait_for(voice.join(), 5)
+    status = voice.status()
+    assert status.state == "ended" and status.ended_reason is not None and "DAVE" in status.ended_reason
+    assert len(fake.identifies) == 1 and not voice.is_alive
+
+
+async def test_ip_discovery_timeout_is_retried_instead_of_killing_the_connection(fake: FakeVoiceServer) -> None:
+    # Failed before the fix: the TimeoutError ended the supervisor task; the session stayed, never reconnecting.
+    voice = await connect(fake, attrs.evolve(FAST, ip_discovery_timeout_s=0.2))
+    fake.answer_discovery = False
+    await fake.close_with(4009)
+    await fake.wait_for(lambda: fake.discoveries >= 2)
+    fake.answer_discovery = True
+    await fake.wait_for(lambda: len(fake.selects) == 2)
+    await voice.wait_ready()
+    assert voice.status().state == "connected" and voice.is_alive
+    await voice.disconnect()
+
+
+async def test_a_malformed_frame_from_the_server_is_a_reconnect_not_a_silent_death(
+    fake: FakeVoiceServer, session: VoiceSession
+) -> None:
+    # Failed before the fix: the short binary frame raised out of the connection loop and nothing reconnected.
+    await fake.send_raw_frame(b"\x00")
+    await fake.wait_for(lambda: len(fake.resumes) == 1)
+    await session.wait_ready()
+    await session.player.play(bytes(3840 * 3))
+    await fake.wait_for(lambda: len(fake.frames) >= 3)
+    assert session.status().state == "connected" and session.status().reconnects == 1
+
+
+async def test_a_session_that_cannot_recover_ends_and_says_why(fake: FakeVoiceServer) -> None:
+    # Failed before the fix: the discovery timeout killed the supervisor, leaving a zombie that never ended.
+    voice = await connect(fake, VoiceSettings(ip_discovery_timeout_s=0.1, reconnect_backoff_s=0.02, max_reconnects=2))
+    fake.answer_discovery = False
+    await fake.close_with(4009)
+    await asyncio.wait_for(voice.join(), 5)
+    status = voice.status()
+    assert status.state == "ended" and not status.connected and not voice.is_alive
+    assert status.ended_reason == "3 attempts to reconnect failed in a row"
