@@ -40,7 +40,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.conversation.session import TurnRecord, VoiceConversation
+from bot.conversation.voice_conversation import TurnRecord, VoiceConversation
 from bot.conversation.settings import ConversationSettings
 from bot.conversation.vad import SileroModel, level_dbfs
 from bot.speech.settings import SpeechSettings

@@ -12,7 +12,7 @@ import attrs
 import hikari
 
 from bot.conversation.addressing import AddressingMode
-from bot.conversation.session import TurnRecord, VoiceConversation
+from bot.conversation.voice_conversation import TurnRecord, VoiceConversation
 from bot.conversation.settings import ConversationSettings
 from bot.conversation.vad import SileroModel
 from bot.discord.asking import correct_button

@@ -13,7 +13,7 @@ import av
 import numpy as np
 import pytest
 
-from bot.conversation.session import TurnRecord, VoiceConversation
+from bot.conversation.voice_conversation import TurnRecord, VoiceConversation
 from bot.conversation.settings import AddressingMode, ConversationSettings
 from bot.conversation.vad import Samples, SileroModel
 from bot.store.answers import AnswerStore
