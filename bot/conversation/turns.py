@@ -9,7 +9,8 @@ import attrs
 import numpy as np
 
 from bot.conversation.settings import ConversationSettings
-from bot.conversation.vad import RATE, Samples, VoiceActivityDetector
+from bot.conversation.vad import VoiceActivityDetector
+from bot.speech.audio import RATE, Samples
 
 
 def pcm48k_to_16k_mono(pcm: bytes, channels: int = 2) -> Samples:

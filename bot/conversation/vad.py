@@ -9,11 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
-Samples = npt.NDArray[np.float32]
+from bot.speech.audio import Samples
 
-RATE = 16_000
 # Silero VAD v6 at 16 kHz reads windows of 512 new samples plus the previous window's last 64 as context.
 _WINDOW = 512
 _CONTEXT = 64

@@ -27,9 +27,10 @@ from bot.conversation.turns import (
     UtteranceEnded,
     pcm48k_to_16k_mono,
 )
-from bot.conversation.vad import RATE, Samples, SileroModel, VoiceActivityDetector
+from bot.conversation.vad import SileroModel, VoiceActivityDetector
 from bot.errors import UserError
 from bot.llm.answering import Question
+from bot.speech.audio import RATE, Samples
 from bot.store.answers import Answer
 
 _log = logging.getLogger(__name__)

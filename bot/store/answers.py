@@ -10,13 +10,10 @@ import attrs
 import sqlalchemy as sa
 
 from bot.store.database import Database
+from bot.store.records import as_utc, from_row, utcnow
 from bot.store.schema import answers
 
 Source = Literal["slash", "message", "audio", "voice"]
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def new_conversation_id() -> str:
@@ -39,23 +36,13 @@ class NewAnswer:
     private: bool = False
 
 
-@attrs.frozen
-class Answer:
+@attrs.frozen(kw_only=True)
+class Answer(NewAnswer):
+    """A stored answer: the new answer's fields, and what storing and showing it added."""
+
     id: int
-    guild_id: int | None
-    channel_id: int
-    user_id: int
-    conversation_id: str
-    source: Source
-    model: str
-    question: str
-    answer: str
-    transcript: str | None
     message_ids: list[int]
-    prompt_tokens: int | None
-    completion_tokens: int | None
     created_at: dt.datetime
-    private: bool = False
     delivered: bool = True
 
     @property
@@ -74,27 +61,7 @@ class Turn:
 
 
 def _answer(row: Any) -> Answer:
-    created = row.created_at
-    if created.tzinfo is None:  # SQLite drops the zone; every value is stored in UTC
-        created = created.replace(tzinfo=dt.UTC)
-    return Answer(
-        id=row.id,
-        guild_id=row.guild_id,
-        channel_id=row.channel_id,
-        user_id=row.user_id,
-        conversation_id=row.conversation_id,
-        source=row.source,
-        model=row.model,
-        question=row.question,
-        answer=row.answer,
-        transcript=row.transcript,
-        message_ids=[int(m) for m in cast(list[Any], row.message_ids or [])],
-        prompt_tokens=row.prompt_tokens,
-        completion_tokens=row.completion_tokens,
-        created_at=created,
-        private=bool(row.private),
-        delivered=bool(row.delivered),
-    )
+    return from_row(Answer, row, message_ids=[int(m) for m in cast(list[Any], row.message_ids or [])])
 
 
 class AnswerStore:
@@ -170,7 +137,7 @@ class AnswerStore:
             ).all()
         turns: list[Turn] = []
         for row in rows:
-            created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=dt.UTC)
+            created = as_utc(row.created_at)
             if turns and row.conversation_id != turns[0].conversation_id:
                 break
             if created < since:

@@ -10,8 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.errors import InvalidInput, NotAllowed, NotFound
-from bot.store.answers import Answer, utcnow
+from bot.store.answers import Answer
 from bot.store.database import Database
+from bot.store.records import from_row, utcnow
 from bot.store.schema import corrections
 
 Status = Literal["pending", "approved", "rejected"]
@@ -74,17 +75,8 @@ class CorrectionStats:
     by_author: list[Contributor]
 
 
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
-
-
 def _correction(row: Any) -> Correction:
-    data = dict(row._mapping)
-    for key in ("reviewed_at", "created_at", "updated_at"):
-        data[key] = _utc(data[key])
-    return Correction(**data)
+    return from_row(Correction, row)
 
 
 def normalise(text: str) -> str:

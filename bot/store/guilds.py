@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from bot.store.answers import utcnow
 from bot.store.database import Database
+from bot.store.records import utcnow
 from bot.store.schema import guild_settings
 
 

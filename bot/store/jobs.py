@@ -8,8 +8,8 @@ from typing import Any, Literal, Protocol
 import attrs
 import sqlalchemy as sa
 
-from bot.store.answers import utcnow
 from bot.store.database import Database
+from bot.store.records import as_utc, from_row, utcnow
 from bot.store.schema import job_events, training_jobs
 
 # The statuses a job ends in.
@@ -62,20 +62,11 @@ class NewJob:
     status: str
 
 
-@attrs.frozen
-class TrainingJob:
+@attrs.frozen(kw_only=True)
+class TrainingJob(NewJob):
+    """A job the bot started: what was asked, and what the backend and the watcher made of it since."""
+
     id: int
-    guild_id: int
-    channel_id: int
-    requester_id: int
-    backend: str
-    remote_id: str
-    base_model: str
-    method: str
-    suffix: str | None
-    dataset_sha256: str
-    dataset_examples: int
-    status: str
     fine_tuned_model: str | None
     error: str | None
     steps_done: int | None
@@ -99,17 +90,8 @@ class JobPage:
     total: int
 
 
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
-
-
 def _job(row: Any) -> TrainingJob:
-    data = dict(row._mapping)
-    for key in ("created_at", "updated_at", "finished_at", "notified_at", "notice_given_up_at"):
-        data[key] = _utc(data[key])
-    return TrainingJob(**data)
+    return from_row(TrainingJob, row)
 
 
 def _searchable(job: TrainingJob) -> tuple[str, ...]:
@@ -289,7 +271,7 @@ class JobStore:
             JobEvent(
                 remote_id=r.remote_id,
                 event_id=r.event_id,
-                created_at=_utc(r.created_at) or utcnow(),
+                created_at=as_utc(r.created_at),
                 level=r.level,
                 message=r.message,
                 kind="metrics" if r.kind == "metrics" else "message",

@@ -9,9 +9,9 @@ import attrs
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from bot.store.answers import utcnow
 from bot.store.database import Database
 from bot.store.jobs import JobState, JobStore, NewJob, TrainingJob
+from bot.store.records import from_row, utcnow
 from bot.store.schema import training_jobs, training_requests
 
 RequestState = Literal["uploading", "creating", "unconfirmed", "started", "failed", "abandoned"]
@@ -34,19 +34,11 @@ class NewJobRequest:
     dataset_examples: int
 
 
-@attrs.frozen
-class JobRequest:
+@attrs.frozen(kw_only=True)
+class JobRequest(NewJobRequest):
+    """A recorded request to start a job, and how far it got."""
+
     id: int
-    tag: str
-    guild_id: int
-    channel_id: int
-    requester_id: int
-    backend: str
-    base_model: str
-    method: str
-    suffix: str | None
-    dataset_sha256: str
-    dataset_examples: int
     state: str
     upload_id: str | None
     upload_deleted_at: dt.datetime | None
@@ -65,17 +57,8 @@ class JobRequest:
         return self.state in PENDING
 
 
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
-
-
 def _request(row: Any) -> JobRequest:
-    data = dict(row._mapping)
-    for key in ("created_at", "updated_at", "upload_deleted_at", "notified_at", "notice_given_up_at"):
-        data[key] = _utc(data[key])
-    return JobRequest(**data)
+    return from_row(JobRequest, row)
 
 
 class JobRequestStore:

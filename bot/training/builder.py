@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import Any
 
 import attrs
 
 from bot.store.corrections import Correction
-
-Method = Literal["sft", "dpo"]
+from bot.training.trainer import Method
 
 
 @attrs.frozen

@@ -12,8 +12,8 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from bot.store.answers import utcnow
 from bot.store.jobs import JobStore, TrainingJob
+from bot.store.records import utcnow
 from bot.store.requests import JobRequest, JobRequestStore
 from bot.training.starting import delete_upload
 from bot.training.trainer import RemoteJob, Trainer, TrainerNotFound

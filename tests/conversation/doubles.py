@@ -21,11 +21,11 @@ import numpy as np
 import openai
 from faster_whisper import WhisperModel
 
-from bot.conversation.vad import Samples
 from bot.limits import RateLimiter
 from bot.llm.answering import Answerer
 from bot.llm.chat import ChatModel
 from bot.llm.settings import LLMSettings
+from bot.speech.audio import Samples
 from bot.store.answers import AnswerStore
 from bot.store.database import Database
 from bot.store.guilds import GuildSettingsStore

@@ -13,9 +13,10 @@ import av
 import numpy as np
 import pytest
 
-from bot.conversation.voice_conversation import TurnRecord, VoiceConversation
 from bot.conversation.settings import AddressingMode, ConversationSettings
-from bot.conversation.vad import Samples, SileroModel
+from bot.conversation.vad import SileroModel
+from bot.conversation.voice_conversation import TurnRecord, VoiceConversation
+from bot.speech.audio import Samples
 from bot.store.answers import AnswerStore
 from bot.voice.player import Player
 from tests.conversation.doubles import (
