@@ -17,7 +17,7 @@ import yuyo
 import extensions
 from bot.config import Config, Settings
 from bot.conversation.settings import ConversationSettings
-from bot.discord.asking import Asker
+from bot.discord.replies import Asker
 from bot.discord.settings import DiscordSettings
 from bot.discord.training import JobAnnouncer
 from bot.discord.voice_rooms import TranscriptPoster, VoiceRooms

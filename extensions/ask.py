@@ -8,10 +8,9 @@ import re
 import hikari
 import lightbulb
 
-from bot.discord.asking import Asker
 from bot.discord.errors import describe_error
 from bot.discord.hearing import audio_attachment
-from bot.discord.replies import ChannelTarget, InteractionTarget
+from bot.discord.replies import Asker, ChannelTarget, InteractionTarget
 from bot.discord.settings import DiscordSettings
 from bot.discord.voice_rooms import VoiceRooms, caller_channel
 from bot.errors import AfterAnswer, InvalidInput

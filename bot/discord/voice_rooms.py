@@ -15,9 +15,9 @@ from bot.conversation.addressing import AddressingMode
 from bot.conversation.settings import ConversationSettings
 from bot.conversation.vad import SileroModel
 from bot.conversation.voice_conversation import TurnRecord, VoiceConversation
-from bot.discord.asking import correct_button
 from bot.discord.message_split import DISCORD_LIMIT, clip
 from bot.discord.permissions import channel_permissions
+from bot.discord.replies import correct_button
 from bot.errors import InvalidInput, NotAllowed, ServiceUnavailable
 from bot.llm.answering import Answerer
 from bot.speech.transcribe import Transcriber, VoiceTranscription
