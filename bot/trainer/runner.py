@@ -318,10 +318,12 @@ class JobRunner:
         ctx = _context()
         receive, send = ctx.Pipe(duplex=False)
         process = ctx.Process(target=run_job, args=(spec, send), name=f"trainer-{spec['job_id']}")
-        running.process = process
         # Starting the fork server the first time imports torch there: never on the event loop.
         await asyncio.to_thread(process.start)
         send.close()
+        running.process = process
+        if running.cancelled or self._stopping:  # asked to stop while the process was starting
+            await self._end_process(running)
         _log.info("job %s: training in process %s", spec["job_id"], process.pid)
         loop = asyncio.get_running_loop()
         messages: asyncio.Queue[Json | None] = asyncio.Queue()
