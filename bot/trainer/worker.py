@@ -7,8 +7,11 @@ The service starts `run_job` in a child process and reads its messages from a pi
 from __future__ import annotations
 
 import importlib
+import itertools
 import logging
 import os
+import resource
+import statistics
 import sys
 import threading
 import time
@@ -160,6 +163,9 @@ def _train(spec: Json, conn: Connection) -> Json:
         def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             metrics.begin(state.max_steps)
 
+        def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            metrics.step_begins.append(time.perf_counter())
+
         def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
             metrics.log(state.global_step, state.max_steps, logs or {})
 
@@ -210,6 +216,7 @@ class _Metrics:
         self.steps = 0
         self.seconds = 0.0
         self._start = 0.0
+        self.step_begins: list[float] = []
 
     def begin(self, total: int) -> None:
         self._start = time.perf_counter()
@@ -234,8 +241,16 @@ class _Metrics:
     def end(self, steps: int) -> None:
         self.seconds = time.perf_counter() - self._start
         self.steps = steps
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+        # One step, all included (forward, backward, optimizer, logging and its event): begin to next begin.
+        gaps = [b - a for a, b in itertools.pairwise([*self.step_begins, time.perf_counter()])]
         _send_event(
             self.conn,
             f"Training finished: {steps} steps in {self.seconds:.1f} s",
-            data={"steps": steps, "train_seconds": round(self.seconds, 4)},
+            data={
+                "steps": steps,
+                "train_seconds": round(self.seconds, 4),
+                "median_step_s": round(statistics.median(gaps), 5) if gaps else None,
+                "peak_rss_mb": round(peak_mb, 1),
+            },
         )
