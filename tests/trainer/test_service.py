@@ -307,3 +307,11 @@ def test_listening_beyond_loopback_without_an_api_key_is_refused(tmp_path: Path)
     config.write_text('[trainer]\nhost = "127.0.0.1"\nbase_model = "x"\n')
     with pytest.raises(TrainerConfigError, match=r"trainer\.base_model: unknown setting"):
         load_config(config, env={})
+
+
+def test_the_committed_trainer_toml_is_valid() -> None:
+    from bot.trainer.config import load_config
+
+    config = load_config(Path(__file__).resolve().parents[2] / "trainer.toml", env={})
+    assert config.settings.base_models == {"qwen2.5-1.5b-instruct": "Qwen/Qwen2.5-1.5B-Instruct"}
+    assert (config.settings.concurrency, config.settings.publish.vllm_url, config.api_key) == (1, "", None)
