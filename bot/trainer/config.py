@@ -52,6 +52,9 @@ class TrainerSettings:
     max_upload_mb: float = attrs.field(default=512.0, validator=positive)
     # "auto" (CUDA when available) or "cpu".
     device: str = attrs.field(default="auto", validator=attrs.validators.in_(["auto", "cpu", "cuda"]))
+    # CPU threads for training on the CPU (0: torch's default, one per core). On a CPU shared with other work, 1
+    # avoids threads waiting on each other at every operation.
+    cpu_threads: int = attrs.field(default=0, validator=non_negative)
     # Defaults for hyperparameters a job leaves at "auto"; learning_rate_multiplier scales learning_rate.
     learning_rate: float = attrs.field(default=2e-4, validator=positive)
     epochs: int = attrs.field(default=3, validator=positive)

@@ -293,6 +293,7 @@ class JobRunner:
             "max_length": s.max_length,
             "seed": job.seed,
             "device": s.device,
+            "cpu_threads": s.cpu_threads,
         }
         final = await self._train(spec, running)
         if running.cancelled:

@@ -115,6 +115,8 @@ def _train(spec: Json, conn: Connection) -> Json:
     if on_gpu and not torch.cuda.is_available():
         raise JobProblem('The service is configured for a GPU (device = "cuda") but none is visible to it.')
     dtype = torch.float32
+    if not on_gpu and spec.get("cpu_threads"):
+        torch.set_num_threads(int(spec["cpu_threads"]))
     if on_gpu:
         dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
