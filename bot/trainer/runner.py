@@ -13,6 +13,7 @@ import shutil
 import signal
 import threading
 import time
+from multiprocessing import forkserver
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -83,6 +84,11 @@ def _context() -> multiprocessing.context.ForkServerContext:
     return ctx
 
 
+def _warm_fork_server() -> None:
+    _context()
+    forkserver.ensure_running()
+
+
 def _exit_reason(exitcode: int | None) -> str:
     if exitcode is not None and exitcode < 0:
         sig = -exitcode
@@ -108,12 +114,15 @@ class JobRunner:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
+        self._warming: asyncio.Future[None] | None = None
 
     # ----- lifecycle --------------------------------------------------------------------------------------
 
     async def start(self) -> None:
         await self._recover()
         loop = asyncio.get_running_loop()
+        # Import torch and TRL in the fork server now, not when the first job arrives (runs in a thread: ~10 s).
+        self._warming = loop.run_in_executor(None, _warm_fork_server)
         self._tasks.append(loop.create_task(self._schedule(), name="trainer scheduler"))
         if self._publisher is not None:
             self._tasks.append(loop.create_task(self._sync_forever(), name="trainer adapter sync"))
@@ -121,6 +130,8 @@ class JobRunner:
     async def stop(self) -> None:
         """Stop scheduling and end running jobs' processes; those jobs start again at the next start."""
         self._stopping = True
+        if self._warming is not None:
+            await self._warming
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
