@@ -9,7 +9,27 @@ COPY bot /src/bot
 COPY extensions /src/extensions
 RUN /opt/venv/bin/pip install --no-deps /src
 
-# Runtime stage: only the environment, the config and an unprivileged user.
+# Training service (GPU): docker build --target trainer -t teachbot-trainer . ; docker run --gpus all ...
+# PyPI's Linux torch wheels are CUDA builds (the CUDA libraries come as nvidia-* wheels): the host needs only the
+# NVIDIA driver and the container toolkit.
+FROM build AS trainer-build
+RUN /opt/venv/bin/pip install "/src[trainer]"
+
+FROM python:3.11-slim AS trainer
+RUN useradd --create-home --uid 10001 teachbot
+COPY --from=trainer-build /opt/venv /opt/venv
+WORKDIR /app
+COPY trainer.toml /app/trainer.toml
+# Reachable from other containers, hence the API key below.
+RUN sed -i 's/^host = "127.0.0.1"/host = "0.0.0.0"/' /app/trainer.toml && mkdir -p /app/data && chown teachbot:teachbot /app/data
+USER teachbot
+# TRAINER_API_KEY must be set (docker run -e TRAINER_API_KEY=...): the service refuses to start without it.
+ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 TRAINER_CONFIG=/app/trainer.toml HF_HOME=/app/data/hf
+VOLUME ["/app/data"]
+EXPOSE 8600
+CMD ["python", "-m", "bot.trainer"]
+
+# Runtime stage (the default target, built last): only the environment, the config and an unprivileged user.
 FROM python:3.11-slim
 # espeak-ng is the fully offline speech engine; the others need no system packages.
 RUN apt-get update \

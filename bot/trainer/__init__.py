@@ -1,0 +1,1 @@
+"""The training service: OpenAI's Files and Fine-tuning API over LoRA training of open models (own process)."""
