@@ -11,7 +11,7 @@ from typing import Any
 
 import attrs
 
-from bot.settings import SettingsProblems, build_settings, non_negative, positive
+from bot.config_tables import SettingsProblems, build_settings, non_negative, positive
 
 DEFAULT_CONFIG_PATH = Path("trainer.toml")
 CONFIG_PATH_ENV = "TRAINER_CONFIG"

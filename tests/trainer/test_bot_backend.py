@@ -33,8 +33,13 @@ async def test_the_bots_trainer_runs_sft_and_dpo_jobs_and_reads_their_progress(
         uploaded = await trainer.upload(data, "corrections.jsonl")
         assert uploaded.bytes == len(sft_jsonl())
         started = await trainer.start(
-            TrainingRequest(uploaded.id, "tiny", "sft", "guild42", Hyperparameters(n_epochs=2, batch_size=4))
+            TrainingRequest(uploaded.id, "tiny", "sft", "guild42", Hyperparameters(n_epochs=2, batch_size=4)),
+            tag="request-1",
         )
+        # A start whose answer was lost is found again by its tag, as the bot reconciles.
+        found = await trainer.find_tagged("request-1")
+        assert found is not None and found.remote_id == started.remote_id
+        assert await trainer.find_tagged("request-2") is None
         assert (started.status, started.method, started.base_model, started.finished) == (
             "validating_files",
             "sft",
@@ -64,7 +69,8 @@ async def test_the_bots_trainer_runs_sft_and_dpo_jobs_and_reads_their_progress(
                 "dpo",
                 None,
                 Hyperparameters(n_epochs=1, beta=0.2),
-            )
+            ),
+            tag="request-2",
         )
         await wait_for_job(service, dpo.remote_id, lambda j: j["status"] in ("succeeded", "failed"))
         assert (await trainer.get(dpo.remote_id)).status == "succeeded"
@@ -77,6 +83,6 @@ async def test_the_bots_trainer_runs_sft_and_dpo_jobs_and_reads_their_progress(
         with pytest.raises(TrainerNotFound):
             await trainer.get("ftjob-unknown")
         with pytest.raises(TrainerRejected, match="not available for fine-tuning"):
-            await trainer.start(TrainingRequest(uploaded.id, "gpt-4.1-mini-2025-04-14", "sft"))
+            await trainer.start(TrainingRequest(uploaded.id, "gpt-4.1-mini-2025-04-14", "sft"), tag="request-3")
         with pytest.raises(TrainerAuthFailed):
             await OpenAITrainer(stranger).list()
