@@ -36,10 +36,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     from bot.app import build  # imported here so `check` stays fast and light
+    from bot.launch import run
 
-    built = build(config)
-    built.bot.run(check_for_updates=False)
-    return 0
+    return run(build(config).bot)
 
 
 if __name__ == "__main__":

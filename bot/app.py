@@ -22,6 +22,7 @@ from bot.discord.voice_rooms import VoiceRooms
 from bot.limits import RateLimiter
 from bot.llm.answering import Answerer
 from bot.llm.chat import ChatModel
+from bot.llm.endpoint import warn_if_endpoint_unusable
 from bot.speech.transcribe import Transcriber
 from bot.speech.tts import SpeechEngine, make_engine
 from bot.store.answers import AnswerStore
@@ -113,7 +114,7 @@ def build(
     bot = hikari.GatewayBot(
         config.secrets.discord_token,
         intents=intents_for(settings),
-        rest_url=rest_url,
+        rest_url=rest_url or settings.discord.rest_url,
         http_settings=http_settings,
         logs=None,
         banner=None,
@@ -200,13 +201,19 @@ def build(
         await services.open()
         await client.load_extensions_from_package(extensions)
 
+    checks: set[asyncio.Task[None]] = set()  # start-up checks that only warn: they never hold up the start
+
     async def on_started(_: hikari.StartedEvent) -> None:
         await client.start()
         services.watcher.start()  # resumes following jobs (and owed notices) from the database
         built.ready.set()
         _log.info("bot ready")
+        checks.add(asyncio.create_task(warn_if_endpoint_unusable(openai_client)))
 
     async def on_stopping(_: hikari.StoppingEvent) -> None:
+        for check in checks:
+            check.cancel()
+        await asyncio.gather(*checks, return_exceptions=True)
         await client.stop()
 
     async def on_stopped(_: hikari.StoppedEvent) -> None:

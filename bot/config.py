@@ -23,6 +23,12 @@ DEFAULT_CONFIG_PATH = Path("config.toml")
 CONFIG_PATH_ENV = "TEACHBOT_CONFIG"
 
 
+def http_url(_instance: object, attribute: attrs.Attribute[Any], value: str | None) -> None:
+    """attrs validator: an http(s) URL, when given."""
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise ValueError(f"{attribute.name} must start with http:// or https://, got {value!r}")
+
+
 @attrs.frozen
 class DiscordSettings:
     """How the bot presents itself and where it listens."""
@@ -36,6 +42,9 @@ class DiscordSettings:
     admin_roles: list[str] = attrs.field(factory=lambda: ["Bot Admin"])
     # Admin actions also accept the Manage Server permission (recommended). Turning this off leaves only the roles.
     manage_guild_is_admin: bool = True
+    # Discord's REST API base URL; unset means Discord itself. For a self-hosted REST proxy, or a local test server
+    # (the start-up tests point it at tests/fakes/discord.py). The gateway URL comes from GET /gateway/bot there.
+    rest_url: str | None = attrs.field(default=None, validator=http_url)
 
 
 @attrs.frozen
