@@ -35,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
         print("Configuration OK.")
         return 0
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    # Alembic narrates every start ("Context impl ..."); bot.store.migrate logs what actually changed.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
     from bot.app import build  # imported here so `check` stays fast and light
     from bot.launch import run
 
