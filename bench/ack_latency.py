@@ -3,34 +3,59 @@
 Runs the real bot against the loopback fakes, then a bare lightbulb bot whose command only defers, as the baseline,
 in the same run and the same way. The fakes run on their own event loop in another thread, so the bot's loop does
 only the bot's work; the clock starts when INTERACTION_CREATE leaves the fake's socket.
-Prints a summary and, last, one JSON line:
-{"bench": "ack_latency", "n": 200, "p50_ms": …, "p99_ms": …, "baseline_p99_ms": …, "ratio": …}
+Measures two variants in one run, each in its own process (hikari picks its JSON library and gateway compression
+at import time): "plain" hides hikari's speedups (orjson, ciso8601, backports.zstd, aiohttp's aiodns/brotli) and
+uses asyncio's own loop; "speedups" is what `python -m bot` gets: all of them and uvloop. The fakes always run on
+asyncio's own loop. Prints a summary per variant and, last, one JSON line:
+{"bench": "ack_latency", "n": 200, "plain": {"p50_ms": …, "p99_ms": …, "baseline_p99_ms": …, "ratio": …, …},
+ "speedups": {…}, "p99_speedups_vs_plain": …}
 
-    .venv/bin/python bench/ack_latency.py [--n 200]
+    .venv/bin/python bench/ack_latency.py [--n 200] [--variant plain|speedups]   (one variant: its JSON only)
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.abc
 import json
 import logging
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any, TypeVar
 
-import hikari
-import lightbulb
+# hikari's speedups extra (and aiohttp's), and uvloop: what the "plain" variant runs without.
+SPEEDUPS = ("orjson", "ciso8601", "backports.zstd", "aiodns", "brotli", "brotlicffi", "uvloop")
+
+
+class _HideModules(importlib.abc.MetaPathFinder):
+    """Makes the named modules look uninstalled, so libraries take their fallbacks."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.names = names
+
+    def find_spec(self, fullname: str, path: Any, target: ModuleType | None = None) -> None:
+        if any(fullname == name or fullname.startswith(name + ".") for name in self.names):
+            raise ModuleNotFoundError(f"No module named {fullname!r} (hidden by bench/ack_latency.py)", name=fullname)
+
+
+if __name__ == "__main__" and "plain" in sys.argv:  # before hikari is imported: it picks its libraries at import
+    sys.meta_path.insert(0, _HideModules(SPEEDUPS))
+
+import hikari  # noqa: E402
+import lightbulb  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.fakes.discord import FakeDiscord, InteractionHandle
-from tests.fakes.harness import running_bot
-from tests.fakes.openai import FakeOpenAI
+from tests.fakes.discord import FakeDiscord, InteractionHandle  # noqa: E402
+from tests.fakes.harness import running_bot  # noqa: E402
+from tests.fakes.openai import FakeOpenAI  # noqa: E402
 
 T = TypeVar("T")
 
@@ -125,10 +150,7 @@ async def measure_baseline(fakes: FakeLoop, n: int) -> list[float]:
     return await with_fakes(fakes, body)
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--n", type=int, default=200)
-    n = parser.parse_args().n
+async def measure(n: int) -> dict[str, Any]:
     logging.basicConfig(level=logging.ERROR)
     fakes = FakeLoop()
     try:
@@ -137,21 +159,86 @@ async def main() -> None:
     finally:
         fakes.stop()
     p50, p99, base_p99 = percentile(ours, 50), percentile(ours, 99), percentile(baseline, 99)
-    print(f"bot      /ask: n={len(ours)} p50={p50:.1f} ms p99={p99:.1f} ms mean={statistics.fmean(ours):.1f} ms")
-    print(f"baseline defer: n={len(baseline)} p50={percentile(baseline, 50):.1f} ms p99={base_p99:.1f} ms")
+    return {
+        "n": len(ours),
+        "p50_ms": round(p50, 2),
+        "p99_ms": round(p99, 2),
+        "mean_ms": round(statistics.fmean(ours), 2),
+        "baseline_p50_ms": round(percentile(baseline, 50), 2),
+        "baseline_p99_ms": round(base_p99, 2),
+        "ratio": round(p99 / base_p99, 3),
+    }
+
+
+def libraries() -> dict[str, str]:
+    """What hikari and the bot's loop actually use in this process."""
+    from hikari.impl import shard
+    from hikari.internal import data_binding
+
+    return {
+        "json": data_binding.default_json_loads.__module__.split(".")[0],
+        "gateway": str(shard._DEFAULT_COMPRESS_TYPE.value),  # pyright: ignore[reportPrivateUsage]
+        "loop": type(asyncio.get_event_loop()).__module__.split(".")[0],
+    }
+
+
+def run_variant(variant: str, n: int) -> dict[str, Any]:
+    """This process measures one variant; "speedups" runs the bot on uvloop, as `python -m bot` does."""
+    if variant == "speedups":
+        from bot.launch import use_fast_event_loop
+
+        if not use_fast_event_loop():
+            asyncio.set_event_loop(asyncio.new_event_loop())
+    else:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+    loop = asyncio.get_event_loop()
+    try:
+        result = {"variant": variant, **libraries(), **loop.run_until_complete(measure(n))}
+    finally:
+        loop.close()
+    return result
+
+
+def show(r: dict[str, Any]) -> str:
+    return (
+        f"{r['variant']:<8} ({r['json']}, {r['loop']}, {r['gateway']}): /ask n={r['n']} p50={r['p50_ms']:.1f} ms "
+        f"p99={r['p99_ms']:.1f} ms mean={r['mean_ms']:.1f} ms | defer-only baseline p50={r['baseline_p50_ms']:.1f} ms "
+        f"p99={r['baseline_p99_ms']:.1f} ms | ratio {r['ratio']:.3f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=200)
+    parser.add_argument("--variant", choices=["plain", "speedups"], default=None)
+    args = parser.parse_args()
+    if args.variant is not None:
+        print(json.dumps(run_variant(args.variant, args.n)))
+        return
+    results: dict[str, dict[str, Any]] = {}
+    for variant in ("plain", "speedups"):
+        child = subprocess.run(
+            [sys.executable, __file__, "--n", str(args.n), "--variant", variant],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        results[variant] = json.loads(child.stdout.strip().splitlines()[-1])
+        print(show(results[variant]), flush=True)
+    plain, fast = results["plain"], results["speedups"]
     print(
         json.dumps(
             {
                 "bench": "ack_latency",
-                "n": len(ours),
-                "p50_ms": round(p50, 2),
-                "p99_ms": round(p99, 2),
-                "baseline_p99_ms": round(base_p99, 2),
-                "ratio": round(p99 / base_p99, 3),
+                "n": args.n,
+                "plain": plain,
+                "speedups": fast,
+                "p99_speedups_vs_plain": round(fast["p99_ms"] / plain["p99_ms"], 3),
+                "p50_speedups_vs_plain": round(fast["p50_ms"] / plain["p50_ms"], 3),
             }
         )
     )
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

@@ -37,13 +37,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  note: {line}")
         return 0
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    # Alembic narrates every start ("Context impl ..."); bot.store.migrate logs what actually changed.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
     for line in advice(config.settings):
         logging.getLogger("bot").warning("%s", line)
     from bot.app import build  # imported here so `check` stays fast and light
+    from bot.launch import run
 
-    built = build(config)
-    built.bot.run(check_for_updates=False)
-    return 0
+    return run(build(config).bot)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from bot.discord.voice_rooms import TranscriptPoster, VoiceRooms
 from bot.limits import RateLimiter
 from bot.llm.answering import Answerer
 from bot.llm.chat import ChatModel
+from bot.llm.endpoint import warn_if_endpoint_unusable
 from bot.llm.settings import LLMSettings
 from bot.speech.settings import SpeechSettings
 from bot.speech.transcribe import Transcriber
@@ -157,7 +158,7 @@ def build(
     bot = hikari.GatewayBot(
         config.secrets.discord_token,
         intents=intents_for(settings),
-        rest_url=rest_url,
+        rest_url=rest_url or settings.discord.rest_url,
         http_settings=http_settings,
         max_retries=rest_max_retries,
         logs=None,
@@ -237,13 +238,19 @@ def build(
         await services.open()
         await client.load_extensions_from_package(extensions)
 
+    checks: set[asyncio.Task[None]] = set()  # start-up checks that only warn: they never hold up the start
+
     async def on_started(_: hikari.StartedEvent) -> None:
         await client.start()
         services.watcher.start()  # resumes following jobs (and owed notices) from the database
         built.ready.set()
         _log.info("bot ready")
+        checks.add(asyncio.create_task(warn_if_endpoint_unusable(openai_client)))
 
     async def on_stopping(_: hikari.StoppingEvent) -> None:
+        for check in checks:
+            check.cancel()
+        await asyncio.gather(*checks, return_exceptions=True)
         await client.stop()
 
     async def on_stopped(_: hikari.StoppedEvent) -> None:

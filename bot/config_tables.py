@@ -140,3 +140,9 @@ def non_negative(_instance: object, attribute: attrs.Attribute[Any], value: floa
     """attrs validator: the number must be zero or more."""
     if value is not None and value < 0:
         raise ValueError(f"{attribute.name} must be 0 or more, got {value}")
+
+
+def http_url(_instance: object, attribute: attrs.Attribute[Any], value: str | None) -> None:
+    """attrs validator: an http(s) URL, when given."""
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise ValueError(f"{attribute.name} must start with http:// or https://, got {value!r}")

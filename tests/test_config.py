@@ -46,3 +46,15 @@ def test_check_command_with_empty_environment_lists_missing_settings(
     assert "Traceback" not in err
     assert main([]) == 2  # running without a token gives the same message, not a traceback
     assert "DISCORD_TOKEN: missing" in capsys.readouterr().err
+
+
+def test_discord_rest_url_is_optional_and_must_be_http(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[discord]\nrest_url = "discord.example/api"\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(config, {"DISCORD_TOKEN": TOKEN, "OPENAI_API_KEY": "k"})
+    assert any("discord.rest_url" in p and "http://" in p for p in info.value.problems)
+    assert (
+        load_config(ROOT / "config.toml", {"DISCORD_TOKEN": TOKEN, "OPENAI_API_KEY": "k"}).settings.discord.rest_url
+        is None
+    )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import attrs
 
+from bot.config_tables import http_url
+
 
 @attrs.frozen
 class DiscordSettings:
@@ -20,3 +22,6 @@ class DiscordSettings:
     manage_guild_is_admin: bool = True
     # Corrections of answers given in DMs go to this server's review queue; unset, they are not collected.
     dm_review_guild: int | None = None
+    # Discord's REST API base URL; unset means Discord itself. For a self-hosted REST proxy, or a local test server
+    # (the start-up tests point it at tests/fakes/discord.py). The gateway URL comes from GET /gateway/bot there.
+    rest_url: str | None = attrs.field(default=None, validator=http_url)

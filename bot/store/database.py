@@ -1,77 +1,22 @@
-"""The database connection: an async SQLAlchemy engine, schema creation and upgrades on start."""
+"""The database connection: an async SQLAlchemy engine; the schema is migrated to the newest revision on open."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from bot.store.schema import metadata, schema_version
+from bot.store.migrate import migrate
 
 _log = logging.getLogger(__name__)
 
-# Each upgrade takes the schema from version i to i+1; create_all makes new tables, upgrades alter existing ones.
-Upgrade = Callable[[AsyncConnection], Awaitable[None]]
-
-
-async def _add_previous_model(conn: AsyncConnection) -> None:
-    columns = await conn.run_sync(lambda sync: {c["name"] for c in sa.inspect(sync).get_columns("guild_settings")})
-    if "previous_model" not in columns:
-        await conn.execute(sa.text("ALTER TABLE guild_settings ADD COLUMN previous_model VARCHAR(200)"))
-
-
-async def _add_privacy_columns(conn: AsyncConnection) -> None:
-    """Answers remember whether they were private and delivered; one pending correction per (answer, author)."""
-    answer_columns = await conn.run_sync(lambda sync: {c["name"] for c in sa.inspect(sync).get_columns("answers")})
-    false, true = ("false", "true") if conn.dialect.name == "postgresql" else ("0", "1")
-    if "private" not in answer_columns:
-        await conn.execute(sa.text(f"ALTER TABLE answers ADD COLUMN private BOOLEAN NOT NULL DEFAULT {false}"))
-    if "delivered" not in answer_columns:
-        await conn.execute(sa.text(f"ALTER TABLE answers ADD COLUMN delivered BOOLEAN NOT NULL DEFAULT {true}"))
-    columns = await conn.run_sync(lambda sync: {c["name"] for c in sa.inspect(sync).get_columns("corrections")})
-    if "asker_id" not in columns:
-        await conn.execute(sa.text("ALTER TABLE corrections ADD COLUMN asker_id BIGINT"))
-        await conn.execute(
-            sa.text("UPDATE corrections SET asker_id = (SELECT user_id FROM answers WHERE answers.id = answer_id)")
-        )
-    if "private" not in columns:
-        await conn.execute(sa.text(f"ALTER TABLE corrections ADD COLUMN private BOOLEAN NOT NULL DEFAULT {false}"))
-        await conn.execute(sa.text("UPDATE corrections SET private = (guild_id IS NULL)"))
-    # Duplicated pending corrections (from concurrent submissions before this index): keep the newest of each.
-    await conn.execute(
-        sa.text(
-            "DELETE FROM corrections WHERE status = 'pending' AND id NOT IN "
-            "(SELECT max(id) FROM corrections WHERE status = 'pending' GROUP BY answer_id, author_id)"
-        )
-    )
-    await conn.execute(
-        sa.text(
-            "CREATE UNIQUE INDEX IF NOT EXISTS uq_corrections_pending ON corrections (answer_id, author_id) "
-            "WHERE status = 'pending'"
-        )
-    )
-
-
-async def _add_notice_attempts(conn: AsyncConnection) -> None:
-    columns = await conn.run_sync(lambda sync: {c["name"] for c in sa.inspect(sync).get_columns("training_jobs")})
-    if "notice_attempts" not in columns:
-        await conn.execute(sa.text("ALTER TABLE training_jobs ADD COLUMN notice_attempts INTEGER NOT NULL DEFAULT 0"))
-    if "notice_given_up_at" not in columns:
-        await conn.execute(sa.text("ALTER TABLE training_jobs ADD COLUMN notice_given_up_at TIMESTAMP WITH TIME ZONE"))
-
-
-UPGRADES: list[Upgrade] = [_add_previous_model, _add_privacy_columns, _add_notice_attempts]
-SCHEMA_VERSION = len(UPGRADES)
-
 
 class Database:
-    """Owns the engine. `open()` creates or upgrades the schema; `close()` disposes of the pool."""
+    """Owns the engine. `open()` creates or migrates the schema (bot.store.migrate); `close()` disposes of the pool."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -95,8 +40,7 @@ class Database:
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         self._engine = engine
         async with engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
-            await _upgrade(conn)
+            await conn.run_sync(migrate)
         _log.info("database ready (%s)", url.render_as_string(hide_password=True))
 
     async def close(self) -> None:
@@ -111,17 +55,3 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
-
-
-async def _upgrade(conn: AsyncConnection) -> None:
-    row = (await conn.execute(sa.select(schema_version.c.version).where(schema_version.c.id == 1))).first()
-    if row is None:
-        # A fresh database was just created at the newest shape.
-        await conn.execute(sa.insert(schema_version).values(id=1, version=SCHEMA_VERSION))
-        return
-    version = int(row.version)
-    for step in UPGRADES[version:]:
-        await step(conn)
-    if version != SCHEMA_VERSION:
-        _log.info("database schema upgraded from version %d to %d", version, SCHEMA_VERSION)
-        await conn.execute(sa.update(schema_version).where(schema_version.c.id == 1).values(version=SCHEMA_VERSION))

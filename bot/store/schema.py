@@ -1,4 +1,7 @@
-"""The database tables (SQLAlchemy Core), shared by every store module."""
+"""The database tables (SQLAlchemy Core), shared by every store module.
+
+This is the newest shape; a change here needs a migration in bot/store/migrations/versions (see README, Migrations).
+"""
 
 from __future__ import annotations
 
@@ -44,6 +47,7 @@ guild_settings = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
 )
 
+# Written by builds before Alembic (which now tracks the schema in alembic_version); kept at 1 for them.
 schema_version = sa.Table(
     "schema_version",
     metadata,
@@ -76,7 +80,8 @@ corrections = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_corrections_queue", "guild_id", "status", "id"),
     sa.Index("ix_corrections_author_answer", "answer_id", "author_id", "status"),
-    # One pending correction per (answer, author): a second submission updates it (an upsert on this index).
+    # One pending correction per (answer, author), even when two submissions race: an upsert on this index
+    # (migration 0002).
     sa.Index(
         "uq_corrections_pending",
         "answer_id",

@@ -8,7 +8,8 @@
         await handle.wait(lambda r: r.kind == "edit")
 
 Payloads follow Discord's documented shapes (API v10); tests/fakes/test_discord.py checks each builder with hikari's
-own deserializers. Gateway frames are zlib-stream compressed, as hikari asks for them.
+own deserializers. Gateway frames are compressed as the client asks in the URL, as Discord does: `zstd-stream` (what
+hikari asks for when `backports.zstd` from its speedups is installed, and on Python >= 3.14), `zlib-stream`, or none.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import datetime as dt
 import itertools
 import json
 import re
+import sys
 import time
 import zlib
 from collections.abc import Callable
@@ -43,6 +45,11 @@ ALL_PERMISSIONS = (1 << 50) - 1
 IS_VOICE_MESSAGE = 1 << 13
 EPHEMERAL = 1 << 6
 OPTION_TYPES = {str: 3, int: 4, bool: 5, float: 10}
+# GUILD_MEMBERS, GUILD_PRESENCES, MESSAGE_CONTENT: switched on per application in the Developer Portal.
+PRIVILEGED_INTENTS = (1 << 1) | (1 << 8) | (1 << 15)
+# Routes authorised by the interaction or webhook token in the path, not the bot token: hikari sends no header there.
+TOKEN_IN_PATH = re.compile(r"/interactions/\d+/[^/]+/callback|/webhooks/\d+/[^/]+(?:/.*)?")
+UNAUTHORIZED = {"message": "401: Unauthorized", "code": 0}  # Discord's body for a missing or wrong bot token
 
 
 def inner_options(options: list[Json]) -> list[Json]:
@@ -54,6 +61,23 @@ def inner_options(options: list[Json]) -> list[Json]:
 
 def _iso(t: dt.datetime | None = None) -> str:
     return (t or dt.datetime.now(dt.UTC)).isoformat()
+
+
+def _stream_compressor(kind: str | None) -> Callable[[bytes], bytes] | None:
+    """One compression context per connection; each message is flushed so the client can decode it at once."""
+    if kind == "zlib-stream":
+        zlib_stream = zlib.compressobj()
+        return lambda data: zlib_stream.compress(data) + zlib_stream.flush(zlib.Z_SYNC_FLUSH)
+    if kind == "zstd-stream":
+        if sys.version_info >= (3, 14):
+            from compression import zstd
+        else:
+            from backports import zstd
+        zstd_stream = zstd.ZstdCompressor()
+        return lambda data: zstd_stream.compress(data, zstd.ZstdCompressor.FLUSH_BLOCK)
+    if kind is None:
+        return None
+    raise ValueError(f"Discord knows no gateway compression {kind!r}")
 
 
 @attrs.define
@@ -260,13 +284,17 @@ class FakeDiscord:
         self.gateway_ops: list[Json] = []
         self.identifies = 0
         self.resumes = 0
+        # Tokens Discord accepts (`revoke_token()` empties it) and the privileged intents the app may ask for.
+        self.valid_tokens = {self.token}
+        self.privileged_intents = PRIVILEGED_INTENTS
+        self.closes: list[int] = []  # close codes the gateway sent
         self.ready = asyncio.Event()
         self.commands_synced = asyncio.Event()
         self._faults: list[tuple[re.Pattern[str], int, float, str]] = []
         self._seq = 0
         self._events: list[tuple[int, Json]] = []  # every dispatch, for replay on RESUME
         self._ws: web.WebSocketResponse | None = None
-        self._compress: Any = None
+        self._compress: Callable[[bytes], bytes] | None = None
         self._session_id = "fake-session"
         self._connected = asyncio.Event()
         self._changed = asyncio.Condition()
@@ -782,6 +810,10 @@ class FakeDiscord:
 
         return await self.wait_for(found, timeout)
 
+    def revoke_token(self) -> None:
+        """The bot's token stops working, as after "Reset Token" in the Developer Portal: REST 401, gateway 4004."""
+        self.valid_tokens.clear()
+
     def fail_next(
         self, path_regex: str, status: int, *, times: int = 1, retry_after: float = 0.05, body_contains: str = ""
     ) -> None:
@@ -835,9 +867,12 @@ class FakeDiscord:
         ws = self._ws
         if ws is None or ws.closed:
             return
-        data = self._compress.compress(json.dumps(frame).encode()) + self._compress.flush(zlib.Z_SYNC_FLUSH)
+        raw = json.dumps(frame)
         with contextlib.suppress(ConnectionError, RuntimeError):
-            await ws.send_bytes(data)
+            if self._compress is None:
+                await ws.send_str(raw)
+            else:
+                await ws.send_bytes(self._compress(raw.encode()))
         if frame.get("t") == "INTERACTION_CREATE":
             handle = self.interactions.get(frame["d"]["token"])
             if handle is not None and handle.sent is None:
@@ -849,7 +884,7 @@ class FakeDiscord:
         previous, self._ws = self._ws, ws
         if previous is not None and not previous.closed:
             await previous.close()
-        self._compress = zlib.compressobj()
+        self._compress = _stream_compressor(request.query.get("compress"))
         await self._send({"op": 10, "d": {"heartbeat_interval": 45_000}})
         async for msg in ws:
             if msg.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
@@ -859,6 +894,10 @@ class FakeDiscord:
             async with self._changed:  # `wait_for` conditions may depend on what the bot sends here too
                 self._changed.notify_all()
             op = frame["op"]
+            if op == 2 and (code := self._identify_problem(frame["d"])):
+                self.closes.append(code[0])
+                await ws.close(code=code[0], message=code[1].encode())
+                break
             if op == 1:
                 await self._send({"op": 11})
             elif op == 2:
@@ -886,6 +925,13 @@ class FakeDiscord:
             self._connected.clear()
         return ws
 
+    def _identify_problem(self, identify: Json) -> tuple[int, str] | None:
+        if identify.get("token") not in self.valid_tokens:
+            return 4004, "Authentication failed."
+        if int(identify.get("intents", 0)) & PRIVILEGED_INTENTS & ~self.privileged_intents:
+            return 4014, "Disallowed intent(s)."
+        return None
+
     # ----- REST -------------------------------------------------------------------------------------------------
 
     async def _serve_file(self, request: web.Request) -> web.Response:
@@ -901,6 +947,10 @@ class FakeDiscord:
         record = Request(request.method, path, time.monotonic(), body, dict(request.query))
         self.requests.append(record)
         try:
+            if not TOKEN_IN_PATH.fullmatch(path) and request.headers.get("Authorization") not in {
+                f"Bot {token}" for token in self.valid_tokens
+            }:
+                return web.json_response(UNAUTHORIZED, status=401)
             for i, (pattern, status, retry_after, needle) in enumerate(self._faults):
                 if pattern.search(path) and needle in json.dumps(body):
                     del self._faults[i]

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import sys
+import zlib
 from collections.abc import AsyncIterator
 
+import aiohttp
 import hikari
 import pytest
+
+if sys.version_info >= (3, 14):
+    from compression import zstd
+else:
+    from backports import zstd
 
 from tests.fakes.discord import IS_VOICE_MESSAGE, FakeDiscord, Message
 
@@ -103,3 +112,64 @@ async def test_attachments_are_served_over_http(discord: FakeDiscord, factory: h
     assert isinstance(interaction, hikari.CommandInteraction) and interaction.resolved is not None
     attachment = next(iter(interaction.resolved.attachments.values()))
     assert await attachment.read() == b"question,answer\n"
+
+
+@pytest.mark.parametrize("compress", ["zstd-stream", "zlib-stream", None])
+async def test_gateway_compresses_as_the_client_asks(discord: FakeDiscord, compress: str | None) -> None:
+    query = {"v": "10", "encoding": "json"} | ({"compress": compress} if compress else {})
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(f"ws://127.0.0.1:{discord.port}/gateway", params=query) as ws,
+    ):
+        message = await ws.receive(timeout=5)
+    if compress == "zstd-stream":
+        assert message.type == aiohttp.WSMsgType.BINARY
+        hello = json.loads(zstd.ZstdDecompressor().decompress(message.data))
+    elif compress == "zlib-stream":
+        assert message.type == aiohttp.WSMsgType.BINARY and message.data.endswith(b"\x00\x00\xff\xff")
+        hello = json.loads(zlib.decompressobj().decompress(message.data))
+    else:
+        assert message.type == aiohttp.WSMsgType.TEXT
+        hello = json.loads(message.data)
+    assert hello["op"] == 10 and hello["d"]["heartbeat_interval"] > 0
+
+
+async def test_a_wrong_or_revoked_token_gets_discords_401(discord: FakeDiscord) -> None:
+    url = f"{discord.rest_url}/gateway/bot"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(url, headers={"Authorization": f"Bot {discord.token}"}) as ok:
+            assert ok.status == 200
+        for headers in ({}, {"Authorization": f"Bot {discord.token}x"}, {"Authorization": discord.token}):
+            async with http.get(url, headers=headers) as rejected:
+                assert rejected.status == 401
+                assert await rejected.json() == {"message": "401: Unauthorized", "code": 0}
+        discord.revoke_token()
+        async with http.get(f"{discord.rest_url}/users/@me", headers={"Authorization": f"Bot {discord.token}"}) as gone:
+            assert gone.status == 401
+    rest = hikari.RESTApp(url=discord.rest_url)
+    await rest.start()
+    try:
+        async with rest.acquire(discord.token, hikari.TokenType.BOT) as client:
+            with pytest.raises(hikari.UnauthorizedError):
+                await client.fetch_gateway_bot_info()
+    finally:
+        await rest.close()
+
+
+@pytest.mark.parametrize(
+    ("problem", "code"), [("revoked token", 4004), ("message content intent off", 4014)], ids=["4004", "4014"]
+)
+async def test_the_gateway_closes_like_discord_on_a_bad_identify(discord: FakeDiscord, problem: str, code: int) -> None:
+    if problem == "revoked token":
+        discord.valid_tokens = set()
+    else:
+        discord.privileged_intents = 0
+    intents = hikari.Intents.GUILDS | hikari.Intents.MESSAGE_CONTENT
+    identify = {"op": 2, "d": {"token": discord.token, "intents": int(intents), "properties": {}}}
+    async with aiohttp.ClientSession() as http, http.ws_connect(f"ws://127.0.0.1:{discord.port}/gateway") as ws:
+        hello = await ws.receive(timeout=5)
+        assert json.loads(hello.data)["op"] == 10
+        await ws.send_bytes(json.dumps(identify).encode())
+        closed = await ws.receive(timeout=5)
+    assert closed.type == aiohttp.WSMsgType.CLOSE and closed.data == code
+    assert discord.closes == [code] and not discord.ready.is_set()

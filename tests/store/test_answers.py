@@ -106,25 +106,6 @@ async def test_model_switch_remembers_the_previous_model_for_rollback(db: Databa
     assert await guilds.previous_model(5) == (True, "ft:a")
 
 
-async def test_a_database_from_before_model_history_is_upgraded_on_start(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path}/old.sqlite3"
-    old = Database(url)
-    await old.open()
-    async with old.engine.begin() as conn:  # make it look like schema version 0
-        await conn.execute(sa.text("ALTER TABLE guild_settings DROP COLUMN previous_model"))
-        await conn.execute(sa.text("UPDATE schema_version SET version = 0"))
-    await old.close()
-    upgraded = Database(url)
-    await upgraded.open()
-    try:
-        guilds = GuildSettingsStore(upgraded)
-        await guilds.set_active_model(5, "ft:a", by_user=1)
-        await guilds.set_active_model(5, "ft:b", by_user=1)
-        assert await guilds.previous_model(5) == (True, "ft:a")
-    finally:
-        await upgraded.close()
-
-
 async def test_two_first_model_switches_at_once_make_one_row(db: Database) -> None:
     # Two connections pools, as two processes would have, switching many guilds at once.
     other = Database(db.url)

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from pathlib import Path
-
-import sqlalchemy as sa
 
 from bot.store.database import Database
-from bot.store.jobs import JobStore, NewJob
+from bot.store.jobs import JobStore
 from bot.store.requests import JobRequestStore, NewJobRequest
 from bot.training.trainer import RemoteJob
 
@@ -53,23 +50,3 @@ async def test_a_settled_request_is_not_moved_back(db: Database) -> None:
     job = await requests.adopt(request, remote("ftjob-late"), notice=True)
     settled = await requests.get(request.id)
     assert settled is not None and (settled.state, settled.job_id, settled.notice) == ("started", job.id, "started")
-
-
-async def test_a_database_from_before_notice_attempts_is_upgraded_on_start(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path}/old.sqlite3"
-    old = Database(url)
-    await old.open()
-    async with old.engine.begin() as conn:  # make it look like schema version 1
-        await conn.execute(sa.text("ALTER TABLE training_jobs DROP COLUMN notice_attempts"))
-        await conn.execute(sa.text("ALTER TABLE training_jobs DROP COLUMN notice_given_up_at"))
-        await conn.execute(sa.text("UPDATE schema_version SET version = 1"))
-    await old.close()
-    upgraded = Database(url)
-    await upgraded.open()
-    try:
-        jobs = JobStore(upgraded)
-        job = await jobs.add(NewJob(1, 10, 20, "openai", "ftjob-a", "m", "sft", None, "0" * 64, 12, "failed"))
-        assert await jobs.notice_failed(job.id, give_up_after=1) == 1
-        assert await jobs.unnotified_finished() == []
-    finally:
-        await upgraded.close()

@@ -1,0 +1,1 @@
+"""Alembic migrations of the database schema; `bot.store.database` runs them on start (see README, Migrations)."""
