@@ -12,7 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from bot.store.schema import metadata, schema_version
+from bot.store.schema import POSTGRESQL_SEARCH_DDL, SQLITE_SEARCH_DDL, metadata, schema_version
 
 _log = logging.getLogger(__name__)
 
@@ -66,7 +66,27 @@ async def _add_notice_attempts(conn: AsyncConnection) -> None:
         await conn.execute(sa.text("ALTER TABLE training_jobs ADD COLUMN notice_given_up_at TIMESTAMP WITH TIME ZONE"))
 
 
-UPGRADES: list[Upgrade] = [_add_previous_model, _add_privacy_columns, _add_notice_attempts]
+async def _add_model_testing(conn: AsyncConnection) -> None:
+    """Issue 14: per-server corrections switch, and full-text search over approved corrections (model_tests,
+    model_test_items and test_questions are new tables: create_all makes them)."""
+    columns = await conn.run_sync(lambda sync: {c["name"] for c in sa.inspect(sync).get_columns("guild_settings")})
+    if "use_corrections" not in columns:
+        await conn.execute(sa.text("ALTER TABLE guild_settings ADD COLUMN use_corrections BOOLEAN"))
+    if conn.dialect.name == "postgresql":
+        for statement in POSTGRESQL_SEARCH_DDL:  # the generated column fills itself for existing rows
+            await conn.execute(sa.text(statement))
+        return
+    for statement in SQLITE_SEARCH_DDL:
+        await conn.execute(sa.text(statement))
+    await conn.execute(
+        sa.text(
+            "INSERT INTO corrections_fts (rowid, question) SELECT id, coalesce(corrected_transcript, question) "
+            "FROM corrections WHERE status = 'approved' AND id NOT IN (SELECT rowid FROM corrections_fts)"
+        )
+    )
+
+
+UPGRADES: list[Upgrade] = [_add_previous_model, _add_privacy_columns, _add_notice_attempts, _add_model_testing]
 SCHEMA_VERSION = len(UPGRADES)
 
 
