@@ -19,6 +19,8 @@ SIDES = ("model", "against")
 
 @attrs.frozen
 class TestQuestion:
+    __test__ = False  # a product word, not a pytest class
+
     question: str
     expected: str  # the community's corrected answer (or the uploaded test set's answer)
     correction_id: int | None = None
@@ -37,6 +39,8 @@ class Side:
 
 @attrs.frozen
 class TestItem:
+    __test__ = False  # a product word, not a pytest class
+
     position: int
     question: TestQuestion
     model: Side

@@ -9,6 +9,8 @@ from bot.config_tables import positive
 
 @attrs.frozen
 class TestingSettings:
+    __test__ = False  # a product word, not a pytest class
+
     # Grades each answer against the community's corrected answer with a fixed rubric.
     judge_model: str = "gpt-4o-mini"
     # Model calls (answers and grading) a test makes at once; tests never use members' rate limits.

@@ -18,17 +18,6 @@ def position(correction_id: int) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def threshold(total: int, share: float, minimum: int) -> float:
-    """Corrections whose position is below this are held out. With few corrections it is just `share`; once there
-    are enough (4 × `minimum`) it is raised so that about `minimum` are held out. As corrections accumulate it only
-    falls, so a correction can leave the test set for training but never the other way round."""
-    if share <= 0:
-        return 0.0
-    if minimum > 0 and total >= 4 * minimum:
-        return max(share, minimum / total)
-    return share
-
-
 @attrs.frozen
 class Split:
     training: list[Correction]
@@ -36,12 +25,18 @@ class Split:
 
 
 def split(corrections: Iterable[Correction], share: float, minimum: int) -> Split:
-    """Approved corrections into those to train on and those kept for testing (order kept)."""
+    """Approved corrections into those to train on and those kept for testing (order kept).
+
+    Held out: every correction whose position is below `share`, and, once there are 4 × `minimum` corrections, the
+    `minimum` with the lowest positions (so at least a handful). From then on, as corrections accumulate, a
+    correction can leave the test set for training but one that was trained on never becomes a test question (the
+    lowest positions only get lower). Only the moment the minimum first applies may move a few trained-on
+    corrections into the test set."""
     items = list(corrections)
-    cut = threshold(len(items), share, minimum)
-    training = [c for c in items if position(c.id) >= cut]
-    held_out = [c for c in items if position(c.id) < cut]
-    return Split(training, held_out)
+    held = {c.id for c in items if position(c.id) < share} if share > 0 else set[int]()
+    if share > 0 and minimum > 0 and len(items) >= 4 * minimum:
+        held |= {c.id for c in sorted(items, key=lambda c: position(c.id))[:minimum]}
+    return Split([c for c in items if c.id not in held], [c for c in items if c.id in held])
 
 
 def split_approved(corrections: Iterable[Correction], settings: TrainingSettings) -> Split:
