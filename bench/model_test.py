@@ -1,8 +1,8 @@
 """How long /model test takes and what it does to the event loop, and how fast corrections are retrieved.
 
 1. A test of 100 held-out questions: both models and the judge behind the fake OpenAI, each call taking 300 ms, with
-   the configured concurrency ([testing] concurrency). The fake runs on its own loop in another thread, so the bot's
-   loop does only the bot's work; a ticker on the bot's loop measures how late it wakes (loop lag).
+   the configured concurrency ([testing] concurrency). The fake runs in a process of its own, so the bot's loop (and
+   the GIL) does only the bot's work; a ticker on the bot's loop measures how late it wakes (loop lag).
 2. Retrieval (References.relevant: full-text search + keyword filter) over 100,000 approved corrections on SQLite.
 Prints a summary and, last, one JSON line:
 {"bench": "model_test", "items": 100, "seconds": …, "loop_lag_max_ms": …, "retrieval_p99_ms": …}
@@ -28,7 +28,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.ack_latency import FakeLoop, percentile
+from bench.ack_latency import percentile
 from bot.llm.chat import ChatModel
 from bot.llm.references import References
 from bot.llm.settings import LLMSettings
@@ -76,14 +76,24 @@ class LagProbe:
         self._task.cancel()
 
 
-async def model_test(fakes: FakeLoop, db: Database, items: int) -> tuple[float, float]:
-    fake = FakeOpenAI()
-    await fakes.run(fake.__aenter__())
-    fake.chat_latency_s = 0.3
-    fake.answer_as("new-model", lambda r: f"The answer to {r['messages'][-1]['content']}")
-    fake.answer_as("old-model", "No idea.")
-    fake.answer_as("judge", judge)
-    client = openai.AsyncOpenAI(api_key=fake.api_key, base_url=fake.base_url)
+async def serve_fake() -> None:
+    """The fake OpenAI of the bench, in its own process: prints its port, serves until stdin closes."""
+    async with FakeOpenAI() as fake:
+        fake.chat_latency_s = 0.3
+        fake.answer_as("new-model", lambda r: f"The answer to {r['messages'][-1]['content']}")
+        fake.answer_as("old-model", "No idea.")
+        fake.answer_as("judge", judge)
+        print(fake.port, flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+
+async def model_test(db: Database, items: int) -> tuple[float, float]:
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--serve-fake", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+    )
+    assert server.stdout is not None and server.stdin is not None
+    port = int(await server.stdout.readline())
+    client = openai.AsyncOpenAI(api_key="sk-fake", base_url=f"http://127.0.0.1:{port}/v1")
     try:
         store = ModelTestStore(db)
         questions = [TestQuestion(f"question {i}?", f"The answer to question {i}?") for i in range(items)]
@@ -108,23 +118,30 @@ async def model_test(fakes: FakeLoop, db: Database, items: int) -> tuple[float, 
         return seconds, probe.worst * 1000
     finally:
         await client.close()
-        await fakes.run(fake.__aexit__(None, None, None))
+        server.stdin.close()
+        await server.wait()
 
 
 def word(rng: random.Random) -> str:
-    return "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3)))
+    return "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(3, 4)))
 
 
 async def retrieval(db: Database, count: int) -> float:
     rng = random.Random(14)
-    vocabulary = list(dict.fromkeys(word(rng) for _ in range(20_000)))
+    # About 40,000 rare words and 300 common ones: each question has three rare words and a common one, so a common
+    # word matches about 330 corrections (the OR query has to rank them all).
+    vocabulary = list(dict.fromkeys(word(rng) for _ in range(60_000)))
+    common_words = vocabulary[:300]
+    vocabulary = vocabulary[300:]
     now = utcnow()
     asked: list[str] = []
     started = time.perf_counter()
     async with db.engine.begin() as conn:
         for chunk in range(0, count, 10_000):
             rows = range(chunk + 1, min(count, chunk + 10_000) + 1)
-            questions = {i: f"How do I {' '.join(rng.sample(vocabulary, 4))} here?" for i in rows}
+            questions = {
+                i: f"How do I {' '.join(rng.sample(vocabulary, 3))} {rng.choice(common_words)} here?" for i in rows
+            }
             asked += rng.sample(list(questions.values()), 50)
             common = {"guild_id": GUILD, "channel_id": 10, "user_id": 1, "created_at": now}
             await conn.execute(
@@ -166,18 +183,20 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", type=int, default=100)
     parser.add_argument("--corrections", type=int, default=100_000)
+    parser.add_argument("--serve-fake", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
-    fakes = FakeLoop()
+    if args.serve_fake:
+        await serve_fake()
+        return
     with tempfile.TemporaryDirectory() as tmp:
         db = Database(f"sqlite+aiosqlite:///{tmp}/bench.sqlite3")
         await db.open()
         try:
-            seconds, lag = await model_test(fakes, db, args.items)
+            seconds, lag = await model_test(db, args.items)
             p99 = await retrieval(db, args.corrections)
         finally:
             await db.close()
-            fakes.stop()
     result = {
         "bench": "model_test",
         "items": args.items,
