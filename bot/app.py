@@ -25,16 +25,23 @@ from bot.limits import RateLimiter
 from bot.llm.answering import Answerer
 from bot.llm.chat import ChatModel
 from bot.llm.endpoint import warn_if_endpoint_unusable
+from bot.llm.references import References
 from bot.llm.settings import LLMSettings
 from bot.speech.settings import SpeechSettings
 from bot.speech.transcribe import Transcriber
 from bot.speech.tts import SpeechEngine, make_engine
 from bot.store.answers import AnswerStore
+from bot.store.correction_search import CorrectionSearch
 from bot.store.corrections import CorrectionStore
 from bot.store.database import Database
 from bot.store.guilds import GuildSettingsStore
 from bot.store.jobs import JobStore
+from bot.store.model_tests import ModelTestStore
 from bot.store.requests import JobRequestStore
+from bot.testing.job_tests import JobTests
+from bot.testing.runner import ModelTester
+from bot.testing.settings import TestingSettings
+from bot.testing.test_sets import TestSets
 from bot.training.openai_trainer import OpenAITrainer
 from bot.training.prepared import PreparedDatasets
 from bot.training.preparing import DatasetPreparer
@@ -74,6 +81,11 @@ class Services:
     rooms: VoiceRooms
     asker: Asker
     preparer: DatasetPreparer
+    references: References
+    model_tests: ModelTestStore
+    tester: ModelTester
+    job_tests: JobTests
+    test_sets: TestSets
 
     async def open(self) -> None:
         await self.database.open()
@@ -82,6 +94,7 @@ class Services:
     async def close(self) -> None:
         await self.rooms.close()
         await self.watcher.stop()
+        await self.job_tests.close()
         self.prepared.close()
         self.token_counter.close()
         self.transcriber.close()
@@ -105,6 +118,7 @@ def register(client: lightbulb.Client, services: Services, settings: Settings) -
         (DiscordSettings, settings.discord),
         (LLMSettings, settings.llm),
         (TrainingSettings, settings.training),
+        (TestingSettings, settings.testing),
         (SpeechSettings, settings.speech),
         (ConversationSettings, settings.conversation),
         (VoiceSettings, settings.voice),
@@ -127,6 +141,10 @@ def register(client: lightbulb.Client, services: Services, settings: Settings) -
         (VoiceRooms, services.rooms),
         (Asker, services.asker),
         (DatasetPreparer, services.preparer),
+        (References, services.references),
+        (ModelTestStore, services.model_tests),
+        (ModelTester, services.tester),
+        (TestSets, services.test_sets),
     ]
     registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
     for kind, value in values:
@@ -177,11 +195,31 @@ def build(
     chat = ChatModel(openai_client, max_tokens=settings.llm.max_answer_tokens, temperature=settings.llm.temperature)
     limiter = RateLimiter(settings.limits.model_calls, settings.limits.window_s)
     jobs = JobStore(database)
-    answerer = Answerer(chat, answers, guilds, limiter, settings.llm)
+    corrections = CorrectionStore(database)
+    references = References(CorrectionSearch(database), guilds, settings.llm)
+    answerer = Answerer(chat, answers, guilds, limiter, settings.llm, references=references)
+    model_tests = ModelTestStore(database)
+    tester = ModelTester(
+        chat,
+        model_tests,
+        corrections,
+        references,
+        llm=settings.llm,
+        training=settings.training,
+        settings=settings.testing,
+    )
+    # The watcher is made below and needs job_tests first: the lambda looks it up when a test ends.
+    job_tests = JobTests(
+        tester,
+        model_tests,
+        guilds,
+        settings.llm.default_model,
+        when_done=lambda: services.watcher.poke(),  # noqa: PLW0108
+    )
     transcriber = Transcriber(settings.speech)
     speech = make_engine(settings.speech, openai_client)
 
-    announcer = JobAnnouncer(bot.rest)
+    announcer = JobAnnouncer(bot.rest, model_tests)
     trainer = OpenAITrainer(openai_client)
     training = settings.training
     requests = JobRequestStore(database, jobs)
@@ -195,6 +233,7 @@ def build(
         notify_request=announcer.request_settled,
         notice_attempts=training.notice_attempts,
         start_grace_s=training.start_grace_s,
+        notice_ready=job_tests.ready,
     )
     prepared = PreparedDatasets(Path(training.work_dir), training.confirm_timeout_s)
     token_counter = TokenCounter(training.encoding)
@@ -204,7 +243,7 @@ def build(
         config=config,
         database=database,
         answers=answers,
-        corrections=CorrectionStore(database),
+        corrections=corrections,
         guilds=guilds,
         openai=openai_client,
         chat=chat,
@@ -231,6 +270,11 @@ def build(
         ),
         asker=Asker(answerer, answers, transcriber, settings.speech, edit_interval_s=settings.llm.edit_interval_s),
         preparer=DatasetPreparer(prepared, token_counter, training),
+        references=references,
+        model_tests=model_tests,
+        tester=tester,
+        job_tests=job_tests,
+        test_sets=TestSets(model_tests, prepared, token_counter, training, settings.testing),
     )
     register(client, services, settings)
 

@@ -18,6 +18,7 @@ from bot.discord.settings import DiscordSettings
 from bot.errors import ConfigError
 from bot.llm.settings import LLMSettings
 from bot.speech.settings import SpeechSettings
+from bot.testing.settings import TestingSettings
 from bot.training.settings import TrainingSettings
 from bot.voice.settings import VoiceSettings
 
@@ -49,6 +50,7 @@ class Settings:
     limits: LimitsSettings = attrs.field(factory=LimitsSettings)
     storage: StorageSettings = attrs.field(factory=StorageSettings)
     training: TrainingSettings = attrs.field(factory=TrainingSettings)
+    testing: TestingSettings = attrs.field(factory=TestingSettings)
     speech: SpeechSettings = attrs.field(factory=SpeechSettings)
     voice: VoiceSettings = attrs.field(factory=VoiceSettings)
     conversation: ConversationSettings = attrs.field(factory=ConversationSettings)

@@ -24,6 +24,8 @@ from bot.errors import InvalidInput, NotFound
 from bot.llm.settings import LLMSettings
 from bot.store.corrections import CorrectionStore
 from bot.training.builder import corrections_dataset
+from bot.training.held_out import split_approved
+from bot.training.settings import TrainingSettings
 
 loader = lightbulb.Loader()
 handlers = Handlers()
@@ -190,17 +192,22 @@ class Export(lightbulb.SlashCommand, name="export", description="Download correc
         corrections: CorrectionStore = lightbulb.di.INJECTED,
         discord: DiscordSettings = lightbulb.di.INJECTED,
         llm: LLMSettings = lightbulb.di.INJECTED,
+        training: TrainingSettings = lightbulb.di.INJECTED,
     ) -> None:
         require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, "export corrections")
         assert ctx.guild_id is not None
         await ctx.defer(ephemeral=True)
         found = await corrections.with_status(ctx.guild_id, self.status)
+        held_out = ""
+        if self.status == "approved":  # the test set stays out of every training file
+            parts = split_approved(found, training)
+            found, held_out = parts.training, f" ({len(parts.held_out)} held out for testing)"
         if not found:
             raise NotFound(f"There are no {self.status} corrections to export yet.")
         data = corrections_dataset(found, "dpo" if self.format == "dpo" else "sft", llm.system_prompt or None)
         name = f"corrections-{self.status}-{self.format}.jsonl"
         await ctx.interaction.edit_initial_response(
-            f"{len(found)} {self.status} correction(s) as {self.format.upper()} training lines.",
+            f"{len(found)} {self.status} correction(s) as {self.format.upper()} training lines{held_out}.",
             attachment=hikari.Bytes(data, name, mimetype="application/jsonl"),
         )
 

@@ -10,12 +10,23 @@ import yuyo
 
 from bot.discord import custom_ids as keys
 from bot.discord.handlers import Handlers
+from bot.discord.model_tests import score_line
 from bot.discord.permissions import require_admin
 from bot.discord.settings import DiscordSettings
-from bot.discord.training import cancel_row, job_embed, job_in_guild, job_label, jobs_page
+from bot.discord.training import (
+    activate_anyway_row,
+    cancel_row,
+    finished_job,
+    job_embed,
+    job_in_guild,
+    job_label,
+    jobs_page,
+)
 from bot.errors import InvalidInput
 from bot.store.guilds import GuildSettingsStore
-from bot.store.jobs import JobStore
+from bot.store.jobs import JobStore, TrainingJob
+from bot.store.model_tests import ModelTestStore
+from bot.testing.scorecard import stored_scorecard
 from bot.training.trainer import Trainer
 from bot.training.watcher import JobWatcher
 
@@ -127,23 +138,49 @@ async def on_cancel_button(
     )
 
 
+async def _activatable(jobs: JobStore, ctx: yuyo.ComponentContext, discord: DiscordSettings) -> TrainingJob:
+    interaction = ctx.interaction
+    require_admin(interaction.app, interaction.member, interaction.guild_id, discord, "switch models")
+    return await finished_job(jobs, interaction.guild_id, ctx.id_metadata)
+
+
+async def _activate(ctx: yuyo.ComponentContext, job: TrainingJob, guilds: GuildSettingsStore) -> None:
+    assert job.fine_tuned_model is not None
+    await guilds.set_active_model(job.guild_id, job.fine_tuned_model, ctx.interaction.user.id)
+    await ctx.create_initial_response(
+        f"✅ This server now uses `{job.fine_tuned_model}`. `/model rollback` returns to the previous model."
+    )
+
+
 @handlers.button(keys.ACTIVATE_MODEL)
 async def on_activate(
     ctx: yuyo.ComponentContext,
     jobs: JobStore = lightbulb.di.INJECTED,
     guilds: GuildSettingsStore = lightbulb.di.INJECTED,
+    tests: ModelTestStore = lightbulb.di.INJECTED,
     discord: DiscordSettings = lightbulb.di.INJECTED,
 ) -> None:
-    interaction = ctx.interaction
-    require_admin(interaction.app, interaction.member, interaction.guild_id, discord, "switch models")
-    (job_id,) = keys.ids(ctx.id_metadata, 1)
-    job = await job_in_guild(jobs, interaction.guild_id, job_id)
-    if job.status != "succeeded" or not job.fine_tuned_model:
-        raise InvalidInput(f"Job #{job.id} has no finished model to activate.")
-    await guilds.set_active_model(job.guild_id, job.fine_tuned_model, interaction.user.id)
-    await ctx.create_initial_response(
-        f"✅ This server now uses `{job.fine_tuned_model}`. `/model rollback` returns to the previous model."
-    )
+    job = await _activatable(jobs, ctx, discord)
+    card = await stored_scorecard(tests, await tests.for_job(job.id))
+    if card is not None and card.worse:  # a second, deliberate click
+        await ctx.create_initial_response(
+            f"⚠️ `{job.fine_tuned_model}` scored worse than the current model in its test: {score_line(card)}.\n"
+            "Activate it anyway?",
+            components=[activate_anyway_row(job.id)],
+            ephemeral=True,
+        )
+        return
+    await _activate(ctx, job, guilds)
+
+
+@handlers.button(keys.ACTIVATE_ANYWAY)
+async def on_activate_anyway(
+    ctx: yuyo.ComponentContext,
+    jobs: JobStore = lightbulb.di.INJECTED,
+    guilds: GuildSettingsStore = lightbulb.di.INJECTED,
+    discord: DiscordSettings = lightbulb.di.INJECTED,
+) -> None:
+    await _activate(ctx, await _activatable(jobs, ctx, discord), guilds)
 
 
 loader.command(jobs_group)

@@ -1,25 +1,38 @@
-"""/model: which model answers in this server; admins switch it (to a fine-tuned one, say) and roll back."""
+"""/model: which model answers in this server; admins switch it (to a fine-tuned one, say) and roll back, test
+models on the held-out questions, and turn corrections on or off."""
 
 from __future__ import annotations
 
-import lightbulb
+import asyncio
 
+import hikari
+import lightbulb
+import yuyo
+
+from bot.discord import attachments
+from bot.discord import custom_ids as keys
+from bot.discord.handlers import Handlers
+from bot.discord.model_tests import ProgressEdits, item_page, items_button, scorecard_embed, test_in_guild
 from bot.discord.permissions import require_admin
 from bot.discord.settings import DiscordSettings
+from bot.discord.training import DATASET_EXTENSIONS, DATASET_TYPES
 from bot.errors import InvalidInput, NotFound
 from bot.llm.settings import LLMSettings
 from bot.store.guilds import GuildSettingsStore
 from bot.store.jobs import JobStore
+from bot.store.model_tests import ModelTestStore
+from bot.testing.choosing import known_models, models_to_compare
+from bot.testing.runner import ModelTester, TestAsk
+from bot.testing.scorecard import scorecard
+from bot.testing.settings import TestingSettings
+from bot.testing.test_sets import TestSets
 
 loader = lightbulb.Loader()
+handlers = Handlers()
+loader.add(handlers)
 group = lightbulb.Group("model", "Which model answers in this server")
 SWITCH = "switch models"
-
-
-async def known_models(jobs: JobStore, llm: LLMSettings, guild_id: int | None) -> list[str]:
-    """Configured models and this server's fine-tuned ones, without duplicates, newest fine-tunes first."""
-    fine_tuned = await jobs.succeeded_models(guild_id) if guild_id is not None else []
-    return list(dict.fromkeys([*fine_tuned, llm.default_model, *llm.models]))
+TEST = "test models"
 
 
 async def model_choices(
@@ -88,6 +101,114 @@ class Rollback(lightbulb.SlashCommand, name="rollback", description="Return to t
         await guilds.set_active_model(ctx.guild_id, previous, ctx.user.id)
         shown = f"`{previous}`" if previous else f"the default model, `{llm.default_model}`"
         await ctx.respond(f"↩️ This server is back on {shown}.")
+
+
+@group.register
+class Test(lightbulb.SlashCommand, name="test", description="Score two models on the test questions (admins)"):
+    model = lightbulb.string(
+        "model", "Model to test (default: this server's)", autocomplete=model_choices, default=None
+    )
+    against = lightbulb.string(
+        "against", "Compared with (default: the previous model)", autocomplete=model_choices, default=None
+    )
+    with_corrections = lightbulb.boolean(
+        "with_corrections", "Give both models the relevant approved corrections", default=False
+    )
+
+    @lightbulb.invoke
+    async def invoke(
+        self,
+        ctx: lightbulb.Context,
+        *,
+        tester: ModelTester = lightbulb.di.INJECTED,
+        tests: ModelTestStore = lightbulb.di.INJECTED,
+        guilds: GuildSettingsStore = lightbulb.di.INJECTED,
+        jobs: JobStore = lightbulb.di.INJECTED,
+        llm: LLMSettings = lightbulb.di.INJECTED,
+        testing: TestingSettings = lightbulb.di.INJECTED,
+        discord: DiscordSettings = lightbulb.di.INJECTED,
+    ) -> None:
+        require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, TEST)
+        assert ctx.guild_id is not None
+        model, against = await models_to_compare(
+            jobs, guilds, llm, ctx.guild_id, model=self.model, against=self.against
+        )
+        if not (await tester.questions(ctx.guild_id))[1]:
+            raise NotFound("There are no test questions yet: approve corrections, or upload a test set.")
+        await ctx.defer(ephemeral=True)
+        progress = ProgressEdits(ctx.interaction.edit_initial_response, testing.progress_interval_s)
+        ask = TestAsk(ctx.guild_id, model, against, self.with_corrections, requested_by=ctx.user.id)
+        test = await tester.run(ask, progress)
+        card = scorecard(await tests.items(test.id))
+        from bot.testing.chart import render_scorecard  # Pillow drawing, imported when first needed
+
+        png = await asyncio.to_thread(render_scorecard, card, model, against)
+        embed = scorecard_embed(test, card).set_image(hikari.Bytes(png, f"test-{test.id}.png", mimetype="image/png"))
+        await ctx.interaction.edit_initial_response("", embed=embed, components=[items_button(test.id)])
+
+
+@handlers.button(keys.TEST_ITEMS)
+@handlers.button(keys.TEST_PAGE)
+async def on_test_page(
+    ctx: yuyo.ComponentContext,
+    tests: ModelTestStore = lightbulb.di.INJECTED,
+    discord: DiscordSettings = lightbulb.di.INJECTED,
+) -> None:
+    interaction = ctx.interaction
+    require_admin(interaction.app, interaction.member, interaction.guild_id, discord, TEST)
+    opening = interaction.custom_id.startswith(f"{keys.TEST_ITEMS}:")
+    offset, test_id = keys.ids(f"0.{ctx.id_metadata}" if opening else ctx.id_metadata, 2)
+    embed, components = await item_page(tests, await test_in_guild(tests, interaction.guild_id, test_id), offset)
+    if opening:  # a page of its own under the scorecard
+        await ctx.create_initial_response(embed=embed, components=components, ephemeral=True)
+    else:
+        await ctx.create_initial_response(
+            response_type=hikari.ResponseType.MESSAGE_UPDATE, embeds=[embed], components=components
+        )
+
+
+@group.register
+class TestSet(lightbulb.SlashCommand, name="testset", description="Upload this server's test questions (admins)"):
+    data = lightbulb.attachment("data", "A .jsonl or .csv, in the training formats")
+
+    @lightbulb.invoke
+    async def invoke(
+        self,
+        ctx: lightbulb.Context,
+        sets: TestSets = lightbulb.di.INJECTED,
+        discord: DiscordSettings = lightbulb.di.INJECTED,
+    ) -> None:
+        require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, TEST)
+        assert ctx.guild_id is not None
+        limit = sets.max_upload_bytes
+        attachments.check_attachment(
+            self.data, max_bytes=limit, extensions=DATASET_EXTENSIONS, media_types=DATASET_TYPES, what="a test file"
+        )
+        await ctx.defer(ephemeral=True)
+        fmt = "csv" if attachments.extension(self.data.filename) == "csv" else "jsonl"
+        chunks = attachments.chunks(self.data, max_bytes=limit, what="the test file")
+        count = await sets.upload(chunks, fmt, ctx.guild_id, ctx.user.id)
+        await ctx.interaction.edit_initial_response(f"🧪 This server's test set now has {count} questions.")
+
+
+@group.register
+class Corrections(lightbulb.SlashCommand, name="corrections", description="Give answers the approved corrections"):
+    state = lightbulb.string(
+        "state", "on or off", choices=[lightbulb.Choice("on", "on"), lightbulb.Choice("off", "off")]
+    )
+
+    @lightbulb.invoke
+    async def invoke(
+        self,
+        ctx: lightbulb.Context,
+        guilds: GuildSettingsStore = lightbulb.di.INJECTED,
+        discord: DiscordSettings = lightbulb.di.INJECTED,
+    ) -> None:
+        require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, SWITCH)
+        assert ctx.guild_id is not None
+        await guilds.set_use_corrections(ctx.guild_id, self.state == "on")
+        said = "are now given" if self.state == "on" else "are no longer given"
+        await ctx.respond(f"📚 Approved corrections {said} to the model with each question in this server.")
 
 
 loader.command(group)

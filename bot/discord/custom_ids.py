@@ -13,6 +13,9 @@ TRAIN_CONFIRM = "train"  # metadata: action.pending id
 JOB_CANCEL = "job-cancel"  # metadata: action.job id
 ACTIVATE_MODEL = "activate"  # metadata: job id
 JOBS_PAGE = "jobs-page"  # metadata: offset
+ACTIVATE_ANYWAY = "activate-anyway"  # metadata: job id (its model scored worse than the active one)
+TEST_ITEMS = "test-items"  # metadata: test id (opens the per-question view)
+TEST_PAGE = "test-page"  # metadata: offset.test id
 
 
 def custom_id(prefix: str, *parts: object) -> str:

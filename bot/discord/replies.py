@@ -139,6 +139,13 @@ def correct_button(answer_id: int) -> hikari.api.MessageActionRowBuilder:
     )
 
 
+def used_corrections_line(ids: Sequence[int]) -> str:
+    """Under an answer: which approved corrections the model was given (shown, not stored with the answer)."""
+    if not ids:
+        return ""
+    return "\n-# 📚 used corrections " + ", ".join(f"#{i}" for i in ids)
+
+
 async def answer_question(
     answerer: Answerer,
     answers: AnswerStore,
@@ -165,7 +172,9 @@ async def answer_question(
             return None
         answer = await reply.save()
         try:
-            message_ids = await shown.finish(text, [correct_button(answer.id)])
+            message_ids = await shown.finish(
+                text + used_corrections_line(reply.used_corrections), [correct_button(answer.id)]
+            )
         except Exception as exc:
             # What was shown stays shown; the stored answer is kept out of memory, since the asker never saw it whole.
             await answers.mark_undelivered(answer.id)

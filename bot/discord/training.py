@@ -6,10 +6,13 @@ import hikari
 
 from bot.discord import custom_ids as keys
 from bot.discord.message_split import clip
+from bot.discord.model_tests import notice_line
 from bot.discord.pager import footer, pager_row
-from bot.errors import NotFound
+from bot.errors import InvalidInput, NotFound
 from bot.store.jobs import JobStore, TrainingJob
+from bot.store.model_tests import ModelTestStore
 from bot.store.requests import JobRequest
+from bot.testing.scorecard import stored_scorecard
 from bot.training.datasets import DatasetReport
 
 STATUS_EMOJI = {
@@ -22,18 +25,26 @@ STATUS_EMOJI = {
 }
 
 
+def activate_anyway_row(job_id: int) -> hikari.api.MessageActionRowBuilder:
+    return hikari.impl.MessageActionRowBuilder().add_interactive_button(
+        hikari.ButtonStyle.DANGER, keys.custom_id(keys.ACTIVATE_ANYWAY, job_id), label="Activate anyway"
+    )
+
+
 def activate_button(job_id: int) -> hikari.api.MessageActionRowBuilder:
     return hikari.impl.MessageActionRowBuilder().add_interactive_button(
         hikari.ButtonStyle.SUCCESS, keys.custom_id(keys.ACTIVATE_MODEL, job_id), label="Activate this model"
     )
 
 
-def job_notice(job: TrainingJob) -> tuple[str, list[hikari.api.MessageActionRowBuilder]]:
+def job_notice(job: TrainingJob, tested: str = "") -> tuple[str, list[hikari.api.MessageActionRowBuilder]]:
+    """The end-of-job notice; `tested` is the line with the new model's test result, next to Activate."""
     who = f"<@{job.requester_id}>"
     if job.status == "succeeded":
         return (
             f"✅ {who} training job #{job.id} finished: `{job.fine_tuned_model}`.\n"
-            "An admin can switch this server to it now, or later with `/model use`.",
+            + (f"{tested}\n" if tested else "")
+            + "An admin can switch this server to it now, or later with `/model use`.",
             [activate_button(job.id)],
         )
     if job.status == "failed":
@@ -92,11 +103,16 @@ def job_embed(job: TrainingJob) -> hikari.Embed:
 class JobAnnouncer:
     """Posts the job watcher's notices in the channel where the job was started, mentioning who started it."""
 
-    def __init__(self, rest: hikari.api.RESTClient) -> None:
+    def __init__(self, rest: hikari.api.RESTClient, tests: ModelTestStore) -> None:
         self._rest = rest
+        self._tests = tests
 
     async def job_ended(self, job: TrainingJob) -> None:
-        content, components = job_notice(job)
+        tested = ""
+        if job.status == "succeeded":
+            test = await self._tests.for_job(job.id)
+            tested = notice_line(test, await stored_scorecard(self._tests, test))
+        content, components = job_notice(job, tested)
         await self._rest.create_message(
             job.channel_id, content, components=components, user_mentions=[job.requester_id]
         )
@@ -139,6 +155,15 @@ async def job_in_guild(jobs: JobStore, guild_id: int | None, job_id: int) -> Tra
     job = await jobs.get(job_id)
     if job is None or job.guild_id != guild_id:
         raise NotFound(f"There is no training job #{job_id} in this server.")
+    return job
+
+
+async def finished_job(jobs: JobStore, guild_id: int | None, metadata: str) -> TrainingJob:
+    """The job named by an Activate button, if it is this server's and has a model to activate."""
+    (job_id,) = keys.ids(metadata, 1)
+    job = await job_in_guild(jobs, guild_id, job_id)
+    if job.status != "succeeded" or not job.fine_tuned_model:
+        raise InvalidInput(f"Job #{job.id} has no finished model to activate.")
     return job
 
 

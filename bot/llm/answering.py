@@ -11,14 +11,11 @@ import attrs
 from bot.errors import InvalidInput, ServiceUnavailable
 from bot.limits import RateLimiter
 from bot.llm.chat import ChatMessage, ChatModel, ChatStream
+from bot.llm.references import ReferenceBlock, References
 from bot.llm.settings import LLMSettings
+from bot.llm.tokens import estimate_tokens
 from bot.store.answers import Answer, AnswerStore, NewAnswer, Source, Turn, new_conversation_id
 from bot.store.guilds import GuildSettingsStore
-
-
-def estimate_tokens(text: str) -> int:
-    """A deliberately generous token estimate (about 3 characters a token) for fitting context into a budget."""
-    return len(text) // 3 + 4
 
 
 @attrs.frozen
@@ -40,8 +37,13 @@ def fit_context(
     question: str,
     budget: int,
     count: Callable[[str], int] = estimate_tokens,
+    *,
+    references: str = "",
 ) -> list[ChatMessage]:
-    """System prompt, then as many of the most recent turns as fit the token budget, then the question."""
+    """System prompt (with `references`, corrections relevant to the question, after it), then as many of the most
+    recent turns as fit the token budget, then the question."""
+    if references:
+        system_prompt = f"{system_prompt}\n\n{references}" if system_prompt else references
     used = count(system_prompt) + count(question)
     kept: list[Turn] = []
     for turn in reversed(turns):
@@ -68,6 +70,7 @@ class Reply:
     _stream: ChatStream
     _answers: AnswerStore
     text: str = ""
+    used_corrections: list[int] = attrs.field(factory=list[int])  # given to the model as verified answers
 
     async def __aiter__(self) -> AsyncIterator[str]:
         async for delta in self._stream.deltas:
@@ -107,7 +110,10 @@ class Answerer:
         guilds: GuildSettingsStore,
         limiter: RateLimiter,
         settings: LLMSettings,
+        *,
+        references: References | None = None,
     ) -> None:
+        self._references = references
         self._chat = chat
         self._answers = answers
         self._guilds = guilds
@@ -155,6 +161,11 @@ class Answerer:
             )
         conversation_id = turns[-1].conversation_id if turns else new_conversation_id()
         model = await self.model_for(question.guild_id)
-        messages = fit_context(settings.system_prompt, turns, question.text, settings.context_token_budget)
+        block = ReferenceBlock("", [])
+        if self._references is not None:
+            block = await self._references.block(question.guild_id, question.text, user_id=question.user_id)
+        # The references have their own budget, on top of the conversation's.
+        budget = settings.context_token_budget + estimate_tokens(block.text)
+        messages = fit_context(settings.system_prompt, turns, question.text, budget, references=block.text)
         stream = self._chat.stream(model, messages)
-        return Reply(question, model, conversation_id, messages, stream, self._answers)
+        return Reply(question, model, conversation_id, messages, stream, self._answers, used_corrections=block.ids)

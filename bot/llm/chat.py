@@ -77,6 +77,35 @@ class ChatModel:
         self._max_tokens = max_tokens
         self._temperature = temperature
 
+    async def complete(
+        self,
+        model: str,
+        messages: Sequence[ChatMessage],
+        *,
+        timeout_s: float | None = None,
+        json_object: bool = False,
+    ) -> str:
+        """One whole answer (no streaming, no client retries: the caller decides what a failure means)."""
+        client = (
+            self._client.with_options(max_retries=0, timeout=timeout_s)
+            if timeout_s is not None
+            else self._client.with_options(max_retries=0)
+        )
+        try:
+            completion = await client.chat.completions.create(
+                model=model,
+                messages=[_message_param(m) for m in messages],
+                max_tokens=self._max_tokens,
+                temperature=self._temperature if self._temperature is not None else openai.omit,
+                response_format={"type": "json_object"} if json_object else openai.omit,
+            )
+        except openai.OpenAIError as exc:
+            _log.warning("completion with %s failed: %s: %s", model, type(exc).__name__, exc)
+            raise provider_error(exc, model) from exc
+        if not completion.choices:
+            return ""
+        return completion.choices[0].message.content or ""
+
     def stream(self, model: str, messages: Sequence[ChatMessage]) -> ChatStream:
         result = ChatStream(deltas=_empty())
         result.deltas = self._deltas(model, messages, result)

@@ -28,3 +28,9 @@ class LLMSettings:
     max_concurrent_answers: int = attrs.field(default=16, validator=positive)
     # Streaming edits happen at most this often (Discord allows roughly 5 edits per 5 s per message).
     edit_interval_s: float = attrs.field(default=1.0, validator=positive)
+    # Approved corrections relevant to a question are given to the model with it (per server: /model corrections).
+    use_corrections: bool = True
+    max_references: int = attrs.field(default=3, validator=non_negative)
+    references_token_budget: int = attrs.field(default=800, validator=positive)
+    # The share of a question's keywords a correction's question must hold to be given to the model.
+    references_min_overlap: float = attrs.field(default=0.5, validator=positive)

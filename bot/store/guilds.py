@@ -1,4 +1,4 @@
-"""Per-guild settings: which model answers in a guild."""
+"""Per-guild settings: which model answers in a guild, and whether its approved corrections are given to it."""
 
 from __future__ import annotations
 
@@ -57,4 +57,25 @@ class GuildSettingsStore:
                     )
                 )
             ).first()
-        return (row is not None, row.previous_model if row else None)
+        # updated_at is set by model switches only (a row may exist just for the corrections switch).
+        return (row is not None and row.updated_at is not None, row.previous_model if row else None)
+
+    async def use_corrections(self, guild_id: int) -> bool | None:
+        """Whether the guild gives approved corrections to the model (None: never chosen, the configured default)."""
+        async with self._db.engine.connect() as conn:
+            return (
+                await conn.execute(
+                    sa.select(guild_settings.c.use_corrections).where(guild_settings.c.guild_id == guild_id)
+                )
+            ).scalar_one_or_none()
+
+    async def set_use_corrections(self, guild_id: int, on: bool) -> None:
+        """Turn corrections on or off for the guild; its model choice (and so /model rollback) is left as it is."""
+        dialect = postgresql if self._db.engine.dialect.name == "postgresql" else sqlite
+        insert = dialect.insert(guild_settings).values(guild_id=guild_id, use_corrections=on)
+        upsert = insert.on_conflict_do_update(
+            index_elements=[guild_settings.c.guild_id],
+            set_={"use_corrections": insert.excluded.use_corrections},
+        )
+        async with self._db.engine.begin() as conn:
+            await conn.execute(upsert)

@@ -6,6 +6,7 @@ This is the newest shape; a change here needs a migration in bot/store/migration
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy import event
 
 metadata = sa.MetaData()
 
@@ -45,6 +46,8 @@ guild_settings = sa.Table(
     sa.Column("previous_model", sa.String(200), nullable=True),  # what /model rollback returns to
     sa.Column("updated_by", Id, nullable=True),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
+    # Whether approved corrections are given to the model with each question (None: the configured default).
+    sa.Column("use_corrections", sa.Boolean, nullable=True),
 )
 
 # Written by builds before Alembic (which now tracks the schema in alembic_version); kept at 1 for them.
@@ -168,4 +171,99 @@ job_events = sa.Table(
     sa.Column("total_steps", sa.Integer, nullable=True),
     sa.Column("train_loss", sa.Float, nullable=True),
     sa.Column("valid_loss", sa.Float, nullable=True),
+)
+
+
+# Full-text search over approved corrections' questions, which the database keeps in step by itself: on SQLite an FTS5
+# table filled by triggers, on PostgreSQL a generated tsvector column with a GIN index. Neither is expressible as a
+# Core column, so their DDL runs right after `corrections` is created (and the upgrade step adds them to old databases).
+SQLITE_SEARCH_DDL = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS corrections_fts USING fts5(question, tokenize = 'porter unicode61')",
+    # Only approved corrections are searchable: every change rewrites the row's entry (or drops it).
+    "CREATE TRIGGER IF NOT EXISTS corrections_fts_insert AFTER INSERT ON corrections WHEN new.status = 'approved' "
+    "BEGIN INSERT INTO corrections_fts (rowid, question) "
+    "VALUES (new.id, coalesce(new.corrected_transcript, new.question)); END",
+    "CREATE TRIGGER IF NOT EXISTS corrections_fts_update AFTER UPDATE ON corrections "
+    "BEGIN DELETE FROM corrections_fts WHERE rowid = old.id; "
+    "INSERT INTO corrections_fts (rowid, question) SELECT new.id, coalesce(new.corrected_transcript, new.question) "
+    "WHERE new.status = 'approved'; END",
+    "CREATE TRIGGER IF NOT EXISTS corrections_fts_delete AFTER DELETE ON corrections "
+    "BEGIN DELETE FROM corrections_fts WHERE rowid = old.id; END",
+)
+POSTGRESQL_SEARCH_DDL = (
+    "ALTER TABLE corrections ADD COLUMN IF NOT EXISTS search tsvector GENERATED ALWAYS AS "
+    "(to_tsvector('english', coalesce(corrected_transcript, question))) STORED",
+    "CREATE INDEX IF NOT EXISTS ix_corrections_search ON corrections USING gin (search) WHERE status = 'approved'",
+)
+for _statement in SQLITE_SEARCH_DDL:
+    event.listen(corrections, "after_create", sa.DDL(_statement).execute_if(dialect="sqlite"))
+for _statement in POSTGRESQL_SEARCH_DDL:
+    event.listen(corrections, "after_create", sa.DDL(_statement).execute_if(dialect="postgresql"))
+event.listen(corrections, "before_drop", sa.DDL("DROP TABLE IF EXISTS corrections_fts").execute_if(dialect="sqlite"))
+
+
+def described_here(thing: object, name: str | None, kind: str, reflected: bool, compare_to: object) -> bool:
+    """For Alembic's comparisons (`alembic check`, autogenerate, the schema tests): the search DDL above is not in
+    `metadata`, so its FTS5 tables, generated column and index are not differences to act on."""
+    del thing, reflected, compare_to
+    if kind == "table" and name is not None and name.startswith("corrections_fts"):
+        return False
+    return not (kind in ("column", "index") and name in ("search", "ix_corrections_search"))
+
+
+# A server's own test set, uploaded by an admin (a training-format file); when present it replaces the held-out
+# corrections as the questions /model test asks.
+test_questions = sa.Table(
+    "test_questions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("guild_id", Id, nullable=False),
+    sa.Column("question", sa.Text, nullable=False),
+    sa.Column("answer", sa.Text, nullable=False),
+    sa.Column("uploaded_by", Id, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_test_questions_guild", "guild_id", "id"),
+)
+
+# One run of /model test (or the test of a finished training job): `model` against `against` on the test questions.
+model_tests = sa.Table(
+    "model_tests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("guild_id", Id, nullable=False),
+    sa.Column("job_id", sa.Integer, sa.ForeignKey("training_jobs.id"), nullable=True, unique=True),
+    sa.Column("requested_by", Id, nullable=True),  # None: the test of a finished job
+    sa.Column("model", sa.String(300), nullable=False),
+    sa.Column("against", sa.String(300), nullable=False),
+    sa.Column("with_corrections", sa.Boolean, nullable=False),
+    sa.Column("judge_model", sa.String(200), nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),  # corrections | upload
+    sa.Column("status", sa.String(16), nullable=False),  # running | done | failed
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("total", sa.Integer, nullable=False, default=0),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Index("ix_model_tests_guild", "guild_id", "id"),
+)
+
+model_test_items = sa.Table(
+    "model_test_items",
+    metadata,
+    sa.Column("test_id", sa.Integer, sa.ForeignKey("model_tests.id"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column("correction_id", sa.Integer, nullable=True),
+    sa.Column("question", sa.Text, nullable=False),
+    sa.Column("expected", sa.Text, nullable=False),
+    # For each side ("model", "against"): its answer, the judge's score 0-10 (None: ungraded) and verdict, and the
+    # lexical similarity (token F1) of its answer to the expected one.
+    sa.Column("model_answer", sa.Text, nullable=True),
+    sa.Column("model_score", sa.Integer, nullable=True),
+    sa.Column("model_verdict", sa.String(16), nullable=True),
+    sa.Column("model_reason", sa.Text, nullable=True),
+    sa.Column("model_similarity", sa.Float, nullable=True),
+    sa.Column("against_answer", sa.Text, nullable=True),
+    sa.Column("against_score", sa.Integer, nullable=True),
+    sa.Column("against_verdict", sa.String(16), nullable=True),
+    sa.Column("against_reason", sa.Text, nullable=True),
+    sa.Column("against_similarity", sa.Float, nullable=True),
 )

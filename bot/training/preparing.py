@@ -16,6 +16,7 @@ from bot.errors import InvalidInput, NotFound
 from bot.store.corrections import Correction
 from bot.training.builder import corrections_dataset
 from bot.training.datasets import DatasetReport, DatasetRules, validate_path
+from bot.training.held_out import split_approved
 from bot.training.prepared import PreparedDataset, PreparedDatasets, new_id
 from bot.training.settings import TrainingSettings
 from bot.training.tokens import TokenCounter
@@ -85,13 +86,20 @@ class DatasetPreparer:
     async def from_corrections(
         self, corrections: Sequence[Correction], ask: TrainingAsk, system_prompt: str | None
     ) -> PreparedDataset:
+        """The approved corrections minus the held-out test set (which no model is ever trained on)."""
         if not corrections:
             raise NotFound("There are no approved corrections yet. Review some with `/corrections review`.")
+        parts = split_approved(corrections, self._settings)
+        if not parts.training:
+            raise NotFound(
+                f"All {len(parts.held_out)} approved corrections are held out as the test set. Approve more first."
+            )
         raw = self._prepared.new_path(".raw")
         try:
-            data = corrections_dataset(corrections, ask.method or "sft", system_prompt)
+            data = corrections_dataset(parts.training, ask.method or "sft", system_prompt)
             await asyncio.to_thread(raw.write_bytes, data)
-            return await self._prepare(raw, "jsonl", ask, f"{len(corrections)} approved corrections")
+            described = f"{len(parts.training)} approved corrections ({len(parts.held_out)} held out for testing)"
+            return await self._prepare(raw, "jsonl", ask, described)
         finally:
             raw.unlink(missing_ok=True)
 

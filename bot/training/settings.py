@@ -32,4 +32,8 @@ class TrainingSettings:
     notice_attempts: int = attrs.field(default=5, validator=positive)
     # How long a request whose start was not confirmed may wait for its job to turn up before its upload is deleted.
     start_grace_s: float = attrs.field(default=600.0, validator=non_negative)
+    # The share of approved corrections kept out of training as the test set (chosen by id, so always the same
+    # ones), raised so that at least `held_out_min` are kept once there are 4 × that many corrections.
+    held_out_share: float = attrs.field(default=0.1, validator=[non_negative, attrs.validators.lt(1.0)])
+    held_out_min: int = attrs.field(default=5, validator=non_negative)
     dpo_beta: float | None = attrs.field(default=None, validator=attrs.validators.optional(non_negative))

@@ -21,6 +21,8 @@ from bot.training.trainer import RemoteJob, Trainer, TrainerNotFound
 _log = logging.getLogger(__name__)
 
 Notify = Callable[[TrainingJob], Awaitable[None]]
+# Whether a finished job's notice may be posted yet (False: ask again next round), e.g. once its model is tested.
+NoticeReady = Callable[[TrainingJob], Awaitable[bool]]
 NotifyRequest = Callable[[JobRequest, TrainingJob | None], Awaitable[None]]
 
 
@@ -51,11 +53,13 @@ class JobWatcher:
         notify_request: NotifyRequest | None = None,
         notice_attempts: int = 5,
         start_grace_s: float = 600.0,
+        notice_ready: NoticeReady | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._trainer = trainer
         self._jobs = jobs
         self._notify = notify
+        self._notice_ready = notice_ready
         self._requests = requests
         self._notify_request = notify_request
         self._interval = interval_s
@@ -113,6 +117,8 @@ class JobWatcher:
             await self._jobs.update_from_remote(job.id, remote)
         # Notices back off one by one: a channel that is gone must not slow the following of every other job.
         for job in await self._jobs.unnotified_finished():
+            if not await self._may_announce(job):
+                continue  # e.g. its model is being tested: the notice carries the result
             await self._deliver(
                 ("job", job.id),
                 f"the end of training job #{job.id}",
@@ -132,6 +138,15 @@ class JobWatcher:
                     ),
                 )
         self._failures = self._failures + 1 if trouble else 0
+
+    async def _may_announce(self, job: TrainingJob) -> bool:
+        if self._notice_ready is None:
+            return True
+        try:
+            return await self._notice_ready(job)
+        except Exception as exc:  # asked again next round; other jobs' notices go on
+            _log.warning("could not get the notice of training job #%d ready: %s", job.id, _reason(exc))
+            return False
 
     def _requests_store(self) -> JobRequestStore:
         assert self._requests is not None

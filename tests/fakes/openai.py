@@ -5,6 +5,7 @@
         fake.reply("Paris.")                      # the next answers (or a callable of the request)
         fake.fail_next(429, times=1)              # injected faults
         fake.advance(job_id, "succeeded")         # move a fine-tuning job on
+        fake.answer_as("ft:…", lambda request: …) # a model of its own (a better or worse model, a judge)
 
 Shapes follow OpenAI's API reference; tests/fakes/test_openai.py drives it with the real `openai` client.
 """
@@ -12,6 +13,7 @@ Shapes follow OpenAI's API reference; tests/fakes/test_openai.py drives it with 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import itertools
 import json
@@ -37,6 +39,8 @@ class Fault:
     path_prefix: str | None
     retry_after: float | None
     delay: float = 0.0
+    model: str | None = None  # only requests for this model (chat completions)
+    contains: str | None = None  # only requests whose body holds this text
 
 
 @attrs.define
@@ -66,6 +70,8 @@ class FakeOpenAI:
     def __init__(self) -> None:
         self.api_key = "sk-fake"
         self._replies: list[Reply] = []
+        self._by_model: dict[str, Reply] = {}
+        self.chat_latency_s = 0.0  # every chat completion takes this long (a real model's latency)
         self.default_reply: Reply = default_answer
         self.stream_chunk_chars = 8
         self.chunk_delay_s = 0.0
@@ -105,15 +111,34 @@ class FakeOpenAI:
         """Queue the next answers (text, or a callable of the request body); then the default answer again."""
         self._replies.extend(replies)
 
+    def answer_as(self, model: str, reply: Reply) -> None:
+        """Every chat completion for `model` answers with `reply` (text, or a callable of the request body)."""
+        self._by_model[model] = reply
+
     def fail_next(
-        self, status: int, *, times: int = 1, path_prefix: str | None = None, retry_after: float | None = None
+        self,
+        status: int,
+        *,
+        times: int = 1,
+        path_prefix: str | None = None,
+        retry_after: float | None = None,
+        model: str | None = None,
+        contains: str | None = None,
     ) -> None:
         for _ in range(times):
-            self._faults.append(Fault(status, path_prefix, retry_after))
+            self._faults.append(Fault(status, path_prefix, retry_after, model=model, contains=contains))
 
-    def delay_next(self, seconds: float, *, times: int = 1, path_prefix: str | None = None) -> None:
+    def delay_next(
+        self,
+        seconds: float,
+        *,
+        times: int = 1,
+        path_prefix: str | None = None,
+        model: str | None = None,
+        contains: str | None = None,
+    ) -> None:
         for _ in range(times):
-            self._faults.append(Fault(0, path_prefix, None, delay=seconds))
+            self._faults.append(Fault(0, path_prefix, None, delay=seconds, model=model, contains=contains))
 
     def slow_next(self, method: str, path: str, *, seconds: float) -> None:
         """The next `method path` request is carried out (a job is created, a file stored), then its response is held
@@ -178,11 +203,20 @@ class FakeOpenAI:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         path = "/" + request.match_info["tail"]
         self.requests.append((request.method, path, time.monotonic()))
+        model, text = None, ""
         if not request.content_type.startswith("multipart/"):
             # Buffered first: a client that gives up on a slow response must not break the handler.
-            await request.read()
+            body = await request.read()
+            if request.content_type == "application/json" and body:
+                text = body.decode(errors="replace")
+                with contextlib.suppress(ValueError, AttributeError):
+                    model = json.loads(body).get("model")
         for i, fault in enumerate(self._faults):
-            if fault.path_prefix is None or path.startswith(fault.path_prefix):
+            if (
+                (fault.path_prefix is None or path.startswith(fault.path_prefix))
+                and fault.model in (None, model)
+                and (fault.contains is None or fault.contains in text)
+            ):
                 del self._faults[i]
                 if fault.delay:
                     await asyncio.sleep(fault.delay)  # a slow server, to make the client time out
@@ -221,9 +255,22 @@ class FakeOpenAI:
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
+        if (body.get("response_format") or {}).get("type") == "json_object" and "json" not in json.dumps(
+            body.get("messages", [])
+        ).lower():
+            # OpenAI's rule for JSON mode.
+            return _error(
+                400,
+                "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.",
+            )
         self.chat_requests.append(body)
         self.chat_started.set()
-        reply = self._replies.pop(0) if self._replies else self.default_reply
+        if self.chat_latency_s:
+            await asyncio.sleep(self.chat_latency_s)  # the model thinking, not synchronisation
+        if body.get("model") in self._by_model:
+            reply = self._by_model[body["model"]]
+        else:
+            reply = self._replies.pop(0) if self._replies else self.default_reply
         text = reply(body) if callable(reply) else reply
         prompt_tokens = sum(len(str(m.get("content", ""))) // 4 + 1 for m in body.get("messages", []))
         completion_tokens = len(text) // 4 + 1

@@ -27,7 +27,7 @@ from bot.store.answers import AnswerStore
 from bot.store.database import Database
 from bot.store.guilds import GuildSettingsStore
 from bot.store.migrate import head_revision
-from bot.store.schema import corrections, metadata
+from bot.store.schema import corrections, described_here, metadata
 from tests.store.conftest import BACKENDS
 
 # What teachbot's create_all made before Alembic, per dialect ({serial} etc. differ between SQLite and PostgreSQL).
@@ -142,7 +142,11 @@ async def schema_state(database: Database) -> tuple[str | None, list[Any], list[
     """Alembic's revision, what differs between the database and bot/store/schema.py, and schema_version's rows."""
     async with database.engine.connect() as conn:
         revision = (await conn.execute(sa.text("SELECT version_num FROM alembic_version"))).scalar()
-        diff = await conn.run_sync(lambda sync: compare_metadata(MigrationContext.configure(sync), metadata))
+        diff = await conn.run_sync(
+            lambda sync: compare_metadata(
+                MigrationContext.configure(sync, opts={"include_object": described_here}), metadata
+            )
+        )
         legacy = [tuple(row) for row in (await conn.execute(sa.text("SELECT id, version FROM schema_version"))).all()]
     return revision, diff, legacy  # type: ignore[return-value]
 

@@ -15,11 +15,11 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bot.store.schema import metadata
+from bot.store.schema import described_here, metadata
 
 
 def _configure_and_run(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=metadata)
+    context.configure(connection=connection, target_metadata=metadata, include_object=described_here)
     with context.begin_transaction():
         context.run_migrations()
 

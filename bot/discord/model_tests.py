@@ -1,0 +1,140 @@
+"""How model tests look in Discord: progress while one runs, the scorecard (with its chart), the per-question pages,
+and the scorecard line of a finished training job's notice."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+import hikari
+
+from bot.discord import custom_ids as keys
+from bot.discord.message_split import clip
+from bot.discord.pager import footer, pager_row
+from bot.errors import NotFound
+from bot.store.model_tests import ModelTest, ModelTestStore, Side
+from bot.testing.scorecard import Scorecard
+
+VERDICT_EMOJI = {"correct": "✅", "partly": "🟡", "wrong": "❌"}
+
+
+def score_line(card: Scorecard) -> str:
+    """ "new 17/20, current 6/20 (mean score 8.1 vs 3.0 · 15 wins, 3 ties, 2 losses)"."""
+    if not card.total:
+        return "no test questions yet"
+
+    def mean(value: float | None) -> str:
+        return "–" if value is None else f"{value:.1f}"
+
+    line = f"new {card.model_correct}/{card.total}, current {card.against_correct}/{card.total}"
+    if card.graded:
+        line += (
+            f" (mean score {mean(card.model_mean)} vs {mean(card.against_mean)} · {card.wins} wins, {card.ties} ties, "
+            f"{card.losses} losses)"
+        )
+    if card.graded < card.total:
+        line += f" · {card.total - card.graded} ungraded"
+    return line
+
+
+def notice_line(test: ModelTest | None, card: Scorecard | None) -> str:
+    """The test result under a finished job's notice."""
+    if test is None or test.status == "failed" or card is None:
+        return "⚠️ Testing failed, so this model has no score yet: run `/model test` before activating it."
+    if not card.total:
+        return (
+            "🧪 Not tested: there are no test questions yet (approved corrections are held out as tests once there "
+            "are some; `/model testset` uploads a test set)."
+        )
+    warning = " ⚠️ It scored worse than the current model." if card.worse else ""
+    return f"🧪 Test: {score_line(card)}.{warning}"
+
+
+def progress_text(done: int, total: int) -> str:
+    return f"🧪 Testing… {done}/{total} graded"
+
+
+class ProgressEdits:
+    """Shows "12/40 graded" by editing one message at most once per interval (Discord's edit rate limit)."""
+
+    def __init__(
+        self,
+        edit: Callable[[str], Awaitable[object]],
+        interval_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._edit = edit
+        self._interval = interval_s
+        self._clock = clock
+        self._last = float("-inf")
+
+    async def __call__(self, done: int, total: int) -> None:
+        now = self._clock()
+        if now - self._last < self._interval or done == total:
+            return  # the last one is replaced by the scorecard
+        self._last = now
+        await self._edit(progress_text(done, total))
+
+
+def scorecard_embed(test: ModelTest, card: Scorecard) -> hikari.Embed:
+    title = f"Test #{test.id}: `{clip(test.model, 80)}`"
+    embed = hikari.Embed(title=title, description=f"against `{clip(test.against, 200)}`", color=0x5865F2)
+    embed.add_field("Result", score_line(card))
+    source = "held-out approved corrections" if test.source == "corrections" else "the uploaded test set"
+    embed.add_field("Questions", f"{card.total} from {source}", inline=True)
+    embed.add_field("Corrections given", "yes" if test.with_corrections else "no", inline=True)
+    if card.model_similarity is not None and card.against_similarity is not None:
+        embed.add_field(
+            "Word overlap", f"{card.model_similarity:.2f} vs {card.against_similarity:.2f} (0–1)", inline=True
+        )
+    if card.worse:
+        embed.add_field("⚠️", "The tested model scored worse than the one it was tested against.")
+    embed.set_footer(f"graded by {test.judge_model}")
+    return embed
+
+
+def items_button(test_id: int) -> hikari.api.MessageActionRowBuilder:
+    return hikari.impl.MessageActionRowBuilder().add_interactive_button(
+        hikari.ButtonStyle.SECONDARY, keys.custom_id(keys.TEST_ITEMS, test_id), label="Show each question"
+    )
+
+
+def _side(name: str, side: Side) -> str:
+    if side.answer is None:
+        return f"**{name}**: no answer (the model failed)"
+    verdict = (
+        f"{VERDICT_EMOJI.get(side.verdict or '', '')} {side.verdict} · score {side.score}/10"
+        if side.score is not None
+        else "ungraded"
+    )
+    reason = f" — {clip(side.reason, 200)}" if side.reason else ""
+    return f"**{name}** ({verdict}{reason})\n{clip(side.answer, 400)}"
+
+
+async def test_in_guild(store: ModelTestStore, guild_id: int | None, test_id: int) -> ModelTest:
+    """The test, if it belongs to this server (ids arrive from buttons)."""
+    test = await store.get(test_id)
+    if test is None or test.guild_id != guild_id:
+        raise NotFound(f"There is no test #{test_id} in this server.")
+    return test
+
+
+async def item_page(
+    store: ModelTestStore, test: ModelTest, offset: int
+) -> tuple[hikari.Embed, list[hikari.api.MessageActionRowBuilder]]:
+    """One question per page: the question, the corrected answer, each model's answer and verdict."""
+    found = await store.items(test.id, offset=offset, limit=1)
+    if not found:
+        return hikari.Embed(title=f"Test #{test.id}", description="No questions were graded."), []
+    item = found[0]
+    text = "\n\n".join(
+        [
+            f"**Question**\n{clip(item.question.question, 500)}",
+            f"**Corrected answer**\n{clip(item.question.expected, 500)}",
+            _side(f"new · {clip(test.model, 60)}", item.model),
+            _side(f"current · {clip(test.against, 60)}", item.against),
+        ]
+    )
+    embed = hikari.Embed(title=f"Test #{test.id} · question {offset + 1}", description=clip(text, 4000))
+    embed.set_footer(footer(offset, 1, test.total))
+    return embed, pager_row(keys.TEST_PAGE, offset, 1, test.total, test.id)

@@ -1,0 +1,240 @@
+"""Corrections take effect at once: the approved corrections most relevant to a question, given to the model as
+community-verified answers within a token budget (only the same server's, and a private one only to its asker)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Sequence
+
+import attrs
+
+from bot.llm.settings import LLMSettings
+from bot.llm.tokens import estimate_tokens
+from bot.store.correction_search import CorrectionSearch, Found
+from bot.store.guilds import GuildSettingsStore
+
+WORD = re.compile(r"[^\W_]+")
+# Words that say nothing about what a question is about; they would match nearly every correction.
+STOPWORDS = frozenset(
+    [
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "all",
+        "also",
+        "and",
+        "any",
+        "are",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "can",
+        "cannot",
+        "could",
+        "did",
+        "does",
+        "doing",
+        "done",
+        "down",
+        "during",
+        "each",
+        "either",
+        "else",
+        "even",
+        "every",
+        "few",
+        "for",
+        "from",
+        "further",
+        "get",
+        "got",
+        "had",
+        "has",
+        "have",
+        "having",
+        "her",
+        "here",
+        "hers",
+        "him",
+        "his",
+        "how",
+        "however",
+        "into",
+        "its",
+        "itself",
+        "just",
+        "know",
+        "like",
+        "made",
+        "make",
+        "many",
+        "may",
+        "might",
+        "more",
+        "most",
+        "much",
+        "must",
+        "need",
+        "not",
+        "now",
+        "off",
+        "once",
+        "only",
+        "other",
+        "our",
+        "ours",
+        "out",
+        "over",
+        "own",
+        "please",
+        "same",
+        "say",
+        "says",
+        "she",
+        "should",
+        "since",
+        "some",
+        "such",
+        "tell",
+        "than",
+        "that",
+        "the",
+        "their",
+        "theirs",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "too",
+        "under",
+        "until",
+        "very",
+        "want",
+        "was",
+        "way",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "whose",
+        "why",
+        "will",
+        "with",
+        "would",
+        "yes",
+        "yet",
+        "you",
+        "your",
+        "yours",
+    ]
+)
+MAX_WORDS = 12
+CANDIDATES = 20
+HEADER = (
+    "Community-verified answers to similar questions, checked by this server's members. When one applies, answer "
+    "with its facts, even where they differ from what you believe:"
+)
+
+
+def keywords(text: str) -> list[str]:
+    """The words of `text` that say what it is about: lower case, no stop words, no duplicates, at most 12."""
+    found = [w for w in WORD.findall(text.lower()) if (len(w) >= 3 or w.isdigit()) and w not in STOPWORDS]
+    return list(dict.fromkeys(found))[:MAX_WORDS]
+
+
+def _stem(word: str) -> str:
+    # Crude but symmetric: "capital"/"capitals", "train"/"training" share their first five letters.
+    return word[:5]
+
+
+def overlap(question: str, other: str) -> float:
+    """The share of `question`'s keywords that `other` holds too (0 when the question has none)."""
+    wanted = {_stem(w) for w in keywords(question)}
+    if not wanted:
+        return 0.0
+    return len(wanted & {_stem(w) for w in keywords(other)}) / len(wanted)
+
+
+@attrs.frozen
+class ReferenceBlock:
+    text: str  # appended to the system prompt; "" when nothing applies
+    ids: list[int]  # the corrections it holds, in order
+
+
+def reference_block(found: Sequence[Found], budget: int, count: Callable[[str], int] | None = None) -> ReferenceBlock:
+    """The header and as many corrections (best first) as fit `budget` tokens."""
+    count = count or estimate_tokens
+    lines: list[str] = []
+    ids: list[int] = []
+    used = count(HEADER)
+    for item in found:
+        line = f"[correction #{item.id}] Q: {item.question}\nA: {item.corrected_answer}"
+        cost = count(line)
+        if used + cost > budget:
+            continue
+        used += cost
+        lines.append(line)
+        ids.append(item.id)
+    if not lines:
+        return ReferenceBlock("", [])
+    return ReferenceBlock("\n\n".join([HEADER, *lines]), ids)
+
+
+class References:
+    """Which approved corrections a question gets, if the server has corrections on."""
+
+    def __init__(self, search: CorrectionSearch, guilds: GuildSettingsStore, settings: LLMSettings) -> None:
+        self._search = search
+        self._guilds = guilds
+        self._settings = settings
+
+    async def enabled(self, guild_id: int | None) -> bool:
+        if guild_id is None:
+            return False  # DMs: corrections belong to a server
+        chosen = await self._guilds.use_corrections(guild_id)
+        return self._settings.use_corrections if chosen is None else chosen
+
+    async def relevant(
+        self, guild_id: int, question: str, *, user_id: int | None, exclude: Collection[int] = ()
+    ) -> list[Found]:
+        """The best few corrections sharing enough of the question's words (none for an unrelated question)."""
+        words = keywords(question)
+        candidates = await self._search.search(guild_id, words, user_id=user_id, limit=CANDIDATES, exclude=exclude)
+        scored = [(overlap(question, c.question), i, c) for i, c in enumerate(candidates)]
+        kept = [
+            c
+            for share, _, c in sorted(scored, key=lambda s: (-s[0], s[1]))
+            if share >= self._settings.references_min_overlap
+        ]
+        return kept[: self._settings.max_references]
+
+    async def block(
+        self,
+        guild_id: int | None,
+        question: str,
+        *,
+        user_id: int | None,
+        exclude: Collection[int] = (),
+        force: bool | None = None,
+    ) -> ReferenceBlock:
+        """What goes into the system prompt for `question` (`force` overrides the server's on/off)."""
+        on = await self.enabled(guild_id) if force is None else force
+        if not on or guild_id is None:
+            return ReferenceBlock("", [])
+        found = await self.relevant(guild_id, question, user_id=user_id, exclude=exclude)
+        return reference_block(found, self._settings.references_token_budget)

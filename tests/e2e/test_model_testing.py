@@ -1,0 +1,165 @@
+"""Issue 14 through the fake Discord and the fake OpenAI: corrections take effect at once, the held-out test set stays
+out of training data, /model test shows a scorecard and each question, and a finished job is tested before its
+notice, whose Activate asks again when the new model scored worse."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bot.app import BuiltBot
+from bot.store.answers import NewAnswer
+from bot.training.held_out import split_approved
+from tests.e2e.test_training import sft_lines, summary
+from tests.fakes.discord import Event, FakeDiscord
+from tests.fakes.harness import running_bot
+from tests.fakes.openai import FakeOpenAI
+
+FACTS = {f"What is the code name of release {i}?": f"Release {i} is called Falcon-{i * 7}." for i in range(1, 25)}
+
+
+def said(e: Event) -> str:
+    data = e.json.get("data", e.json) if e.kind == "callback" else e.json
+    return str((data or {}).get("content", "")) + json.dumps((data or {}).get("embeds", []))
+
+
+async def approve(built: BuiltBot, discord: FakeDiscord, question: str, fixed: str) -> int:
+    services = built.services
+    answer = await services.answers.add(
+        NewAnswer(
+            guild_id=discord.guild_id,
+            channel_id=discord.channel_id,
+            user_id=discord.member.id,
+            conversation_id="c",
+            source="slash",
+            model="gpt-4o-mini",
+            question=question,
+            answer="I am not sure.",
+        )
+    )
+    saved = await services.corrections.submit(answer, discord.member.id, fixed)
+    return (await services.corrections.review(saved.correction.id, discord.admin.id, "approved")).id
+
+
+def knows(request: dict[str, Any]) -> str:
+    """A good model: it knows every release's code name."""
+    question = request["messages"][-1]["content"]
+    return FACTS.get(question, "No idea.")
+
+
+def judge(request: dict[str, Any]) -> str:
+    prompt = request["messages"][-1]["content"]
+    reference = prompt.split("Reference answer:\n")[1].split("\n\n")[0]
+    good = reference in prompt.split("Answer to grade:\n")[1]
+    return json.dumps({"score": 9 if good else 1, "verdict": "correct" if good else "wrong", "reason": "compared"})
+
+
+def final(e: Event) -> bool:
+    return "correct:" in str(e.json.get("components"))
+
+
+async def test_an_approved_correction_is_given_to_the_model_at_once_and_the_reply_names_it(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    async with running_bot(discord, openai_fake, tmp_path, llm={"edit_interval_s": 0.05}) as built:
+        other = await approve(built, discord, "Where do we park bikes?", "Bikes go in the yard behind building B.")
+        fixed = await approve(built, discord, "When does the library open on Sundays?", "At 11:00 on Sundays.")
+        asked = discord.slash("ask", options={"question": "what time does the library open on sunday?"})
+        reply = said(await asked.wait(final))
+        system = openai_fake.chat_requests[-1]["messages"][0]["content"]
+        assert "At 11:00 on Sundays." in system and "yard behind building B" not in system
+        assert f"used corrections #{fixed}" in reply and f"#{other}" not in reply
+
+        unrelated = discord.slash("ask", options={"question": "Tell me a joke about penguins"})
+        assert "used corrections" not in said(await unrelated.wait(final))
+        assert "11:00" not in openai_fake.chat_requests[-1]["messages"][0]["content"]
+
+        off = discord.slash("model", subcommand="corrections", options={"state": "off"}, user=discord.admin)
+        assert "no longer given" in said(await off.wait_callback())
+        again = discord.slash("ask", options={"question": "when does the library open on sundays?"})
+        assert "used corrections" not in said(await again.wait(final))
+        assert "11:00" not in openai_fake.chat_requests[-1]["messages"][0]["content"]
+
+
+async def test_model_test_scores_two_models_on_held_out_corrections_that_training_files_leave_out(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    openai_fake.answer_as("good-model", knows)
+    openai_fake.answer_as("bad-model", "No idea.")
+    openai_fake.answer_as("judge", judge)
+    sections: dict[str, Any] = {
+        "llm": {"models": ["gpt-4o-mini", "good-model", "bad-model"]},
+        "testing": {"judge_model": "judge", "progress_interval_s": 0.01},
+    }
+    async with running_bot(discord, openai_fake, tmp_path, **sections) as built:
+        for question, fixed in FACTS.items():
+            await approve(built, discord, question, fixed)
+        approved = await built.services.corrections.with_status(discord.guild_id, "approved")
+        held_out = split_approved(approved, built.services.config.settings.training).held_out
+        assert len(held_out) >= 5
+
+        exported = discord.slash("corrections", subcommand="export", options={"format": "sft"}, user=discord.admin)
+        event = await exported.wait(lambda e: bool(e.files))
+        data = event.files[0].data.decode()
+        assert f"{len(held_out)} held out for testing" in said(event)
+        assert all(c.question not in data for c in held_out)
+        assert sum(1 for c in approved if c.question in data) == len(approved) - len(held_out)
+        started = discord.slash("train", options={"source": "corrections"}, user=discord.admin)
+        card = await summary(started)
+        assert f"({len(held_out)} held out for testing)" in json.dumps(card.embeds)
+
+        tested = discord.slash(
+            "model", subcommand="test", options={"model": "good-model", "against": "bad-model"}, user=discord.admin
+        )
+        done = await tested.wait(lambda e: bool(e.files))
+        n = len(held_out)
+        assert f"new {n}/{n}, current 0/{n}" in said(done) and f"{n} wins, 0 ties, 0 losses" in said(done)
+        assert any("graded" in said(e) for e in tested.responses if e.kind == "edit")  # progress while it ran
+        assert done.files[0].data.startswith(b"\x89PNG")
+        assert tested.original is not None
+        pages = discord.click(tested.original, tested.original.custom_ids[0], user=discord.admin)
+        page = said(await pages.wait_callback())
+        first = held_out[0]
+        assert first.question in page and first.corrected_answer in page and "No idea." in page
+        assert pages.original is not None
+        later = discord.click(pages.original, pages.original.custom_ids[1], user=discord.admin)  # Next ▶
+        assert held_out[1].question in said(await later.wait_callback())
+
+
+async def test_a_finished_job_is_tested_before_its_notice_and_a_worse_model_needs_a_second_click(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    openai_fake.answer_as("gpt-4o-mini", knows)  # the server's current model
+    openai_fake.answer_as("judge", judge)
+    async with running_bot(discord, openai_fake, tmp_path, testing={"judge_model": "judge"}) as built:
+        for question, fixed in FACTS.items():
+            await approve(built, discord, question, fixed)
+        data = discord.attachment("faq.jsonl", sft_lines(10), "application/jsonl")
+        started = discord.slash("train", options={"data": data, "suffix": "worse"}, user=discord.admin)
+        card = await summary(started)
+        confirm = discord.click(card, next(c for c in card.custom_ids if "confirm" in c), user=discord.admin)
+        await confirm.wait(lambda e: e.kind == "edit")
+        (job_id,) = openai_fake.jobs
+        model = openai_fake.advance(job_id, "succeeded")["fine_tuned_model"]
+        openai_fake.answer_as(model, "No idea.")
+        await built.services.watcher.run_once()
+        notices = await discord.wait_for(
+            lambda: [m for m in discord.bot_messages_in(discord.channel_id) if "finished" in m.content]
+        )
+        notice = notices[0]
+        n = len(split_approved(await built.services.corrections.with_status(discord.guild_id, "approved"),
+                               built.services.config.settings.training).held_out)  # fmt: skip
+        assert f"new 0/{n}, current {n}/{n}" in notice.content and "scored worse" in notice.content
+        assert any(r["model"] == model for r in openai_fake.chat_requests)
+        await built.services.watcher.run_once()
+        assert len([m for m in discord.bot_messages_in(discord.channel_id) if "finished" in m.content]) == 1
+
+        activate = discord.click(notice, notice.custom_ids[0], user=discord.admin)
+        asked = await activate.wait_callback()
+        assert "Activate it anyway?" in said(asked) and activate.ephemeral
+        assert await built.services.guilds.active_model(discord.guild_id) is None  # nothing switched yet
+        assert activate.original is not None
+        anyway = discord.click(activate.original, activate.original.custom_ids[0], user=discord.admin)
+        assert f"now uses `{model}`" in said(await anyway.wait_callback())
+        assert await built.services.guilds.active_model(discord.guild_id) == model

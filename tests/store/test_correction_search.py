@@ -1,0 +1,112 @@
+"""Retrieval of approved corrections for a question (SQLite FTS5 and PostgreSQL tsvector): the right one among many,
+none for an unrelated question, and never another server's or someone else's private one."""
+
+from __future__ import annotations
+
+from bot.llm.references import References
+from bot.llm.settings import LLMSettings
+from bot.store.answers import AnswerStore, NewAnswer
+from bot.store.correction_search import CorrectionSearch
+from bot.store.corrections import CorrectionStore
+from bot.store.database import Database
+from bot.store.guilds import GuildSettingsStore
+
+TOPICS = [
+    ("How many moons does Mars have?", "Mars has two moons, Phobos and Deimos."),
+    ("What is the boiling point of water at sea level?", "100 °C at sea level."),
+    ("Who wrote the novel Moby Dick?", "Herman Melville wrote Moby Dick."),
+    ("When does the community meetup start on Fridays?", "Fridays at 18:00 in the main hall."),
+    ("Which port does the staging server listen on?", "The staging server listens on port 8443."),
+    ("What is the capital city of Australia?", "Canberra is the capital of Australia."),
+    ("How long is the warranty for refurbished keyboards?", "Refurbished keyboards have a 6 month warranty."),
+    ("Which license covers the bot's source code?", "The bot is under the MIT license."),
+]
+
+
+async def _approved(
+    db: Database, question: str, fixed: str, *, guild: int = 5, user: int = 1, private: bool = False
+) -> int:
+    answer = await AnswerStore(db).add(
+        NewAnswer(
+            guild_id=guild,
+            channel_id=10,
+            user_id=user,
+            conversation_id="c",
+            source="slash",
+            model="m",
+            question=question,
+            answer="I don't know.",
+            private=private,
+        )
+    )
+    store = CorrectionStore(db)
+    saved = (await store.submit(answer, user, fixed)).correction
+    return (await store.review(saved.id, 99, "approved")).id
+
+
+def _references(db: Database) -> References:
+    return References(CorrectionSearch(db), GuildSettingsStore(db), LLMSettings())
+
+
+async def test_the_relevant_correction_is_found_among_many_and_none_for_an_unrelated_question(db: Database) -> None:
+    ids = {q: await _approved(db, q, a) for q, a in TOPICS}
+    for i in range(40):  # noise that shares common words with the questions
+        await _approved(db, f"What is the weather like on day {i} of the trip?", f"Sunny on day {i}.")
+    refs = _references(db)
+    found = await refs.relevant(5, "how many moons has mars got?", user_id=2)
+    assert [f.id for f in found][:1] == [ids["How many moons does Mars have?"]]
+    found = await refs.relevant(5, "Which port is the staging server on", user_id=2)
+    assert found[0].id == ids["Which port does the staging server listen on?"]
+    assert "8443" in found[0].corrected_answer
+    assert await refs.relevant(5, "What is your favourite colour?", user_id=2) == []
+    assert await refs.relevant(6, "How many moons does Mars have?", user_id=2) == []  # another server's
+
+
+async def test_pending_rejected_and_private_corrections_are_not_given_to_others(db: Database) -> None:
+    store = CorrectionStore(db)
+    answers = AnswerStore(db)
+    pending = await answers.add(
+        NewAnswer(
+            guild_id=5,
+            channel_id=10,
+            user_id=1,
+            conversation_id="c",
+            source="slash",
+            model="m",
+            question="What is the wifi password of the lab?",
+            answer="No idea.",
+        )
+    )
+    saved = (await store.submit(pending, 1, "It is hunter2.")).correction
+    refs = _references(db)
+    assert await refs.relevant(5, "wifi password of the lab", user_id=1) == []  # pending: not yet
+    await store.review(saved.id, 99, "rejected")
+    assert await refs.relevant(5, "wifi password of the lab", user_id=1) == []
+    private = await _approved(db, "What is my locker combination?", "Locker 12: 4-8-15.", user=3, private=True)
+    assert await refs.relevant(5, "my locker combination", user_id=4) == []
+    assert [f.id for f in await refs.relevant(5, "my locker combination", user_id=3)] == [private]
+
+
+async def test_an_edit_on_approval_is_what_is_found_and_corrections_can_be_turned_off(db: Database) -> None:
+    store = CorrectionStore(db)
+    answer = await AnswerStore(db).add(
+        NewAnswer(
+            guild_id=5,
+            channel_id=10,
+            user_id=1,
+            conversation_id="c",
+            source="slash",
+            model="m",
+            question="Where is the spare projector kept?",
+            answer="In the kitchen.",
+        )
+    )
+    saved = (await store.submit(answer, 1, "In room 3.")).correction
+    await store.review(saved.id, 99, "approved", corrected_answer="In the cupboard of room 4.")
+    refs = _references(db)
+    block = await refs.block(5, "where is the spare projector?", user_id=2)
+    assert block.ids == [saved.id] and "cupboard of room 4" in block.text and "room 3" not in block.text
+    await GuildSettingsStore(db).set_use_corrections(5, False)
+    assert (await refs.block(5, "where is the spare projector?", user_id=2)).ids == []
+    has_history, _ = await GuildSettingsStore(db).previous_model(5)
+    assert not has_history  # switching corrections is not a model switch that /model rollback would undo
