@@ -19,6 +19,7 @@ from bot.config import Config, Settings
 from bot.conversation.settings import ConversationSettings
 from bot.discord.replies import Asker
 from bot.discord.settings import DiscordSettings
+from bot.discord.threads import ConversationThreads
 from bot.discord.training import JobAnnouncer
 from bot.discord.voice_rooms import TranscriptPoster, VoiceRooms
 from bot.limits import RateLimiter
@@ -33,7 +34,9 @@ from bot.store.corrections import CorrectionStore
 from bot.store.database import Database
 from bot.store.guilds import GuildSettingsStore
 from bot.store.jobs import JobStore
+from bot.store.personas import PersonaStore
 from bot.store.requests import JobRequestStore
+from bot.store.threads import ThreadStore
 from bot.training.openai_trainer import OpenAITrainer
 from bot.training.prepared import PreparedDatasets
 from bot.training.preparing import DatasetPreparer
@@ -73,6 +76,8 @@ class Services:
     rooms: VoiceRooms
     asker: Asker
     preparer: DatasetPreparer
+    personas: PersonaStore
+    threads: ConversationThreads
 
     async def open(self) -> None:
         await self.database.open()
@@ -126,6 +131,8 @@ def register(client: lightbulb.Client, services: Services, settings: Settings) -
         (VoiceRooms, services.rooms),
         (Asker, services.asker),
         (DatasetPreparer, services.preparer),
+        (PersonaStore, services.personas),
+        (ConversationThreads, services.threads),
     ]
     registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
     for kind, value in values:
@@ -139,8 +146,9 @@ def intents_for(settings: Settings) -> hikari.Intents:
         | hikari.Intents.DM_MESSAGES
         | hikari.Intents.GUILD_VOICE_STATES
     )
-    if settings.discord.chat_channels:
-        # Privileged: only needed to read messages in chat channels that neither mention the bot nor are DMs.
+    if settings.discord.chat_channels or settings.discord.answer_in_threads:
+        # Privileged: only needed to read messages in chat channels and the bot's threads that neither mention the
+        # bot nor are DMs.
         intents |= hikari.Intents.MESSAGE_CONTENT
     return intents
 
@@ -176,7 +184,9 @@ def build(
     chat = ChatModel(openai_client, max_tokens=settings.llm.max_answer_tokens, temperature=settings.llm.temperature)
     limiter = RateLimiter(settings.limits.model_calls, settings.limits.window_s)
     jobs = JobStore(database)
-    answerer = Answerer(chat, answers, guilds, limiter, settings.llm)
+    personas = PersonaStore(database)
+    threads = ConversationThreads(bot, ThreadStore(database))
+    answerer = Answerer(chat, answers, guilds, limiter, settings.llm, personas=personas)
     transcriber = Transcriber(settings.speech)
     speech = make_engine(settings.speech, openai_client)
 
@@ -228,8 +238,18 @@ def build(
             speech=speech,
             on_turn=TranscriptPoster(bot.rest, answers, settings.conversation.transcript_channel_id),
         ),
-        asker=Asker(answerer, answers, transcriber, settings.speech, edit_interval_s=settings.llm.edit_interval_s),
+        asker=Asker(
+            answerer,
+            answers,
+            transcriber,
+            settings.speech,
+            llm=settings.llm,
+            threads=threads,
+            edit_interval_s=settings.llm.edit_interval_s,
+        ),
         preparer=DatasetPreparer(prepared, token_counter, training),
+        personas=personas,
+        threads=threads,
     )
     register(client, services, settings)
 

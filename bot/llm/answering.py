@@ -12,13 +12,22 @@ from bot.errors import InvalidInput, ServiceUnavailable
 from bot.limits import RateLimiter
 from bot.llm.chat import ChatMessage, ChatModel, ChatStream
 from bot.llm.settings import LLMSettings
-from bot.store.answers import Answer, AnswerStore, NewAnswer, Source, Turn, new_conversation_id
+from bot.store.answers import Answer, AnswerStore, ImageRef, NewAnswer, Source, Turn, new_conversation_id
 from bot.store.guilds import GuildSettingsStore
+from bot.store.personas import PersonaStore
 
 
 def estimate_tokens(text: str) -> int:
     """A deliberately generous token estimate (about 3 characters a token) for fitting context into a budget."""
     return len(text) // 3 + 4
+
+
+@attrs.frozen
+class QuestionImage:
+    """A picture sent with a question: what the model gets (a data URL) and what is stored (a reference)."""
+
+    data_url: str
+    ref: ImageRef
 
 
 @attrs.frozen
@@ -32,6 +41,10 @@ class Question:
     transcript: str | None = None
     private: bool = False  # shown only to the asker (an ephemeral reply)
     admitted: bool = False  # the asker's rate limit was already taken (before downloading or transcribing)
+    images: tuple[QuestionImage, ...] = ()
+    # A thread's conversation: its turns are the memory, whoever asked them; the thread's channel's persona applies.
+    conversation_id: str | None = None
+    parent_channel_id: int | None = None
 
 
 def fit_context(
@@ -68,10 +81,19 @@ class Reply:
     _stream: ChatStream
     _answers: AnswerStore
     text: str = ""
+    thinking: str = ""  # what a reasoning model thought: never part of the answer
+
+    @property
+    def system_prompt(self) -> str:
+        return next((m.content for m in self.messages if m.role == "system"), "")
 
     async def __aiter__(self) -> AsyncIterator[str]:
+        """The answer so far after each delta (unchanged while the model thinks; see `thinking`)."""
         async for delta in self._stream.deltas:
-            self.text += delta
+            if delta.thinking:
+                self.thinking += delta.text
+            else:
+                self.text += delta.text
             yield self.text
         if not self.text.strip():
             raise ServiceUnavailable("The model returned an empty answer. Try rephrasing your question.")
@@ -92,6 +114,8 @@ class Reply:
                 prompt_tokens=self._stream.usage.prompt_tokens,
                 completion_tokens=self._stream.usage.completion_tokens,
                 private=q.private,
+                system_prompt=self.system_prompt,
+                images=tuple(i.ref for i in q.images),
             ),
             message_ids,
         )
@@ -107,10 +131,13 @@ class Answerer:
         guilds: GuildSettingsStore,
         limiter: RateLimiter,
         settings: LLMSettings,
+        *,
+        personas: PersonaStore,
     ) -> None:
         self._chat = chat
         self._answers = answers
         self._guilds = guilds
+        self._personas = personas
         self._limiter = limiter
         self._settings = settings
         self._slots: asyncio.Semaphore | None = None
@@ -123,6 +150,22 @@ class Answerer:
 
     async def model_for(self, guild_id: int | None) -> str:
         return await self._guilds.active_model(guild_id) or self._settings.default_model
+
+    def shows_thinking(self, model: str) -> bool:
+        """Whether a reasoning model's thinking is shown (as a spoiler) above its answers."""
+        return self._settings.shows_thinking(model)
+
+    async def system_prompt_for(self, question: Question) -> str:
+        """The persona that applies where the question was asked: the channel's, else the server's, else the default."""
+        channels = [c for c in (question.channel_id, question.parent_channel_id) if c is not None]
+        persona = await self._personas.find(question.guild_id, channels)
+        return persona.prompt if persona is not None else self._settings.system_prompt
+
+    async def check_takes_images(self, guild_id: int | None) -> None:
+        """InvalidInput when the model answering here does not take pictures (checked before any download)."""
+        model = await self.model_for(guild_id)
+        if not self._settings.takes_images(model):
+            raise InvalidInput(f"The model answering here (`{model}`) does not take pictures. Ask in words instead.")
 
     def check(self, text: str) -> str:
         """The question, trimmed; InvalidInput if it is empty or too long."""
@@ -146,15 +189,21 @@ class Answerer:
             self._limiter.take(question.user_id)
         settings = self._settings
         turns: list[Turn] = []
-        if not question.new_conversation:
+        if question.conversation_id is not None:
+            turns = await self._answers.conversation(question.conversation_id, limit=settings.memory_turns)
+        elif not question.new_conversation:
             turns = await self._answers.memory(
                 question.channel_id,
                 question.user_id,
                 limit=settings.memory_turns,
                 max_age=dt.timedelta(minutes=settings.memory_max_age_minutes),
             )
-        conversation_id = turns[-1].conversation_id if turns else new_conversation_id()
+        conversation_id = question.conversation_id or (turns[-1].conversation_id if turns else new_conversation_id())
         model = await self.model_for(question.guild_id)
-        messages = fit_context(settings.system_prompt, turns, question.text, settings.context_token_budget)
+        if question.images and not settings.takes_images(model):
+            raise InvalidInput(f"The model answering here (`{model}`) does not take pictures. Ask in words instead.")
+        system_prompt = await self.system_prompt_for(question)
+        messages = fit_context(system_prompt, turns, question.text, settings.context_token_budget)
+        messages[-1] = attrs.evolve(messages[-1], images=tuple(i.data_url for i in question.images))
         stream = self._chat.stream(model, messages)
         return Reply(question, model, conversation_id, messages, stream, self._answers)

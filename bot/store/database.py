@@ -66,7 +66,27 @@ async def _add_notice_attempts(conn: AsyncConnection) -> None:
         await conn.execute(sa.text("ALTER TABLE training_jobs ADD COLUMN notice_given_up_at TIMESTAMP WITH TIME ZONE"))
 
 
-UPGRADES: list[Upgrade] = [_add_previous_model, _add_privacy_columns, _add_notice_attempts]
+async def _columns(conn: AsyncConnection, table: str) -> set[str]:
+    return await conn.run_sync(lambda sync: {c["name"] for c in sa.inspect(sync).get_columns(table)})
+
+
+async def _add_persona_and_image_columns(conn: AsyncConnection) -> None:
+    """Answers and corrections record the persona and pictures the model was given; threads look up conversations."""
+    for table in ("answers", "corrections"):
+        columns = await _columns(conn, table)
+        if "system_prompt" not in columns:
+            await conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN system_prompt TEXT"))
+        if "images" not in columns:
+            await conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN images JSON"))
+    await conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_answers_conversation ON answers (conversation_id, id)"))
+
+
+UPGRADES: list[Upgrade] = [
+    _add_previous_model,
+    _add_privacy_columns,
+    _add_notice_attempts,
+    _add_persona_and_image_columns,
+]
 SCHEMA_VERSION = len(UPGRADES)
 
 

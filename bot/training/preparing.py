@@ -83,13 +83,13 @@ class DatasetPreparer:
             upload.unlink(missing_ok=True)
 
     async def from_corrections(
-        self, corrections: Sequence[Correction], ask: TrainingAsk, system_prompt: str | None
+        self, corrections: Sequence[Correction], ask: TrainingAsk, default_system_prompt: str | None
     ) -> PreparedDataset:
         if not corrections:
             raise NotFound("There are no approved corrections yet. Review some with `/corrections review`.")
         raw = self._prepared.new_path(".raw")
         try:
-            data = corrections_dataset(corrections, ask.method or "sft", system_prompt)
+            data = corrections_dataset(corrections, ask.method or "sft", default_system_prompt)
             await asyncio.to_thread(raw.write_bytes, data)
             return await self._prepare(raw, "jsonl", ask, f"{len(corrections)} approved corrections")
         finally:
