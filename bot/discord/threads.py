@@ -33,21 +33,29 @@ class ConversationThreads:
     async def open(
         self, *, guild_id: int, channel_id: int, message_id: int, question: str, conversation_id: str, user_id: int
     ) -> BotThread:
-        """A public thread on the answer's message, recorded as the conversation's; the answer stays if this fails."""
+        """A public thread on the answer's message, recorded as the conversation's; the answer stays if this fails.
+
+        Discord gives a thread started from a message the message's id, so it is recorded under that id first: a
+        message posted in the thread the moment it appears already finds it (even in another process)."""
+        planned = BotThread(message_id, guild_id, channel_id, conversation_id)
+        await self._store.add(planned, user_id)
         try:
             thread = await self._app.rest.create_message_thread(
                 channel_id, message_id, thread_name(question), auto_archive_duration=dt.timedelta(days=1)
             )
         except hikari.HTTPError as exc:
+            await self._store.remove(message_id)
             _log.warning("could not open a thread in %s on %s: %s", channel_id, message_id, exc)
             raise AfterAnswer(
                 ServiceUnavailable(
                     "I answered, but could not open a thread here (the bot needs Create Public Threads)."
                 )
             ) from exc
-        opened = BotThread(int(thread.id), guild_id, channel_id, conversation_id)
-        await self._store.add(opened, user_id)
-        return opened
+        if int(thread.id) != message_id:  # not as Discord documents it, but then the record follows the thread
+            await self._store.remove(message_id)
+            planned = BotThread(int(thread.id), guild_id, channel_id, conversation_id)
+            await self._store.add(planned, user_id)
+        return planned
 
     async def find(self, channel_id: int) -> BotThread | None:
         """The bot's conversation thread with this id, or None. A channel the cache knows as an ordinary channel, or

@@ -29,6 +29,10 @@ class ThreadStore:
         async with self._db.engine.begin() as conn:
             await conn.execute(insert.on_conflict_do_nothing(index_elements=[bot_threads.c.thread_id]))
 
+    async def remove(self, thread_id: int) -> None:
+        async with self._db.engine.begin() as conn:
+            await conn.execute(sa.delete(bot_threads).where(bot_threads.c.thread_id == thread_id))
+
     async def get(self, thread_id: int) -> BotThread | None:
         """The bot's thread with this id, or None (any other channel or thread)."""
         async with self._db.engine.connect() as conn:

@@ -310,6 +310,8 @@ class FakeOpenAI:
         await response.write(chunk({"role": "assistant", "content": ""}, None))
         if deltas is not None:
             for delta in deltas:
+                if self.chunk_delay_s:
+                    await asyncio.sleep(self.chunk_delay_s)  # pacing, as a model thinks and writes
                 await response.write(chunk(delta, None))
             text = ""  # given delta by delta
         size = max(1, self.stream_chunk_chars)
