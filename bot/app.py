@@ -19,6 +19,7 @@ from bot.config import Config, Settings
 from bot.conversation.settings import ConversationSettings
 from bot.discord.replies import Asker
 from bot.discord.settings import DiscordSettings
+from bot.discord.threads import ConversationThreads
 from bot.discord.training import JobAnnouncer
 from bot.discord.voice_rooms import TranscriptPoster, VoiceRooms
 from bot.limits import RateLimiter
@@ -37,7 +38,9 @@ from bot.store.database import Database
 from bot.store.guilds import GuildSettingsStore
 from bot.store.jobs import JobStore
 from bot.store.model_tests import ModelTestStore
+from bot.store.personas import PersonaStore
 from bot.store.requests import JobRequestStore
+from bot.store.threads import ThreadStore
 from bot.testing.job_tests import JobTests
 from bot.testing.runner import ModelTester
 from bot.testing.settings import TestingSettings
@@ -86,6 +89,8 @@ class Services:
     tester: ModelTester
     job_tests: JobTests
     test_sets: TestSets
+    personas: PersonaStore
+    threads: ConversationThreads
 
     async def open(self) -> None:
         await self.database.open()
@@ -145,6 +150,8 @@ def register(client: lightbulb.Client, services: Services, settings: Settings) -
         (ModelTestStore, services.model_tests),
         (ModelTester, services.tester),
         (TestSets, services.test_sets),
+        (PersonaStore, services.personas),
+        (ConversationThreads, services.threads),
     ]
     registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
     for kind, value in values:
@@ -158,8 +165,9 @@ def intents_for(settings: Settings) -> hikari.Intents:
         | hikari.Intents.DM_MESSAGES
         | hikari.Intents.GUILD_VOICE_STATES
     )
-    if settings.discord.chat_channels:
-        # Privileged: only needed to read messages in chat channels that neither mention the bot nor are DMs.
+    if settings.discord.chat_channels or settings.discord.answer_in_threads:
+        # Privileged: only needed to read messages in chat channels and the bot's threads that neither mention the
+        # bot nor are DMs.
         intents |= hikari.Intents.MESSAGE_CONTENT
     return intents
 
@@ -197,7 +205,9 @@ def build(
     jobs = JobStore(database)
     corrections = CorrectionStore(database)
     references = References(CorrectionSearch(database), guilds, settings.llm)
-    answerer = Answerer(chat, answers, guilds, limiter, settings.llm, references=references)
+    personas = PersonaStore(database)
+    threads = ConversationThreads(bot, ThreadStore(database))
+    answerer = Answerer(chat, answers, guilds, limiter, settings.llm, references=references, personas=personas)
     model_tests = ModelTestStore(database)
     tester = ModelTester(
         chat,
@@ -268,13 +278,23 @@ def build(
             speech=speech,
             on_turn=TranscriptPoster(bot.rest, answers, settings.conversation.transcript_channel_id),
         ),
-        asker=Asker(answerer, answers, transcriber, settings.speech, edit_interval_s=settings.llm.edit_interval_s),
+        asker=Asker(
+            answerer,
+            answers,
+            transcriber,
+            settings.speech,
+            llm=settings.llm,
+            threads=threads,
+            edit_interval_s=settings.llm.edit_interval_s,
+        ),
         preparer=DatasetPreparer(prepared, token_counter, training),
         references=references,
         model_tests=model_tests,
         tester=tester,
         job_tests=job_tests,
         test_sets=TestSets(model_tests, prepared, token_counter, training, settings.testing),
+        personas=personas,
+        threads=threads,
     )
     register(client, services, settings)
 

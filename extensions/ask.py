@@ -10,8 +10,10 @@ import lightbulb
 
 from bot.discord.errors import describe_error
 from bot.discord.hearing import audio_attachment
+from bot.discord.pictures import picture_attachments
 from bot.discord.replies import Asker, ChannelTarget, InteractionTarget
 from bot.discord.settings import DiscordSettings
+from bot.discord.threads import ConversationThreads
 from bot.discord.voice_rooms import VoiceRooms, caller_channel
 from bot.errors import AfterAnswer, InvalidInput
 from bot.speech.tts import SpeechEngine
@@ -24,11 +26,13 @@ _log = logging.getLogger(__name__)
 class Ask(lightbulb.SlashCommand, name="ask", description="Ask the bot a question"):
     question = lightbulb.string("question", "What you want to know", min_length=1, max_length=6000, default=None)
     audio = lightbulb.attachment("audio", "Or ask out loud: a recording of your question", default=None)
+    image = lightbulb.attachment("image", "A picture to ask about (PNG, JPEG, WEBP or GIF)", default=None)
     private = lightbulb.boolean("private", "Only you see the answer", default=False)
     speak = lightbulb.boolean("speak", "Also send the answer as spoken audio", default=False)
     new_conversation = lightbulb.boolean(
         "new_conversation", "Start afresh: forget your earlier questions in this channel", default=False
     )
+    thread = lightbulb.boolean("thread", "Go on in a thread: every message there continues this", default=False)
 
     @lightbulb.invoke
     async def invoke(
@@ -37,10 +41,12 @@ class Ask(lightbulb.SlashCommand, name="ask", description="Ask the bot a questio
         asker: Asker = lightbulb.di.INJECTED,
         rooms: VoiceRooms = lightbulb.di.INJECTED,
         speech: SpeechEngine = lightbulb.di.INJECTED,
+        discord: DiscordSettings = lightbulb.di.INJECTED,
     ) -> None:
         if self.question is None and self.audio is None:
             raise InvalidInput("Ask something: type a `question` or attach `audio`.")
-        asker.admit(ctx.user.id, self.audio)  # before acknowledging, downloading or transcribing
+        pictures = [self.image] if self.image is not None else []
+        asker.admit(ctx.user.id, self.audio, pictures)  # before acknowledging, downloading or transcribing
         # Acknowledge first: Discord gives 3 s, and the model may take longer than that to say anything.
         await ctx.defer(ephemeral=self.private)
         answer = await asker.reply(
@@ -53,9 +59,12 @@ class Ask(lightbulb.SlashCommand, name="ask", description="Ask the bot a questio
             source="slash",
             private=self.private,
             new_conversation=self.new_conversation,
+            pictures=pictures,
         )
         if answer is None:
             return
+        if self.thread or ctx.channel_id in discord.thread_channels:
+            await asker.open_thread(answer)
         room = rooms.get(ctx.guild_id)
         listening = room is not None and caller_channel(ctx.client.app, room.guild_id, ctx.user.id) == room.channel_id
         # Spoken where the asker listens (in the background); a private answer is never read out to the room.
@@ -82,8 +91,10 @@ async def on_message(
     event: hikari.MessageCreateEvent,
     asker: Asker = lightbulb.di.INJECTED,
     discord: DiscordSettings = lightbulb.di.INJECTED,
+    threads: ConversationThreads = lightbulb.di.INJECTED,
 ) -> None:
-    """Answer a message that mentions the bot, arrives in a DM, or is posted in a configured chat channel."""
+    """Answer a message that mentions the bot, arrives in a DM, is posted in a configured chat channel, or goes on
+    in a thread the bot opened."""
     message = event.message
     if event.author.is_bot or event.author.is_system or message.webhook_id is not None:
         return
@@ -93,15 +104,18 @@ async def on_message(
     is_dm = message.guild_id is None
     mentions = message.user_mentions_ids
     mentioned = bool(mentions) and me.id in mentions
-    if not (mentioned or (is_dm and discord.answer_in_dms) or message.channel_id in discord.chat_channels):
+    thread = None if is_dm else await threads.find(message.channel_id)
+    in_thread = thread is not None and (mentioned or discord.answer_in_threads)
+    if not (mentioned or in_thread or (is_dm and discord.answer_in_dms) or message.channel_id in discord.chat_channels):
         return
     text = _strip_mention(message.content or "", me.id)
     audio = audio_attachment(message)
-    if not text and audio is None:
+    pictures = picture_attachments(message)
+    if not text and audio is None and not pictures:
         return
     rest = event.app.rest
     try:
-        asker.admit(message.author.id, audio)
+        asker.admit(message.author.id, audio, pictures)
         await rest.trigger_typing(message.channel_id)
         await asker.reply(
             ChannelTarget(rest, message.channel_id, reply_to=message.id),
@@ -111,6 +125,8 @@ async def on_message(
             typed=text,
             audio=audio,
             source="message",
+            pictures=pictures,
+            thread=thread,
         )
     except Exception as exc:  # one error path: a short reply; unexpected errors are logged with an id
         notice = describe_error(exc, "message answer")

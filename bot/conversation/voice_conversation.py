@@ -347,6 +347,8 @@ class VoiceConversation:
             splitter = SentenceSplitter(self._settings.first_phrase_min_chars)
             try:
                 async for text in reply:
+                    if not text:
+                        continue  # a reasoning model still thinking: nothing to say yet
                     marks.setdefault("first_token", self._clock())
                     for sentence in splitter.feed(text):
                         sentences.put_nowait(sentence)

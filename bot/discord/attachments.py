@@ -37,13 +37,13 @@ def check_attachment(
     """Refuse before downloading: too big, or neither the extension nor the declared type is one we read."""
     if attachment.size > max_bytes:
         raise InvalidInput(
-            f"`{_shown(attachment.filename)}` is {human_size(attachment.size)}; {what} may be at most "
+            f"`{shown_name(attachment.filename)}` is {human_size(attachment.size)}; {what} may be at most "
             f"{human_size(max_bytes)}."
         )
     declared = (attachment.media_type or "").split(";")[0].strip().lower()
     if extension(attachment.filename) not in extensions and declared not in media_types:
         kinds = ", ".join(f".{e}" for e in sorted(extensions))
-        raise InvalidInput(f"`{_shown(attachment.filename)}` is not {what} ({kinds}).")
+        raise InvalidInput(f"`{shown_name(attachment.filename)}` is not {what} ({kinds}).")
 
 
 async def chunks(attachment: hikari.Attachment, *, max_bytes: int, what: str) -> AsyncIterator[bytes]:
@@ -62,7 +62,7 @@ async def read(attachment: hikari.Attachment, *, max_bytes: int, what: str) -> b
     return b"".join(parts)
 
 
-def _shown(filename: str) -> str:
+def shown_name(filename: str) -> str:
     """A user-supplied file name made safe to echo inside inline code."""
     cleaned = filename.replace("`", "'").replace("\n", " ")
     return cleaned if len(cleaned) <= 60 else cleaned[:59] + "…"

@@ -5,20 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterable, Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from typing import Protocol
 
+import attrs
 import hikari
 
 from bot.discord import custom_ids as keys
 from bot.discord.hearing import heard_question
 from bot.discord.message_split import DISCORD_LIMIT, split_message
+from bot.discord.pictures import check_pictures, read_pictures
+from bot.discord.threads import ConversationThreads
 from bot.errors import AfterAnswer, UserError
-from bot.llm.answering import Answerer, Question
+from bot.llm.answering import Answerer, Question, Reply
+from bot.llm.settings import LLMSettings
 from bot.speech.audio import check_upload
 from bot.speech.settings import SpeechSettings
 from bot.speech.transcribe import Transcriber
 from bot.store.answers import Answer, AnswerStore, Source
+from bot.store.threads import BotThread
 
 Components = Sequence[hikari.api.ComponentBuilder]
 # The interactions whose response can be deferred, edited and followed up.
@@ -146,6 +151,31 @@ def used_corrections_line(ids: Sequence[int]) -> str:
     return "\n-# 📚 used corrections " + ", ".join(f"#{i}" for i in ids)
 
 
+MAX_SHOWN_THINKING = 1000
+
+
+def thinking_label(seconds: float) -> str:
+    return f"🤔 thinking… {int(seconds)} s"
+
+
+def spoiler(thinking: str) -> str:
+    """The model's thinking, collapsed above the answer (cut short; `||` inside would end the spoiler early)."""
+    text = " ".join(thinking.split()).replace("||", "| |")
+    if len(text) > MAX_SHOWN_THINKING:
+        text = text[: MAX_SHOWN_THINKING - 1] + "…"
+    return f"||🤔 {text}||\n\n" if text else ""
+
+
+async def progress(reply: Reply, *, show_thinking: bool, clock: Callable[[], float]) -> AsyncIterator[str]:
+    """What the reply shows while the answer streams: how long the model has been thinking, then the answer."""
+    started = clock()
+    async for text in reply:
+        if text:
+            yield (spoiler(reply.thinking) if show_thinking else "") + text
+        elif reply.thinking:
+            yield thinking_label(clock() - started)
+
+
 async def answer_question(
     answerer: Answerer,
     answers: AnswerStore,
@@ -154,6 +184,7 @@ async def answer_question(
     *,
     interval_s: float,
     prefix: str = "",
+    clock: Callable[[], float] = time.monotonic,
 ) -> Answer | None:
     """Stream the answer into `target` and store it; None when the model failed after part of it was shown.
 
@@ -162,14 +193,17 @@ async def answer_question(
     """
     async with answerer.slot():
         reply = await answerer.begin(question)
-        shown = StreamedReply(target, interval_s=interval_s, prefix=prefix)
+        shown = StreamedReply(target, interval_s=interval_s, prefix=prefix, clock=clock)
+        show_thinking = answerer.shows_thinking(reply.model)
         try:
-            text = await shown.follow(reply)  # an empty answer raises ServiceUnavailable at the end of the stream
+            # An empty answer (thinking alone included) raises ServiceUnavailable at the end of the stream.
+            await shown.follow(progress(reply, show_thinking=show_thinking, clock=clock))
         except UserError as exc:
             if not shown.message_ids:
                 raise
             await shown.finish(f"{reply.text}\n\n⚠️ The answer was cut off: {exc.message}")
             return None
+        text = (spoiler(reply.thinking) if show_thinking else "") + reply.text
         answer = await reply.save()
         try:
             message_ids = await shown.finish(
@@ -179,8 +213,9 @@ async def answer_question(
             # What was shown stays shown; the stored answer is kept out of memory, since the asker never saw it whole.
             await answers.mark_undelivered(answer.id)
             raise AfterAnswer(exc) from exc
-    await answers.set_message_ids(answer.id, [int(m) for m in message_ids])
-    return answer
+    shown_ids = [int(m) for m in message_ids]
+    await answers.set_message_ids(answer.id, shown_ids)
+    return attrs.evolve(answer, message_ids=shown_ids)
 
 
 class Asker:
@@ -194,18 +229,24 @@ class Asker:
         transcriber: Transcriber,
         speech: SpeechSettings,
         *,
+        llm: LLMSettings,
+        threads: ConversationThreads,
         edit_interval_s: float,
     ) -> None:
         self._answerer = answerer
         self._answers = answers
         self._transcriber = transcriber
         self._speech = speech
+        self._llm = llm
+        self._threads = threads
         self._interval = edit_interval_s
 
-    def admit(self, user_id: int, audio: hikari.Attachment | None) -> None:
-        """Refuse a wrong or oversized recording and take the user's rate limit, before anything is downloaded."""
+    def admit(self, user_id: int, audio: hikari.Attachment | None, pictures: Sequence[hikari.Attachment] = ()) -> None:
+        """Refuse a wrong or oversized recording or picture and take the user's rate limit, before anything is
+        downloaded."""
         if audio is not None:
             check_upload(audio.size, audio.media_type, audio.filename, audio.duration, self._speech)
+        check_pictures(pictures, self._llm)
         self._answerer.admit(user_id)
 
     async def reply(
@@ -220,9 +261,15 @@ class Asker:
         source: Source,
         private: bool = False,
         new_conversation: bool = False,
+        pictures: Sequence[hikari.Attachment] = (),
+        thread: BotThread | None = None,
     ) -> Answer | None:
-        """Answer an admitted question (see `admit`) in `target`; None when the model failed after part was shown."""
+        """Answer an admitted question (see `admit`) in `target`; None when the model failed after part was shown.
+        In one of the bot's threads (`thread`), the thread's conversation goes on."""
+        if pictures:  # before downloading anything
+            await self._answerer.check_takes_images(guild_id)
         text, transcript, prefix = await heard_question(self._transcriber, audio, typed, self._speech, guild_id)
+        images = await read_pictures(pictures, self._llm)
         question = Question(
             guild_id=guild_id,
             channel_id=channel_id,
@@ -233,7 +280,23 @@ class Asker:
             transcript=transcript,
             private=private,
             admitted=True,
+            images=images,
+            conversation_id=thread.conversation_id if thread is not None else None,
+            parent_channel_id=thread.parent_channel_id if thread is not None else None,
         )
         return await answer_question(
             self._answerer, self._answers, question, target, interval_s=self._interval, prefix=prefix
+        )
+
+    async def open_thread(self, answer: Answer) -> BotThread | None:
+        """A thread on the answer's first message for the conversation to go on in (not for private or DM answers)."""
+        if answer.guild_id is None or answer.private or not answer.message_ids:
+            return None
+        return await self._threads.open(
+            guild_id=answer.guild_id,
+            channel_id=answer.channel_id,
+            message_id=answer.message_ids[0],
+            question=answer.transcript or answer.question,
+            conversation_id=answer.conversation_id,
+            user_id=answer.user_id,
         )

@@ -16,6 +16,10 @@ class DiscordSettings:
     # Channels where every message is answered (besides mentions and DMs).
     chat_channels: list[int] = attrs.field(factory=list[int])
     answer_in_dms: bool = True
+    # /ask here always goes on in a thread (as with /ask thread:true).
+    thread_channels: list[int] = attrs.field(factory=list[int])
+    # Every message in a thread the bot opened is answered, not only mentions (needs the Message Content intent).
+    answer_in_threads: bool = False
     # Members with this role name or id may run admin actions, besides those with Manage Server.
     admin_roles: list[str] = attrs.field(factory=lambda: ["Bot Admin"])
     # Admin actions also accept the Manage Server permission (recommended). Turning this off leaves only the roles.

@@ -14,8 +14,17 @@ from bot.llm.chat import ChatMessage, ChatModel, ChatStream
 from bot.llm.references import ReferenceBlock, References
 from bot.llm.settings import LLMSettings
 from bot.llm.tokens import estimate_tokens
-from bot.store.answers import Answer, AnswerStore, NewAnswer, Source, Turn, new_conversation_id
+from bot.store.answers import Answer, AnswerStore, ImageRef, NewAnswer, Source, Turn, new_conversation_id
 from bot.store.guilds import GuildSettingsStore
+from bot.store.personas import PersonaStore
+
+
+@attrs.frozen
+class QuestionImage:
+    """A picture sent with a question: what the model gets (a data URL) and what is stored (a reference)."""
+
+    data_url: str
+    ref: ImageRef
 
 
 @attrs.frozen
@@ -29,6 +38,10 @@ class Question:
     transcript: str | None = None
     private: bool = False  # shown only to the asker (an ephemeral reply)
     admitted: bool = False  # the asker's rate limit was already taken (before downloading or transcribing)
+    images: tuple[QuestionImage, ...] = ()
+    # A thread's conversation: its turns are the memory, whoever asked them; the thread's channel's persona applies.
+    conversation_id: str | None = None
+    parent_channel_id: int | None = None
 
 
 def fit_context(
@@ -71,10 +84,16 @@ class Reply:
     _answers: AnswerStore
     text: str = ""
     used_corrections: list[int] = attrs.field(factory=list[int])  # given to the model as verified answers
+    thinking: str = ""  # what a reasoning model thought: never part of the answer
+    system_prompt: str = ""  # the persona it was given (without the corrections it was shown)
 
     async def __aiter__(self) -> AsyncIterator[str]:
+        """The answer so far after each delta (unchanged while the model thinks; see `thinking`)."""
         async for delta in self._stream.deltas:
-            self.text += delta
+            if delta.thinking:
+                self.thinking += delta.text
+            else:
+                self.text += delta.text
             yield self.text
         if not self.text.strip():
             raise ServiceUnavailable("The model returned an empty answer. Try rephrasing your question.")
@@ -95,6 +114,8 @@ class Reply:
                 prompt_tokens=self._stream.usage.prompt_tokens,
                 completion_tokens=self._stream.usage.completion_tokens,
                 private=q.private,
+                system_prompt=self.system_prompt,
+                images=tuple(i.ref for i in q.images),
             ),
             message_ids,
         )
@@ -111,12 +132,14 @@ class Answerer:
         limiter: RateLimiter,
         settings: LLMSettings,
         *,
+        personas: PersonaStore,
         references: References | None = None,
     ) -> None:
         self._references = references
         self._chat = chat
         self._answers = answers
         self._guilds = guilds
+        self._personas = personas
         self._limiter = limiter
         self._settings = settings
         self._slots: asyncio.Semaphore | None = None
@@ -129,6 +152,22 @@ class Answerer:
 
     async def model_for(self, guild_id: int | None) -> str:
         return await self._guilds.active_model(guild_id) or self._settings.default_model
+
+    def shows_thinking(self, model: str) -> bool:
+        """Whether a reasoning model's thinking is shown (as a spoiler) above its answers."""
+        return self._settings.shows_thinking(model)
+
+    async def system_prompt_for(self, question: Question) -> str:
+        """The persona that applies where the question was asked: the channel's, else the server's, else the default."""
+        channels = [c for c in (question.channel_id, question.parent_channel_id) if c is not None]
+        persona = await self._personas.find(question.guild_id, channels)
+        return persona.prompt if persona is not None else self._settings.system_prompt
+
+    async def check_takes_images(self, guild_id: int | None) -> None:
+        """InvalidInput when the model answering here does not take pictures (checked before any download)."""
+        model = await self.model_for(guild_id)
+        if not self._settings.takes_images(model):
+            raise InvalidInput(f"The model answering here (`{model}`) does not take pictures. Ask in words instead.")
 
     def check(self, text: str) -> str:
         """The question, trimmed; InvalidInput if it is empty or too long."""
@@ -152,20 +191,35 @@ class Answerer:
             self._limiter.take(question.user_id)
         settings = self._settings
         turns: list[Turn] = []
-        if not question.new_conversation:
+        if question.conversation_id is not None:
+            turns = await self._answers.conversation(question.conversation_id, limit=settings.memory_turns)
+        elif not question.new_conversation:
             turns = await self._answers.memory(
                 question.channel_id,
                 question.user_id,
                 limit=settings.memory_turns,
                 max_age=dt.timedelta(minutes=settings.memory_max_age_minutes),
             )
-        conversation_id = turns[-1].conversation_id if turns else new_conversation_id()
+        conversation_id = question.conversation_id or (turns[-1].conversation_id if turns else new_conversation_id())
         model = await self.model_for(question.guild_id)
+        if question.images and not settings.takes_images(model):
+            raise InvalidInput(f"The model answering here (`{model}`) does not take pictures. Ask in words instead.")
+        system_prompt = await self.system_prompt_for(question)
         block = ReferenceBlock("", [])
         if self._references is not None:
             block = await self._references.block(question.guild_id, question.text, user_id=question.user_id)
         # The references have their own budget, on top of the conversation's.
         budget = settings.context_token_budget + estimate_tokens(block.text)
-        messages = fit_context(settings.system_prompt, turns, question.text, budget, references=block.text)
+        messages = fit_context(system_prompt, turns, question.text, budget, references=block.text)
+        messages[-1] = attrs.evolve(messages[-1], images=tuple(i.data_url for i in question.images))
         stream = self._chat.stream(model, messages)
-        return Reply(question, model, conversation_id, messages, stream, self._answers, used_corrections=block.ids)
+        return Reply(
+            question,
+            model,
+            conversation_id,
+            messages,
+            stream,
+            self._answers,
+            used_corrections=block.ids,
+            system_prompt=system_prompt,
+        )

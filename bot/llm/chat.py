@@ -10,6 +10,7 @@ import openai
 from openai.types.chat import ChatCompletionMessageParam
 
 from bot.errors import ServiceUnavailable
+from bot.llm.reasoning import Delta, ThinkSplitter
 
 _log = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ class ModelNotFound(ServiceUnavailable):
 class ChatMessage:
     role: str  # system | user | assistant
     content: str
+    # Pictures sent with a user message, as data URLs (`data:image/png;base64,…`).
+    images: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -48,9 +51,10 @@ class Usage:
 
 @attrs.define
 class ChatStream:
-    """Text deltas of one completion; `usage` is filled once the stream ends (when the server reports it)."""
+    """Answer and thinking deltas of one completion; `usage` is filled once the stream ends (when the server reports
+    it)."""
 
-    deltas: AsyncIterator[str]
+    deltas: AsyncIterator[Delta]
     usage: Usage = attrs.field(factory=lambda: Usage(None, None))
 
 
@@ -111,7 +115,8 @@ class ChatModel:
         result.deltas = self._deltas(model, messages, result)
         return result
 
-    async def _deltas(self, model: str, messages: Sequence[ChatMessage], result: ChatStream) -> AsyncIterator[str]:
+    async def _deltas(self, model: str, messages: Sequence[ChatMessage], result: ChatStream) -> AsyncIterator[Delta]:
+        splitter = ThinkSplitter()
         payload: list[ChatCompletionMessageParam] = [_message_param(m) for m in messages]
         try:
             stream = await self._client.chat.completions.create(
@@ -126,8 +131,16 @@ class ChatModel:
                 if chunk.usage is not None:
                     result.usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
                 for choice in chunk.choices:
+                    # vLLM and DeepSeek send thinking apart from the content (`reasoning_content`; newer: `reasoning`).
+                    extra = choice.delta.model_extra or {}
+                    reasoning = extra.get("reasoning_content") or extra.get("reasoning")
+                    if isinstance(reasoning, str) and reasoning:
+                        yield Delta(reasoning, thinking=True)
                     if choice.delta.content:
-                        yield choice.delta.content
+                        for delta in splitter.feed(choice.delta.content):
+                            yield delta
+            for delta in splitter.end():
+                yield delta
         except openai.OpenAIError as exc:
             _log.warning("chat completion with %s failed: %s: %s", model, type(exc).__name__, exc)
             raise provider_error(exc, model) from exc
@@ -138,9 +151,17 @@ def _message_param(message: ChatMessage) -> ChatCompletionMessageParam:
         return {"role": "system", "content": message.content}
     if message.role == "assistant":
         return {"role": "assistant", "content": message.content}
+    if message.images:
+        return {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": message.content},
+                *({"type": "image_url", "image_url": {"url": url}} for url in message.images),
+            ],
+        }
     return {"role": "user", "content": message.content}
 
 
-async def _empty() -> AsyncIterator[str]:
+async def _empty() -> AsyncIterator[Delta]:
     return
     yield

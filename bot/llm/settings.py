@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Literal
+
 import attrs
 
 from bot.config_tables import non_negative, positive
@@ -14,7 +17,11 @@ class LLMSettings:
     default_model: str = "gpt-4o-mini"
     # Models an admin may switch a server to with /model use, besides the server's fine-tuned ones.
     models: list[str] = attrs.field(factory=lambda: ["gpt-4o-mini", "gpt-4.1-mini"])
-    system_prompt: str = "You are a helpful assistant in a Discord community. Answer concisely."
+    # The default persona; /persona sets one per server or channel (a channel's wins).
+    system_prompt: str = (
+        "You are a helpful assistant in a Discord community. Answer concisely, in the language of the question."
+    )
+    max_persona_chars: int = attrs.field(default=2000, validator=positive)
     max_answer_tokens: int = attrs.field(default=1024, validator=positive)
     temperature: float | None = None
     request_timeout_s: float = attrs.field(default=60.0, validator=positive)
@@ -34,3 +41,21 @@ class LLMSettings:
     references_token_budget: int = attrs.field(default=800, validator=positive)
     # The share of a question's keywords a correction's question must hold to be given to the model.
     references_min_overlap: float = attrs.field(default=0.5, validator=positive)
+    # Models that take pictures; a picture sent to any other model is refused with a clear message.
+    vision_models: list[str] = attrs.field(factory=lambda: ["gpt-4o-mini", "gpt-4.1-mini", "gpt-4o", "gpt-4.1"])
+    # Pictures: checked before download, then downscaled to fit `image_max_side` and re-encoded for the model.
+    max_image_mb: float = attrs.field(default=10.0, validator=positive)
+    max_image_pixels: int = attrs.field(default=40_000_000, validator=positive)
+    image_max_side: int = attrs.field(default=1024, validator=positive)
+    max_images: int = attrs.field(default=4, validator=positive)
+    # Reasoning models' thinking, by model: "hide" (default) or "spoiler" (shown collapsed above the answer).
+    reasoning: dict[str, Literal["hide", "spoiler"]] = attrs.field(factory=dict[str, Literal["hide", "spoiler"]])
+
+    def takes_images(self, model: str) -> bool:
+        """Listed models take pictures, and so do their dated snapshots and fine-tunes (`ft:base:org:suffix:id`)."""
+        base = model.split(":")[1] if model.startswith("ft:") and model.count(":") >= 2 else model
+        undated = re.sub(r"-\d{4}-\d{2}-\d{2}$", "", base)
+        return any(m in self.vision_models for m in (model, base, undated))
+
+    def shows_thinking(self, model: str) -> bool:
+        return self.reasoning.get(model, "hide") == "spoiler"

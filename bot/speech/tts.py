@@ -19,6 +19,7 @@ import openai
 
 from bot.errors import InvalidInput, ServiceUnavailable
 from bot.speech.audio import to_pcm48k_stereo
+from bot.speech.language import voice_language
 from bot.speech.settings import SpeechSettings
 
 _log = logging.getLogger(__name__)
@@ -33,6 +34,8 @@ class SynthesizedSpeech:
 
 
 class SpeechEngine(Protocol):
+    """`language` is a hint (e.g. the spoken question's language); the voice follows the language of `text`."""
+
     name: str
 
     async def synthesize(self, text: str, language: str | None = None) -> SynthesizedSpeech: ...
@@ -72,7 +75,8 @@ class EdgeSpeech:
         text = _checked(text, self._settings)
         audio = bytearray()
         try:
-            async for chunk in edge_tts.Communicate(text, self.voice(language)).stream():
+            voice = self.voice(voice_language(text, language))
+            async for chunk in edge_tts.Communicate(text, voice).stream():
                 if chunk["type"] == "audio":
                     audio += chunk.get("data", b"")
         except Exception as exc:  # edge-tts raises its own and aiohttp's errors
@@ -117,12 +121,16 @@ class EspeakSpeech:
     def __init__(self, settings: SpeechSettings) -> None:
         self._settings = settings
 
+    def voice(self, language: str | None) -> str:
+        voices = self._settings.espeak_voices
+        return voices.get((language or "").split("-")[0], voices.get("en", "en-us"))
+
     async def synthesize(self, text: str, language: str | None = None) -> SynthesizedSpeech:
         text = _checked(text, self._settings)
         binary = shutil.which("espeak-ng")
         if binary is None:
             raise ServiceUnavailable("The offline speech engine (espeak-ng) is not installed.")
-        voice = self._settings.espeak_voices.get((language or "en").split("-")[0], language or "en-us")
+        voice = self.voice(voice_language(text, language))
         process = await asyncio.create_subprocess_exec(
             binary,
             "-v",

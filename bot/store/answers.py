@@ -21,6 +21,21 @@ def new_conversation_id() -> str:
 
 
 @attrs.frozen
+class ImageRef:
+    """A picture sent with a question, by reference: where Discord keeps it and its SHA-256 (never its bytes)."""
+
+    url: str
+    attachment_id: int
+    sha256: str
+
+
+def image_refs(value: Any) -> tuple[ImageRef, ...]:
+    """Stored JSON back into references (None for answers without pictures)."""
+    items = cast(list[dict[str, Any]], value or [])
+    return tuple(ImageRef(str(i["url"]), int(i["attachment_id"]), str(i["sha256"])) for i in items)
+
+
+@attrs.frozen
 class NewAnswer:
     guild_id: int | None
     channel_id: int
@@ -34,6 +49,8 @@ class NewAnswer:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     private: bool = False
+    system_prompt: str | None = None  # the persona the model was given
+    images: tuple[ImageRef, ...] = ()
 
 
 @attrs.frozen(kw_only=True)
@@ -61,7 +78,9 @@ class Turn:
 
 
 def _answer(row: Any) -> Answer:
-    return from_row(Answer, row, message_ids=[int(m) for m in cast(list[Any], row.message_ids or [])])
+    return from_row(
+        Answer, row, message_ids=[int(m) for m in cast(list[Any], row.message_ids or [])], images=image_refs(row.images)
+    )
 
 
 class AnswerStore:
@@ -71,7 +90,11 @@ class AnswerStore:
         self._db = db
 
     async def add(self, new: NewAnswer, message_ids: list[int] | None = None) -> Answer:
-        values = attrs.asdict(new) | {"message_ids": [str(m) for m in message_ids or []], "created_at": utcnow()}
+        values = attrs.asdict(new) | {
+            "message_ids": [str(m) for m in message_ids or []],
+            "images": [attrs.asdict(i) for i in new.images] or None,
+            "created_at": utcnow(),
+        }
         async with self._db.engine.begin() as conn:
             result = await conn.execute(sa.insert(answers).values(**values).returning(*answers.c))
             return _answer(result.one())
@@ -144,3 +167,18 @@ class AnswerStore:
                 break
             turns.insert(0, Turn(question=row.question, answer=row.answer, conversation_id=row.conversation_id))
         return turns
+
+    async def conversation(self, conversation_id: str, *, limit: int) -> list[Turn]:
+        """The conversation's latest delivered turns, whoever asked them (a thread's shared memory), oldest first."""
+        if limit <= 0:
+            return []
+        async with self._db.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(answers.c.question, answers.c.answer, answers.c.conversation_id)
+                    .where(answers.c.conversation_id == conversation_id, answers.c.delivered)
+                    .order_by(answers.c.id.desc())
+                    .limit(limit)
+                )
+            ).all()
+        return [Turn(question=r.question, answer=r.answer, conversation_id=r.conversation_id) for r in reversed(rows)]

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.errors import InvalidInput, NotAllowed, NotFound
-from bot.store.answers import Answer
+from bot.store.answers import Answer, ImageRef, image_refs
 from bot.store.database import Database
 from bot.store.records import from_row, utcnow
 from bot.store.schema import corrections
@@ -43,6 +43,9 @@ class Correction:
     reviewed_at: dt.datetime | None
     created_at: dt.datetime
     updated_at: dt.datetime
+    # What the answer's model was given: its persona (None for answers older than personas) and pictures.
+    system_prompt: str | None = None
+    images: tuple[ImageRef, ...] = ()
 
     @property
     def question_for_training(self) -> str:
@@ -76,7 +79,7 @@ class CorrectionStats:
 
 
 def _correction(row: Any) -> Correction:
-    return from_row(Correction, row)
+    return from_row(Correction, row, images=image_refs(row.images))
 
 
 def normalise(text: str) -> str:
@@ -180,6 +183,8 @@ class CorrectionStore:
             "original_answer": answer.answer,
             "transcript": answer.transcript,
             "model": answer.model,
+            "system_prompt": answer.system_prompt,
+            "images": [attrs.asdict(i) for i in answer.images] or None,
             "status": "pending",
             "created_at": now,
             **values,

@@ -34,8 +34,13 @@ answers = sa.Table(
     sa.Column("prompt_tokens", sa.Integer, nullable=True),
     sa.Column("completion_tokens", sa.Integer, nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # The persona (system prompt) the model was given; "" for none, NULL for answers older than personas.
+    sa.Column("system_prompt", sa.Text, nullable=True),
+    # Pictures sent with the question: [{"url", "attachment_id", "sha256"}] (references, never the bytes).
+    sa.Column("images", sa.JSON, nullable=True),
     sa.Index("ix_answers_memory", "channel_id", "user_id", "id"),
     sa.Index("ix_answers_guild_user", "guild_id", "user_id", "id"),
+    sa.Index("ix_answers_conversation", "conversation_id", "id"),
 )
 
 guild_settings = sa.Table(
@@ -48,6 +53,29 @@ guild_settings = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
     # Whether approved corrections are given to the model with each question (None: the configured default).
     sa.Column("use_corrections", sa.Boolean, nullable=True),
+)
+
+# A persona: the system prompt for a whole server (channel_id 0) or for one channel, which wins over the server's.
+personas = sa.Table(
+    "personas",
+    metadata,
+    sa.Column("guild_id", Id, primary_key=True),
+    sa.Column("channel_id", Id, primary_key=True),  # 0: the server's
+    sa.Column("prompt", sa.Text, nullable=False),
+    sa.Column("updated_by", Id, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Threads the bot opened for a conversation: every message in one continues it (only in these threads).
+bot_threads = sa.Table(
+    "bot_threads",
+    metadata,
+    sa.Column("thread_id", Id, primary_key=True),
+    sa.Column("guild_id", Id, nullable=False),
+    sa.Column("parent_channel_id", Id, nullable=False),
+    sa.Column("conversation_id", sa.String(32), nullable=False),
+    sa.Column("started_by", Id, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 # Written by builds before Alembic (which now tracks the schema in alembic_version); kept at 1 for them.
@@ -76,6 +104,9 @@ corrections = sa.Table(
     sa.Column("transcript", sa.Text, nullable=True),  # what speech recognition heard, for audio answers
     sa.Column("corrected_transcript", sa.Text, nullable=True),
     sa.Column("model", sa.String(200), nullable=False),
+    # Copied from the answer: what the model was given, so training data carries the same prompt and pictures.
+    sa.Column("system_prompt", sa.Text, nullable=True),
+    sa.Column("images", sa.JSON, nullable=True),
     sa.Column("status", sa.String(16), nullable=False),  # pending | approved | rejected
     sa.Column("reviewer_id", Id, nullable=True),
     sa.Column("reviewed_at", sa.DateTime(timezone=True), nullable=True),

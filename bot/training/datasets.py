@@ -76,6 +76,8 @@ def _content(value: Any, where: str, *, assistant_only: bool = False) -> tuple[s
     if "tool_calls" in message or "function_call" in message:
         raise LineProblem(f"{where} uses tool calls, which this bot does not train on")
     content = message.get("content")
+    if role == "user" and isinstance(content, list):
+        content = _parts_text(cast(list[Any], content), where)
     if not isinstance(content, str):
         raise LineProblem(f"{where} content must be a string")
     if not content.strip():
@@ -84,6 +86,23 @@ def _content(value: Any, where: str, *, assistant_only: bool = False) -> tuple[s
     if weight is not None and (role != "assistant" or weight not in (0, 1)):
         raise LineProblem(f"{where} weight must be 0 or 1, on assistant messages only")
     return str(role), content
+
+
+def _parts_text(parts: list[Any], where: str) -> str:
+    """A user message in OpenAI's image-message format: text and image_url parts. Its text, for counting tokens."""
+    texts: list[str] = []
+    for i, part in enumerate(parts):
+        item = cast(dict[str, Any], part) if isinstance(part, dict) else {}
+        kind = item.get("type")
+        if kind == "text" and isinstance(item.get("text"), str):
+            texts.append(item["text"])
+        elif kind == "image_url" and isinstance(item.get("image_url"), dict):
+            url = cast(dict[str, Any], item["image_url"]).get("url")
+            if not isinstance(url, str) or not url.startswith(("https://", "http://", "data:image/")):
+                raise LineProblem(f"{where} content[{i}] image_url must have an http(s) or data:image URL")
+        else:
+            raise LineProblem(f"{where} content[{i}] must be a text or image_url part")
+    return "\n".join(texts)
 
 
 def _messages(value: Any, where: str) -> list[tuple[str, str]]:

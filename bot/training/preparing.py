@@ -84,7 +84,7 @@ class DatasetPreparer:
             upload.unlink(missing_ok=True)
 
     async def from_corrections(
-        self, corrections: Sequence[Correction], ask: TrainingAsk, system_prompt: str | None
+        self, corrections: Sequence[Correction], ask: TrainingAsk, default_system_prompt: str | None
     ) -> PreparedDataset:
         """The approved corrections minus the held-out test set (which no model is ever trained on)."""
         if not corrections:
@@ -96,7 +96,7 @@ class DatasetPreparer:
             )
         raw = self._prepared.new_path(".raw")
         try:
-            data = corrections_dataset(parts.training, ask.method or "sft", system_prompt)
+            data = corrections_dataset(parts.training, ask.method or "sft", default_system_prompt)
             await asyncio.to_thread(raw.write_bytes, data)
             described = f"{len(parts.training)} approved corrections ({len(parts.held_out)} held out for testing)"
             return await self._prepare(raw, "jsonl", ask, described)

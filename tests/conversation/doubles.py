@@ -29,6 +29,7 @@ from bot.speech.audio import Samples
 from bot.store.answers import AnswerStore
 from bot.store.database import Database
 from bot.store.guilds import GuildSettingsStore
+from bot.store.personas import PersonaStore
 from tests.assets import DATA, whisper_base_dir
 from tests.fakes.openai import FakeOpenAI
 
@@ -62,7 +63,12 @@ async def answering(fake: FakeOpenAI, db_path: Path) -> AsyncIterator[tuple[Answ
     answers = AnswerStore(db)
     chat = ChatModel(client, max_tokens=256, temperature=None)
     try:
-        yield Answerer(chat, answers, GuildSettingsStore(db), RateLimiter(1000, 60), LLMSettings()), answers
+        yield (
+            Answerer(
+                chat, answers, GuildSettingsStore(db), RateLimiter(1000, 60), LLMSettings(), personas=PersonaStore(db)
+            ),
+            answers,
+        )
     finally:
         await client.close()
         await db.close()

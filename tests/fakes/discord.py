@@ -304,6 +304,8 @@ class FakeDiscord:
         self.on_voice_state_update: Callable[[Json], Any] | None = None
         self._files: dict[int, bytes] = {}
         self.file_downloads: list[int] = []  # attachment ids the bot fetched
+        # Threads opened on messages: thread id (= the starter message's id, as on Discord) → channel payload.
+        self.threads: dict[int, Json] = {}
 
     # ----- lifecycle -----------------------------------------------------------------------------------------
 
@@ -530,6 +532,10 @@ class FakeDiscord:
         }
 
     def _channel_of(self, channel_id: int, guild_id: int | None) -> Json:
+        if channel_id in self.threads:
+            thread = self.threads[channel_id]
+            keys = ("id", "type", "guild_id", "name", "parent_id", "owner_id", "thread_metadata")
+            return {k: thread[k] for k in keys} | {"permissions": str(ALL_PERMISSIONS & ~ADMINISTRATOR)}
         if guild_id is None:
             return {"id": str(channel_id), "type": 1, "last_message_id": None, "recipients": []}
         return {
@@ -1017,12 +1023,16 @@ class FakeDiscord:
             return await self._callback(m.group(2), body, files)
         if m := re.fullmatch(rf"/webhooks/{app}/([^/]+)(?:/messages/(@original|\d+))?", path):
             return await self._webhook(method, m.group(1), m.group(2), body, files)
+        if method == "POST" and (m := re.fullmatch(r"/channels/(\d+)/messages/(\d+)/threads", path)):
+            return self._start_thread(int(m.group(1)), int(m.group(2)), body or {})
         if m := re.fullmatch(r"/channels/(\d+)/messages(?:/(\d+))?", path):
             return self._channel_message(method, int(m.group(1)), m.group(2), body, files)
         if method == "POST" and re.fullmatch(r"/channels/\d+/typing", path):
             return web.Response(status=204)
         if method == "GET" and (m := re.fullmatch(r"/channels/(\d+)", path)):
             channel = int(m.group(1))
+            if channel in self.threads:
+                return web.json_response(self.threads[channel])
             for guild in (self.guild_id, self.other_guild_id):
                 for c in self.guild_payload(guild)["channels"]:
                     if int(c["id"]) == channel:
@@ -1243,7 +1253,59 @@ class FakeDiscord:
             return web.Response(status=204)
         return web.json_response({"message": "Method not allowed", "code": 0}, status=405)
 
+    def _start_thread(self, channel: int, message_id: int, body: Json) -> web.Response:
+        """POST /channels/{id}/messages/{id}/threads: a public thread whose id is the message's, as Discord makes it;
+        the bot then gets THREAD_CREATE (newly_created) with itself as a member."""
+        text_channels = (self.channel_id, self.other_channel_id, self.chat_channel_id, self.other_guild_channel_id)
+        if channel not in text_channels:  # DMs, voice channels and threads hold no threads
+            return web.json_response(
+                {"message": "Cannot execute action on this channel type", "code": 50024}, status=400
+            )
+        message = self.messages.get(message_id)
+        if message is None or message.deleted or message.channel_id != channel or message.flags & EPHEMERAL:
+            return web.json_response({"message": "Unknown Message", "code": 10008}, status=404)
+        if message_id in self.threads:
+            return web.json_response(
+                {"message": "A thread has already been created for this message", "code": 160004}, status=400
+            )
+        name = body.get("name")
+        if not isinstance(name, str) or not 1 <= len(name) <= 100:
+            return web.json_response(
+                {"message": "Invalid Form Body", "code": 50035, "errors": {"name": {"_errors": []}}}, status=400
+            )
+        duration = body.get("auto_archive_duration", 4320)
+        if duration not in (60, 1440, 4320, 10080):
+            return web.json_response({"message": "Invalid Form Body", "code": 50035}, status=400)
+        guild = self._guild_of_channel(channel)
+        thread: Json = {
+            "id": str(message_id),
+            "type": 11,
+            "guild_id": str(guild),
+            "name": name,
+            "parent_id": str(channel),
+            "owner_id": str(self.bot_user.id),
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
+            "message_count": 0,
+            "member_count": 1,
+            "total_message_sent": 0,
+            "flags": 0,
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": duration,
+                "archive_timestamp": _iso(),
+                "locked": False,
+                "create_timestamp": _iso(),
+            },
+        }
+        self.threads[message_id] = thread
+        member = {"id": str(message_id), "user_id": str(self.bot_user.id), "join_timestamp": _iso(), "flags": 0}
+        self.dispatch("THREAD_CREATE", thread | {"newly_created": True, "member": member})
+        return web.json_response(thread, status=201)
+
     def _guild_of_channel(self, channel: int) -> int | None:
+        if channel in self.threads:
+            return int(self.threads[channel]["guild_id"])
         if channel in (self.channel_id, self.other_channel_id, self.chat_channel_id, self.voice_channel_id):
             return self.guild_id
         if channel in (self.other_guild_channel_id, self.other_guild_voice_channel_id):

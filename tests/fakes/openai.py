@@ -3,6 +3,7 @@
     async with FakeOpenAI() as fake:
         client = openai.AsyncOpenAI(api_key=fake.api_key, base_url=fake.base_url)
         fake.reply("Paris.")                      # the next answers (or a callable of the request)
+        fake.reply(Deltas([{"reasoning_content": "hm"}, {"content": "<th"}, {"content": "ink>…"}]))  # exact deltas
         fake.fail_next(429, times=1)              # injected faults
         fake.advance(job_id, "succeeded")         # move a fine-tuning job on
         fake.answer_as("ft:…", lambda request: …) # a model of its own (a better or worse model, a judge)
@@ -13,23 +14,42 @@ Shapes follow OpenAI's API reference; tests/fakes/test_openai.py drives it with 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import hashlib
+import io
 import itertools
 import json
 import math
 import struct
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import attrs
 from aiohttp import web
+from PIL import Image, UnidentifiedImageError
 
 from tests.fakes.loopback import serve
 
 Json = dict[str, Any]
-Reply = str | Callable[[Json], str]
+
+
+@attrs.frozen
+class Deltas:
+    """A streamed answer given delta by delta, as a provider splits it: `{"content": …}` and, as vLLM and DeepSeek
+    send a reasoning model's thinking, `{"reasoning_content": …}`."""
+
+    items: list[Json]
+
+    @property
+    def text(self) -> str:
+        return "".join(str(d.get("content") or "") for d in self.items)
+
+
+Reply = str | Callable[[Json], str] | Deltas
+IMAGE_MIME_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 TERMINAL = {"succeeded", "failed", "cancelled"}
 
 
@@ -78,6 +98,8 @@ class FakeOpenAI:
         # The next streamed answer is cut off (connection dropped) after this many characters.
         self.cut_stream_after: int | None = None
         self.chat_requests: list[Json] = []
+        # Models that take image inputs; others answer 400 to an image part, as OpenAI does. None: every model.
+        self.vision_models: set[str] | None = None
         self.speech_requests: list[Json] = []
         self.requests: list[tuple[str, str, float]] = []
         self.files: dict[str, tuple[Json, bytes]] = {}
@@ -253,6 +275,17 @@ class FakeOpenAI:
             return await self._jobs_route(method, path, request)
         return _error(404, f"Unknown path {path}")
 
+    def image_parts(self, request: Json | None = None) -> list[Json]:
+        """The image parts of a chat request (default: the last one), in order."""
+        body = request if request is not None else self.chat_requests[-1]
+        return [
+            part
+            for message in body.get("messages", [])
+            if isinstance(message.get("content"), list)
+            for part in message["content"]
+            if part.get("type") == "image_url"
+        ]
+
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         if (body.get("response_format") or {}).get("type") == "json_object" and "json" not in json.dumps(
@@ -263,6 +296,10 @@ class FakeOpenAI:
                 400,
                 "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.",
             )
+        problem = _messages_problem(body.get("messages"), str(body.get("model")), self.vision_models)
+        if problem is not None:
+            message, param = problem
+            return _error(400, message, param=param)
         self.chat_requests.append(body)
         self.chat_started.set()
         if self.chat_latency_s:
@@ -271,7 +308,8 @@ class FakeOpenAI:
             reply = self._by_model[body["model"]]
         else:
             reply = self._replies.pop(0) if self._replies else self.default_reply
-        text = reply(body) if callable(reply) else reply
+        deltas = reply.items if isinstance(reply, Deltas) else None
+        text = reply.text if isinstance(reply, Deltas) else reply(body) if callable(reply) else reply
         prompt_tokens = sum(len(str(m.get("content", ""))) // 4 + 1 for m in body.get("messages", []))
         completion_tokens = len(text) // 4 + 1
         usage = {
@@ -317,6 +355,12 @@ class FakeOpenAI:
             return f"data: {json.dumps(payload)}\n\n".encode()
 
         await response.write(chunk({"role": "assistant", "content": ""}, None))
+        if deltas is not None:
+            for delta in deltas:
+                if self.chunk_delay_s:
+                    await asyncio.sleep(self.chunk_delay_s)  # pacing, as a model thinks and writes
+                await response.write(chunk(delta, None))
+            text = ""  # given delta by delta
         size = max(1, self.stream_chunk_chars)
         cut_after, self.cut_stream_after = self.cut_stream_after, None
         for start in range(0, len(text), size):
@@ -515,10 +559,68 @@ def _metadata_problem(metadata: object) -> str | None:
     return None
 
 
-def _error(status: int, message: str) -> web.Response:
+def _error(status: int, message: str, *, param: str | None = None, code: str | None = None) -> web.Response:
     return web.json_response(
-        {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}}, status=status
+        {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}}, status=status
     )
+
+
+def _messages_problem(messages: Any, model: str, vision_models: set[str] | None) -> tuple[str, str] | None:
+    """What OpenAI's chat completions would refuse in `messages` (message, param), or None. Content is a string, or
+    for user messages a list of text and image_url parts; an image is an http(s) URL or a base64 data URL of a PNG,
+    JPEG, GIF or WEBP that decodes as one."""
+    if not isinstance(messages, list) or not messages:
+        return "'messages' must be a non-empty array", "messages"
+    for i, raw in enumerate(cast(list[Any], messages)):
+        message = cast(Json, raw) if isinstance(raw, dict) else {}
+        role, content = message.get("role"), message.get("content")
+        if role not in ("system", "user", "assistant", "developer", "tool"):
+            return f"Invalid value for 'role': {role!r}", f"messages.[{i}].role"
+        if isinstance(content, str):
+            continue
+        if not isinstance(content, list) or not content:
+            return "Invalid type for 'content': expected a string or an array of parts", f"messages.[{i}].content"
+        for j, raw_part in enumerate(cast(list[Any], content)):
+            part = cast(Json, raw_part) if isinstance(raw_part, dict) else {}
+            where = f"messages.[{i}].content.[{j}]"
+            if part.get("type") == "text" and isinstance(part.get("text"), str):
+                continue
+            if part.get("type") != "image_url":
+                return f"Invalid value for 'type': {part.get('type')!r}", f"{where}.type"
+            if role != "user":
+                return (
+                    f"Image URLs are only allowed for messages with role 'user', but this message has role {role!r}",
+                    where,
+                )
+            if vision_models is not None and model not in vision_models:
+                return "Invalid content type. image_url is only supported by certain models.", f"{where}.type"
+            image = part.get("image_url")
+            url = cast(Json, image).get("url") if isinstance(image, dict) else None
+            if not isinstance(url, str):
+                return "Missing required parameter: 'image_url.url'", f"{where}.image_url.url"
+            if (problem := _image_url_problem(url)) is not None:
+                return problem, f"{where}.image_url.url"
+            if cast(Json, image).get("detail", "auto") not in ("auto", "low", "high"):
+                return "Invalid value for 'detail'", f"{where}.image_url.detail"
+    return None
+
+
+def _image_url_problem(url: str) -> str | None:
+    if url.startswith(("https://", "http://")):
+        return None
+    if not url.startswith("data:"):
+        return "Invalid image URL: expected an http(s) URL or a base64-encoded data URL with an image MIME type"
+    header, _, data = url[5:].partition(",")
+    mime, _, encoding = header.partition(";")
+    if mime not in IMAGE_MIME_TYPES or encoding != "base64":
+        return f"Invalid image URL: expected a base64-encoded data URL with an image MIME type, got {mime!r}"
+    try:
+        raw = base64.b64decode(data, validate=True)
+        with Image.open(io.BytesIO(raw)) as decoded:
+            decoded.verify()
+    except (binascii.Error, UnidentifiedImageError, OSError, ValueError):
+        return "You uploaded an unsupported image. Please make sure your image is valid."
+    return None
 
 
 def _tone(rate: int, seconds: float) -> bytes:

@@ -173,3 +173,23 @@ async def test_the_gateway_closes_like_discord_on_a_bad_identify(discord: FakeDi
         closed = await ws.receive(timeout=5)
     assert closed.type == aiohttp.WSMsgType.CLOSE and closed.data == code
     assert discord.closes == [code] and not discord.ready.is_set()
+
+
+async def test_threads_start_on_channel_messages_only_and_are_read_by_hikari(
+    discord: FakeDiscord, factory: hikari.api.EntityFactory
+) -> None:
+    answer = discord._new_message(discord.channel_id, discord.guild_id, {"content": "hi"}, [])
+    ephemeral = discord._new_message(discord.channel_id, discord.guild_id, {"content": "hi", "flags": 64}, [])
+    response = discord._start_thread(discord.channel_id, answer.id, {"name": "Talk", "auto_archive_duration": 1440})
+    assert response.status == 201
+    thread = factory.deserialize_guild_thread(discord.threads[answer.id])
+    assert isinstance(thread, hikari.GuildPublicThread)
+    assert thread.id == answer.id and thread.parent_id == discord.channel_id and thread.owner_id == discord.bot_user.id
+    assert discord._start_thread(discord.channel_id, answer.id, {"name": "Talk"}).status == 400  # one per message
+    assert discord._start_thread(discord.channel_id, ephemeral.id, {"name": "Talk"}).status == 404
+    assert discord._start_thread(answer.id, answer.id, {"name": "Talk"}).status == 400  # no thread in a thread
+    assert discord._start_thread(discord.channel_id, answer.id + 1, {"name": ""}).status == 404
+    in_thread = discord.slash("ask", options={"question": "hi"}, channel_id=answer.id)
+    interaction = factory.deserialize_interaction(in_thread.payload)
+    assert isinstance(interaction, hikari.CommandInteraction) and interaction.channel_id == answer.id
+    assert interaction.channel.type == hikari.ChannelType.GUILD_PUBLIC_THREAD

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import io
 from collections.abc import AsyncIterator
+from typing import Any
 
 import openai
 import pytest
+from PIL import Image
 
-from tests.fakes.openai import FakeOpenAI
+from tests.fakes.openai import Deltas, FakeOpenAI
 
 
 @pytest.fixture
@@ -139,3 +142,54 @@ async def test_a_slow_response_arrives_after_the_job_was_created(fake: FakeOpenA
         )
     assert fake.jobs_tagged("req", "x") == list(fake.jobs)  # the job exists though the client never heard of it
     assert len(fake.jobs) == 1
+
+
+def _png_data_url() -> str:
+    out = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(out, "PNG")
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
+
+
+async def test_image_parts_are_recorded_and_malformed_ones_refused_as_openai_does(
+    fake: FakeOpenAI, client: openai.AsyncOpenAI
+) -> None:
+    def ask(url: str, role: str = "user") -> Any:
+        content = [{"type": "text", "text": "what?"}, {"type": "image_url", "image_url": {"url": url}}]
+        return client.chat.completions.create(model="m", messages=[{"role": role, "content": content}])  # type: ignore[misc,list-item]
+
+    good = _png_data_url()
+    await ask(good)
+    assert fake.image_parts() == [{"type": "image_url", "image_url": {"url": good}}]
+    await ask("https://cdn.example/cat.png")
+    bad = [
+        "ftp://cdn.example/cat.png",
+        "data:text/plain;base64,aGk=",
+        "data:image/png;base64,bm90IGFuIGltYWdl",
+        "data:image/png;base64,%%%",
+    ]
+    for url in bad:
+        with pytest.raises(openai.BadRequestError) as refused:
+            await ask(url)
+        error = refused.value.body
+        assert isinstance(error, dict) and error["type"] == "invalid_request_error"  # the client unwraps "error"
+        assert str(error["param"]).endswith("image_url.url")
+    with pytest.raises(openai.BadRequestError):
+        await ask(good, role="system")
+    fake.vision_models = {"gpt-4o"}
+    with pytest.raises(openai.BadRequestError, match="only supported by certain models"):
+        await ask(good)
+    assert len(fake.chat_requests) == 2
+
+
+async def test_streamed_deltas_carry_reasoning_content_and_split_think_tags(
+    fake: FakeOpenAI, client: openai.AsyncOpenAI
+) -> None:
+    fake.reply(Deltas([{"reasoning_content": "hmm"}, {"content": "<th"}, {"content": "ink>x</think>Yes."}]))
+    stream = await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "?"}], stream=True)
+    contents, reasoning = [], []
+    async for chunk in stream:
+        for choice in chunk.choices:
+            contents.append(choice.delta.content or "")
+            reasoning.append((choice.delta.model_extra or {}).get("reasoning_content") or "")
+    assert "".join(reasoning) == "hmm"
+    assert [c for c in contents if c] == ["<th", "ink>x</think>Yes."]

@@ -2,14 +2,19 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
+import sys
+from asyncio.subprocess import PIPE, STDOUT
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from bot.store.answers import AnswerStore, NewAnswer
+from bot.store.answers import AnswerStore, ImageRef, NewAnswer
 from bot.store.database import Database
 from bot.store.guilds import GuildSettingsStore
 from bot.store.schema import answers
+
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def _new(question: str, conversation: str = "c1", user: int = 1, channel: int = 10) -> NewAnswer:
@@ -133,3 +138,33 @@ async def test_an_undelivered_answer_is_kept_but_left_out_of_memory(db: Database
     assert [t.question for t in await store.memory(10, 1, limit=5, max_age=dt.timedelta(hours=1))] == ["one"]
     kept = await store.get(second.id)
     assert kept is not None and not kept.delivered and first.delivered
+
+
+async def test_a_database_from_before_personas_is_upgraded_and_old_answers_have_no_persona(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/old.sqlite3"
+    old = Database(url)
+    await old.open()
+    before = await AnswerStore(old).add(NewAnswer(1, 2, 3, "c", "slash", "m", "q", "a"))
+    await old.close()
+    # Back to the revision before personas and pictures, as a database of that build would be.
+    env = os.environ | {"DATABASE_URL": url}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "alembic", "downgrade", "0004", cwd=ROOT, env=env, stdout=PIPE, stderr=STDOUT
+    )
+    output, _ = await process.communicate()
+    assert process.returncode == 0, output.decode()
+    upgraded = Database(url)
+    await upgraded.open()
+    try:
+        store = AnswerStore(upgraded)
+        kept = await store.get(before.id)
+        assert kept is not None and kept.system_prompt is None and kept.images == ()
+        ref = ImageRef("https://cdn.example/a.png", 9, "ab" * 32)
+        new = await store.add(
+            NewAnswer(1, 2, 3, "c", "slash", "m", "q2", "a2", system_prompt="Be brief.", images=(ref,))
+        )
+        again = await store.get(new.id)
+        assert again is not None and again.system_prompt == "Be brief." and again.images == (ref,)
+        assert [t.question for t in await store.conversation("c", limit=5)] == ["q", "q2"]
+    finally:
+        await upgraded.close()

@@ -1,0 +1,69 @@
+"""Personas: the system prompt set for a server or for one of its channels (a channel's wins over the server's)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import attrs
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bot.store.database import Database
+from bot.store.records import utcnow
+from bot.store.schema import personas
+
+SERVER = 0  # the channel id under which a server-wide persona is stored
+Scope = Literal["channel", "server", "default"]
+
+
+@attrs.frozen
+class Persona:
+    prompt: str
+    scope: Scope
+    channel_id: int | None = None  # for a channel's persona
+
+
+class PersonaStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def set(self, guild_id: int, channel_id: int | None, prompt: str, by_user: int) -> None:
+        """Set the channel's persona (or the server's, for channel_id None), replacing any earlier one."""
+        dialect = postgresql if self._db.engine.dialect.name == "postgresql" else sqlite
+        values = {"prompt": prompt, "updated_by": by_user, "updated_at": utcnow()}
+        insert = dialect.insert(personas).values(guild_id=guild_id, channel_id=channel_id or SERVER, **values)
+        upsert = insert.on_conflict_do_update(index_elements=[personas.c.guild_id, personas.c.channel_id], set_=values)
+        async with self._db.engine.begin() as conn:
+            await conn.execute(upsert)
+
+    async def reset(self, guild_id: int, channel_id: int | None) -> bool:
+        """Remove the channel's (or server's) persona; False when there was none."""
+        async with self._db.engine.begin() as conn:
+            result = await conn.execute(
+                sa.delete(personas).where(
+                    personas.c.guild_id == guild_id, personas.c.channel_id == (channel_id or SERVER)
+                )
+            )
+        return bool(result.rowcount)
+
+    async def find(self, guild_id: int | None, channel_ids: Sequence[int]) -> Persona | None:
+        """The persona that applies in the first of `channel_ids` that has one, else the server's; None for neither
+        (and in DMs)."""
+        if guild_id is None:
+            return None
+        wanted = [*channel_ids, SERVER]
+        async with self._db.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(personas.c.channel_id, personas.c.prompt).where(
+                        personas.c.guild_id == guild_id, personas.c.channel_id.in_(wanted)
+                    )
+                )
+            ).all()
+        found = {int(r.channel_id): str(r.prompt) for r in rows}
+        for channel_id in wanted:
+            if channel_id in found:
+                scope: Scope = "server" if channel_id == SERVER else "channel"
+                return Persona(found[channel_id], scope, None if channel_id == SERVER else channel_id)
+        return None

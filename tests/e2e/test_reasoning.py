@@ -1,0 +1,64 @@
+"""Reasoning models: their thinking (`<think>` blocks, even with tags split across deltas, and `reasoning_content`)
+is never shown inline nor stored; the reply says it is thinking meanwhile, or shows the thinking as a spoiler."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.fakes.discord import Event, FakeDiscord
+from tests.fakes.harness import running_bot
+from tests.fakes.openai import Deltas, FakeOpenAI
+
+
+def final(e: Event) -> bool:
+    return "correct:" in str(e.json.get("components"))
+
+
+THINKING = Deltas(
+    [
+        {"reasoning_content": "The user asks about France. "},
+        {"content": "<th"},
+        {"content": "ink>secret plan: "},
+        {"content": "recall capitals"},
+        {"content": " of Europe</thi"},
+        {"content": "nk>The capital "},
+        {"content": "is Paris."},
+    ]
+)
+
+
+async def test_a_thinking_model_shows_that_it_thinks_and_never_shows_or_stores_the_thoughts(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    openai_fake.reply(THINKING)
+    openai_fake.chunk_delay_s = 0.06
+    async with running_bot(discord, openai_fake, tmp_path, llm={"edit_interval_s": 0.05}) as built:
+        asked = discord.slash("ask", options={"question": "What is the capital of France?"})
+        await asked.wait(final)
+        shown = [str(e.json.get("content", "")) for e in asked.responses if e.kind == "edit"]
+        assert any(s.startswith("🤔 thinking… ") and s.endswith(" s") for s in shown)
+        assert not any("secret" in s or "capitals" in s or "think>" in s or "France." in s for s in shown)
+        assert asked.content == "The capital is Paris."
+        answer_id = int(asked.original.custom_ids[0].split(":")[1]) if asked.original else 0
+        stored = await built.services.answers.get(answer_id)
+        assert stored is not None and stored.answer == "The capital is Paris."
+
+        # The next question's memory holds the answer alone.
+        follow_up = discord.slash("ask", options={"question": "And of Spain?"})
+        await follow_up.wait(final)
+        assert "secret" not in str(openai_fake.chat_requests[-1]["messages"])
+
+
+async def test_a_model_configured_to_show_its_thinking_shows_it_as_a_spoiler_above_the_answer(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    openai_fake.reply(THINKING)
+    llm = {"default_model": "deepseek-r1", "reasoning": {"deepseek-r1": "spoiler"}}
+    async with running_bot(discord, openai_fake, tmp_path, llm=llm) as built:
+        asked = discord.slash("ask", options={"question": "What is the capital of France?"})
+        await asked.wait(final)
+        assert asked.content == (
+            "||🤔 The user asks about France. secret plan: recall capitals of Europe||\n\nThe capital is Paris."
+        )
+        answers = await built.services.answers.recent_for_user(discord.guild_id, discord.member.id)
+        assert [a.answer for a in answers] == ["The capital is Paris."]
