@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import functools
 from collections.abc import AsyncIterator, Callable
 
 import attrs
@@ -60,8 +59,7 @@ def fit_context(
 
 @attrs.define
 class Reply:
-    """One answer being produced. Iterate for the text so far; then `save()` stores it as an Answer, or `discard()`
-    drops it (cancelling the task that iterates closes the model's stream)."""
+    """One answer being produced. Iterate for the text so far; then `save()` stores it as an Answer."""
 
     question: Question
     model: str
@@ -69,8 +67,6 @@ class Reply:
     messages: list[ChatMessage]
     _stream: ChatStream
     _answers: AnswerStore
-    # Gives the model call back to the asker's rate limit; None when `begin` did not take it.
-    _give_back: Callable[[], None] | None = None
     text: str = ""
 
     async def __aiter__(self) -> AsyncIterator[str]:
@@ -79,12 +75,6 @@ class Reply:
             yield self.text
         if not self.text.strip():
             raise ServiceUnavailable("The model returned an empty answer. Try rephrasing your question.")
-
-    def discard(self) -> None:
-        """The answer will never be shown: it is not stored, and the call does not count against the asker."""
-        if self._give_back is not None:
-            self._give_back()
-            self._give_back = None
 
     async def save(self, message_ids: list[int] | None = None) -> Answer:
         q = self.question
@@ -149,13 +139,16 @@ class Answerer:
         expensive step (a download, a transcription), so a rate-limited user costs nothing."""
         self._limiter.take(user_id)
 
+    def give_back(self, user_id: int) -> None:
+        """Undo one `admit`: the call was begun and then abandoned unused (a voice answer begun during a pause that
+        turned out not to be the end of the question), so it does not count against the user."""
+        self._limiter.give_back(user_id)
+
     async def begin(self, question: Question) -> Reply:
         """Validate, rate-limit (unless already admitted) and start streaming the answer to `question`."""
         question = attrs.evolve(question, text=self.check(question.text))
-        give_back: Callable[[], None] | None = None
         if not question.admitted:
             self._limiter.take(question.user_id)
-            give_back = functools.partial(self._limiter.give_back, question.user_id)
         settings = self._settings
         turns: list[Turn] = []
         if not question.new_conversation:
@@ -169,4 +162,4 @@ class Answerer:
         model = await self.model_for(question.guild_id)
         messages = fit_context(settings.system_prompt, turns, question.text, settings.context_token_budget)
         stream = self._chat.stream(model, messages)
-        return Reply(question, model, conversation_id, messages, stream, self._answers, give_back)
+        return Reply(question, model, conversation_id, messages, stream, self._answers)
