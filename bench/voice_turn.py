@@ -40,9 +40,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.conversation.voice_conversation import TurnRecord, VoiceConversation
 from bot.conversation.settings import ConversationSettings
 from bot.conversation.vad import SileroModel, level_dbfs
+from bot.conversation.voice_conversation import TurnRecord, VoiceConversation
 from bot.speech.settings import SpeechSettings
 from bot.speech.transcribe import Transcriber, VoiceTranscription
 from bot.voice.player import OPUS_SILENCE, Player

@@ -12,9 +12,9 @@ import attrs
 import hikari
 
 from bot.conversation.addressing import AddressingMode
-from bot.conversation.voice_conversation import TurnRecord, VoiceConversation
 from bot.conversation.settings import ConversationSettings
 from bot.conversation.vad import SileroModel
+from bot.conversation.voice_conversation import TurnRecord, VoiceConversation
 from bot.discord.asking import correct_button
 from bot.discord.message_split import DISCORD_LIMIT, clip
 from bot.discord.permissions import channel_permissions
