@@ -7,6 +7,7 @@ import numpy as np
 from bot.conversation.settings import ConversationSettings
 from bot.conversation.turns import (
     SilenceBegan,
+    SpeechResumed,
     SpeechStarted,
     TurnEvent,
     UtteranceDetector,
@@ -51,6 +52,21 @@ def test_the_speculative_samples_are_the_final_ones(vad_model: SileroModel) -> N
     ended = next(e for e in events if isinstance(e, UtteranceEnded))
     assert began.last_voiced_at == ended.last_voiced_at
     assert np.array_equal(began.samples, ended.samples)
+
+
+def test_talking_on_after_a_pause_resumes_the_same_utterance(vad_model: SileroModel) -> None:
+    first = load_fixture("weather_question")[: int(2.15 * 16_000)]
+    stream = np.concatenate([first, silence(0.25), load_fixture("capital_of_france"), silence(1.0)])
+    events = feed(detector(vad_model), 1, stream)
+    ended = [e for e in events if isinstance(e, UtteranceEnded)]
+    assert len(ended) == 1  # one question, paused in the middle
+    kinds = [type(e) for e in events]
+    resumed = kinds.index(SpeechResumed)
+    assert kinds[resumed - 1] is SilenceBegan
+    at = events[resumed].at
+    # Announced once the speaker has talked on for barge_in_min_speech_ms (120 ms) after the pause.
+    assert 2.15 + 0.25 - 0.1 <= at <= 2.15 + 0.25 + 0.25
+    assert kinds[resumed + 1 :].count(SpeechResumed) <= kinds[resumed + 1 :].count(SilenceBegan)
 
 
 def test_a_short_blip_is_not_an_utterance(vad_model: SileroModel) -> None:
