@@ -64,7 +64,7 @@ def test_talking_on_after_a_pause_resumes_the_same_utterance(vad_model: SileroMo
     resumed = kinds.index(SpeechResumed)
     assert kinds[resumed - 1] is SilenceBegan
     at = events[resumed].at
-    # Announced once the speaker has talked on for barge_in_min_speech_ms (120 ms) after the pause.
+    # Announced once the speaker has talked on for barge_in_min_speech_ms (100 ms) after the pause.
     assert 2.15 + 0.25 - 0.1 <= at <= 2.15 + 0.25 + 0.25
     assert kinds[resumed + 1 :].count(SpeechResumed) <= kinds[resumed + 1 :].count(SilenceBegan)
 
