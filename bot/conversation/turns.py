@@ -133,7 +133,8 @@ class UtteranceDetector:
     def tick(self, now: float) -> list[TurnEvent]:
         """Ends utterances whose speakers went quiet by sending nothing."""
         events: list[TurnEvent] = []
-        for user_id, s in list(self._speakers.items()):
+        # Whoever stopped talking first has the first turn, even when both ends are noticed in the same tick.
+        for user_id, s in sorted(self._speakers.items(), key=lambda item: item[1].last_voiced_at):
             if s.started_at is not None and now > s.last_frame_at:
                 events += self._check_silence(user_id, s, now)
         return events

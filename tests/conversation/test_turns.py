@@ -94,6 +94,16 @@ def test_two_speakers_in_a_row_are_attributed(vad_model: SileroModel) -> None:
     assert ended[1].started_at >= 3.7
 
 
+def test_utterances_noticed_in_the_same_tick_end_in_the_order_they_were_spoken(vad_model: SileroModel) -> None:
+    d = detector(vad_model)
+    late = load_fixture("capital_of_france")[: int(1.8 * 16_000)]
+    early = load_fixture("weather_question")[: int(2.1 * 16_000)]
+    feed(d, 2, late, t0=1.0)  # heard first, but still talking when the other speaker stops
+    feed(d, 1, early, t0=0.0)
+    ended = [e for e in d.tick(10.0) if isinstance(e, UtteranceEnded)]
+    assert [e.user_id for e in ended] == [1, 2]
+
+
 def test_a_client_that_stops_sending_still_ends_its_utterance(vad_model: SileroModel) -> None:
     d = detector(vad_model)
     speech = load_fixture("capital_of_france")[: int(1.6 * 16_000)]  # cut while still talking
