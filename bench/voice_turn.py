@@ -1,6 +1,7 @@
 """Latency of a voice turn: last voiced packet received → first reply packet sent, over 20 turns.
 
-The conversation engine (bot/conversation) runs for real: Silero VAD, turn detection with speculative transcription,
+The conversation engine (bot/conversation) runs for real: Silero VAD, turn detection with speculative transcription
+and the answer begun on it during the pause,
 Whisper base (CPU int8, beam 1), the real Answerer over the loopback FakeOpenAI answering instantly, sentence
 splitting, espeak-ng as the offline speech engine, and bot.voice's Player encoding Opus (its packets are timed at the
 `send_opus` callback instead of going to a UDP socket). Audio arrives as 20 ms 48 kHz stereo frames paced in real
@@ -204,13 +205,13 @@ async def main(turns: int, speculative_ms: int | None, short_window: bool, reali
                     "first_audio": t.first_audio_ms,
                     "first_packet": t.first_packet_ms,
                 }
-                prev = 0.0
+                # Marks, not stages: with an early answer the transcript and first token come before the end of speech.
                 for stage, at in marks.items():
                     if at is not None:
-                        stages.setdefault(stage, []).append(at - prev)
-                        prev = at
+                        stages.setdefault(stage, []).append(at)
                 stages.setdefault("whisper_compute", []).append(t.transcription_ms or 0.0)
                 stages.setdefault("speculative", []).append(1.0 if t.speculative else 0.0)
+                stages.setdefault("early_answer", []).append(1.0 if t.early_answer else 0.0)
                 print(
                     f"turn {n:2d}: {total:6.0f} ms  heard {record.transcript!r}  "
                     + " ".join(f"{k}={v}" for k, v in marks.items())
@@ -244,13 +245,15 @@ async def main(turns: int, speculative_ms: int | None, short_window: bool, reali
     transcriber.close()
 
     print()
-    print(f"{'stage (ms)':<18}{'p50':>8}{'p95':>8}   (stage = time since the previous mark)")
+    print(f"{'mark (ms)':<18}{'p50':>8}{'p95':>8}   (after the last voiced audio; whisper_compute: Whisper's own time)")
     for stage, values in stages.items():
-        if stage == "speculative":
+        if stage in ("speculative", "early_answer"):
             continue
         print(f"{stage:<18}{pct(values, 50):8.0f}{pct(values, 95):8.0f}")
     spec = stages.get("speculative", [])
+    early = stages.get("early_answer", [])
     print(f"final transcript started during the pause (speculatively) in {sum(spec):.0f}/{len(spec)} turns")
+    print(f"answer begun during the pause and kept in {sum(early):.0f}/{len(early)} turns")
     print(f"barge-in: first voiced packet → stop(): {', '.join(f'{b:.0f}' for b in barge)} ms")
     print(f"barge-in: first voiced packet → last audio packet sent: {', '.join(f'{b:.0f}' for b in silenced)} ms")
     print(f"last voiced packet → first reply packet: p50 {pct(totals, 50):.0f} ms, p95 {pct(totals, 95):.0f} ms")
@@ -263,6 +266,7 @@ async def main(turns: int, speculative_ms: int | None, short_window: bool, reali
                 "p95_ms": round(pct(totals, 95), 1),
                 "barge_in_stop_p50_ms": round(statistics.median(barge), 1),
                 "barge_in_silent_p50_ms": round(statistics.median(silenced), 1),
+                "early_answers": int(sum(early)),
                 "whisper_window": "utterance+1s" if short_window else "30s",
                 "realistic": realistic,
             }

@@ -10,7 +10,7 @@ from bot.errors import RateLimited
 
 
 class RateLimiter:
-    """Allows `calls` per `window_s` seconds per key; `take` raises RateLimited past that."""
+    """Allows `calls` per `window_s` seconds per key; `take` raises RateLimited past that, `give_back` undoes one."""
 
     def __init__(self, calls: int, window_s: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._calls = calls
@@ -29,3 +29,10 @@ class RateLimiter:
         if len(self._history) > 10_000:  # forget idle users so memory stays bounded
             for stale in [k for k, h in self._history.items() if not h or h[-1] <= now - self._window]:
                 del self._history[stale]
+
+    def give_back(self, key: int) -> None:
+        """Returns the latest call taken for `key`, for a call that was started and then abandoned unused (a voice
+        answer begun during a pause that turned out not to be the end of the question)."""
+        history = self._history.get(key)
+        if history:
+            history.pop()

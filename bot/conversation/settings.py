@@ -30,7 +30,7 @@ class ConversationSettings:
     # Audio kept from before the first voiced frame, so soft word onsets are not clipped.
     pre_roll_ms: int = attrs.field(default=200, validator=non_negative)
     # Someone must speak this long before the bot stops talking (barge-in); shorter sounds do not interrupt.
-    barge_in_min_speech_ms: int = attrs.field(default=120, validator=positive)
+    barge_in_min_speech_ms: int = attrs.field(default=100, validator=positive)
     # "all": every utterance is a question; "name": only those that call the bot by one of `names`.
     addressing: AddressingMode = "all"
     names: list[str] = attrs.field(factory=lambda: ["teachbot"])

@@ -39,6 +39,14 @@ class SilenceBegan:
 
 
 @attrs.frozen
+class SpeechResumed:
+    """After a pause (`SilenceBegan`), the speaker talked on long enough to count: the utterance is not over."""
+
+    user_id: int
+    at: float
+
+
+@attrs.frozen
 class UtteranceEnded:
     """A finished utterance (silence long enough, or the maximum length reached)."""
 
@@ -50,7 +58,7 @@ class UtteranceEnded:
     cut: bool = False  # True when ended by the maximum length rather than by silence
 
 
-TurnEvent = SpeechStarted | SilenceBegan | UtteranceEnded
+TurnEvent = SpeechStarted | SilenceBegan | SpeechResumed | UtteranceEnded
 
 
 @attrs.define
@@ -63,6 +71,8 @@ class _Speaker:
     voiced_s: float = 0.0
     announced: bool = False
     paused: bool = False
+    # Voiced time since the last SilenceBegan; None when no pause is being watched.
+    resumed_s: float | None = None
     last_frame_at: float = 0.0
 
 
@@ -110,6 +120,11 @@ class UtteranceDetector:
             if not s.announced and s.voiced_s * 1000 >= self._settings.barge_in_min_speech_ms:
                 s.announced = True
                 events.append(SpeechStarted(user_id, t))
+            if s.resumed_s is not None:
+                s.resumed_s += duration
+                if s.resumed_s * 1000 >= self._settings.barge_in_min_speech_ms:
+                    s.resumed_s = None
+                    events.append(SpeechResumed(user_id, t))
         if end - s.started_at >= self._settings.max_utterance_s:
             events += self._finish(user_id, s, end, cut=True)
         else:
@@ -119,7 +134,8 @@ class UtteranceDetector:
     def tick(self, now: float) -> list[TurnEvent]:
         """Ends utterances whose speakers went quiet by sending nothing."""
         events: list[TurnEvent] = []
-        for user_id, s in list(self._speakers.items()):
+        # Whoever stopped talking first has the first turn, even when both ends are noticed in the same tick.
+        for user_id, s in sorted(self._speakers.items(), key=lambda item: item[1].last_voiced_at):
             if s.started_at is not None and now > s.last_frame_at:
                 events += self._check_silence(user_id, s, now)
         return events
@@ -141,6 +157,7 @@ class UtteranceDetector:
             and s.voiced_s * 1000 >= self._settings.min_utterance_ms
         ):
             s.paused = True
+            s.resumed_s = 0.0
             return [SilenceBegan(user_id, self._voiced_samples(s), s.last_voiced_at)]
         return []
 
@@ -162,4 +179,5 @@ class UtteranceDetector:
         s.voiced_s = 0.0
         s.announced = False
         s.paused = False
+        s.resumed_s = None
         return events

@@ -2,13 +2,20 @@
 
 Discord-free: audio comes in as `(user_id, pcm, t)` from any async iterable, speech goes out through a `Speaker`
 (the voice driver's Player fits), and each finished turn is reported to `on_turn` for the transcript channel.
+
+The answer starts early: a speaker's pause is transcribed speculatively, and once that transcript exists the model is
+asked and the first phrase synthesised while the pause goes on. When the end of speech is confirmed with the same
+words, that answer is spoken; if the words differ or the speaker talks on, it is dropped unheard and unstored, its model
+stream closed and its call given back to the speaker's rate limit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import re
 import time
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable
@@ -21,6 +28,7 @@ from bot.conversation.sentences import SentenceSplitter
 from bot.conversation.settings import AddressingMode, ConversationSettings
 from bot.conversation.turns import (
     SilenceBegan,
+    SpeechResumed,
     SpeechStarted,
     TurnEvent,
     UtteranceDetector,
@@ -80,12 +88,30 @@ class AnswerStream(Protocol):
 
 
 class Asking(Protocol):
+    """The answering service (bot.llm.answering.Answerer): `admit` takes a call from the user's rate limit ahead of
+    `begin` (with `Question.admitted`), `give_back` returns it when that answer is dropped unused."""
+
+    def admit(self, user_id: int) -> None: ...
+    def give_back(self, user_id: int) -> None: ...
     async def begin(self, question: Question) -> AnswerStream: ...
+
+
+def same_words(a: str, b: str) -> bool:
+    """Two transcripts that differ only in case, punctuation or spacing say the same thing."""
+    return _words(a) == _words(b)
+
+
+def _words(text: str) -> list[str]:
+    return re.sub(r"[^\w\s]", "", text.lower()).split()
 
 
 @attrs.frozen
 class TurnTimings:
-    """Milliseconds after the speaker's last voiced audio; None for a stage the turn did not reach."""
+    """Milliseconds after the speaker's last voiced audio; None for a stage the turn did not reach.
+
+    With an early answer, the transcript, first token and first audio may come before the end of speech; the first
+    packet never does.
+    """
 
     end_of_speech_ms: float
     transcribed_ms: float | None = None
@@ -95,6 +121,8 @@ class TurnTimings:
     # Whisper's own time for the final transcript, and whether it was started during the pause (speculatively).
     transcription_ms: float | None = None
     speculative: bool = False
+    # The answer spoken was begun during the pause, on the speculative transcript, and kept.
+    early_answer: bool = False
 
 
 @attrs.frozen
@@ -129,10 +157,124 @@ class _Transcription:
         return round((self.times[1] - self.times[0]) * 1000, 1) if len(self.times) == 2 else None
 
 
+class _SpokenAnswer:
+    """One question's answer on its way to speech: the model's text cut into phrases, and the first phrase synthesised
+    as soon as it exists, before playback asks for it (an early answer waits for the end of speech to be confirmed).
+
+    Synthesis runs ahead only for that first phrase: after it, each phrase is synthesised as playback reaches it, so an
+    interrupted answer costs no speech that is never heard.
+    """
+
+    def __init__(
+        self,
+        answerer: Asking,
+        question: Question,
+        language: str | None,
+        *,
+        voice: SpeechSynthesis,
+        first_phrase_min_chars: int,
+        clock: Callable[[], float],
+    ) -> None:
+        self.question = question
+        self.reply: AnswerStream | None = None
+        self.failed = False  # the model's stream broke off: the answer is not stored
+        self.marks: dict[str, float] = {}
+        self._language = language
+        self._voice = voice
+        self._clock = clock
+        self._sentences: asyncio.Queue[str | None] = asyncio.Queue()
+        self._first_audio: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._first_played = False  # playback reached the end of the first phrase (and saw its synthesis fail, if so)
+        self._producer = asyncio.create_task(self._produce(answerer, first_phrase_min_chars))
+        self._synthesis = asyncio.create_task(self._synthesise_first())
+
+    async def _produce(self, answerer: Asking, first_phrase_min_chars: int) -> None:
+        try:
+            try:
+                self.reply = await answerer.begin(self.question)
+            except UserError as exc:
+                self._sentences.put_nowait(exc.message)
+                return
+            splitter = SentenceSplitter(first_phrase_min_chars)
+            try:
+                async for text in self.reply:
+                    if not text:
+                        continue  # a reasoning model still thinking: nothing to say yet
+                    self.marks.setdefault("first_token", self._clock())
+                    for sentence in splitter.feed(text):
+                        self._sentences.put_nowait(sentence)
+                for sentence in splitter.flush():
+                    self._sentences.put_nowait(sentence)
+            except UserError as exc:
+                self.failed = True
+                self._sentences.put_nowait(exc.message)
+        finally:
+            self._sentences.put_nowait(None)
+
+    async def _synthesise_first(self) -> None:
+        try:
+            sentence = await self._sentences.get()
+            if sentence is None:
+                self._sentences.put_nowait(None)
+                return
+            async for chunk in self._voice.stream_pcm48k(sentence, self._language):
+                if chunk:
+                    self.marks.setdefault("first_audio", self._clock())
+                    self._first_audio.put_nowait(chunk)
+        finally:
+            self._first_audio.put_nowait(None)
+
+    async def audio(self) -> AsyncGenerator[bytes]:
+        """The answer's speech, starting with the first phrase prepared in advance."""
+        while (chunk := await self._first_audio.get()) is not None:
+            self.marks.setdefault("first_packet", self._clock())
+            yield chunk
+        self._first_played = True
+        await self._synthesis  # its failure, if it failed, is the speaker's
+        while (sentence := await self._sentences.get()) is not None:
+            async for chunk in self._voice.stream_pcm48k(sentence, self._language):
+                if not chunk:
+                    continue
+                self.marks.setdefault("first_audio", self._clock())
+                self.marks.setdefault("first_packet", self._clock())
+                yield chunk
+
+    def discard(self) -> None:
+        """Never to be spoken: the model's stream is closed (cancelling its reader) and synthesis stops, at once."""
+        for task in (self._producer, self._synthesis):
+            task.cancel()
+            task.add_done_callback(_log_failure)
+
+    async def finish(self, *, interrupted: bool) -> None:
+        """After playback: waits for the model's answer to end (stopping it first if the speaker was interrupted)."""
+        if interrupted:
+            self._producer.cancel()
+        self._synthesis.cancel()  # normally done; not when playback stopped within the first phrase
+        await asyncio.wait([self._producer, self._synthesis])
+        if not self._first_played:
+            _log_failure(self._synthesis)
+        if not self._producer.cancelled() and (exc := self._producer.exception()) is not None:
+            raise exc
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        _log.warning("voice answer: a task left behind had failed: %s", exc, exc_info=exc)
+
+
+@attrs.define
+class _EarlyAnswer:
+    """An answer begun during a speaker's pause, for `transcript`; its model call is already admitted."""
+
+    transcript: str
+    answer: _SpokenAnswer
+
+
 @attrs.define
 class _Pending:
     utterance: UtteranceEnded
     transcription: _Transcription
+    early: _EarlyAnswer | None = None
 
 
 class VoiceConversation:
@@ -179,6 +321,7 @@ class VoiceConversation:
             ),
         )
         self._speculative: dict[int, tuple[float, _Transcription]] = {}
+        self._early: dict[int, _EarlyAnswer] = {}
         self._queue: deque[_Pending] = deque()
         self._queued = asyncio.Event()
         self._recent: deque[TurnRecord] = deque(maxlen=settings.status_turns)
@@ -214,6 +357,7 @@ class VoiceConversation:
         spec = self._speculative.pop(user_id, None)
         if spec is not None:
             spec[1].task.cancel()
+        self._drop_early(user_id)
 
     async def wait_idle(self) -> None:
         """Returns once every utterance heard so far has had its turn."""
@@ -221,6 +365,11 @@ class VoiceConversation:
 
     async def close(self) -> None:
         self._speaker.stop()
+        for user_id in list(self._early):
+            self._drop_early(user_id)
+        for pending in self._queue:
+            if pending.early is not None:
+                self._drop(pending.utterance.user_id, pending.early)
         tasks = [t for t in (self._worker, self._ticker) if t is not None]
         tasks += [s.task for _, s in self._speculative.values()] + [p.transcription.task for p in self._queue]
         for task in tasks:
@@ -251,9 +400,75 @@ class VoiceConversation:
                 old = self._speculative.pop(event.user_id, None)
                 if old is not None:
                     old[1].task.cancel()
-                self._speculative[event.user_id] = (event.last_voiced_at, self._transcribe(event.samples))
+                job = self._transcribe(event.samples)
+                self._speculative[event.user_id] = (event.last_voiced_at, job)
+                job.task.add_done_callback(functools.partial(self._heard_in_pause, event.user_id, job))
+            elif isinstance(event, SpeechResumed):
+                self._drop_early(event.user_id)
             else:
                 self._enqueue(event)
+
+    def _heard_in_pause(self, user_id: int, job: _Transcription, task: asyncio.Task[HeardText]) -> None:
+        """The speculative transcript exists while the speaker is still pausing: begin answering it."""
+        if task.cancelled() or task.exception() is not None:
+            return
+        spec = self._speculative.get(user_id)
+        if spec is None or spec[1] is not job:
+            return  # the pause ended, or the speaker talked on, meanwhile: the turn takes it from here
+        heard = task.result()
+        early = self._early.get(user_id)
+        if early is not None:
+            if same_words(early.transcript, heard.text):
+                return  # a short sound in the pause changed nothing
+            self._drop_early(user_id)
+        # Only when no turn is being taken or waiting: an early answer must not read memory before earlier turns are
+        # stored, nor hold a model call while someone else's answer is spoken.
+        if heard.is_empty or not self._idle.is_set():
+            return
+        question = self._question(user_id, heard)
+        if question is None:
+            return
+        try:
+            self._answerer.admit(user_id)
+        except UserError:
+            return  # out of calls: the turn says so once the end of speech is confirmed
+        answer = self._spoken_answer(attrs.evolve(question, admitted=True), heard)
+        self._early[user_id] = _EarlyAnswer(heard.text, answer)
+        _log.debug("guild %s: answering user %s early: %r", self.guild_id, user_id, heard.text)
+
+    def _drop_early(self, user_id: int) -> None:
+        early = self._early.pop(user_id, None)
+        if early is not None:
+            self._drop(user_id, early)
+
+    def _drop(self, user_id: int, early: _EarlyAnswer) -> None:
+        early.answer.discard()
+        self._answerer.give_back(user_id)
+        _log.debug("guild %s: dropped the early answer to user %s: %r", self.guild_id, user_id, early.transcript)
+
+    def _question(self, user_id: int, heard: HeardText) -> Question | None:
+        """What `heard` asks the bot, or None when it is not addressed to it."""
+        question_text = addressed_question(heard.text, self.addressing, self.names)
+        if question_text is None:
+            return None
+        return Question(
+            guild_id=self.guild_id,
+            channel_id=self.channel_id,
+            user_id=user_id,
+            text=question_text,
+            source="voice",
+            transcript=heard.text,
+        )
+
+    def _spoken_answer(self, question: Question, heard: HeardText) -> _SpokenAnswer:
+        return _SpokenAnswer(
+            self._answerer,
+            question,
+            self._settings.language or heard.language,
+            voice=self._voice,
+            first_phrase_min_chars=self._settings.first_phrase_min_chars,
+            clock=self._clock,
+        )
 
     def _transcribe(self, samples: Samples) -> _Transcription:
         times: list[float] = []
@@ -275,10 +490,12 @@ class VoiceConversation:
             if spec is not None:
                 spec[1].task.cancel()
             transcription = self._transcribe(utterance.samples)
-        self._queue.append(_Pending(utterance, transcription))
+        self._queue.append(_Pending(utterance, transcription, self._early.pop(utterance.user_id, None)))
         while len(self._queue) > self._settings.max_queued_utterances:
             dropped = self._queue.popleft()
             dropped.transcription.task.cancel()
+            if dropped.early is not None:
+                self._drop(dropped.utterance.user_id, dropped.early)
             _log.info("guild %s: dropped an utterance of user %s (too many waiting)", self.guild_id, dropped.utterance)
         self._idle.clear()
         self._queued.set()
@@ -301,6 +518,13 @@ class VoiceConversation:
                 _log.exception("guild %s: voice turn of user %s failed", self.guild_id, pending.utterance.user_id)
 
     async def _take_turn(self, pending: _Pending) -> None:
+        try:
+            await self._answer_turn(pending)
+        finally:
+            if pending.early is not None:  # not kept: the words changed, there was nothing to answer, or it failed
+                self._drop(pending.utterance.user_id, pending.early)
+
+    async def _answer_turn(self, pending: _Pending) -> None:
         utterance = pending.utterance
         origin = utterance.last_voiced_at
         job = pending.transcription
@@ -315,98 +539,62 @@ class VoiceConversation:
             return
         timings = TurnTimings(
             end_of_speech_ms=since(utterance.ended_at) or 0.0,
-            transcribed_ms=since(self._clock()),
+            # When the transcript existed: during the pause, for a speculative one that finished in time.
+            transcribed_ms=since(job.times[1] if len(job.times) == 2 else self._clock()),
             transcription_ms=job.compute_ms,
             speculative=job.created_at < utterance.ended_at,
         )
         if heard.is_empty:
             return
-        question_text = addressed_question(heard.text, self.addressing, self.names)
-        if question_text is None:
-            _log.debug("guild %s: not addressed to the bot: %r", self.guild_id, heard.text)
-            return
-        language = self._settings.language or heard.language
-        question = Question(
-            guild_id=self.guild_id,
-            channel_id=self.channel_id,
-            user_id=utterance.user_id,
-            text=question_text,
-            source="voice",
-            transcript=heard.text,
-        )
-        marks: dict[str, float] = {}
-        sentences: asyncio.Queue[str | None] = asyncio.Queue()
-        reply: AnswerStream | None = None
-        try:
-            reply = await self._answerer.begin(question)
-        except UserError as exc:
-            sentences.put_nowait(exc.message)
-            sentences.put_nowait(None)
-
-        async def produce(reply: AnswerStream) -> None:
-            splitter = SentenceSplitter(self._settings.first_phrase_min_chars)
-            try:
-                async for text in reply:
-                    if not text:
-                        continue  # a reasoning model still thinking: nothing to say yet
-                    marks.setdefault("first_token", self._clock())
-                    for sentence in splitter.feed(text):
-                        sentences.put_nowait(sentence)
-                for sentence in splitter.flush():
-                    sentences.put_nowait(sentence)
-            except UserError as exc:
-                sentences.put_nowait(exc.message)
-                raise
-            finally:
-                sentences.put_nowait(None)
-
-        producer = asyncio.create_task(produce(reply)) if reply is not None else None
-
-        async def audio() -> AsyncGenerator[bytes]:
-            while (sentence := await sentences.get()) is not None:
-                async for chunk in self._voice.stream_pcm48k(sentence, language):
-                    if not chunk:
-                        continue
-                    marks.setdefault("first_audio", self._clock())
-                    marks.setdefault("first_packet", self._clock())
-                    yield chunk
-
-        pcm = audio()
+        early = pending.early
+        kept = early is not None and same_words(early.transcript, heard.text)
+        if early is not None and kept:
+            pending.early = None
+            answer = early.answer
+            heard_text = early.transcript
+        else:
+            if early is not None:
+                pending.early = None
+                self._drop(utterance.user_id, early)  # other words: that answer is not this question's
+            question = self._question(utterance.user_id, heard)
+            if question is None:
+                _log.debug("guild %s: not addressed to the bot: %r", self.guild_id, heard.text)
+                return
+            answer = self._spoken_answer(question, heard)
+            heard_text = heard.text
+        pcm = answer.audio()
         self._barged_in = False
         self._bot_speaking = True
         try:
-            await self._speaker.play(pcm)
-        except UserError as exc:
-            _log.warning("guild %s: speaking the answer failed: %s", self.guild_id, exc)
-        finally:
-            self._bot_speaking = False
-            await pcm.aclose()
-        interrupted = self._barged_in
-        failed = False
-        if producer is not None:
-            if interrupted:
-                producer.cancel()
             try:
-                await producer
-            except asyncio.CancelledError:
-                if not interrupted:
-                    raise
-            except UserError:
-                failed = True
-        answer: Answer | None = None
-        if reply is not None and reply.text.strip() and not failed:
-            answer = await reply.save()
+                await self._speaker.play(pcm)
+            except UserError as exc:
+                _log.warning("guild %s: speaking the answer failed: %s", self.guild_id, exc)
+            finally:
+                self._bot_speaking = False
+                await pcm.aclose()
+            interrupted = self._barged_in
+            await answer.finish(interrupted=interrupted)
+        except BaseException:
+            answer.discard()  # the conversation is closing, or something broke: the model stream must not run on
+            raise
+        reply = answer.reply
+        stored: Answer | None = None
+        if reply is not None and reply.text.strip() and not answer.failed:
+            stored = await reply.save()
+        marks = answer.marks
         record = TurnRecord(
             user_id=utterance.user_id,
-            transcript=heard.text,
-            question=question_text,
+            transcript=heard_text,
+            question=answer.question.text,
             answer_text=reply.text if reply is not None else "",
-            answer_id=answer.id if answer is not None else None,
+            answer_id=stored.id if stored is not None else None,
             timings=attrs.evolve(
                 timings,
                 first_token_ms=since(marks.get("first_token")),
                 first_audio_ms=since(marks.get("first_audio")),
                 first_packet_ms=since(marks.get("first_packet")),
+                early_answer=kept,
             ),
             interrupted=interrupted,
         )

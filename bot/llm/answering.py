@@ -184,6 +184,11 @@ class Answerer:
         expensive step (a download, a transcription), so a rate-limited user costs nothing."""
         self._limiter.take(user_id)
 
+    def give_back(self, user_id: int) -> None:
+        """Undo one `admit`: the call was begun and then abandoned unused (a voice answer begun during a pause that
+        turned out not to be the end of the question), so it does not count against the user."""
+        self._limiter.give_back(user_id)
+
     async def begin(self, question: Question) -> Reply:
         """Validate, rate-limit (unless already admitted) and start streaming the answer to `question`."""
         question = attrs.evolve(question, text=self.check(question.text))

@@ -55,7 +55,9 @@ def speak16k(text: str, voice: str = "en-us", speed: int = 150) -> Samples:
 
 
 @contextlib.asynccontextmanager
-async def answering(fake: FakeOpenAI, db_path: Path) -> AsyncIterator[tuple[Answerer, AnswerStore]]:
+async def answering(
+    fake: FakeOpenAI, db_path: Path, limiter: RateLimiter | None = None
+) -> AsyncIterator[tuple[Answerer, AnswerStore]]:
     """The real Answerer over the loopback FakeOpenAI and a fresh SQLite file."""
     db = Database(f"sqlite+aiosqlite:///{db_path}")
     await db.open()
@@ -63,10 +65,9 @@ async def answering(fake: FakeOpenAI, db_path: Path) -> AsyncIterator[tuple[Answ
     answers = AnswerStore(db)
     chat = ChatModel(client, max_tokens=256, temperature=None)
     try:
+        limiter = limiter or RateLimiter(1000, 60)
         yield (
-            Answerer(
-                chat, answers, GuildSettingsStore(db), RateLimiter(1000, 60), LLMSettings(), personas=PersonaStore(db)
-            ),
+            Answerer(chat, answers, GuildSettingsStore(db), limiter, LLMSettings(), personas=PersonaStore(db)),
             answers,
         )
     finally:
@@ -154,11 +155,28 @@ class LocalWhisper:
         self._pool.shutdown(wait=True)
 
 
+class ScriptedTranscriber:
+    """Hears the given texts, one per transcription in order (the last one again after that), whatever the audio:
+    for the turns where what Whisper would make of a sound must be fixed."""
+
+    def __init__(self, *texts: str) -> None:
+        self.texts = list(texts)
+        self.calls = 0
+
+    async def transcribe(self, samples: Samples, language: str | None = None) -> Heard:
+        text = self.texts[min(self.calls, len(self.texts) - 1)]
+        self.calls += 1
+        await asyncio.sleep(0)  # a result comes later, as from a worker thread
+        return Heard(text, language, not text)
+
+
 class EspeakVoice:
-    """espeak-ng to s16le 48 kHz stereo, one chunk per 100 ms."""
+    """espeak-ng to s16le 48 kHz stereo, one chunk per 100 ms. `synthesised` is set once a text has been turned into
+    audio (whether or not anyone plays it)."""
 
     def __init__(self) -> None:
         self.spoken: list[str] = []
+        self.synthesised = asyncio.Event()
 
     async def stream_pcm48k(self, text: str, language: str | None) -> AsyncIterator[bytes]:
         self.spoken.append(text)
@@ -168,6 +186,7 @@ class EspeakVoice:
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
         wav, _ = await proc.communicate()
+        self.synthesised.set()
         pcm = np.frombuffer(wav[44 : len(wav) - (len(wav) - 44) % 2], dtype="<i2").astype(np.float32)
         rate = int.from_bytes(wav[24:28], "little")
         n = int(len(pcm) * 48_000 / rate)

@@ -7,6 +7,7 @@ import numpy as np
 from bot.conversation.settings import ConversationSettings
 from bot.conversation.turns import (
     SilenceBegan,
+    SpeechResumed,
     SpeechStarted,
     TurnEvent,
     UtteranceDetector,
@@ -53,6 +54,21 @@ def test_the_speculative_samples_are_the_final_ones(vad_model: SileroModel) -> N
     assert np.array_equal(began.samples, ended.samples)
 
 
+def test_talking_on_after_a_pause_resumes_the_same_utterance(vad_model: SileroModel) -> None:
+    first = load_fixture("weather_question")[: int(2.15 * 16_000)]
+    stream = np.concatenate([first, silence(0.25), load_fixture("capital_of_france"), silence(1.0)])
+    events = feed(detector(vad_model), 1, stream)
+    ended = [e for e in events if isinstance(e, UtteranceEnded)]
+    assert len(ended) == 1  # one question, paused in the middle
+    kinds = [type(e) for e in events]
+    resumed = kinds.index(SpeechResumed)
+    assert kinds[resumed - 1] is SilenceBegan
+    at = events[resumed].at
+    # Announced once the speaker has talked on for barge_in_min_speech_ms (100 ms) after the pause.
+    assert 2.15 + 0.25 - 0.1 <= at <= 2.15 + 0.25 + 0.25
+    assert kinds[resumed + 1 :].count(SpeechResumed) <= kinds[resumed + 1 :].count(SilenceBegan)
+
+
 def test_a_short_blip_is_not_an_utterance(vad_model: SileroModel) -> None:
     blip = load_fixture("weather_question")[8000:11200]  # 200 ms of a word
     events = feed(detector(vad_model, min_utterance_ms=300), 1, np.concatenate([silence(0.5), blip, silence(1.0)]))
@@ -76,6 +92,16 @@ def test_two_speakers_in_a_row_are_attributed(vad_model: SileroModel) -> None:
     ended = [e for e in first + second if isinstance(e, UtteranceEnded)]
     assert [e.user_id for e in ended] == [1, 2]
     assert ended[1].started_at >= 3.7
+
+
+def test_utterances_noticed_in_the_same_tick_end_in_the_order_they_were_spoken(vad_model: SileroModel) -> None:
+    d = detector(vad_model)
+    late = load_fixture("capital_of_france")[: int(1.8 * 16_000)]
+    early = load_fixture("weather_question")[: int(2.1 * 16_000)]
+    feed(d, 2, late, t0=1.0)  # heard first, but still talking when the other speaker stops
+    feed(d, 1, early, t0=0.0)
+    ended = [e for e in d.tick(10.0) if isinstance(e, UtteranceEnded)]
+    assert [e.user_id for e in ended] == [1, 2]
 
 
 def test_a_client_that_stops_sending_still_ends_its_utterance(vad_model: SileroModel) -> None:

@@ -15,7 +15,9 @@ import pytest
 
 from bot.conversation.settings import AddressingMode, ConversationSettings
 from bot.conversation.vad import SileroModel
-from bot.conversation.voice_conversation import TurnRecord, VoiceConversation
+from bot.conversation.voice_conversation import SpeechToText, TurnRecord, VoiceConversation
+from bot.errors import RateLimited
+from bot.limits import RateLimiter
 from bot.speech.audio import Samples
 from bot.store.answers import AnswerStore
 from bot.voice.player import Player
@@ -23,6 +25,7 @@ from tests.conversation.doubles import (
     EspeakVoice,
     LocalWhisper,
     RecordingSpeaker,
+    ScriptedTranscriber,
     answering,
     load_fixture,
     pcm48k_stereo_to_16k,
@@ -43,6 +46,7 @@ class Call:
     fake: FakeOpenAI
     answers: AnswerStore
     turns: asyncio.Queue[TurnRecord]
+    clock: ManualClock | None = None
 
     def say(self, user_id: int, samples: Samples, ends_at: float | None = None) -> float:
         """Delivers a user's speech at once, each frame stamped as if it had arrived in real time ending at `ends_at`.
@@ -58,6 +62,27 @@ class Call:
     async def next_turn(self) -> TurnRecord:
         return await asyncio.wait_for(self.turns.get(), WAIT_S)
 
+    def say_now(self, user_id: int, samples: Samples) -> None:
+        """Delivers speech on the conversation's manual clock, which then stands at its end: time in the conversation
+        moves only when the test moves it (a pause lasts until `wait`)."""
+        assert self.clock is not None
+        for frame in to_48k_stereo_frames(samples):
+            self.clock.now += 0.02
+            self.conversation.hear(user_id, frame, self.clock.now)
+
+    def wait(self, seconds: float) -> None:
+        """Silence: the clients send nothing for `seconds` (the silence ticker sees the time pass)."""
+        assert self.clock is not None
+        self.clock.now += seconds
+
+
+class ManualClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
 
 async def build(
     whisper: LocalWhisper,
@@ -65,25 +90,30 @@ async def build(
     tmp_path: Path,
     addressing: AddressingMode = "all",
     realtime: bool = False,
+    *,
+    clock: ManualClock | None = None,
+    transcriber: SpeechToText | None = None,
+    limiter: RateLimiter | None = None,
 ) -> AsyncIterator[Call]:
     turns: asyncio.Queue[TurnRecord] = asyncio.Queue()
-    async with FakeOpenAI() as fake, answering(fake, tmp_path / "answers.sqlite3") as (answerer, answers):
+    async with FakeOpenAI() as fake, answering(fake, tmp_path / "answers.sqlite3", limiter) as (answerer, answers):
         speaker, voice = RecordingSpeaker(realtime=realtime), EspeakVoice()
         conversation = VoiceConversation(
             guild_id=GUILD,
             channel_id=CHANNEL,
             settings=ConversationSettings(names=["computer"], language="en"),
             vad_model=vad_model,
-            transcriber=whisper,
+            transcriber=transcriber or whisper,
             transcription_slots=asyncio.Semaphore(1),
             answerer=answerer,
             voice=voice,
             speaker=speaker,
             on_turn=turns.put,
             addressing=addressing,
+            clock=clock or time.monotonic,
         )
         try:
-            yield Call(conversation, speaker, voice, fake, answers, turns)
+            yield Call(conversation, speaker, voice, fake, answers, turns, clock)
         finally:
             await conversation.close()
 
@@ -247,3 +277,128 @@ async def test_the_answer_goes_out_through_the_voice_players_opus(
                 pcm += frame.to_ndarray().tobytes()
     heard = await heard_back(whisper, bytes(pcm))
     assert "paris" in heard and "france" in heard
+
+
+# -- answering during the pause ---------------------------------------------------------------------------------------
+# The speaker's pause is transcribed speculatively; the answer to that transcript starts at once and is spoken only if
+# the end of speech confirms the same words. Time is the test's: the pause lasts until the test moves the clock on.
+
+WEATHER = "The weather on Mars is very cold."
+LONG_ANSWER = " ".join(f"Zebras have stripes, and stripe number {n} is black and white." for n in range(60))
+
+
+@pytest.fixture
+def limiter() -> RateLimiter:
+    return RateLimiter(2, 600)  # each test below asks one question: one call may be left afterwards, not two
+
+
+@pytest.fixture
+async def paused_call(
+    whisper: LocalWhisper, vad_model: SileroModel, tmp_path: Path, limiter: RateLimiter
+) -> AsyncIterator[Call]:
+    async for c in build(whisper, vad_model, tmp_path, clock=ManualClock(), limiter=limiter):
+        yield c
+
+
+@pytest.fixture
+def scripted() -> ScriptedTranscriber:
+    return ScriptedTranscriber("")
+
+
+@pytest.fixture
+async def scripted_paused_call(
+    whisper: LocalWhisper, vad_model: SileroModel, tmp_path: Path, limiter: RateLimiter, scripted: ScriptedTranscriber
+) -> AsyncIterator[Call]:
+    async for c in build(whisper, vad_model, tmp_path, clock=ManualClock(), transcriber=scripted, limiter=limiter):
+        yield c
+
+
+def calls_left(limiter: RateLimiter, user_id: int) -> int:
+    n = 0
+    try:
+        while n < 10:
+            limiter.take(user_id)
+            n += 1
+    except RateLimited:
+        pass
+    return n
+
+
+async def test_the_answer_begun_in_the_pause_is_spoken_once_when_the_speaker_stays_quiet(
+    paused_call: Call, whisper: LocalWhisper, limiter: RateLimiter
+) -> None:
+    call = paused_call
+    call.fake.reply("Paris is the capital of France. It lies on the Seine.")
+    call.say_now(4, load_fixture("capital_of_france"))  # ends in 0.375 s of pause: not yet the end of speech
+
+    # While the speaker still pauses, the model is asked and the first phrase is made into speech, but not played.
+    await asyncio.wait_for(call.fake.chat_started.wait(), WAIT_S)
+    await asyncio.wait_for(call.voice.synthesised.wait(), WAIT_S)
+    assert not call.speaker.pcm and call.turns.empty()
+
+    call.wait(0.3)  # the pause is now the end of speech
+    turn = await call.next_turn()
+    await call.conversation.wait_idle()
+
+    assert "capital" in turn.transcript.lower() and turn.timings.early_answer
+    assert turn.answer_text == "Paris is the capital of France. It lies on the Seine."
+    assert call.voice.spoken == ["Paris is the capital of France.", "It lies on the Seine."]
+    assert "paris" in await heard_back(whisper, bytes(call.speaker.pcm))
+    assert len(call.fake.chat_requests) == 1 and call.fake.chat_streams_dropped == 0
+    stored = await call.answers.recent_for_user(GUILD, 4)
+    assert [a.id for a in stored] == [turn.answer_id]
+    assert call.turns.empty()  # posted once
+    assert calls_left(limiter, 4) == 1  # counted once
+
+
+async def test_other_final_words_drop_the_answer_begun_in_the_pause(
+    scripted_paused_call: Call, scripted: ScriptedTranscriber, whisper: LocalWhisper, limiter: RateLimiter
+) -> None:
+    call = scripted_paused_call
+    # A short sound in the pause (too short to be talking on) makes Whisper hear other words the second time.
+    scripted.texts = ["Tell me about zebras.", "Tell me about the weather on Mars."]
+    call.fake.chunk_delay_s = 0.01  # the long answer is still streaming when it is dropped
+    call.fake.reply(LONG_ANSWER, WEATHER)
+    call.say_now(5, load_fixture("capital_of_france"))
+    await asyncio.wait_for(call.fake.chat_started.wait(), WAIT_S)
+
+    call.say_now(5, np.concatenate([load_fixture("weather_question")[12_800:14_080], np.zeros(3_200, np.float32)]))
+    await asyncio.wait_for(call.fake.chat_dropped.wait(), WAIT_S)  # the zebra answer's stream was closed
+    call.wait(0.5)
+    turn = await call.next_turn()
+    await call.conversation.wait_idle()
+
+    assert turn.transcript == "Tell me about the weather on Mars." and turn.answer_text == WEATHER
+    played = await heard_back(whisper, bytes(call.speaker.pcm))
+    assert "cold" in played and "zebra" not in played and "stripe" not in played
+    stored = await call.answers.recent_for_user(GUILD, 5)
+    assert [(a.id, a.answer) for a in stored] == [(turn.answer_id, WEATHER)]
+    assert call.turns.empty()
+    assert call.fake.chat_streams_dropped == 1
+    assert calls_left(limiter, 5) == 1  # the dropped answer's call was given back
+
+
+async def test_talking_on_after_a_pause_drops_the_answer_begun_in_it(
+    paused_call: Call, whisper: LocalWhisper, limiter: RateLimiter
+) -> None:
+    call = paused_call
+    call.fake.chunk_delay_s = 0.01
+    call.fake.reply(LONG_ANSWER, WEATHER)
+    call.say_now(6, load_fixture("capital_of_france"))
+    await asyncio.wait_for(call.fake.chat_started.wait(), WAIT_S)
+
+    call.say_now(6, load_fixture("weather_question")[: int(2.15 * 16_000)])  # talks on: the question goes on
+    await asyncio.wait_for(call.fake.chat_dropped.wait(), WAIT_S)
+    assert not call.speaker.pcm and call.turns.empty()
+    call.wait(0.6)
+    turn = await call.next_turn()
+    await call.conversation.wait_idle()
+
+    assert "capital" in turn.transcript.lower() and "weather" in turn.transcript.lower()
+    assert turn.answer_text == WEATHER
+    played = await heard_back(whisper, bytes(call.speaker.pcm))
+    assert "cold" in played and "zebra" not in played and "stripe" not in played
+    stored = await call.answers.recent_for_user(GUILD, 6)
+    assert [(a.id, a.answer) for a in stored] == [(turn.answer_id, WEATHER)]
+    assert call.turns.empty()
+    assert calls_left(limiter, 6) == 1

@@ -112,6 +112,9 @@ class FakeOpenAI:
         self._runner: web.AppRunner | None = None
         self.port = 0
         self.chat_started = asyncio.Event()
+        # Streamed answers the client hung up on before the end; a real server stops generating them too.
+        self.chat_streams_dropped = 0
+        self.chat_dropped = asyncio.Event()
 
     async def __aenter__(self) -> FakeOpenAI:
         app = web.Application(client_max_size=256 * 1024 * 1024)
@@ -354,29 +357,34 @@ class FakeOpenAI:
                 payload["usage"] = with_usage
             return f"data: {json.dumps(payload)}\n\n".encode()
 
-        await response.write(chunk({"role": "assistant", "content": ""}, None))
-        if deltas is not None:
-            for delta in deltas:
+        try:
+            await response.write(chunk({"role": "assistant", "content": ""}, None))
+            if deltas is not None:
+                for delta in deltas:
+                    if self.chunk_delay_s:
+                        await asyncio.sleep(self.chunk_delay_s)  # pacing, as a model thinks and writes
+                    await response.write(chunk(delta, None))
+                text = ""  # given delta by delta
+            size = max(1, self.stream_chunk_chars)
+            cut_after, self.cut_stream_after = self.cut_stream_after, None
+            for start in range(0, len(text), size):
                 if self.chunk_delay_s:
-                    await asyncio.sleep(self.chunk_delay_s)  # pacing, as a model thinks and writes
-                await response.write(chunk(delta, None))
-            text = ""  # given delta by delta
-        size = max(1, self.stream_chunk_chars)
-        cut_after, self.cut_stream_after = self.cut_stream_after, None
-        for start in range(0, len(text), size):
-            if self.chunk_delay_s:
-                await asyncio.sleep(self.chunk_delay_s)  # pacing a long answer, as a real model streams
-            if cut_after is not None and start >= cut_after:
-                # The provider drops the connection mid-answer: no final chunk, no [DONE].
-                assert request.transport is not None
-                request.transport.close()
-                return response
-            await response.write(chunk({"content": text[start : start + size]}, None))
-        await response.write(chunk({}, "stop"))
-        if (body.get("stream_options") or {}).get("include_usage"):
-            await response.write(chunk({}, None, usage))
-        await response.write(b"data: [DONE]\n\n")
-        await response.write_eof()
+                    await asyncio.sleep(self.chunk_delay_s)  # pacing a long answer, as a real model streams
+                if cut_after is not None and start >= cut_after:
+                    # The provider drops the connection mid-answer: no final chunk, no [DONE].
+                    assert request.transport is not None
+                    request.transport.close()
+                    return response
+                await response.write(chunk({"content": text[start : start + size]}, None))
+            await response.write(chunk({}, "stop"))
+            if (body.get("stream_options") or {}).get("include_usage"):
+                await response.write(chunk({}, None, usage))
+            await response.write(b"data: [DONE]\n\n")
+            await response.write_eof()
+        except ConnectionError:
+            # The client closed the stream (it no longer wants the answer): stop generating.
+            self.chat_streams_dropped += 1
+            self.chat_dropped.set()
         return response
 
     async def _speech(self, request: web.Request) -> web.Response:
