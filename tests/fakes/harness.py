@@ -32,6 +32,8 @@ def make_config(discord: FakeDiscord, openai_fake: FakeOpenAI, data_dir: Path, /
         "speech": {"whisper_model": str(whisper_base_dir()), "engine": "espeak"},
         "training": {"work_dir": str(data_dir / "training")},
         "discord": {"command_guilds": [discord.guild_id]},
+        # Streaming edits a tenth of a second apart (the throttle itself is unit-tested in tests/discord).
+        "llm": {"edit_interval_s": 0.1},
     }
     changes: dict[str, Any] = {}
     for name in defaults.keys() | sections.keys():
