@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import re
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy.engine import make_url
 
 
 class _ErrorCollector(logging.Handler):
@@ -33,6 +36,26 @@ _collector = _ErrorCollector()
 
 def pytest_configure(config: pytest.Config) -> None:
     logging.getLogger().addHandler(_collector)
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker and os.environ.get("TEST_DATABASE_URL"):
+        # Tests running side by side (pytest-xdist) each get a PostgreSQL database of their own on the same server.
+        os.environ["TEST_DATABASE_URL"] = asyncio.run(_database_for(os.environ["TEST_DATABASE_URL"], worker))
+
+
+async def _database_for(url: str, worker: str) -> str:
+    import asyncpg  # only where PostgreSQL is tested
+
+    given = make_url(url)
+    name = f"{given.database}_{worker}"
+    conn = await asyncpg.connect(
+        host=given.host, port=given.port, user=given.username, password=given.password, database=given.database
+    )
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return given.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture
