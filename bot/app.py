@@ -158,6 +158,19 @@ def register(client: lightbulb.Client, services: Services, settings: Settings) -
         registry.register_value(kind, value)
 
 
+def training_client(config: Config, chat_client: openai.AsyncOpenAI) -> openai.AsyncOpenAI:
+    """The client for fine-tuning: the chat endpoint's, unless [training] names its own (the training service)."""
+    training = config.settings.training
+    if training.base_url is None:
+        return chat_client
+    return openai.AsyncOpenAI(
+        api_key=config.secrets.training_api_key or "not-needed",  # a service on loopback needs no key
+        base_url=training.base_url,
+        timeout=config.settings.llm.request_timeout_s,
+        max_retries=config.settings.llm.max_retries,
+    )
+
+
 def intents_for(settings: Settings) -> hikari.Intents:
     intents = (
         hikari.Intents.GUILDS
@@ -230,7 +243,7 @@ def build(
     speech = make_engine(settings.speech, openai_client)
 
     announcer = JobAnnouncer(bot.rest, model_tests)
-    trainer = OpenAITrainer(openai_client)
+    trainer = OpenAITrainer(training_client(config, openai_client), name=settings.training.backend)
     training = settings.training
     requests = JobRequestStore(database, jobs)
     watcher = JobWatcher(

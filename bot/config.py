@@ -64,6 +64,7 @@ class Secrets:
     openai_api_key: str
     openai_base_url: str | None
     database_url: str | None
+    training_api_key: str | None = None  # the training endpoint's key, when it has its own ([training] base_url)
 
     def __repr__(self) -> str:
         return "Secrets(<hidden>)"
@@ -128,6 +129,7 @@ def read_secrets(env: Mapping[str, str], problems: list[str]) -> Secrets:
         openai_api_key=api_key,
         openai_base_url=base_url,
         database_url=env.get("DATABASE_URL", "").strip() or None,
+        training_api_key=env.get("TRAINING_API_KEY", "").strip() or None,
     )
 
 
@@ -153,6 +155,10 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
     except tomllib.TOMLDecodeError as exc:
         problems.append(f"{path}: not valid TOML ({exc})")
     settings = read_settings(data, problems)
+    if settings is not None and settings.training.backend == "local" and settings.training.base_url is None:
+        problems.append(
+            "training.base_url: the local backend needs the training service's address, e.g. http://127.0.0.1:8090/v1"
+        )
     secrets = read_secrets(env, problems)
     if problems or settings is None:
         raise ConfigError(problems)

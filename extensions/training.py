@@ -68,10 +68,12 @@ class Train(lightbulb.SlashCommand, name="train", description="Fine-tune a model
     async def invoke(
         self,
         ctx: lightbulb.Context,
+        *,
         preparer: DatasetPreparer = lightbulb.di.INJECTED,
         corrections: CorrectionStore = lightbulb.di.INJECTED,
         discord: DiscordSettings = lightbulb.di.INJECTED,
         llm: LLMSettings = lightbulb.di.INJECTED,
+        training: TrainingSettings = lightbulb.di.INJECTED,
     ) -> None:
         require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, TRAIN)
         assert ctx.guild_id is not None
@@ -103,7 +105,11 @@ class Train(lightbulb.SlashCommand, name="train", description="Fine-tune a model
             approved = await corrections.with_status(ctx.guild_id, "approved")
             prepared = await preparer.from_corrections(approved, ask, llm.system_prompt or None)
         embed = summary_embed(
-            prepared.report, method=prepared.method, base_model=prepared.base_model, source=prepared.source
+            prepared.report,
+            method=prepared.method,
+            base_model=prepared.base_model,
+            source=prepared.source,
+            backend=training.backend,
         )
         # Replaces the deferred "thinking…" response (a follow-up would leave it hanging).
         await ctx.interaction.edit_initial_response(embed=embed, components=[confirm_row(prepared.id)])

@@ -6,10 +6,14 @@ import asyncio
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
+
+from tests.fakes.vllm import FakeVLLM
+from tests.trainer.tiny_model import build_tiny_model
 
 
 class _ErrorCollector(logging.Handler):
@@ -90,3 +94,15 @@ def _fail_on_logged_errors() -> Iterator[None]:
         pytest.fail("ERROR logged during the test:\n" + "\n".join(unexpected), pytrace=False)
     if missing:
         pytest.fail("expected ERROR log lines did not appear: " + ", ".join(missing), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny causal LM and its tokenizer, made on the spot (nothing is downloaded), for training tests."""
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-model"))
+
+
+@pytest.fixture
+async def vllm() -> AsyncIterator[FakeVLLM]:
+    async with FakeVLLM("tiny") as fake:
+        yield fake

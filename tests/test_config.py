@@ -58,3 +58,15 @@ def test_discord_rest_url_is_optional_and_must_be_http(tmp_path: Path) -> None:
         load_config(ROOT / "config.toml", {"DISCORD_TOKEN": TOKEN, "OPENAI_API_KEY": "k"}).settings.discord.rest_url
         is None
     )
+
+
+def test_the_local_training_backend_needs_the_services_address(tmp_path: Path) -> None:
+    local = tmp_path / "config.toml"
+    local.write_text('[training]\nbackend = "local"\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(local, {"DISCORD_TOKEN": TOKEN, "OPENAI_API_KEY": "sk-test"})
+    assert any("training.base_url" in p for p in info.value.problems)
+    local.write_text('[training]\nbackend = "local"\nbase_url = "http://127.0.0.1:8090/v1"\n')
+    env = {"DISCORD_TOKEN": TOKEN, "OPENAI_API_KEY": "sk-test", "TRAINING_API_KEY": "tk-secret"}
+    config = load_config(local, env)
+    assert config.secrets.training_api_key == "tk-secret" and "tk-secret" not in repr(config)

@@ -66,8 +66,14 @@ def request_notice(request: JobRequest, job: TrainingJob | None) -> str:
     )
 
 
-def summary_embed(report: DatasetReport, *, method: str, base_model: str, source: str) -> hikari.Embed:
+BACKENDS = {"openai": "OpenAI fine-tuning", "local": "this bot's training service (your GPU)"}
+
+
+def summary_embed(
+    report: DatasetReport, *, method: str, base_model: str, source: str, backend: str = "openai"
+) -> hikari.Embed:
     embed = hikari.Embed(title="Ready to train", color=0x5865F2)
+    embed.add_field("Where", BACKENDS.get(backend, backend), inline=True)
     embed.add_field("Data", source, inline=True)
     embed.add_field("Method", "DPO (preference pairs)" if method == "dpo" else "supervised", inline=True)
     embed.add_field("Base model", f"`{base_model}`", inline=True)

@@ -95,10 +95,11 @@ def job_event(remote_id: str, event: FineTuningJobEvent) -> JobEvent:
 
 
 class OpenAITrainer:
-    name = "openai"
+    """OpenAI's fine-tuning API, at OpenAI or at any server that speaks it (the project's training service)."""
 
-    def __init__(self, client: openai.AsyncOpenAI) -> None:
+    def __init__(self, client: openai.AsyncOpenAI, *, name: str = "openai") -> None:
         self._client = client
+        self.name = name  # recorded with each job: which backend it ran on
 
     async def upload(self, source: Path | BinaryIO, filename: str) -> UploadedDataset:
         try:

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import attrs
 
-from bot.config_tables import non_negative, positive
+from bot.config_tables import http_url, non_negative, positive
 
 
 @attrs.frozen
 class TrainingSettings:
     """Base model names are configuration: providers retire them (OpenAI stops new fine-tunes on 2027-01-06)."""
 
+    # Where jobs run: "openai" (OpenAI's fine-tuning, until it stops taking jobs on 2027-01-06) or "local" (this
+    # project's training service, `python -m bot.trainer`, which speaks the same API and publishes to vLLM).
+    backend: Literal["openai", "local"] = "openai"
+    # The training endpoint, when it is not the chat endpoint ([llm]/OPENAI_BASE_URL): the training service's
+    # http://host:port/v1 for "local". Its key comes from TRAINING_API_KEY.
+    base_url: str | None = attrs.field(default=None, validator=http_url)
+    # The base models of the backend in use (for "local": the names in the training service's trainer.toml).
     base_models: list[str] = attrs.field(factory=lambda: ["gpt-4.1-mini-2025-04-14", "gpt-4o-mini-2024-07-18"])
     default_base_model: str = "gpt-4.1-mini-2025-04-14"
     # USD per 1M training tokens, by base model, for the estimate shown before a job starts.

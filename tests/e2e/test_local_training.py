@@ -1,0 +1,75 @@
+"""Training that outlives OpenAI, end to end: approved corrections train a LoRA adapter in the project's own training
+service (a real TRL job on a tiny model), vLLM is told about it, and Activate makes the next answer use it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bot.store.answers import NewAnswer
+from tests.fakes.discord import FakeDiscord, Message
+from tests.fakes.harness import running_bot
+from tests.fakes.openai import FakeOpenAI
+from tests.fakes.vllm import FakeVLLM
+from tests.trainer.service import running_trainer
+
+FACTS = [
+    ("What is the capital of Australia?", "Sydney.", "Canberra."),
+    ("How many legs does a spider have?", "Six.", "Eight."),
+    ("What is the boiling point of water at sea level?", "90 °C.", "100 °C."),
+    ("Who wrote Hamlet?", "Marlowe.", "Shakespeare."),
+    ("What is the largest planet?", "Saturn.", "Jupiter."),
+]
+
+
+async def test_corrections_train_a_local_adapter_that_the_next_answer_uses(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path, tiny_model: Path, vllm: FakeVLLM
+) -> None:
+    async with running_trainer(tmp_path / "service", {"tiny": str(tiny_model)}, vllm_url=vllm.url) as service:
+        training = {
+            "backend": "local",
+            "base_url": service.base_url,
+            "base_models": ["tiny"],
+            "default_base_model": "tiny",
+            "min_examples": 5,
+            "held_out_share": 0.0,
+            "held_out_min": 0,
+            "watch_interval_s": 0.2,
+        }
+        async with running_bot(discord, openai_fake, tmp_path, training=training) as built:
+            # Five corrections, taught and approved (the form and the review are tested in test_corrections.py).
+            stores = built.services
+            for question, wrong, right in FACTS:
+                answer = await stores.answers.add(
+                    NewAnswer(
+                        discord.guild_id, discord.channel_id, discord.member.id, "c", "slash", "m", question, wrong
+                    )
+                )
+                saved = await stores.corrections.submit(answer, discord.member.id, right)
+                await stores.corrections.review(saved.correction.id, discord.admin.id, "approved")
+
+            started = discord.slash("train", options={"source": "corrections"}, user=discord.admin)
+            await started.wait(lambda e: "train:confirm" in str(e.json.get("components")))
+            card = started.original
+            assert card is not None and "training service" in json.dumps(card.embeds)
+            assert "`tiny`" in json.dumps(card.embeds)
+            confirm = discord.click(card, next(c for c in card.custom_ids if "confirm" in c), user=discord.admin)
+            await confirm.wait(lambda e: e.kind == "edit")
+            assert "Started training job #1" in card.content
+
+            def notice() -> list[Message]:
+                return [m for m in discord.bot_messages_in(discord.channel_id) if "job #1 finished" in m.content]
+
+            (done,) = await discord.wait_for(notice, timeout=90)
+            job = await stores.jobs.get(1)
+            assert job is not None and job.backend == "local" and job.fine_tuned_model is not None
+            adapter = job.fine_tuned_model
+            assert adapter in done.content and adapter in vllm.adapters  # published to the inference server
+
+            activate = discord.click(
+                done, next(c for c in done.custom_ids if c.startswith("activate:")), user=discord.admin
+            )
+            await activate.wait_callback()
+            asked = discord.slash("ask", options={"question": "What is the capital of Australia?"})
+            await asked.wait(lambda e: "correct:" in str(e.json.get("components")))
+            assert openai_fake.chat_requests[-1]["model"] == adapter
