@@ -200,20 +200,7 @@ class JobStore:
 
     async def notice_failed(self, job_id: int, *, give_up_after: int) -> int:
         """Count a failed try to post the end notice; at `give_up_after` tries it is given up. Returns the count."""
-        async with self._db.engine.begin() as conn:
-            attempts = (
-                await conn.execute(
-                    sa.update(training_jobs)
-                    .where(training_jobs.c.id == job_id)
-                    .values(notice_attempts=training_jobs.c.notice_attempts + 1)
-                    .returning(training_jobs.c.notice_attempts)
-                )
-            ).scalar_one()
-            if attempts >= give_up_after:
-                await conn.execute(
-                    sa.update(training_jobs).where(training_jobs.c.id == job_id).values(notice_given_up_at=utcnow())
-                )
-        return int(attempts)
+        return await count_notice_failure(self._db, training_jobs, job_id, give_up_after)
 
     async def add_events(self, job_id: int, events: list[JobEvent]) -> None:
         """Store events (each once) and keep the job's progress and last seen event current."""
@@ -313,3 +300,19 @@ class JobStore:
                 )
             ).all()
         return [str(r.fine_tuned_model) for r in rows]
+
+
+async def count_notice_failure(db: Database, table: sa.Table, row_id: int, give_up_after: int) -> int:
+    """One more failed try to post a row's notice (a job's or a request's); at `give_up_after` it is given up."""
+    async with db.engine.begin() as conn:
+        attempts = (
+            await conn.execute(
+                sa.update(table)
+                .where(table.c.id == row_id)
+                .values(notice_attempts=table.c.notice_attempts + 1)
+                .returning(table.c.notice_attempts)
+            )
+        ).scalar_one()
+        if attempts >= give_up_after:
+            await conn.execute(sa.update(table).where(table.c.id == row_id).values(notice_given_up_at=utcnow()))
+    return int(attempts)

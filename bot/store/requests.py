@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from bot.store.database import Database
-from bot.store.jobs import JobState, JobStore, NewJob, TrainingJob
+from bot.store.jobs import JobState, JobStore, NewJob, TrainingJob, count_notice_failure
 from bot.store.records import from_row, utcnow
 from bot.store.schema import training_jobs, training_requests
 
@@ -224,19 +224,4 @@ class JobRequestStore:
 
     async def notice_failed(self, request_id: int, *, give_up_after: int) -> int:
         """Count a failed try to post the notice; at `give_up_after` tries it is given up. Returns the count."""
-        async with self._db.engine.begin() as conn:
-            attempts = (
-                await conn.execute(
-                    sa.update(training_requests)
-                    .where(training_requests.c.id == request_id)
-                    .values(notice_attempts=training_requests.c.notice_attempts + 1)
-                    .returning(training_requests.c.notice_attempts)
-                )
-            ).scalar_one()
-            if attempts >= give_up_after:
-                await conn.execute(
-                    sa.update(training_requests)
-                    .where(training_requests.c.id == request_id)
-                    .values(notice_given_up_at=utcnow())
-                )
-        return int(attempts)
+        return await count_notice_failure(self._db, training_requests, request_id, give_up_after)
