@@ -13,6 +13,7 @@ from bot.discord.corrections import (
     edit_form,
     list_page,
     next_card,
+    queued_correction,
     stats_embed,
     viewer_of,
 )
@@ -64,9 +65,9 @@ async def on_review_button(
     assert guild_id is not None
     action, _, rest = ctx.id_metadata.partition(".")
     (correction_id,) = keys.ids(rest, 1)
-    correction = await corrections.get(correction_id)
-    if correction is None or correction.guild_id != guild_id:
-        raise NotFound(f"Correction #{correction_id} no longer exists.")
+    if action not in ("approve", "reject", "edit"):
+        raise InvalidInput("This button is out of date. Run the command again.")
+    correction = await queued_correction(corrections, guild_id, correction_id)
     if action == "edit":
         await ctx.create_modal_response(
             f"Edit correction #{correction.id}",
@@ -96,9 +97,7 @@ async def on_review_edit(
     require_admin(interaction.app, interaction.member, guild_id, discord, REVIEW)
     assert guild_id is not None
     (correction_id,) = keys.ids(ctx.id_metadata, 1)
-    correction = await corrections.get(correction_id)
-    if correction is None or correction.guild_id != guild_id:  # a forged id from another server's queue
-        raise NotFound(f"Correction #{correction_id} is not in this server's queue.")
+    await queued_correction(corrections, guild_id, correction_id)  # a forged id from another server's queue
     text = submitted(interaction).get(CORRECTED, "")
     await corrections.review(correction_id, interaction.user.id, "approved", corrected_answer=text)
     card = await next_card(corrections, guild_id, f"✅ Correction #{correction_id} edited and approved.")

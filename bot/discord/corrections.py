@@ -108,6 +108,14 @@ def review_card(c: Correction) -> tuple[hikari.Embed, list[hikari.api.MessageAct
     return embed, [row]
 
 
+async def queued_correction(corrections: CorrectionStore, guild_id: int, correction_id: int) -> Correction:
+    """The correction, if it is in this server's review queue (ids arrive from buttons and forms)."""
+    correction = await corrections.get(correction_id)
+    if correction is None or correction.guild_id != guild_id:
+        raise NotFound(f"Correction #{correction_id} is not in this server's queue.")
+    return correction
+
+
 def edit_form(correction: Correction) -> list[hikari.api.ModalActionRowBuilder]:
     return rows([Field(CORRECTED, "The correct answer", value=correction.corrected_answer, required=True)])
 
