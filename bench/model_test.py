@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.ack_latency import percentile
 from bot.llm.chat import ChatModel
+from bot.llm.endpoint import load_client_parts
 from bot.llm.references import References
 from bot.llm.settings import LLMSettings
 from bot.store.correction_search import CorrectionSearch
@@ -94,6 +95,8 @@ async def model_test(db: Database, items: int) -> tuple[float, float]:
     assert server.stdout is not None and server.stdin is not None
     port = int(await server.stdout.readline())
     client = openai.AsyncOpenAI(api_key="sk-fake", base_url=f"http://127.0.0.1:{port}/v1")
+    # As the bot does at start-up: the client's lazy imports load in a thread, not on the loop of the first question.
+    await asyncio.get_running_loop().run_in_executor(None, load_client_parts, client)
     try:
         store = ModelTestStore(db)
         questions = [TestQuestion(f"question {i}?", f"The answer to question {i}?") for i in range(items)]

@@ -25,7 +25,7 @@ from bot.discord.voice_rooms import TranscriptPoster, VoiceRooms
 from bot.limits import RateLimiter
 from bot.llm.answering import Answerer
 from bot.llm.chat import ChatModel
-from bot.llm.endpoint import warn_if_endpoint_unusable
+from bot.llm.endpoint import load_client_parts, warn_if_endpoint_unusable
 from bot.llm.references import References
 from bot.llm.settings import LLMSettings
 from bot.speech.settings import SpeechSettings
@@ -312,8 +312,14 @@ def build(
     register(client, services, settings)
 
     async def on_starting(_: hikari.StartingEvent) -> None:
+        # The model client's lazy imports load in a worker thread while the database opens, not on the first answer.
+        loading = asyncio.get_running_loop().run_in_executor(None, load_client_parts, openai_client)
         await services.open()
         await client.load_extensions_from_package(extensions)
+        try:
+            await loading
+        except Exception:
+            _log.warning("could not load the model client's parts ahead of the first question", exc_info=True)
 
     checks: set[asyncio.Task[None]] = set()  # start-up checks that only warn: they never hold up the start
 

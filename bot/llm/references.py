@@ -3,6 +3,7 @@ community-verified answers within a token budget (only the same server's, and a 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Collection, Sequence
 
@@ -214,7 +215,12 @@ class References:
     ) -> list[Found]:
         """The best few corrections sharing enough of the question's words (none for an unrelated question)."""
         words = keywords(question)
-        candidates = await self._search.search(guild_id, words, user_id=user_id, limit=CANDIDATES, exclude=exclude)
+        # The search counts words, the overlap below counts stems: ask for no more words than the stems it needs.
+        stems = len({_stem(w) for w in words})
+        at_least = math.ceil(stems * self._settings.references_min_overlap - 1e-9)
+        candidates = await self._search.search(
+            guild_id, words, user_id=user_id, limit=CANDIDATES, at_least=at_least, exclude=exclude
+        )
         scored = [(overlap(question, c.question), i, c) for i, c in enumerate(candidates)]
         kept = [
             c

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 from collections.abc import AsyncIterator
@@ -9,7 +10,7 @@ from collections.abc import AsyncIterator
 import openai
 import pytest
 
-from bot.llm.endpoint import endpoint_problem, warn_if_endpoint_unusable
+from bot.llm.endpoint import endpoint_problem, load_client_parts, warn_if_endpoint_unusable
 from tests.fakes.openai import FakeOpenAI
 
 
@@ -49,3 +50,13 @@ async def test_an_unreachable_endpoint_is_one_warning_line(caplog: pytest.LogCap
         await warn_if_endpoint_unusable(c)
     (record,) = [r for r in caplog.records if r.name == "bot.llm.endpoint"]
     assert record.levelname == "WARNING" and url in record.getMessage() and "OPENAI_BASE_URL" in record.getMessage()
+
+
+async def test_loading_the_clients_parts_at_start_up_costs_no_request_to_the_provider() -> None:
+    async with FakeOpenAI() as fake:
+        fake.answer_as("m", "Paris.")
+        async with client(fake.base_url, fake.api_key) as c:
+            await asyncio.to_thread(load_client_parts, c)  # a rehearsal answered in memory
+            assert fake.requests == []  # nothing billed, nothing sent
+            answer = await c.chat.completions.create(model="m", messages=[{"role": "user", "content": "Capital?"}])
+            assert answer.choices[0].message.content == "Paris."  # the client itself is untouched

@@ -110,3 +110,11 @@ async def test_an_edit_on_approval_is_what_is_found_and_corrections_can_be_turne
     assert (await refs.block(5, "where is the spare projector?", user_id=2)).ids == []
     has_history, _ = await GuildSettingsStore(db).previous_model(5)
     assert not has_history  # switching corrections is not a model switch that /model rollback would undo
+
+
+async def test_the_correction_sharing_most_words_wins_over_many_newer_ones_sharing_some(db: Database) -> None:
+    target = await _approved(db, "Which port does the staging server of the build farm use?", "Port 9000.")
+    for i in range(30):  # newer, each sharing three of the five words asked about: more than the search keeps
+        await _approved(db, f"Which port does the staging server of team {i} use?", f"Port {8000 + i}.")
+    found = await _references(db).relevant(5, "staging server port for the build farm", user_id=2)
+    assert found[0].id == target and found[0].corrected_answer == "Port 9000."
