@@ -168,18 +168,32 @@ async def on_test_page(
 
 
 @group.register
-class TestSet(lightbulb.SlashCommand, name="testset", description="Upload this server's test questions (admins)"):
-    data = lightbulb.attachment("data", "A .jsonl or .csv, in the training formats")
+class TestSet(
+    lightbulb.SlashCommand, name="testset", description="Upload this server's test questions, or remove them (admins)"
+):
+    data = lightbulb.attachment("data", "A .jsonl or .csv, in the training formats", default=None)
+    remove = lightbulb.boolean(
+        "remove", "Remove the uploaded test set: tests go back to the held-out corrections", default=False
+    )
 
     @lightbulb.invoke
     async def invoke(
         self,
         ctx: lightbulb.Context,
         sets: TestSets = lightbulb.di.INJECTED,
+        tests: ModelTestStore = lightbulb.di.INJECTED,
         discord: DiscordSettings = lightbulb.di.INJECTED,
     ) -> None:
         require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, TEST)
         assert ctx.guild_id is not None
+        if self.remove == (self.data is not None):
+            raise InvalidInput("Attach a test file, or choose `remove: True` to remove the uploaded one (not both).")
+        if self.data is None:
+            count = len(await tests.uploaded_questions(ctx.guild_id))
+            await tests.replace_questions(ctx.guild_id, [], ctx.user.id)
+            said = f"Removed the uploaded test set ({count} questions)" if count else "There was no uploaded test set"
+            await ctx.respond(f"🧪 {said}: tests use the held-out approved corrections.", ephemeral=True)
+            return
         limit = sets.max_upload_bytes
         attachments.check_attachment(
             self.data, max_bytes=limit, extensions=DATASET_EXTENSIONS, media_types=DATASET_TYPES, what="a test file"
@@ -188,7 +202,10 @@ class TestSet(lightbulb.SlashCommand, name="testset", description="Upload this s
         fmt = "csv" if attachments.extension(self.data.filename) == "csv" else "jsonl"
         chunks = attachments.chunks(self.data, max_bytes=limit, what="the test file")
         count = await sets.upload(chunks, fmt, ctx.guild_id, ctx.user.id)
-        await ctx.interaction.edit_initial_response(f"🧪 This server's test set now has {count} questions.")
+        await ctx.interaction.edit_initial_response(
+            f"🧪 This server's test set now has {count} questions; `/model test` asks them instead of the held-out "
+            "corrections until `/model testset remove: True`."
+        )
 
 
 @group.register

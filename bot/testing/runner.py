@@ -4,6 +4,7 @@ limits), a judge grades each answer against the community's corrected one, and e
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -98,8 +99,12 @@ class ModelTester:
             ).id
         try:
             await self._ask_all(test_id, ask, questions, progress)
+        except asyncio.CancelledError:
+            if ask.job_id is None:  # an admin's test the bot stopped will not go on: it does not stay running
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self._store.finish(test_id, "failed", "the bot stopped during the test"))
+            raise  # a job's test stays `running`: the job's watcher runs it again after a restart
         except Exception as exc:
-            # A cancelled run (the bot stopping, a time limit) stays `running`: its owner decides what it means.
             await self._store.finish(test_id, "failed", type(exc).__name__)
             raise
         await self._store.finish(test_id, "done")

@@ -11,7 +11,7 @@ from typing import Any
 from bot.app import BuiltBot
 from bot.store.answers import NewAnswer
 from bot.training.held_out import split_approved
-from tests.e2e.test_training import sft_lines, summary
+from tests.e2e.test_training import reply, sft_lines, summary
 from tests.fakes.discord import Event, FakeDiscord
 from tests.fakes.harness import running_bot
 from tests.fakes.openai import FakeOpenAI
@@ -163,3 +163,37 @@ async def test_a_finished_job_is_tested_before_its_notice_and_a_worse_model_need
         anyway = discord.click(activate.original, activate.original.custom_ids[0], user=discord.admin)
         assert f"now uses `{model}`" in said(await anyway.wait_callback())
         assert await built.services.guilds.active_model(discord.guild_id) == model
+
+
+async def test_an_uploaded_test_set_replaces_the_held_out_corrections_until_it_is_removed(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    openai_fake.answer_as("good-model", lambda r: f"A{r['messages'][-1]['content'].split()[-1].rstrip('?')}.")
+    openai_fake.answer_as("bad-model", "No idea.")
+    openai_fake.answer_as("judge", judge)
+    sections: dict[str, Any] = {
+        "llm": {"models": ["gpt-4o-mini", "good-model", "bad-model"]},
+        "testing": {"judge_model": "judge"},
+    }
+    async with running_bot(discord, openai_fake, tmp_path, **sections) as built:
+        broken = discord.attachment("t.jsonl", sft_lines(2) + b"{broken\n", "application/jsonl")
+        refused = discord.slash("model", subcommand="testset", options={"data": broken}, user=discord.admin)
+        assert "line 3: not valid JSON" in await reply(refused)
+        assert await built.services.model_tests.uploaded_questions(discord.guild_id) == []  # nothing changed
+        member = discord.slash("model", subcommand="testset", options={"remove": True}, user=discord.member)
+        assert "Only admins" in await reply(member)
+
+        data = discord.attachment("t.jsonl", sft_lines(3), "application/jsonl")
+        uploaded = discord.slash("model", subcommand="testset", options={"data": data}, user=discord.admin)
+        assert "now has 3 questions" in await reply(uploaded) and uploaded.ephemeral
+        tested = discord.slash(
+            "model", subcommand="test", options={"model": "good-model", "against": "bad-model"}, user=discord.admin
+        )
+        assert "new 3/3, current 0/3" in said(await tested.wait(lambda e: bool(e.files)))
+
+        removed = discord.slash("model", subcommand="testset", options={"remove": True}, user=discord.admin)
+        assert "Removed the uploaded test set (3 questions)" in await reply(removed) and removed.ephemeral
+        again = discord.slash(
+            "model", subcommand="test", options={"model": "good-model", "against": "bad-model"}, user=discord.admin
+        )
+        assert "no test questions yet" in await reply(again)  # no corrections approved: nothing left to ask

@@ -3,6 +3,7 @@ OpenAI where a judge that answers garbage, times out or is rate-limited leaves i
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
@@ -11,6 +12,7 @@ from typing import Any
 
 import openai
 import pytest
+import sqlalchemy as sa
 
 from bot.llm.chat import ChatModel
 from bot.llm.references import References
@@ -19,7 +21,9 @@ from bot.store.correction_search import CorrectionSearch
 from bot.store.corrections import Correction, CorrectionStore
 from bot.store.database import Database
 from bot.store.guilds import GuildSettingsStore
+from bot.store.jobs import JobStore, NewJob
 from bot.store.model_tests import ModelTestStore, Side, TestItem, TestQuestion
+from bot.store.schema import model_tests
 from bot.testing.grading import parse_grade, token_f1
 from bot.testing.runner import ModelTester, TestAsk
 from bot.testing.scorecard import scorecard
@@ -170,3 +174,44 @@ async def test_a_failing_judge_leaves_questions_ungraded_and_the_run_completes(d
     assert (card.graded, card.wins, card.model_correct, card.against_correct) == (1, 1, 1, 0)
     assert seen[-1] == (4, 4) and len(seen) == 4
     assert len(client_calls) == 8  # each model answered each question once: no retries behind the test's back
+
+
+@pytest.mark.parametrize("of_a_job", [False, True])
+async def test_a_stopped_test_of_an_admin_is_marked_failed_and_a_jobs_test_stays_to_be_run_again(
+    database: Database, of_a_job: bool
+) -> None:
+    job_id = None
+    if of_a_job:
+        job = NewJob(
+            guild_id=5, channel_id=10, requester_id=1, backend="openai", remote_id="ftjob-1", base_model="m",
+            method="supervised", suffix=None, dataset_sha256="0" * 64, dataset_examples=10, status="succeeded",
+        )  # fmt: skip
+        job_id = (await JobStore(database).add(job)).id
+    async with FakeOpenAI() as fake:
+        client = openai.AsyncOpenAI(api_key=fake.api_key, base_url=fake.base_url, max_retries=0)
+        store = ModelTestStore(database)
+        await store.replace_questions(5, [TestQuestion("Q?", "Fact")], by_user=1)
+        fake.answer_as("good", "Fact")
+        fake.answer_as("bad", "No.")
+        fake.chat_latency_s = 1.0  # the models are still answering when the bot stops
+        tester = ModelTester(
+            ChatModel(client, max_tokens=100, temperature=None),
+            store,
+            CorrectionStore(database),
+            References(CorrectionSearch(database), GuildSettingsStore(database), LLMSettings()),
+            llm=LLMSettings(),
+            training=TrainingSettings(),
+            settings=TestingSettings(judge_model="judge"),
+        )
+        run = asyncio.create_task(tester.run(TestAsk(5, "good", "bad", job_id=job_id, requested_by=1)))
+        await asyncio.wait_for(fake.chat_started.wait(), 10)
+        run.cancel()  # the bot stops while the model is answering
+        with pytest.raises(asyncio.CancelledError):
+            await run
+        await client.close()
+    async with database.engine.connect() as conn:
+        (status, error) = (await conn.execute(sa.select(model_tests.c.status, model_tests.c.error))).one()
+    if not of_a_job:
+        assert (status, error) == ("failed", "the bot stopped during the test")  # not "running" for ever
+    else:
+        assert status == "running"  # the job's watcher tests it again after a restart
