@@ -197,3 +197,28 @@ async def test_an_uploaded_test_set_replaces_the_held_out_corrections_until_it_i
             "model", subcommand="test", options={"model": "good-model", "against": "bad-model"}, user=discord.admin
         )
         assert "no test questions yet" in await reply(again)  # no corrections approved: nothing left to ask
+
+
+def reader(request: dict[str, Any]) -> str:
+    """A model that knows nothing itself but uses a community-verified answer when it is given one."""
+    system = request["messages"][0]["content"]
+    return system.split("\nA: ")[1].split("\n")[0] if "\nA: " in system else "No idea."
+
+
+async def test_model_test_with_corrections_shows_what_they_already_fix_before_any_training(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    openai_fake.answer_as("reader", reader)
+    openai_fake.answer_as("judge", judge)
+    sections: dict[str, Any] = {"llm": {"models": ["gpt-4o-mini", "reader"]}, "testing": {"judge_model": "judge"}}
+    async with running_bot(discord, openai_fake, tmp_path, **sections) as built:
+        for i in range(1, 25):  # each fact twice, asked in other words: a test question's own correction is never
+            fact = f"Release {i} is called Falcon-{i * 7}."  # given, but its twin is
+            await approve(built, discord, f"What is the code name of release {i}?", fact)
+            await approve(built, discord, f"Which code name does release {i} have?", fact)
+        approved = await built.services.corrections.with_status(discord.guild_id, "approved")
+        n = min(len(split_approved(approved, built.services.config.settings.training).held_out), 100)
+        for on, expected in ((False, f"new 0/{n}, current 0/{n}"), (True, f"new {n}/{n}, current 0/{n}")):
+            options = {"model": "reader", "against": "gpt-4o-mini", "with_corrections": on}
+            tested = discord.slash("model", subcommand="test", options=options, user=discord.admin)
+            assert expected in said(await tested.wait(lambda e: bool(e.files)))
