@@ -25,6 +25,7 @@ from bot.discord.voice_rooms import TranscriptPoster, VoiceRooms
 from bot.limits import RateLimiter
 from bot.llm.answering import Answerer
 from bot.llm.chat import ChatModel
+from bot.llm.embeddings import Embedder
 from bot.llm.endpoint import load_client_parts, warn_if_endpoint_unusable
 from bot.llm.references import References
 from bot.llm.settings import LLMSettings
@@ -32,6 +33,7 @@ from bot.speech.settings import SpeechSettings
 from bot.speech.transcribe import Transcriber
 from bot.speech.tts import SpeechEngine, make_engine
 from bot.store.answers import AnswerStore
+from bot.store.correction_embeddings import EmbeddingStore
 from bot.store.correction_search import CorrectionSearch
 from bot.store.corrections import CorrectionStore
 from bot.store.database import Database
@@ -217,7 +219,14 @@ def build(
     limiter = RateLimiter(settings.limits.model_calls, settings.limits.window_s)
     jobs = JobStore(database)
     corrections = CorrectionStore(database)
-    references = References(CorrectionSearch(database), guilds, settings.llm)
+    embedding_model = settings.llm.embeddings_model
+    references = References(
+        CorrectionSearch(database),
+        guilds,
+        settings.llm,
+        embedder=Embedder(openai_client, embedding_model) if embedding_model else None,
+        embeddings=EmbeddingStore(database) if embedding_model else None,
+    )
     personas = PersonaStore(database)
     threads = ConversationThreads(bot, ThreadStore(database))
     answerer = Answerer(chat, answers, guilds, limiter, settings.llm, references=references, personas=personas)

@@ -9,8 +9,10 @@ from collections.abc import Callable, Collection, Sequence
 
 import attrs
 
+from bot.llm.embeddings import Embedder
 from bot.llm.settings import LLMSettings
 from bot.llm.tokens import estimate_tokens
+from bot.store.correction_embeddings import EmbeddingStore
 from bot.store.correction_search import CorrectionSearch, Found
 from bot.store.guilds import GuildSettingsStore
 
@@ -146,6 +148,7 @@ STOPWORDS = frozenset(
 )
 MAX_WORDS = 12
 CANDIDATES = 20
+EMBED_PER_QUESTION = 63  # corrections embedded along with a question (one request of 64 texts)
 HEADER = (
     "Community-verified answers to similar questions, checked by this server's members. When one applies, answer "
     "with its facts, even where they differ from what you believe:"
@@ -199,10 +202,20 @@ def reference_block(found: Sequence[Found], budget: int, count: Callable[[str], 
 class References:
     """Which approved corrections a question gets, if the server has corrections on."""
 
-    def __init__(self, search: CorrectionSearch, guilds: GuildSettingsStore, settings: LLMSettings) -> None:
+    def __init__(
+        self,
+        search: CorrectionSearch,
+        guilds: GuildSettingsStore,
+        settings: LLMSettings,
+        *,
+        embedder: Embedder | None = None,
+        embeddings: EmbeddingStore | None = None,
+    ) -> None:
         self._search = search
         self._guilds = guilds
         self._settings = settings
+        self._embedder = embedder
+        self._embeddings = embeddings
 
     async def enabled(self, guild_id: int | None) -> bool:
         if guild_id is None:
@@ -213,7 +226,8 @@ class References:
     async def relevant(
         self, guild_id: int, question: str, *, user_id: int | None, exclude: Collection[int] = ()
     ) -> list[Found]:
-        """The best few corrections sharing enough of the question's words (none for an unrelated question)."""
+        """The best few corrections sharing enough of the question's words, or (with embeddings) close to it in meaning;
+        none for an unrelated question."""
         words = keywords(question)
         # The search counts words, the overlap below counts stems: ask for no more words than the stems it needs.
         stems = len({_stem(w) for w in words})
@@ -221,13 +235,38 @@ class References:
         candidates = await self._search.search(
             guild_id, words, user_id=user_id, limit=CANDIDATES, at_least=at_least, exclude=exclude
         )
-        scored = [(overlap(question, c.question), i, c) for i, c in enumerate(candidates)]
-        kept = [
-            c
-            for share, _, c in sorted(scored, key=lambda s: (-s[0], s[1]))
-            if share >= self._settings.references_min_overlap
-        ]
-        return kept[: self._settings.max_references]
+        scored = {c.id: (overlap(question, c.question), i, c) for i, c in enumerate(candidates)}
+        kept = {k: v for k, v in scored.items() if v[0] >= self._settings.references_min_overlap}
+        # Asked in other words: corrections whose question means the same, by embedding (when configured).
+        for found, similarity in await self._similar(guild_id, question, user_id=user_id, exclude=exclude):
+            if similarity > kept.get(found.id, (0.0,))[0]:
+                kept[found.id] = (similarity, len(candidates), found)
+        ranked = sorted(kept.values(), key=lambda s: (-s[0], s[1]))
+        return [c for _, _, c in ranked][: self._settings.max_references]
+
+    async def _similar(
+        self, guild_id: int, question: str, *, user_id: int | None, exclude: Collection[int]
+    ) -> list[tuple[Found, float]]:
+        if self._embedder is None or self._embeddings is None:
+            return []
+        model = self._embedder.model
+        # Corrections approved or edited since the last question are embedded now (a few at a time).
+        missing = await self._embeddings.missing(guild_id, model, limit=EMBED_PER_QUESTION)
+        vectors = await self._embedder.embed([question] + [text for _, text in missing])
+        if vectors is None:
+            return []
+        await self._embeddings.store(
+            guild_id, model, [(i, text, v) for (i, text), v in zip(missing, vectors[1:], strict=True)]
+        )
+        return await self._embeddings.nearest(
+            guild_id,
+            model,
+            vectors[0],
+            user_id=user_id,
+            limit=CANDIDATES,
+            min_similarity=self._settings.embeddings_min_similarity,
+            exclude=exclude,
+        )
 
     async def block(
         self,

@@ -41,6 +41,11 @@ class LLMSettings:
     references_token_budget: int = attrs.field(default=800, validator=positive)
     # The share of a question's keywords a correction's question must hold to be given to the model.
     references_min_overlap: float = attrs.field(default=0.5, validator=positive)
+    # Optional: also find corrections asked in other words, by embeddings from the model endpoint's /embeddings (e.g.
+    # "text-embedding-3-small", or any OpenAI-compatible server's embedding model). Unset: full-text search only.
+    embeddings_model: str | None = None
+    # The cosine similarity a correction's question needs to the one asked, to be given by its embedding alone.
+    embeddings_min_similarity: float = attrs.field(default=0.8, validator=positive)
     # Models that take pictures; a picture sent to any other model is refused with a clear message.
     vision_models: list[str] = attrs.field(factory=lambda: ["gpt-4o-mini", "gpt-4.1-mini", "gpt-4o", "gpt-4.1"])
     # Pictures: checked before download, then downscaled to fit `image_max_side` and re-encoded for the model.

@@ -242,6 +242,20 @@ def described_here(thing: object, name: str | None, kind: str, reflected: bool, 
     return not (kind in ("column", "index") and name in ("search", "ix_corrections_search"))
 
 
+# Embeddings of approved corrections' questions (optional, `[llm] embeddings_model`), filled on first need and
+# recomputed when the question's text or the model changes.
+correction_embeddings = sa.Table(
+    "correction_embeddings",
+    metadata,
+    sa.Column("correction_id", sa.Integer, sa.ForeignKey("corrections.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("guild_id", Id, nullable=False, index=True),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("vector", sa.LargeBinary, nullable=False),  # float32, little-endian
+    sa.Column("stored_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
 # A server's own test set, uploaded by an admin (a training-format file); when present it replaces the held-out
 # corrections as the questions /model test asks.
 test_questions = sa.Table(

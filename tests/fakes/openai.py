@@ -22,12 +22,14 @@ import io
 import itertools
 import json
 import math
+import re
 import struct
 import time
 from collections.abc import Callable
 from typing import Any, cast
 
 import attrs
+import numpy as np
 from aiohttp import web
 from PIL import Image, UnidentifiedImageError
 
@@ -101,6 +103,9 @@ class FakeOpenAI:
         # Models that take image inputs; others answer 400 to an image part, as OpenAI does. None: every model.
         self.vision_models: set[str] | None = None
         self.speech_requests: list[Json] = []
+        self.embedding_models: dict[str, int] = {"text-embedding-3-small": 512}  # model: dimensions (real: 1536)
+        self.embedding_synonyms: dict[str, str] = {}  # word: the word it means, for the fake's sense of meaning
+        self.embedding_requests: list[Json] = []
         self.requests: list[tuple[str, str, float]] = []
         self.files: dict[str, tuple[Json, bytes]] = {}
         self.file_sha256: dict[str, str] = {}  # every upload's digest, kept even when its bytes are not
@@ -272,11 +277,56 @@ class FakeOpenAI:
             )
         if method == "POST" and path == "/audio/speech":
             return await self._speech(request)
+        if method == "POST" and path == "/embeddings":
+            return await self._embeddings(request)
         if path.startswith("/files"):
             return await self._files_route(method, path, request)
         if path.startswith("/fine_tuning/jobs"):
             return await self._jobs_route(method, path, request)
         return _error(404, f"Unknown path {path}")
+
+    async def _embeddings(self, request: web.Request) -> web.Response:
+        """OpenAI's /embeddings: `input` a non-empty string or up to 2048 non-empty strings, a known embedding model,
+        `encoding_format` float or base64 (the Python client asks for base64). A text's vector is a hashed bag of its
+        words, where the words of `embedding_synonyms` count as one: texts asked in other words come out close."""
+        body = await request.json()
+        model = body.get("model")
+        if model not in self.embedding_models:
+            return _error(
+                404, f"The model `{model}` does not exist or you do not have access to it.", code="model_not_found"
+            )
+        texts = body.get("input")
+        texts = [texts] if isinstance(texts, str) else texts
+        if (
+            not isinstance(texts, list)
+            or not 1 <= len(texts) <= 2048
+            or not all(isinstance(t, str) and t.strip() for t in texts)
+        ):
+            return _error(400, "'$.input' is invalid. Please check the API reference.", param="input")
+        encoding = body.get("encoding_format", "float")
+        if encoding not in ("float", "base64"):
+            return _error(400, f"Invalid value for 'encoding_format': {encoding!r}.", param="encoding_format")
+        self.embedding_requests.append(body)
+        data: list[Json] = []
+        for index, text in enumerate(texts):
+            vector = self._embed(text, self.embedding_models[model])
+            shown: Any = (
+                base64.b64encode(vector.astype("<f4").tobytes()).decode() if encoding == "base64" else vector.tolist()
+            )
+            data.append({"object": "embedding", "index": index, "embedding": shown})
+        tokens = sum(len(t.split()) for t in texts)
+        return web.json_response(
+            {"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+        )
+
+    def _embed(self, text: str, dimensions: int) -> np.ndarray:
+        vector = np.zeros(dimensions, dtype=np.float32)
+        for word in re.findall(r"[^\W_]+", text.lower()):
+            concept = self.embedding_synonyms.get(word, word)
+            digest = hashlib.sha256(concept.encode()).digest()
+            vector[int.from_bytes(digest[:4], "little") % len(vector)] += 1.0 if digest[4] & 1 else -1.0
+        norm = float(np.linalg.norm(vector))
+        return vector / norm if norm else vector
 
     def image_parts(self, request: Json | None = None) -> list[Json]:
         """The image parts of a chat request (default: the last one), in order."""

@@ -3,13 +3,20 @@ none for an unrelated question, and never another server's or someone else's pri
 
 from __future__ import annotations
 
+import contextlib
+
+import openai
+
+from bot.llm.embeddings import Embedder
 from bot.llm.references import References
 from bot.llm.settings import LLMSettings
 from bot.store.answers import AnswerStore, NewAnswer
+from bot.store.correction_embeddings import EmbeddingStore
 from bot.store.correction_search import CorrectionSearch
 from bot.store.corrections import CorrectionStore
 from bot.store.database import Database
 from bot.store.guilds import GuildSettingsStore
+from tests.fakes.openai import FakeOpenAI
 
 TOPICS = [
     ("How many moons does Mars have?", "Mars has two moons, Phobos and Deimos."),
@@ -118,3 +125,47 @@ async def test_the_correction_sharing_most_words_wins_over_many_newer_ones_shari
         await _approved(db, f"Which port does the staging server of team {i} use?", f"Port {8000 + i}.")
     found = await _references(db).relevant(5, "staging server port for the build farm", user_id=2)
     assert found[0].id == target and found[0].corrected_answer == "Port 9000."
+
+
+async def test_with_embeddings_a_correction_asked_in_other_words_is_found_once_embedded(
+    db: Database,
+) -> None:
+    async with FakeOpenAI() as fake, contextlib.AsyncExitStack() as stack:
+        fake.embedding_synonyms = {"bicycle": "bike", "bikes": "bike", "leave": "park", "cycle": "bike"}
+        client = await stack.enter_async_context(openai.AsyncOpenAI(api_key=fake.api_key, base_url=fake.base_url))
+        settings = LLMSettings(embeddings_model="text-embedding-3-small", embeddings_min_similarity=0.5)
+        refs = References(
+            CorrectionSearch(db),
+            GuildSettingsStore(db),
+            settings,
+            embedder=Embedder(client, "text-embedding-3-small"),
+            embeddings=EmbeddingStore(db),
+        )
+        bikes = await _approved(db, "Where do we park bikes?", "In the yard behind building B.")
+        await _approved(db, "What is the wifi password?", "hunter2", user=3, private=True)
+        for q, a in TOPICS:
+            await _approved(db, q, a)
+        question = "where can I leave my bicycle"
+        assert await _references(db).relevant(5, question, user_id=2) == []  # no word in common
+        assert [f.id for f in await refs.relevant(5, question, user_id=2)] == [bikes]
+        assert await refs.relevant(5, "wifi password", user_id=4) == []  # someone else's private correction
+        assert await refs.relevant(5, "Who painted the Mona Lisa?", user_id=2) == []  # unrelated
+        embedded = sum(len(r["input"]) for r in fake.embedding_requests)
+        assert embedded == 10 + 3  # each correction embedded once, then only the three questions asked
+        assert await refs.relevant(6, question, user_id=2) == []  # another server's
+
+
+async def test_a_failing_embeddings_endpoint_leaves_full_text_search_working(db: Database) -> None:
+    async with FakeOpenAI() as fake, contextlib.AsyncExitStack() as stack:
+        client = await stack.enter_async_context(
+            openai.AsyncOpenAI(api_key=fake.api_key, base_url=fake.base_url, max_retries=0)
+        )
+        refs = References(
+            CorrectionSearch(db),
+            GuildSettingsStore(db),
+            LLMSettings(embeddings_model="no-such-embedding-model"),
+            embedder=Embedder(client, "no-such-embedding-model"),
+            embeddings=EmbeddingStore(db),
+        )
+        mars = await _approved(db, *TOPICS[0])
+        assert [f.id for f in await refs.relevant(5, "how many moons has mars", user_id=2)] == [mars]

@@ -1,0 +1,42 @@
+"""Embeddings from the model endpoint's `/embeddings` (any OpenAI-compatible server), for finding corrections asked in
+other words. Optional; a failure only leaves a question with full-text search, it never fails an answer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+import openai
+
+_log = logging.getLogger(__name__)
+
+BATCH = 64  # texts per request
+
+
+class Embedder:
+    def __init__(self, client: openai.AsyncOpenAI, model: str, *, timeout_s: float = 10.0) -> None:
+        self.model = model
+        self._client = client.with_options(max_retries=0, timeout=timeout_s)
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray | None:
+        """One unit-length float32 row per text, or None (logged) when the endpoint fails or answers oddly."""
+        rows: list[list[float]] = []
+        try:
+            for start in range(0, len(texts), BATCH):
+                batch = list(texts[start : start + BATCH])
+                reply = await self._client.embeddings.create(model=self.model, input=batch)
+                data = sorted(reply.data, key=lambda d: d.index)
+                if len(data) != len(batch):
+                    _log.warning("embeddings by %s: %d vectors for %d texts", self.model, len(data), len(batch))
+                    return None
+                rows += [d.embedding for d in data]
+        except openai.OpenAIError as exc:
+            _log.warning("embeddings by %s failed: %s: %s", self.model, type(exc).__name__, exc)
+            return None
+        vectors = np.asarray(rows, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[1] == 0:
+            _log.warning("embeddings by %s came back empty", self.model)
+            return None
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.where(norms == 0, 1, norms)

@@ -1,0 +1,117 @@
+"""Embeddings of approved corrections' questions (optional: `[llm] embeddings_model`), kept in the database so every
+process shares them, with each server's vectors held in memory while nothing new was stored."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+import attrs
+import numpy as np
+import sqlalchemy as sa
+
+from bot.store.correction_search import Found
+from bot.store.database import Database
+from bot.store.records import utcnow
+from bot.store.schema import correction_embeddings, corrections
+
+_TEXT = sa.func.coalesce(corrections.c.corrected_transcript, corrections.c.question)
+
+
+@attrs.frozen
+class _Held:
+    version: tuple[int, object]
+    ids: np.ndarray  # correction ids, one per row of `vectors`
+    vectors: np.ndarray  # unit-length float32 rows
+
+
+class EmbeddingStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._held: dict[tuple[int, str], _Held] = {}
+
+    async def missing(self, guild_id: int, model: str, limit: int) -> list[tuple[int, str]]:
+        """Approved corrections of the server with no embedding by `model` of their question as it reads now."""
+        e = correction_embeddings
+        query = (
+            sa.select(corrections.c.id, _TEXT.label("text"))
+            .select_from(corrections.outerjoin(e, e.c.correction_id == corrections.c.id))
+            .where(corrections.c.guild_id == guild_id, corrections.c.status == "approved")
+            .where(sa.or_(e.c.correction_id.is_(None), e.c.model != model, e.c.text != _TEXT))
+            .order_by(corrections.c.id.desc())
+            .limit(limit)
+        )
+        async with self._db.engine.connect() as conn:
+            return [(int(r.id), str(r.text)) for r in (await conn.execute(query)).all()]
+
+    async def store(self, guild_id: int, model: str, items: Sequence[tuple[int, str, np.ndarray]]) -> None:
+        if not items:
+            return
+        now = utcnow()
+        async with self._db.engine.begin() as conn:
+            ids = [i for i, _, _ in items]
+            await conn.execute(sa.delete(correction_embeddings).where(correction_embeddings.c.correction_id.in_(ids)))
+            await conn.execute(
+                sa.insert(correction_embeddings),
+                [
+                    {"correction_id": i, "guild_id": guild_id, "model": model, "text": text,
+                     "vector": np.asarray(vector, dtype="<f4").tobytes(), "stored_at": now}
+                    for i, text, vector in items
+                ],
+            )  # fmt: skip
+
+    async def nearest(
+        self,
+        guild_id: int,
+        model: str,
+        question: np.ndarray,
+        *,
+        user_id: int | None,
+        limit: int,
+        min_similarity: float,
+        exclude: Collection[int] = (),
+    ) -> list[tuple[Found, float]]:
+        """The server's approved corrections whose question is closest to `question` (a unit vector), at least
+        `min_similarity` (cosine) close, best first; private ones only for their asker, as in full-text search."""
+        held = await self._vectors(guild_id, model)
+        if held is None or len(held.ids) == 0 or held.vectors.shape[1] != question.shape[0]:
+            return []
+        similarity = held.vectors @ question
+        order = np.argsort(-similarity)[: limit * 3]  # room for the ones the filters below leave out
+        close = {int(held.ids[i]): float(similarity[i]) for i in order if similarity[i] >= min_similarity}
+        close = {i: s for i, s in close.items() if i not in exclude}
+        if not close:
+            return []
+        query = sa.select(corrections.c.id, _TEXT.label("question"), corrections.c.corrected_answer).where(
+            corrections.c.id.in_(list(close)),
+            corrections.c.guild_id == guild_id,
+            corrections.c.status == "approved",
+            sa.or_(corrections.c.private.is_(False), corrections.c.asker_id == (-1 if user_id is None else user_id)),
+        )
+        async with self._db.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        found = [(Found(int(r.id), str(r.question), str(r.corrected_answer)), close[int(r.id)]) for r in rows]
+        return sorted(found, key=lambda f: -f[1])[:limit]
+
+    async def _vectors(self, guild_id: int, model: str) -> _Held | None:
+        e = correction_embeddings
+        mine = sa.and_(e.c.guild_id == guild_id, e.c.model == model)
+        async with self._db.engine.connect() as conn:
+            # A new, edited or removed embedding changes the count or the newest time: then the vectors are read again.
+            count, newest = (
+                await conn.execute(sa.select(sa.func.count(), sa.func.max(e.c.stored_at)).where(mine))
+            ).one()
+            version = (int(count), newest)
+            held = self._held.get((guild_id, model))
+            if held is not None and held.version == version:
+                return held
+            rows = (await conn.execute(sa.select(e.c.correction_id, e.c.vector).where(mine))).all()
+        if not rows:
+            return None
+        dims = {len(r.vector) for r in rows}
+        if len(dims) != 1:  # the model changed size under the same name: only the newest size is usable
+            size = len(rows[-1].vector)
+            rows = [r for r in rows if len(r.vector) == size]
+        ids = np.array([r.correction_id for r in rows], dtype=np.int64)
+        vectors = np.frombuffer(b"".join(r.vector for r in rows), dtype="<f4").reshape(len(rows), -1)
+        held = self._held[(guild_id, model)] = _Held(version, ids, vectors)
+        return held
