@@ -257,6 +257,7 @@ def build(
         notice_attempts=training.notice_attempts,
         start_grace_s=training.start_grace_s,
         notice_ready=job_tests.ready,
+        lease_s=training.watch_lease_s,
     )
     prepared = PreparedDatasets(Path(training.work_dir), training.confirm_timeout_s)
     token_counter = TokenCounter(training.encoding)
