@@ -88,6 +88,7 @@ class JobWatcher:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._round = asyncio.Lock()  # one round at a time, so a notice is never posted twice
+        self._claimed = False  # whether a round ran (and may have claimed jobs and requests)
 
     def start(self) -> None:
         if self._task is None:
@@ -101,6 +102,8 @@ class JobWatcher:
                 await self._task
             self._task = None
         async with self._round:
+            if not self._claimed:
+                return
             try:
                 released = await self._jobs.release_claims(self.identity)
                 if self._requests is not None:
@@ -121,6 +124,7 @@ class JobWatcher:
             await self._round_unlocked()
 
     async def _round_unlocked(self) -> None:
+        self._claimed = True
         trouble = await self._settle_requests()
         # Only the jobs this process holds (or takes over from a process whose lease ran out) are polled here.
         for job in await self._jobs.claim(self.identity, now=self._now(), lease=self._lease):
