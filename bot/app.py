@@ -22,7 +22,7 @@ from bot.discord.settings import DiscordSettings
 from bot.discord.threads import ConversationThreads
 from bot.discord.training import JobAnnouncer
 from bot.discord.voice_rooms import TranscriptPoster, VoiceRooms
-from bot.limits import RateLimiter
+from bot.limits import Limiter, for_database
 from bot.llm.answering import Answerer
 from bot.llm.chat import ChatModel
 from bot.llm.embeddings import Embedder
@@ -71,7 +71,7 @@ class Services:
     guilds: GuildSettingsStore
     openai: openai.AsyncOpenAI
     chat: ChatModel
-    limiter: RateLimiter
+    limiter: Limiter
     answerer: Answerer
     components: yuyo.ComponentClient
     modals: yuyo.ModalClient
@@ -135,7 +135,7 @@ def register(client: lightbulb.Client, services: Services, settings: Settings) -
         (JobStore, services.jobs),
         (JobRequestStore, services.requests),
         (ChatModel, services.chat),
-        (RateLimiter, services.limiter),
+        (cast(type[Any], Limiter), services.limiter),
         (Answerer, services.answerer),
         (yuyo.ComponentClient, services.components),
         (yuyo.ModalClient, services.modals),
@@ -216,7 +216,8 @@ def build(
         max_retries=settings.llm.max_retries,
     )
     chat = ChatModel(openai_client, max_tokens=settings.llm.max_answer_tokens, temperature=settings.llm.temperature)
-    limiter = RateLimiter(settings.limits.model_calls, settings.limits.window_s)
+    # Shared through the database by every process on PostgreSQL; in memory for one process on SQLite.
+    limiter = for_database(database, settings.limits.model_calls, settings.limits.window_s)
     jobs = JobStore(database)
     corrections = CorrectionStore(database)
     embedding_model = settings.llm.embeddings_model
@@ -266,6 +267,7 @@ def build(
         notice_attempts=training.notice_attempts,
         start_grace_s=training.start_grace_s,
         notice_ready=job_tests.ready,
+        lease_s=training.watch_lease_s,
     )
     prepared = PreparedDatasets(Path(training.work_dir), training.confirm_timeout_s)
     token_counter = TokenCounter(training.encoding)

@@ -159,6 +159,11 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
         problems.append(
             "training.base_url: the local backend needs the training service's address, e.g. http://127.0.0.1:8090/v1"
         )
+    if settings is not None and settings.training.watch_lease_s <= settings.training.watch_interval_s:
+        problems.append(
+            "training.watch_lease_s: must be longer than training.watch_interval_s (each round renews the lease), "
+            f"e.g. {4 * settings.training.watch_interval_s:g}"
+        )
     secrets = read_secrets(env, problems)
     if problems or settings is None:
         raise ConfigError(problems)

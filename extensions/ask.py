@@ -46,7 +46,7 @@ class Ask(lightbulb.SlashCommand, name="ask", description="Ask the bot a questio
         if self.question is None and self.audio is None:
             raise InvalidInput("Ask something: type a `question` or attach `audio`.")
         pictures = [self.image] if self.image is not None else []
-        asker.admit(ctx.user.id, self.audio, pictures)  # before acknowledging, downloading or transcribing
+        await asker.admit(ctx.user.id, self.audio, pictures)  # before acknowledging, downloading or transcribing
         # Acknowledge first: Discord gives 3 s, and the model may take longer than that to say anything.
         await ctx.defer(ephemeral=self.private)
         answer = await asker.reply(
@@ -115,7 +115,7 @@ async def on_message(
         return
     rest = event.app.rest
     try:
-        asker.admit(message.author.id, audio, pictures)
+        await asker.admit(message.author.id, audio, pictures)
         await rest.trigger_typing(message.channel_id)
         await asker.reply(
             ChannelTarget(rest, message.channel_id, reply_to=message.id),

@@ -70,3 +70,14 @@ def test_the_local_training_backend_needs_the_services_address(tmp_path: Path) -
     env = {"DISCORD_TOKEN": TOKEN, "OPENAI_API_KEY": "sk-test", "TRAINING_API_KEY": "tk-secret"}
     config = load_config(local, env)
     assert config.secrets.training_api_key == "tk-secret" and "tk-secret" not in repr(config)
+
+
+def test_a_watch_lease_no_longer_than_the_watch_interval_is_refused(tmp_path: Path) -> None:
+    local = tmp_path / "config.toml"
+    local.write_text("[training]\nwatch_interval_s = 60.0\nwatch_lease_s = 60.0\n")
+    env = {"DISCORD_TOKEN": TOKEN, "OPENAI_API_KEY": "sk-test"}
+    with pytest.raises(ConfigError) as info:
+        load_config(local, env)
+    assert [p for p in info.value.problems if p.startswith("training.watch_lease_s")]
+    local.write_text("[training]\nwatch_interval_s = 60.0\nwatch_lease_s = 240.0\n")
+    assert load_config(local, env).settings.training.watch_lease_s == 240.0

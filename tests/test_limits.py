@@ -1,40 +1,150 @@
+"""Per-user rate limits: in memory for one process; in the database, shared by every process using it, on PostgreSQL
+(the database limiter is tested on SQLite too, where it keeps the same rules).
+
+Two Database objects on one database stand for two bot processes (each its own connection pool)."""
+
 from __future__ import annotations
 
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
 import pytest
+import sqlalchemy as sa
 
 from bot.errors import RateLimited
-from bot.limits import RateLimiter
+from bot.limits import DatabaseRateLimiter, Limiter, RateLimiter, for_database
+from bot.store.database import Database
+from bot.store.schema import metadata, rate_limits
+from tests.store.conftest import BACKENDS
 
 
-def test_user_over_the_limit_is_told_when_to_retry_and_others_are_unaffected() -> None:
-    now = [100.0]
-    limiter = RateLimiter(2, 60, clock=lambda: now[0])
-    limiter.take(1)
-    limiter.take(1)
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_790_000_000.0  # wall-clock seconds, as the database limiter reads them
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def open_database(backend: str, tmp_path: Path) -> Database:
+    if backend == "sqlite":
+        database = Database(f"sqlite+aiosqlite:///{tmp_path}/bot.sqlite3")
+        await database.open()
+        return database
+    database = Database(os.environ["TEST_DATABASE_URL"])
+    await database.open()
+    async with database.engine.begin() as conn:  # start from empty tables
+        await conn.run_sync(metadata.drop_all)
+        await conn.run_sync(metadata.create_all)
+    return database
+
+
+Make = Callable[[int, float, Clock], Limiter]
+
+
+@pytest.fixture(params=["memory", *(f"database-{b}" for b in BACKENDS)])
+async def make(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Make]:
+    """Makes limiters kept in memory, or in a database: both keep the same rules."""
+    if request.param == "memory":
+        yield lambda calls, window, clock: RateLimiter(calls, window, clock=clock)
+        return
+    database = await open_database(request.param.removeprefix("database-"), tmp_path)
+    yield lambda calls, window, clock: DatabaseRateLimiter(database, calls, window, clock=clock)
+    await database.close()
+
+
+@pytest.fixture(params=BACKENDS)
+async def two_processes(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[Database, Database]]:
+    first = await open_database(request.param, tmp_path)
+    second = Database(first.url)
+    await second.open()
+    yield first, second
+    await first.close()
+    await second.close()
+
+
+async def test_user_over_the_limit_is_told_when_to_retry_and_others_are_unaffected(make: Make) -> None:
+    clock = Clock()
+    limiter = make(2, 60, clock)
+    await limiter.take(1)
+    await limiter.take(1)
     with pytest.raises(RateLimited) as info:
-        limiter.take(1)
+        await limiter.take(1)
     assert "60 s" in info.value.message
-    limiter.take(2)  # another user
-    now[0] += 30
+    await limiter.take(2)  # another user
+    clock.now += 30
     with pytest.raises(RateLimited) as info:
-        limiter.take(1)
+        await limiter.take(1)
     assert "30 s" in info.value.message
-    now[0] += 31
-    limiter.take(1)
+    clock.now += 31  # the window has moved past both calls
+    await limiter.take(1)
+    await limiter.take(1)
+    with pytest.raises(RateLimited):
+        await limiter.take(1)
 
 
-def test_a_call_given_back_does_not_count_against_the_user() -> None:
-    now = [100.0]
-    limiter = RateLimiter(2, 60, clock=lambda: now[0])
-    limiter.take(1)
-    now[0] += 1
-    limiter.take(1)
-    limiter.give_back(1)  # the second call was abandoned unused
-    limiter.take(1)
+async def test_a_call_given_back_does_not_count_against_the_user(make: Make) -> None:
+    clock = Clock()
+    limiter = make(2, 60, clock)
+    await limiter.take(1)
+    clock.now += 1
+    await limiter.take(1)
+    await limiter.give_back(1)  # the second call was abandoned unused
+    await limiter.take(1)
     with pytest.raises(RateLimited):
-        limiter.take(1)
-    limiter.give_back(2)  # nothing taken: nothing to give back, and no credit gained
-    limiter.take(2)
-    limiter.take(2)
+        await limiter.take(1)
+    await limiter.give_back(2)  # nothing taken: nothing to give back, and no credit gained
+    await limiter.take(2)
+    await limiter.take(2)
     with pytest.raises(RateLimited):
-        limiter.take(2)
+        await limiter.take(2)
+
+
+async def test_two_processes_share_each_user_s_limit(two_processes: tuple[Database, Database]) -> None:
+    clock = Clock()
+    a, b = (DatabaseRateLimiter(db, 3, 60, clock=clock) for db in two_processes)
+    await a.take(1)
+    await b.take(1)
+    await a.take(1)
+    for limiter in (a, b):  # three calls in all: neither process allows a fourth
+        with pytest.raises(RateLimited):
+            await limiter.take(1)
+    await b.take(2)  # another user has calls of their own
+    await b.give_back(1)  # a call taken by A, given back by B (any process may drop an early voice answer)
+    await a.take(1)
+    with pytest.raises(RateLimited):
+        await b.take(1)
+    clock.now += 60
+    await b.take(1)  # the window moved on for both processes
+
+
+async def test_two_processes_taking_at_once_allow_exactly_the_limit(two_processes: tuple[Database, Database]) -> None:
+    a, b = (DatabaseRateLimiter(db, 5, 60, clock=Clock()) for db in two_processes)
+    results = await asyncio.gather(*(limiter.take(7) for _ in range(8) for limiter in (a, b)), return_exceptions=True)
+    assert sum(r is None for r in results) == 5
+    assert all(isinstance(r, RateLimited) for r in results if r is not None)
+
+
+async def test_users_whose_calls_left_the_window_are_forgotten(two_processes: tuple[Database, Database]) -> None:
+    db, _ = two_processes
+    clock = Clock()
+    limiter = DatabaseRateLimiter(db, 2, 60, clock=clock)
+    for user in (1, 2, 3):
+        await limiter.take(user)
+    clock.now += 61
+    await limiter.take(4)  # the first take in a new window prunes the old rows
+    async with db.engine.connect() as conn:
+        users = (await conn.execute(sa.select(rate_limits.c.user_id))).scalars().all()
+    assert users == [4]
+    await limiter.take(1)  # a forgotten user starts afresh
+    await limiter.take(1)
+    with pytest.raises(RateLimited):
+        await limiter.take(1)
+
+
+async def test_the_limit_is_kept_in_the_database_only_on_postgresql(tmp_path: Path) -> None:
+    sqlite_limiter = for_database(Database(f"sqlite+aiosqlite:///{tmp_path}/bot.sqlite3"), 6, 60)
+    postgres_limiter = for_database(Database("postgresql+asyncpg://bot@db.invalid/bot"), 6, 60)
+    assert isinstance(sqlite_limiter, RateLimiter) and isinstance(postgres_limiter, DatabaseRateLimiter)

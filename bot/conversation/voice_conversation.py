@@ -91,8 +91,8 @@ class Asking(Protocol):
     """The answering service (bot.llm.answering.Answerer): `admit` takes a call from the user's rate limit ahead of
     `begin` (with `Question.admitted`), `give_back` returns it when that answer is dropped unused."""
 
-    def admit(self, user_id: int) -> None: ...
-    def give_back(self, user_id: int) -> None: ...
+    async def admit(self, user_id: int) -> None: ...
+    async def give_back(self, user_id: int) -> None: ...
     async def begin(self, question: Question) -> AnswerStream: ...
 
 
@@ -331,6 +331,11 @@ class VoiceConversation:
         self._ticker: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
         self._idle.set()
+        # Model calls being taken for early answers, and given back for dropped ones (the rate limit may be kept in
+        # the database, shared by several bot processes).
+        self._admitting: set[asyncio.Task[None]] = set()
+        self._giving_back: set[asyncio.Task[None]] = set()
+        self._closing = False
 
     # -- audio in ---------------------------------------------------------------------------------------------------
 
@@ -360,10 +365,16 @@ class VoiceConversation:
         self._drop_early(user_id)
 
     async def wait_idle(self) -> None:
-        """Returns once every utterance heard so far has had its turn."""
+        """Returns once every utterance heard so far has had its turn (and the calls of dropped answers are back)."""
         await self._idle.wait()
+        await self._settle_calls()
+
+    async def _settle_calls(self) -> None:
+        while self._admitting or self._giving_back:
+            await asyncio.gather(*self._admitting, *self._giving_back, return_exceptions=True)
 
     async def close(self) -> None:
+        self._closing = True  # an early answer whose call is being taken now gives it back instead of starting
         self._speaker.stop()
         for user_id in list(self._early):
             self._drop_early(user_id)
@@ -378,6 +389,7 @@ class VoiceConversation:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._worker = self._ticker = None
+        await self._settle_calls()  # not cancelled: a call being taken or given back must not be lost midway
 
     @property
     def status(self) -> ConversationStatus:
@@ -426,12 +438,25 @@ class VoiceConversation:
         if heard.is_empty or not self._idle.is_set():
             return
         question = self._question(user_id, heard)
-        if question is None:
+        if question is None or self._closing:
             return
+        admission = asyncio.get_running_loop().create_task(self._answer_early(user_id, job, heard, question))
+        self._admitting.add(admission)
+        admission.add_done_callback(self._admitting.discard)
+
+    async def _answer_early(self, user_id: int, job: _Transcription, heard: HeardText, question: Question) -> None:
+        """Take the model call for an early answer, then begin it, if the speaker is still pausing after `job`."""
         try:
-            self._answerer.admit(user_id)
+            await self._answerer.admit(user_id)
         except UserError:
             return  # out of calls: the turn says so once the end of speech is confirmed
+        except Exception as exc:  # e.g. the database is unreachable: the turn tries again once speech has ended
+            _log.warning("guild %s: could not take a model call for an early answer: %s", self.guild_id, exc)
+            return
+        spec = self._speculative.get(user_id)
+        if self._closing or spec is None or spec[1] is not job or user_id in self._early or not self._idle.is_set():
+            await self._give_back(user_id)  # the pause ended (or a turn began) while the call was being taken
+            return
         answer = self._spoken_answer(attrs.evolve(question, admitted=True), heard)
         self._early[user_id] = _EarlyAnswer(heard.text, answer)
         _log.debug("guild %s: answering user %s early: %r", self.guild_id, user_id, heard.text)
@@ -443,8 +468,16 @@ class VoiceConversation:
 
     def _drop(self, user_id: int, early: _EarlyAnswer) -> None:
         early.answer.discard()
-        self._answerer.give_back(user_id)
+        task = asyncio.get_running_loop().create_task(self._give_back(user_id))
+        self._giving_back.add(task)
+        task.add_done_callback(self._giving_back.discard)
         _log.debug("guild %s: dropped the early answer to user %s: %r", self.guild_id, user_id, early.transcript)
+
+    async def _give_back(self, user_id: int) -> None:
+        try:
+            await self._answerer.give_back(user_id)
+        except Exception as exc:  # the call stays counted: the user has one fewer in this window
+            _log.warning("guild %s: could not give back user %s's unused model call: %s", self.guild_id, user_id, exc)
 
     def _question(self, user_id: int, heard: HeardText) -> Question | None:
         """What `heard` asks the bot, or None when it is not addressed to it."""

@@ -241,13 +241,15 @@ class Asker:
         self._threads = threads
         self._interval = edit_interval_s
 
-    def admit(self, user_id: int, audio: hikari.Attachment | None, pictures: Sequence[hikari.Attachment] = ()) -> None:
+    async def admit(
+        self, user_id: int, audio: hikari.Attachment | None, pictures: Sequence[hikari.Attachment] = ()
+    ) -> None:
         """Refuse a wrong or oversized recording or picture and take the user's rate limit, before anything is
         downloaded."""
         if audio is not None:
             check_upload(audio.size, audio.media_type, audio.filename, audio.duration, self._speech)
         check_pictures(pictures, self._llm)
-        self._answerer.admit(user_id)
+        await self._answerer.admit(user_id)
 
     async def reply(
         self,

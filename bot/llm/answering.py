@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 import attrs
 
 from bot.errors import InvalidInput, ServiceUnavailable
-from bot.limits import RateLimiter
+from bot.limits import Limiter
 from bot.llm.chat import ChatMessage, ChatModel, ChatStream
 from bot.llm.references import ReferenceBlock, References
 from bot.llm.settings import LLMSettings
@@ -129,7 +129,7 @@ class Answerer:
         chat: ChatModel,
         answers: AnswerStore,
         guilds: GuildSettingsStore,
-        limiter: RateLimiter,
+        limiter: Limiter,
         settings: LLMSettings,
         *,
         personas: PersonaStore,
@@ -179,21 +179,21 @@ class Answerer:
             raise InvalidInput(f"Your question is {len(text):,} characters long; the limit is {limit:,}.")
         return text
 
-    def admit(self, user_id: int) -> None:
+    async def admit(self, user_id: int) -> None:
         """Take one model call from the user's rate limit; RateLimited when none is left. Called before any
         expensive step (a download, a transcription), so a rate-limited user costs nothing."""
-        self._limiter.take(user_id)
+        await self._limiter.take(user_id)
 
-    def give_back(self, user_id: int) -> None:
+    async def give_back(self, user_id: int) -> None:
         """Undo one `admit`: the call was begun and then abandoned unused (a voice answer begun during a pause that
         turned out not to be the end of the question), so it does not count against the user."""
-        self._limiter.give_back(user_id)
+        await self._limiter.give_back(user_id)
 
     async def begin(self, question: Question) -> Reply:
         """Validate, rate-limit (unless already admitted) and start streaming the answer to `question`."""
         question = attrs.evolve(question, text=self.check(question.text))
         if not question.admitted:
-            self._limiter.take(question.user_id)
+            await self._limiter.take(question.user_id)
         settings = self._settings
         turns: list[Turn] = []
         if question.conversation_id is not None:

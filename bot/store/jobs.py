@@ -8,6 +8,7 @@ from typing import Any, Literal, Protocol
 import attrs
 import sqlalchemy as sa
 
+from bot.store import claims
 from bot.store.database import Database
 from bot.store.records import as_utc, from_row, utcnow
 from bot.store.schema import job_events, training_jobs
@@ -78,6 +79,8 @@ class TrainingJob(NewJob):
     notified_at: dt.datetime | None
     notice_attempts: int = 0
     notice_given_up_at: dt.datetime | None = None
+    claimed_by: str | None = None  # the bot process that follows the job now (bot.store.claims)
+    lease_until: dt.datetime | None = None
 
     @property
     def finished(self) -> bool:
@@ -88,6 +91,14 @@ class TrainingJob(NewJob):
 class JobPage:
     items: list[TrainingJob]
     total: int
+
+
+_notice_owed = sa.and_(
+    training_jobs.c.status.in_(sorted(TERMINAL)),
+    training_jobs.c.notified_at.is_(None),
+    training_jobs.c.notice_given_up_at.is_(None),
+)
+_watched = sa.or_(training_jobs.c.status.not_in(sorted(TERMINAL)), _notice_owed)
 
 
 def _job(row: Any) -> TrainingJob:
@@ -165,16 +176,22 @@ class JobStore:
 
     async def unnotified_finished(self) -> list[TrainingJob]:
         async with self._db.engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(training_jobs).where(
-                        training_jobs.c.status.in_(sorted(TERMINAL)),
-                        training_jobs.c.notified_at.is_(None),
-                        training_jobs.c.notice_given_up_at.is_(None),
-                    )
-                )
-            ).all()
+            rows = (await conn.execute(sa.select(training_jobs).where(_notice_owed))).all()
         return [_job(r) for r in rows]
+
+    async def claim(self, me: str, *, now: dt.datetime, lease: dt.timedelta) -> list[TrainingJob]:
+        """Claim (or renew) the jobs the watcher of process `me` follows: unfinished ones and finished ones whose
+        notice is owed, unless another process's lease on them still runs."""
+        rows = await claims.claim(self._db, training_jobs, me, now=now, lease=lease, where=_watched)
+        return [_job(r) for r in rows]
+
+    async def claim_notice(self, job_id: int, me: str, *, now: dt.datetime, lease: dt.timedelta) -> bool:
+        """Just before its end notice is posted: whether process `me` holds the job, with a fresh lease, and its
+        notice is still owed. Of processes that race here, one gets True."""
+        return await claims.claim_one(self._db, training_jobs, job_id, me, now=now, lease=lease, where=_notice_owed)
+
+    async def release_claims(self, me: str) -> int:
+        return await claims.release(self._db, training_jobs, me)
 
     async def update_from_remote(self, job_id: int, remote: JobState) -> TrainingJob:
         async with self._db.engine.begin() as conn:

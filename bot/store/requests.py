@@ -9,6 +9,7 @@ import attrs
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from bot.store import claims
 from bot.store.database import Database
 from bot.store.jobs import JobState, JobStore, NewJob, TrainingJob, count_notice_failure
 from bot.store.records import from_row, utcnow
@@ -51,10 +52,25 @@ class JobRequest(NewJobRequest):
     notice_given_up_at: dt.datetime | None
     created_at: dt.datetime
     updated_at: dt.datetime
+    claimed_by: str | None = None  # the bot process that settles the request now (bot.store.claims)
+    lease_until: dt.datetime | None = None
 
     @property
     def pending(self) -> bool:
         return self.state in PENDING
+
+
+_notice_owed = sa.and_(
+    training_requests.c.notice.is_not(None),
+    training_requests.c.notified_at.is_(None),
+    training_requests.c.notice_given_up_at.is_(None),
+)
+_upload_left = sa.and_(
+    training_requests.c.state == "failed",
+    training_requests.c.upload_id.is_not(None),
+    training_requests.c.upload_deleted_at.is_(None),
+)
+_settled_by_watcher = sa.or_(training_requests.c.state.in_(PENDING), _upload_left, _notice_owed)
 
 
 def _request(row: Any) -> JobRequest:
@@ -124,16 +140,23 @@ class JobRequestStore:
     async def uploads_to_delete(self) -> list[JobRequest]:
         """Failed requests whose upload could not be deleted when they failed."""
         async with self._db.engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(training_requests).where(
-                        training_requests.c.state == "failed",
-                        training_requests.c.upload_id.is_not(None),
-                        training_requests.c.upload_deleted_at.is_(None),
-                    )
-                )
-            ).all()
+            rows = (await conn.execute(sa.select(training_requests).where(_upload_left))).all()
         return [_request(r) for r in rows]
+
+    async def claim(self, me: str, *, now: dt.datetime, lease: dt.timedelta) -> list[JobRequest]:
+        """Claim (or renew) the requests the watcher of process `me` settles: pending ones, failed ones whose upload
+        is left, and those whose notice is owed, unless another process's lease on them still runs."""
+        rows = await claims.claim(self._db, training_requests, me, now=now, lease=lease, where=_settled_by_watcher)
+        return [_request(r) for r in rows]
+
+    async def claim_notice(self, request_id: int, me: str, *, now: dt.datetime, lease: dt.timedelta) -> bool:
+        """Just before its notice is posted: whether process `me` holds the request and its notice is still owed."""
+        return await claims.claim_one(
+            self._db, training_requests, request_id, me, now=now, lease=lease, where=_notice_owed
+        )
+
+    async def release_claims(self, me: str) -> int:
+        return await claims.release(self._db, training_requests, me)
 
     async def adopt(self, request: JobRequest, remote: JobState, *, notice: bool) -> TrainingJob:
         """Record the job started for `request` (once, whoever finds it first) and mark the request started.
@@ -205,15 +228,7 @@ class JobRequestStore:
     async def unnotified(self) -> list[JobRequest]:
         """Requests the watcher settled by itself whose channel has not been told yet."""
         async with self._db.engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(training_requests).where(
-                        training_requests.c.notice.is_not(None),
-                        training_requests.c.notified_at.is_(None),
-                        training_requests.c.notice_given_up_at.is_(None),
-                    )
-                )
-            ).all()
+            rows = (await conn.execute(sa.select(training_requests).where(_notice_owed))).all()
         return [_request(r) for r in rows]
 
     async def mark_notified(self, request_id: int) -> None:

@@ -153,6 +153,9 @@ training_jobs = sa.Table(
     # Failed tries to post the end notice; after [training] notice_attempts it is given up (and logged).
     sa.Column("notice_attempts", sa.Integer, nullable=False, default=0, server_default="0"),
     sa.Column("notice_given_up_at", sa.DateTime(timezone=True), nullable=True),
+    # Which bot process follows this row now (bot.store.claims): one at a time, until its lease runs out.
+    sa.Column("claimed_by", sa.String(64), nullable=True),
+    sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
     sa.Index("ix_training_jobs_guild", "guild_id", "id"),
 )
 
@@ -186,7 +189,22 @@ training_requests = sa.Table(
     sa.Column("notice_given_up_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    # Which bot process follows this row now (bot.store.claims): one at a time, until its lease runs out.
+    sa.Column("claimed_by", sa.String(64), nullable=True),
+    sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
     sa.Index("ix_training_requests_state", "state", "updated_at"),
+)
+
+# Per-user rate limits shared by every bot process on PostgreSQL (bot.limits.DatabaseRateLimiter): one row per user
+# holding the times (seconds since the epoch) of the calls still inside the window, changed under the row's lock.
+rate_limits = sa.Table(
+    "rate_limits",
+    metadata,
+    sa.Column("user_id", Id, primary_key=True),
+    sa.Column("hits", sa.JSON, nullable=False),
+    # When the newest call leaves the window: the row can then be deleted.
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Index("ix_rate_limits_expires", "expires_at"),
 )
 
 job_events = sa.Table(

@@ -37,6 +37,10 @@ class TrainingSettings:
     confirm_timeout_s: float = attrs.field(default=900.0, validator=positive)
     watch_interval_s: float = attrs.field(default=30.0, validator=positive)
     watch_max_backoff_s: float = attrs.field(default=600.0, validator=positive)
+    # Several bot processes on one database: a job is followed by the process holding its lease, renewed every round;
+    # a process that dies without releasing its jobs leaves them for this long before another takes them over.
+    # Longer than watch_interval_s (checked by `python -m bot check`).
+    watch_lease_s: float = attrs.field(default=120.0, validator=positive)
     # Tries to post a job's end notice (a deleted channel, a lost permission) before it is given up and logged.
     notice_attempts: int = attrs.field(default=5, validator=positive)
     # How long a request whose start was not confirmed may wait for its job to turn up before its upload is deleted.

@@ -1,7 +1,14 @@
 """Follows unfinished training jobs: stores status changes and events, and announces each job's end exactly once
 (at least once across crashes: the notice is marked sent only after it was posted). Settles training requests whose
 start was not confirmed: follows the job they started, or deletes their upload. A notice that cannot be posted backs
-off on its own and is given up after a bounded number of tries; it never slows the polling of other jobs."""
+off on its own and is given up after a bounded number of tries; it never slows the polling of other jobs.
+
+Several bot processes may share the database, each with its watcher. A job or request is followed by one process at
+a time: each round claims what it follows with a lease (bot.store.claims), renewed every round; a process that dies
+lets its leases run out and another takes over, and a clean stop releases them at once. Just before a notice is posted
+its claim is taken again (a compare-and-set with a fresh lease), so of processes that see a job end together exactly
+one posts its notice. A process that dies while posting, before the notice is marked sent, leaves it owed: another
+posts it once the lease has run out (at least once, never lost), the one case where a notice may appear twice."""
 
 from __future__ import annotations
 
@@ -12,6 +19,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from bot.store.claims import process_identity
 from bot.store.jobs import JobStore, TrainingJob
 from bot.store.records import utcnow
 from bot.store.requests import JobRequest, JobRequestStore
@@ -55,6 +63,9 @@ class JobWatcher:
         start_grace_s: float = 600.0,
         notice_ready: NoticeReady | None = None,
         clock: Callable[[], float] = time.monotonic,
+        lease_s: float | None = None,
+        identity: str | None = None,
+        wall_clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         self._trainer = trainer
         self._jobs = jobs
@@ -67,23 +78,41 @@ class JobWatcher:
         self._notice_attempts = notice_attempts
         self._grace = dt.timedelta(seconds=start_grace_s)
         self._clock = clock
+        # This process's name on the jobs and requests it claims, for how long, by the wall clock shared by processes.
+        self.identity = identity or process_identity()
+        self._lease = dt.timedelta(seconds=lease_s if lease_s is not None else 4 * interval_s)
+        self._now = wall_clock
         # When each notice that failed may be tried again ("job", id) / ("request", id); its tries are in the database.
         self._notice_due: dict[tuple[str, int], float] = {}
         self._failures = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._round = asyncio.Lock()  # one round at a time, so a notice is never posted twice
+        self._claimed = False  # whether a round ran (and may have claimed jobs and requests)
 
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="training job watcher")
 
     async def stop(self) -> None:
+        """Stop following, and release this process's claims so that another process takes over at once."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        async with self._round:
+            if not self._claimed:
+                return
+            try:
+                released = await self._jobs.release_claims(self.identity)
+                if self._requests is not None:
+                    released += await self._requests.release_claims(self.identity)
+            except Exception as exc:  # e.g. the database is gone already: the leases run out by themselves
+                _log.warning("could not release the training jobs this process followed: %s", _reason(exc))
+                return
+        if released:
+            _log.info("released %d training job and request claim(s) for another process to take", released)
 
     def poke(self) -> None:
         """Check now rather than at the next interval (a job was just started or cancelled)."""
@@ -95,8 +124,12 @@ class JobWatcher:
             await self._round_unlocked()
 
     async def _round_unlocked(self) -> None:
+        self._claimed = True
         trouble = await self._settle_requests()
-        for job in await self._jobs.unfinished():
+        # Only the jobs this process holds (or takes over from a process whose lease ran out) are polled here.
+        for job in await self._jobs.claim(self.identity, now=self._now(), lease=self._lease):
+            if job.finished:
+                continue  # its notice is owed: below
             try:
                 remote = await self._trainer.get(job.remote_id)
                 events = await self._trainer.events(job.remote_id, after=job.last_event_id)
@@ -117,6 +150,10 @@ class JobWatcher:
             await self._jobs.update_from_remote(job.id, remote)
         # Notices back off one by one: a channel that is gone must not slow the following of every other job.
         for job in await self._jobs.unnotified_finished():
+            if not self._due(("job", job.id)):
+                continue
+            if not await self._jobs.claim_notice(job.id, self.identity, now=self._now(), lease=self._lease):
+                continue  # another process holds it (and posts its notice), or it was posted meanwhile
             if not await self._may_announce(job):
                 continue  # e.g. its model is being tested: the notice carries the result
             await self._deliver(
@@ -127,17 +164,25 @@ class JobWatcher:
                 lambda job=job: self._jobs.notice_failed(job.id, give_up_after=self._notice_attempts),
             )
         if self._requests is not None and self._notify_request is not None:
-            for request in await self._requests.unnotified():
+            requests = self._requests
+            for request in await requests.unnotified():
+                if not self._due(("request", request.id)):
+                    continue
+                if not await requests.claim_notice(request.id, self.identity, now=self._now(), lease=self._lease):
+                    continue
                 await self._deliver(
                     ("request", request.id),
                     f"the outcome of training request #{request.id}",
                     lambda request=request: self._announce_request(request),
-                    lambda request=request: self._requests_store().mark_notified(request.id),
-                    lambda request=request: self._requests_store().notice_failed(
-                        request.id, give_up_after=self._notice_attempts
-                    ),
+                    lambda request=request: requests.mark_notified(request.id),
+                    lambda request=request: requests.notice_failed(request.id, give_up_after=self._notice_attempts),
                 )
         self._failures = self._failures + 1 if trouble else 0
+
+    def _due(self, key: tuple[str, int]) -> bool:
+        """Whether a notice that failed before may be tried again (its backoff has passed)."""
+        due = self._notice_due.get(key)
+        return due is None or self._clock() >= due
 
     async def _may_announce(self, job: TrainingJob) -> bool:
         if self._notice_ready is None:
@@ -147,10 +192,6 @@ class JobWatcher:
         except Exception as exc:  # asked again next round; other jobs' notices go on
             _log.warning("could not get the notice of training job #%d ready: %s", job.id, _reason(exc))
             return False
-
-    def _requests_store(self) -> JobRequestStore:
-        assert self._requests is not None
-        return self._requests
 
     async def _announce_request(self, request: JobRequest) -> None:
         assert self._notify_request is not None
@@ -165,9 +206,6 @@ class JobWatcher:
         sent: Callable[[], Awaitable[None]],
         failed: Callable[[], Awaitable[int]],
     ) -> None:
-        due = self._notice_due.get(key)
-        if due is not None and self._clock() < due:
-            return
         try:
             await send()
         except Exception as exc:  # a deleted channel, a lost permission, Discord down: this notice only
@@ -189,14 +227,17 @@ class JobWatcher:
         if self._requests is None:
             return False
         trouble = False
-        for request in await self._requests.pending():
+        # Only the requests this process holds: two processes never settle one request, nor delete its upload twice.
+        claimed = await self._requests.claim(self.identity, now=self._now(), lease=self._lease)
+        for request in [r for r in claimed if r.pending]:
             try:
                 await self._settle(self._requests, request)
             except Exception as exc:
                 trouble = True
                 _log.warning("could not settle training request #%d: %s", request.id, exc)
-        for request in await self._requests.uploads_to_delete():
-            assert request.upload_id is not None
+        for request in claimed:
+            if request.state != "failed" or request.upload_id is None or request.upload_deleted_at is not None:
+                continue
             if not await delete_upload(self._trainer, self._requests, request.id, request.upload_id):
                 trouble = True
         return trouble

@@ -313,11 +313,11 @@ async def scripted_paused_call(
         yield c
 
 
-def calls_left(limiter: RateLimiter, user_id: int) -> int:
+async def calls_left(limiter: RateLimiter, user_id: int) -> int:
     n = 0
     try:
         while n < 10:
-            limiter.take(user_id)
+            await limiter.take(user_id)
             n += 1
     except RateLimited:
         pass
@@ -348,7 +348,7 @@ async def test_the_answer_begun_in_the_pause_is_spoken_once_when_the_speaker_sta
     stored = await call.answers.recent_for_user(GUILD, 4)
     assert [a.id for a in stored] == [turn.answer_id]
     assert call.turns.empty()  # posted once
-    assert calls_left(limiter, 4) == 1  # counted once
+    assert await calls_left(limiter, 4) == 1  # counted once
 
 
 async def test_other_final_words_drop_the_answer_begun_in_the_pause(
@@ -375,7 +375,7 @@ async def test_other_final_words_drop_the_answer_begun_in_the_pause(
     assert [(a.id, a.answer) for a in stored] == [(turn.answer_id, WEATHER)]
     assert call.turns.empty()
     assert call.fake.chat_streams_dropped == 1
-    assert calls_left(limiter, 5) == 1  # the dropped answer's call was given back
+    assert await calls_left(limiter, 5) == 1  # the dropped answer's call was given back
 
 
 async def test_talking_on_after_a_pause_drops_the_answer_begun_in_it(
@@ -401,4 +401,4 @@ async def test_talking_on_after_a_pause_drops_the_answer_begun_in_it(
     stored = await call.answers.recent_for_user(GUILD, 6)
     assert [(a.id, a.answer) for a in stored] == [(turn.answer_id, WEATHER)]
     assert call.turns.empty()
-    assert calls_left(limiter, 6) == 1
+    assert await calls_left(limiter, 6) == 1

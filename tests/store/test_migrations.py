@@ -10,6 +10,7 @@ import asyncio
 import datetime as dt
 import logging
 import os
+import secrets
 import sys
 from asyncio.subprocess import PIPE, STDOUT
 from collections.abc import AsyncIterator
@@ -20,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.store.answers import AnswerStore
@@ -218,6 +219,46 @@ async def test_processes_starting_at_once_on_an_empty_database_all_succeed_and_m
     try:
         migrated = [r for r in caplog.records if "migrated from revision (empty)" in r.getMessage()]
         assert len(migrated) == 1
+        for database in databases:
+            assert await schema_state(database) == (head_revision(), [], [(1, 1)])
+    finally:
+        for database in databases:
+            await database.close()
+
+
+@pytest.fixture(params=BACKENDS)
+async def brand_new_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A database that has never been used: a SQLite file (in a folder) that does not exist yet, or a PostgreSQL
+    database created for this test on the test server, and dropped after it."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path}/new-folder/bot.sqlite3"
+        return
+    import asyncpg  # only where PostgreSQL is tested
+
+    given = make_url(os.environ["TEST_DATABASE_URL"])
+    name = f"{given.database}_new_{secrets.token_hex(4)}"
+    server = await asyncpg.connect(
+        host=given.host, port=given.port, user=given.username, password=given.password, database=given.database
+    )
+    try:
+        await server.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield given.set(database=name).render_as_string(hide_password=False)
+        finally:
+            await server.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    finally:
+        await server.close()
+
+
+async def test_processes_starting_at_once_on_a_brand_new_database_create_the_schema_once(
+    brand_new_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    databases = [Database(brand_new_url) for _ in range(4)]
+    try:
+        with caplog.at_level(logging.INFO, logger="bot.store.migrate"):
+            await asyncio.gather(*(d.open() for d in databases))  # each open raises if its migration failed
+        migrated = [r for r in caplog.records if "migrated from revision (empty)" in r.getMessage()]
+        assert len(migrated) == 1  # the others waited on the lock, then found the schema made
         for database in databases:
             assert await schema_state(database) == (head_revision(), [], [(1, 1)])
     finally:

@@ -62,6 +62,7 @@ class Setup:
             requests=self.requests,
             notify_request=told,
             start_grace_s=grace_s,
+            identity="the-bot",  # each watcher made here stands for the same bot process (claims are its own)
         )
 
 

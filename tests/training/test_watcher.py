@@ -127,6 +127,7 @@ def watcher(trainer: FakeTrainer, jobs: JobStore, notices: Notices, clock: Clock
         max_backoff_s=300,
         notice_attempts=5,
         clock=clock or Clock(),
+        identity="the-bot",  # one bot process, restarted or not (tests of several processes: test_watcher_claims)
     )
 
 
@@ -158,8 +159,10 @@ async def test_restart_delivers_a_notice_left_pending(tmp_path: Path) -> None:
     trainer, failing = FakeTrainer(), Notices(fail=True)
     job = await add_job(JobStore(db))
     trainer.set("ftjob-a", "failed")
-    await watcher(trainer, JobStore(db), failing).run_once()  # Discord was down: nothing announced
+    before = watcher(trainer, JobStore(db), failing)
+    await before.run_once()  # Discord was down: nothing announced
     assert failing.sent == [] and [j.id for j in await JobStore(db).unnotified_finished()] == [job.id]
+    await before.stop()  # a clean stop releases the job at once (a crashed bot's lease runs out: test_watcher_claims)
     await db.close()
 
     db = Database(url)  # the bot restarted
@@ -255,7 +258,9 @@ async def test_a_notice_that_keeps_failing_backs_off_alone_and_is_given_up(
             tries.append(clock.now)
             raise RuntimeError("404 Unknown Channel")
 
-    w = JobWatcher(trainer, jobs, notify, interval_s=60, max_backoff_s=300, notice_attempts=5, clock=clock)  # type: ignore[arg-type]
+    w = JobWatcher(
+        trainer, jobs, notify, interval_s=60, max_backoff_s=300, notice_attempts=5, clock=clock, identity="the-bot"
+    )  # type: ignore[arg-type]
     polls: list[int] = []
     with caplog.at_level(logging.WARNING, logger="bot.training.watcher"):
         for _ in range(20):  # twenty rounds, one interval apart
@@ -284,7 +289,16 @@ async def test_a_given_up_notice_stays_given_up_after_a_restart(tmp_path: Path) 
     trainer, clock, failing = FakeTrainer(), Clock(), Notices(fail=True)
     await add_job(JobStore(db))
     trainer.set("ftjob-a", "failed")
-    w = JobWatcher(trainer, JobStore(db), failing, interval_s=60, max_backoff_s=60, notice_attempts=2, clock=clock)  # type: ignore[arg-type]
+    w = JobWatcher(
+        trainer,
+        JobStore(db),
+        failing,
+        interval_s=60,
+        max_backoff_s=60,
+        notice_attempts=2,
+        clock=clock,
+        identity="the-bot",
+    )  # type: ignore[arg-type]
     await w.run_once()
     clock.now += 60
     await w.run_once()
