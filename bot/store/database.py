@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -44,6 +45,21 @@ class Database:
         async with engine.begin() as conn:
             await conn.run_sync(migrate)
         _log.info("database ready (%s)", url.render_as_string(hide_password=True))
+
+    async def problem(self, timeout_s: float) -> str | None:
+        """None when the database answers `SELECT 1` within `timeout_s`; else why not, in a few words (/readyz)."""
+        engine = self._engine
+        if engine is None:
+            return "the database is not open yet"
+        try:
+            async with asyncio.timeout(timeout_s):
+                async with engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+        except TimeoutError:
+            return f"the database did not answer within {timeout_s:g} s"
+        except Exception as exc:  # whatever the driver raises: the probe only reports it
+            return f"the database is unreachable ({type(exc).__name__})"
+        return None
 
     async def close(self) -> None:
         if self._engine is not None:

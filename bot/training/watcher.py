@@ -73,6 +73,7 @@ class JobWatcher:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._round = asyncio.Lock()  # one round at a time, so a notice is never posted twice
+        self.watching = 0  # jobs followed in the last round (the metrics' jobs being watched)
 
     def start(self) -> None:
         if self._task is None:
@@ -96,7 +97,9 @@ class JobWatcher:
 
     async def _round_unlocked(self) -> None:
         trouble = await self._settle_requests()
-        for job in await self._jobs.unfinished():
+        unfinished = await self._jobs.unfinished()
+        self.watching = len(unfinished)
+        for job in unfinished:
             try:
                 remote = await self._trainer.get(job.remote_id)
                 events = await self._trainer.events(job.remote_id, after=job.last_event_id)
