@@ -44,8 +44,10 @@ async def answered(discord: FakeDiscord, question: str) -> None:
     await handle.wait(lambda e: "correct:" in str(e.json.get("components")))
 
 
-def has_correct_button(discord: FakeDiscord, channel_id: int) -> bool:
-    return any(c.startswith("correct:") for m in discord.bot_messages_in(channel_id) for c in m.custom_ids)
+def answered_message(discord: FakeDiscord, message: dict[str, Any]) -> bool:
+    """The bot's reply to `message` shows its Correct button: the answer is whole."""
+    replies = [m for m in discord.bot_messages_in(int(message["channel_id"])) if m.reply_to == int(message["id"])]
+    return any(c.startswith("correct:") for m in replies for c in m.custom_ids)
 
 
 async def test_ready_only_once_the_shard_has_connected(
@@ -90,18 +92,21 @@ async def test_metrics_count_interactions_answers_by_route_and_model_errors(
         opened = discord.click(first.original, first.original.custom_ids[0])  # Correct: opens the form
         await opened.wait_callback()
         assert opened.modal is not None
+        saved = discord.submit_modal(opened.modal["custom_id"], {"corrected": "Four."})
+        await saved.wait_callback()
         openai_fake.fail_next(429, path_prefix="/chat", retry_after=0.01)
         limited = discord.slash("ask", options={"question": "Still there?"})
         await limited.wait(lambda e: "rate-limiting" in str(e.json.get("content")))
-        discord.post_message("hello?", mentions_bot=True)
-        await discord.wait_for(lambda: has_correct_button(discord, discord.channel_id))
-        discord.post_message("hi in private", guild_id=None)
-        await discord.wait_for(lambda: has_correct_button(discord, discord.dm_channel(discord.member)))
+        mention = discord.post_message("hello?", mentions_bot=True)
+        await discord.wait_for(lambda: answered_message(discord, mention))
+        dm = discord.post_message("hi in private", guild_id=None)
+        await discord.wait_for(lambda: answered_message(discord, dm))
 
         samples = await scrape(built)
         assert samples[("teachbot_interactions_total", (("kind", "command"),))] == 3
         assert samples[("teachbot_interactions_total", (("kind", "component"),))] == 1
-        assert samples[("teachbot_interactions_total", (("kind", "modal"),))] == 0
+        assert samples[("teachbot_interactions_total", (("kind", "modal"),))] == 1
+        assert samples[("teachbot_interactions_total", (("kind", "autocomplete"),))] == 0
         assert samples[("teachbot_answers_total", (("route", "slash"),))] == 2
         assert samples[("teachbot_answers_total", (("route", "mention"),))] == 1
         assert samples[("teachbot_answers_total", (("route", "dm"),))] == 1
