@@ -8,6 +8,11 @@ COPY pyproject.toml README.md /src/
 COPY bot /src/bot
 COPY extensions /src/extensions
 RUN /opt/venv/bin/pip install --no-deps /src
+# Optional extras of the bot, e.g. --build-arg EXTRAS=postgres for PostgreSQL (asyncpg, at the version the dev lock
+# pins). compose.yaml builds with it.
+ARG EXTRAS=""
+COPY requirements-dev.lock /tmp/requirements-dev.lock
+RUN if [ -n "$EXTRAS" ]; then /opt/venv/bin/pip install -c /tmp/requirements-dev.lock "/src[$EXTRAS]"; fi
 
 # Training service (GPU): docker build --target trainer -t teachbot-trainer . ; docker run --gpus all ...
 # PyPI's Linux torch wheels are CUDA builds (the CUDA libraries come as nvidia-* wheels): the host needs only the
@@ -43,6 +48,8 @@ RUN mkdir -p /app/data && chown teachbot:teachbot /app/data
 USER teachbot
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 TEACHBOT_CONFIG=/app/config.toml
 VOLUME ["/app/data"]
+# /healthz, /readyz, /metrics (HEALTH_HOST=0.0.0.0 to reach them from outside the container).
+EXPOSE 8081
 # hikari shuts down cleanly (closing the gateway and the database) on SIGINT.
 STOPSIGNAL SIGINT
 CMD ["python", "-m", "bot"]

@@ -17,11 +17,13 @@ import yuyo
 import extensions
 from bot.config import Config, Settings
 from bot.conversation.settings import ConversationSettings
+from bot.discord.health import Readiness, count_interactions, shard_latencies
 from bot.discord.replies import Asker
 from bot.discord.settings import DiscordSettings
 from bot.discord.threads import ConversationThreads
 from bot.discord.training import JobAnnouncer
 from bot.discord.voice_rooms import TranscriptPoster, VoiceRooms
+from bot.health import HealthServer
 from bot.limits import Limiter, for_database
 from bot.llm.answering import Answerer
 from bot.llm.chat import ChatModel
@@ -29,6 +31,7 @@ from bot.llm.embeddings import Embedder
 from bot.llm.endpoint import load_client_parts, warn_if_endpoint_unusable
 from bot.llm.references import References
 from bot.llm.settings import LLMSettings
+from bot.metrics import Metrics
 from bot.speech.settings import SpeechSettings
 from bot.speech.transcribe import Transcriber
 from bot.speech.tts import SpeechEngine, make_engine
@@ -93,6 +96,8 @@ class Services:
     test_sets: TestSets
     personas: PersonaStore
     threads: ConversationThreads
+    metrics: Metrics
+    health: HealthServer
 
     async def open(self) -> None:
         await self.database.open()
@@ -107,6 +112,7 @@ class Services:
         self.transcriber.close()
         await self.openai.close()
         await self.database.close()
+        await self.health.stop()
 
 
 @attrs.frozen
@@ -154,6 +160,7 @@ def register(client: lightbulb.Client, services: Services, settings: Settings) -
         (TestSets, services.test_sets),
         (PersonaStore, services.personas),
         (ConversationThreads, services.threads),
+        (Metrics, services.metrics),
     ]
     registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
     for kind, value in values:
@@ -215,7 +222,13 @@ def build(
         timeout=settings.llm.request_timeout_s,
         max_retries=settings.llm.max_retries,
     )
-    chat = ChatModel(openai_client, max_tokens=settings.llm.max_answer_tokens, temperature=settings.llm.temperature)
+    metrics = Metrics()
+    chat = ChatModel(
+        openai_client,
+        max_tokens=settings.llm.max_answer_tokens,
+        temperature=settings.llm.temperature,
+        metrics=metrics,
+    )
     # Shared through the database by every process on PostgreSQL; in memory for one process on SQLite.
     limiter = for_database(database, settings.limits.model_calls, settings.limits.window_s)
     jobs = JobStore(database)
@@ -270,6 +283,7 @@ def build(
         lease_s=training.watch_lease_s,
     )
     prepared = PreparedDatasets(Path(training.work_dir), training.confirm_timeout_s)
+    ready = asyncio.Event()  # BuiltBot.ready: /readyz also waits for it
     token_counter = TokenCounter(training.encoding)
     # yuyo's clients take an explicit alluka client: letting them make their own is deprecated (PLATFORM.md §1).
     injector = alluka.Client()
@@ -301,6 +315,7 @@ def build(
             answerer=answerer,
             speech=speech,
             on_turn=TranscriptPoster(bot.rest, answers, settings.conversation.transcript_channel_id),
+            metrics=metrics,
         ),
         asker=Asker(
             answerer,
@@ -310,6 +325,7 @@ def build(
             llm=settings.llm,
             threads=threads,
             edit_interval_s=settings.llm.edit_interval_s,
+            metrics=metrics,
         ),
         preparer=DatasetPreparer(prepared, token_counter, training),
         references=references,
@@ -319,10 +335,20 @@ def build(
         test_sets=TestSets(model_tests, prepared, token_counter, training, settings.testing),
         personas=personas,
         threads=threads,
+        metrics=metrics,
+        health=HealthServer(
+            settings.health, metrics, Readiness(bot, ready, database, settings.health.database_timeout_s).problem
+        ),
     )
     register(client, services, settings)
+    count_interactions(bot, metrics)
+    metrics.read_gateway_latency(lambda: shard_latencies(bot.shards))
+    metrics.read_transcription_queue(lambda: transcriber.queued)
+    metrics.read_voice_sessions(lambda: services.rooms.count)
+    metrics.read_jobs_watched(lambda: watcher.watching)
 
     async def on_starting(_: hikari.StartingEvent) -> None:
+        await services.health.start()  # first: alive (/healthz) while the database migrates and shards connect
         # The model client's lazy imports load in a worker thread while the database opens, not on the first answer.
         loading = asyncio.get_running_loop().run_in_executor(None, load_client_parts, openai_client)
         await services.open()
@@ -337,11 +363,12 @@ def build(
     async def on_started(_: hikari.StartedEvent) -> None:
         await client.start()
         services.watcher.start()  # resumes following jobs (and owed notices) from the database
-        built.ready.set()
+        ready.set()
         _log.info("bot ready")
         checks.add(asyncio.create_task(warn_if_endpoint_unusable(openai_client)))
 
     async def on_stopping(_: hikari.StoppingEvent) -> None:
+        ready.clear()  # /readyz: 503 from here on, so an orchestrator sends nothing more
         for check in checks:
             check.cancel()
         await asyncio.gather(*checks, return_exceptions=True)
@@ -354,5 +381,5 @@ def build(
     bot.subscribe(hikari.StartedEvent, on_started)
     bot.subscribe(hikari.StoppingEvent, on_stopping)
     bot.subscribe(hikari.StoppedEvent, on_stopped)
-    built = BuiltBot(bot=bot, client=client, services=services)
+    built = BuiltBot(bot=bot, client=client, services=services, ready=ready)
     return built

@@ -41,6 +41,25 @@ class StorageSettings:
     url: str = "sqlite+aiosqlite:///data/teachbot.sqlite3"
 
 
+def port_number(_instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    """attrs validator: a TCP port, 0 meaning any free one."""
+    if not 0 <= value <= 65535:
+        raise ValueError(f"{attribute.name} must be between 0 and 65535, got {value}")
+
+
+@attrs.frozen
+class HealthSettings:
+    """The process's HTTP endpoint for orchestrators and Prometheus: /healthz, /readyz, /metrics. HEALTH_HOST and
+    HEALTH_PORT in the environment override host and port (several processes on one machine each take a port)."""
+
+    enabled: bool = True
+    # Loopback by default: the metrics are for the operator, not the internet. 0.0.0.0 inside a container.
+    host: str = "127.0.0.1"
+    port: int = attrs.field(default=8081, validator=port_number)  # 0: any free port (logged at start)
+    # /readyz answers 503 when the database does not answer `SELECT 1` within this long.
+    database_timeout_s: float = attrs.field(default=2.0, validator=positive)
+
+
 @attrs.frozen
 class Settings:
     """Everything config.toml may hold."""
@@ -54,6 +73,7 @@ class Settings:
     speech: SpeechSettings = attrs.field(factory=SpeechSettings)
     voice: VoiceSettings = attrs.field(factory=VoiceSettings)
     conversation: ConversationSettings = attrs.field(factory=ConversationSettings)
+    health: HealthSettings = attrs.field(factory=HealthSettings)
 
 
 @attrs.frozen(repr=False)
@@ -141,6 +161,20 @@ def read_settings(data: Mapping[str, Any], problems: list[str]) -> Settings | No
         return None
 
 
+def health_from_env(health: HealthSettings, env: Mapping[str, str], problems: list[str]) -> HealthSettings:
+    """[health] with HEALTH_HOST / HEALTH_PORT from the environment applied (one image, several processes)."""
+    host = env.get("HEALTH_HOST", "").strip()
+    port_text = env.get("HEALTH_PORT", "").strip()
+    if host:
+        health = attrs.evolve(health, host=host)
+    if port_text:
+        if port_text.isdigit() and 0 <= int(port_text) <= 65535:
+            health = attrs.evolve(health, port=int(port_text))
+        else:
+            problems.append(f"HEALTH_PORT: must be a port number between 0 and 65535, got {port_text!r}")
+    return health
+
+
 def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) -> Config:
     """Read config.toml and the environment; raise ConfigError naming every problem found."""
     env = os.environ if env is None else env
@@ -164,6 +198,8 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
             "training.watch_lease_s: must be longer than training.watch_interval_s (each round renews the lease), "
             f"e.g. {4 * settings.training.watch_interval_s:g}"
         )
+    if settings is not None:
+        settings = attrs.evolve(settings, health=health_from_env(settings.health, env, problems))
     secrets = read_secrets(env, problems)
     if problems or settings is None:
         raise ConfigError(problems)

@@ -56,7 +56,7 @@ class Ask(lightbulb.SlashCommand, name="ask", description="Ask the bot a questio
             user_id=ctx.user.id,
             typed=self.question or "",
             audio=self.audio,
-            source="slash",
+            route="slash",
             private=self.private,
             new_conversation=self.new_conversation,
             pictures=pictures,
@@ -124,7 +124,7 @@ async def on_message(
             user_id=message.author.id,
             typed=text,
             audio=audio,
-            source="message",
+            route="dm" if is_dm else "mention" if mentioned else "chat",
             pictures=pictures,
             thread=thread,
         )

@@ -19,10 +19,11 @@ from bot.discord.threads import ConversationThreads
 from bot.errors import AfterAnswer, UserError
 from bot.llm.answering import Answerer, Question, Reply
 from bot.llm.settings import LLMSettings
+from bot.metrics import AnswerRoute, Metrics
 from bot.speech.audio import check_upload
 from bot.speech.settings import SpeechSettings
 from bot.speech.transcribe import Transcriber
-from bot.store.answers import Answer, AnswerStore, Source
+from bot.store.answers import Answer, AnswerStore
 from bot.store.threads import BotThread
 
 Components = Sequence[hikari.api.ComponentBuilder]
@@ -185,8 +186,10 @@ async def answer_question(
     interval_s: float,
     prefix: str = "",
     clock: Callable[[], float] = time.monotonic,
+    on_answer: Callable[[], None] | None = None,
 ) -> Answer | None:
     """Stream the answer into `target` and store it; None when the model failed after part of it was shown.
+    `on_answer` is called once the whole answer is stored, before it is shown with its Correct button.
 
     Errors before anything is shown (rate limit, invalid question, provider down) propagate to the caller's error
     path; an error mid-stream keeps the partial text and says the answer was cut off.
@@ -205,6 +208,8 @@ async def answer_question(
             return None
         text = (spoiler(reply.thinking) if show_thinking else "") + reply.text
         answer = await reply.save()
+        if on_answer is not None:
+            on_answer()
         try:
             message_ids = await shown.finish(
                 text + used_corrections_line(reply.used_corrections), [correct_button(answer.id)]
@@ -232,7 +237,9 @@ class Asker:
         llm: LLMSettings,
         threads: ConversationThreads,
         edit_interval_s: float,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics or Metrics()
         self._answerer = answerer
         self._answers = answers
         self._transcriber = transcriber
@@ -260,7 +267,7 @@ class Asker:
         user_id: int,
         typed: str,
         audio: hikari.Attachment | None,
-        source: Source,
+        route: AnswerRoute,
         private: bool = False,
         new_conversation: bool = False,
         pictures: Sequence[hikari.Attachment] = (),
@@ -277,7 +284,7 @@ class Asker:
             channel_id=channel_id,
             user_id=user_id,
             text=text,
-            source="audio" if transcript is not None else source,
+            source="audio" if transcript is not None else "slash" if route == "slash" else "message",
             new_conversation=new_conversation,
             transcript=transcript,
             private=private,
@@ -286,8 +293,15 @@ class Asker:
             conversation_id=thread.conversation_id if thread is not None else None,
             parent_channel_id=thread.parent_channel_id if thread is not None else None,
         )
+        counted: AnswerRoute = "audio" if transcript is not None else route
         return await answer_question(
-            self._answerer, self._answers, question, target, interval_s=self._interval, prefix=prefix
+            self._answerer,
+            self._answers,
+            question,
+            target,
+            interval_s=self._interval,
+            prefix=prefix,
+            on_answer=lambda: self._metrics.answered(counted),
         )
 
     async def open_thread(self, answer: Answer) -> BotThread | None:

@@ -20,6 +20,7 @@ from bot.discord.permissions import channel_permissions
 from bot.discord.replies import correct_button
 from bot.errors import InvalidInput, NotAllowed, ServiceUnavailable
 from bot.llm.answering import Answerer
+from bot.metrics import Metrics
 from bot.speech.transcribe import Transcriber, VoiceTranscription
 from bot.speech.tts import SpeechEngine
 from bot.store.answers import AnswerStore
@@ -158,8 +159,10 @@ class VoiceRooms:
         answerer: Answerer,
         speech: SpeechEngine,
         on_turn: OnTurn,
+        metrics: Metrics | None = None,
     ) -> None:
         self._bot = bot
+        self._metrics = metrics or Metrics()
         self._voice = voice
         self._conversation = conversation
         self._transcriber_voice = VoiceTranscription(transcriber, short_window=conversation.short_window)
@@ -172,6 +175,11 @@ class VoiceRooms:
         self._rooms: dict[int, Room] = {}
         self._joining = asyncio.Lock()
         self._leaving: set[asyncio.Task[bool]] = set()
+
+    @property
+    def count(self) -> int:
+        """Voice channels this process is in (one per guild)."""
+        return len(self._rooms)
 
     def get(self, guild_id: int | None) -> Room | None:
         return None if guild_id is None else self._rooms.get(guild_id)
@@ -198,6 +206,8 @@ class VoiceRooms:
                 raise ServiceUnavailable("I couldn't connect to that voice channel. Try again in a moment.") from exc
 
             async def on_turn(turn: TurnRecord) -> None:
+                if turn.answer_id is not None:
+                    self._metrics.answered("voice")
                 await self._on_turn(guild_id, turn)
 
             conversation = VoiceConversation(

@@ -11,6 +11,7 @@ from openai.types.chat import ChatCompletionMessageParam
 
 from bot.errors import ServiceUnavailable
 from bot.llm.reasoning import Delta, ThinkSplitter
+from bot.metrics import Metrics, ModelErrorKind
 
 _log = logging.getLogger(__name__)
 
@@ -73,11 +74,34 @@ def provider_error(exc: Exception, model: str) -> ServiceUnavailable:
     return ModelServerError("The model provider had an error. Try again shortly.")
 
 
+def error_kind(exc: Exception) -> ModelErrorKind:
+    """The kind of a failed call to the model endpoint, as counted in the metrics (same split as `provider_error`)."""
+    if isinstance(exc, openai.RateLimitError):
+        return "rate_limit"
+    if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+        return "auth"
+    if isinstance(exc, openai.APITimeoutError):
+        return "timeout"
+    if isinstance(exc, openai.NotFoundError):
+        return "not_found"
+    if isinstance(exc, openai.APIConnectionError):
+        return "connection"
+    return "api_error"
+
+
 class ChatModel:
     """Thin layer over `openai.AsyncOpenAI` chat completions."""
 
-    def __init__(self, client: openai.AsyncOpenAI, *, max_tokens: int, temperature: float | None) -> None:
+    def __init__(
+        self,
+        client: openai.AsyncOpenAI,
+        *,
+        max_tokens: int,
+        temperature: float | None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self._client = client
+        self._metrics = metrics
         self._max_tokens = max_tokens
         self._temperature = temperature
 
@@ -105,6 +129,7 @@ class ChatModel:
             )
         except openai.OpenAIError as exc:
             _log.warning("completion with %s failed: %s: %s", model, type(exc).__name__, exc)
+            self._count(exc)
             raise provider_error(exc, model) from exc
         if not completion.choices:
             return ""
@@ -143,7 +168,12 @@ class ChatModel:
                 yield delta
         except openai.OpenAIError as exc:
             _log.warning("chat completion with %s failed: %s: %s", model, type(exc).__name__, exc)
+            self._count(exc)
             raise provider_error(exc, model) from exc
+
+    def _count(self, exc: Exception) -> None:
+        if self._metrics is not None:
+            self._metrics.model_error(error_kind(exc))
 
 
 def _message_param(message: ChatMessage) -> ChatCompletionMessageParam:

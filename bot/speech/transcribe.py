@@ -82,6 +82,11 @@ class Transcriber:
         self._slots = asyncio.Semaphore(settings.max_concurrent)
         self._queued = 0
 
+    @property
+    def queued(self) -> int:
+        """Audio messages holding a place in the queue now (the metrics' transcription queue depth)."""
+        return self._queued
+
     @contextlib.contextmanager
     def queue_place(self) -> Generator[None]:
         """Hold a place in the bounded queue of audio messages, from before the download to the transcript.

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -54,6 +54,21 @@ class Database:
     def sqlite_reader(self) -> SqliteReader | None:
         """Fast reads of a SQLite file (None on PostgreSQL and in-memory SQLite); see SqliteReader."""
         return self._reader
+
+    async def problem(self, timeout_s: float) -> str | None:
+        """None when the database answers `SELECT 1` within `timeout_s`; else why not, in a few words (/readyz)."""
+        engine = self._engine
+        if engine is None:
+            return "the database is not open yet"
+        try:
+            async with asyncio.timeout(timeout_s):
+                async with engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+        except TimeoutError:
+            return f"the database did not answer within {timeout_s:g} s"
+        except Exception as exc:  # whatever the driver raises: the probe only reports it
+            return f"the database is unreachable ({type(exc).__name__})"
+        return None
 
     async def close(self) -> None:
         if self._reader is not None:

@@ -89,6 +89,7 @@ class JobWatcher:
         self._task: asyncio.Task[None] | None = None
         self._round = asyncio.Lock()  # one round at a time, so a notice is never posted twice
         self._claimed = False  # whether a round ran (and may have claimed jobs and requests)
+        self.watching = 0  # jobs followed in the last round (the metrics' jobs being watched)
 
     def start(self) -> None:
         if self._task is None:
@@ -127,7 +128,9 @@ class JobWatcher:
         self._claimed = True
         trouble = await self._settle_requests()
         # Only the jobs this process holds (or takes over from a process whose lease ran out) are polled here.
-        for job in await self._jobs.claim(self.identity, now=self._now(), lease=self._lease):
+        claimed = await self._jobs.claim(self.identity, now=self._now(), lease=self._lease)
+        self.watching = sum(1 for job in claimed if not job.finished)
+        for job in claimed:
             if job.finished:
                 continue  # its notice is owed: below
             try:

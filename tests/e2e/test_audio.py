@@ -33,7 +33,7 @@ async def test_a_voice_message_in_a_dm_is_transcribed_and_answered_and_can_be_co
     discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
 ) -> None:
     openai_fake.reply("Mars is cold and dusty.")
-    async with running_bot(discord, openai_fake, tmp_path, discord={"dm_review_guild": discord.guild_id}):
+    async with running_bot(discord, openai_fake, tmp_path, discord={"dm_review_guild": discord.guild_id}) as built:
         voice = discord.attachment(
             "voice-message.ogg",
             (DATA / "weather_question.ogg").read_bytes(),
@@ -49,6 +49,9 @@ async def test_a_voice_message_in_a_dm_is_transcribed_and_answered_and_can_be_co
         reply = replies[0].content
         assert "Tell me about the weather on Mars." in reply and reply.endswith("Mars is cold and dusty.")
         assert openai_fake.chat_requests[-1]["messages"][-1]["content"] == "Tell me about the weather on Mars."
+        answers = built.services.metrics.registry.get_sample_value
+        assert answers("teachbot_answers_total", {"route": "audio"}) == 1  # counted as audio, not as a DM
+        assert answers("teachbot_answers_total", {"route": "dm"}) == 0
         # The correction form of an answer that came from audio lets the user fix the transcript.
         opened = discord.click(replies[0], replies[0].custom_ids[0])
         await opened.wait_callback()
@@ -123,6 +126,8 @@ async def test_a_full_transcription_queue_says_busy_before_downloading(
     async with running_bot(discord, openai_fake, tmp_path, speech={"max_queued": 1}) as built:
         audio = discord.attachment("question.wav", (DATA / "weather_question.wav").read_bytes(), "audio/wav")
         with built.services.transcriber.queue_place():  # someone else's audio is being transcribed
+            depth = built.services.metrics.registry.get_sample_value("teachbot_transcription_queue_depth")
+            assert depth == 1
             busy = discord.slash("ask", options={"audio": audio})
             said = await busy.wait(lambda e: e.kind in ("followup", "callback") and "busy" in json.dumps(e.json))
         assert "Try again in a minute" in json.dumps(said.json)

@@ -93,6 +93,9 @@ async def test_join_speak_hear_the_answer_and_leave(
         )
         assert "Tell me about the weather on Mars." in posted[0].content
         assert "Mars is cold and dusty." in posted[0].content
+        metric = built.services.metrics.registry.get_sample_value
+        assert metric("teachbot_voice_sessions") == 1
+        assert metric("teachbot_answers_total", {"route": "voice"}) == 1
         # What the bot said, as the voice server received it, decoded and heard back by Whisper.
         await voice_server.wait_for(lambda: len(voice_server.frames) > 70, timeout=30)
         heard = np.frombuffer(voice_server.decoded_audio(), dtype=np.int16).reshape(-1, 2).mean(axis=1)
@@ -107,6 +110,7 @@ async def test_join_speak_hear_the_answer_and_leave(
         left = discord.slash("voice", subcommand="leave")
         assert "Left the voice channel" in said(await left.wait_callback())
         assert built.services.rooms.get(discord.guild_id) is None
+        assert metric("teachbot_voice_sessions") == 0
         await asyncio.wait_for(room.session.join(), 5)
 
 

@@ -34,6 +34,8 @@ def make_config(discord: FakeDiscord, openai_fake: FakeOpenAI, data_dir: Path, /
         "discord": {"command_guilds": [discord.guild_id]},
         # Streaming edits a tenth of a second apart (the throttle itself is unit-tested in tests/discord).
         "llm": {"edit_interval_s": 0.1},
+        # The health endpoint on a free port: several bots run at once (tests side by side, two-process tests).
+        "health": {"port": 0},
     }
     changes: dict[str, Any] = {}
     for name in defaults.keys() | sections.keys():

@@ -138,6 +138,7 @@ async def test_status_and_events_stored_and_end_announced_once(jobs: JobStore) -
     trainer.set("ftjob-a", "running")
     trainer.emit("ftjob-a", 1, 2.0)
     await w.run_once()
+    assert w.watching == 1  # what the metrics show as jobs being watched
     now = await jobs.get(job.id)
     assert now is not None and now.status == "running" and now.steps_done == 1
     assert notices.sent == []
@@ -145,6 +146,7 @@ async def test_status_and_events_stored_and_end_announced_once(jobs: JobStore) -
     trainer.set("ftjob-a", "succeeded", "ft:gpt-4o-mini:org::x")
     await w.run_once()
     await w.run_once()
+    assert w.watching == 0  # it ended: nothing left to follow
     assert [(n.id, n.status, n.fine_tuned_model) for n in notices.sent] == [
         (job.id, "succeeded", "ft:gpt-4o-mini:org::x")
     ]
