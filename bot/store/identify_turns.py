@@ -1,4 +1,4 @@
-"""Taking turns to IDENTIFY: shard processes starting together on one PostgreSQL wait for each other, bucket by bucket."""
+"""Taking turns to IDENTIFY: shard processes starting together on one PostgreSQL wait for each other, by bucket."""
 
 from __future__ import annotations
 
@@ -60,7 +60,9 @@ class IdentifyTurns:
             await conn.begin()
             for bucket in keys:  # always in ascending order, so two processes cannot each hold what the other waits on
                 lock = {"family": _LOCK_FAMILY, "bucket": bucket}
-                taken = (await conn.execute(sa.text("SELECT pg_try_advisory_xact_lock(:family, :bucket)"), lock)).scalar()
+                taken = (
+                    await conn.execute(sa.text("SELECT pg_try_advisory_xact_lock(:family, :bucket)"), lock)
+                ).scalar()
                 if not taken:
                     _log.info("another process is identifying shards in bucket %d; waiting for its turn to end", bucket)
                     await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:family, :bucket)"), lock)
