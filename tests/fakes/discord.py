@@ -1032,7 +1032,7 @@ class FakeDiscord:
         return session
 
     async def _voice_state_update(self, session: GatewaySession | None, update: Json) -> None:
-        """Op 4 counts only on the shard holding the guild; Discord ignores it elsewhere."""
+        """Op 4 is acted on only from the shard holding the guild; elsewhere it is kept for tests to assert against."""
         guild = update.get("guild_id")
         if session is None or not session.holds(int(guild) if guild else None):
             self.misrouted_voice_updates.append(update)
