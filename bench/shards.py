@@ -4,10 +4,12 @@ holding both shards vs two processes holding one each, in the same run.
 The bots are real `bot.app.build` bots in separate OS processes (this script started with --serve), on uvloop as
 `python -m bot` runs; the loopback fakes (Discord with two shards, OpenAI) run in this process. Both setups share one
 PostgreSQL server (a database of the bench's own, made afresh for each setup) and are configured alike: two shards,
-Discord's max_concurrency 1 (so the processes take turns to IDENTIFY), the per-user rate limit lifted, everything
-else at its default: each process answers up to [llm] max_concurrent_answers at once and has its own database
-connection pool, as it would in production. Half the questions go to a guild on shard 0, half to one on shard 1,
-each from its own user.
+Discord's max_concurrency 1 (so the processes take turns to IDENTIFY), the per-user rate limit lifted, and the same
+number of answers in flight in all: [llm] max_concurrent_answers is per process (16 by default), so the one process
+gets 32 and each of the two 16 (otherwise a second process would win merely by doubling that cap), and streamed edits
+0.05 s apart instead of 1 s (an answer holds its place until its last edit: with 1 s, 400 answers through 32 places
+take 12.5 s whatever the cores do). Each process has its own database connection pool, as in production. Half the
+questions go to a guild on shard 0, half to one on shard 1, each from its own user.
 
 Latency is measured at the fake: from INTERACTION_CREATE leaving its socket to the first edit that carries the answer
 (also shown: to the acknowledgement, and to the final edit with the Correct button). Prints a line per setup, then:
@@ -43,6 +45,10 @@ from tests.fakes.discord import Event, FakeDiscord, InteractionHandle
 from tests.fakes.openai import FakeOpenAI
 
 SHARD_COUNT = 2
+ANSWER_SLOTS = 32  # answers in flight across all processes (twice the per-process default)
+# An answer keeps its place until its last edit, throttled to one per [llm] edit_interval_s (1 s by default): 400
+# answers through 32 places would then take 12.5 s whatever the cores do. A short interval leaves the CPU to decide.
+EDIT_INTERVAL_S = 0.05
 BENCH_DATABASE_SUFFIX = "_bench_shards"
 
 
@@ -58,6 +64,7 @@ def bot_config(args: argparse.Namespace, data_dir: Path) -> Config:
             "shard_ids": [int(i) for i in args.shard_ids.split(",")],
         },
         "limits": {"model_calls": 10**6},
+        "llm": {"max_concurrent_answers": int(args.answer_slots), "edit_interval_s": EDIT_INTERVAL_S},
         "training": {"work_dir": str(data_dir / "training")},
     }
     settings = attrs.evolve(
@@ -135,7 +142,7 @@ async def fresh_database(url: str) -> str:
 
 
 async def start_bot(
-    discord: FakeDiscord, openai_fake: FakeOpenAI, database_url: str, shard_ids: list[int]
+    discord: FakeDiscord, openai_fake: FakeOpenAI, database_url: str, shard_ids: list[int], groups: int
 ) -> asyncio.subprocess.Process:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -155,6 +162,8 @@ async def start_bot(
         openai_fake.api_key,
         "--database-url",
         database_url,
+        "--answer-slots",
+        str(ANSWER_SLOTS // groups),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
     )
@@ -203,7 +212,7 @@ async def run_setup(groups: list[list[int]], n: int, server_url: str) -> dict[st
         discord.shard_count, discord.max_concurrency = SHARD_COUNT, 1
         openai_fake.stream_chunk_chars = 64
         users = [discord.make_user(f"asker{i}") for i in range(n + 10)]
-        processes = [await start_bot(discord, openai_fake, database_url, ids) for ids in groups]
+        processes = [await start_bot(discord, openai_fake, database_url, ids, len(groups)) for ids in groups]
         try:
             await asyncio.gather(*(wait_ready(p) for p in processes))
             await ask_burst(discord, users[n:], "warm up")
@@ -277,7 +286,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="times each setup runs (pooled); default 1")
     parser.add_argument("--database-url", default=None, help="PostgreSQL server (postgresql+asyncpg://...)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
-    for hidden in ("--shard-ids", "--guilds", "--token", "--rest-url", "--openai-url", "--openai-key"):
+    for hidden in (
+        "--shard-ids",
+        "--guilds",
+        "--token",
+        "--rest-url",
+        "--openai-url",
+        "--openai-key",
+        "--answer-slots",
+    ):
         parser.add_argument(hidden, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
