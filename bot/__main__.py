@@ -44,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     from bot.app import build  # imported here so `check` stays fast and light
     from bot.launch import run
 
-    return run(build(config).bot)
+    discord = config.settings.discord
+    return run(build(config).bot, shard_ids=discord.shard_ids, shard_count=discord.shard_count)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ from bot.store.correction_search import CorrectionSearch
 from bot.store.corrections import CorrectionStore
 from bot.store.database import Database
 from bot.store.guilds import GuildSettingsStore
+from bot.store.identify_turns import IDENTIFY_WINDOW_S, IdentifyTurns
 from bot.store.jobs import JobStore
 from bot.store.model_tests import ModelTestStore
 from bot.store.personas import PersonaStore
@@ -98,6 +99,7 @@ class Services:
     threads: ConversationThreads
     metrics: Metrics
     health: HealthServer
+    identify_turns: IdentifyTurns
 
     async def open(self) -> None:
         await self.database.open()
@@ -111,6 +113,7 @@ class Services:
         self.token_counter.close()
         self.transcriber.close()
         await self.openai.close()
+        await self.identify_turns.close()
         await self.database.close()
         await self.health.stop()
 
@@ -200,8 +203,10 @@ def build(
     rest_url: str | None = None,
     http_settings: hikari.impl.HTTPSettings | None = None,
     rest_max_retries: int = 3,
+    identify_window_s: float = IDENTIFY_WINDOW_S,
 ) -> BuiltBot:
-    """Make the bot and its services; nothing connects until `bot.start()` (tests pass a loopback `rest_url`)."""
+    """Make the bot and its services; nothing connects until `bot.start()` (tests pass a loopback `rest_url`, and
+    shorten Discord's identify window, which processes sharing a PostgreSQL wait out in turn)."""
     settings = config.settings
     bot = hikari.GatewayBot(
         config.secrets.discord_token,
@@ -339,6 +344,7 @@ def build(
         health=HealthServer(
             settings.health, metrics, Readiness(bot, ready, database, settings.health.database_timeout_s).problem
         ),
+        identify_turns=IdentifyTurns(database, window_s=identify_window_s),
     )
     register(client, services, settings)
     count_interactions(bot, metrics)
@@ -353,6 +359,10 @@ def build(
         loading = asyncio.get_running_loop().run_in_executor(None, load_client_parts, openai_client)
         await services.open()
         await client.load_extensions_from_package(extensions)
+        turns = services.identify_turns
+        if turns.needed:  # other shard processes may be starting too: take turns to IDENTIFY (hikari starts next)
+            limit = (await bot.rest.fetch_gateway_bot_info()).session_start_limit
+            await turns.take(settings.discord.shard_ids, limit.max_concurrency)
         try:
             await loading
         except Exception:
@@ -361,6 +371,7 @@ def build(
     checks: set[asyncio.Task[None]] = set()  # start-up checks that only warn: they never hold up the start
 
     async def on_started(_: hikari.StartedEvent) -> None:
+        services.identify_turns.release_after_window()  # every shard of this process has identified
         await client.start()
         services.watcher.start()  # resumes following jobs (and owed notices) from the database
         ready.set()

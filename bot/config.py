@@ -153,6 +153,50 @@ def read_secrets(env: Mapping[str, str], problems: list[str]) -> Secrets:
     )
 
 
+def parse_shard_ids(text: str) -> list[int]:
+    """SHARD_IDS as an operator writes it: "0,1", "2-3" or both ("0,4-6"); ValueError says what is wrong."""
+    ids: list[int] = []
+    for part in (p.strip() for p in text.split(",")):
+        first, dash, last = part.partition("-")
+        if not first.strip().isdigit() or (dash and not last.strip().isdigit()):
+            raise ValueError(f"{part!r} is not a shard id or a range like 2-3")
+        low, high = int(first), int(last) if dash else int(first)
+        if high < low:
+            raise ValueError(f"the range {part!r} runs backwards")
+        ids.extend(range(low, high + 1))
+    return ids
+
+
+def shard_settings(settings: Settings, env: Mapping[str, str], problems: list[str]) -> Settings:
+    """[discord] shard_count and shard_ids, overridden by SHARD_COUNT and SHARD_IDS, checked against each other."""
+    count, ids = settings.discord.shard_count, settings.discord.shard_ids
+    count_name, ids_name = "discord.shard_count", "discord.shard_ids"
+    if raw := env.get("SHARD_COUNT", "").strip():
+        count_name = "SHARD_COUNT"
+        if not raw.isdigit() or int(raw) < 1:
+            problems.append(f"SHARD_COUNT: expected a whole number of shards (1 or more), got {raw!r}")
+            return settings
+        count = int(raw)
+    if raw := env.get("SHARD_IDS", "").strip():
+        ids_name = "SHARD_IDS"
+        try:
+            ids = parse_shard_ids(raw)
+        except ValueError as exc:
+            problems.append(f"SHARD_IDS: {exc} (expected ids like 0,1 or 2-3)")
+            return settings
+    if ids is not None:
+        if count is None:
+            problems.append(f"{ids_name}: shard ids need a shard count too (set {count_name} or SHARD_COUNT)")
+            return settings
+        if len(set(ids)) != len(ids):
+            problems.append(f"{ids_name}: each shard id may be named once, got {ids}")
+        if not ids:
+            problems.append(f"{ids_name}: names no shard (leave it unset to run every shard)")
+        if wrong := [i for i in ids if not 0 <= i < count]:
+            problems.append(f"{ids_name}: {wrong} outside 0..{count - 1} ({count_name} is {count})")
+    return attrs.evolve(settings, discord=attrs.evolve(settings.discord, shard_count=count, shard_ids=ids))
+
+
 def read_settings(data: Mapping[str, Any], problems: list[str]) -> Settings | None:
     try:
         return build_settings(Settings, data)
@@ -200,6 +244,7 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
         )
     if settings is not None:
         settings = attrs.evolve(settings, health=health_from_env(settings.health, env, problems))
+        settings = shard_settings(settings, env, problems)
     secrets = read_secrets(env, problems)
     if problems or settings is None:
         raise ConfigError(problems)

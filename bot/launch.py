@@ -53,6 +53,16 @@ def startup_problem(exc: BaseException, intents: hikari.Intents = hikari.Intents
                 f"Discord refused the {', '.join(asked)} intent (gateway close 4014): switch it on in the Developer "
                 f"Portal ({PORTAL} → your app → Bot → Privileged Gateway Intents){hint}."
             )
+        if exc.code == hikari.ShardCloseCode.SHARDING_REQUIRED:
+            return (
+                "Discord requires more shards for this many servers (gateway close 4011): raise [discord] shard_count "
+                "(or SHARD_COUNT), or leave it unset for Discord's recommended count."
+            )
+        if exc.code == hikari.ShardCloseCode.INVALID_SHARD:
+            return (
+                "Discord refused the shard (gateway close 4010): each process's shard ids must lie below one shared "
+                "shard count ([discord] shard_count and shard_ids, or SHARD_COUNT and SHARD_IDS)."
+            )
         return (
             f"Discord closed the gateway connection (code {exc.code}: {exc.reason}); see Discord's gateway close "
             "codes for what it means."
@@ -70,12 +80,15 @@ def startup_problem(exc: BaseException, intents: hikari.Intents = hikari.Intents
     return None
 
 
-def run(bot: hikari.GatewayBot) -> int:
-    """Run until stopped; 0 when stopped normally, 1 (after one line on stderr) when Discord would not have the bot."""
+def run(bot: hikari.GatewayBot, *, shard_ids: list[int] | None = None, shard_count: int | None = None) -> int:
+    """Run until stopped; 0 when stopped normally, 1 (after one line on stderr) when Discord would not have the bot.
+    `shard_ids` of `shard_count`: the shards this process runs (None: every shard, as many as Discord recommends)."""
     if use_fast_event_loop():
         _log.info("running on uvloop")
+    if shard_count is not None:
+        _log.info("running shards %s of %d", shard_ids if shard_ids is not None else "all", shard_count)
     try:
-        bot.run(check_for_updates=False)
+        bot.run(check_for_updates=False, shard_ids=shard_ids, shard_count=shard_count)
     except Exception as exc:
         problem = startup_problem(exc, bot.intents)
         if problem is None:

@@ -81,3 +81,55 @@ def test_a_watch_lease_no_longer_than_the_watch_interval_is_refused(tmp_path: Pa
     assert [p for p in info.value.problems if p.startswith("training.watch_lease_s")]
     local.write_text("[training]\nwatch_interval_s = 60.0\nwatch_lease_s = 240.0\n")
     assert load_config(local, env).settings.training.watch_lease_s == 240.0
+
+
+def test_shards_default_to_one_process_with_discords_count() -> None:
+    discord = load_config(ROOT / "config.toml", {"DISCORD_TOKEN": TOKEN, "OPENAI_API_KEY": "k"}).settings.discord
+    assert (discord.shard_count, discord.shard_ids) == (None, None)
+
+
+def test_shard_settings_come_from_config_and_the_environment_overrides_them(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[discord]\nshard_count = 4\nshard_ids = [0, 1]\n")
+    env = {"DISCORD_TOKEN": TOKEN, "OPENAI_API_KEY": "k"}
+    discord = load_config(config, env).settings.discord
+    assert (discord.shard_count, discord.shard_ids) == (4, [0, 1])
+    discord = load_config(config, env | {"SHARD_IDS": "2-3"}).settings.discord
+    assert (discord.shard_count, discord.shard_ids) == (4, [2, 3])
+    discord = load_config(config, env | {"SHARD_COUNT": "8", "SHARD_IDS": "0, 5-7"}).settings.discord
+    assert (discord.shard_count, discord.shard_ids) == (8, [0, 5, 6, 7])
+
+
+@pytest.mark.parametrize(
+    ("toml", "env", "expected"),
+    [
+        ("shard_count = 2\nshard_ids = [0, 0]\n", {}, "discord.shard_ids: each shard id may be named once"),
+        ("shard_count = 2\nshard_ids = [2]\n", {}, "discord.shard_ids: [2] outside 0..1"),
+        ("shard_count = 2\nshard_ids = [-1]\n", {}, "discord.shard_ids: [-1] outside 0..1"),
+        ("shard_ids = [0]\n", {}, "discord.shard_ids: shard ids need a shard count"),
+        ("shard_count = 0\n", {}, "discord.shard_count: shard_count must be greater than 0"),
+        ("", {"SHARD_IDS": "1"}, "SHARD_IDS: shard ids need a shard count"),
+        ("", {"SHARD_COUNT": "two"}, "SHARD_COUNT: expected a whole number of shards"),
+        ("", {"SHARD_COUNT": "0"}, "SHARD_COUNT: expected a whole number of shards"),
+        ("shard_count = 4\n", {"SHARD_IDS": "1,x"}, "SHARD_IDS: 'x' is not a shard id"),
+        ("shard_count = 4\n", {"SHARD_IDS": "3-1"}, "SHARD_IDS: the range '3-1' runs backwards"),
+        ("", {"SHARD_COUNT": "2", "SHARD_IDS": "1-2"}, "SHARD_IDS: [2] outside 0..1 (SHARD_COUNT is 2)"),
+    ],
+)
+def test_check_names_a_wrong_shard_setting_in_one_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    toml: str,
+    env: dict[str, str],
+    expected: str,
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f"[discord]\n{toml}")
+    for name in ("SHARD_COUNT", "SHARD_IDS", "TEACHBOT_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in (env | {"DISCORD_TOKEN": TOKEN, "OPENAI_API_KEY": "k"}).items():
+        monkeypatch.setenv(name, value)
+    assert main(["check", "--config", str(config)]) == 2
+    problems = [line for line in capsys.readouterr().err.splitlines() if line.startswith("  - ")]
+    assert len(problems) == 1 and expected in problems[0], problems

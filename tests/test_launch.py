@@ -93,6 +93,7 @@ async def run_bot(
     openai_url: str,
     chat_channels: list[int] | None = None,
     until: Callable[[list[str]], bool] | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> tuple[int, list[str]]:
     """`python -m bot` until it exits (or, once `until(lines)` holds, until SIGTERM stops it): exit code and output."""
     config = tmp_path / "config.toml"
@@ -108,6 +109,7 @@ async def run_bot(
         "OPENAI_BASE_URL": openai_url,
         "TEACHBOT_CONFIG": str(config),
     }
+    env |= extra_env or {}
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -159,6 +161,19 @@ async def test_python_m_bot_says_what_is_wrong_in_one_line_and_exits_1(
     assert line.startswith("error: Discord") and expected in line
     assert lines[-1] == line  # the last thing on the screen
     assert not any(line.startswith("  File ") for line in lines)
+
+
+async def test_python_m_bot_runs_the_shards_the_environment_names_and_says_when_discord_wants_more(
+    discord: FakeDiscord, tmp_path: Path
+) -> None:
+    discord.max_guilds_per_shard = 0  # even one server is too many for a shard: Discord closes with 4011
+    async with FakeOpenAI() as openai_fake:
+        shards = {"SHARD_COUNT": "2", "SHARD_IDS": "1"}
+        code, lines = await run_bot(discord, tmp_path, openai_url=openai_fake.base_url, extra_env=shards)
+    assert [op["d"].get("shard") for op in discord.gateway_ops if op["op"] == 2] == [[1, 2]]
+    assert code == 1 and discord.closes == [4011]
+    (line,) = problems(lines)
+    assert line == lines[-1] and "gateway close 4011" in line and "shard_count" in line
 
 
 async def test_python_m_bot_with_the_model_endpoint_down_warns_once_and_still_answers_discord(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from bot.config_tables import http_url
+from bot.config_tables import http_url, positive
 
 
 @attrs.frozen
@@ -29,3 +29,8 @@ class DiscordSettings:
     # Discord's REST API base URL; unset means Discord itself. For a self-hosted REST proxy, or a local test server
     # (the start-up tests point it at tests/fakes/discord.py). The gateway URL comes from GET /gateway/bot there.
     rest_url: str | None = attrs.field(default=None, validator=http_url)
+    # Discord's sharding, for a bot split over several processes: how many shards there are in all, and which of them
+    # this process runs. Unset count: one process with Discord's recommended count. Unset ids: every shard.
+    # SHARD_COUNT and SHARD_IDS ("0,1" or "2-3") in the environment override both, so one image runs any shard group.
+    shard_count: int | None = attrs.field(default=None, validator=positive)
+    shard_ids: list[int] | None = None

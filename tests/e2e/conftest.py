@@ -12,7 +12,9 @@ from tests.fakes.openai import FakeOpenAI
 
 @pytest.fixture
 async def discord() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as fake:
+    # Tests restart the bot within a second; Discord's 5 s IDENTIFY window (kept by default, and tested in
+    # tests/fakes/test_discord.py and tests/e2e/test_shards.py) would refuse the restart and cost seconds of backoff.
+    async with FakeDiscord(identify_window_s=0.2) as fake:
         yield fake
 
 

@@ -10,6 +10,13 @@
 Payloads follow Discord's documented shapes (API v10); tests/fakes/test_discord.py checks each builder with hikari's
 own deserializers. Gateway frames are compressed as the client asks in the URL, as Discord does: `zstd-stream` (what
 hikari asks for when `backports.zstd` from its speedups is installed, and on Python >= 3.14), `zlib-stream`, or none.
+
+Sharding, as Discord does it (discord-api-docs, topics/gateway "Sharding" and "Rate Limiting"): `GET /gateway/bot`
+recommends `shard_count` shards and reports `max_concurrency`; each connection's IDENTIFY names `shard: [id, count]`
+(none means [0, 1]); a guild's events go only to the connection whose shard is `(guild_id >> 22) % count`, DMs to
+shard 0. An invalid shard closes with 4010, a shard that would hold more than `max_guilds_per_shard` guilds with 4011,
+and an IDENTIFY in a bucket (`shard_id % max_concurrency`) that already identified within `identify_window_s` (5 s on
+Discord) is answered with Invalid Session (op 9, `d: false`), as the docs say; the client must wait and identify again.
 """
 
 from __future__ import annotations
@@ -249,16 +256,41 @@ class InteractionHandle:
         return "\n".join(m.content for m in self.messages if not m.deleted)
 
 
+def shard_of(guild_id: int, shard_count: int) -> int:
+    """The shard Discord sends a guild's events to."""
+    return (guild_id >> 22) % shard_count
+
+
+@attrs.define(eq=False)
+class GatewaySession:
+    """One identified gateway session: a shard, its sequence, and the dispatches kept for replay on RESUME."""
+
+    shard_id: int
+    shard_count: int
+    session_id: str
+    ws: web.WebSocketResponse
+    compress: Callable[[bytes], bytes] | None
+    seq: int = 0
+    events: list[tuple[int, Json]] = attrs.field(factory=list[tuple[int, Json]])
+    connected: asyncio.Event = attrs.field(factory=asyncio.Event)
+
+    def holds(self, guild_id: int | None) -> bool:
+        if guild_id is None:
+            return self.shard_id == 0  # DMs arrive on shard 0
+        return shard_of(guild_id, self.shard_count) == self.shard_id
+
+
 class FakeDiscord:
     """Discord on 127.0.0.1: REST under /api/v10, the gateway at /gateway. See the module docstring."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, identify_window_s: float = 5.0) -> None:
         self._ids = itertools.count(1)
         self.application_id = self.snowflake()
         self.token = base64.urlsafe_b64encode(str(self.application_id).encode()).decode().rstrip("=") + ".fake.token"
         self.bot_user = User(self.application_id, "teachbot", bot=True)
-        self.guild_id = self.snowflake()
-        self.other_guild_id = self.snowflake()
+        # With two shards the main guild is on shard 0 and the other on shard 1 (with one shard, both on shard 0).
+        self.guild_id = self.snowflake_on_shard(0, 2)
+        self.other_guild_id = self.snowflake_on_shard(1, 2)
         self.admin_role_id = self.snowflake()
         self.channel_id = self.snowflake()
         self.other_channel_id = self.snowflake()
@@ -284,6 +316,17 @@ class FakeDiscord:
         self.gateway_ops: list[Json] = []
         self.identifies = 0
         self.resumes = 0
+        # Sharding (see the module docstring): what GET /gateway/bot recommends and allows, and what Discord enforces.
+        self.shard_count = 1
+        self.max_concurrency = 1
+        self.identify_window_s = identify_window_s
+        self.max_guilds_per_shard = 2500
+        self.identified: list[tuple[int, int, float]] = []  # (shard id, shard count, monotonic time) per IDENTIFY
+        self.identify_refusals: list[tuple[int, int]] = []  # IDENTIFYs answered with Invalid Session (too fast)
+        self.misrouted_voice_updates: list[Json] = []  # op 4 sent on a shard that does not hold the guild
+        self._last_identify: dict[int, float] = {}  # rate-limit bucket -> when it last identified
+        self._sessions: dict[str, GatewaySession] = {}
+        self._session_ids = itertools.count(1)
         # Tokens Discord accepts (`revoke_token()` empties it) and the privileged intents the app may ask for.
         self.valid_tokens = {self.token}
         self.privileged_intents = PRIVILEGED_INTENTS
@@ -291,12 +334,6 @@ class FakeDiscord:
         self.ready = asyncio.Event()
         self.commands_synced = asyncio.Event()
         self._faults: list[tuple[re.Pattern[str], int, float, str]] = []
-        self._seq = 0
-        self._events: list[tuple[int, Json]] = []  # every dispatch, for replay on RESUME
-        self._ws: web.WebSocketResponse | None = None
-        self._compress: Callable[[bytes], bytes] | None = None
-        self._session_id = "fake-session"
-        self._connected = asyncio.Event()
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self._http: aiohttp.ClientSession | None = None
@@ -318,8 +355,9 @@ class FakeDiscord:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._ws is not None and not self._ws.closed:
-            await self._ws.close()
+        for session in list(self._sessions.values()):
+            if not session.ws.closed:
+                await session.ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -329,6 +367,17 @@ class FakeDiscord:
 
     def snowflake(self) -> int:
         return ((int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22) + next(self._ids)
+
+    def snowflake_on_shard(self, shard_id: int, shard_count: int) -> int:
+        """A new id whose guild would be on `shard_id` of `shard_count` (its timestamp moved on a few milliseconds)."""
+        flake = self.snowflake()
+        while shard_of(flake, shard_count) != shard_id:
+            flake += 1 << 22
+        return flake
+
+    @property
+    def guild_ids(self) -> tuple[int, int]:
+        return (self.guild_id, self.other_guild_id)
 
     def make_user(self, name: str, *, permissions: int = EVERYDAY, roles: list[int] | None = None) -> User:
         user = User(self.snowflake(), name, permissions=permissions, roles=list(roles or []))
@@ -502,15 +551,15 @@ class FakeDiscord:
             "parent_id": None,
         }
 
-    def ready_payload(self) -> Json:
+    def ready_payload(self, shard: tuple[int, int] = (0, 1), session_id: str = "fake-session-1") -> Json:
         me = self.bot_user.payload() | {"mfa_enabled": False, "verified": True, "flags": 0, "locale": "en-US"}
         return {
             "v": 10,
             "user": me,
-            "guilds": [{"id": str(g), "unavailable": True} for g in (self.guild_id, self.other_guild_id)],
-            "session_id": self._session_id,
+            "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds_on(*shard)],
+            "session_id": session_id,
             "resume_gateway_url": f"ws://127.0.0.1:{self.port}/gateway",
-            "shard": [0, 1],
+            "shard": list(shard),
             "application": {"id": str(self.application_id), "flags": 0},
         }
 
@@ -830,13 +879,33 @@ class FakeDiscord:
 
     # ----- gateway --------------------------------------------------------------------------------------------------
 
+    def guilds_on(self, shard_id: int, shard_count: int) -> list[int]:
+        return [g for g in self.guild_ids if shard_of(g, shard_count) == shard_id]
+
+    @property
+    def sessions(self) -> list[GatewaySession]:
+        """Identified sessions, one per shard that is (or was last) connected."""
+        return list(self._sessions.values())
+
+    def session_of(self, guild_id: int | None) -> GatewaySession | None:
+        """The session a guild's events (guild_id None: DMs) go to now, or None when no shard holds it."""
+        return next((s for s in reversed(self._sessions.values()) if s.holds(guild_id)), None)
+
     def dispatch(self, event: str, payload: Json) -> None:
-        """Send a dispatch (op 0) now, or keep it for replay if the bot is between connections."""
-        self._seq += 1
-        frame = {"op": 0, "t": event, "s": self._seq, "d": payload}
-        self._events.append((self._seq, frame))
-        if self._ws is not None and not self._ws.closed and self._connected.is_set():
-            asyncio.get_running_loop().create_task(self._send(frame))
+        """Send a dispatch (op 0) on the shard holding its guild (DMs: shard 0) now, or keep it for replay if that
+        shard is between connections. With no session for the shard it is lost, as on Discord."""
+        guild = payload.get("guild_id") or (payload.get("id") if event == "GUILD_CREATE" else None)
+        session = self.session_of(int(guild) if guild else None)
+        if session is None:
+            return
+        self._dispatch_on(session, event, payload)
+
+    def _dispatch_on(self, session: GatewaySession, event: str, payload: Json) -> None:
+        session.seq += 1
+        frame = {"op": 0, "t": event, "s": session.seq, "d": payload}
+        session.events.append((session.seq, frame))
+        if not session.ws.closed and session.connected.is_set():
+            asyncio.get_running_loop().create_task(self._send(session.ws, session.compress, frame))
 
     def dispatch_voice_server_update(self, guild_id: int, endpoint: str, token: str) -> None:
         self.dispatch("VOICE_SERVER_UPDATE", {"guild_id": str(guild_id), "endpoint": endpoint, "token": token})
@@ -860,25 +929,26 @@ class FakeDiscord:
             },
         )
 
-    async def reconnect(self) -> None:
-        """Ask the bot to reconnect (op 7); it resumes and gets the events it missed."""
-        self._connected.clear()
-        await self._send({"op": 7, "d": None})
+    async def reconnect(self, shard_id: int = 0) -> None:
+        """Ask the shard to reconnect (op 7); it resumes and gets the events it missed."""
+        session = next(s for s in reversed(self._sessions.values()) if s.shard_id == shard_id)
+        session.connected.clear()
+        await self._send(session.ws, session.compress, {"op": 7, "d": None})
 
     async def hold_events(self) -> None:
         """Stop delivering dispatches (they are kept); the next `reconnect()` replays them on RESUME."""
-        self._connected.clear()
+        for session in self._sessions.values():
+            session.connected.clear()
 
-    async def _send(self, frame: Json) -> None:
-        ws = self._ws
-        if ws is None or ws.closed:
+    async def _send(self, ws: web.WebSocketResponse, compress: Callable[[bytes], bytes] | None, frame: Json) -> None:
+        if ws.closed:
             return
         raw = json.dumps(frame)
         with contextlib.suppress(ConnectionError, RuntimeError):
-            if self._compress is None:
+            if compress is None:
                 await ws.send_str(raw)
             else:
-                await ws.send_bytes(self._compress(raw.encode()))
+                await ws.send_bytes(compress(raw.encode()))
         if frame.get("t") == "INTERACTION_CREATE":
             handle = self.interactions.get(frame["d"]["token"])
             if handle is not None and handle.sent is None:
@@ -887,11 +957,9 @@ class FakeDiscord:
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(max_msg_size=0)
         await ws.prepare(request)
-        previous, self._ws = self._ws, ws
-        if previous is not None and not previous.closed:
-            await previous.close()
-        self._compress = _stream_compressor(request.query.get("compress"))
-        await self._send({"op": 10, "d": {"heartbeat_interval": 45_000}})
+        compress = _stream_compressor(request.query.get("compress"))
+        session: GatewaySession | None = None
+        await self._send(ws, compress, {"op": 10, "d": {"heartbeat_interval": 45_000}})
         async for msg in ws:
             if msg.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
                 continue
@@ -900,42 +968,91 @@ class FakeDiscord:
             async with self._changed:  # `wait_for` conditions may depend on what the bot sends here too
                 self._changed.notify_all()
             op = frame["op"]
-            if op == 2 and (code := self._identify_problem(frame["d"])):
-                self.closes.append(code[0])
-                await ws.close(code=code[0], message=code[1].encode())
-                break
             if op == 1:
-                await self._send({"op": 11})
+                await self._send(ws, compress, {"op": 11})
             elif op == 2:
-                self.identifies += 1
-                self._seq = 0
-                self._events.clear()
-                self._connected.set()
-                self.dispatch("READY", self.ready_payload())
-                for guild in (self.guild_id, self.other_guild_id):
-                    self.dispatch("GUILD_CREATE", self.guild_payload(guild))
+                if code := self._identify_problem(frame["d"]):
+                    self.closes.append(code[0])
+                    await ws.close(code=code[0], message=code[1].encode())
+                    break
+                session = await self._identify(ws, compress, frame["d"])
             elif op == 6:
-                self.resumes += 1
-                since = int(frame["d"]["seq"])
-                for seq, event in self._events:
-                    if seq > since:
-                        await self._send(event)
-                self._connected.set()
-                self._seq += 1
-                await self._send({"op": 0, "t": "RESUMED", "s": self._seq, "d": {}})
-            elif op == 4 and self.on_voice_state_update is not None:
-                result = self.on_voice_state_update(frame["d"])
-                if asyncio.iscoroutine(result):
-                    await result
-        if self._ws is ws:
-            self._connected.clear()
+                session = await self._resume(ws, compress, frame["d"])
+            elif op == 4:
+                await self._voice_state_update(session, frame["d"])
+        if session is not None and session.ws is ws:
+            session.connected.clear()
         return ws
+
+    async def _identify(
+        self, ws: web.WebSocketResponse, compress: Callable[[bytes], bytes] | None, identify: Json
+    ) -> GatewaySession | None:
+        shard_id, shard_count = (int(v) for v in identify.get("shard") or (0, 1))
+        bucket, now = shard_id % self.max_concurrency, time.monotonic()
+        last = self._last_identify.get(bucket)
+        if last is not None and now - last < self.identify_window_s:
+            self.identify_refusals.append((shard_id, shard_count))
+            await self._send(ws, compress, {"op": 9, "d": False})
+            return None
+        self._last_identify[bucket] = now
+        self.identifies += 1
+        self.identified.append((shard_id, shard_count, now))
+        for old in [k for k, s in self._sessions.items() if s.shard_id == shard_id]:
+            stale = self._sessions.pop(old)  # a new session for the shard replaces the old one, as on Discord
+            if stale.ws is not ws and not stale.ws.closed:
+                await stale.ws.close()
+        session_id = f"fake-session-{next(self._session_ids)}"
+        session = GatewaySession(shard_id, shard_count, session_id, ws, compress)
+        self._sessions[session_id] = session
+        session.connected.set()
+        self.ready.set()
+        self._dispatch_on(session, "READY", self.ready_payload((shard_id, shard_count), session_id))
+        for guild in self.guilds_on(shard_id, shard_count):
+            self._dispatch_on(session, "GUILD_CREATE", self.guild_payload(guild))
+        return session
+
+    async def _resume(
+        self, ws: web.WebSocketResponse, compress: Callable[[bytes], bytes] | None, resume: Json
+    ) -> GatewaySession | None:
+        session = self._sessions.get(str(resume.get("session_id")))
+        if session is None:
+            await self._send(ws, compress, {"op": 9, "d": False})
+            return None
+        self.resumes += 1
+        previous, session.ws, session.compress = session.ws, ws, compress
+        if previous is not ws and not previous.closed:
+            await previous.close()
+        since = int(resume["seq"])
+        for seq, event in session.events:
+            if seq > since:
+                await self._send(ws, compress, event)
+        session.connected.set()
+        session.seq += 1
+        await self._send(ws, compress, {"op": 0, "t": "RESUMED", "s": session.seq, "d": {}})
+        return session
+
+    async def _voice_state_update(self, session: GatewaySession | None, update: Json) -> None:
+        """Op 4 is acted on only from the shard holding the guild; elsewhere it is kept for tests to assert against."""
+        guild = update.get("guild_id")
+        if session is None or not session.holds(int(guild) if guild else None):
+            self.misrouted_voice_updates.append(update)
+            return
+        if self.on_voice_state_update is not None:
+            result = self.on_voice_state_update(update)
+            if asyncio.iscoroutine(result):
+                await result
 
     def _identify_problem(self, identify: Json) -> tuple[int, str] | None:
         if identify.get("token") not in self.valid_tokens:
             return 4004, "Authentication failed."
         if int(identify.get("intents", 0)) & PRIVILEGED_INTENTS & ~self.privileged_intents:
             return 4014, "Disallowed intent(s)."
+        shard = identify.get("shard") or [0, 1]
+        valid = isinstance(shard, list) and len(shard) == 2 and all(isinstance(v, int) for v in shard)
+        if not valid or not 0 <= shard[0] < shard[1]:
+            return 4010, "Invalid shard."
+        if len(self.guilds_on(shard[0], shard[1])) > self.max_guilds_per_shard:
+            return 4011, "Sharding required."
         return None
 
     # ----- REST -------------------------------------------------------------------------------------------------
@@ -1003,8 +1120,13 @@ class FakeDiscord:
             return web.json_response(
                 {
                     "url": f"ws://127.0.0.1:{self.port}/gateway",
-                    "shards": 1,
-                    "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1},
+                    "shards": self.shard_count,
+                    "session_start_limit": {
+                        "total": 1000,
+                        "remaining": 1000 - self.identifies,
+                        "reset_after": 86_400_000,
+                        "max_concurrency": self.max_concurrency,
+                    },
                 }
             )
         if method == "GET" and path == "/users/@me":

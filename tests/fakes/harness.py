@@ -3,6 +3,9 @@
 async with FakeDiscord() as discord, FakeOpenAI() as openai_fake:
     async with running_bot(discord, openai_fake, tmp_path) as built:
         handle = discord.slash("ask", options={"question": "hi"})
+
+`running_shards(...)` starts several bots at once, each running its own shards, on one (PostgreSQL) database: the
+processes of a sharded deployment, in one test.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import hikari
 
 from bot.app import BuiltBot, build
 from bot.config import Config, Secrets, Settings
@@ -73,3 +77,44 @@ async def running_bot(
         yield built
     finally:
         await built.bot.close()
+
+
+@contextlib.asynccontextmanager
+async def running_shards(
+    discord: FakeDiscord,
+    openai_fake: FakeOpenAI,
+    data_dir: Path,
+    database_url: str,
+    /,
+    *,
+    shard_groups: tuple[list[int], ...] = ([0], [1]),
+    shard_count: int = 2,
+    **sections: dict[str, Any],
+) -> AsyncIterator[list[BuiltBot]]:
+    """One bot per shard group (each as its own process would be: own services, own hikari), started together on
+    `database_url`, answering in both fake guilds. They take turns to IDENTIFY within the fake's identify window."""
+    bots: list[BuiltBot] = []
+    for i, shard_ids in enumerate(shard_groups):
+        discord_section = {
+            "command_guilds": list(discord.guild_ids),
+            "shard_count": shard_count,
+            "shard_ids": shard_ids,
+        } | sections.get("discord", {})
+        own = {"training": {"work_dir": str(data_dir / f"training-{i}")}} | sections
+        config = make_config(discord, openai_fake, data_dir, **(own | {"discord": discord_section}))
+        config = attrs.evolve(config, secrets=attrs.evolve(config.secrets, database_url=database_url))
+        bots.append(build(config, rest_url=discord.rest_url, identify_window_s=discord.identify_window_s))
+    try:
+        async with asyncio.timeout(30):
+            await asyncio.gather(
+                *(
+                    built.bot.start(check_for_updates=False, shard_ids=ids, shard_count=shard_count)
+                    for built, ids in zip(bots, shard_groups, strict=True)
+                )
+            )
+            await asyncio.gather(*(built.ready.wait() for built in bots))
+        yield bots
+    finally:
+        for built in bots:
+            with contextlib.suppress(hikari.ComponentStateConflictError):  # one that never started
+                await built.bot.close()

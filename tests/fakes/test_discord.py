@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
+import time
 import zlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import hikari
@@ -16,7 +19,7 @@ if sys.version_info >= (3, 14):
 else:
     from backports import zstd
 
-from tests.fakes.discord import IS_VOICE_MESSAGE, FakeDiscord, Message
+from tests.fakes.discord import IS_VOICE_MESSAGE, FakeDiscord, Message, shard_of
 
 
 @pytest.fixture
@@ -193,3 +196,114 @@ async def test_threads_start_on_channel_messages_only_and_are_read_by_hikari(
     interaction = factory.deserialize_interaction(in_thread.payload)
     assert isinstance(interaction, hikari.CommandInteraction) and interaction.channel_id == answer.id
     assert interaction.channel.type == hikari.ChannelType.GUILD_PUBLIC_THREAD
+
+
+class Shard:
+    """A raw gateway connection (no compression): what one shard of a bot sees."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.frames: list[dict[str, Any]] = []
+
+    async def identify(self, discord: FakeDiscord, shard: list[int] | None) -> dict[str, Any]:
+        """Send IDENTIFY; the first frame after it (READY, Invalid Session) or the close."""
+        intents = int(hikari.Intents.GUILDS | hikari.Intents.GUILD_MESSAGES | hikari.Intents.DM_MESSAGES)
+        identify: dict[str, Any] = {"token": discord.token, "intents": intents, "properties": {}}
+        if shard is not None:
+            identify["shard"] = shard
+        await self.ws.send_bytes(json.dumps({"op": 2, "d": identify}).encode())
+        return await self.next()
+
+    async def next(self) -> dict[str, Any]:
+        message = await self.ws.receive(timeout=5)
+        if message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
+            return {"close": message.data}
+        frame = json.loads(message.data)
+        self.frames.append(frame)
+        return frame
+
+    async def dispatch_named(self, name: str) -> dict[str, Any]:
+        while (frame := await self.next()).get("t") != name:
+            pass
+        return frame
+
+
+async def connect(http: aiohttp.ClientSession, discord: FakeDiscord) -> Shard:
+    shard = Shard(await http.ws_connect(f"ws://127.0.0.1:{discord.port}/gateway"))
+    assert (await shard.next())["op"] == 10
+    return shard
+
+
+async def test_gateway_bot_recommends_shards_and_reports_max_concurrency(discord: FakeDiscord) -> None:
+    discord.shard_count, discord.max_concurrency = 2, 2
+    async with aiohttp.ClientSession() as http:
+        headers = {"Authorization": f"Bot {discord.token}"}
+        async with http.get(f"{discord.rest_url}/gateway/bot", headers=headers) as response:
+            body = await response.json()
+    factory = hikari.GatewayBot(discord.token, banner=None, logs=None).entity_factory
+    info = factory.deserialize_gateway_bot_info(body)
+    assert info.shard_count == 2 and info.session_start_limit.max_concurrency == 2
+
+
+async def test_each_guild_is_dispatched_on_its_shard_only_and_dms_on_shard_zero(discord: FakeDiscord) -> None:
+    assert {shard_of(discord.guild_id, 2), shard_of(discord.other_guild_id, 2)} == {0, 1}
+    discord.max_concurrency = 2  # shards 0 and 1 are in different buckets: both may identify at once
+    async with aiohttp.ClientSession() as http:
+        zero, one = await connect(http, discord), await connect(http, discord)
+        ready = await asyncio.gather(zero.identify(discord, [0, 2]), one.identify(discord, [1, 2]))
+        assert [r["d"]["shard"] for r in ready] == [[0, 2], [1, 2]]
+        assert [[g["id"] for g in r["d"]["guilds"]] for r in ready] == [
+            [str(discord.guild_id)],
+            [str(discord.other_guild_id)],
+        ]
+        assert (await zero.dispatch_named("GUILD_CREATE"))["d"]["id"] == str(discord.guild_id)
+        assert (await one.dispatch_named("GUILD_CREATE"))["d"]["id"] == str(discord.other_guild_id)
+        there = discord.slash("ask", options={"question": "one?"}, guild_id=discord.other_guild_id)
+        here = discord.slash("ask", options={"question": "zero?"})
+        dm = discord.slash("ask", options={"question": "dm?"}, guild_id=None)
+        assert (await one.dispatch_named("INTERACTION_CREATE"))["d"]["id"] == str(there.id)
+        assert (await zero.dispatch_named("INTERACTION_CREATE"))["d"]["id"] == str(here.id)
+        assert (await zero.dispatch_named("INTERACTION_CREATE"))["d"]["id"] == str(dm.id)
+        discord.post_message("in the other guild", guild_id=discord.other_guild_id)
+        assert (await one.dispatch_named("MESSAGE_CREATE"))["d"]["content"] == "in the other guild"
+        # Nothing of the other shard's guild reached either connection.
+        for shard, guild in ((zero, discord.guild_id), (one, discord.other_guild_id)):
+            dispatched = [f for f in shard.frames if f.get("op") == 0]
+            guilds = {f["d"]["id"] if f["t"] == "GUILD_CREATE" else f["d"].get("guild_id") for f in dispatched}
+            assert guilds <= {None, str(guild)}
+        assert discord.identified[0][:2] == (0, 2) and discord.identified[1][:2] == (1, 2)
+        await zero.ws.close()
+        await one.ws.close()
+
+
+@pytest.mark.parametrize(
+    ("shard", "code"), [([2, 2], 4010), ([0, 0], 4010), ([-1, 2], 4010), ("0", 4010), ([0, 1], 4011)]
+)
+async def test_an_invalid_shard_or_too_many_guilds_on_one_closes_like_discord(
+    discord: FakeDiscord, shard: Any, code: int
+) -> None:
+    discord.max_guilds_per_shard = 1  # both guilds on one shard would be too many: sharding is required
+    async with aiohttp.ClientSession() as http:
+        answer = await (await connect(http, discord)).identify(discord, shard)
+    assert answer == {"close": code} and discord.closes == [code] and not discord.ready.is_set()
+
+
+async def test_identifies_faster_than_max_concurrency_per_window_get_invalid_session(discord: FakeDiscord) -> None:
+    discord.identify_window_s = 0.3  # Discord's is 5 s; the rule is the same
+    async with aiohttp.ClientSession() as http:
+        first = await (await connect(http, discord)).identify(discord, [0, 2])
+        assert first["t"] == "READY"
+        # max_concurrency 1: one bucket, so shard 1 must wait for shard 0's window to pass.
+        too_soon = await connect(http, discord)
+        assert await too_soon.identify(discord, [1, 2]) == {"op": 9, "d": False}
+        assert discord.identify_refusals == [(1, 2)] and len(discord.sessions) == 1
+        await asyncio.sleep(0.3)  # the window itself is what is tested: wait it out
+        again = await too_soon.identify(discord, [1, 2])
+        assert again["t"] == "READY" and again["d"]["shard"] == [1, 2]
+        # With max_concurrency 2, shard 0 and 1 are different buckets; only the same bucket waits.
+        discord.max_concurrency, started = 2, time.monotonic()
+        discord._last_identify.clear()
+        assert (await (await connect(http, discord)).identify(discord, [0, 2]))["t"] == "READY"
+        assert (await (await connect(http, discord)).identify(discord, [1, 2]))["t"] == "READY"
+        assert (await (await connect(http, discord)).identify(discord, [0, 2])) == {"op": 9, "d": False}
+        assert time.monotonic() - started < discord.identify_window_s

@@ -1,0 +1,156 @@
+"""Two bot processes, one shard each, on one PostgreSQL: every guild is served by the process holding its shard."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import hikari
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bot.app import BuiltBot
+from bot.store.schema import answers
+from tests.fakes.discord import Event, FakeDiscord, shard_of
+from tests.fakes.harness import running_shards
+from tests.fakes.openai import FakeOpenAI
+
+# Several processes need a database server: CI starts one (.ci/run); locally `export TEST_DATABASE_URL=...`.
+pytestmark = pytest.mark.skipif(
+    not os.environ.get("TEST_DATABASE_URL"), reason="two bot processes share PostgreSQL (TEST_DATABASE_URL)"
+)
+
+
+def drop_everything(conn: Connection) -> None:
+    reflected = sa.MetaData()
+    reflected.reflect(conn)
+    reflected.drop_all(conn)
+
+
+@pytest.fixture
+async def empty_postgres() -> AsyncIterator[str]:
+    """This worker's PostgreSQL database with no tables: the two processes create the schema as they start."""
+    url = os.environ["TEST_DATABASE_URL"]
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.run_sync(drop_everything)
+    await engine.dispose()
+    yield url
+
+
+@pytest.fixture
+async def shards(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path, empty_postgres: str
+) -> AsyncIterator[list[BuiltBot]]:
+    """Process 0 runs shard 0 of 2 (the main guild, and DMs), process 1 runs shard 1 (the other guild). Discord
+    allows one IDENTIFY per window (max_concurrency 1), so the two must take turns."""
+    discord.shard_count, discord.max_concurrency, discord.identify_window_s = 2, 1, 0.3
+    assert [shard_of(g, 2) for g in discord.guild_ids] == [0, 1]
+    async with running_shards(discord, openai_fake, tmp_path, empty_postgres, llm={"edit_interval_s": 0.05}) as bots:
+        yield bots
+
+
+def received_by(bots: list[BuiltBot]) -> list[list[int]]:
+    """Ids of the interactions and members' messages each process's hikari received, from now on."""
+    seen: list[list[int]] = [[] for _ in bots]
+    for i, built in enumerate(bots):
+
+        async def interaction(event: hikari.InteractionCreateEvent, into: list[int] = seen[i]) -> None:
+            into.append(int(event.interaction.id))
+
+        async def message(event: hikari.MessageCreateEvent, into: list[int] = seen[i]) -> None:
+            if event.is_human:
+                into.append(int(event.message_id))
+
+        built.bot.subscribe(hikari.InteractionCreateEvent, interaction)
+        built.bot.subscribe(hikari.MessageCreateEvent, message)
+    return seen
+
+
+def final(e: Event) -> bool:
+    return e.kind == "edit" and "Answer to:" in (e.json.get("content") or "")
+
+
+async def test_two_processes_take_turns_to_identify_and_each_holds_its_shard(
+    discord: FakeDiscord, shards: list[BuiltBot]
+) -> None:
+    assert sorted((shard, count) for shard, count, _ in discord.identified) == [(0, 2), (1, 2)]
+    assert discord.identify_refusals == []  # the second waited for the first one's window instead of being refused
+    first, second = sorted(t for _, _, t in discord.identified)
+    assert second - first >= discord.identify_window_s
+    assert [sorted(b.bot.shards) for b in shards] == [[0], [1]]
+    assert [b.bot.cache.get_guild(discord.guild_id) is not None for b in shards] == [True, False]
+    assert [b.bot.cache.get_guild(discord.other_guild_id) is not None for b in shards] == [False, True]
+
+
+async def test_ask_in_guilds_of_both_shards_and_in_a_dm_is_answered_once_by_the_process_holding_it(
+    discord: FakeDiscord, shards: list[BuiltBot], empty_postgres: str
+) -> None:
+    seen = received_by(shards)
+    here = discord.slash("ask", options={"question": "on shard zero?"})
+    there = discord.slash(
+        "ask",
+        options={"question": "on shard one?"},
+        guild_id=discord.other_guild_id,
+        channel_id=discord.other_guild_channel_id,
+    )
+    dm = discord.post_message("in a DM?", guild_id=None)  # DMs arrive on shard 0
+    for handle in (here, there):
+        await handle.wait(final)
+        assert [e.kind for e in handle.responses].count("callback") == 1
+    assert here.content == "Answer to: on shard zero?" and there.content == "Answer to: on shard one?"
+    dm_channel = int(dm["channel_id"])
+    replies = await discord.wait_for(lambda: [m for m in discord.bot_messages_in(dm_channel) if m.custom_ids])
+    assert [m.content for m in replies] == ["Answer to: in a DM?"]
+    assert seen == [[here.id, int(dm["id"])], [there.id]]
+    engine = create_async_engine(empty_postgres)
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(sa.select(answers.c.guild_id, answers.c.question))).all()
+    finally:
+        await engine.dispose()
+    assert sorted(rows, key=str) == sorted(
+        [(discord.guild_id, "on shard zero?"), (discord.other_guild_id, "on shard one?"), (None, "in a DM?")], key=str
+    )
+
+
+async def test_a_model_switch_in_one_process_is_what_the_other_process_answers_that_guild_with(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, shards: list[BuiltBot]
+) -> None:
+    switch = discord.slash(
+        "model", subcommand="use", options={"name": "gpt-4.1-mini"}, user=discord.admin, guild_id=discord.other_guild_id
+    )
+    await switch.wait(lambda e: "now uses" in str(e.json))
+    # The guild's model is read from the database on every question (no per-process cache to go stale): the
+    # process that did not switch it answers with the new model too, e.g. when its job watcher tests a model there.
+    assert await shards[0].services.answerer.model_for(discord.other_guild_id) == "gpt-4.1-mini"
+    assert await shards[0].services.answerer.model_for(discord.guild_id) == "gpt-4o-mini"
+    asked = discord.slash("ask", options={"question": "which model?"}, guild_id=discord.other_guild_id)
+    await asked.wait(final)
+    assert openai_fake.chat_requests[-1]["model"] == "gpt-4.1-mini"
+
+
+async def test_voice_states_reach_only_the_process_holding_the_guild_and_it_alone_can_join(
+    discord: FakeDiscord, shards: list[BuiltBot]
+) -> None:
+    holder, other = shards[1], shards[0]
+    with holder.bot.stream(hikari.VoiceStateUpdateEvent, timeout=5) as stream:
+        discord.dispatch_voice_state_update(
+            discord.member, discord.other_guild_voice_channel_id, "user-session", discord.other_guild_id
+        )
+        event = await anext(stream)
+    assert event.state.channel_id == discord.other_guild_voice_channel_id
+    assert holder.bot.cache.get_voice_state(discord.other_guild_id, discord.member.id) is not None
+    assert other.bot.cache.get_voice_state(discord.other_guild_id, discord.member.id) is None
+    joined: asyncio.Future[dict[str, object]] = asyncio.get_running_loop().create_future()
+    discord.on_voice_state_update = joined.set_result
+    await holder.bot.update_voice_state(discord.other_guild_id, discord.other_guild_voice_channel_id)
+    async with asyncio.timeout(5):
+        assert (await joined)["guild_id"] == str(discord.other_guild_id)
+    assert discord.misrouted_voice_updates == []
+    with pytest.raises(RuntimeError, match="isn't covered by any of the shards"):
+        await other.bot.update_voice_state(discord.other_guild_id, discord.other_guild_voice_channel_id)
