@@ -14,8 +14,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.app import BuiltBot
-from bot.store.schema import answers
-from tests.fakes.discord import Event, FakeDiscord, shard_of
+from bot.store.schema import answers, training_jobs
+from tests.e2e.test_training import sft_lines, summary
+from tests.fakes.discord import Event, FakeDiscord, Request, shard_of
 from tests.fakes.harness import running_shards
 from tests.fakes.openai import FakeOpenAI
 
@@ -154,3 +155,98 @@ async def test_voice_states_reach_only_the_process_holding_the_guild_and_it_alon
     assert discord.misrouted_voice_updates == []
     with pytest.raises(RuntimeError, match="isn't covered by any of the shards"):
         await other.bot.update_voice_state(discord.other_guild_id, discord.other_guild_voice_channel_id)
+
+
+async def _train(discord: FakeDiscord, openai_fake: FakeOpenAI) -> str:
+    """An admin starts a training job in the main guild (shard 0's); its id at the provider."""
+    data = discord.attachment("faq.jsonl", sft_lines(10), "application/jsonl")
+    started = discord.slash("train", options={"data": data}, user=discord.admin)
+    card = await summary(started)
+    confirm = discord.click(card, next(c for c in card.custom_ids if "confirm" in c), user=discord.admin)
+    await confirm.wait(lambda e: e.kind == "edit")
+    (remote,) = openai_fake.jobs
+    return remote
+
+
+def notices(discord: FakeDiscord) -> list[str]:
+    return [m.content for m in discord.bot_messages_in(discord.channel_id) if "job #1 failed" in m.content]
+
+
+async def test_a_job_that_ends_is_announced_once_though_both_processes_see_it_end_together(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, shards: list[BuiltBot]
+) -> None:
+    remote = await _train(discord, openai_fake)
+    for built in shards:  # the test runs the rounds itself, both at once
+        await built.services.watcher.stop()
+    openai_fake.advance(remote, "failed", error="The training file has too few examples.")
+    posts: list[Request] = []
+    posted, second, release = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def slow_discord(request: Request) -> None:  # Discord takes its time over the notice
+        if request.method == "POST" and "job #1 failed" in str(request.json):
+            posts.append(request)
+            (second if posted.is_set() else posted).set()
+            await release.wait()
+
+    discord.rest_gate = slow_discord
+    rounds = [asyncio.create_task(b.services.watcher.run_once()) for b in shards]
+    await asyncio.wait_for(posted.wait(), 10)
+    # While one process's notice is on its way, the other process's round ends without posting one (or, were the
+    # job not claimed, it would post a second: the wait below would end on that post).
+    second_post = asyncio.create_task(second.wait())
+    await asyncio.wait([*rounds, second_post], return_when=asyncio.FIRST_COMPLETED, timeout=10)
+    release.set()
+    await asyncio.gather(*rounds)
+    second_post.cancel()
+    assert len(posts) == 1
+    assert len(notices(discord)) == 1 and "too few examples" in notices(discord)[0]
+
+
+async def test_a_users_rate_limit_holds_across_both_processes(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path, empty_postgres: str
+) -> None:
+    discord.shard_count, discord.max_concurrency, discord.identify_window_s = 2, 1, 0.3
+    limits = {"model_calls": 2, "window_s": 600.0}
+    async with running_shards(discord, openai_fake, tmp_path, empty_postgres, limits=limits):
+        for question in ("one?", "two?"):
+            await discord.slash("ask", options={"question": question}).wait(final)  # process 0
+        elsewhere = discord.slash(
+            "ask",
+            options={"question": "three?"},
+            guild_id=discord.other_guild_id,
+            channel_id=discord.other_guild_channel_id,
+        )  # process 1: the same member, the same limit
+        refused = await elsewhere.wait_callback()
+        assert "asking too fast" in str(refused.json) and elsewhere.ephemeral
+        assert [r["messages"][-1]["content"] for r in openai_fake.chat_requests] == ["one?", "two?"]
+
+
+async def test_the_job_of_a_process_that_died_is_announced_by_the_other_once_its_lease_runs_out(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path, empty_postgres: str
+) -> None:
+    discord.shard_count, discord.max_concurrency, discord.identify_window_s = 2, 1, 0.3
+    training = {"watch_interval_s": 0.2, "watch_lease_s": 1.5}
+    async with running_shards(discord, openai_fake, tmp_path, empty_postgres, training=training) as bots:
+        remote = await _train(discord, openai_fake)
+        engine = create_async_engine(empty_postgres)
+        try:
+            holder = None
+            while holder is None:  # the watchers' own rounds (every 0.2 s) claim the new job
+                async with engine.connect() as conn:
+                    holder = (await conn.execute(sa.select(training_jobs.c.claimed_by))).scalar_one()
+                await asyncio.sleep(0.05)  # polling the database for the claim, with the test's own timeout
+        finally:
+            await engine.dispose()
+        dead = next(b for b in bots if b.services.watcher.identity == holder)
+        survivor = next(b for b in bots if b is not dead)
+
+        async def dies(_: str) -> int:  # a killed process runs no shutdown: its claims stay until the lease ends
+            return 0
+
+        dead.services.jobs.release_claims = dies  # type: ignore[method-assign]
+        await dead.services.watcher.stop()
+        openai_fake.advance(remote, "failed", error="Out of GPU memory.")
+        await survivor.services.watcher.run_once()
+        assert notices(discord) == []  # the dead process's lease still runs
+        notice = await discord.wait_for(lambda: notices(discord))  # the survivor's rounds, once the lease is out
+        assert len(notice) == 1 and "Out of GPU memory" in notice[0]

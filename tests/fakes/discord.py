@@ -31,7 +31,7 @@ import re
 import sys
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -312,6 +312,8 @@ class FakeDiscord:
         self.interactions: dict[str, InteractionHandle] = {}
         self.commands: dict[int | None, list[Json]] = {}
         self.requests: list[Request] = []
+        # Awaited before each REST call is answered: a test may hold a call there (Discord being slow to answer).
+        self.rest_gate: Callable[[Request], Awaitable[None]] | None = None
         self.unknown: list[Request] = []
         self.gateway_ops: list[Json] = []
         self.identifies = 0
@@ -1086,6 +1088,8 @@ class FakeDiscord:
                     known = {403: ("Missing Access", 50001), 404: ("Unknown Channel", 10003)}
                     message, code = known.get(status, (f"{status}: Internal Server Error", 0))
                     return web.json_response({"message": message, "code": code}, status=status)
+            if self.rest_gate is not None:
+                await self.rest_gate(record)
             return await self._route(request.method, path, body, files, request)
         finally:
             async with self._changed:

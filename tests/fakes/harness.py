@@ -100,7 +100,7 @@ async def running_shards(
             "shard_count": shard_count,
             "shard_ids": shard_ids,
         } | sections.get("discord", {})
-        own = {"training": {"work_dir": str(data_dir / f"training-{i}")}} | sections
+        own = sections | {"training": {"work_dir": str(data_dir / f"training-{i}")} | sections.get("training", {})}
         config = make_config(discord, openai_fake, data_dir, **(own | {"discord": discord_section}))
         config = attrs.evolve(config, secrets=attrs.evolve(config.secrets, database_url=database_url))
         bots.append(build(config, rest_url=discord.rest_url, identify_window_s=discord.identify_window_s))
