@@ -66,6 +66,7 @@ def bot_config(args: argparse.Namespace, data_dir: Path) -> Config:
         "limits": {"model_calls": 10**6},
         "llm": {"max_concurrent_answers": int(args.answer_slots), "edit_interval_s": EDIT_INTERVAL_S},
         "training": {"work_dir": str(data_dir / "training")},
+        "health": {"port": 0},  # any free port: several bot processes on this machine
     }
     settings = attrs.evolve(
         settings, **{name: attrs.evolve(getattr(settings, name), **fields) for name, fields in changes.items()}

@@ -39,6 +39,9 @@ class StorageSettings:
     """Where records live. SQLite by default; DATABASE_URL in the environment overrides `url`."""
 
     url: str = "sqlite+aiosqlite:///data/teachbot.sqlite3"
+    # PostgreSQL: connections each process keeps open (plus up to 10 more in a burst, closed again after). Enough for
+    # every answer in flight ([llm] max_concurrent_answers) to reach the database without opening one of its own.
+    pool_size: int = attrs.field(default=20, validator=attrs.validators.ge(1))
 
 
 def port_number(_instance: object, attribute: attrs.Attribute[int], value: int) -> None:

@@ -22,8 +22,9 @@ _log = logging.getLogger(__name__)
 class Database:
     """Owns the engine. `open()` creates or migrates the schema (bot.store.migrate); `close()` disposes of the pool."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, pool_size: int = 20) -> None:
         self.url = url
+        self._pool_size = pool_size
         self._engine: AsyncEngine | None = None
         self._reader: SqliteReader | None = None
 
@@ -40,6 +41,8 @@ class Database:
             if url.database and url.database != ":memory:":
                 Path(url.database).parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs |= {"pool_size": self._pool_size, "max_overflow": 10}
         engine = create_async_engine(url, **kwargs)
         if url.get_backend_name() == "sqlite":
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
