@@ -6,7 +6,6 @@ Two Database objects on one database stand for two bot processes (each its own c
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -16,8 +15,8 @@ import sqlalchemy as sa
 from bot.errors import RateLimited
 from bot.limits import DatabaseRateLimiter, Limiter, RateLimiter, for_database
 from bot.store.database import Database
-from bot.store.schema import metadata, rate_limits
-from tests.store.conftest import BACKENDS
+from bot.store.schema import rate_limits
+from tests.store.conftest import BACKENDS, open_database
 
 
 class Clock:
@@ -26,19 +25,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-async def open_database(backend: str, tmp_path: Path) -> Database:
-    if backend == "sqlite":
-        database = Database(f"sqlite+aiosqlite:///{tmp_path}/bot.sqlite3")
-        await database.open()
-        return database
-    database = Database(os.environ["TEST_DATABASE_URL"])
-    await database.open()
-    async with database.engine.begin() as conn:  # start from empty tables
-        await conn.run_sync(metadata.drop_all)
-        await conn.run_sync(metadata.create_all)
-    return database
 
 
 Make = Callable[[int, float, Clock], Limiter]
