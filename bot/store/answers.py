@@ -111,13 +111,13 @@ class AnswerStore:
             await conn.execute(sa.update(answers).where(answers.c.id == answer_id).values(delivered=False))
 
     async def get(self, answer_id: int) -> Answer | None:
-        async with self._db.engine.connect() as conn:
+        async with self._db.reading() as conn:
             row = (await conn.execute(sa.select(answers).where(answers.c.id == answer_id))).first()
         return None if row is None else _answer(row)
 
     async def latest(self, channel_id: int, user_id: int) -> Answer | None:
         """The user's most recent answer in this channel."""
-        async with self._db.engine.connect() as conn:
+        async with self._db.reading() as conn:
             row = (
                 await conn.execute(
                     sa.select(answers)
@@ -137,7 +137,7 @@ class AnswerStore:
         if search:
             escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             query = query.where(answers.c.question.ilike(f"%{escaped}%", escape="\\"))
-        async with self._db.engine.connect() as conn:
+        async with self._db.reading() as conn:
             rows = (await conn.execute(query.order_by(answers.c.id.desc()).limit(limit))).all()
         return [_answer(r) for r in rows]
 
@@ -149,7 +149,7 @@ class AnswerStore:
         if limit <= 0:
             return []
         since = utcnow() - max_age
-        async with self._db.engine.connect() as conn:
+        async with self._db.reading() as conn:
             rows = (
                 await conn.execute(
                     sa.select(answers.c.question, answers.c.answer, answers.c.conversation_id, answers.c.created_at)
@@ -172,7 +172,7 @@ class AnswerStore:
         """The conversation's latest delivered turns, whoever asked them (a thread's shared memory), oldest first."""
         if limit <= 0:
             return []
-        async with self._db.engine.connect() as conn:
+        async with self._db.reading() as conn:
             rows = (
                 await conn.execute(
                     sa.select(answers.c.question, answers.c.answer, answers.c.conversation_id)

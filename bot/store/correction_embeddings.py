@@ -40,7 +40,7 @@ class EmbeddingStore:
             .order_by(corrections.c.id.desc())
             .limit(limit)
         )
-        async with self._db.engine.connect() as conn:
+        async with self._db.reading() as conn:
             return [(int(r.id), str(r.text)) for r in (await conn.execute(query)).all()]
 
     async def store(self, guild_id: int, model: str, items: Sequence[tuple[int, str, np.ndarray]]) -> None:
@@ -87,7 +87,7 @@ class EmbeddingStore:
             corrections.c.status == "approved",
             sa.or_(corrections.c.private.is_(False), corrections.c.asker_id == (-1 if user_id is None else user_id)),
         )
-        async with self._db.engine.connect() as conn:
+        async with self._db.reading() as conn:
             rows = (await conn.execute(query)).all()
         found = [(Found(int(r.id), str(r.question), str(r.corrected_answer)), close[int(r.id)]) for r in rows]
         return sorted(found, key=lambda f: -f[1])[:limit]
@@ -95,7 +95,7 @@ class EmbeddingStore:
     async def _vectors(self, guild_id: int, model: str) -> _Held | None:
         e = correction_embeddings
         mine = sa.and_(e.c.guild_id == guild_id, e.c.model == model)
-        async with self._db.engine.connect() as conn:
+        async with self._db.reading() as conn:
             # A new, edited or removed embedding changes the count or the newest time: then the vectors are read again.
             count, newest = (
                 await conn.execute(sa.select(sa.func.count(), sa.func.max(e.c.stored_at)).where(mine))

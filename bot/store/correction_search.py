@@ -96,6 +96,6 @@ class CorrectionSearch:
         if query is None:
             query = self._queries[len(words)] = _postgresql(len(words))
         params |= {f"w{i}": w for i, w in enumerate(words)} | {"exclude": list(exclude) or [-1]}
-        async with self._db.engine.connect() as conn:
+        async with self._db.reading() as conn:
             rows = (await conn.execute(query, params)).all()
         return [Found(int(r.id), str(r.question), str(r.corrected_answer)) for r in rows]

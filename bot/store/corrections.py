@@ -202,13 +202,13 @@ class CorrectionStore:
         return SubmitResult(saved, updated=saved.created_at != saved.updated_at)
 
     async def get(self, correction_id: int) -> Correction | None:
-        async with self._db.engine.connect() as conn:
+        async with self._db.reading() as conn:
             row = (await conn.execute(sa.select(corrections).where(corrections.c.id == correction_id))).first()
         return None if row is None else _correction(row)
 
     async def next_pending(self, guild_id: int | None) -> Correction | None:
         """The review queue's head: the oldest pending correction in the guild."""
-        async with self._db.engine.connect() as conn:
+        async with self._db.reading() as conn:
             row = (
                 await conn.execute(
                     sa.select(corrections)
@@ -263,7 +263,7 @@ class CorrectionStore:
             where.append(corrections.c.status == status)
         if author_id is not None:
             where.append(corrections.c.author_id == author_id)
-        async with self._db.engine.connect() as conn:
+        async with self._db.reading() as conn:
             total = (await conn.execute(sa.select(sa.func.count()).select_from(corrections).where(*where))).scalar_one()
             rows = (
                 await conn.execute(
@@ -273,7 +273,7 @@ class CorrectionStore:
         return Page([_correction(r) for r in rows], int(total))
 
     async def stats(self, guild_id: int | None) -> CorrectionStats:
-        async with self._db.engine.connect() as conn:
+        async with self._db.reading() as conn:
             by_status = {
                 str(r.status): int(r.n)
                 for r in await conn.execute(
@@ -296,7 +296,7 @@ class CorrectionStore:
 
     async def with_status(self, guild_id: int | None, status: Status | str = "approved") -> list[Correction]:
         """Every correction with `status` in the guild, oldest first (the order training data is written in)."""
-        async with self._db.engine.connect() as conn:
+        async with self._db.reading() as conn:
             rows = (
                 await conn.execute(
                     sa.select(corrections)

@@ -18,7 +18,7 @@ class GuildSettingsStore:
         """The model chosen for this guild, or None to use the configured default (always None for DMs)."""
         if guild_id is None:
             return None
-        async with self._db.engine.connect() as conn:
+        async with self._db.reading() as conn:
             return (
                 await conn.execute(
                     sa.select(guild_settings.c.active_model).where(guild_settings.c.guild_id == guild_id)
@@ -49,7 +49,7 @@ class GuildSettingsStore:
 
     async def previous_model(self, guild_id: int) -> tuple[bool, str | None]:
         """(whether there is anything to roll back to, the model before the current one — None is the default)."""
-        async with self._db.engine.connect() as conn:
+        async with self._db.reading() as conn:
             row = (
                 await conn.execute(
                     sa.select(guild_settings.c.previous_model, guild_settings.c.updated_at).where(
@@ -62,7 +62,7 @@ class GuildSettingsStore:
 
     async def use_corrections(self, guild_id: int) -> bool | None:
         """Whether the guild gives approved corrections to the model (None: never chosen, the configured default)."""
-        async with self._db.engine.connect() as conn:
+        async with self._db.reading() as conn:
             return (
                 await conn.execute(
                     sa.select(guild_settings.c.use_corrections).where(guild_settings.c.guild_id == guild_id)

@@ -124,18 +124,18 @@ class JobStore:
             return _job(result.one())
 
     async def by_remote_id(self, remote_id: str) -> TrainingJob | None:
-        async with self._db.engine.connect() as conn:
+        async with self._db.reading() as conn:
             row = (await conn.execute(sa.select(training_jobs).where(training_jobs.c.remote_id == remote_id))).first()
         return None if row is None else _job(row)
 
     async def get(self, job_id: int) -> TrainingJob | None:
-        async with self._db.engine.connect() as conn:
+        async with self._db.reading() as conn:
             row = (await conn.execute(sa.select(training_jobs).where(training_jobs.c.id == job_id))).first()
         return None if row is None else _job(row)
 
     async def list(self, guild_id: int, *, offset: int = 0, limit: int = 10) -> JobPage:
         where = training_jobs.c.guild_id == guild_id
-        async with self._db.engine.connect() as conn:
+        async with self._db.reading() as conn:
             total = (
                 await conn.execute(sa.select(sa.func.count()).select_from(training_jobs).where(where))
             ).scalar_one()
@@ -153,7 +153,7 @@ class JobStore:
     async def search(self, guild_id: int, typed: str, limit: int = 25) -> list[TrainingJob]:
         """Newest first, those whose number, remote id, model or status contains what was typed."""
         typed = typed.strip().lower().lstrip("#")
-        async with self._db.engine.connect() as conn:
+        async with self._db.reading() as conn:
             rows = (
                 await conn.execute(
                     sa.select(training_jobs)
@@ -168,14 +168,14 @@ class JobStore:
         return jobs[:limit]
 
     async def unfinished(self) -> list[TrainingJob]:
-        async with self._db.engine.connect() as conn:
+        async with self._db.reading() as conn:
             rows = (
                 await conn.execute(sa.select(training_jobs).where(training_jobs.c.status.not_in(sorted(TERMINAL))))
             ).all()
         return [_job(r) for r in rows]
 
     async def unnotified_finished(self) -> list[TrainingJob]:
-        async with self._db.engine.connect() as conn:
+        async with self._db.reading() as conn:
             rows = (await conn.execute(sa.select(training_jobs).where(_notice_owed))).all()
         return [_job(r) for r in rows]
 
@@ -261,7 +261,7 @@ class JobStore:
 
     async def events(self, job_id: int, limit: int = 50) -> list[JobEvent]:
         """The newest `limit` events, oldest first."""
-        async with self._db.engine.connect() as conn:
+        async with self._db.reading() as conn:
             rows = (
                 await conn.execute(
                     sa.select(job_events, training_jobs.c.remote_id)
@@ -288,7 +288,7 @@ class JobStore:
         ]
 
     async def metrics(self, job_id: int) -> list[tuple[int, float, float | None]]:
-        async with self._db.engine.connect() as conn:
+        async with self._db.reading() as conn:
             rows = (
                 await conn.execute(
                     sa.select(job_events.c.step, job_events.c.train_loss, job_events.c.valid_loss)
@@ -304,7 +304,7 @@ class JobStore:
         return [(int(r.step), float(r.train_loss), r.valid_loss) for r in rows]
 
     async def succeeded_models(self, guild_id: int) -> list[str]:
-        async with self._db.engine.connect() as conn:
+        async with self._db.reading() as conn:
             rows = (
                 await conn.execute(
                     sa.select(training_jobs.c.fine_tuned_model)

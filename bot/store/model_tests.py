@@ -108,7 +108,7 @@ class ModelTestStore:
                 )
 
     async def uploaded_questions(self, guild_id: int) -> list[TestQuestion]:
-        async with self._db.engine.connect() as conn:
+        async with self._db.reading() as conn:
             rows = (
                 await conn.execute(
                     sa.select(test_questions.c.question, test_questions.c.answer)
@@ -156,12 +156,12 @@ class ModelTestStore:
             )
 
     async def get(self, test_id: int) -> ModelTest | None:
-        async with self._db.engine.connect() as conn:
+        async with self._db.reading() as conn:
             row = (await conn.execute(sa.select(model_tests).where(model_tests.c.id == test_id))).first()
         return None if row is None else from_row(ModelTest, row)
 
     async def for_job(self, job_id: int) -> ModelTest | None:
-        async with self._db.engine.connect() as conn:
+        async with self._db.reading() as conn:
             row = (await conn.execute(sa.select(model_tests).where(model_tests.c.job_id == job_id))).first()
         return None if row is None else from_row(ModelTest, row)
 
@@ -173,6 +173,6 @@ class ModelTestStore:
             .offset(offset)
             .limit(limit)
         )
-        async with self._db.engine.connect() as conn:
+        async with self._db.reading() as conn:
             rows = (await conn.execute(query)).all()
         return [_item(r) for r in rows]

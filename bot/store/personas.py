@@ -53,7 +53,7 @@ class PersonaStore:
         if guild_id is None:
             return None
         wanted = [*channel_ids, SERVER]
-        async with self._db.engine.connect() as conn:
+        async with self._db.reading() as conn:
             rows = (
                 await conn.execute(
                     sa.select(personas.c.channel_id, personas.c.prompt).where(

@@ -93,7 +93,7 @@ class JobRequestStore:
             return _request(result.one())
 
     async def get(self, request_id: int) -> JobRequest | None:
-        async with self._db.engine.connect() as conn:
+        async with self._db.reading() as conn:
             row = (await conn.execute(sa.select(training_requests).where(training_requests.c.id == request_id))).first()
         return None if row is None else _request(row)
 
@@ -139,7 +139,7 @@ class JobRequestStore:
 
     async def uploads_to_delete(self) -> list[JobRequest]:
         """Failed requests whose upload could not be deleted when they failed."""
-        async with self._db.engine.connect() as conn:
+        async with self._db.reading() as conn:
             rows = (await conn.execute(sa.select(training_requests).where(_upload_left))).all()
         return [_request(r) for r in rows]
 
@@ -215,7 +215,7 @@ class JobRequestStore:
         return job
 
     async def pending(self) -> list[JobRequest]:
-        async with self._db.engine.connect() as conn:
+        async with self._db.reading() as conn:
             rows = (
                 await conn.execute(
                     sa.select(training_requests)
@@ -227,7 +227,7 @@ class JobRequestStore:
 
     async def unnotified(self) -> list[JobRequest]:
         """Requests the watcher settled by itself whose channel has not been told yet."""
-        async with self._db.engine.connect() as conn:
+        async with self._db.reading() as conn:
             rows = (await conn.execute(sa.select(training_requests).where(_notice_owed))).all()
         return [_request(r) for r in rows]
 

@@ -35,7 +35,7 @@ class ThreadStore:
 
     async def get(self, thread_id: int) -> BotThread | None:
         """The bot's thread with this id, or None (any other channel or thread)."""
-        async with self._db.engine.connect() as conn:
+        async with self._db.reading() as conn:
             row = (
                 await conn.execute(
                     sa.select(
