@@ -22,7 +22,7 @@ class ConversationSettings:
     # End of an utterance: this much silence after the last voiced frame.
     end_of_speech_silence_ms: int = attrs.field(default=500, validator=positive)
     # The transcription of an utterance starts speculatively after this much silence (reused if the user stays quiet).
-    speculative_transcription_ms: int = attrs.field(default=40, validator=non_negative)
+    speculative_transcription_ms: int = attrs.field(default=60, validator=non_negative)
     # Utterances with less voiced audio than this are coughs and clicks: ignored.
     min_utterance_ms: int = attrs.field(default=300, validator=positive)
     # A monologue is cut into turns of at most this length.
