@@ -173,7 +173,7 @@ class _SpokenAnswer:
         language: str | None,
         *,
         voice: SpeechSynthesis,
-        first_phrase_min_chars: int,
+        first_phrase: tuple[int, int, float],
         clock: Callable[[], float],
         after: list[asyncio.Event] | None = None,
     ) -> None:
@@ -189,10 +189,12 @@ class _SpokenAnswer:
         self._phrases: asyncio.Queue[asyncio.Queue[bytes | BaseException | None] | None] = asyncio.Queue()
         self._playing_phrase = 0  # how many phrases playback has begun
         self._played_on = asyncio.Event()
-        self._producer = asyncio.create_task(self._produce(answerer, first_phrase_min_chars, after))
+        self._producer = asyncio.create_task(self._produce(answerer, first_phrase, after))
         self._synthesis = asyncio.create_task(self._synthesise())
 
-    async def _produce(self, answerer: Asking, first_phrase_min_chars: int, after: list[asyncio.Event] | None) -> None:
+    async def _produce(
+        self, answerer: Asking, first_phrase: tuple[int, int, float], after: list[asyncio.Event] | None
+    ) -> None:
         try:
             for turn_done in after or []:
                 await turn_done.wait()  # the speaker's earlier turns are stored: memory is read after them
@@ -201,7 +203,7 @@ class _SpokenAnswer:
             except UserError as exc:
                 self._sentences.put_nowait(exc.message)
                 return
-            splitter = SentenceSplitter(first_phrase_min_chars)
+            splitter = SentenceSplitter(*first_phrase, clock=self._clock)
             try:
                 async for text in self.reply:
                     if not text:
@@ -488,7 +490,11 @@ class VoiceConversation:
             question,
             self._settings.language or heard.language,
             voice=self._voice,
-            first_phrase_min_chars=self._settings.first_phrase_min_chars,
+            first_phrase=(
+                self._settings.first_phrase_min_chars,
+                self._settings.first_phrase_words,
+                self._settings.first_phrase_wait_ms / 1000,
+            ),
             clock=self._clock,
             after=after,
         )
