@@ -35,7 +35,7 @@ from bot.conversation.turns import (
     UtteranceEnded,
     pcm48k_to_16k_mono,
 )
-from bot.conversation.vad import SileroModel, VoiceActivityDetector
+from bot.conversation.vad import SileroModel, VoiceActivityDetector, level_dbfs
 from bot.errors import UserError
 from bot.llm.answering import Question
 from bot.speech.audio import RATE, Samples
@@ -151,6 +151,7 @@ class _Transcription:
     created_at: float
     # When Whisper started and finished (after waiting for a shared slot).
     times: list[float]
+    heard_samples: int = 0  # how much audio it was given
 
     @property
     def compute_ms(self) -> float | None:
@@ -509,11 +510,18 @@ class VoiceConversation:
                 times.append(self._clock())
                 return result
 
-        return _Transcription(asyncio.create_task(work()), self._clock(), times)
+        return _Transcription(asyncio.create_task(work()), self._clock(), times, len(samples))
 
     def _enqueue(self, utterance: UtteranceEnded) -> None:
         spec = self._speculative.pop(utterance.user_id, None)
-        if spec is not None and spec[0] == utterance.last_voiced_at and not utterance.cut:
+        # Taken early in the pause, the speculative transcript lacks the end of the short tail kept after the last
+        # voiced frame: it stands only if that missing audio is silence.
+        if (
+            spec is not None
+            and spec[0] == utterance.last_voiced_at
+            and not utterance.cut
+            and level_dbfs(utterance.samples[spec[1].heard_samples :]) < self._settings.vad_min_level_dbfs
+        ):
             transcription = spec[1]
         else:
             if spec is not None:
