@@ -42,8 +42,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.conversation.settings import ConversationSettings
+from bot.conversation.turns import SilenceBegan, TurnEvent, UtteranceEnded
 from bot.conversation.vad import SileroModel, level_dbfs
-from bot.conversation.voice_conversation import TurnRecord, VoiceConversation
+from bot.conversation.voice_conversation import HeardText, TurnRecord, VoiceConversation
+from bot.llm.answering import Answerer, Question, Reply
+from bot.speech.audio import Samples
 from bot.speech.settings import SpeechSettings
 from bot.speech.transcribe import Transcriber, VoiceTranscription
 from bot.voice.player import OPUS_SILENCE, Player
@@ -109,11 +112,81 @@ class TimedPlayer:
         self.player.stop()
 
 
+class Trace:
+    """When each step of the critical path happened (monotonic), for the breakdown: the last of each kind counts."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[float, str]] = []
+
+    def mark(self, name: str) -> None:
+        self.events.append((time.monotonic(), name))
+
+    def last_before(self, start: float, end: float) -> dict[str, float]:
+        found: dict[str, float] = {}
+        for at, name in self.events:
+            if start <= at <= end:
+                found[name] = at
+        return found
+
+
+TRACE = Trace()
+# The steps in the order of the critical path of an answer begun in the pause.
+TRACE_STEPS = {
+    "pause_seen": "the pause noticed: speculative transcription asked",
+    "whisper_start": "Whisper starts (the last transcription before the reply)",
+    "whisper_end": "Whisper's transcript",
+    "ask": "the answer begun (Answerer.begin)",
+    "model_request": "the request reaches the model",
+    "first_token": "the model's first token",
+    "tts_ask": "the first phrase given to speech synthesis",
+    "first_audio": "its first audio",
+    "confirmed": "the end of speech confirmed (the pause)",
+    "first_packet": "the first reply packet sent",
+}
+
+
+class TracedConversation(VoiceConversation):
+    def _handle(self, events: list[TurnEvent]) -> None:
+        for event in events:
+            if isinstance(event, SilenceBegan):
+                TRACE.mark("pause_seen")
+            elif isinstance(event, UtteranceEnded):
+                TRACE.mark("confirmed")
+        super()._handle(events)
+
+
+class TracedWhisper:
+    def __init__(self, whisper: VoiceTranscription) -> None:
+        self._whisper = whisper
+
+    async def transcribe(self, samples: Samples, /, language: str | None = None) -> HeardText:
+        TRACE.mark("whisper_start")
+        heard = await self._whisper.transcribe(samples, language)
+        TRACE.mark("whisper_end")
+        return heard
+
+
+class TracedAnswerer:
+    def __init__(self, answerer: Answerer) -> None:
+        self._answerer = answerer
+
+    def admit(self, user_id: int) -> None:
+        self._answerer.admit(user_id)
+
+    def give_back(self, user_id: int) -> None:
+        self._answerer.give_back(user_id)
+
+    async def begin(self, question: Question) -> Reply:
+        TRACE.mark("ask")
+        return await self._answerer.begin(question)
+
+
 class SlowVoice(EspeakVoice):
     """espeak-ng, with its first audio no sooner than FIRST_AUDIO_S after being asked (a real TTS service's delay)."""
 
     async def stream_pcm48k(self, text: str, language: str | None) -> AsyncIterator[bytes]:
         asked = time.monotonic()
+        TRACE.mark("tts_ask")
         first = True
         async for chunk in super().stream_pcm48k(text, language):
             if first:
@@ -174,22 +247,24 @@ async def main(turns: int, speculative_ms: int | None, short_window: bool, reali
                 # The request waits before its first token; every chat request of the run (barge-in's included).
                 fake.delay_next(FIRST_TOKEN_S - 1 / TOKENS_PER_S, times=10_000, path_prefix="/chat")
             speaker = TimedPlayer()
-            conversation = VoiceConversation(
+            conversation = TracedConversation(
                 guild_id=1,
                 channel_id=2,
                 settings=settings,
                 vad_model=vad,
-                transcriber=whisper,
+                transcriber=TracedWhisper(whisper),
                 transcription_slots=asyncio.Semaphore(1),
-                answerer=answerer,
+                answerer=TracedAnswerer(answerer),
                 voice=SlowVoice() if realistic else EspeakVoice(),
                 speaker=speaker,
                 on_turn=records.put,
             )
             conversation.start()
+            path: dict[str, list[float]] = {}
             for n in range(turns):
                 frames, last = fixtures["weather_question" if n % 2 == 0 else "capital_of_france"]
                 before = len(speaker.first_packet_at)
+                turn_started = time.monotonic()
                 last_voiced = await deliver(conversation, 100 + n % 3, frames, last)
                 record = await asyncio.wait_for(records.get(), 60)
                 if len(speaker.first_packet_at) == before:
@@ -197,7 +272,20 @@ async def main(turns: int, speculative_ms: int | None, short_window: bool, reali
                     continue
                 total = (speaker.first_packet_at[-1] - last_voiced) * 1000
                 totals.append(total)
+                steps = TRACE.last_before(turn_started, speaker.first_packet_at[-1])
+                steps["model_request"] = max(
+                    (at for _, p, at in fake.requests if p.startswith("/chat") and at <= speaker.first_packet_at[-1]),
+                    default=0.0,
+                )
+                steps["first_packet"] = speaker.first_packet_at[-1]
                 t = record.timings
+                if t.first_token_ms is not None:
+                    steps["first_token"] = last_voiced + t.first_token_ms / 1000
+                if t.first_audio_ms is not None:
+                    steps["first_audio"] = last_voiced + t.first_audio_ms / 1000
+                for step in TRACE_STEPS:
+                    if steps.get(step, 0.0) >= turn_started:
+                        path.setdefault(step, []).append((steps[step] - last_voiced) * 1000)
                 marks = {
                     "end_of_speech": t.end_of_speech_ms,
                     "transcribed": t.transcribed_ms,
@@ -244,6 +332,14 @@ async def main(turns: int, speculative_ms: int | None, short_window: bool, reali
             await conversation.close()
     transcriber.close()
 
+    print()
+    print("critical path, p50 ms after the last voiced packet (step: time since the step before)")
+    previous = 0.0
+    for step, what in TRACE_STEPS.items():
+        if step in path:
+            at = statistics.median(path[step])
+            print(f"  {step:<14}{at:7.0f}  (+{at - previous:4.0f})  {what}  [{len(path[step])} turns]")
+            previous = at
     print()
     print(f"{'mark (ms)':<18}{'p50':>8}{'p95':>8}   (after the last voiced audio; whisper_compute: Whisper's own time)")
     for stage, values in stages.items():

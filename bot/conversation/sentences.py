@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 
 # Endings that do not end a sentence: abbreviations spoken mid-sentence.
 _ABBREVIATIONS = {
@@ -13,6 +15,8 @@ _ABBREVIATIONS = {
 _END = re.compile(r"(?:[.!?…]+[\"'”’)\]]*)(?=\s)|\n")
 # A clause ends at a comma, semicolon, colon or dash followed by whitespace (so "1,000" and "3:30" do not).
 _CLAUSE = re.compile(r"[,;:–—](?=\s)")
+# A word that is complete: whitespace follows it.
+_WORD = re.compile(r"\S+(?=\s)")
 _FENCE = "```"
 
 
@@ -30,18 +34,33 @@ class SentenceSplitter:
 
     With `first_phrase_min_chars`, the first piece may end at a clause boundary (comma, semicolon, colon, dash) once
     it is at least that long: speech can start after the first natural phrase instead of the whole first sentence,
-    as the fastest voice agents do. Code blocks are not spoken (the text transcript has them); a long block never
-    holds back later sentences.
+    as the fastest voice agents do. With `first_phrase_words`, a slow stream does not hold speech back either: once
+    `first_phrase_wait_s` has passed since the first text and no boundary has come, the first piece ends after the last
+    complete word, given at least that many (the next piece goes on from there). A fast stream, whose first clause
+    or sentence comes within the wait, is cut at that boundary as before. Code blocks are not spoken (the text
+    transcript has them); a long block never holds back later sentences.
     """
 
-    def __init__(self, first_phrase_min_chars: int = 0) -> None:
+    def __init__(
+        self,
+        first_phrase_min_chars: int = 0,
+        first_phrase_words: int = 0,
+        first_phrase_wait_s: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._consumed: int = 0
         self._text = ""
         self._first_phrase_min = first_phrase_min_chars
+        self._first_phrase_words = first_phrase_words
+        self._first_phrase_wait_s = first_phrase_wait_s
+        self._clock = clock
+        self._started_at: float | None = None
         self._emitted = False
 
     def feed(self, cumulative: str) -> list[str]:
         self._text = cumulative
+        if self._started_at is None and cumulative.strip():
+            self._started_at = self._clock()
         return self._take(final=False)
 
     def flush(self) -> list[str]:
@@ -54,7 +73,7 @@ class SentenceSplitter:
             fence = rest.find(_FENCE)
             prose = rest if fence < 0 else rest[:fence]
             cut = self._sentence_end(prose)
-            if not self._emitted and self._first_phrase_min > 0:
+            if not self._emitted and (self._first_phrase_min > 0 or self._first_phrase_words > 0):
                 phrase = self._phrase_end(prose)
                 if phrase is not None and (cut is None or phrase < cut):
                     cut = phrase
@@ -93,10 +112,19 @@ class SentenceSplitter:
         return None
 
     def _phrase_end(self, prose: str) -> int | None:
-        for match in _CLAUSE.finditer(prose):
-            if len(prose[: match.start()].strip()) >= self._first_phrase_min:
-                return match.end()
-        return None
+        ends: list[int] = []
+        if self._first_phrase_min > 0:
+            for match in _CLAUSE.finditer(prose):
+                if len(prose[: match.start()].strip()) >= self._first_phrase_min:
+                    ends.append(match.end())
+                    break
+        started = self._started_at
+        if self._first_phrase_words > 0 and started is not None:
+            words = list(_WORD.finditer(prose))
+            waited = self._clock() - started >= self._first_phrase_wait_s
+            if len(words) >= self._first_phrase_words and waited:
+                ends.append(words[-1].end())
+        return min(ends, default=None)
 
     def _emit(self, out: list[str], piece: str) -> None:
         spoken = speakable(piece)

@@ -22,7 +22,7 @@ class ConversationSettings:
     # End of an utterance: this much silence after the last voiced frame.
     end_of_speech_silence_ms: int = attrs.field(default=500, validator=positive)
     # The transcription of an utterance starts speculatively after this much silence (reused if the user stays quiet).
-    speculative_transcription_ms: int = attrs.field(default=120, validator=non_negative)
+    speculative_transcription_ms: int = attrs.field(default=40, validator=non_negative)
     # Utterances with less voiced audio than this are coughs and clicks: ignored.
     min_utterance_ms: int = attrs.field(default=300, validator=positive)
     # A monologue is cut into turns of at most this length.
@@ -53,3 +53,7 @@ class ConversationSettings:
     # Speech starts at the answer's first clause boundary (comma, semicolon, colon, dash) once the first phrase is at
     # least this long, instead of after the whole first sentence; 0 waits for the sentence.
     first_phrase_min_chars: int = attrs.field(default=16, validator=non_negative)
+    # A slow model's first phrase: when no such boundary has come `first_phrase_wait_ms` after its first text, speech
+    # starts after the last complete word, once there are at least `first_phrase_words`; 0 words: always wait.
+    first_phrase_words: int = attrs.field(default=3, validator=non_negative)
+    first_phrase_wait_ms: int = attrs.field(default=40, validator=non_negative)

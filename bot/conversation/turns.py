@@ -140,6 +140,11 @@ class UtteranceDetector:
                 events += self._check_silence(user_id, s, now)
         return events
 
+    def last_voiced_at(self, user_id: int) -> float | None:
+        """When the user's last voiced frame ended (None for someone never heard)."""
+        s = self._speakers.get(user_id)
+        return None if s is None else s.last_voiced_at
+
     def forget(self, user_id: int) -> None:
         """The user left: drop their state (an utterance in progress is abandoned)."""
         self._speakers.pop(user_id, None)

@@ -35,7 +35,7 @@ from bot.conversation.turns import (
     UtteranceEnded,
     pcm48k_to_16k_mono,
 )
-from bot.conversation.vad import SileroModel, VoiceActivityDetector
+from bot.conversation.vad import SileroModel, VoiceActivityDetector, level_dbfs
 from bot.errors import UserError
 from bot.llm.answering import Question
 from bot.speech.audio import RATE, Samples
@@ -151,6 +151,7 @@ class _Transcription:
     created_at: float
     # When Whisper started and finished (after waiting for a shared slot).
     times: list[float]
+    heard_samples: int = 0  # how much audio it was given
 
     @property
     def compute_ms(self) -> float | None:
@@ -158,11 +159,12 @@ class _Transcription:
 
 
 class _SpokenAnswer:
-    """One question's answer on its way to speech: the model's text cut into phrases, and the first phrase synthesised
-    as soon as it exists, before playback asks for it (an early answer waits for the end of speech to be confirmed).
+    """One question's answer on its way to speech: the model's text cut into phrases, each synthesised one phrase
+    ahead of playback, so speech flows without a gap at phrase boundaries.
 
-    Synthesis runs ahead only for that first phrase: after it, each phrase is synthesised as playback reaches it, so an
-    interrupted answer costs no speech that is never heard.
+    The first phrase is synthesised as soon as it exists, before playback asks for it (an early answer waits for the
+    end of speech to be confirmed); each later phrase once playback has begun the one before it, so an interrupted or
+    dropped answer costs at most one phrase of speech that is never heard.
     """
 
     def __init__(
@@ -172,8 +174,9 @@ class _SpokenAnswer:
         language: str | None,
         *,
         voice: SpeechSynthesis,
-        first_phrase_min_chars: int,
+        first_phrase: tuple[int, int, float],
         clock: Callable[[], float],
+        after: list[asyncio.Event] | None = None,
     ) -> None:
         self.question = question
         self.reply: AnswerStream | None = None
@@ -183,19 +186,25 @@ class _SpokenAnswer:
         self._voice = voice
         self._clock = clock
         self._sentences: asyncio.Queue[str | None] = asyncio.Queue()
-        self._first_audio: asyncio.Queue[bytes | None] = asyncio.Queue()
-        self._first_played = False  # playback reached the end of the first phrase (and saw its synthesis fail, if so)
-        self._producer = asyncio.create_task(self._produce(answerer, first_phrase_min_chars))
-        self._synthesis = asyncio.create_task(self._synthesise_first())
+        # Each phrase's audio, in order: chunks, then None; an exception when its synthesis failed.
+        self._phrases: asyncio.Queue[asyncio.Queue[bytes | BaseException | None] | None] = asyncio.Queue()
+        self._playing_phrase = 0  # how many phrases playback has begun
+        self._played_on = asyncio.Event()
+        self._producer = asyncio.create_task(self._produce(answerer, first_phrase, after))
+        self._synthesis = asyncio.create_task(self._synthesise())
 
-    async def _produce(self, answerer: Asking, first_phrase_min_chars: int) -> None:
+    async def _produce(
+        self, answerer: Asking, first_phrase: tuple[int, int, float], after: list[asyncio.Event] | None
+    ) -> None:
         try:
+            for turn_done in after or []:
+                await turn_done.wait()  # the speaker's earlier turns are stored: memory is read after them
             try:
                 self.reply = await answerer.begin(self.question)
             except UserError as exc:
                 self._sentences.put_nowait(exc.message)
                 return
-            splitter = SentenceSplitter(first_phrase_min_chars)
+            splitter = SentenceSplitter(*first_phrase, clock=self._clock)
             try:
                 async for text in self.reply:
                     if not text:
@@ -211,31 +220,38 @@ class _SpokenAnswer:
         finally:
             self._sentences.put_nowait(None)
 
-    async def _synthesise_first(self) -> None:
+    async def _synthesise(self) -> None:
+        made = 0
         try:
-            sentence = await self._sentences.get()
-            if sentence is None:
-                self._sentences.put_nowait(None)
-                return
-            async for chunk in self._voice.stream_pcm48k(sentence, self._language):
-                if chunk:
-                    self.marks.setdefault("first_audio", self._clock())
-                    self._first_audio.put_nowait(chunk)
+            while (sentence := await self._sentences.get()) is not None:
+                while self._playing_phrase < made:  # one phrase ahead of playback, no more
+                    self._played_on.clear()
+                    await self._played_on.wait()
+                audio: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
+                self._phrases.put_nowait(audio)
+                made += 1
+                try:
+                    async for chunk in self._voice.stream_pcm48k(sentence, self._language):
+                        if chunk:
+                            self.marks.setdefault("first_audio", self._clock())
+                            audio.put_nowait(chunk)
+                except Exception as exc:
+                    _log.debug("voice answer: speech synthesis failed: %s", exc)
+                    audio.put_nowait(exc)  # raised where playback reaches it
+                    return
+                finally:
+                    audio.put_nowait(None)
         finally:
-            self._first_audio.put_nowait(None)
+            self._phrases.put_nowait(None)
 
     async def audio(self) -> AsyncGenerator[bytes]:
-        """The answer's speech, starting with the first phrase prepared in advance."""
-        while (chunk := await self._first_audio.get()) is not None:
-            self.marks.setdefault("first_packet", self._clock())
-            yield chunk
-        self._first_played = True
-        await self._synthesis  # its failure, if it failed, is the speaker's
-        while (sentence := await self._sentences.get()) is not None:
-            async for chunk in self._voice.stream_pcm48k(sentence, self._language):
-                if not chunk:
-                    continue
-                self.marks.setdefault("first_audio", self._clock())
+        """The answer's speech, phrase after phrase, the first one prepared in advance."""
+        while (phrase := await self._phrases.get()) is not None:
+            self._playing_phrase += 1
+            self._played_on.set()
+            while (chunk := await phrase.get()) is not None:
+                if isinstance(chunk, BaseException):
+                    raise chunk
                 self.marks.setdefault("first_packet", self._clock())
                 yield chunk
 
@@ -249,10 +265,8 @@ class _SpokenAnswer:
         """After playback: waits for the model's answer to end (stopping it first if the speaker was interrupted)."""
         if interrupted:
             self._producer.cancel()
-        self._synthesis.cancel()  # normally done; not when playback stopped within the first phrase
+        self._synthesis.cancel()  # normally done; not when playback stopped before the last phrase
         await asyncio.wait([self._producer, self._synthesis])
-        if not self._first_played:
-            _log_failure(self._synthesis)
         if not self._producer.cancelled() and (exc := self._producer.exception()) is not None:
             raise exc
 
@@ -275,6 +289,8 @@ class _Pending:
     utterance: UtteranceEnded
     transcription: _Transcription
     early: _EarlyAnswer | None = None
+    # Set once the turn is over (its answer stored) or dropped: a later answer to the same speaker reads memory after.
+    done: asyncio.Event = attrs.field(factory=asyncio.Event)
 
 
 class VoiceConversation:
@@ -323,6 +339,7 @@ class VoiceConversation:
         self._speculative: dict[int, tuple[float, _Transcription]] = {}
         self._early: dict[int, _EarlyAnswer] = {}
         self._queue: deque[_Pending] = deque()
+        self._current: _Pending | None = None
         self._queued = asyncio.Event()
         self._recent: deque[TurnRecord] = deque(maxlen=settings.status_turns)
         self._bot_speaking = False
@@ -379,6 +396,7 @@ class VoiceConversation:
         for user_id in list(self._early):
             self._drop_early(user_id)
         for pending in self._queue:
+            pending.done.set()
             if pending.early is not None:
                 self._drop(pending.utterance.user_id, pending.early)
         tasks = [t for t in (self._worker, self._ticker) if t is not None]
@@ -416,6 +434,10 @@ class VoiceConversation:
                 self._speculative[event.user_id] = (event.last_voiced_at, job)
                 job.task.add_done_callback(functools.partial(self._heard_in_pause, event.user_id, job))
             elif isinstance(event, SpeechResumed):
+                # The utterance goes on: that pause's transcript and answer are of no use (its end will differ).
+                spec = self._speculative.pop(event.user_id, None)
+                if spec is not None:
+                    spec[1].task.cancel()
                 self._drop_early(event.user_id)
             else:
                 self._enqueue(event)
@@ -425,17 +447,15 @@ class VoiceConversation:
         if task.cancelled() or task.exception() is not None:
             return
         spec = self._speculative.get(user_id)
-        if spec is None or spec[1] is not job:
-            return  # the pause ended, or the speaker talked on, meanwhile: the turn takes it from here
+        if spec is None or spec[1] is not job or self._detector.last_voiced_at(user_id) != spec[0]:
+            return  # the pause ended, or the speaker made a sound again, meanwhile: the turn takes it from here
         heard = task.result()
         early = self._early.get(user_id)
         if early is not None:
             if same_words(early.transcript, heard.text):
                 return  # a short sound in the pause changed nothing
             self._drop_early(user_id)
-        # Only when no turn is being taken or waiting: an early answer must not read memory before earlier turns are
-        # stored, nor hold a model call while someone else's answer is spoken.
-        if heard.is_empty or not self._idle.is_set():
+        if heard.is_empty:
             return
         question = self._question(user_id, heard)
         if question is None or self._closing:
@@ -454,10 +474,13 @@ class VoiceConversation:
             _log.warning("guild %s: could not take a model call for an early answer: %s", self.guild_id, exc)
             return
         spec = self._speculative.get(user_id)
-        if self._closing or spec is None or spec[1] is not job or user_id in self._early or not self._idle.is_set():
-            await self._give_back(user_id)  # the pause ended (or a turn began) while the call was being taken
+        if self._closing or spec is None or spec[1] is not job or user_id in self._early:
+            await self._give_back(user_id)  # the pause ended while the call was being taken
             return
-        answer = self._spoken_answer(attrs.evolve(question, admitted=True), heard)
+        # Also while another turn is taken or waiting (someone else's answer may be playing): only the speaker's own
+        # earlier turns must be stored before the model is asked, so that their memory has them.
+        earlier = [p.done for p in (self._current, *self._queue) if p is not None and p.utterance.user_id == user_id]
+        answer = self._spoken_answer(attrs.evolve(question, admitted=True), heard, after=earlier)
         self._early[user_id] = _EarlyAnswer(heard.text, answer)
         _log.debug("guild %s: answering user %s early: %r", self.guild_id, user_id, heard.text)
 
@@ -493,14 +516,21 @@ class VoiceConversation:
             transcript=heard.text,
         )
 
-    def _spoken_answer(self, question: Question, heard: HeardText) -> _SpokenAnswer:
+    def _spoken_answer(
+        self, question: Question, heard: HeardText, *, after: list[asyncio.Event] | None = None
+    ) -> _SpokenAnswer:
         return _SpokenAnswer(
             self._answerer,
             question,
             self._settings.language or heard.language,
             voice=self._voice,
-            first_phrase_min_chars=self._settings.first_phrase_min_chars,
+            first_phrase=(
+                self._settings.first_phrase_min_chars,
+                self._settings.first_phrase_words,
+                self._settings.first_phrase_wait_ms / 1000,
+            ),
             clock=self._clock,
+            after=after,
         )
 
     def _transcribe(self, samples: Samples) -> _Transcription:
@@ -513,11 +543,18 @@ class VoiceConversation:
                 times.append(self._clock())
                 return result
 
-        return _Transcription(asyncio.create_task(work()), self._clock(), times)
+        return _Transcription(asyncio.create_task(work()), self._clock(), times, len(samples))
 
     def _enqueue(self, utterance: UtteranceEnded) -> None:
         spec = self._speculative.pop(utterance.user_id, None)
-        if spec is not None and spec[0] == utterance.last_voiced_at and not utterance.cut:
+        # Taken early in the pause, the speculative transcript lacks the end of the short tail kept after the last
+        # voiced frame: it stands only if that missing audio is silence.
+        if (
+            spec is not None
+            and spec[0] == utterance.last_voiced_at
+            and not utterance.cut
+            and level_dbfs(utterance.samples[spec[1].heard_samples :]) < self._settings.vad_min_level_dbfs
+        ):
             transcription = spec[1]
         else:
             if spec is not None:
@@ -526,6 +563,7 @@ class VoiceConversation:
         self._queue.append(_Pending(utterance, transcription, self._early.pop(utterance.user_id, None)))
         while len(self._queue) > self._settings.max_queued_utterances:
             dropped = self._queue.popleft()
+            dropped.done.set()
             dropped.transcription.task.cancel()
             if dropped.early is not None:
                 self._drop(dropped.utterance.user_id, dropped.early)
@@ -542,13 +580,16 @@ class VoiceConversation:
                 self._queued.clear()
                 await self._queued.wait()
                 continue
-            pending = self._queue.popleft()
+            pending = self._current = self._queue.popleft()
             try:
                 await self._take_turn(pending)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 _log.exception("guild %s: voice turn of user %s failed", self.guild_id, pending.utterance.user_id)
+            finally:
+                self._current = None
+                pending.done.set()
 
     async def _take_turn(self, pending: _Pending) -> None:
         try:

@@ -195,24 +195,31 @@ class Answerer:
         if not question.admitted:
             await self._limiter.take(question.user_id)
         settings = self._settings
-        turns: list[Turn] = []
-        if question.conversation_id is not None:
-            turns = await self._answers.conversation(question.conversation_id, limit=settings.memory_turns)
-        elif not question.new_conversation:
-            turns = await self._answers.memory(
+
+        async def memory() -> list[Turn]:
+            if question.conversation_id is not None:
+                return await self._answers.conversation(question.conversation_id, limit=settings.memory_turns)
+            if question.new_conversation:
+                return []
+            return await self._answers.memory(
                 question.channel_id,
                 question.user_id,
                 limit=settings.memory_turns,
                 max_age=dt.timedelta(minutes=settings.memory_max_age_minutes),
             )
+
+        async def references() -> ReferenceBlock:
+            if self._references is None:
+                return ReferenceBlock("", [])
+            return await self._references.block(question.guild_id, question.text, user_id=question.user_id)
+
+        # Independent look-ups, at once: the time to the model's first token is what a voice turn waits for.
+        turns, model, system_prompt, block = await asyncio.gather(
+            memory(), self.model_for(question.guild_id), self.system_prompt_for(question), references()
+        )
         conversation_id = question.conversation_id or (turns[-1].conversation_id if turns else new_conversation_id())
-        model = await self.model_for(question.guild_id)
         if question.images and not settings.takes_images(model):
             raise InvalidInput(f"The model answering here (`{model}`) does not take pictures. Ask in words instead.")
-        system_prompt = await self.system_prompt_for(question)
-        block = ReferenceBlock("", [])
-        if self._references is not None:
-            block = await self._references.block(question.guild_id, question.text, user_id=question.user_id)
         # The references have their own budget, on top of the conversation's.
         budget = settings.context_token_budget + estimate_tokens(block.text)
         messages = fit_context(system_prompt, turns, question.text, budget, references=block.text)

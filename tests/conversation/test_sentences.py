@@ -62,3 +62,24 @@ def test_the_first_phrase_is_spoken_at_a_clause_boundary_once_long_enough() -> N
         "Winds reach 100 km/h, often.",
     ]
     assert SentenceSplitter(first_phrase_min_chars=16).feed("It costs 1,000,000 dollars") == []
+
+
+def test_a_slow_stream_starts_speaking_after_a_few_words_a_fast_one_at_its_first_clause() -> None:
+    text = "Mars is cold and dry, about minus sixty degrees on average. It has two small moons."
+    now = [0.0]
+    slow = SentenceSplitter(16, first_phrase_words=3, first_phrase_wait_s=0.04, clock=lambda: now[0])
+    fed: list[list[str]] = []
+    for i in range(4, len(text) + 1, 4):  # a model writing 4 characters every 1/60 s
+        fed.append(slow.feed(text[:i]))
+        now[0] += 1 / 60
+    fed.append(slow.feed(text))
+    # No clause boundary 40 ms after the first text: speech starts once "Mars is cold" is whole.
+    assert fed[:4] == [[], [], [], ["Mars is cold"]]
+    assert [s for batch in fed for s in batch] + slow.flush() == [
+        "Mars is cold",
+        "and dry, about minus sixty degrees on average.",
+        "It has two small moons.",
+    ]
+    # The whole answer at once (a fast model): the first clause is the first phrase, as without the wait.
+    fast = SentenceSplitter(16, first_phrase_words=3, first_phrase_wait_s=0.04, clock=lambda: 0.0)
+    assert fast.feed(text)[:2] == ["Mars is cold and dry,", "about minus sixty degrees on average."]

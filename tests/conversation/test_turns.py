@@ -35,7 +35,9 @@ def test_one_utterance_with_its_boundaries(vad_model: SileroModel) -> None:
     stream = np.concatenate([silence(0.6), speech, silence(1.0)])
     events = feed(detector(vad_model), 1, stream)
     kinds = [type(e) for e in events]
-    assert kinds == [SpeechStarted, SilenceBegan, UtteranceEnded]
+    # A gap between words may begin a pause that the next word ends (transcribed early, for nothing).
+    assert kinds[0] is SpeechStarted and kinds[-2:] == [SilenceBegan, UtteranceEnded]
+    assert kinds[1:-2] == [SilenceBegan, SpeechResumed] * (len(kinds[1:-2]) // 2)
     ended = events[-1]
     assert isinstance(ended, UtteranceEnded)
     speech_end = 0.6 + len(speech) / 16_000
@@ -48,10 +50,13 @@ def test_one_utterance_with_its_boundaries(vad_model: SileroModel) -> None:
 
 def test_the_speculative_samples_are_the_final_ones(vad_model: SileroModel) -> None:
     events = feed(detector(vad_model), 1, np.concatenate([load_fixture("capital_of_france"), silence(1.0)]))
-    began = next(e for e in events if isinstance(e, SilenceBegan))
+    began = [e for e in events if isinstance(e, SilenceBegan)][-1]  # the pause that ended the utterance
     ended = next(e for e in events if isinstance(e, UtteranceEnded))
     assert began.last_voiced_at == ended.last_voiced_at
-    assert np.array_equal(began.samples, ended.samples)
+    # The same audio, but for the end of the short tail kept after the last voiced frame, not yet heard in the pause.
+    heard = len(began.samples)
+    assert np.array_equal(began.samples, ended.samples[:heard])
+    assert 0 < len(ended.samples) - heard <= 960  # 60 ms: 100 ms of tail, 40 ms of it heard
 
 
 def test_talking_on_after_a_pause_resumes_the_same_utterance(vad_model: SileroModel) -> None:
@@ -61,7 +66,8 @@ def test_talking_on_after_a_pause_resumes_the_same_utterance(vad_model: SileroMo
     ended = [e for e in events if isinstance(e, UtteranceEnded)]
     assert len(ended) == 1  # one question, paused in the middle
     kinds = [type(e) for e in events]
-    resumed = kinds.index(SpeechResumed)
+    # The 0.25 s pause (a gap between words may have begun one earlier).
+    resumed = next(i for i, e in enumerate(events) if isinstance(e, SpeechResumed) and e.at >= 2.15)
     assert kinds[resumed - 1] is SilenceBegan
     at = events[resumed].at
     # Announced once the speaker has talked on for barge_in_min_speech_ms (100 ms) after the pause.

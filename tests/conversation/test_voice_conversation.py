@@ -4,6 +4,7 @@ FakeOpenAI, espeak-ng speech, and a speaker that plays in real time."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -94,8 +95,16 @@ async def build(
     clock: ManualClock | None = None,
     transcriber: SpeechToText | None = None,
     limiter: RateLimiter | None = None,
+    posting: asyncio.Event | None = None,
 ) -> AsyncIterator[Call]:
+    """With `posting`, each finished turn is reported only once that event is set (a slow transcript channel)."""
     turns: asyncio.Queue[TurnRecord] = asyncio.Queue()
+
+    async def on_turn(record: TurnRecord) -> None:
+        if posting is not None:
+            await posting.wait()
+        await turns.put(record)
+
     async with FakeOpenAI() as fake, answering(fake, tmp_path / "answers.sqlite3", limiter) as (answerer, answers):
         speaker, voice = RecordingSpeaker(realtime=realtime), EspeakVoice()
         conversation = VoiceConversation(
@@ -108,7 +117,7 @@ async def build(
             answerer=answerer,
             voice=voice,
             speaker=speaker,
-            on_turn=turns.put,
+            on_turn=on_turn,
             addressing=addressing,
             clock=clock or time.monotonic,
         )
@@ -284,6 +293,7 @@ async def test_the_answer_goes_out_through_the_voice_players_opus(
 # the end of speech confirms the same words. Time is the test's: the pause lasts until the test moves the clock on.
 
 WEATHER = "The weather on Mars is very cold."
+PARIS = "Paris is the capital of France."
 LONG_ANSWER = " ".join(f"Zebras have stripes, and stripe number {n} is black and white." for n in range(60))
 
 
@@ -402,3 +412,52 @@ async def test_talking_on_after_a_pause_drops_the_answer_begun_in_it(
     assert [(a.id, a.answer) for a in stored] == [(turn.answer_id, WEATHER)]
     assert call.turns.empty()
     assert await calls_left(limiter, 6) == 1
+
+
+# -- answering during the pause while another turn runs ----------------------------------------------------------------
+
+
+@pytest.fixture
+def posting() -> asyncio.Event:
+    return asyncio.Event()
+
+
+@pytest.fixture
+async def posting_call(
+    whisper: LocalWhisper, vad_model: SileroModel, tmp_path: Path, limiter: RateLimiter, posting: asyncio.Event
+) -> AsyncIterator[Call]:
+    async for c in build(
+        whisper, vad_model, tmp_path, realtime=True, clock=ManualClock(), limiter=limiter, posting=posting
+    ):
+        yield c
+
+
+async def test_talking_over_the_bot_stops_it_and_is_answered_in_the_pause_while_that_turn_still_runs(
+    posting_call: Call, posting: asyncio.Event, limiter: RateLimiter
+) -> None:
+    call = posting_call
+    call.fake.chunk_delay_s = 0.01  # the long answer is still being written when it is cut short
+    call.fake.default_reply = lambda body: WEATHER if "weather" in json.dumps(body).lower() else LONG_ANSWER
+    call.say_now(7, load_fixture("capital_of_france"))
+    call.wait(0.3)
+    await asyncio.wait_for(call.speaker.playing.wait(), WAIT_S)
+    call.fake.chat_started.clear()
+
+    call.say_now(8, load_fixture("weather_question"))  # user 8 talks over the bot; it ends in 0.4 s of pause
+    await asyncio.wait_for(call.speaker.interrupted.wait(), WAIT_S)  # the bot fell silent at once
+    call.speaker.realtime = False  # the rest is played as fast as it comes
+    # User 7's turn is not over (its transcript is still being posted), yet user 8's answer is begun in the pause.
+    await asyncio.wait_for(call.fake.chat_started.wait(), WAIT_S)
+    assert len(call.fake.chat_requests) == 2 and call.turns.empty()
+    heard_before = len(call.speaker.pcm)
+
+    call.wait(0.2)  # user 8's end of speech: that turn waits for user 7's
+    posting.set()
+    interrupted, answered = await call.next_turn(), await call.next_turn()
+    await call.conversation.wait_idle()
+
+    assert interrupted.user_id == 7 and interrupted.interrupted and call.speaker.stopped_during_play == 1
+    assert answered.user_id == 8 and answered.answer_text == WEATHER and answered.timings.early_answer
+    assert call.voice.spoken.count(WEATHER) == 1 and len(call.speaker.pcm) > heard_before
+    assert len(call.fake.chat_requests) == 2  # user 8 was asked about once
+    assert await calls_left(limiter, 8) == 1

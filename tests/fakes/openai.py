@@ -113,6 +113,8 @@ class FakeOpenAI:
         self.jobs: dict[str, Job] = {}
         self._faults: list[Fault] = []
         self._slow: list[Slow] = []
+        self._holds: list[asyncio.Event] = []
+        self._gates: list[asyncio.Event] = []  # every hold, released when the fake closes
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -128,6 +130,8 @@ class FakeOpenAI:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        for gate in self._gates:
+            gate.set()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -169,6 +173,13 @@ class FakeOpenAI:
     ) -> None:
         for _ in range(times):
             self._faults.append(Fault(0, path_prefix, None, delay=seconds, model=model, contains=contains))
+
+    def hold_next_chat(self) -> asyncio.Event:
+        """The next chat completion is received, then answered only once the returned event is set."""
+        gate = asyncio.Event()
+        self._holds.append(gate)
+        self._gates.append(gate)
+        return gate
 
     def slow_next(self, method: str, path: str, *, seconds: float) -> None:
         """The next `method path` request is carried out (a job is created, a file stored), then its response is held
@@ -355,6 +366,8 @@ class FakeOpenAI:
             return _error(400, message, param=param)
         self.chat_requests.append(body)
         self.chat_started.set()
+        if self._holds:
+            await self._holds.pop(0).wait()  # a model that has not answered yet (the test decides when it does)
         if self.chat_latency_s:
             await asyncio.sleep(self.chat_latency_s)  # the model thinking, not synchronisation
         if body.get("model") in self._by_model:
