@@ -170,11 +170,11 @@ class TracedAnswerer:
     def __init__(self, answerer: Answerer) -> None:
         self._answerer = answerer
 
-    def admit(self, user_id: int) -> None:
-        self._answerer.admit(user_id)
+    async def admit(self, user_id: int) -> None:
+        await self._answerer.admit(user_id)
 
-    def give_back(self, user_id: int) -> None:
-        self._answerer.give_back(user_id)
+    async def give_back(self, user_id: int) -> None:
+        await self._answerer.give_back(user_id)
 
     async def begin(self, question: Question) -> Reply:
         TRACE.mark("ask")
