@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import logging
-from typing import Any
 
+import httpx2  # the HTTP client that openai 3 is built on
 import openai
-from openai.types.chat import ChatCompletionMessageParam
 
 _log = logging.getLogger(__name__)
 
@@ -43,41 +43,37 @@ async def warn_if_endpoint_unusable(client: openai.AsyncOpenAI, *, timeout_s: fl
 
 
 def load_client_parts(client: openai.AsyncOpenAI) -> None:
-    """Run once in a worker thread at start-up: a rehearsal of a completion and of a stream, answered in memory, so
-    what the client loads lazily on its first request (about 0.3 s of imports, the async backend of its HTTP stack,
-    pydantic schemas, the platform headers) is loaded here and not on the event loop, where it would stall every
-    answer and the gateway heartbeat for that long on the bot's first question."""
-    import importlib
+    """Run once in a worker thread at start-up: a rehearsal of a completion and of a stream through ChatModel, as the
+    bot asks them, answered in memory, so what the client loads lazily on its first request (about 0.3 s of imports,
+    the async backend of its HTTP stack, pydantic schemas, the platform headers) is loaded here and not on the event
+    loop, where it would stall every answer and the gateway heartbeat for that long on the bot's first question."""
+    from bot.llm.chat import ChatMessage, ChatModel
 
     importlib.import_module("anyio._backends._asyncio")  # what the HTTP connection pool imports on first use
-    http = openai.DefaultAsyncHttpxClient(transport=_transport_module().MockTransport(_rehearsal_reply))
-    rehearsal = client.with_options(base_url="http://rehearsal.invalid/v1", http_client=http, max_retries=0)
+    http = openai.DefaultAsyncHttpxClient(transport=httpx2.MockTransport(_rehearsal_reply))
+    chat = ChatModel(
+        client.with_options(base_url="http://rehearsal.invalid/v1", http_client=http, max_retries=0),
+        max_tokens=1,
+        temperature=None,
+    )
 
     async def rehearse() -> None:
-        message: list[ChatCompletionMessageParam] = [{"role": "user", "content": "ok"}]
-        await rehearsal.chat.completions.create(model="m", messages=message)
-        stream = await rehearsal.chat.completions.create(model="m", messages=message, stream=True)
-        async for _ in stream:
+        question = [ChatMessage("user", "ok")]
+        await chat.complete("m", question)
+        async for _ in chat.stream("m", question).deltas:
             pass
         await http.aclose()
 
     asyncio.run(rehearse())
 
 
-def _transport_module() -> Any:
-    import httpx2  # the HTTP client that openai 3 is built on
-
-    return httpx2
-
-
-def _rehearsal_reply(request: Any) -> Any:
-    httpx = _transport_module()
+def _rehearsal_reply(request: httpx2.Request) -> httpx2.Response:
     if b'"stream":true' in request.content.replace(b" ", b""):
         chunk = {"id": "r", "object": "chat.completion.chunk", "created": 0, "model": "m",
                  "choices": [{"index": 0, "delta": {"content": "ok"}, "finish_reason": "stop"}]}  # fmt: skip
         body = f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode()
-        return httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
+        return httpx2.Response(200, content=body, headers={"content-type": "text/event-stream"})
     message = {"role": "assistant", "content": "ok"}
     completion = {"id": "r", "object": "chat.completion", "created": 0, "model": "m",
                   "choices": [{"index": 0, "finish_reason": "stop", "message": message}]}  # fmt: skip
-    return httpx.Response(200, json=completion)
+    return httpx2.Response(200, json=completion)
