@@ -37,26 +37,26 @@ class Database:
 
     async def open(self) -> None:
         url = make_url(self.url)
+        backend = url.get_backend_name()
+        sqlite_file = Path(url.database) if backend == "sqlite" and url.database not in (None, ":memory:") else None
         kwargs: dict[str, Any] = {}
-        if url.get_backend_name() == "sqlite":
-            if url.database and url.database != ":memory:":
-                Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        if backend == "sqlite":
+            if sqlite_file is not None:
+                sqlite_file.parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"timeout": 30}
         else:
             kwargs |= {"pool_size": self._pool_size, "max_overflow": 10}
         engine = create_async_engine(url, **kwargs)
-        if url.get_backend_name() == "sqlite":
+        if backend == "sqlite":
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         self._engine = engine
         # Reads on PostgreSQL run without BEGIN and ROLLBACK around each one (three round trips become one, and the
         # transaction statements were an eighth of a busy bot's CPU); writes keep their transactions (engine.begin()).
-        self._reads = (
-            engine.execution_options(isolation_level="AUTOCOMMIT") if url.get_backend_name() == "postgresql" else engine
-        )
+        self._reads = engine.execution_options(isolation_level="AUTOCOMMIT") if backend == "postgresql" else engine
         async with engine.begin() as conn:
             await conn.run_sync(migrate)
-        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-            self._reader = SqliteReader(Path(url.database))
+        if sqlite_file is not None:
+            self._reader = SqliteReader(sqlite_file)
         _log.info("database ready (%s)", url.render_as_string(hide_password=True))
 
     def reading(self) -> AsyncConnection:
@@ -89,6 +89,7 @@ class Database:
         if self._reader is not None:
             await asyncio.get_running_loop().run_in_executor(None, self._reader.close)
             self._reader = None
+        self._reads = None
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None
