@@ -40,6 +40,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.ack_latency import percentile
 from bot.config import Config, Secrets, Settings
 from tests.fakes.discord import Event, FakeDiscord, InteractionHandle
 from tests.fakes.openai import FakeOpenAI
@@ -110,11 +111,6 @@ def serve_main(args: argparse.Namespace) -> None:
 
 
 # ----- the bench: fakes here, bots in child processes ---------------------------------------------------------------
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
 def answered(e: Event) -> bool:
