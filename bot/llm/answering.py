@@ -14,7 +14,17 @@ from bot.llm.chat import ChatMessage, ChatModel, ChatStream
 from bot.llm.references import ReferenceBlock, References
 from bot.llm.settings import LLMSettings
 from bot.llm.tokens import estimate_tokens
-from bot.store.answers import Answer, AnswerStore, ImageRef, NewAnswer, Source, Turn, new_conversation_id
+from bot.store.answers import (
+    Answer,
+    AnswerStore,
+    ImageRef,
+    Memory,
+    NewAnswer,
+    PrivateAsker,
+    Source,
+    Turn,
+    new_conversation_id,
+)
 from bot.store.guilds import GuildSettingsStore
 from bot.store.personas import PersonaStore
 
@@ -42,6 +52,11 @@ class Question:
     # A thread's conversation: its turns are the memory, whoever asked them; the thread's channel's persona applies.
     conversation_id: str | None = None
     parent_channel_id: int | None = None
+
+    @property
+    def seen_only_by_asker(self) -> bool:
+        """A private answer or a DM answer: its asker's private turns here may be its memory, as nobody else sees it."""
+        return self.private or self.guild_id is None
 
 
 def fit_context(
@@ -196,16 +211,25 @@ class Answerer:
             await self._limiter.take(question.user_id)
         settings = self._settings
 
-        async def memory() -> list[Turn]:
+        # A private or DM turn is context only for its asker's later private turns in the same place: a public answer
+        # (or a thread) built on one would repeat it to everyone there.
+        private = question.seen_only_by_asker
+
+        async def memory() -> Memory:
             if question.conversation_id is not None:
-                return await self._answers.conversation(question.conversation_id, limit=settings.memory_turns)
+                asker = PrivateAsker(question.channel_id, question.user_id) if private else None
+                turns = await self._answers.conversation(
+                    question.conversation_id, limit=settings.memory_turns, private_asker=asker
+                )
+                return Memory(question.conversation_id, turns)
             if question.new_conversation:
-                return []
+                return Memory(None, [])
             return await self._answers.memory(
                 question.channel_id,
                 question.user_id,
                 limit=settings.memory_turns,
                 max_age=dt.timedelta(minutes=settings.memory_max_age_minutes),
+                private=private,
             )
 
         async def references() -> ReferenceBlock:
@@ -214,10 +238,11 @@ class Answerer:
             return await self._references.block(question.guild_id, question.text, user_id=question.user_id)
 
         # Independent look-ups, at once: the time to the model's first token is what a voice turn waits for.
-        turns, model, system_prompt, block = await asyncio.gather(
+        remembered, model, system_prompt, block = await asyncio.gather(
             memory(), self.model_for(question.guild_id), self.system_prompt_for(question), references()
         )
-        conversation_id = question.conversation_id or (turns[-1].conversation_id if turns else new_conversation_id())
+        turns = remembered.turns
+        conversation_id = remembered.conversation_id or new_conversation_id()
         if question.images and not settings.takes_images(model):
             raise InvalidInput(f"The model answering here (`{model}`) does not take pictures. Ask in words instead.")
         # The references have their own budget, on top of the conversation's.

@@ -69,12 +69,42 @@ class Answer(NewAnswer):
 
 
 @attrs.frozen
+class PrivateAsker:
+    """The asker of a private or DM turn and where they ask it: their own private turns there are context for it."""
+
+    channel_id: int
+    user_id: int
+
+
+# What everyone in the place saw: neither an ephemeral /ask private answer nor a DM answer.
+_PUBLIC = sa.and_(answers.c.private == sa.false(), answers.c.guild_id.is_not(None))
+
+
+def _seen_by(asker: PrivateAsker | None) -> sa.ColumnElement[bool]:
+    """The answers that may be memory for a turn: public ones, and for a private turn its asker's own in that place.
+
+    A private answer is never context for anyone else, nor for a public answer (which would repeat it to the channel),
+    nor for a thread (whose memory every member can question)."""
+    if asker is None:
+        return _PUBLIC
+    return sa.or_(_PUBLIC, sa.and_(answers.c.channel_id == asker.channel_id, answers.c.user_id == asker.user_id))
+
+
+@attrs.frozen
 class Turn:
     """One question and answer of a conversation, oldest first when listed."""
 
     question: str
     answer: str
     conversation_id: str
+
+
+@attrs.frozen
+class Memory:
+    """What a new turn remembers of the conversation it goes on with (None: there is none, it starts one)."""
+
+    conversation_id: str | None
+    turns: list[Turn]
 
 
 def _answer(row: Any) -> Answer:
@@ -141,42 +171,60 @@ class AnswerStore:
             rows = (await conn.execute(query.order_by(answers.c.id.desc()).limit(limit))).all()
         return [_answer(r) for r in rows]
 
-    async def memory(self, channel_id: int, user_id: int, *, limit: int, max_age: dt.timedelta) -> list[Turn]:
-        """The current conversation's recent turns for this user in this channel, oldest first.
+    async def memory(
+        self, channel_id: int, user_id: int, *, limit: int, max_age: dt.timedelta, private: bool = False
+    ) -> Memory:
+        """The current conversation here and its recent turns that the user's new turn may remember, oldest first.
 
-        The current conversation is the one of the user's latest answer here; older conversations are not mixed in.
+        The current conversation is the one of the user's latest answer in this channel (younger than `max_age`);
+        older conversations are not mixed in. A public turn (`private` False) remembers its public turns only; a
+        private or DM turn also the user's own private turns here. Privacy decides what is remembered, never which
+        conversation goes on: a public turn after a private one continues it without its private turns, so the
+        asker's next private turn still has them.
         """
-        if limit <= 0:
-            return []
         since = utcnow() - max_age
+        mine = sa.and_(answers.c.channel_id == channel_id, answers.c.user_id == user_id, answers.c.delivered)
         async with self._db.reading() as conn:
+            latest = (
+                await conn.execute(
+                    sa.select(answers.c.conversation_id, answers.c.created_at)
+                    .where(mine)
+                    .order_by(answers.c.id.desc())
+                    .limit(1)
+                )
+            ).first()
+            if latest is None or as_utc(latest.created_at) < since:
+                return Memory(None, [])
+            if limit <= 0:
+                return Memory(latest.conversation_id, [])
             rows = (
                 await conn.execute(
                     sa.select(answers.c.question, answers.c.answer, answers.c.conversation_id, answers.c.created_at)
-                    .where(answers.c.channel_id == channel_id, answers.c.user_id == user_id, answers.c.delivered)
+                    .where(mine, answers.c.conversation_id == latest.conversation_id)
+                    .where(_seen_by(PrivateAsker(channel_id, user_id) if private else None))
                     .order_by(answers.c.id.desc())
                     .limit(limit)
                 )
             ).all()
         turns: list[Turn] = []
         for row in rows:
-            created = as_utc(row.created_at)
-            if turns and row.conversation_id != turns[0].conversation_id:
-                break
-            if created < since:
+            if as_utc(row.created_at) < since:
                 break
             turns.insert(0, Turn(question=row.question, answer=row.answer, conversation_id=row.conversation_id))
-        return turns
+        return Memory(latest.conversation_id, turns)
 
-    async def conversation(self, conversation_id: str, *, limit: int) -> list[Turn]:
-        """The conversation's latest delivered turns, whoever asked them (a thread's shared memory), oldest first."""
+    async def conversation(
+        self, conversation_id: str, *, limit: int, private_asker: PrivateAsker | None = None
+    ) -> list[Turn]:
+        """The conversation's latest delivered public turns, whoever asked them (a thread's shared memory), oldest
+        first; for a private turn (`private_asker`), its asker's private turns in that place too."""
         if limit <= 0:
             return []
         async with self._db.reading() as conn:
             rows = (
                 await conn.execute(
                     sa.select(answers.c.question, answers.c.answer, answers.c.conversation_id)
-                    .where(answers.c.conversation_id == conversation_id, answers.c.delivered)
+                    .where(answers.c.conversation_id == conversation_id, answers.c.delivered, _seen_by(private_asker))
                     .order_by(answers.c.id.desc())
                     .limit(limit)
                 )

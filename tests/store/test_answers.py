@@ -7,9 +7,10 @@ import sys
 from asyncio.subprocess import PIPE, STDOUT
 from pathlib import Path
 
+import attrs
 import sqlalchemy as sa
 
-from bot.store.answers import AnswerStore, ImageRef, NewAnswer
+from bot.store.answers import AnswerStore, ImageRef, Memory, NewAnswer, PrivateAsker, Turn
 from bot.store.database import Database
 from bot.store.guilds import GuildSettingsStore
 from bot.store.schema import answers
@@ -62,9 +63,12 @@ async def test_memory_is_the_current_conversation_oldest_first(db: Database) -> 
         await store.add(_new(q, "c1"))
     await store.add(_new("other user", "c1", user=2))
     await store.add(_new("other channel", "c1", channel=11))
-    turns = await store.memory(10, 1, limit=10, max_age=dt.timedelta(hours=1))
+    turns = (await store.memory(10, 1, limit=10, max_age=dt.timedelta(hours=1))).turns
     assert [t.question for t in turns] == ["one", "two", "three"]
-    assert [t.question for t in await store.memory(10, 1, limit=2, max_age=dt.timedelta(hours=1))] == ["two", "three"]
+    assert [t.question for t in (await store.memory(10, 1, limit=2, max_age=dt.timedelta(hours=1))).turns] == [
+        "two",
+        "three",
+    ]
 
 
 async def test_memory_forgets_old_turns_and_survives_reopening(db: Database, tmp_path: Path) -> None:
@@ -79,7 +83,7 @@ async def test_memory_forgets_old_turns_and_survives_reopening(db: Database, tmp
     await store.add(_new("recent"))
     await db.close()
     await db.open()  # a restart keeps the memory
-    turns = await store.memory(10, 1, limit=10, max_age=dt.timedelta(hours=1))
+    turns = (await store.memory(10, 1, limit=10, max_age=dt.timedelta(hours=1))).turns
     assert [t.question for t in turns] == ["recent"]
 
 
@@ -135,7 +139,7 @@ async def test_an_undelivered_answer_is_kept_but_left_out_of_memory(db: Database
     first = await store.add(_new("one"))
     second = await store.add(_new("two"))
     await store.mark_undelivered(second.id)
-    assert [t.question for t in await store.memory(10, 1, limit=5, max_age=dt.timedelta(hours=1))] == ["one"]
+    assert [t.question for t in (await store.memory(10, 1, limit=5, max_age=dt.timedelta(hours=1))).turns] == ["one"]
     kept = await store.get(second.id)
     assert kept is not None and not kept.delivered and first.delivered
 
@@ -168,3 +172,64 @@ async def test_a_database_from_before_personas_is_upgraded_and_old_answers_have_
         assert [t.question for t in await store.conversation("c", limit=5)] == ["q", "q2"]
     finally:
         await upgraded.close()
+
+
+def _private(question: str, conversation: str = "c1", user: int = 1, channel: int = 10) -> NewAnswer:
+    return attrs.evolve(_new(question, conversation, user, channel), private=True)
+
+
+async def test_a_private_turn_is_memory_only_for_its_askers_later_private_turns_there(db: Database) -> None:
+    store = AnswerStore(db)
+
+    async def remembered(channel: int, user: int, *, private: bool = False) -> list[str]:
+        memory = await store.memory(channel, user, limit=10, max_age=dt.timedelta(hours=1), private=private)
+        return [t.question for t in memory.turns]
+
+    await store.add(_new("public one"))
+    await store.add(_private("secret two"))
+    await store.add(_private("someone else's secret", user=2))
+    await store.add(_private("secret elsewhere", channel=11))
+
+    assert await remembered(10, 1) == ["public one"]
+    assert await remembered(10, 1, private=True) == ["public one", "secret two"]
+    assert await remembered(10, 2) == []
+    assert await remembered(10, 2, private=True) == ["someone else's secret"]
+    assert await remembered(11, 1) == []
+
+
+async def test_a_public_turn_after_a_private_one_goes_on_with_the_conversation_without_it(db: Database) -> None:
+    store = AnswerStore(db)
+    hour = dt.timedelta(hours=1)
+    await store.add(_private("secret", "c"))
+    public = await store.memory(10, 1, limit=10, max_age=hour)
+    assert public == Memory("c", [])
+    await store.add(_new("public", "c"))
+    # So the asker's next private turn still has its private context, and the public turn too.
+    private = await store.memory(10, 1, limit=10, max_age=hour, private=True)
+    assert private.conversation_id == "c" and [t.question for t in private.turns] == ["secret", "public"]
+    assert await store.memory(10, 1, limit=10, max_age=hour, private=False) == Memory(
+        "c", [Turn("public", "answer to public", "c")]
+    )
+
+
+async def test_dm_turns_are_memory_for_private_turns_only(db: Database) -> None:
+    store = AnswerStore(db)
+    await store.add(attrs.evolve(_new("in a DM"), guild_id=None))
+    assert (await store.memory(10, 1, limit=10, max_age=dt.timedelta(hours=1))).turns == []
+    dm = await store.memory(10, 1, limit=10, max_age=dt.timedelta(hours=1), private=True)
+    assert [t.question for t in dm.turns] == ["in a DM"]
+
+
+async def test_a_conversation_shared_by_a_thread_holds_public_turns_only(db: Database) -> None:
+    store = AnswerStore(db)
+    await store.add(_private("secret", "c"))
+    await store.add(_new("public", "c"))
+    await store.add(_new("in the thread", "c", user=2, channel=20))
+    await store.add(_private("a private ask in the thread", "c", user=2, channel=20))
+    shared = await store.conversation("c", limit=10)
+    assert [t.question for t in shared] == ["public", "in the thread"]
+    # A private turn there also remembers its own asker's private turns in that place, and nobody else's.
+    own = await store.conversation("c", limit=10, private_asker=PrivateAsker(20, 2))
+    assert [t.question for t in own] == ["public", "in the thread", "a private ask in the thread"]
+    other = await store.conversation("c", limit=10, private_asker=PrivateAsker(20, 1))
+    assert [t.question for t in other] == ["public", "in the thread"]
