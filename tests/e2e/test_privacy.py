@@ -170,3 +170,77 @@ async def test_malformed_custom_ids_are_refused_not_crashed_on(
         for custom_id in ("correction:abc", "correction:1.2", "review-edit:-1", "correction:" + "9" * 30):
             forged = discord.submit_modal(custom_id, {"corrected": "x"}, user=discord.admin)
             assert "out of date" in await refusal(forged)
+
+
+def last_request(openai_fake: FakeOpenAI) -> str:
+    """Everything the model was given for the latest answer."""
+    return json.dumps(openai_fake.chat_requests[-1]["messages"])
+
+
+async def test_a_private_answer_is_memory_only_for_its_askers_later_private_answers_there(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    eve = discord.make_user("eve")
+    async with running_bot(discord, openai_fake, tmp_path):
+        await ask(discord, SECRET, discord.member, private=True)
+
+        # The asker's next public answer is shown to the channel: it is not built on the private one.
+        await ask(discord, "What did I just tell you?", discord.member)
+        assert "Grimsby" not in last_request(openai_fake)
+        # Their next private answer here still goes on from it (and from the public turn, which they saw too).
+        await ask(discord, "Remind me?", discord.member, private=True)
+        sent = last_request(openai_fake)
+        assert "Grimsby" in sent and "What did I just tell you?" in sent
+        # Nobody else's, private or public, and not the asker's own in another channel.
+        await ask(discord, "What did they tell you?", eve, private=True)
+        await ask(discord, "And now?", eve)
+        await ask(discord, "Remind me here?", discord.member, private=True, channel_id=discord.other_channel_id)
+        assert not any("Grimsby" in json.dumps(r["messages"]) for r in openai_fake.chat_requests[3:])
+
+
+async def test_a_thread_opened_after_a_private_answer_never_remembers_it(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    settings = {"command_guilds": [discord.guild_id], "answer_in_threads": True}
+    async with running_bot(discord, openai_fake, tmp_path, discord=settings):
+        await ask(discord, SECRET, discord.member, private=True)
+        asked = discord.slash("ask", options={"question": "Who are landlords?", "thread": True}, user=discord.member)
+        await asked.wait(final)
+        assert "Grimsby" not in last_request(openai_fake)
+        thread = await discord.wait_for(lambda: discord.threads.get(asked.original.id) if asked.original else None)
+        thread_id = int(thread["id"])
+
+        # The asker writes in the thread, then asks privately there: that goes on with the thread's conversation.
+        discord.post_message("I rent a flat.", channel_id=thread_id)
+        await discord.wait_for(lambda: [m for m in discord.bot_messages_in(thread_id) if m.custom_ids])
+        await ask(discord, "My flat is number 2.", discord.member, private=True, channel_id=thread_id)
+        assert "I rent a flat." in last_request(openai_fake)
+
+        # A member questions the thread: its memory is the public conversation alone.
+        discord.post_message("What is the landlord's name?", channel_id=thread_id, author=discord.admin)
+        await discord.wait_for(
+            lambda: [m for m in discord.bot_messages_in(thread_id) if "landlord's name" in m.content]
+        )
+        sent = last_request(openai_fake)
+        assert (
+            "Who are landlords?" in sent
+            and "I rent a flat." in sent
+            and "Grimsby" not in sent
+            and "flat is number 2" not in sent
+        )
+
+
+async def test_dm_turns_are_memory_only_for_the_same_askers_later_dm_turns(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    async with running_bot(discord, openai_fake, tmp_path):
+        dm = discord.dm_channel(discord.member)
+        discord.post_message(SECRET, guild_id=None)
+        await discord.wait_for(lambda: [m for m in discord.bot_messages_in(dm) if m.custom_ids])
+        discord.post_message("Remind me?", guild_id=None)
+        await discord.wait_for(lambda: [m for m in discord.bot_messages_in(dm) if m.custom_ids][1:])
+        assert "Grimsby" in last_request(openai_fake)
+        # In the server, publicly or privately, the DM is nobody's memory, not even its asker's.
+        await ask(discord, "What did I tell you in private?", discord.member)
+        await ask(discord, "And privately?", discord.member, private=True)
+        assert not any("Grimsby" in json.dumps(r["messages"]) for r in openai_fake.chat_requests[2:])
