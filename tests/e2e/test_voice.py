@@ -239,3 +239,40 @@ async def test_the_bot_refuses_a_room_where_it_may_not_speak(
         joined = discord.slash("voice", subcommand="join")
         assert "need the View Channel, Connect and Speak" in said(await joined.wait_callback())
         assert built.services.rooms.get(discord.guild_id) is None
+
+
+async def test_a_spoken_answer_never_remembers_a_private_answer(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, voice_server: FakeVoiceServer, tmp_path: Path
+) -> None:
+    wire_voice(discord, voice_server)
+    async with running_bot(
+        discord,
+        openai_fake,
+        tmp_path,
+        voice={"plain_ws_on_loopback": True},
+        conversation={"transcript_channel_id": discord.other_channel_id},
+    ) as built:
+        # Privately, in the voice channel's text chat: only the member saw this.
+        secret = discord.slash(
+            "ask",
+            options={"question": "My PIN is 4921.", "private": True},
+            channel_id=discord.voice_channel_id,
+        )
+        await secret.wait(lambda e: "correct:" in str(e.json.get("components")))
+
+        discord.dispatch_voice_state_update(discord.member, discord.voice_channel_id, "m", discord.guild_id)
+        joined = discord.slash("voice", subcommand="join")
+        await joined.wait(lambda e: e.kind in ("edit", "followup"))
+        room = built.services.rooms.get(discord.guild_id)
+        assert room is not None
+        await voice_server.send_json(5, {"user_id": str(discord.member.id), "ssrc": SPEAKER_SSRC, "speaking": 1})
+        await voice_server.wait_for(lambda: room.session.receiver.ssrc_users.get(SPEAKER_SSRC) == discord.member.id)
+        speech = to_pcm48k_stereo((DATA / "weather_question.ogg").read_bytes())
+        await speak_in_real_time(voice_server, discord.member.id, encode_opus(speech + bytes(3840 * 40)))
+
+        # The spoken answer, heard by the whole room, was not built on it.
+        await discord.wait_for(
+            lambda: [m for m in discord.bot_messages_in(discord.other_channel_id) if m.custom_ids], timeout=60
+        )
+        sent = json.dumps(openai_fake.chat_requests[-1]["messages"])
+        assert "weather" in sent.lower() and "4921" not in sent
