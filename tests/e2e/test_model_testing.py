@@ -222,3 +222,37 @@ async def test_model_test_with_corrections_shows_what_they_already_fix_before_an
             options = {"model": "reader", "against": "gpt-4o-mini", "with_corrections": on}
             tested = discord.slash("model", subcommand="test", options=options, user=discord.admin)
             assert expected in said(await tested.wait(lambda e: bool(e.files)))
+
+
+async def test_model_test_prompts_never_hold_a_private_answers_correction(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    openai_fake.answer_as("reader", reader)
+    openai_fake.answer_as("judge", judge)
+    sections: dict[str, Any] = {"llm": {"models": ["gpt-4o-mini", "reader"]}, "testing": {"judge_model": "judge"}}
+    async with running_bot(discord, openai_fake, tmp_path, **sections) as built:
+        for i in range(1, 25):  # each fact twice: publicly, and in a private answer's correction
+            await approve(built, discord, f"What is the code name of release {i}?", f"Release {i} is Falcon-{i * 7}.")
+            private = await built.services.answers.add(
+                NewAnswer(
+                    guild_id=discord.guild_id,
+                    channel_id=discord.channel_id,
+                    user_id=discord.member.id,
+                    conversation_id="p",
+                    source="slash",
+                    model="gpt-4o-mini",
+                    question=f"Which code name does release {i} have?",
+                    answer="I am not sure.",
+                    private=True,
+                )
+            )
+            saved = await built.services.corrections.submit(private, discord.member.id, f"Kestrel-{i}, privately.")
+            await built.services.corrections.review(saved.correction.id, discord.admin.id, "approved")
+
+        options = {"model": "reader", "against": "gpt-4o-mini", "with_corrections": True}
+        tested = discord.slash("model", subcommand="test", options=options, user=discord.admin)
+        await tested.wait(lambda e: bool(e.files))
+        prompts = [json.dumps(r["messages"]) for r in openai_fake.chat_requests if r["model"] != "judge"]
+        # The public corrections were given as references; a private one never was, to either model.
+        assert any("Falcon-" in p for p in prompts if "Which code name" in p)
+        assert not any("Kestrel-" in p for p in prompts)
