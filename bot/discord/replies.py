@@ -38,6 +38,10 @@ class ReplyTarget(Protocol):
 
     async def edit(self, index: int, message_id: hikari.Snowflake, content: str, components: Components) -> None: ...
 
+    async def delete(self, index: int, message_id: hikari.Snowflake) -> None:
+        """Remove a further message (index > 0) the text no longer reaches."""
+        ...
+
 
 class InteractionTarget:
     """Message 0 is the (deferred) interaction response; the rest are follow-ups of the interaction."""
@@ -59,6 +63,9 @@ class InteractionTarget:
         else:
             await self._interaction.edit_message(message_id, content, components=components)
 
+    async def delete(self, index: int, message_id: hikari.Snowflake) -> None:
+        await self._interaction.delete_message(message_id)
+
 
 class ChannelTarget:
     """Message 0 replies to the user's message; the rest follow it in the channel."""
@@ -77,6 +84,9 @@ class ChannelTarget:
 
     async def edit(self, index: int, message_id: hikari.Snowflake, content: str, components: Components) -> None:
         await self._rest.edit_message(self._channel, message_id, content, components=components)
+
+    async def delete(self, index: int, message_id: hikari.Snowflake) -> None:
+        await self._rest.delete_message(self._channel, message_id)
 
 
 class StreamedReply:
@@ -135,6 +145,11 @@ class StreamedReply:
                 self.message_ids.append(await self._target.create(index, chunk, chunk_components))
                 self._shown.append(chunk)
                 self._shown_components.append(bool(chunk_components))
+        # The text got shorter (thinking opened in the prompt turned out not to be the answer): what it no longer
+        # reaches goes, last first, so nothing once shown as the answer stays.
+        while len(self.message_ids) > len(chunks):
+            await self._target.delete(len(self.message_ids) - 1, self.message_ids[-1])
+            del self.message_ids[-1], self._shown[-1], self._shown_components[-1]
         self._last_update = self._clock()
 
 
@@ -160,10 +175,12 @@ def thinking_label(seconds: float) -> str:
 
 
 def spoiler(thinking: str) -> str:
-    """The model's thinking, collapsed above the answer (cut short; `||` inside would end the spoiler early)."""
-    text = " ".join(thinking.split()).replace("||", "| |")
+    """The model's thinking, collapsed above the answer (cut short), its pipes and backslashes escaped as Discord's
+    markdown reads them: a `||` inside would end the spoiler early, and a backslash at its end would keep it open."""
+    text = " ".join(thinking.split())
     if len(text) > MAX_SHOWN_THINKING:
         text = text[: MAX_SHOWN_THINKING - 1] + "…"
+    text = text.replace("\\", "\\\\").replace("|", "\\|")
     return f"||🤔 {text}||\n\n" if text else ""
 
 

@@ -103,8 +103,12 @@ class Reply:
     system_prompt: str = ""  # the persona it was given (without the corrections it was shown)
 
     async def __aiter__(self) -> AsyncIterator[str]:
-        """The answer so far after each delta (unchanged while the model thinks; see `thinking`)."""
+        """The answer so far after each delta (unchanged while the model thinks; see `thinking`). It may shrink: a
+        `</think>` with no `<think>` makes all of it thinking."""
         async for delta in self._stream.deltas:
+            if delta.answer_was_thinking:  # thinking opened in the prompt: the text so far was never the answer
+                self.thinking += self.text
+                self.text = ""
             if delta.thinking:
                 self.thinking += delta.text
             else:

@@ -11,7 +11,7 @@ import openai
 from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionMessageParam
 
 from bot.errors import ServiceUnavailable
-from bot.llm.reasoning import Delta, ThinkSplitter
+from bot.llm.reasoning import Delta, ThinkSplitter, answer_only
 from bot.metrics import Metrics, ModelErrorKind
 
 _log = logging.getLogger(__name__)
@@ -114,7 +114,8 @@ class ChatModel:
         timeout_s: float | None = None,
         json_object: bool = False,
     ) -> str:
-        """One whole answer (no streaming, no client retries: the caller decides what a failure means)."""
+        """One whole answer, without the model's thinking (no streaming, no client retries: the caller decides what a
+        failure means)."""
         client = (
             self._client.with_options(max_retries=0, timeout=timeout_s)
             if timeout_s is not None
@@ -131,7 +132,7 @@ class ChatModel:
             raise provider_error(exc, model) from exc
         if not completion.choices:
             return ""
-        return completion.choices[0].message.content or ""
+        return answer_only(completion.choices[0].message.content or "")
 
     def stream(self, model: str, messages: Sequence[ChatMessage]) -> ChatStream:
         result = ChatStream(deltas=_empty())

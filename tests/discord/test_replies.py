@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator, Sequence
 
 import hikari
 
-from bot.discord.replies import StreamedReply
+from bot.discord.replies import MAX_SHOWN_THINKING, StreamedReply, spoiler
 
 
 class Recorder:
-    """A ReplyTarget that remembers every create and edit."""
+    """A ReplyTarget that remembers every create, edit and delete."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, int, str, bool]] = []
@@ -23,6 +23,19 @@ class Recorder:
 
     async def edit(self, index: int, message_id: hikari.Snowflake, content: str, components: Sequence[object]) -> None:
         self.calls.append(("edit", index, content, bool(components)))
+
+    async def delete(self, index: int, message_id: hikari.Snowflake) -> None:
+        self.calls.append(("delete", index, "", False))
+
+    def shown(self) -> list[str]:
+        """What each message shows now, in order."""
+        messages: dict[int, str] = {}
+        for kind, index, content, _ in self.calls:
+            if kind == "delete":
+                del messages[index]
+            else:
+                messages[index] = content
+        return [messages[i] for i in sorted(messages)]
 
 
 class Clock:
@@ -68,3 +81,50 @@ async def test_an_unchanged_text_is_not_edited_again() -> None:
     reply = StreamedReply(target, interval_s=0.0, clock=clock)
     await reply.follow(texts(clock, ["same", ""], step=1))
     assert target.calls == [("create", 0, "same", False)]
+
+
+async def test_a_text_that_shrinks_takes_back_the_messages_it_no_longer_reaches() -> None:
+    target, clock = Recorder(), Clock()
+    reply = StreamedReply(target, interval_s=0.0, limit=20, clock=clock)
+    thoughts = "first thought here. second one here. third one, too."
+    await reply.follow(texts(clock, [thoughts], step=1))
+    assert len(target.shown()) == 3
+    ids = await reply.finish("Paris.", ["button"])  # type: ignore[list-item]
+    assert target.shown() == ["Paris."] and len(ids) == 1
+    assert [c[:2] for c in target.calls[-3:]] == [("edit", 0), ("delete", 2), ("delete", 1)]
+    assert target.calls[-3][3]  # the button is on the one message left
+
+
+def spoiler_end(message: str) -> int:
+    """Where Discord's markdown ends a spoiler that opens the message: the next `||` not escaped by a backslash."""
+    assert message.startswith("||")
+    at = 2
+    while at < len(message) - 1:
+        if message[at] == "\\":
+            at += 2
+        elif message.startswith("||", at):
+            return at
+        else:
+            at += 1
+    return -1
+
+
+def unescaped(text: str) -> str:
+    out, at = "", 0
+    while at < len(text):
+        if text[at] == "\\" and at + 1 < len(text):
+            at += 1
+        out += text[at]
+        at += 1
+    return out
+
+
+def test_a_spoiler_of_thinking_ends_where_the_thinking_does_whatever_it_holds() -> None:
+    for thinking in ("a||b", "a|||b", "ends in a pipe |", "ends in a backslash \\", "|| starts", "x\\||y", "a \\| b"):
+        shown = spoiler(thinking)
+        end = spoiler_end(shown)
+        assert shown[end:] == "||\n\n", thinking
+        assert unescaped(shown[2:end]) == "🤔 " + thinking, thinking
+    long = spoiler("a" * (MAX_SHOWN_THINKING - 2) + "||||")
+    end = spoiler_end(long)
+    assert long[end:] == "||\n\n" and unescaped(long[2:end]).endswith("a|…")

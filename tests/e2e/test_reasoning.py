@@ -62,3 +62,56 @@ async def test_a_model_configured_to_show_its_thinking_shows_it_as_a_spoiler_abo
         )
         answers = await built.services.answers.recent_for_user(discord.guild_id, discord.member.id)
         assert [a.answer for a in answers] == ["The capital is Paris."]
+
+
+# A chat template that opens `<think>` in the prompt (DeepSeek-R1, QwQ): the model streams its thoughts, long enough to
+# need a second message, and only then `</think>` and the answer.
+LONG_THOUGHTS = "recall every capital of Europe, one by one. " * 60
+OPENED_IN_PROMPT = Deltas(
+    [
+        {"content": "Secret plan: "},
+        {"content": LONG_THOUGHTS},
+        {"content": "</thi"},
+        {"content": "nk>The capital "},
+        {"content": "is Paris."},
+    ]
+)
+
+
+async def test_thinking_opened_in_the_prompt_is_taken_back_once_its_end_shows_and_never_stored(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    openai_fake.reply(OPENED_IN_PROMPT)
+    openai_fake.chunk_delay_s = 0.06
+    async with running_bot(discord, openai_fake, tmp_path, llm={"edit_interval_s": 0.05}) as built:
+        asked = discord.slash("ask", options={"question": "What is the capital of France?"})
+        await asked.wait(final)
+        shown = [str(e.json.get("content", "")) for e in asked.responses if e.kind != "callback"]
+        # Nothing said it was thinking until `</think>` came: by then it was shown, over two messages.
+        assert any("Secret plan" in s for s in shown) and any(e.kind == "followup" for e in asked.responses)
+        assert not any("think>" in s for s in shown)
+        # Then taken back: the second message is deleted, the first shows the answer alone.
+        assert any(e.kind == "delete" for e in asked.responses)
+        (message,) = discord.bot_messages_in(discord.channel_id)
+        assert message.content == "The capital is Paris."
+        stored = await built.services.answers.get(int(message.custom_ids[0].split(":")[1]))
+        assert stored is not None and stored.answer == "The capital is Paris."
+
+        follow_up = discord.slash("ask", options={"question": "And of Spain?"})
+        await follow_up.wait(final)
+        sent = str(openai_fake.chat_requests[-1]["messages"])
+        assert "The capital is Paris." in sent and "Secret" not in sent and "capitals of Europe" not in sent
+
+
+async def test_a_spoiler_of_thinking_opened_in_the_prompt_holds_it_all_even_its_pipes(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    openai_fake.reply(Deltas([{"content": "Is it a || b? Or c |"}, {"content": "</think>The capital is Paris."}]))
+    llm = {"default_model": "deepseek-r1", "reasoning": {"deepseek-r1": "spoiler"}}
+    async with running_bot(discord, openai_fake, tmp_path, llm=llm) as built:
+        asked = discord.slash("ask", options={"question": "What is the capital of France?"})
+        await asked.wait(final)
+        # Escaped as Discord's markdown reads them, the pipes cannot end the spoiler before the answer.
+        assert asked.content == "||🤔 Is it a \\|\\| b? Or c \\|||\n\nThe capital is Paris."
+        answers = await built.services.answers.recent_for_user(discord.guild_id, discord.member.id)
+        assert [a.answer for a in answers] == ["The capital is Paris."]
