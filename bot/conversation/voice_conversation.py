@@ -205,8 +205,16 @@ class _SpokenAnswer:
                 self._sentences.put_nowait(exc.message)
                 return
             splitter = SentenceSplitter(*first_phrase, clock=self._clock)
+            previous = ""
             try:
                 async for text in self.reply:
+                    if not text.startswith(previous):
+                        # A `</think>` with no `<think>`: what came before was thinking the prompt opened. What was
+                        # spoken cannot be taken back; what still waits for synthesis is dropped.
+                        while not self._sentences.empty():
+                            self._sentences.get_nowait()
+                        splitter = SentenceSplitter(*first_phrase, clock=self._clock)
+                    previous = text
                     if not text:
                         continue  # a reasoning model still thinking: nothing to say yet
                     self.marks.setdefault("first_token", self._clock())
