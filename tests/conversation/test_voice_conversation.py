@@ -33,7 +33,7 @@ from tests.conversation.doubles import (
     speak16k,
     to_48k_stereo_frames,
 )
-from tests.fakes.openai import FakeOpenAI
+from tests.fakes.openai import Deltas, FakeOpenAI
 
 GUILD, CHANNEL = 1000, 2000
 WAIT_S = 60.0
@@ -246,6 +246,21 @@ async def test_when_the_model_fails_the_speaker_hears_why_and_nothing_is_stored(
     assert turn.user_id == 3 and turn.answer_id is None
     assert call.voice.spoken == ["The model provider had an error. Try again shortly."]
     assert call.speaker.pcm  # it was said aloud, not just logged
+
+
+async def test_thinking_opened_in_the_prompt_gives_way_to_the_answer_spoken_from_its_start(call: Call) -> None:
+    # The model's chat template opened `<think>` in the prompt: nothing says it thinks until `</think>`.
+    thoughts = "They ask about the weather. I should recall what I know of Mars. "
+    call.fake.reply(Deltas([{"content": thoughts}, {"content": "</think>Mars is cold. It is dusty."}]))
+    call.fake.chunk_delay_s = 0.05
+    call.say(5, load_fixture("weather_question"))
+    turn = await call.next_turn()
+    assert turn.answer_text == "Mars is cold. It is dusty."
+    assert call.voice.spoken[-2:] == ["Mars is cold.", "It is dusty."]
+    assert not any("think>" in s for s in call.voice.spoken)
+    assert turn.answer_id is not None
+    stored = await call.answers.get(turn.answer_id)
+    assert stored is not None and stored.answer == "Mars is cold. It is dusty."
 
 
 async def test_the_answer_goes_out_through_the_voice_players_opus(
