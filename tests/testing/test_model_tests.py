@@ -176,6 +176,33 @@ async def test_a_failing_judge_leaves_questions_ungraded_and_the_run_completes(d
     assert len(client_calls) == 8  # each model answered each question once: no retries behind the test's back
 
 
+async def test_models_that_think_in_the_prompt_are_tested_and_judged_on_their_answers_alone(
+    database: Database,
+) -> None:
+    async with FakeOpenAI() as fake:
+        client = openai.AsyncOpenAI(api_key=fake.api_key, base_url=fake.base_url, max_retries=0)
+        store = ModelTestStore(database)
+        await store.replace_questions(5, [TestQuestion("Q0 ok?", "Fact 0")], by_user=1)
+        # Both chat templates open `<think>` in the prompt: the completions start inside the thinking.
+        fake.answer_as("r1", "Recall the facts. Fact 9 is tempting.</think>It is Fact 0")
+        fake.answer_as("bad", "No idea.")
+        fake.answer_as("judge", lambda r: "Compare the two.</think>" + judge(r))
+        tester = ModelTester(
+            ChatModel(client, max_tokens=100, temperature=None),
+            store,
+            CorrectionStore(database),
+            References(CorrectionSearch(database), GuildSettingsStore(database), LLMSettings()),
+            llm=LLMSettings(),
+            training=TrainingSettings(),
+            settings=TestingSettings(judge_model="judge"),
+        )
+        test = await tester.run(TestAsk(5, "r1", "bad", requested_by=1))
+        await client.close()
+    (item,) = await store.items(test.id)
+    assert item.model.answer == "It is Fact 0" and item.model.verdict == "correct"
+    assert item.against.verdict == "wrong"
+
+
 @pytest.mark.parametrize("of_a_job", [False, True])
 async def test_a_stopped_test_of_an_admin_is_marked_failed_and_a_jobs_test_stays_to_be_run_again(
     database: Database, of_a_job: bool
