@@ -596,3 +596,14 @@ async def test_autocomplete_choices_over_discords_limits_are_refused(
         with pytest.raises(hikari.BadRequestError) as refused:
             await rest.create_autocomplete_response(handle.id, handle.token, over)
         assert (refused.value.code, refused.value.errors) == (50035, {"data": errors})
+
+
+@pytest.mark.parametrize("path", ["channel message", "callback 4", "follow-up"])
+async def test_a_message_of_only_a_file_or_only_an_embed_is_not_empty(
+    discord: FakeDiscord, rest: hikari.api.RESTClient, path: str
+) -> None:
+    await PATHS[path](discord, rest, {"attachment": hikari.Bytes(b"RIFF", "answer.wav", mimetype="audio/wav")})
+    await PATHS[path](discord, rest, {"embed": hikari.Embed(title="Voice")})
+    sent = [m for m in discord.messages.values() if m.author.id == discord.bot_user.id]
+    assert [m.attachments[0].filename for m in sent if m.attachments] == ["answer.wav"]
+    assert [e["title"] for m in sent for e in m.embeds] == ["Voice"]
