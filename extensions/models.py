@@ -11,6 +11,7 @@ import yuyo
 
 from bot.discord import attachments
 from bot.discord import custom_ids as keys
+from bot.discord.choices import name_choices
 from bot.discord.handlers import Handlers
 from bot.discord.model_tests import ProgressEdits, item_page, items_button, scorecard_embed, test_in_guild
 from bot.discord.permissions import require_admin
@@ -42,7 +43,7 @@ async def model_choices(
 ) -> None:
     typed = str(ctx.focused.value or "").lower()
     names = [m for m in await known_models(jobs, llm, ctx.interaction.guild_id) if typed in m.lower()]
-    await ctx.respond([(n[:100], n) for n in names[:25]])
+    await ctx.respond(name_choices(names))
 
 
 @group.register

@@ -8,6 +8,7 @@ import yuyo
 
 from bot.discord import attachments
 from bot.discord import custom_ids as keys
+from bot.discord.choices import name_choices
 from bot.discord.handlers import Handlers
 from bot.discord.permissions import require_admin
 from bot.discord.settings import DiscordSettings
@@ -41,7 +42,7 @@ async def base_model_choices(
 ) -> None:
     typed = str(ctx.focused.value or "").lower()
     models = [m for m in training.base_models if typed in m.lower()]
-    await ctx.respond([(m[:100], m) for m in models[:25]])
+    await ctx.respond(name_choices(models))
 
 
 @loader.command

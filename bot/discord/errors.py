@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 
+from bot.discord.message_split import DISCORD_LIMIT, split_message
 from bot.errors import AfterAnswer, UserError
 
 _log = logging.getLogger("bot.errors")
@@ -15,7 +16,10 @@ def describe_error(exc: BaseException, where: str) -> str:
     if isinstance(exc, AfterAnswer):
         return describe_error(exc.cause, where)
     if isinstance(exc, UserError):
-        return exc.message
+        # A message quoting what the user gave may be long; Discord would refuse it whole, and they would see nothing.
+        return (
+            exc.message if len(exc.message) <= DISCORD_LIMIT else split_message(exc.message, DISCORD_LIMIT - 1)[0] + "…"
+        )
     error_id = secrets.token_hex(4)
     _log.error("unexpected error %s in %s", error_id, where, exc_info=exc)
     return f"Something went wrong on the bot's side (error id `{error_id}`). An admin can find it in the logs."

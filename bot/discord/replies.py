@@ -132,7 +132,10 @@ class StreamedReply:
             await asyncio.sleep(remaining)
 
     async def _update(self, text: str, components: Components, *, final: bool = False) -> None:
-        chunks = split_message(self._prefix + text, self._limit)
+        # Discord refuses a message of blanks alone (models often open with blank lines): those wait for text.
+        chunks = [chunk for chunk in split_message(self._prefix + text, self._limit) if chunk.strip()]
+        if not chunks:
+            return
         for index, chunk in enumerate(chunks):
             is_last = index == len(chunks) - 1
             chunk_components = components if (final and is_last) else ()

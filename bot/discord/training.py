@@ -5,7 +5,7 @@ from __future__ import annotations
 import hikari
 
 from bot.discord import custom_ids as keys
-from bot.discord.message_split import clip
+from bot.discord.message_split import DISCORD_LIMIT, clip
 from bot.discord.model_tests import notice_line
 from bot.discord.pager import footer, pager_row
 from bot.errors import InvalidInput, NotFound
@@ -48,7 +48,9 @@ def job_notice(job: TrainingJob, tested: str = "") -> tuple[str, list[hikari.api
             [activate_button(job.id)],
         )
     if job.status == "failed":
-        return f"❌ {who} training job #{job.id} failed: {job.error or 'no reason given'}", []
+        head = f"❌ {who} training job #{job.id} failed: "
+        # A training service's error can be a whole traceback; cut, so the notice fits in one Discord message.
+        return head + clip(job.error or "no reason given", DISCORD_LIMIT - len(head)), []
     return f"🛑 {who} training job #{job.id} was cancelled.", []
 
 

@@ -102,6 +102,10 @@ def check_leave(room: Room, caller: Caller) -> None:
         raise NotAllowed(f"Only someone in <#{room.channel_id}> (or an admin) can make me leave it.")
 
 
+# A mention and its comma take about 24 characters; an embed field holds 1,024 (a voice channel, up to 99 people).
+MAX_HEARD_SHOWN = 40
+
+
 def status_embed(room: Room) -> hikari.Embed:
     """/voice status: the connection, its encryption and privacy code, who is heard, and recent reply latency."""
     status = room.session.status()
@@ -119,7 +123,10 @@ def status_embed(room: Room) -> hikari.Embed:
     shown = " ".join(code[i : i + 5] for i in range(0, len(code), 5)) if code else "not end-to-end encrypted"
     embed.add_field("Voice privacy code", f"`{shown}`")
     heard = sorted(set(status.heard_users) | set(talk.speaking))
-    embed.add_field("Hearing", ", ".join(f"<@{u}>" for u in heard) or "nobody right now")
+    hearing = ", ".join(f"<@{u}>" for u in heard[:MAX_HEARD_SHOWN]) or "nobody right now"
+    if len(heard) > MAX_HEARD_SHOWN:
+        hearing += f" and {len(heard) - MAX_HEARD_SHOWN} more"
+    embed.add_field("Hearing", hearing)
     turns = [t.timings.first_packet_ms for t in talk.recent_turns if t.timings.first_packet_ms is not None]
     if turns:
         embed.add_field(

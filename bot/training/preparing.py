@@ -24,6 +24,7 @@ from bot.training.trainer import Method
 
 SUFFIX = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 NAMES = {"sft": "plain examples (supervised)", "dpo": "preference pairs (DPO)"}
+SHOWN_NAME = 100  # a typed model name is quoted back at most this long
 
 
 @attrs.frozen
@@ -63,7 +64,8 @@ class DatasetPreparer:
         model = (base_model or s.default_base_model).strip()
         if model not in s.base_models:
             names = ", ".join(f"`{m}`" for m in s.base_models)
-            raise InvalidInput(f"`{model}` is not a base model this bot trains. Choose one of: {names}.")
+            shown = model if len(model) <= SHOWN_NAME else model[: SHOWN_NAME - 1] + "…"  # typed: may be long
+            raise InvalidInput(f"`{shown}` is not a base model this bot trains. Choose one of: {names}.")
         cleaned = (suffix or "").strip().lower() or None
         if cleaned is not None and not SUFFIX.match(cleaned):
             raise InvalidInput("The suffix may use a-z, 0-9, - and _ only, up to 40 characters.")

@@ -181,3 +181,29 @@ async def test_gateway_reconnect_during_a_streamed_answer_does_not_lose_it(
         await queued.wait(lambda e: "correct:" in str(e.json.get("components")))
         assert discord.resumes == 1
         assert discord.identifies == 1
+
+
+async def test_an_answer_that_opens_with_blank_lines_is_shown_from_its_first_words(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    # Models often open with blank lines; Discord refuses a message of blanks alone (50006), so the first edit
+    # (of the deferred response, or the first message in a chat channel) must wait for text.
+    openai_fake.reply(*["\n\n\n\nParis is the capital of France."] * 2)
+    openai_fake.stream_chunk_chars = 2
+    openai_fake.chunk_delay_s = 0.05
+    async with running_bot(
+        discord,
+        openai_fake,
+        tmp_path,
+        llm={"edit_interval_s": 0.01},
+        discord={"command_guilds": [discord.guild_id], "chat_channels": [discord.chat_channel_id]},
+    ):
+        handle = discord.slash("ask", options={"question": "What is the capital of France?"})
+        await handle.wait(lambda e: "correct:" in str(e.json.get("components")))
+        assert handle.content.strip() == "Paris is the capital of France."
+        assert all(str(e.json.get("content", "")).strip() for e in handle.responses if e.kind == "edit")
+        discord.post_message("And of France?", channel_id=discord.chat_channel_id)
+        (answer,) = await discord.wait_for(
+            lambda: [m for m in discord.bot_messages_in(discord.chat_channel_id) if m.custom_ids]
+        )
+        assert answer.content.strip() == "Paris is the capital of France."

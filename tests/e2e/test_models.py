@@ -61,3 +61,14 @@ async def test_a_copycat_admin_role_name_grants_nothing_but_the_role_id_does(
         assert "Only admins" in str((await refused.wait_callback()).json)
         allowed = discord.slash("model", subcommand="use", options={"name": "gpt-4o-mini"}, user=discord.role_admin)
         assert "now uses `gpt-4o-mini`" in str((await allowed.wait_callback()).json)
+
+
+async def test_model_choices_leave_out_names_longer_than_discord_lets_a_choice_be(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    # Discord refuses a whole autocomplete answer if one choice's value is over 100 characters: no choices at all.
+    longest, too_long = "big-" + "m" * 96, "big-" + "m" * 97
+    async with running_bot(discord, openai_fake, tmp_path, llm={"models": [longest, too_long, "big-model"]}):
+        choices = discord.autocomplete("model", "name", {"name": "big"}, subcommand="use", user=discord.admin)
+        await choices.wait_callback()
+        assert [c["value"] for c in choices.choices] == [longest, "big-model"]

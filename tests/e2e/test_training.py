@@ -214,6 +214,37 @@ async def _confirm(discord: FakeDiscord, suffix: str) -> str:
     return said(await confirm.wait(lambda e: e.kind in ("edit", "followup")))
 
 
+async def test_a_failed_jobs_long_error_is_cut_to_fit_discords_message_limit(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    # A training service's error can be a whole traceback; Discord refuses a message over 2,000 characters, and
+    # the notice would never be posted.
+    async with running_bot(discord, openai_fake, tmp_path) as built:
+        await _confirm(discord, "long")
+        (job_id,) = openai_fake.jobs
+        openai_fake.advance(job_id, "failed", error="Traceback (most recent call last):\n" + "  frame\n" * 400)
+        await built.services.watcher.run_once()
+        (notice,) = await discord.wait_for(
+            lambda: [m for m in discord.bot_messages_in(discord.channel_id) if "job #1 failed" in m.content]
+        )
+        assert len(notice.content) <= 2000 and "Traceback (most recent call last):" in notice.content
+        assert notice.content.endswith("…")
+
+
+async def test_an_unknown_base_model_too_long_to_quote_is_refused_in_a_short_private_message(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    # The refusal quoted the typed name whole: over Discord's 2,000 characters it was itself refused (50035), and
+    # the admin saw "The application did not respond".
+    async with running_bot(discord, openai_fake, tmp_path):
+        typed = "my-model-" + "x" * 2500
+        handle = discord.slash("train", options={"source": "corrections", "base_model": typed}, user=discord.admin)
+        refused = await handle.wait_callback()
+        assert refused.type == 4 and handle.ephemeral
+        assert "is not a base model this bot trains" in handle.content and len(handle.content) <= 2000
+        assert "`gpt-4.1-mini-2025-04-14`" in handle.content and not openai_fake.files
+
+
 async def test_a_start_that_times_out_starts_one_job_which_is_followed_and_announced(
     discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
 ) -> None:

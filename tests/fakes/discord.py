@@ -58,6 +58,136 @@ PRIVILEGED_INTENTS = (1 << 1) | (1 << 8) | (1 << 15)
 TOKEN_IN_PATH = re.compile(r"/interactions/\d+/[^/]+/callback|/webhooks/\d+/[^/]+(?:/.*)?")
 UNAUTHORIZED = {"message": "401: Unauthorized", "code": 0}  # Discord's body for a missing or wrong bot token
 
+# What Discord refuses in a message (discord-api-docs: resources/message "Create Message", resources/message
+# "Embed Limits", components/reference, interactions/receiving-and-responding). Each is answered like Discord: 400
+# `{"code": 50035, "message": "Invalid Form Body", "errors": {<path>: {"_errors": [...]}}}`, paths through lists by
+# index ("components" → "0" → "components" → "1" → "label"); interaction callbacks nest them under "data".
+CONTENT_LIMIT = 2000
+EMBEDS_PER_MESSAGE = 10
+EMBED_LIMITS = {"title": 256, "description": 4096}
+EMBED_FIELDS = 25
+EMBED_FIELD_LIMITS = {"name": 256, "value": 1024}
+EMBED_TOTAL = 6000  # title, description, field names and values, footer text and author name of all embeds
+ROWS_PER_MESSAGE = 5
+COMPONENTS_PER_ROW = 5
+CUSTOM_ID_LIMIT = 100
+BUTTON_LABEL_LIMIT = 80
+MODAL_TITLE_LIMIT = 45
+MODAL_ROWS = 5
+TEXT_INPUT_LABEL_LIMIT = 45
+TEXT_INPUT_VALUE_LIMIT = 4000
+TEXT_INPUT_PLACEHOLDER_LIMIT = 100
+CHOICES_LIMIT = 25
+CHOICE_LIMIT = 100  # a choice's name and a string value
+# An interaction must be answered within 3 s of Discord sending it, or its token stops working; the token then
+# serves edits and follow-ups for 15 minutes (interactions/receiving-and-responding).
+ACK_WINDOW_S = 3.0
+TOKEN_LIFETIME_S = 15 * 60.0
+EMPTY_MESSAGE = {"message": "Cannot send an empty message", "code": 50006}
+UNKNOWN_CHANNEL = {"message": "Unknown Channel", "code": 10003}
+UNKNOWN_MESSAGE = {"message": "Unknown Message", "code": 10008}
+UNKNOWN_INTERACTION = {"message": "Unknown interaction", "code": 10062}
+UNKNOWN_WEBHOOK = {"message": "Unknown Webhook", "code": 10015}
+INVALID_WEBHOOK_TOKEN = {"message": "Invalid Webhook Token", "code": 50027}
+NOT_THE_AUTHOR = {"message": "Cannot edit a message authored by another user", "code": 50005}
+
+
+def _too_long(limit: int) -> Json:
+    return {"code": "BASE_TYPE_MAX_LENGTH", "message": f"Must be {limit} or fewer in length."}
+
+
+def _required() -> Json:
+    return {"code": "BASE_TYPE_REQUIRED", "message": "This field is required"}
+
+
+class FormErrors:
+    """Discord's nested `errors` object of a 400 Invalid Form Body: `{"a": {"0": {"b": {"_errors": [...]}}}}`."""
+
+    def __init__(self) -> None:
+        self.tree: Json = {}
+
+    def add(self, path: tuple[str | int, ...], error: Json) -> None:
+        node = self.tree
+        for key in path:
+            node = node.setdefault(str(key), {})
+        node.setdefault("_errors", []).append(error)
+
+    def longer_than(self, path: tuple[str | int, ...], value: Any, limit: int) -> None:
+        if isinstance(value, str | list) and len(value) > limit:  # pyright: ignore[reportUnknownArgumentType]
+            self.add(path, _too_long(limit))
+
+    def response(self, under: str | None = None) -> web.Response | None:
+        if not self.tree:
+            return None
+        errors = {under: self.tree} if under else self.tree
+        return web.json_response({"message": "Invalid Form Body", "code": 50035, "errors": errors}, status=400)
+
+
+def check_message(data: Json, errors: FormErrors) -> None:
+    """Discord's limits on a message's content, embeds and components (create, edit, callback or follow-up)."""
+    errors.longer_than(("content",), data.get("content"), CONTENT_LIMIT)
+    embeds: list[Json] = data.get("embeds") or []
+    errors.longer_than(("embeds",), embeds, EMBEDS_PER_MESSAGE)
+    total = 0
+    for i, embed in enumerate(embeds):
+        for key, limit in EMBED_LIMITS.items():
+            errors.longer_than(("embeds", i, key), embed.get(key), limit)
+            total += len(embed.get(key) or "")
+        fields: list[Json] = embed.get("fields") or []
+        errors.longer_than(("embeds", i, "fields"), fields, EMBED_FIELDS)
+        for j, field in enumerate(fields):
+            for key, limit in EMBED_FIELD_LIMITS.items():
+                errors.longer_than(("embeds", i, "fields", j, key), field.get(key), limit)
+                total += len(field.get(key) or "")
+        total += len((embed.get("footer") or {}).get("text") or "") + len((embed.get("author") or {}).get("name") or "")
+    if total > EMBED_TOTAL:
+        errors.add(
+            ("embeds",),
+            {"code": "MAX_EMBED_SIZE_EXCEEDED", "message": f"Embed size exceeds maximum size of {EMBED_TOTAL}"},
+        )
+    rows: list[Json] = data.get("components") or []
+    errors.longer_than(("components",), rows, ROWS_PER_MESSAGE)
+    for i, row in enumerate(rows):
+        items: list[Json] = row.get("components") or []
+        errors.longer_than(("components", i, "components"), items, COMPONENTS_PER_ROW)
+        for j, item in enumerate(items):
+            errors.longer_than(("components", i, "components", j, "custom_id"), item.get("custom_id"), CUSTOM_ID_LIMIT)
+            if item.get("type") == 2:
+                errors.longer_than(("components", i, "components", j, "label"), item.get("label"), BUTTON_LABEL_LIMIT)
+
+
+def check_modal(data: Json, errors: FormErrors) -> None:
+    """Discord's limits on a modal (callback type 9): its title, custom id, rows and text inputs."""
+    for key, limit in (("title", MODAL_TITLE_LIMIT), ("custom_id", CUSTOM_ID_LIMIT)):
+        if not data.get(key):
+            errors.add((key,), _required())
+        errors.longer_than((key,), data.get(key), limit)
+    rows: list[Json] = data.get("components") or []
+    if not rows:
+        errors.add(("components",), _required())
+    errors.longer_than(("components",), rows, MODAL_ROWS)
+    for i, row in enumerate(rows):
+        for j, item in enumerate(row.get("components") or []):
+            path = ("components", i, "components", j)
+            errors.longer_than((*path, "custom_id"), item.get("custom_id"), CUSTOM_ID_LIMIT)
+            errors.longer_than((*path, "label"), item.get("label"), TEXT_INPUT_LABEL_LIMIT)
+            errors.longer_than((*path, "value"), item.get("value"), TEXT_INPUT_VALUE_LIMIT)
+            errors.longer_than((*path, "placeholder"), item.get("placeholder"), TEXT_INPUT_PLACEHOLDER_LIMIT)
+
+
+def check_choices(data: Json, errors: FormErrors) -> None:
+    """Discord's limits on autocomplete choices (callback type 8): at most 25, names and string values ≤ 100."""
+    choices: list[Json] = data.get("choices") or []
+    errors.longer_than(("choices",), choices, CHOICES_LIMIT)
+    for i, choice in enumerate(choices):
+        errors.longer_than(("choices", i, "name"), choice.get("name"), CHOICE_LIMIT)
+        errors.longer_than(("choices", i, "value"), choice.get("value"), CHOICE_LIMIT)
+
+
+def is_empty(content: str | None, embeds: list[Json], components: list[Json], attachments: int) -> bool:
+    """What Discord calls an empty message (50006): no text but blanks, no embed, component or attachment."""
+    return not (content or "").strip() and not embeds and not components and not attachments
+
 
 def inner_options(options: list[Json]) -> list[Json]:
     """The command's own options, under its subcommand (group) if any."""
@@ -182,8 +312,8 @@ class InteractionHandle:
         self.id = interaction_id
         self.token = token
         self.payload = payload
-        self.created = time.monotonic()
-        self.sent: float | None = None  # when INTERACTION_CREATE left the fake's socket
+        self.created = discord.now()
+        self.sent: float | None = None  # when INTERACTION_CREATE left the fake's socket (the fake's clock)
         self.responses: list[Event] = []
         self.original: Message | None = None
         self.followups: list[Message] = []
@@ -212,6 +342,11 @@ class InteractionHandle:
     async def wait_until(self, condition: Callable[[], bool], timeout: float = 15) -> None:
         async with asyncio.timeout(timeout), self._changed:
             await self._changed.wait_for(condition)
+
+    @property
+    def age(self) -> float:
+        """Seconds on the fake's clock since Discord sent the interaction: its 3 s and 15 min windows count from it."""
+        return self._discord.now() - (self.sent if self.sent is not None else self.created)
 
     @property
     def user_id(self) -> int:
@@ -283,7 +418,17 @@ class GatewaySession:
 class FakeDiscord:
     """Discord on 127.0.0.1: REST under /api/v10, the gateway at /gateway. See the module docstring."""
 
-    def __init__(self, *, identify_window_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        *,
+        identify_window_s: float = 5.0,
+        ack_window_s: float = ACK_WINDOW_S,
+        token_lifetime_s: float = TOKEN_LIFETIME_S,
+    ) -> None:
+        # The fake's clock: monotonic time moved on by `advance()`, so tests can pass Discord's windows unwaiting.
+        self._clock_offset = 0.0
+        self.ack_window_s = ack_window_s
+        self.token_lifetime_s = token_lifetime_s
         self._ids = itertools.count(1)
         self.application_id = self.snowflake()
         self.token = base64.urlsafe_b64encode(str(self.application_id).encode()).decode().rstrip("=") + ".fake.token"
@@ -323,7 +468,7 @@ class FakeDiscord:
         self.max_concurrency = 1
         self.identify_window_s = identify_window_s
         self.max_guilds_per_shard = 2500
-        self.identified: list[tuple[int, int, float]] = []  # (shard id, shard count, monotonic time) per IDENTIFY
+        self.identified: list[tuple[int, int, float]] = []  # (shard id, shard count, `now()`) per IDENTIFY
         self.identify_refusals: list[tuple[int, int]] = []  # IDENTIFYs answered with Invalid Session (too fast)
         self.misrouted_voice_updates: list[Json] = []  # op 4 sent on a shard that does not hold the guild
         self._last_identify: dict[int, float] = {}  # rate-limit bucket -> when it last identified
@@ -362,6 +507,14 @@ class FakeDiscord:
                 await session.ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
+
+    def now(self) -> float:
+        """The fake's clock (seconds, monotonic): every window it enforces and every time it records is on it."""
+        return time.monotonic() + self._clock_offset
+
+    def advance(self, seconds: float) -> None:
+        """Move the fake's clock on, as if `seconds` had passed (interaction windows, IDENTIFY windows)."""
+        self._clock_offset += seconds
 
     @property
     def rest_url(self) -> str:
@@ -844,6 +997,10 @@ class FakeDiscord:
             member = user.member()
             del member["user"]
             payload["member"] = member
+        # Kept, as Discord keeps it: the bot may fetch it, reply to it or open a thread on it, but not edit it.
+        self.messages[message_id] = Message(
+            message_id, channel, guild, user, content=content, flags=flags, interaction_token=None
+        )
         self.dispatch("MESSAGE_CREATE", payload)
         return payload
 
@@ -954,7 +1111,7 @@ class FakeDiscord:
         if frame.get("t") == "INTERACTION_CREATE":
             handle = self.interactions.get(frame["d"]["token"])
             if handle is not None and handle.sent is None:
-                handle.sent = time.monotonic()
+                handle.sent = self.now()
 
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(max_msg_size=0)
@@ -990,7 +1147,7 @@ class FakeDiscord:
         self, ws: web.WebSocketResponse, compress: Callable[[bytes], bytes] | None, identify: Json
     ) -> GatewaySession | None:
         shard_id, shard_count = (int(v) for v in identify.get("shard") or (0, 1))
-        bucket, now = shard_id % self.max_concurrency, time.monotonic()
+        bucket, now = shard_id % self.max_concurrency, self.now()
         last = self._last_identify.get(bucket)
         if last is not None and now - last < self.identify_window_s:
             self.identify_refusals.append((shard_id, shard_count))
@@ -1069,7 +1226,7 @@ class FakeDiscord:
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         path = "/" + request.match_info["tail"]
         body, files = await self._read_body(request)
-        record = Request(request.method, path, time.monotonic(), body, dict(request.query))
+        record = Request(request.method, path, self.now(), body, dict(request.query))
         self.requests.append(record)
         try:
             if not TOKEN_IN_PATH.fullmatch(path) and request.headers.get("Authorization") not in {
@@ -1153,10 +1310,13 @@ class FakeDiscord:
             return self._start_thread(int(m.group(1)), int(m.group(2)), body or {})
         if m := re.fullmatch(r"/channels/(\d+)/messages(?:/(\d+))?", path):
             return self._channel_message(method, int(m.group(1)), m.group(2), body, files)
-        if method == "POST" and re.fullmatch(r"/channels/\d+/typing", path):
-            return web.Response(status=204)
+        if method == "POST" and (m := re.fullmatch(r"/channels/(\d+)/typing", path)):
+            known = self._channel_known(int(m.group(1)))
+            return web.Response(status=204) if known else web.json_response(UNKNOWN_CHANNEL, status=404)
         if method == "GET" and (m := re.fullmatch(r"/channels/(\d+)", path)):
             channel = int(m.group(1))
+            if not self._channel_known(channel):
+                return web.json_response(UNKNOWN_CHANNEL, status=404)
             if channel in self.threads:
                 return web.json_response(self.threads[channel])
             for guild in (self.guild_id, self.other_guild_id):
@@ -1289,25 +1449,40 @@ class FakeDiscord:
 
     async def _callback(self, token: str, body: Json, files: list[Attachment]) -> web.Response:
         handle = self.interactions.get(token)
-        if handle is None:
-            return web.json_response({"message": "Unknown interaction", "code": 10062}, status=404)
+        if handle is None or (handle.callback is None and handle.age > self.ack_window_s):
+            # Not answered within 3 s: Discord has invalidated the token, as if the interaction never was.
+            return web.json_response(UNKNOWN_INTERACTION, status=404)
         if handle.callback is not None:
             return web.json_response(
                 {"message": "Interaction has already been acknowledged.", "code": 40060}, status=400
             )
         kind = int(body["type"])
         data = body.get("data") or {}
+        errors = FormErrors()
+        if kind in (4, 7):
+            check_message(data, errors)
+        elif kind == 8:
+            check_choices(data, errors)
+        elif kind == 9:
+            check_modal(data, errors)
+        if (refused := errors.response("data")) is not None:
+            return refused
+        source = handle.payload.get("message")
+        updated = self.messages.get(int(source["id"])) if kind == 7 and source else None
+        if kind == 4 and is_empty(
+            data.get("content"), data.get("embeds") or [], data.get("components") or [], len(files)
+        ):
+            return web.json_response(EMPTY_MESSAGE, status=400)
+        if updated is not None and self._edit_leaves_empty(updated, data, files):
+            return web.json_response(EMPTY_MESSAGE, status=400)
         channel, guild = self._interaction_location(handle)
-        event = Event("callback", time.monotonic(), body, list(files), type=kind)
+        event = Event("callback", self.now(), body, list(files), type=kind)
         if kind in (4, 5):
             handle.original = self._new_message(channel, guild, data, files, interaction_token=token)
             event.message_id = handle.original.id
-        elif kind == 7:
-            source = handle.payload.get("message")
-            message = self.messages.get(int(source["id"])) if source else None
-            if message is not None:
-                self._apply_edit(message, data, files)
-                event.message_id = message.id
+        elif updated is not None:
+            self._apply_edit(updated, data, files)
+            event.message_id = updated.id
         await handle._record(event)
         interaction = {"id": str(handle.id), "type": int(handle.payload["type"])}
         if event.message_id is not None:
@@ -1321,55 +1496,93 @@ class FakeDiscord:
             response["resource"] = {"type": kind, "message": self.message_payload(handle.original)}
         return web.json_response(response)
 
+    def _edit_leaves_empty(self, message: Message, data: Json, files: list[Attachment]) -> bool:
+        content = data.get("content", message.content)
+        embeds = data.get("embeds", message.embeds)
+        components = data.get("components", message.components)
+        kept = len(message.attachments) if "attachments" not in data or data["attachments"] else 0
+        return is_empty(content, embeds or [], components or [], len(files) or kept)
+
     async def _webhook(
         self, method: str, token: str, target: str | None, body: Json | None, files: list[Attachment]
     ) -> web.Response:
         handle = self.interactions.get(token)
         if handle is None:
-            return web.json_response({"message": "Unknown webhook", "code": 10015}, status=404)
+            return web.json_response(UNKNOWN_WEBHOOK, status=404)
+        if handle.age > self.token_lifetime_s:
+            return web.json_response(INVALID_WEBHOOK_TOKEN, status=401)
+        if handle.callback is None:  # no webhook until the interaction is answered (and never, past 3 s)
+            return web.json_response(UNKNOWN_WEBHOOK, status=404)
         channel, guild = self._interaction_location(handle)
         data = body or {}
+        if method in ("POST", "PATCH"):
+            errors = FormErrors()
+            check_message(data, errors)
+            if (refused := errors.response()) is not None:
+                return refused
         if target is None and method == "POST":
+            if is_empty(data.get("content"), data.get("embeds") or [], data.get("components") or [], len(files)):
+                return web.json_response(EMPTY_MESSAGE, status=400)
             message = self._new_message(channel, guild, data, files, interaction_token=token)
             handle.followups.append(message)
-            await handle._record(Event("followup", time.monotonic(), data, list(files), message_id=message.id))
+            await handle._record(Event("followup", self.now(), data, list(files), message_id=message.id))
             return web.json_response(self.message_payload(message))
         if target == "@original":
             message = handle.original
-            if message is None and method == "PATCH" and handle.callback and handle.callback.type == 6:
+            if message is None and handle.callback.type in (6, 7):  # @original is the message the component is on
                 source = handle.payload.get("message")
                 message = self.messages.get(int(source["id"])) if source else None
-        else:
-            message = self.messages.get(int(target or 0))
+        else:  # a follow-up of this interaction; another's messages are unknown to this token
+            message = next((m for m in handle.followups if m.id == int(target or 0)), None)
         if message is None or message.deleted:
-            return web.json_response({"message": "Unknown Message", "code": 10008}, status=404)
+            return web.json_response(UNKNOWN_MESSAGE, status=404)
         if method == "GET":
             return web.json_response(self.message_payload(message))
         if method == "PATCH":
+            if self._edit_leaves_empty(message, data, files):
+                return web.json_response(EMPTY_MESSAGE, status=400)
             self._apply_edit(message, data, files)
             kind = "edit" if target == "@original" else "followup-edit"
-            await handle._record(Event(kind, time.monotonic(), data, list(files), message_id=message.id))
+            await handle._record(Event(kind, self.now(), data, list(files), message_id=message.id))
             return web.json_response(self.message_payload(message))
         if method == "DELETE":
             message.deleted = True
-            await handle._record(Event("delete", time.monotonic(), {}, message_id=message.id))
+            await handle._record(Event("delete", self.now(), {}, message_id=message.id))
             return web.Response(status=204)
         return web.json_response({"message": "Method not allowed", "code": 0}, status=405)
+
+    def _channel_known(self, channel: int) -> bool:
+        guild_channels = (self.channel_id, self.other_channel_id, self.chat_channel_id, self.voice_channel_id)
+        others = (self.other_guild_channel_id, self.other_guild_voice_channel_id)
+        return channel in guild_channels + others or channel in self.threads or channel in self.dm_channels.values()
 
     def _channel_message(
         self, method: str, channel: int, target: str | None, body: Json | None, files: list[Attachment]
     ) -> web.Response:
+        if not self._channel_known(channel):
+            return web.json_response(UNKNOWN_CHANNEL, status=404)
         data = body or {}
+        if method in ("POST", "PATCH"):
+            errors = FormErrors()
+            check_message(data, errors)
+            if (refused := errors.response()) is not None:
+                return refused
         guild = None if channel in self.dm_channels.values() else self._guild_of_channel(channel)
         if method == "POST" and target is None:
+            if is_empty(data.get("content"), data.get("embeds") or [], data.get("components") or [], len(files)):
+                return web.json_response(EMPTY_MESSAGE, status=400)
             reference = data.get("message_reference") or {}
             reply_to = int(reference["message_id"]) if reference.get("message_id") else None
             message = self._new_message(channel, guild, data, files, reply_to=reply_to)
             return web.json_response(self.message_payload(message))
         message = self.messages.get(int(target or 0))
-        if message is None or message.deleted:
-            return web.json_response({"message": "Unknown Message", "code": 10008}, status=404)
+        if message is None or message.deleted or message.channel_id != channel:
+            return web.json_response(UNKNOWN_MESSAGE, status=404)
         if method == "PATCH":
+            if message.author.id != self.bot_user.id:
+                return web.json_response(NOT_THE_AUTHOR, status=403)
+            if self._edit_leaves_empty(message, data, files):
+                return web.json_response(EMPTY_MESSAGE, status=400)
             self._apply_edit(message, data, files)
             return web.json_response(self.message_payload(message))
         if method == "GET":

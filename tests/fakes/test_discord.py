@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import time
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -289,7 +288,6 @@ async def test_an_invalid_shard_or_too_many_guilds_on_one_closes_like_discord(
 
 
 async def test_identifies_faster_than_max_concurrency_per_window_get_invalid_session(discord: FakeDiscord) -> None:
-    discord.identify_window_s = 0.3  # Discord's is 5 s; the rule is the same
     async with aiohttp.ClientSession() as http:
         first = await (await connect(http, discord)).identify(discord, [0, 2])
         assert first["t"] == "READY"
@@ -297,13 +295,315 @@ async def test_identifies_faster_than_max_concurrency_per_window_get_invalid_ses
         too_soon = await connect(http, discord)
         assert await too_soon.identify(discord, [1, 2]) == {"op": 9, "d": False}
         assert discord.identify_refusals == [(1, 2)] and len(discord.sessions) == 1
-        await asyncio.sleep(0.3)  # the window itself is what is tested: wait it out
+        discord.advance(discord.identify_window_s)  # Discord's 5 s window passes, on the fake's clock
         again = await too_soon.identify(discord, [1, 2])
         assert again["t"] == "READY" and again["d"]["shard"] == [1, 2]
         # With max_concurrency 2, shard 0 and 1 are different buckets; only the same bucket waits.
-        discord.max_concurrency, started = 2, time.monotonic()
+        discord.max_concurrency = 2
         discord._last_identify.clear()
         assert (await (await connect(http, discord)).identify(discord, [0, 2]))["t"] == "READY"
         assert (await (await connect(http, discord)).identify(discord, [1, 2]))["t"] == "READY"
         assert (await (await connect(http, discord)).identify(discord, [0, 2])) == {"op": 9, "d": False}
-        assert time.monotonic() - started < discord.identify_window_s
+        # Both buckets identified within one window of the fake's clock, and the third was refused inside it.
+        assert discord.identified[-1][2] - discord.identified[-2][2] < discord.identify_window_s
+        assert discord.identify_refusals == [(1, 2), (0, 2)]
+
+
+# ----- what Discord refuses, through hikari's own REST client ---------------------------------------------------------
+
+
+@pytest.fixture
+async def rest(discord: FakeDiscord) -> AsyncIterator[hikari.api.RESTClient]:
+    app = hikari.RESTApp(url=discord.rest_url)
+    await app.start()
+    async with app.acquire(discord.token, hikari.TokenType.BOT) as client:
+        yield client
+    await app.close()
+
+
+def too_long(limit: int) -> dict[str, Any]:
+    return {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH", "message": f"Must be {limit} or fewer in length."}]}
+
+
+def row(*custom_ids: str, label: str = "Go") -> hikari.api.MessageActionRowBuilder:
+    built = hikari.impl.MessageActionRowBuilder()
+    for custom_id in custom_ids:
+        built.add_interactive_button(hikari.ButtonStyle.PRIMARY, custom_id, label=label)
+    return built
+
+
+Send = Callable[[FakeDiscord, hikari.api.RESTClient, dict[str, Any]], Awaitable[object]]
+
+
+async def channel_create(discord: FakeDiscord, rest: hikari.api.RESTClient, fields: dict[str, Any]) -> object:
+    return await rest.create_message(discord.channel_id, **fields)
+
+
+async def channel_edit(discord: FakeDiscord, rest: hikari.api.RESTClient, fields: dict[str, Any]) -> object:
+    message = await rest.create_message(discord.channel_id, "draft")
+    return await rest.edit_message(discord.channel_id, message, **fields)
+
+
+async def callback_message(discord: FakeDiscord, rest: hikari.api.RESTClient, fields: dict[str, Any]) -> object:
+    handle = discord.slash("ask", options={"question": "hi"})
+    kind = hikari.ResponseType.MESSAGE_CREATE
+    return await rest.create_interaction_response(handle.id, handle.token, kind, **fields)
+
+
+async def callback_update(discord: FakeDiscord, rest: hikari.api.RESTClient, fields: dict[str, Any]) -> object:
+    sent = await rest.create_message(discord.channel_id, "pick one", component=row("pick:1"))
+    handle = discord.click(discord.messages[sent.id], "pick:1")
+    kind = hikari.ResponseType.MESSAGE_UPDATE
+    return await rest.create_interaction_response(handle.id, handle.token, kind, **fields)
+
+
+async def deferred(discord: FakeDiscord, rest: hikari.api.RESTClient) -> str:
+    handle = discord.slash("ask", options={"question": "hi"})
+    await rest.create_interaction_response(handle.id, handle.token, hikari.ResponseType.DEFERRED_MESSAGE_CREATE)
+    return handle.token
+
+
+async def followup(discord: FakeDiscord, rest: hikari.api.RESTClient, fields: dict[str, Any]) -> object:
+    return await rest.execute_webhook(discord.application_id, await deferred(discord, rest), **fields)
+
+
+async def original_edit(discord: FakeDiscord, rest: hikari.api.RESTClient, fields: dict[str, Any]) -> object:
+    return await rest.edit_interaction_response(discord.application_id, await deferred(discord, rest), **fields)
+
+
+async def followup_edit(discord: FakeDiscord, rest: hikari.api.RESTClient, fields: dict[str, Any]) -> object:
+    token = await deferred(discord, rest)
+    sent = await rest.execute_webhook(discord.application_id, token, "draft")
+    return await rest.edit_webhook_message(discord.application_id, token, sent, **fields)
+
+
+PATHS: dict[str, Send] = {
+    "channel message": channel_create,
+    "channel message edit": channel_edit,
+    "callback 4": callback_message,
+    "callback 7": callback_update,
+    "follow-up": followup,
+    "@original edit": original_edit,
+    "follow-up edit": followup_edit,
+}
+CALLBACKS = {"callback 4", "callback 7"}  # their errors are under "data", as the message is the callback's data
+
+# (what, fields exactly at Discord's limit, fields one over it, the `errors` Discord answers with)
+LIMITS: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]] = [
+    ("content", {"content": "x" * 2000}, {"content": "x" * 2001}, {"content": too_long(2000)}),
+    (
+        "action rows",
+        {"components": [row(f"r:{i}") for i in range(5)]},
+        {"components": [row(f"r:{i}") for i in range(6)]},
+        {"components": too_long(5)},
+    ),
+    (
+        "buttons in a row",
+        {"component": row(*(f"b:{i}" for i in range(5)))},
+        {"component": row(*(f"b:{i}" for i in range(6)))},
+        {"components": {"0": {"components": too_long(5)}}},
+    ),
+    (
+        "custom id",
+        {"component": row("c" * 100)},
+        {"component": row("c" * 101)},
+        {"components": {"0": {"components": {"0": {"custom_id": too_long(100)}}}}},
+    ),
+    (
+        "button label",
+        {"component": row("b:1", label="l" * 80)},
+        {"component": row("b:1", label="l" * 81)},
+        {"components": {"0": {"components": {"0": {"label": too_long(80)}}}}},
+    ),
+    (
+        "embeds",
+        {"embeds": [hikari.Embed(description="e") for _ in range(10)]},
+        {"embeds": [hikari.Embed(description="e") for _ in range(11)]},
+        {"embeds": too_long(10)},
+    ),
+    (
+        "embed description",
+        {"embed": hikari.Embed(description="d" * 4096)},
+        {"embed": hikari.Embed(description="d" * 4097)},
+        {"embeds": {"0": {"description": too_long(4096)}}},
+    ),
+]
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(("what", "at_limit", "over", "errors"), LIMITS, ids=[limit[0] for limit in LIMITS])
+async def test_a_message_one_over_a_limit_is_refused_like_discord_and_one_at_it_is_sent(
+    discord: FakeDiscord,
+    rest: hikari.api.RESTClient,
+    path: str,
+    what: str,
+    at_limit: dict[str, Any],
+    over: dict[str, Any],
+    errors: dict[str, Any],
+) -> None:
+    send = PATHS[path]
+    await send(discord, rest, at_limit)
+    with pytest.raises(hikari.BadRequestError) as refused:
+        await send(discord, rest, over)
+    assert refused.value.status == 400 and refused.value.code == 50035
+    assert refused.value.message == "Invalid Form Body"
+    assert refused.value.errors == ({"data": errors} if path in CALLBACKS else errors)
+
+
+@pytest.mark.parametrize("path", PATHS)
+async def test_an_empty_message_is_refused_like_discord_and_one_character_is_sent(
+    discord: FakeDiscord, rest: hikari.api.RESTClient, path: str
+) -> None:
+    send = PATHS[path]
+    await send(discord, rest, {"content": "x"})
+    with pytest.raises(hikari.BadRequestError) as refused:
+        # An update (callback 7) on a message with a button, and every edit, empties the message only if all goes.
+        await send(discord, rest, {"content": " ", "components": [], "embeds": []})
+    assert (refused.value.status, refused.value.code) == (400, 50006)
+    assert refused.value.message == "Cannot send an empty message"
+
+
+async def test_the_raw_error_body_is_shaped_like_discords(discord: FakeDiscord) -> None:
+    async with aiohttp.ClientSession() as http:
+        headers = {"Authorization": f"Bot {discord.token}"}
+        url = f"{discord.rest_url}/channels/{discord.channel_id}/messages"
+        async with http.post(url, json={"content": "x" * 2001}, headers=headers) as response:
+            body = await response.json()
+    assert response.status == 400
+    assert body == {"message": "Invalid Form Body", "code": 50035, "errors": {"content": too_long(2000)}}
+
+
+async def test_a_message_to_an_unknown_channel_is_refused_with_10003(
+    discord: FakeDiscord, rest: hikari.api.RESTClient
+) -> None:
+    await rest.create_message(discord.channel_id, "here")
+    with pytest.raises(hikari.NotFoundError) as refused:
+        await rest.create_message(discord.snowflake(), "nowhere")
+    assert (refused.value.status, refused.value.code, refused.value.message) == (404, 10003, "Unknown Channel")
+
+
+async def test_editing_another_users_message_is_refused_with_50005(
+    discord: FakeDiscord, rest: hikari.api.RESTClient
+) -> None:
+    mine = await rest.create_message(discord.channel_id, "mine")
+    await rest.edit_message(discord.channel_id, mine, "still mine")
+    theirs = discord.post_message("a user's words")
+    with pytest.raises(hikari.ForbiddenError) as refused:
+        await rest.edit_message(discord.channel_id, int(theirs["id"]), "put in their mouth")
+    assert (refused.value.status, refused.value.code) == (403, 50005)
+    assert discord.messages[int(theirs["id"])].content == "a user's words"
+
+
+async def test_an_interaction_not_answered_within_3_s_is_unknown(
+    discord: FakeDiscord, rest: hikari.api.RESTClient
+) -> None:
+    in_time, too_late = discord.slash("ask", options={"question": "a"}), discord.slash("ask", options={"question": "b"})
+    discord.advance(discord.ack_window_s - 0.5)
+    await rest.create_interaction_response(in_time.id, in_time.token, hikari.ResponseType.MESSAGE_CREATE, "ok")
+    discord.advance(1)
+    with pytest.raises(hikari.NotFoundError) as refused:
+        await rest.create_interaction_response(too_late.id, too_late.token, hikari.ResponseType.MESSAGE_CREATE, "ok")
+    assert (refused.value.status, refused.value.code, refused.value.message) == (404, 10062, "Unknown interaction")
+    with pytest.raises(hikari.NotFoundError) as no_webhook:  # its token never becomes a webhook either
+        await rest.execute_webhook(discord.application_id, too_late.token, "late")
+    assert no_webhook.value.code == 10015
+    assert too_late.responses == [] and [e.kind for e in in_time.responses] == ["callback"]
+
+
+@pytest.mark.parametrize("path", ["follow-up", "@original edit", "follow-up edit"])
+async def test_an_interaction_token_stops_working_after_15_minutes(
+    discord: FakeDiscord, rest: hikari.api.RESTClient, path: str
+) -> None:
+    token = await deferred(discord, rest)
+    sent = await rest.execute_webhook(discord.application_id, token, "first")
+    app = discord.application_id
+    act: dict[str, Callable[[], Awaitable[object]]] = {
+        "follow-up": lambda: rest.execute_webhook(app, token, "later"),
+        "@original edit": lambda: rest.edit_interaction_response(app, token, "later"),
+        "follow-up edit": lambda: rest.edit_webhook_message(app, token, sent, "later"),
+    }
+    discord.advance(discord.token_lifetime_s - 1)
+    await act[path]()
+    discord.advance(2)
+    with pytest.raises(hikari.UnauthorizedError) as refused:
+        await act[path]()
+    assert (refused.value.status, refused.value.code, refused.value.message) == (401, 50027, "Invalid Webhook Token")
+
+
+def modal_row(custom_id: str = "field", label: str = "Field") -> hikari.api.ModalActionRowBuilder:
+    return hikari.impl.ModalActionRowBuilder().add_text_input(custom_id, label)
+
+
+# (what, modal at Discord's limit, one over it, the `errors` under "data")
+MODAL_LIMITS: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]] = [
+    ("title", {"title": "t" * 45}, {"title": "t" * 46}, {"title": too_long(45)}),
+    ("custom id", {"custom_id": "m" * 100}, {"custom_id": "m" * 101}, {"custom_id": too_long(100)}),
+    (
+        "rows",
+        {"components": [modal_row(f"f{i}") for i in range(5)]},
+        {"components": [modal_row(f"f{i}") for i in range(6)]},
+        {"components": too_long(5)},
+    ),
+    (
+        "text input label",
+        {"components": [modal_row(label="l" * 45)]},
+        {"components": [modal_row(label="l" * 46)]},
+        {"components": {"0": {"components": {"0": {"label": too_long(45)}}}}},
+    ),
+    (
+        "text input custom id",
+        {"components": [modal_row("i" * 100)]},
+        {"components": [modal_row("i" * 101)]},
+        {"components": {"0": {"components": {"0": {"custom_id": too_long(100)}}}}},
+    ),
+]
+
+
+@pytest.mark.parametrize(("what", "at_limit", "over", "errors"), MODAL_LIMITS, ids=[m[0] for m in MODAL_LIMITS])
+async def test_a_modal_one_over_a_limit_is_refused_like_discord_and_one_at_it_opens(
+    discord: FakeDiscord,
+    rest: hikari.api.RESTClient,
+    what: str,
+    at_limit: dict[str, Any],
+    over: dict[str, Any],
+    errors: dict[str, Any],
+) -> None:
+    base: dict[str, Any] = {"title": "Correct", "custom_id": "correction:1", "components": [modal_row()]}
+    opened, refused_one = discord.slash("correct"), discord.slash("correct")
+    await rest.create_modal_response(opened.id, opened.token, **(base | at_limit))
+    assert opened.modal is not None
+    with pytest.raises(hikari.BadRequestError) as refused:
+        await rest.create_modal_response(refused_one.id, refused_one.token, **(base | over))
+    assert (refused.value.code, refused.value.errors) == (50035, {"data": errors})
+    assert refused_one.responses == []
+
+
+async def test_autocomplete_choices_over_discords_limits_are_refused(
+    discord: FakeDiscord, rest: hikari.api.RESTClient
+) -> None:
+    def choices(n: int, name_length: int = 5) -> list[hikari.api.AutocompleteChoiceBuilder]:
+        named = [(f"{i}:" + "n" * name_length)[:name_length] for i in range(n)]
+        return [hikari.impl.AutocompleteChoiceBuilder(name=name, value=f"v{i}") for i, name in enumerate(named)]
+
+    at_limit = discord.autocomplete("correct", "answer", {"answer": "p"})
+    await rest.create_autocomplete_response(at_limit.id, at_limit.token, choices(25, 100))
+    assert len(at_limit.choices) == 25
+    for over, errors in (
+        (choices(26), {"choices": too_long(25)}),
+        (choices(1, 101), {"choices": {"0": {"name": too_long(100)}}}),
+    ):
+        handle = discord.autocomplete("correct", "answer", {"answer": "p"})
+        with pytest.raises(hikari.BadRequestError) as refused:
+            await rest.create_autocomplete_response(handle.id, handle.token, over)
+        assert (refused.value.code, refused.value.errors) == (50035, {"data": errors})
+
+
+@pytest.mark.parametrize("path", ["channel message", "callback 4", "follow-up"])
+async def test_a_message_of_only_a_file_or_only_an_embed_is_not_empty(
+    discord: FakeDiscord, rest: hikari.api.RESTClient, path: str
+) -> None:
+    await PATHS[path](discord, rest, {"attachment": hikari.Bytes(b"RIFF", "answer.wav", mimetype="audio/wav")})
+    await PATHS[path](discord, rest, {"embed": hikari.Embed(title="Voice")})
+    sent = [m for m in discord.messages.values() if m.author.id == discord.bot_user.id]
+    assert [m.attachments[0].filename for m in sent if m.attachments] == ["answer.wav"]
+    assert [e["title"] for m in sent for e in m.embeds] == ["Voice"]

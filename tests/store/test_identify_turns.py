@@ -17,15 +17,24 @@ def test_shards_identify_in_the_bucket_of_their_id_modulo_max_concurrency() -> N
     assert buckets(None, 3) == [0, 1, 2]  # a process running every shard uses every bucket
 
 
+async def test_on_sqlite_nothing_is_held_since_one_process_runs_every_shard(db: Database) -> None:
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite only: on PostgreSQL processes take turns (the test below)")
+    turns = IdentifyTurns(db, window_s=0.2)
+    async with asyncio.timeout(5):
+        await turns.take([0], max_concurrency=2)
+    assert not turns.holding  # one process: hikari alone paces its shards
+    await turns.close()
+
+
 async def test_a_second_process_in_the_same_bucket_waits_for_the_first_ones_window(
     db: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: processes share turns through its advisory locks; SQLite serves one process")
     caplog.set_level(logging.INFO, logger="bot.store.identify_turns")
     first, same_bucket, other_bucket = (IdentifyTurns(db, window_s=0.2) for _ in range(3))
     await first.take([0], max_concurrency=2)
-    if db.engine.dialect.name != "postgresql":
-        assert not first.holding  # SQLite: one process, hikari alone paces its shards
-        return
     assert first.holding
     waiting = asyncio.ensure_future(same_bucket.take([2], max_concurrency=2))  # 2 % 2 == 0: the same bucket
     async with asyncio.timeout(5):

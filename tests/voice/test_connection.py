@@ -120,7 +120,6 @@ async def test_speech_from_a_user_arrives_reordered_and_lossy_as_that_users_pcm(
     stream = session.receiver.stream(SPEAKER_ID)
     changes = session.receiver.speaking_changes()
     await fake.send_json(5, {"user_id": str(SPEAKER_ID), "ssrc": SPEAKER_SSRC, "speaking": 1})
-    await asyncio.sleep(0)  # let the SPEAKING map the ssrc before audio (same ordering as Discord: ws before RTP)
     received: list[HeardFrame] = []
 
     async def collect() -> None:
@@ -130,6 +129,7 @@ async def test_speech_from_a_user_arrives_reordered_and_lossy_as_that_users_pcm(
                 return
 
     collecting = asyncio.create_task(collect())
+    # The SPEAKING has mapped the ssrc before any audio (the same order as on Discord: websocket before RTP).
     await fake.wait_for(lambda: session.receiver.ssrc_users.get(SPEAKER_SSRC) == SPEAKER_ID)
     fake.send_audio(SPEAKER_ID, SPEAKER_SSRC, frames, order)
     await asyncio.wait_for(collecting, 10)
