@@ -256,7 +256,7 @@ async def test_a_job_started_just_before_a_crash_is_followed_after_the_restart(
                 discord.channel_id,
                 discord.admin.id,
                 "openai",
-                "base-1",
+                "gpt-4.1-mini-2025-04-14",
                 "sft",
                 None,
                 "ab" * 32,
@@ -268,7 +268,7 @@ async def test_a_job_started_just_before_a_crash_is_followed_after_the_restart(
         uploaded = await services.trainer.upload(data, upload_name(request.tag))
         await services.requests.uploaded(request.id, uploaded.id)
         job = await services.openai.fine_tuning.jobs.create(
-            model="base-1", training_file=uploaded.id, metadata={TAG_KEY: request.tag}
+            model="gpt-4.1-mini-2025-04-14", training_file=uploaded.id, metadata={TAG_KEY: request.tag}
         )
         await services.watcher.stop()  # it would adopt the job now: this bot is the one that "crashed"
     async with running_bot(discord, openai_fake, tmp_path) as built:
