@@ -56,6 +56,7 @@ async def test_train_from_a_file_follow_the_job_and_activate_its_model(
         (job_id,) = openai_fake.jobs
         job = openai_fake.jobs[job_id].payload
         assert job["method"]["type"] == "supervised" and job["user_provided_suffix"] == "faq"
+        assert job["hyperparameters"]["n_epochs"] == 3  # the epochs its cost estimate counted, not OpenAI's "auto"
         uploaded = openai_fake.files[job["training_file"]][1]
         assert uploaded == sft_lines(12)
 
