@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 from collections.abc import AsyncIterator
@@ -361,3 +362,16 @@ async def test_a_job_reports_the_hyperparameters_it_was_given_and_auto_for_the_r
     assert await reported() == ("supervised", auto, auto)
     dpo_auto = await reported(method={"type": "dpo", "dpo": {}})
     assert dpo_auto[:2] == ("dpo", auto | {"beta": "auto"})
+
+
+async def test_a_held_upload_is_stored_only_once_released(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
+    hold = fake.hold_next("POST", "/files")
+    upload = asyncio.create_task(client.files.create(file=("t.jsonl", io.BytesIO(SFT)), purpose="fine-tune"))
+    async with asyncio.timeout(5):
+        await hold.arrived.wait()
+    assert fake.files == {} and not upload.done()  # arrived, not yet acted on
+    hold.release.set()
+    uploaded = await upload
+    assert list(fake.files) == [uploaded.id]
+    # Only the next such request is held.
+    assert (await client.files.create(file=("u.jsonl", io.BytesIO(SFT)), purpose="fine-tune")).id in fake.files
