@@ -532,7 +532,7 @@ class FakeOpenAI:
                         if self.keep_uploads:
                             kept += chunk
                     data = bytes(kept)
-            # OpenAI's refusals of an upload, in the order it checks.
+            # What OpenAI refuses in an upload: no purpose or an unknown one; for fine-tuning, anything but JSONL.
             if purpose is None:
                 return _error(400, "'purpose' is a required property")
             if purpose not in FILE_PURPOSES:
