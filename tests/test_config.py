@@ -133,3 +133,17 @@ def test_check_names_a_wrong_shard_setting_in_one_line(
     assert main(["check", "--config", str(config)]) == 2
     problems = [line for line in capsys.readouterr().err.splitlines() if line.startswith("  - ")]
     assert len(problems) == 1 and expected in problems[0], problems
+
+
+def test_training_epochs_outside_what_the_backends_train_are_refused_at_start(tmp_path: Path) -> None:
+    # OpenAI (and the training service) refuse n_epochs outside 1-50 only once the dataset is uploaded: say it first.
+    local = tmp_path / "config.toml"
+    env = {"DISCORD_TOKEN": TOKEN, "OPENAI_API_KEY": "sk-test"}
+    for epochs in (0, 51):
+        local.write_text(f"[training]\nepochs = {epochs}\n")
+        with pytest.raises(ConfigError) as info:
+            load_config(local, env)
+        assert [p for p in info.value.problems if p.startswith("training.epochs: epochs must be from 1 to 50")]
+    for epochs in (1, 50):
+        local.write_text(f"[training]\nepochs = {epochs}\n")
+        assert load_config(local, env).settings.training.epochs == epochs

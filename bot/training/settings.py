@@ -8,6 +8,18 @@ import attrs
 
 from bot.config_tables import http_url, non_negative, positive
 
+# The epochs both backends train: OpenAI refuses n_epochs outside 1-50, and the training service keeps to the same.
+EPOCHS = (1, 50)
+
+
+def _epochs(_instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    """attrs validator: checked at start-up, so a job is never refused for it after its dataset was uploaded."""
+    low, high = EPOCHS
+    if not low <= value <= high:
+        raise ValueError(
+            f"{attribute.name} must be from {low} to {high} (what the training backends accept), got {value}"
+        )
+
 
 @attrs.frozen
 class TrainingSettings:
@@ -26,7 +38,7 @@ class TrainingSettings:
     prices_per_million_tokens: dict[str, float] = attrs.field(
         factory=lambda: {"gpt-4.1-mini-2025-04-14": 5.0, "gpt-4o-mini-2024-07-18": 3.0}
     )
-    epochs: int = attrs.field(default=3, validator=positive)
+    epochs: int = attrs.field(default=3, validator=_epochs)
     min_examples: int = attrs.field(default=10, validator=positive)
     max_tokens_per_example: int = attrs.field(default=65_536, validator=positive)
     max_upload_mb: float = attrs.field(default=50.0, validator=positive)

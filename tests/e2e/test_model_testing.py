@@ -256,3 +256,37 @@ async def test_model_test_prompts_never_hold_a_private_answers_correction(
         # The public corrections were given as references; a private one never was, to either model.
         assert any("Falcon-" in p for p in prompts if "Which code name" in p)
         assert not any("Kestrel-" in p for p in prompts)
+
+
+def taught(data: bytes) -> list[str]:
+    """The questions a training file teaches: each line's last user message (supervised or preference pairs)."""
+    questions: list[str] = []
+    for raw in data.splitlines():
+        line = json.loads(raw)
+        messages = line["messages"] if "messages" in line else line["input"]["messages"]
+        questions.append(next(m["content"] for m in reversed(messages) if m["role"] == "user"))
+    return questions
+
+
+async def test_no_question_model_test_asks_is_in_the_file_uploaded_to_train_from_corrections(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    async with running_bot(discord, openai_fake, tmp_path) as built:
+        for question, fixed in FACTS.items():
+            await approve(built, discord, question, fixed)
+        source, asked = await built.services.tester.questions(discord.guild_id)
+        test_set = {q.question for q in asked}
+        assert source == "corrections" and len(test_set) >= 5
+        # Every way a job is started from corrections: /train with either method, or with none (what the data holds).
+        for options in ({"method": "sft"}, {"method": "dpo"}, {}):
+            started = discord.slash("train", options={"source": "corrections", **options}, user=discord.admin)
+            card = await summary(started)
+            confirm = discord.click(card, next(c for c in card.custom_ids if "confirm" in c), user=discord.admin)
+            await confirm.wait(lambda e: e.kind == "edit")
+            assert "Started training job" in card.content
+        jobs = [job.request for job in openai_fake.jobs.values()]
+        assert [j["method"]["type"] for j in jobs] == ["supervised", "dpo", "supervised"]
+        for job in jobs:
+            questions = taught(openai_fake.files[job["training_file"]][1])  # what OpenAI received
+            assert not test_set & set(questions)
+            assert sorted(questions) == sorted(set(FACTS) - test_set)  # and every other approved correction

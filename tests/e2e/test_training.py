@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from pathlib import Path
@@ -55,6 +56,7 @@ async def test_train_from_a_file_follow_the_job_and_activate_its_model(
         (job_id,) = openai_fake.jobs
         job = openai_fake.jobs[job_id].payload
         assert job["method"]["type"] == "supervised" and job["user_provided_suffix"] == "faq"
+        assert job["hyperparameters"]["n_epochs"] == 3  # the epochs its cost estimate counted, not OpenAI's "auto"
         uploaded = openai_fake.files[job["training_file"]][1]
         assert uploaded == sft_lines(12)
 
@@ -287,7 +289,7 @@ async def test_a_job_started_just_before_a_crash_is_followed_after_the_restart(
                 discord.channel_id,
                 discord.admin.id,
                 "openai",
-                "base-1",
+                "gpt-4.1-mini-2025-04-14",
                 "sft",
                 None,
                 "ab" * 32,
@@ -299,7 +301,7 @@ async def test_a_job_started_just_before_a_crash_is_followed_after_the_restart(
         uploaded = await services.trainer.upload(data, upload_name(request.tag))
         await services.requests.uploaded(request.id, uploaded.id)
         job = await services.openai.fine_tuning.jobs.create(
-            model="base-1", training_file=uploaded.id, metadata={TAG_KEY: request.tag}
+            model="gpt-4.1-mini-2025-04-14", training_file=uploaded.id, metadata={TAG_KEY: request.tag}
         )
         await services.watcher.stop()  # it would adopt the job now: this bot is the one that "crashed"
     async with running_bot(discord, openai_fake, tmp_path) as built:
@@ -333,3 +335,54 @@ async def test_an_undeliverable_notice_is_given_up_without_holding_up_other_jobs
         await built.services.watcher.run_once()  # given up: not posted, not retried
         assert len([m for m in discord.bot_messages_in(discord.channel_id) if "finished" in m.content]) == 1
         assert built.services.watcher._delay() == built.services.config.settings.training.watch_interval_s  # pyright: ignore[reportPrivateUsage]
+
+
+async def test_an_upload_that_outlasts_the_start_grace_period_starts_no_job(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    async with running_bot(discord, openai_fake, tmp_path, training={"start_grace_s": 0}) as built:
+        upload = openai_fake.hold_next("POST", "/files")
+        data = discord.attachment("faq.jsonl", sft_lines(10), "application/jsonl")
+        card = await summary(discord.slash("train", options={"data": data, "suffix": "late"}, user=discord.admin))
+        confirm = discord.click(card, next(c for c in card.custom_ids if "confirm" in c), user=discord.admin)
+        async with asyncio.timeout(15):
+            await upload.arrived.wait()
+        # While the upload is on its way the watcher finds the request past its grace period and gives it up.
+        await built.services.watcher.run_once()
+        upload.release.set()
+        told = said(await confirm.wait(lambda e: e.kind in ("edit", "followup")))
+        assert "The upload took too long, so no job was started" in told
+        assert openai_fake.jobs == {}
+        assert openai_fake.files == {}  # the upload that arrived late was deleted: nothing left to pay for
+        await built.services.watcher.run_once()  # and nothing is started or adopted later
+        assert openai_fake.jobs == {} and (await built.services.jobs.list(discord.guild_id)).total == 0
+
+
+async def test_two_clicks_on_confirm_start_one_job(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    async with running_bot(discord, openai_fake, tmp_path) as built:
+        upload = openai_fake.hold_next("POST", "/files")
+        data = discord.attachment("faq.jsonl", sft_lines(10), "application/jsonl")
+        card = await summary(discord.slash("train", options={"data": data, "suffix": "once"}, user=discord.admin))
+        confirm_id = next(c for c in card.custom_ids if "confirm" in c)
+        first = discord.click(card, confirm_id, user=discord.admin)
+        async with asyncio.timeout(15):
+            await upload.arrived.wait()  # the first click is uploading the dataset
+        second = discord.click(card, confirm_id, user=discord.admin)
+        assert "already handled" in said(await second.wait_callback()) and second.ephemeral
+        upload.release.set()
+        await first.wait(lambda e: e.kind == "edit")
+        assert "Started training job #1" in card.content
+        assert len(openai_fake.files) == 1 and len(openai_fake.jobs) == 1
+
+        # Two clicks that arrive together, before either is answered.
+        data = discord.attachment("faq.jsonl", sft_lines(10), "application/jsonl")
+        card = await summary(discord.slash("train", options={"data": data, "suffix": "twice"}, user=discord.admin))
+        confirm_id = next(c for c in card.custom_ids if "confirm" in c)
+        clicks = [discord.click(card, confirm_id, user=discord.admin) for _ in range(2)]
+        answers = [said(await c.wait(lambda e: e.kind == "edit" or e.type == 4)) for c in clicks]
+        assert sum("already handled" in a for a in answers) == 1
+        assert len(openai_fake.files) == 2 and len(openai_fake.jobs) == 2
+        assert [j.payload["user_provided_suffix"] for j in openai_fake.jobs.values()] == ["once", "twice"]
+        assert (await built.services.jobs.list(discord.guild_id)).total == 2

@@ -53,6 +53,27 @@ class Deltas:
 Reply = str | Callable[[Json], str] | Deltas
 IMAGE_MIME_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 TERMINAL = {"succeeded", "failed", "cancelled"}
+# The base models OpenAI's fine-tuning takes (its guide's list); `fake.fine_tunable_models` may add others. A model a
+# job of this fake made (`ft:…`) may be fine-tuned again, as at OpenAI.
+FINE_TUNABLE_MODELS = frozenset(
+    {
+        "gpt-4.1-2025-04-14",
+        "gpt-4.1-mini-2025-04-14",
+        "gpt-4.1-nano-2025-04-14",
+        "gpt-4o-2024-08-06",
+        "gpt-4o-mini-2024-07-18",
+        "gpt-3.5-turbo-0125",
+        "gpt-3.5-turbo-1106",
+        "gpt-3.5-turbo-0613",
+        "babbage-002",
+        "davinci-002",
+    }
+)
+# What `purpose` may be on an upload, in the order OpenAI lists them in its refusal.
+FILE_PURPOSES = ("fine-tune", "assistants", "batch", "user_data", "responses", "vision", "evals")
+HYPERPARAMETERS = ("n_epochs", "batch_size", "learning_rate_multiplier")
+SUFFIX_MAX = 64
+N_EPOCHS = (1, 50)
 
 
 @attrs.define
@@ -75,9 +96,21 @@ class Slow:
 
 
 @attrs.define
+class Hold:
+    """A request held on arrival, before the fake acts on it: `arrived` is set when it comes in, and it goes on once
+    the test sets `release`."""
+
+    method: str
+    path: str
+    arrived: asyncio.Event = attrs.field(factory=asyncio.Event)
+    release: asyncio.Event = attrs.field(factory=asyncio.Event)
+
+
+@attrs.define
 class Job:
-    payload: Json
+    payload: Json  # the job as OpenAI reports it
     events: list[Json] = attrs.field(factory=list[Json])
+    request: Json = attrs.field(factory=dict[str, Any])  # the body it was created with, as sent
 
 
 def default_answer(request: Json) -> str:
@@ -111,6 +144,8 @@ class FakeOpenAI:
         self.file_sha256: dict[str, str] = {}  # every upload's digest, kept even when its bytes are not
         self.keep_uploads = True  # False: uploads are read chunk by chunk and only counted and hashed
         self.jobs: dict[str, Job] = {}
+        self.fine_tunable_models: set[str] = set(FINE_TUNABLE_MODELS)
+        self._request_holds: list[Hold] = []
         self._faults: list[Fault] = []
         self._slow: list[Slow] = []
         self._holds: list[asyncio.Event] = []
@@ -132,6 +167,8 @@ class FakeOpenAI:
     async def __aexit__(self, *exc: object) -> None:
         for gate in self._gates:
             gate.set()
+        for hold in self._request_holds:
+            hold.release.set()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -185,6 +222,13 @@ class FakeOpenAI:
         """The next `method path` request is carried out (a job is created, a file stored), then its response is held
         for `seconds`: a client with a shorter timeout never learns what happened."""
         self._slow.append(Slow(method.upper(), path, seconds))
+
+    def hold_next(self, method: str, path: str) -> Hold:
+        """The next `method path` request is held as it arrives, before anything is done (an upload still on its way,
+        a job not yet created): wait on `hold.arrived`, act meanwhile, then set `hold.release`."""
+        hold = Hold(method.upper(), path)
+        self._request_holds.append(hold)
+        return hold
 
     def jobs_tagged(self, key: str, value: str) -> list[str]:
         return [i for i, j in self.jobs.items() if (j.payload.get("metadata") or {}).get(key) == value]
@@ -270,6 +314,13 @@ class FakeOpenAI:
                 )
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             return _error(401, "Incorrect API key provided.")
+        hold = next(
+            (h for h in self._request_holds if (h.method, h.path) == (request.method, path) and not h.arrived.is_set()),
+            None,
+        )
+        if hold is not None:
+            hold.arrived.set()
+            await hold.release.wait()
         slow = next((s for s in self._slow if (s.method, s.path) == (request.method, path)), None)
         if slow is not None:
             self._slow.remove(slow)
@@ -464,20 +515,35 @@ class FakeOpenAI:
         parts = path.strip("/").split("/")
         if method == "POST" and len(parts) == 1:
             reader = await request.multipart()
-            purpose, filename, data = "fine-tune", "upload.jsonl", b""
-            digest, size = hashlib.sha256(), 0
+            purpose: str | None = None
+            filename, data, lines = "upload.jsonl", b"", _JsonlCheck()
+            digest, size, has_file = hashlib.sha256(), 0, False
             async for part in reader:
                 if part.name == "purpose":  # type: ignore[union-attr]
                     purpose = await part.text()  # type: ignore[union-attr]
                 elif part.name == "file":  # type: ignore[union-attr]
+                    has_file = True
                     filename = part.filename or filename  # type: ignore[union-attr]
                     digest, size, kept = hashlib.sha256(), 0, bytearray()
                     while chunk := await part.read_chunk():  # type: ignore[union-attr]
                         digest.update(chunk)
                         size += len(chunk)
+                        lines.feed(chunk)  # checked as it streams: a big upload is never held whole
                         if self.keep_uploads:
                             kept += chunk
                     data = bytes(kept)
+            # What OpenAI refuses in an upload: no purpose or an unknown one; for fine-tuning, anything but JSONL.
+            if purpose is None:
+                return _error(400, "'purpose' is a required property")
+            if purpose not in FILE_PURPOSES:
+                return _error(400, f"{purpose!r} is not one of {list(FILE_PURPOSES)!r} - 'purpose'")
+            if not has_file:
+                return _error(400, "'file' is a required property")
+            if purpose == "fine-tune":
+                if not filename.endswith(".jsonl"):
+                    return _error(400, "Invalid file format for Fine-Tuning API. Must be .jsonl")
+                if (problem := lines.finish()) is not None:
+                    return _error(400, problem)
             file_id = f"file-{next(self._ids):08d}"
             self.file_sha256[file_id] = digest.hexdigest()
             meta = {
@@ -570,14 +636,38 @@ class FakeOpenAI:
         return web.json_response({"object": "list", "data": page, "has_more": len(items) > limit})
 
     async def _create_job(self, body: Json) -> web.Response:
+        # The request's shape first (as OpenAI validates it), then whether the model and the file exist.
+        suffix = body.get("suffix")
+        if isinstance(suffix, str) and len(suffix) > SUFFIX_MAX:
+            return _error(
+                400,
+                f"Invalid 'suffix': string too long. Expected a string with maximum length {SUFFIX_MAX}, but got a "
+                f"string with length {len(suffix)} instead.",
+                param="suffix",
+                code="string_above_max_length",
+            )
+        method, given = _job_method(body)
+        for where, values in given:
+            if (refusal := _n_epochs_refusal(where, values.get("n_epochs", "auto"))) is not None:
+                return refusal
+        model = body.get("model")
+        fine_tuned = {j.payload["fine_tuned_model"] for j in self.jobs.values() if j.payload["fine_tuned_model"]}
+        if model not in self.fine_tunable_models | fine_tuned:
+            return _error(
+                400,
+                f"Model {model} is not available for fine-tuning or does not exist.",
+                param="model",
+                code="model_not_available",
+            )
         training_file = body.get("training_file")
         if training_file not in self.files:
-            return _error(400, f"invalid training_file: {training_file}")
+            return _error(400, f"invalid training_file: {training_file}", param="training_file")
         problem = _metadata_problem(body.get("metadata"))
         if problem:
             return _error(400, problem)
         job_id = f"ftjob-{next(self._ids):012d}"
-        method = body.get("method") or {"type": "supervised", "supervised": {"hyperparameters": {}}}
+        # The hyperparameters it was given, "auto" for those it was not (OpenAI picks them when the job runs).
+        reported = {name: given[0][1].get(name, "auto") if given else "auto" for name in HYPERPARAMETERS}
         now = int(time.time()) + len(self.jobs)  # distinct creation times keep the newest-first order stable
         payload: Json = {
             "object": "fine_tuning.job",
@@ -591,7 +681,7 @@ class FakeOpenAI:
             "status": "validating_files",
             "validation_file": body.get("validation_file"),
             "training_file": training_file,
-            "hyperparameters": {"n_epochs": "auto", "batch_size": "auto", "learning_rate_multiplier": "auto"},
+            "hyperparameters": reported,
             "trained_tokens": None,
             "error": None,
             "user_provided_suffix": body.get("suffix"),
@@ -601,9 +691,99 @@ class FakeOpenAI:
             "method": method,
             "metadata": body.get("metadata"),
         }
-        self.jobs[job_id] = Job(payload)
+        self.jobs[job_id] = Job(payload, request=body)
         self._event(self.jobs[job_id], "info", f"Created fine-tuning job: {job_id}")
         return web.json_response(payload)
+
+
+class _JsonlCheck:
+    """OpenAI's check of a fine-tuning upload, fed chunk by chunk: every line a JSON object (blank lines aside)."""
+
+    def __init__(self) -> None:
+        self._pending = b""
+        self._line = 0
+        self._last_good = b""
+        self.problem: str | None = None
+
+    def feed(self, chunk: bytes) -> None:
+        if self.problem is not None:
+            return
+        *complete, self._pending = (self._pending + chunk).split(b"\n")
+        for line in complete:
+            self._check(line)
+
+    def finish(self) -> str | None:
+        if self._pending:
+            self._check(self._pending)
+            self._pending = b""
+        return self.problem
+
+    def _check(self, line: bytes) -> None:
+        self._line += 1
+        if self.problem is not None or line == self._last_good or not line.strip():
+            return
+        try:
+            if isinstance(json.loads(line), dict):
+                self._last_good = line  # big test files repeat one line: it is parsed once
+                return
+        except ValueError:
+            pass
+        start = line.strip()[:3].decode(errors="replace")
+        self.problem = (
+            "Expected file to have JSONL format, where every line is a valid JSON dictionary. "
+            f'Line {self._line} is not a dictionary (HINT: line starts with: "{start}...").'
+        )
+
+
+def _job_method(body: Json) -> tuple[Json, list[tuple[str, Json]]]:
+    """The job's method as OpenAI reports it (every hyperparameter it was given, "auto" for the rest), and the
+    hyperparameters given, each with where it was given (`method.<type>.hyperparameters`, or the older top-level
+    `hyperparameters`), the method's first."""
+    given: list[tuple[str, Json]] = []
+    raw_method: Any = body.get("method")
+    method = cast(Json, raw_method) if isinstance(raw_method, dict) else None
+    kind = str(method.get("type")) if method is not None else "supervised"
+    if method is not None:
+        section: Any = method.get(kind)
+        hyper: Any = cast(Json, section).get("hyperparameters") if isinstance(section, dict) else None
+        given.append((f"method.{kind}.hyperparameters", cast(Json, hyper) if isinstance(hyper, dict) else {}))
+    top: Any = body.get("hyperparameters")
+    if isinstance(top, dict):
+        given.append(("hyperparameters", cast(Json, top)))
+    names = (*HYPERPARAMETERS, "beta") if kind == "dpo" else HYPERPARAMETERS
+    chosen = given[0][1] if given else {}
+    return {"type": kind, kind: {"hyperparameters": {n: chosen.get(n, "auto") for n in names}}}, given
+
+
+def _n_epochs_refusal(where: str, value: Any) -> web.Response | None:
+    """OpenAI's answer to `n_epochs` outside "auto" or a whole number from 1 to 50."""
+    param = f"{where}.n_epochs"
+    if value == "auto":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        return _error(
+            400,
+            f"Invalid type for '{param}': expected one of 'auto' or an integer, but got {type(value).__name__} "
+            "instead.",
+            param=param,
+            code="invalid_type",
+        )
+    low, high = N_EPOCHS
+    if value < low:
+        return _error(
+            400,
+            f"Invalid '{param}': integer below minimum value. Expected a value >= {low}, but got {value} instead.",
+            param=param,
+            code="integer_below_min_value",
+        )
+    if value > high:
+        return _error(
+            400,
+            f"Invalid '{param}': integer above maximum value. Expected a value <= {high}, but got {value} instead.",
+            param=param,
+            code="integer_above_max_value",
+        )
+    return None
 
 
 def _metadata_key(name: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 from collections.abc import AsyncIterator
@@ -12,6 +13,9 @@ import pytest
 from PIL import Image
 
 from tests.fakes.openai import Deltas, FakeOpenAI
+
+BASE = "gpt-4o-mini-2024-07-18"  # a base model OpenAI fine-tunes
+SFT = b'{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}\n'
 
 
 @pytest.fixture
@@ -70,7 +74,7 @@ async def test_files_and_fine_tuning_jobs(fake: FakeOpenAI, client: openai.Async
     cancelled = await client.fine_tuning.jobs.cancel(jobs[1].id)
     assert cancelled.status == "cancelled"
     with pytest.raises(openai.BadRequestError):
-        await client.fine_tuning.jobs.create(model="m", training_file="file-missing")
+        await client.fine_tuning.jobs.create(model=BASE, training_file="file-missing")
 
 
 async def test_speech_returns_audio(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
@@ -100,9 +104,9 @@ async def test_job_metadata_is_kept_filtered_on_and_limited_as_openai_does(
     fake: FakeOpenAI, client: openai.AsyncOpenAI
 ) -> None:
     uploaded = await client.files.create(file=("t.jsonl", io.BytesIO(b'{"messages": []}\n')), purpose="fine-tune")
-    tagged = await client.fine_tuning.jobs.create(model="m", training_file=uploaded.id, metadata={"req": "a"})
-    await client.fine_tuning.jobs.create(model="m", training_file=uploaded.id, metadata={"req": "b"})
-    await client.fine_tuning.jobs.create(model="m", training_file=uploaded.id)
+    tagged = await client.fine_tuning.jobs.create(model=BASE, training_file=uploaded.id, metadata={"req": "a"})
+    await client.fine_tuning.jobs.create(model=BASE, training_file=uploaded.id, metadata={"req": "b"})
+    await client.fine_tuning.jobs.create(model=BASE, training_file=uploaded.id)
     assert tagged.metadata == {"req": "a"}
     assert (await client.fine_tuning.jobs.retrieve(tagged.id)).metadata == {"req": "a"}
     found = await client.fine_tuning.jobs.list(metadata={"req": "a"})
@@ -111,7 +115,7 @@ async def test_job_metadata_is_kept_filtered_on_and_limited_as_openai_does(
     assert len((await client.fine_tuning.jobs.list()).data) == 3
     for bad in ({f"k{i}": "v" for i in range(17)}, {"k" * 65: "v"}, {"k": "v" * 513}):
         with pytest.raises(openai.BadRequestError):
-            await client.fine_tuning.jobs.create(model="m", training_file=uploaded.id, metadata=bad)
+            await client.fine_tuning.jobs.create(model=BASE, training_file=uploaded.id, metadata=bad)
     assert len(fake.jobs) == 3  # a refused job is not created
 
 
@@ -138,7 +142,7 @@ async def test_a_slow_response_arrives_after_the_job_was_created(fake: FakeOpenA
     fake.slow_next("POST", "/fine_tuning/jobs", seconds=0.6)
     with pytest.raises(openai.APITimeoutError):
         await client.with_options(timeout=0.2, max_retries=0).fine_tuning.jobs.create(
-            model="m", training_file=uploaded.id, metadata={"req": "x"}
+            model=BASE, training_file=uploaded.id, metadata={"req": "x"}
         )
     assert fake.jobs_tagged("req", "x") == list(fake.jobs)  # the job exists though the client never heard of it
     assert len(fake.jobs) == 1
@@ -193,3 +197,181 @@ async def test_streamed_deltas_carry_reasoning_content_and_split_think_tags(
             reasoning.append((choice.delta.model_extra or {}).get("reasoning_content") or "")
     assert "".join(reasoning) == "hmm"
     assert [c for c in contents if c] == ["<th", "ink>x</think>Yes."]
+
+
+def refusal(exc: openai.APIStatusError) -> tuple[int, Any]:
+    """The status and the `error` object of an answer, as the client raised it."""
+    return exc.status_code, exc.body
+
+
+def invalid(message: str, param: str | None = None, code: str | None = None) -> dict[str, Any]:
+    return {"message": message, "type": "invalid_request_error", "param": param, "code": code}
+
+
+async def test_a_fine_tuning_upload_needs_a_purpose_and_jsonl_lines_as_openai_checks(
+    fake: FakeOpenAI, client: openai.AsyncOpenAI
+) -> None:
+    async def upload(name: str, data: bytes, purpose: Any = "fine-tune") -> Any:
+        return await client.files.create(file=(name, io.BytesIO(data)), purpose=purpose)
+
+    cases: list[tuple[str, bytes, Any, dict[str, Any]]] = [
+        ("t.jsonl", SFT, openai.omit, invalid("'purpose' is a required property")),
+        (
+            "t.jsonl",
+            SFT,
+            "answers",
+            invalid(
+                "'answers' is not one of ['fine-tune', 'assistants', 'batch', 'user_data', 'responses', 'vision', "
+                "'evals'] - 'purpose'"
+            ),
+        ),
+        (
+            "t.csv",
+            b"question,answer\nq,a\n",
+            "fine-tune",
+            invalid("Invalid file format for Fine-Tuning API. Must be .jsonl"),
+        ),
+        (
+            "t.jsonl",
+            SFT + b"[1, 2]\n" + SFT,
+            "fine-tune",
+            invalid(
+                "Expected file to have JSONL format, where every line is a valid JSON dictionary. "
+                'Line 2 is not a dictionary (HINT: line starts with: "[1,...").'
+            ),
+        ),
+        (
+            "t.jsonl",
+            SFT * 2 + b'{"messages": [\n',
+            "fine-tune",
+            invalid(
+                "Expected file to have JSONL format, where every line is a valid JSON dictionary. "
+                'Line 3 is not a dictionary (HINT: line starts with: "{"m...").'
+            ),
+        ),
+    ]
+    for name, data, purpose, error in cases:
+        with pytest.raises(openai.BadRequestError) as refused:
+            await upload(name, data, purpose)
+        assert refusal(refused.value) == (400, error), name
+    assert fake.files == {}  # nothing refused is stored
+    # Exactly what OpenAI takes: JSON objects line by line (a blank line between them and no final newline are fine),
+    # and files of other kinds for other purposes.
+    taken = await upload("t.jsonl", SFT + b"\n" + SFT.rstrip(b"\n"))
+    other = await upload("notes.txt", b"not json", "assistants")
+    assert (taken.purpose, other.purpose) == ("fine-tune", "assistants") and set(fake.files) == {taken.id, other.id}
+
+
+async def test_a_job_is_refused_for_an_unknown_model_a_suffix_over_64_or_n_epochs_outside_1_to_50(
+    fake: FakeOpenAI, client: openai.AsyncOpenAI
+) -> None:
+    uploaded = await client.files.create(file=("t.jsonl", io.BytesIO(SFT)), purpose="fine-tune")
+
+    async def create(**args: Any) -> Any:
+        return await client.fine_tuning.jobs.create(**{"model": BASE, "training_file": uploaded.id, **args})
+
+    def supervised(**hyper: Any) -> Any:
+        return {"type": "supervised", "supervised": {"hyperparameters": hyper}}
+
+    def epochs(param: str, value: int) -> dict[str, Any]:
+        above = value > 50
+        return invalid(
+            f"Invalid '{param}': integer {'above maximum' if above else 'below minimum'} value. Expected a value "
+            f"{'<= 50' if above else '>= 1'}, but got {value} instead.",
+            param,
+            "integer_above_max_value" if above else "integer_below_min_value",
+        )
+
+    cases: list[tuple[dict[str, Any], dict[str, Any]]] = [
+        (
+            {"model": "gpt-4o-mini"},
+            invalid(
+                "Model gpt-4o-mini is not available for fine-tuning or does not exist.", "model", "model_not_available"
+            ),
+        ),
+        (
+            {"suffix": "s" * 65},
+            invalid(
+                "Invalid 'suffix': string too long. Expected a string with maximum length 64, but got a string with "
+                "length 65 instead.",
+                "suffix",
+                "string_above_max_length",
+            ),
+        ),
+        ({"method": supervised(n_epochs=0)}, epochs("method.supervised.hyperparameters.n_epochs", 0)),
+        ({"method": supervised(n_epochs=51)}, epochs("method.supervised.hyperparameters.n_epochs", 51)),
+        (
+            {"method": {"type": "dpo", "dpo": {"hyperparameters": {"n_epochs": 51, "beta": 0.1}}}},
+            epochs("method.dpo.hyperparameters.n_epochs", 51),
+        ),
+        ({"hyperparameters": {"n_epochs": 0}}, epochs("hyperparameters.n_epochs", 0)),
+        ({"hyperparameters": {"n_epochs": 51}}, epochs("hyperparameters.n_epochs", 51)),
+    ]
+    for args, error in cases:
+        with pytest.raises(openai.BadRequestError) as refused:
+            await create(**args)
+        assert refusal(refused.value) == (400, error), args
+    assert fake.jobs == {}  # a refused job is not created
+    # Exactly at each limit, the job is made.
+    at_limits = [
+        await create(suffix="s" * 64),
+        await create(method=supervised(n_epochs=1)),
+        await create(method=supervised(n_epochs=50)),
+        await create(hyperparameters={"n_epochs": 50}),
+    ]
+    assert len(fake.jobs) == len(at_limits) and at_limits[0].user_provided_suffix == "s" * 64
+    # A model this account fine-tuned may be fine-tuned again; a made-up one may not.
+    tuned = fake.advance(at_limits[0].id, "succeeded")["fine_tuned_model"]
+    again = await create(model=tuned)
+    assert again.model == tuned
+    with pytest.raises(openai.BadRequestError) as refused:
+        await create(model=tuned + "x")
+    assert refusal(refused.value)[1]["code"] == "model_not_available"
+
+
+async def test_a_job_reports_the_hyperparameters_it_was_given_and_auto_for_the_rest(
+    fake: FakeOpenAI, client: openai.AsyncOpenAI
+) -> None:
+    uploaded = await client.files.create(file=("t.jsonl", io.BytesIO(SFT)), purpose="fine-tune")
+    auto = {"n_epochs": "auto", "batch_size": "auto", "learning_rate_multiplier": "auto"}
+
+    async def reported(**args: Any) -> tuple[Any, Any, Any]:
+        created = await client.fine_tuning.jobs.create(model=BASE, training_file=uploaded.id, **args)
+        job = await client.fine_tuning.jobs.retrieve(created.id)  # kept as created
+        assert job.method is not None
+        section = job.method.dpo if job.method.type == "dpo" else job.method.supervised
+        assert section is not None and section.hyperparameters is not None
+        return job.method.type, section.hyperparameters.model_dump(), job.hyperparameters.model_dump()
+
+    given = {"n_epochs": 3, "batch_size": 8}
+    assert await reported(method={"type": "supervised", "supervised": {"hyperparameters": given}}) == (
+        "supervised",
+        auto | given,
+        auto | given,
+    )
+    dpo = {"learning_rate_multiplier": 0.5, "beta": 0.2}
+    kind, method, top = await reported(method={"type": "dpo", "dpo": {"hyperparameters": dpo}})
+    assert (kind, method) == ("dpo", auto | dpo)
+    assert top == auto | {"learning_rate_multiplier": 0.5}
+    # The older top-level hyperparameters are a supervised job's.
+    assert await reported(hyperparameters={"n_epochs": 2}) == (
+        "supervised",
+        auto | {"n_epochs": 2},
+        auto | {"n_epochs": 2},
+    )
+    assert await reported() == ("supervised", auto, auto)
+    dpo_auto = await reported(method={"type": "dpo", "dpo": {}})
+    assert dpo_auto[:2] == ("dpo", auto | {"beta": "auto"})
+
+
+async def test_a_held_upload_is_stored_only_once_released(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
+    hold = fake.hold_next("POST", "/files")
+    upload = asyncio.create_task(client.files.create(file=("t.jsonl", io.BytesIO(SFT)), purpose="fine-tune"))
+    async with asyncio.timeout(5):
+        await hold.arrived.wait()
+    assert fake.files == {} and not upload.done()  # arrived, not yet acted on
+    hold.release.set()
+    uploaded = await upload
+    assert list(fake.files) == [uploaded.id]
+    # Only the next such request is held.
+    assert (await client.files.create(file=("u.jsonl", io.BytesIO(SFT)), purpose="fine-tune")).id in fake.files

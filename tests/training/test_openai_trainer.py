@@ -30,6 +30,9 @@ from bot.training.trainer import (
 from tests.fakes.openai import FakeOpenAI
 
 Setup = tuple[FakeOpenAI, OpenAITrainer, Path]
+# Base models OpenAI fine-tunes (the fake refuses others, as OpenAI does).
+MODELS = ["gpt-4.1-mini-2025-04-14", "gpt-4o-mini-2024-07-18", "gpt-4.1-2025-04-14", "gpt-4o-2024-08-06", "davinci-002"]
+BASE = MODELS[0]
 LINE = b'{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}\n'
 
 
@@ -44,7 +47,7 @@ async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
         yield fake, OpenAITrainer(client), data
 
 
-async def _job(trainer: Trainer, data: Path, base_model: str = "base-1") -> str:
+async def _job(trainer: Trainer, data: Path, base_model: str = BASE) -> str:
     uploaded = await trainer.upload(data, "d.jsonl")
     return (await trainer.start(TrainingRequest(uploaded.id, base_model, "sft"), tag=uuid.uuid4().hex)).remote_id
 
@@ -87,10 +90,12 @@ async def test_dpo_job_progresses_and_reports_new_events_oldest_first(setup: Set
     fake, trainer, data = setup
     uploaded = await trainer.upload(data, "d.jsonl")
     job = await trainer.start(
-        TrainingRequest(uploaded.id, "base-1", "dpo", "v1", Hyperparameters(n_epochs=2, beta=0.2)), tag="t-dpo"
+        TrainingRequest(uploaded.id, BASE, "dpo", "v1", Hyperparameters(n_epochs=2, beta=0.2)), tag="t-dpo"
     )
-    sent = fake.jobs[job.remote_id].payload["method"]
+    sent = fake.jobs[job.remote_id].request["method"]
     assert sent == {"type": "dpo", "dpo": {"hyperparameters": {"n_epochs": 2, "beta": 0.2}}}
+    auto = {"batch_size": "auto", "learning_rate_multiplier": "auto"}  # not given: OpenAI chooses
+    assert fake.jobs[job.remote_id].payload["method"]["dpo"]["hyperparameters"] == auto | {"n_epochs": 2, "beta": 0.2}
     first = await trainer.events(job.remote_id)
     fake.advance(job.remote_id, "running", steps=3)
     running = await trainer.get(job.remote_id)
@@ -101,7 +106,7 @@ async def test_dpo_job_progresses_and_reports_new_events_oldest_first(setup: Set
     fake.advance(job.remote_id, "succeeded")
     done = await trainer.get(job.remote_id)
     assert done.finished and done.status == "succeeded" and done.method == "dpo"
-    assert done.fine_tuned_model is not None and done.fine_tuned_model.startswith("ft:base-1:")
+    assert done.fine_tuned_model is not None and done.fine_tuned_model.startswith(f"ft:{BASE}:")
     assert done.fine_tuned_model.endswith(job.remote_id[-8:]) and ":v1:" in done.fine_tuned_model
     assert done.trained_tokens and done.trained_tokens > 0 and done.finished_at is not None
     assert [j.remote_id for j in await trainer.list()] == [job.remote_id]
@@ -140,7 +145,7 @@ async def test_metrics_events_span_pages_and_limit_keeps_the_newest(setup: Setup
 
 async def test_list_pages_newest_first_and_follows_has_more(setup: Setup) -> None:
     fake, trainer, data = setup
-    ids = [await _job(trainer, data, base_model=f"base-{i}") for i in range(5)]
+    ids = [await _job(trainer, data, base_model=model) for model in MODELS]
     newest_first = ids[::-1]
     first = await trainer.list(limit=2)
     assert [j.remote_id for j in first] == newest_first[:2]
@@ -148,7 +153,7 @@ async def test_list_pages_newest_first_and_follows_has_more(setup: Setup) -> Non
     assert [j.remote_id for j in second] == newest_first[2:4]
     everything = await trainer.list(limit=2, follow=True)
     assert [j.remote_id for j in everything] == newest_first
-    assert [j.base_model for j in everything] == [f"base-{i}" for i in range(4, -1, -1)]
+    assert [j.base_model for j in everything] == MODELS[::-1]
     list_calls = [r for r in fake.requests if r[0] == "GET" and r[1] == "/fine_tuning/jobs"]
     assert len(list_calls) == 2 + 3  # the followed listing took three pages of two
 
@@ -174,7 +179,7 @@ async def test_backend_errors_become_short_messages(setup: Setup) -> None:
     with pytest.raises(TrainerRateLimited, match="rate-limiting"):
         await trainer.list()
     with pytest.raises(TrainerRejected, match="refused to start the job: invalid training_file"):
-        await trainer.start(TrainingRequest("file-nope", "base-1", "sft"), tag="t-bad")
+        await trainer.start(TrainingRequest("file-nope", BASE, "sft"), tag="t-bad")
     fake.fail_next(500, path_prefix="/files")
     with pytest.raises(TrainerRemoteError) as remote:
         await trainer.upload(data, "d.jsonl")
@@ -235,7 +240,7 @@ class _Pipe(io.RawIOBase):
 
 async def test_upload_from_streams_seekable_or_not(setup: Setup) -> None:
     fake, trainer, _ = setup
-    payload = LINE * 100 + os.urandom(16).hex().encode()
+    payload = LINE * 100 + b'{"nonce": "%s"}' % os.urandom(16).hex().encode()  # a last line of its own, no newline
     from_memory = await trainer.upload(io.BytesIO(payload), "memory.jsonl")
     from_pipe = await trainer.upload(io.BufferedReader(_Pipe(payload)), "pipe.jsonl")
     for uploaded, name in ((from_memory, "memory.jsonl"), (from_pipe, "pipe.jsonl")):
@@ -268,7 +273,7 @@ async def test_a_start_that_times_out_is_not_retried_and_its_job_is_found_by_tag
         uploaded = await trainer.upload(data, upload_name("tag-1"))
         fake.slow_next("POST", "/fine_tuning/jobs", seconds=0.8)
         with pytest.raises(TrainerRemoteError, match="could not be reached"):
-            await trainer.start(TrainingRequest(uploaded.id, "base-1", "sft"), tag="tag-1")
+            await trainer.start(TrainingRequest(uploaded.id, BASE, "sft"), tag="tag-1")
         assert len(fake.jobs) == 1  # a client retry would have started a second, untracked job
         await _job(trainer, data)  # another request's job is not mistaken for it
         found = await trainer.find_tagged("tag-1")

@@ -21,6 +21,7 @@ from bot.training.trainer import TAG_KEY, Hyperparameters, TrainerRejected, Trai
 from bot.training.watcher import JobWatcher
 from tests.fakes.openai import FakeOpenAI
 
+BASE = "gpt-4.1-mini-2025-04-14"  # a model OpenAI fine-tunes
 LINE = b'{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}\n'
 
 
@@ -38,7 +39,7 @@ class Setup:
         path = self.tmp / f"{time.monotonic_ns()}.jsonl"
         path.write_bytes(LINE * 10)
         report = DatasetReport("sft", 10, 100, 300, None, [], 0, "ab" * 32)
-        return PreparedDataset("p1", path, report, "sft", "base-1", "faq", 1, 10, 20, "uploaded file", time.monotonic())
+        return PreparedDataset("p1", path, report, "sft", BASE, "faq", 1, 10, 20, "uploaded file", time.monotonic())
 
     async def start(self) -> tuple[JobRequest, TrainingJob | None]:
         result = await start_training(
@@ -99,14 +100,12 @@ async def test_a_start_whose_answer_is_lost_starts_one_job_and_follows_it(setup:
 async def test_a_job_started_before_a_crash_is_adopted_not_started_again(setup: Setup) -> None:
     # The bot recorded the request and the upload, the backend started the job, the bot died before recording it.
     request = await setup.requests.add(
-        NewJobRequest("crashed-tag", 1, 10, 20, "openai", "base-1", "sft", None, "ab" * 32, 10)
+        NewJobRequest("crashed-tag", 1, 10, 20, "openai", BASE, "sft", None, "ab" * 32, 10)
     )
     uploaded = await setup.trainer.upload(setup.prepared().path, upload_name(request.tag))
     assert await setup.requests.uploaded(request.id, uploaded.id)
     raw = setup.trainer._client  # pyright: ignore[reportPrivateUsage]
-    started = await raw.fine_tuning.jobs.create(
-        model="base-1", training_file=uploaded.id, metadata={TAG_KEY: request.tag}
-    )
+    started = await raw.fine_tuning.jobs.create(model=BASE, training_file=uploaded.id, metadata={TAG_KEY: request.tag})
     watcher = setup.watcher()  # the restarted bot
     await watcher.run_once()
     assert list(setup.fake.jobs) == [started.id]
