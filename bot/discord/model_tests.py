@@ -72,8 +72,8 @@ def refusal_text(refusal: TestRefusal, guild_id: int, *, sees_channel: bool) -> 
     """Why /model test did not start; a test already running is linked when the caller can see its channel."""
     if refusal.reason == "busy":
         return (
-            f"🧪 The bot is running {refusal.running_here} model tests at the moment, the most it runs at once. Try "
-            "again when one has finished."
+            f"🧪 The bot is running {refusal.running_here} model test{'' if refusal.running_here == 1 else 's'} at the "
+            "moment, the most it runs at once. Try again when one has finished."
         )
     if refusal.reason == "running":
         running = refusal.running

@@ -89,7 +89,7 @@ async def test_the_bot_runs_at_most_max_running_tests_at_once_across_servers(
 
         elsewhere = start_model_test(discord, guild_id=discord.other_guild_id)
         refusal = said(await elsewhere.wait_callback())
-        assert "running 1 model tests at the moment, the most it runs at once" in refusal and elsewhere.ephemeral
+        assert "running 1 model test at the moment, the most it runs at once" in refusal and elsewhere.ephemeral
 
         release.set()
         await first.wait(scored, timeout=30)
