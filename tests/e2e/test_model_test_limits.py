@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.app import BuiltBot
 from bot.store.model_tests import TestQuestion
-from tests.fakes.discord import Event, FakeDiscord, InteractionHandle
+from tests.fakes.discord import VIEW_CHANNEL, Event, FakeDiscord, InteractionHandle
 from tests.fakes.harness import running_bot
 from tests.fakes.openai import FakeOpenAI
 
@@ -73,6 +73,29 @@ async def test_a_second_model_test_in_a_server_is_refused_while_the_first_runs_a
         again = start_model_test(discord, user=discord.role_admin)  # the server is free once the first has finished
         assert "new 3/3" in said(await again.wait(scored, timeout=30))
     assert len(openai_fake.chat_requests) == 2 * 4 * len(QUESTIONS)  # two tests ran, the refused one asked nothing
+
+
+async def test_the_running_test_is_not_linked_for_an_admin_who_cannot_see_its_channel(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    openai_fake.answer_as("judge", VERDICT)
+    discord.deny(discord.other_channel_id, VIEW_CHANNEL, user=discord.role_admin)
+    async with running_bot(discord, openai_fake, tmp_path, **sections()) as built:
+        await upload_questions(built, discord.guild_id, discord.admin.id)
+        release = openai_fake.hold_next_chat()
+        options = {"model": "good-model", "against": "bad-model"}
+        first = discord.slash(
+            "model", subcommand="test", options=options, user=discord.admin, channel_id=discord.other_channel_id
+        )
+        await first.wait(lambda e: "model calls" in said(e))
+        assert first.original is not None
+
+        second = start_model_test(discord, user=discord.role_admin)
+        refusal = said(await second.wait_callback())
+        assert "already running" in refusal and "in a channel you cannot see" in refusal
+        assert str(discord.other_channel_id) not in refusal and str(first.original.id) not in refusal
+        release.set()
+        await first.wait(scored, timeout=30)
 
 
 async def test_the_bot_runs_at_most_max_running_tests_at_once_across_servers(
