@@ -154,7 +154,8 @@ class ModelTester:
                 calls=needed,
                 budget=settings.budget_calls,
                 window=self._window(),
-                stale_after=dt.timedelta(seconds=settings.max_run_s),
+                # A minute past its own time limit (counted from a little after this): its process is gone.
+                stale_after=dt.timedelta(seconds=settings.max_run_s + 60),
             )
         finally:
             self._starting -= 1
