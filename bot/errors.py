@@ -35,6 +35,10 @@ class RateLimited(UserError):
         self.retry_after = retry_after
 
 
+class OverLimit(UserError):
+    """A costly action may not start now: one like it is already running, or a cap or budget on it is reached."""
+
+
 class ServiceUnavailable(UserError):
     """An upstream service (model provider, speech engine) failed in a way the user should know about."""
 

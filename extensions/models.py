@@ -13,17 +13,25 @@ from bot.discord import attachments
 from bot.discord import custom_ids as keys
 from bot.discord.choices import name_choices
 from bot.discord.handlers import Handlers
-from bot.discord.model_tests import ProgressEdits, item_page, items_button, scorecard_embed, test_in_guild
-from bot.discord.permissions import require_admin
+from bot.discord.model_tests import (
+    ProgressEdits,
+    item_page,
+    items_button,
+    refusal_text,
+    scorecard_embed,
+    start_text,
+    test_in_guild,
+)
+from bot.discord.permissions import channel_permissions, require_admin
 from bot.discord.settings import DiscordSettings
 from bot.discord.training import DATASET_EXTENSIONS, DATASET_TYPES
-from bot.errors import InvalidInput, NotFound
+from bot.errors import InvalidInput, NotFound, OverLimit
 from bot.llm.settings import LLMSettings
 from bot.store.guilds import GuildSettingsStore
 from bot.store.jobs import JobStore
 from bot.store.model_tests import ModelTestStore
 from bot.testing.choosing import known_models, models_to_compare
-from bot.testing.runner import ModelTester, TestAsk
+from bot.testing.runner import ModelTester, TestAsk, TestRefusal
 from bot.testing.scorecard import scorecard
 from bot.testing.settings import TestingSettings
 from bot.testing.test_sets import TestSets
@@ -136,16 +144,37 @@ class Test(lightbulb.SlashCommand, name="test", description="Score two models on
         )
         if not (await tester.questions(ctx.guild_id))[1]:
             raise NotFound("There are no test questions yet: approve corrections, or upload a test set.")
-        await ctx.defer(ephemeral=True)
-        progress = ProgressEdits(ctx.interaction.edit_initial_response, testing.progress_interval_s)
         ask = TestAsk(ctx.guild_id, model, against, self.with_corrections, requested_by=ctx.user.id)
-        test = await tester.run(ask, progress)
+        started = await tester.start(ask)
+        if isinstance(started, TestRefusal):
+            raise OverLimit(refusal_text(started, ctx.guild_id, sees_channel=_sees(ctx, started)))
+        try:
+            # In the channel, not ephemeral: another admin's /model test links here while this one runs.
+            await ctx.defer()
+            message = await ctx.interaction.edit_initial_response(start_text(started))
+            await tests.show_in(started.test.id, ctx.channel_id, message.id)
+        except BaseException:
+            await asyncio.shield(tester.abandon(started))
+            raise
+        progress = ProgressEdits(ctx.interaction.edit_initial_response, testing.progress_interval_s)
+        test = await tester.run_started(started, progress)
         card = scorecard(await tests.items(test.id))
         from bot.testing.chart import render_scorecard  # Pillow drawing, imported when first needed
 
         png = await asyncio.to_thread(render_scorecard, card, model, against)
         embed = scorecard_embed(test, card).set_image(hikari.Bytes(png, f"test-{test.id}.png", mimetype="image/png"))
         await ctx.interaction.edit_initial_response("", embed=embed, components=[items_button(test.id)])
+
+
+def _sees(ctx: lightbulb.Context, refusal: TestRefusal) -> bool:
+    """Whether the caller may view the channel of the test that is running (else it is not linked)."""
+    running = refusal.running
+    if running is None or running.channel_id is None or ctx.guild_id is None or ctx.member is None:
+        return False
+    granted = channel_permissions(
+        ctx.client.app, int(ctx.guild_id), running.channel_id, int(ctx.user.id), ctx.member.role_ids
+    )
+    return granted is not None and bool(granted & hikari.Permissions.VIEW_CHANNEL)
 
 
 @handlers.button(keys.TEST_ITEMS)

@@ -147,3 +147,24 @@ def test_training_epochs_outside_what_the_backends_train_are_refused_at_start(tm
     for epochs in (1, 50):
         local.write_text(f"[training]\nepochs = {epochs}\n")
         assert load_config(local, env).settings.training.epochs == epochs
+
+
+def test_the_cost_ceilings_of_model_tests_and_early_voice_answers_are_configured_and_checked(tmp_path: Path) -> None:
+    env = {"DISCORD_TOKEN": TOKEN, "OPENAI_API_KEY": "sk-test"}
+    committed = load_config(ROOT / "config.toml", env).settings
+    assert (committed.testing.max_running, committed.testing.budget_calls, committed.testing.budget_window_h) == (
+        2,
+        2000,
+        24.0,
+    )
+    assert committed.conversation.early_answers_per_utterance == 2
+    bad = tmp_path / "config.toml"
+    bad.write_text(
+        '[testing]\nmax_running = 0\nbudget_calls = "lots"\nbudget_window_h = -1\nmax_run_s = 0\n'
+        "[conversation]\nearly_answers_per_utterance = -1\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(bad, env)
+    text = "\n".join(info.value.problems)
+    for name in ("max_running", "budget_calls", "budget_window_h", "max_run_s", "early_answers_per_utterance"):
+        assert name in text

@@ -40,6 +40,10 @@ class ConversationSettings:
     alone_leave_s: float = attrs.field(default=120.0, validator=positive)
     # Transcriptions running at once across all guilds.
     max_concurrent_transcriptions: int = attrs.field(default=2, validator=positive)
+    # Answers begun during a speaker's pauses within one utterance (0: never answer early). An early answer that was
+    # dropped after it reached the model stays counted against the speaker's rate limit, so this bounds what their
+    # own pauses can cost them; later pauses of that utterance wait for the end of speech.
+    early_answers_per_utterance: int = attrs.field(default=2, validator=non_negative)
     # Utterances waiting for their turn in one guild; older ones are dropped beyond this.
     max_queued_utterances: int = attrs.field(default=3, validator=positive)
     # Where each turn is posted as text (with the Correct button); None posts nothing.

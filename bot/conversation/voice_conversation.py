@@ -5,8 +5,10 @@ Discord-free: audio comes in as `(user_id, pcm, t)` from any async iterable, spe
 
 The answer starts early: a speaker's pause is transcribed speculatively, and once that transcript exists the model is
 asked and the first phrase synthesised while the pause goes on. When the end of speech is confirmed with the same
-words, that answer is spoken; if the words differ or the speaker talks on, it is dropped unheard and unstored, its model
-stream closed and its call given back to the speaker's rate limit.
+words, that answer is spoken; if the words differ or the speaker talks on, it is dropped unheard and unstored and its
+model stream closed. Its call stays counted against the speaker's rate limit once the request has gone to the model
+(that call was made and paid for); only an answer dropped before that gives its call back. So that a speaker's own
+pauses cannot use up their allowance, at most `early_answers_per_utterance` answers are begun early per utterance.
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ class AnswerStream(Protocol):
 
 class Asking(Protocol):
     """The answering service (bot.llm.answering.Answerer): `admit` takes a call from the user's rate limit ahead of
-    `begin` (with `Question.admitted`), `give_back` returns it when that answer is dropped unused."""
+    `begin` (with `Question.admitted`); `give_back` returns it when that answer is dropped before it asks the model."""
 
     async def admit(self, user_id: int) -> None: ...
     async def give_back(self, user_id: int) -> None: ...
@@ -181,6 +183,8 @@ class _SpokenAnswer:
         self.question = question
         self.reply: AnswerStream | None = None
         self.failed = False  # the model's stream broke off: the answer is not stored
+        # The request went (or is going) to the model: from here on, dropping the answer does not undo its cost.
+        self.asked_model = False
         self.marks: dict[str, float] = {}
         self._language = language
         self._voice = voice
@@ -206,6 +210,9 @@ class _SpokenAnswer:
                 return
             splitter = SentenceSplitter(*first_phrase, clock=self._clock)
             previous = ""
+            # Set before the first iteration sends the request: a discard() before this line cancels the task at an
+            # earlier await, so an answer with this still False never reached the model.
+            self.asked_model = True
             try:
                 async for text in self.reply:
                     if not text.startswith(previous):
@@ -346,6 +353,8 @@ class VoiceConversation:
         )
         self._speculative: dict[int, tuple[float, _Transcription]] = {}
         self._early: dict[int, _EarlyAnswer] = {}
+        # Early answers begun in each speaker's current utterance (bounded by early_answers_per_utterance).
+        self._early_begun: dict[int, int] = {}
         self._queue: deque[_Pending] = deque()
         self._current: _Pending | None = None
         self._queued = asyncio.Event()
@@ -384,6 +393,7 @@ class VoiceConversation:
 
     def user_left(self, user_id: int) -> None:
         self._detector.forget(user_id)
+        self._early_begun.pop(user_id, None)
         spec = self._speculative.pop(user_id, None)
         if spec is not None:
             spec[1].task.cancel()
@@ -468,6 +478,10 @@ class VoiceConversation:
         question = self._question(user_id, heard)
         if question is None or self._closing:
             return
+        begun = self._early_begun.get(user_id, 0)
+        if begun >= self._settings.early_answers_per_utterance:
+            return  # this utterance has had its early answers: the turn answers once speech has ended
+        self._early_begun[user_id] = begun + 1
         admission = asyncio.get_running_loop().create_task(self._answer_early(user_id, job, heard, question))
         self._admitting.add(admission)
         admission.add_done_callback(self._admitting.discard)
@@ -499,10 +513,12 @@ class VoiceConversation:
 
     def _drop(self, user_id: int, early: _EarlyAnswer) -> None:
         early.answer.discard()
+        _log.debug("guild %s: dropped the early answer to user %s: %r", self.guild_id, user_id, early.transcript)
+        if early.answer.asked_model:
+            return  # the model was asked: that call was made, and stays counted against the speaker's limit
         task = asyncio.get_running_loop().create_task(self._give_back(user_id))
         self._giving_back.add(task)
         task.add_done_callback(self._giving_back.discard)
-        _log.debug("guild %s: dropped the early answer to user %s: %r", self.guild_id, user_id, early.transcript)
 
     async def _give_back(self, user_id: int) -> None:
         try:
@@ -568,6 +584,7 @@ class VoiceConversation:
             if spec is not None:
                 spec[1].task.cancel()
             transcription = self._transcribe(utterance.samples)
+        self._early_begun.pop(utterance.user_id, None)  # the next utterance may be answered early again
         self._queue.append(_Pending(utterance, transcription, self._early.pop(utterance.user_id, None)))
         while len(self._queue) > self._settings.max_queued_utterances:
             dropped = self._queue.popleft()

@@ -1,5 +1,6 @@
-"""How model tests look in Discord: progress while one runs, the scorecard (with its chart), the per-question pages,
-and the scorecard line of a finished training job's notice."""
+"""How model tests look in Discord: what a test will cost before it starts and why one may not start, progress while
+one runs, the scorecard (with its chart), the per-question pages, and the scorecard line of a finished training job's
+notice."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from bot.discord.message_split import clip
 from bot.discord.pager import footer, pager_row
 from bot.errors import NotFound
 from bot.store.model_tests import ModelTest, ModelTestStore, Side
+from bot.testing.runner import StartedTest, TestRefusal
 from bot.testing.scorecard import Scorecard
 
 VERDICT_EMOJI = {"correct": "✅", "partly": "🟡", "wrong": "❌"}
@@ -48,6 +50,57 @@ def notice_line(test: ModelTest | None, card: Scorecard | None) -> str:
         )
     warning = " ⚠️ It scored worse than the current model." if card.worse else ""
     return f"🧪 Test: {score_line(card)}.{warning}"
+
+
+def _hours(hours: float) -> str:
+    return f"{hours:g} h"
+
+
+def start_text(started: StartedTest) -> str:
+    """Shown before the first model call: what the test may cost and what the server's budget has left."""
+    test = started.test
+    left = started.budget - started.used_before - test.calls
+    return (
+        f"🧪 Testing `{clip(test.model, 80)}` against `{clip(test.against, 80)}` on {test.total} questions: up to "
+        f"{test.calls:,} model calls (each model's answer and its grading). This server's budget is {started.budget:,} "
+        f"calls per {_hours(started.window_h)}: {started.used_before:,} used before this test, at least {left:,} left "
+        "after it (calls a test does not make are given back when it ends)."
+    )
+
+
+def refusal_text(refusal: TestRefusal, guild_id: int, *, sees_channel: bool) -> str:
+    """Why /model test did not start; a test already running is linked when the caller can see its channel."""
+    if refusal.reason == "busy":
+        return (
+            f"🧪 The bot is running {refusal.running_here} model test{'' if refusal.running_here == 1 else 's'} at the "
+            "moment, the most it runs at once. Try again when one has finished."
+        )
+    if refusal.reason == "running":
+        running = refusal.running
+        assert running is not None
+        who = f" by <@{running.requested_by}>" if running.requested_by is not None else ""
+        when = f"<t:{int(running.created_at.timestamp())}:R>"
+        if running.channel_id is not None and running.message_id is not None and sees_channel:
+            where = f": https://discord.com/channels/{guild_id}/{running.channel_id}/{running.message_id}"
+        elif running.channel_id is not None:
+            where = ", in a channel you cannot see"
+        else:
+            where = ""
+        return (
+            f"🧪 Test #{running.id} is already running in this server (started {when}{who}){where}. A server runs one "
+            "test at a time: try again once it has finished."
+        )
+    budget = f"{refusal.budget:,} model calls per {_hours(refusal.window_h)}"
+    if refusal.needed > refusal.budget:
+        return (
+            f"🧪 This test needs up to {refusal.needed:,} model calls, more than this server's whole budget of "
+            f"{budget}. Upload a smaller test set with `/model testset`."
+        )
+    again = f" It fits again <t:{int(refusal.frees_at.timestamp())}:R>." if refusal.frees_at is not None else ""
+    return (
+        f"🧪 This test needs up to {refusal.needed:,} model calls, but this server's tests have used "
+        f"{refusal.used:,} of its {budget}, so it was not started.{again}"
+    )
 
 
 def progress_text(done: int, total: int) -> str:

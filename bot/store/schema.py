@@ -306,6 +306,12 @@ model_tests = sa.Table(
     sa.Column("total", sa.Integer, nullable=False, default=0),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    # Model calls (answers and grading) counted against the server's budget: the most the test may make while it
+    # runs, then what it made. A test whose process died keeps its whole reservation (its calls are unknown).
+    sa.Column("calls", sa.Integer, nullable=False, server_default="0"),
+    # The message showing an admin's test, linked from a second /model test while it runs.
+    sa.Column("channel_id", Id, nullable=True),
+    sa.Column("message_id", Id, nullable=True),
     sa.Index("ix_model_tests_guild", "guild_id", "id"),
 )
 

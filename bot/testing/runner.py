@@ -1,12 +1,19 @@
 """/model test: two models answer the held-out questions (a bounded number of calls at once, outside members' rate
-limits), a judge grades each answer against the community's corrected one, and every graded question is stored."""
+limits), a judge grades each answer against the community's corrected one, and every graded question is stored.
+
+An admin's test has a cost ceiling: one at a time per server, at most `max_running` at once in this process, and its
+most possible calls reserved against the server's budget before any is made (refused when they do not fit), the calls
+it made counted once it ends. The budget is kept with the tests in the database, so every process sharing it agrees.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Literal
 
 import attrs
 
@@ -16,7 +23,7 @@ from bot.llm.chat import ChatModel
 from bot.llm.references import References
 from bot.llm.settings import LLMSettings
 from bot.store.corrections import CorrectionStore
-from bot.store.model_tests import ModelTest, ModelTestStore, NewModelTest, Side, TestItem, TestQuestion
+from bot.store.model_tests import BudgetUse, ModelTest, ModelTestStore, NewModelTest, Side, TestItem, TestQuestion
 from bot.testing.grading import Judge, token_f1
 from bot.testing.settings import TestingSettings
 from bot.training.held_out import split_approved
@@ -25,6 +32,8 @@ from bot.training.settings import TrainingSettings
 _log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], Awaitable[None]]  # (graded so far, total)
+# Each question: both models answer, and the judge grades both answers.
+CALLS_PER_QUESTION = 4
 
 
 @attrs.frozen
@@ -37,6 +46,45 @@ class TestAsk:
     with_corrections: bool = False
     requested_by: int | None = None
     job_id: int | None = None
+
+
+@attrs.frozen
+class StartedTest:
+    """An admin's test, recorded as running with its calls reserved; `run_started` runs it."""
+
+    ask: TestAsk
+    test: ModelTest
+    questions: list[TestQuestion]
+    budget: int  # the server's budget of calls per window
+    used_before: int  # what the server's tests counted in the window before this one
+    window_h: float
+
+
+RefusalReason = Literal["running", "busy", "budget"]
+
+
+@attrs.frozen
+class TestRefusal:
+    """Why an admin's test was not started: another runs in the server (`running`), this process runs its most
+    (`busy`, `running_here` of them), or its `needed` calls do not fit in the `budget` (`used` in the window)."""
+
+    __test__ = False  # a product word, not a pytest class
+
+    reason: RefusalReason
+    running: ModelTest | None = None
+    running_here: int = 0
+    needed: int = 0
+    budget: int = 0
+    used: int = 0
+    window_h: float = 0.0
+    frees_at: dt.datetime | None = None  # when the calls fit again (None: never, or unknown)
+
+
+class _CallCount:
+    """Model calls a run has made (counted as each is sent)."""
+
+    def __init__(self) -> None:
+        self.made = 0
 
 
 class ModelTester:
@@ -59,6 +107,9 @@ class ModelTester:
         self._training = training
         self.settings = settings
         self._judge = Judge(chat, settings.judge_model, timeout_s=settings.judge_timeout_s)
+        # Admins' tests this process runs or is starting (the process-wide cap).
+        self._admin_runs: set[int] = set()
+        self._starting = 0
 
     async def questions(self, guild_id: int) -> tuple[str, list[TestQuestion]]:
         """The server's test set: its uploaded one if any, else its held-out approved corrections."""
@@ -71,6 +122,70 @@ class ModelTester:
         return "corrections", [TestQuestion(c.question_for_training, c.corrected_answer, c.id) for c in held_out][
             :limit
         ]
+
+    def _window(self) -> dt.timedelta:
+        return dt.timedelta(hours=self.settings.budget_window_h)
+
+    async def budget_use(self, guild_id: int) -> BudgetUse:
+        return await self._store.budget_use(guild_id, self._window())
+
+    async def start(self, ask: TestAsk) -> StartedTest | TestRefusal:
+        """Record an admin's test as running with its most possible calls reserved against the server's budget, or
+        say why it may not start now. Nothing is asked of any model here."""
+        settings = self.settings
+        if len(self._admin_runs) + self._starting >= settings.max_running:
+            return TestRefusal("busy", running_here=len(self._admin_runs) + self._starting)
+        self._starting += 1  # held across the awaits below, so two starts at once cannot both take the last place
+        try:
+            source, questions = await self.questions(ask.guild_id)
+            needed = len(questions) * CALLS_PER_QUESTION
+            new = NewModelTest(
+                guild_id=ask.guild_id,
+                model=ask.model,
+                against=ask.against,
+                with_corrections=ask.with_corrections,
+                judge_model=self._judge.model,
+                source=source,
+                total=len(questions),
+                requested_by=ask.requested_by,
+            )
+            reservation = await self._store.reserve(
+                new,
+                calls=needed,
+                budget=settings.budget_calls,
+                window=self._window(),
+                # A minute past its own time limit (counted from a little after this): its process is gone.
+                stale_after=dt.timedelta(seconds=settings.max_run_s + 60),
+            )
+        finally:
+            self._starting -= 1
+        if reservation.running is not None:
+            return TestRefusal("running", running=reservation.running)
+        use = reservation.budget
+        assert use is not None
+        if reservation.test is None:
+            return TestRefusal(
+                "budget",
+                needed=needed,
+                budget=settings.budget_calls,
+                used=use.used,
+                window_h=settings.budget_window_h,
+                frees_at=use.frees_enough_at(needed, settings.budget_calls),
+            )
+        self._admin_runs.add(reservation.test.id)
+        return StartedTest(ask, reservation.test, questions, settings.budget_calls, use.used, settings.budget_window_h)
+
+    async def run_started(self, started: StartedTest, progress: Progress | None = None) -> ModelTest:
+        """Run an admin's test begun by `start` (stopped after `max_run_s`); its reservation becomes the calls made."""
+        try:
+            return await self._run(started.test.id, started.ask, started.questions, progress)
+        finally:
+            self._admin_runs.discard(started.test.id)
+
+    async def abandon(self, started: StartedTest) -> None:
+        """A started test that never ran (its message could not be shown): it made no call and no longer runs."""
+        self._admin_runs.discard(started.test.id)
+        await self._store.finish(started.test.id, "failed", "the test could not be shown", calls=0)
 
     async def run(
         self, ask: TestAsk, progress: Progress | None = None, *, existing: ModelTest | None = None
@@ -97,23 +212,38 @@ class ModelTester:
                     )
                 )
             ).id
+        return await self._run(test_id, ask, questions, progress)
+
+    async def _run(
+        self, test_id: int, ask: TestAsk, questions: list[TestQuestion], progress: Progress | None
+    ) -> ModelTest:
+        count = _CallCount()
+        admins = ask.job_id is None  # a job's test has its own time limit (job_test_timeout_s, in JobTests)
         try:
-            await self._ask_all(test_id, ask, questions, progress)
+            async with asyncio.timeout(self.settings.max_run_s if admins else None):
+                await self._ask_all(test_id, ask, questions, progress, count)
         except asyncio.CancelledError:
-            if ask.job_id is None:  # an admin's test the bot stopped will not go on: it does not stay running
+            if admins:  # an admin's test the bot stopped will not go on: it does not stay running
                 with contextlib.suppress(Exception):
-                    await asyncio.shield(self._store.finish(test_id, "failed", "the bot stopped during the test"))
+                    stopped = self._store.finish(test_id, "failed", "the bot stopped during the test", calls=count.made)
+                    await asyncio.shield(stopped)
             raise  # a job's test stays `running`: the job's watcher runs it again after a restart
+        except TimeoutError:
+            await self._store.finish(test_id, "failed", "the test took too long", calls=count.made)
+            minutes = round(self.settings.max_run_s / 60)
+            raise ServiceUnavailable(
+                f"The test took longer than {minutes} min and was stopped, so it has no score. Try again later."
+            ) from None
         except Exception as exc:
-            await self._store.finish(test_id, "failed", type(exc).__name__)
+            await self._store.finish(test_id, "failed", type(exc).__name__, calls=count.made)
             raise
-        await self._store.finish(test_id, "done")
+        await self._store.finish(test_id, "done", calls=count.made)
         test = await self._store.get(test_id)
         assert test is not None
         return test
 
     async def _ask_all(
-        self, test_id: int, ask: TestAsk, questions: list[TestQuestion], progress: Progress | None
+        self, test_id: int, ask: TestAsk, questions: list[TestQuestion], progress: Progress | None, count: _CallCount
     ) -> None:
         calls = asyncio.Semaphore(self.settings.concurrency)
         done = 0
@@ -129,7 +259,8 @@ class ModelTester:
                 )
                 references = block.text
             sides = await asyncio.gather(
-                self._side(calls, ask.model, question, references), self._side(calls, ask.against, question, references)
+                self._side(calls, count, ask.model, question, references),
+                self._side(calls, count, ask.against, question, references),
             )
             await self._store.add_item(test_id, TestItem(position, question, *sides))
             done += 1
@@ -141,7 +272,9 @@ class ModelTester:
 
         await asyncio.gather(*(one(i, q) for i, q in enumerate(questions)))
 
-    async def _side(self, calls: asyncio.Semaphore, model: str, question: TestQuestion, references: str) -> Side:
+    async def _side(
+        self, calls: asyncio.Semaphore, count: _CallCount, model: str, question: TestQuestion, references: str
+    ) -> Side:
         messages = fit_context(
             self._llm.system_prompt,
             [],
@@ -150,12 +283,14 @@ class ModelTester:
             references=references,
         )
         async with calls:
+            count.made += 1
             try:
                 answer = await self._chat.complete(model, messages, timeout_s=self.settings.answer_timeout_s)
             except ServiceUnavailable:
                 return Side()
         similarity = token_f1(answer, question.expected)
         async with calls:
+            count.made += 1
             grade = await self._judge.grade(question.question, question.expected, answer)
         if grade is None:
             return Side(answer, similarity=similarity)

@@ -400,7 +400,7 @@ async def test_other_final_words_drop_the_answer_begun_in_the_pause(
     assert [(a.id, a.answer) for a in stored] == [(turn.answer_id, WEATHER)]
     assert call.turns.empty()
     assert call.fake.chat_streams_dropped == 1
-    assert await calls_left(limiter, 5) == 1  # the dropped answer's call was given back
+    assert await calls_left(limiter, 5) == 0  # the dropped answer had reached the model: its call stays counted
 
 
 async def test_talking_on_after_a_pause_drops_the_answer_begun_in_it(
@@ -426,7 +426,34 @@ async def test_talking_on_after_a_pause_drops_the_answer_begun_in_it(
     stored = await call.answers.recent_for_user(GUILD, 6)
     assert [(a.id, a.answer) for a in stored] == [(turn.answer_id, WEATHER)]
     assert call.turns.empty()
-    assert await calls_left(limiter, 6) == 1
+    assert await calls_left(limiter, 6) == 0  # two calls reached the model, two were counted
+
+
+async def test_pausing_and_talking_on_again_and_again_makes_no_model_call_the_rate_limit_does_not_count(
+    whisper: LocalWhisper, vad_model: SileroModel, tmp_path: Path
+) -> None:
+    limiter = RateLimiter(10, 600)
+    scripted = ScriptedTranscriber(*(f"Tell me about zebras, part {n}." for n in range(1, 8)))
+    settings = ConversationSettings(names=["computer"], language="en")
+    assert settings.early_answers_per_utterance == 2
+    async for call in build(whisper, vad_model, tmp_path, clock=ManualClock(), transcriber=scripted, limiter=limiter):
+        talk_on = np.concatenate([load_fixture("weather_question")[: int(2.15 * 16_000)], np.zeros(4_000, np.float32)])
+        call.say_now(9, load_fixture("capital_of_france"))  # ends in a pause: answered early
+        await asyncio.wait_for(call.fake.chat_started.wait(), WAIT_S)
+        for _ in range(4):  # talks on and pauses again, four times, all in one sentence
+            call.fake.chat_started.clear()
+            call.say_now(9, talk_on)
+            if len(call.fake.chat_requests) < 2:  # the second pause is answered early too; later ones are not
+                await asyncio.wait_for(call.fake.chat_started.wait(), WAIT_S)
+        call.wait(0.5)
+        turn = await call.next_turn()
+        await call.conversation.wait_idle()
+
+        assert turn.answer_text.startswith("Answer to: Tell me about zebras, part") and not turn.timings.early_answer
+        stored = await call.answers.recent_for_user(GUILD, 9)
+        assert [a.id for a in stored] == [turn.answer_id]
+        # Every request that reached the model is counted against the speaker, and their pauses cost at most two.
+        assert 10 - await calls_left(limiter, 9) == len(call.fake.chat_requests) == 3
 
 
 # -- answering during the pause while another turn runs ----------------------------------------------------------------
