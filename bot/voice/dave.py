@@ -143,10 +143,6 @@ class DaveState:
     def epoch(self) -> int | None:
         return None if self.session is None or self.protocol_version == 0 else self.session.epoch
 
-    @property
-    def reinitialising(self) -> bool:
-        return self._reinitialising_since is not None
-
     def forget_members(self) -> None:
         """A fresh IDENTIFY starts a new voice session: the members are announced again (op 11)."""
         self.other_users.clear()
@@ -164,7 +160,7 @@ class DaveState:
         self._reinitialising_since = None
         self._upgrading = False
         self._downgrade_grace_until = None
-        self.recovery.succeeded()
+        self.recovery.new_session()
         if protocol_version > 0:
             self._joining_since = self._clock()
             self._fresh_session(protocol_version)
@@ -327,9 +323,9 @@ class DaveState:
         try:
             opus = session.decrypt(user_id, davey.MediaType.audio, frame)
         except Exception as exc:
-            self._failed(now)
+            self._failed(now, user_id)
             raise UndecryptableFrame(str(exc)) from None
-        self.recovery.succeeded()
+        self.recovery.succeeded(user_id)
         return opus
 
     def _reinitialised(self, task: asyncio.Task[None]) -> None:
@@ -338,11 +334,13 @@ class DaveState:
             # The socket went away meanwhile: the reconnect starts a fresh session anyway.
             _log.warning("DAVE: re-initialising failed: %s", exc)
 
-    def _failed(self, now: float) -> None:
-        action = self.recovery.failed(now, settling=self._settling(now))
+    def _failed(self, now: float, user_id: int) -> None:
+        action = self.recovery.failed(now, user_id, settling=self._settling(now))
         if action is RecoveryAction.REINITIALISE:
             _log.warning(
-                "DAVE: frames keep failing to decrypt; re-initialising (transition %s)", self.last_transition_id
+                "DAVE: frames from user %s keep failing to decrypt; re-initialising (transition %s)",
+                user_id,
+                self.last_transition_id,
             )
             task = asyncio.get_running_loop().create_task(self._reinitialise(self.last_transition_id))
             self._tasks.add(task)
