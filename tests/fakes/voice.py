@@ -518,20 +518,23 @@ class FakeVoiceServer:
         await self.wait_for(lambda: (23, {"transition_id": transition}) in self.client_json)
         await self.send_json(22, {"transition_id": transition})
 
-    async def form_group(self, member: DaveMember, transition_id: int) -> None:
-        """The call's group forms with the bot (it commits, as the first member does): op 27 adding `member`, the
-        bot's op 28, op 29 announcing the commit, op 23 from the bot, op 22. `member` commits later additions."""
+    async def form_group(self, members: DaveMember | list[DaveMember], transition_id: int) -> None:
+        """The call's group forms with the bot (it commits, as the first member does): op 27 adding `members`, the
+        bot's op 28, op 29 announcing the commit, op 23 from the bot, op 22. The first member commits later
+        additions."""
+        joining = members if isinstance(members, list) else [members]
         commits = sum(1 for op, _ in self.client_binary if op == 28)
-        payload = self.external_sender.proposals_payload(self.channel_id, 0, [member.key_package()])
+        payload = self.external_sender.proposals_payload(self.channel_id, 0, [m.key_package() for m in joining])
         await self.send_binary(27, payload)
         await self.wait_for(lambda: sum(1 for op, _ in self.client_binary if op == 28) == commits + 1)
         commit, welcome = split_commit_welcome([p for op, p in self.client_binary if op == 28][-1])
         assert welcome is not None
         await self.send_binary(29, struct.pack(">H", transition_id) + commit)
         await self.wait_for(lambda: (23, {"transition_id": transition_id}) in self.client_json)
-        member.session.process_welcome(welcome)
+        for member in joining:
+            member.session.process_welcome(welcome)
         await self.send_json(22, {"transition_id": transition_id})
-        self.committer, self.bot_leaf = member, 0
+        self.committer, self.bot_leaf = joining[0], 0
 
     async def sole_member_reset(self) -> None:
         """The bot alone in the call: Discord starts a new group (op 24 epoch 1) and applies it at once (op 21, 0)."""

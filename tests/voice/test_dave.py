@@ -248,12 +248,14 @@ def _tone_frames(count: int, pitch: float = 5) -> list[bytes]:
     return encode_opus((np.sin(np.arange(960 * 2 * count) / pitch) * 9000).astype(np.int16).tobytes())[:count]
 
 
-async def _member(fake: FakeVoiceServer, voice: VoiceSession, user_id: int = OTHER_ID) -> DaveMember:
+async def _member(
+    fake: FakeVoiceServer, voice: VoiceSession, user_id: int = OTHER_ID, ssrc: int = OTHER_SSRC
+) -> DaveMember:
     """A member who joined the call (op 11) and announced the ssrc they speak from (op 5)."""
-    member = DaveMember(user_id, OTHER_SSRC, fake.channel_id, fake.external_sender)
+    member = DaveMember(user_id, ssrc, fake.channel_id, fake.external_sender)
     await fake.send_json(11, {"user_ids": [str(user_id)]})
-    await fake.send_json(5, {"user_id": str(user_id), "ssrc": OTHER_SSRC, "speaking": 1})
-    await fake.wait_for(lambda: voice.receiver.ssrc_users.get(OTHER_SSRC) == user_id)
+    await fake.send_json(5, {"user_id": str(user_id), "ssrc": ssrc, "speaking": 1})
+    await fake.wait_for(lambda: voice.receiver.ssrc_users.get(ssrc) == user_id)
     return member
 
 
@@ -354,24 +356,28 @@ async def test_re_keying_waits_for_its_cooldown_and_rejoining_is_the_last_resort
         await voice.disconnect()
 
 
-async def test_a_corrupt_frame_is_concealed_and_the_member_is_still_heard(
+async def test_a_corrupt_frame_is_concealed_and_nobody_stops_being_heard(
     dave_fake: FakeVoiceServer, dave_session: VoiceSession
 ) -> None:
     # Failed before the fix: the decoder's error escaped the UDP callback (logged as an error) and the held frame
     # stopped the receive tick for everyone.
-    member = await _grouped(dave_fake, dave_session)
-    stream = dave_session.receiver.stream(OTHER_ID)
+    first, second = await _member(dave_fake, dave_session), await _member(dave_fake, dave_session, 9002, 5555)
+    await dave_fake.form_group([first, second], 3)
+    await dave_fake.wait_for(lambda: dave_session.dave.transitions_executed == 1)
+    streams = [dave_session.receiver.stream(OTHER_ID), dave_session.receiver.stream(9002)]
     changes = dave_session.receiver.speaking_changes()
     frames = _tone_frames(8)
-    sent = [*frames[:4], CORRUPT_OPUS, *frames[4:]]
-    dave_fake.send_audio(OTHER_ID, OTHER_SSRC, sent, transform=member.encrypt)
-    heard = await _hear(stream, 9)
-    assert [f.concealed for f in heard] == [False] * 4 + [True] + [False] * 4
-    assert dave_session.receiver.stats.decode_errors == 1 and dave_session.receiver.stats.dave_failures == 0
-    assert [(c.user_id, c.speaking) for c in [await anext(changes), await anext(changes)]] == [
-        (OTHER_ID, True),
-        (OTHER_ID, False),
-    ]
+    corrupt = [*frames[:4], CORRUPT_OPUS, *frames[4:]]
+    for n in range(9):  # both talk at once, packet by packet
+        dave_fake.send_audio(OTHER_ID, OTHER_SSRC, corrupt, order=[n], transform=first.encrypt)
+        dave_fake.send_audio(9002, 5555, frames + frames[:1], order=[n], transform=second.encrypt)
+    first_heard, second_heard = await asyncio.gather(_hear(streams[0], 9), _hear(streams[1], 9))
+    assert [f.concealed for f in first_heard] == [False] * 4 + [True] + [False] * 4
+    assert b"".join(f.pcm for f in second_heard) == decode_opus(frames + frames[:1])
+    stats = dave_session.receiver.stats
+    assert (stats.decode_errors, stats.dave_failures, stats.receive_errors) == (1, 0, 0)
+    stopped = [c for c in [await anext(changes) for _ in range(4)] if not c.speaking]
+    assert {c.user_id for c in stopped} == {OTHER_ID, 9002}  # both went idle: their turns end
 
 
 async def test_padding_only_bursts_at_a_pause_are_not_concealed_as_lost_audio(
