@@ -68,6 +68,15 @@ class ReceiverStats:
     receive_errors: int = 0
 
 
+def _opus_decoder() -> av.AudioCodecContext:
+    decoder = av.CodecContext.create("opus", "r")
+    assert isinstance(decoder, av.AudioCodecContext)
+    decoder.sample_rate = 48_000
+    decoder.layout = "stereo"
+    decoder.open()
+    return decoder
+
+
 class _Speaker:
     def __init__(self, user_id: int) -> None:
         self.user_id = user_id
@@ -76,16 +85,11 @@ class _Speaker:
         self.last_pcm = _SILENT_FRAME
         self.last_heard = 0.0
         self.speaking = False
-        decoder = av.CodecContext.create("opus", "r")
-        assert isinstance(decoder, av.AudioCodecContext)
-        decoder.sample_rate = 48_000
-        decoder.layout = "stereo"
-        decoder.open()
-        self.decoder = decoder
+        self.decoder = _opus_decoder()
 
     def reset_decoder(self) -> None:
         """After a rejected frame: a new decoder, so nothing of the bad frame lingers in the next ones."""
-        self.decoder = _Speaker(self.user_id).decoder
+        self.decoder = _opus_decoder()
 
     def decode(self, opus: bytes) -> bytes:
         out: list[bytes] = []
@@ -162,7 +166,7 @@ class Receiver:
         if not packet.payload:
             self.stats.not_audio += 1
             speaker = self._speakers.get(packet.ssrc)
-            if speaker is not None and speaker.user_id == user_id and speaker.next_seq is not None:
+            if speaker is not None and speaker.user_id == user_id and (speaker.next_seq is not None or speaker.buffer):
                 # Padding only, at a DTX boundary: it holds its place in the sequence so nothing is concealed for it.
                 self._insert(speaker, packet, audio=False)
             return
