@@ -118,7 +118,14 @@ def status_embed(room: Room) -> hikari.Embed:
     embed.add_field("Connected", state, inline=True)
     latency = f"{status.latency_ms:.0f} ms" if status.latency_ms is not None else "—"
     embed.add_field("Gateway latency", latency, inline=True)
-    embed.add_field("Encryption", f"{status.encryption_mode or '—'}; DAVE v{status.dave_protocol_version}")
+    encryption = f"{status.encryption_mode or '—'}; DAVE v{status.dave_protocol_version}"
+    if status.dave_reinitialisations or status.dave_rejoins:
+        # Members' audio stopped decrypting and the bot recovered it: worth knowing when someone was not heard.
+        encryption += (
+            f"; keys re-synced {status.dave_reinitialisations}× and rejoined {status.dave_rejoins}× "
+            "after members could not be heard"
+        )
+    embed.add_field("Encryption", encryption)
     code = status.privacy_code
     shown = " ".join(code[i : i + 5] for i in range(0, len(code), 5)) if code else "not end-to-end encrypted"
     embed.add_field("Voice privacy code", f"`{shown}`")

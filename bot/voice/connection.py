@@ -36,6 +36,7 @@ import hikari
 from hikari.api import VoiceComponent, VoiceConnection
 
 from bot.voice.dave import BINARY_OPS, JSON_OPS, DaveState, client_binary, parse_server_binary
+from bot.voice.dave_recovery import DaveRecovery
 from bot.voice.player import Player
 from bot.voice.receiver import Receiver, ReceiverStats
 from bot.voice.sender import FrameSender
@@ -64,6 +65,9 @@ _FATAL = {4001, 4002, 4003, 4004, 4005, 4011, 4012, 4016, 4020, 4021}
 # close (1000) would end the session on Discord's side. Why it closed is kept in `_own_close`.
 OWN_CLOSE = 4000
 
+# Why the driver closes its socket when DAVE recovery needs a new voice session (see `_after_close`).
+_DAVE_REJOIN = "DAVE keys out of step; rejoining"
+
 ConnectionState = Literal["connecting", "connected", "reconnecting", "ended"]
 
 
@@ -90,6 +94,9 @@ class VoiceStatus:
     packets_sent: int
     reconnects: int
     received: ReceiverStats
+    # Times the bot re-keyed DAVE because members' frames kept failing to decrypt, and rejoined when that did not help.
+    dave_reinitialisations: int = 0
+    dave_rejoins: int = 0
 
 
 class _Udp(asyncio.DatagramProtocol):
@@ -124,6 +131,7 @@ class VoiceSession(VoiceConnection):
         token: str,
         user_id: hikari.Snowflake,
         settings: VoiceSettings,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._channel_id = channel_id
         self._endpoint = endpoint
@@ -164,7 +172,12 @@ class VoiceSession(VoiceConnection):
         self._speaking = False
         self.reconnects = 0
         self.packets_sent = 0
-        self.dave = DaveState(int(user_id), int(channel_id), self._send_json, self._send_binary)
+        recovery = DaveRecovery(settings.dave_failure_limit, settings.dave_recovery_cooldown_s)
+        self.dave = DaveState(
+            int(user_id), int(channel_id), self._send_json, self._send_binary, recovery=recovery, clock=clock
+        )
+        self.dave.on_rejoin = self._rejoin_for_dave
+        self._dave_rejoin: asyncio.Task[None] | None = None
         self.receiver = Receiver(settings.jitter_frames, settings.max_queued_frames, settings.speaker_idle_ms)
         self.sender = FrameSender(self._transmit, name=f"voice-sender-{guild_id}")
         self.player = Player(
@@ -195,6 +208,7 @@ class VoiceSession(VoiceConnection):
     ) -> Self:
         settings = kwargs.get("settings")
         rejoin = kwargs.get("rejoin")
+        clock = kwargs.get("clock")
         session = cls(
             channel_id=channel_id,
             endpoint=endpoint,
@@ -206,6 +220,7 @@ class VoiceSession(VoiceConnection):
             token=token,
             user_id=user_id,
             settings=settings if isinstance(settings, VoiceSettings) else VoiceSettings(),
+            clock=cast("Callable[[], float]", clock) if callable(clock) else time.monotonic,
         )
         if callable(rejoin):
             session.rejoin = cast("Callable[[int], Awaitable[None]]", rejoin)
@@ -290,6 +305,8 @@ class VoiceSession(VoiceConnection):
             packets_sent=self.packets_sent,
             reconnects=self.reconnects,
             received=self.receiver.stats,
+            dave_reinitialisations=self.dave.recovery.reinitialisations,
+            dave_rejoins=self.dave.recovery.rejoins,
         )
 
     async def wait_ready(self) -> None:
@@ -338,6 +355,12 @@ class VoiceSession(VoiceConnection):
     async def _send_speaking(self) -> None:
         """SPEAKING with the current state; it also tells Discord our ssrc, which it needs before any audio."""
         await self._send_json(5, {"speaking": 1 if self._speaking else 0, "delay": 0, "ssrc": self._ssrc})
+
+    def _rejoin_for_dave(self) -> None:
+        """Re-keying did not bring members' audio back: leave and rejoin for a new voice session and DAVE group."""
+        ws = self._ws
+        if ws is not None and not ws.closed and self._loop is not None:
+            self._dave_rejoin = self._loop.create_task(self._close_own(ws, _DAVE_REJOIN))
 
     async def _close_own(self, ws: aiohttp.ClientWebSocketResponse, reason: str) -> None:
         self._own_close = reason
@@ -437,7 +460,7 @@ class VoiceSession(VoiceConnection):
         """Whether the next socket RESUMEs (the server still holds the session) or IDENTIFYs afresh."""
         if code in (SESSION_INVALID, SESSION_TIMEOUT, DISCONNECTED, CALL_TERMINATED) or self._cipher is None:
             return False
-        if self._own_close in ("server changed", "new key needed"):
+        if self._own_close in ("server changed", "new key needed", _DAVE_REJOIN):
             return False
         if failed is not None:
             # Broken after the session was up: resume it. Broken during the handshake: start again (new discovery).
@@ -466,6 +489,10 @@ class VoiceSession(VoiceConnection):
                 return "the voice session became invalid (4006) and rejoining the channel failed"
         elif code == SESSION_TIMEOUT:
             _log.warning("voice: session timed out (4009); starting a fresh session")
+        elif self._own_close == _DAVE_REJOIN:
+            _log.warning("voice: %s through the main gateway", _DAVE_REJOIN)
+            if not await self._rejoin():
+                return "members could not be heard (DAVE keys out of step) and rejoining the channel failed"
         elif self._own_close is not None:
             _log.info("voice: reconnecting (%s)", self._own_close)
         else:
@@ -495,9 +522,15 @@ class VoiceSession(VoiceConnection):
             self._rejoining = False
 
     async def _tick(self) -> None:
+        # Supervised: if one tick failed and ended this task, speakers would never go idle and held frames never
+        # reach anyone again.
         while True:
             await asyncio.sleep(self.settings.speaker_idle_ms / 2000)
-            self.receiver.tick()
+            try:
+                self.receiver.tick()
+            except Exception:
+                self.receiver.stats.receive_errors += 1
+                _log.warning("voice: receive tick failed; going on", exc_info=True)
 
     async def _run_socket(self, resume: bool) -> int | None:
         assert self._http is not None

@@ -5,16 +5,27 @@ the client sends carry only the opcode. Transitions follow daveprotocol.com: the
 (op 21, or op 29/30 with a transition id), the client reports it ready (op 23), the server executes it (op 22).
 Transition id 0 means "apply at once" (joining, or a group of one). Protocol version 0 means passthrough: frames are
 sent and accepted unencrypted.
+
+Passthrough on receive, as the whitepaper and `davey` define it: `set_passthrough_mode(True, …)` accepts plain frames
+with no end, `set_passthrough_mode(False, n)` keeps accepting them for n more seconds. While an upgrade is under way
+(and until its transition executes) plain frames from members who have not switched yet are accepted; its execution
+leaves a 10 s grace. After a downgrade executes, the old keys are kept for 10 s so frames still in flight decrypt.
+Frames that carry DAVE's marker but cannot be decrypted never reach the Opus decoder, and when they keep failing
+while the group is settled the bot re-initialises (`bot.voice.dave_recovery` decides when).
 """
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
 import struct
+import time
 from collections.abc import Awaitable, Callable
 
 import davey
+
+from bot.voice.dave_recovery import DaveRecovery, RecoveryAction
 
 _log = logging.getLogger(__name__)
 
@@ -35,9 +46,14 @@ class DaveOp(enum.IntEnum):
 
 JSON_OPS = frozenset({21, 22, 23, 24, 31})
 BINARY_OPS = frozenset({25, 26, 27, 28, 29, 30})
-# How long receivers keep accepting unencrypted frames after a downgrade/upgrade (seconds; the whitepaper's window).
-_PASSTHROUGH_EXPIRY_S = 10
+# How long receivers keep the other side of a transition working after it executes (seconds; the whitepaper's window):
+# plain frames after an upgrade, frames under the old keys after a downgrade.
+TRANSITION_EXPIRY_S = 10
 OPUS_SILENCE = b"\xf8\xff\xfe"
+# The last two bytes of every DAVE-encrypted frame; the byte before them is the size of DAVE's trailer.
+_MAGIC = b"\xfa\xfa"
+# Trailer: 8-byte tag, nonce (>= 1 byte), ranges (>= 0), its own size byte and the marker.
+_MIN_TRAILER = 8 + 1 + 1 + 2
 
 SendJson = Callable[[int, dict[str, object]], Awaitable[None]]
 SendBinary = Callable[[int, bytes], Awaitable[None]]
@@ -56,22 +72,57 @@ def client_binary(opcode: int, payload: bytes) -> bytes:
     return bytes([opcode]) + payload
 
 
+def looks_encrypted(frame: bytes) -> bool:
+    """Whether a frame carries DAVE's trailer (an Opus frame that happens to end the same way is rare and is lost)."""
+    return len(frame) > _MIN_TRAILER and frame.endswith(_MAGIC) and _MIN_TRAILER <= frame[-3] <= len(frame)
+
+
+class UndecryptableFrame(ValueError):
+    """A DAVE frame this member cannot decrypt now (keys out of step, or a group the bot is not in)."""
+
+
 class DaveState:
     """The bot's DAVE participant: follows the server's transitions and encrypts/decrypts Opus frames."""
 
-    def __init__(self, user_id: int, channel_id: int, send_json: SendJson, send_binary: SendBinary) -> None:
+    def __init__(
+        self,
+        user_id: int,
+        channel_id: int,
+        send_json: SendJson,
+        send_binary: SendBinary,
+        *,
+        recovery: DaveRecovery | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._user_id = user_id
         # The MLS group id is the voice channel's id: after a move, the next session's group is the new channel's.
         self.channel_id = channel_id
         self._send_json = send_json
         self._send_binary = send_binary
+        self._clock = clock
+        self.recovery = recovery or DaveRecovery()
+        # Called when re-initialising did not bring the frames back: the session leaves and rejoins the channel.
+        self.on_rejoin: Callable[[], None] | None = None
         self.protocol_version = 0
         self.session: davey.DaveSession | None = None
         self.other_users: set[int] = set()
-        # transition id -> protocol version that executing it switches to
-        self._pending: dict[int, int] = {}
+        # transition id -> (protocol version that executing it switches to, when it was prepared)
+        self._pending: dict[int, tuple[int, float]] = {}
         self.transitions_executed = 0
         self.key_packages_sent = 0
+        # The last executed transition (0 is a real id: joining, or a group of one), what op 31 names.
+        self.last_transition_id: int | None = None
+        self._reinitialising_since: float | None = None
+        # Transitions op 31 already went out for: one report per transition, however many bad messages name it.
+        self._invalidated: set[int] = set()
+        # An upgrade from unencrypted is under way: plain frames are accepted until it executes (then 10 s more).
+        self._upgrading = False
+        # After a downgrade executes, the old keys decrypt frames still in flight until then.
+        self._downgrade_grace_until: float | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        # When this session's key package went out (op 4, op 24 epoch 1) and no transition has executed since: frames
+        # from the group arrive before the server adds the bot to it.
+        self._joining_since: float | None = None
 
     @property
     def max_version(self) -> int:
@@ -90,7 +141,7 @@ class DaveState:
 
     @property
     def epoch(self) -> int | None:
-        return None if self.session is None else self.session.epoch
+        return None if self.session is None or self.protocol_version == 0 else self.session.epoch
 
     def forget_members(self) -> None:
         """A fresh IDENTIFY starts a new voice session: the members are announced again (op 11)."""
@@ -104,14 +155,22 @@ class DaveState:
         self.protocol_version = protocol_version
         self.channel_id = channel_id
         self._pending.clear()
+        self._invalidated.clear()
+        self.last_transition_id = None
+        self._reinitialising_since = None
+        self._upgrading = False
+        self._downgrade_grace_until = None
+        self.recovery.new_session()
         if protocol_version > 0:
+            self._joining_since = self._clock()
             self._fresh_session(protocol_version)
             await self._send_key_package()
         elif self.session is not None:
             self.session.reset()
-            self.session.set_passthrough_mode(True, _PASSTHROUGH_EXPIRY_S)
+            self.session.set_passthrough_mode(True)
 
     def _fresh_session(self, version: int) -> None:
+        self._downgrade_grace_until = None
         if self.session is None:
             self.session = davey.DaveSession(version, self._user_id, self.channel_id)
         else:
@@ -126,10 +185,10 @@ class DaveState:
         if op == DaveOp.PREPARE_TRANSITION:
             transition_id = int(str(data["transition_id"]))
             version = int(str(data["protocol_version"]))
-            self._pending[transition_id] = version
+            self._pending[transition_id] = (version, self._clock())
             if version == 0 and self.session is not None:
-                # Downgrade: start accepting plain frames now so nobody is cut off while others switch.
-                self.session.set_passthrough_mode(True, _PASSTHROUGH_EXPIRY_S)
+                # Downgrade: accept plain frames from now on (no end) so nobody is cut off while others switch.
+                self.session.set_passthrough_mode(True)
             await self._ready_or_execute(transition_id)
         elif op == DaveOp.EXECUTE_TRANSITION:
             self._execute(int(str(data["transition_id"])))
@@ -139,7 +198,9 @@ class DaveState:
             if epoch == 1:
                 # Epoch 1 is a brand-new group (first upgrade or after a reset): rejoin it from scratch.
                 _log.info("DAVE: new MLS group announced (protocol version %d)", version)
+                self._upgrading = self.protocol_version == 0 and version > 0
                 self.protocol_version = version
+                self._joining_since = self._clock()
                 self._fresh_session(version)
                 await self._send_key_package()
 
@@ -169,11 +230,12 @@ class DaveState:
             except Exception:
                 # The commit/welcome cannot be applied: tell the server and rejoin the group with a new key package.
                 _log.warning("DAVE: invalid %s for transition %d; asking to rejoin", DaveOp(op).name, transition_id)
-                await self._send_json(DaveOp.MLS_INVALID_COMMIT_WELCOME, {"transition_id": transition_id})
-                self._fresh_session(self.protocol_version)
-                await self._send_key_package()
+                await self._reinitialise(transition_id)
                 return
-            self._pending[transition_id] = self.protocol_version
+            if self._upgrading:
+                # The new group's decryptors start closed to plain frames: open them until the upgrade executes.
+                self.session.set_passthrough_mode(True)
+            self._pending[transition_id] = (self.protocol_version, self._clock())
             await self._ready_or_execute(transition_id)
         else:
             _log.warning("DAVE: unexpected binary op %d; ignored", op)
@@ -185,19 +247,49 @@ class DaveState:
             await self._send_json(DaveOp.TRANSITION_READY, {"transition_id": transition_id})
 
     def _execute(self, transition_id: int) -> None:
-        version = self._pending.pop(transition_id, None)
-        if version is None:
+        pending = self._pending.pop(transition_id, None)
+        if pending is None:
             _log.warning("DAVE: execute for unknown transition %d; ignored", transition_id)
             return
+        version = pending[0]
         previous = self.protocol_version
         self.protocol_version = version
         self.transitions_executed += 1
-        if version == 0 and self.session is not None:
-            self.session.reset()
-            self.session.set_passthrough_mode(True, _PASSTHROUGH_EXPIRY_S)
-        elif previous == 0 and version > 0 and self.session is not None:
-            self.session.set_passthrough_mode(True, _PASSTHROUGH_EXPIRY_S)
+        self.last_transition_id = transition_id
+        self._reinitialising_since = None
+        self._joining_since = None
+        self._invalidated.clear()
+        if version == 0 and previous > 0 and self.session is not None:
+            # Frames encrypted just before the switch are still on their way: keep the keys a while.
+            self._downgrade_grace_until = self._clock() + TRANSITION_EXPIRY_S
+        elif version > 0 and self.session is not None and self._upgrading:
+            # Members who switch a little later still send plain frames: accept them for the whitepaper's window.
+            self.session.set_passthrough_mode(False, TRANSITION_EXPIRY_S)
+            self._upgrading = False
         _log.info("DAVE: transition %d executed (protocol version %d → %d)", transition_id, previous, version)
+
+    async def _reinitialise(self, transition_id: int | None) -> None:
+        """Op 31 for `transition_id` (once per transition), then a fresh MLS session and key package."""
+        if self._reinitialising(self._clock()):
+            return
+        self._reinitialising_since = self._clock()
+        if transition_id is not None and transition_id not in self._invalidated:
+            self._invalidated.add(transition_id)
+            await self._send_json(DaveOp.MLS_INVALID_COMMIT_WELCOME, {"transition_id": transition_id})
+        self._fresh_session(self.protocol_version)
+        await self._send_key_package()
+
+    def _reinitialising(self, now: float) -> bool:
+        # A re-initialisation the server never answered must not stop failures from counting for ever.
+        since = self._reinitialising_since
+        return since is not None and now - since < self.recovery.cooldown_s
+
+    def _settling(self, now: float) -> bool:
+        """A transition pending or a re-initialisation running: frames under the other keys are expected to fail."""
+        window = self.recovery.cooldown_s
+        fresh = any(now - prepared < window for _, prepared in self._pending.values())
+        joining = self._joining_since is not None and now - self._joining_since < window
+        return fresh or joining or self._reinitialising(now)
 
     def encrypt(self, opus: bytes) -> bytes:
         """The frame to put in RTP: DAVE-encrypted when active, unchanged in passthrough (version 0)."""
@@ -206,10 +298,54 @@ class DaveState:
         return opus
 
     def decrypt(self, user_id: int, frame: bytes) -> bytes:
-        """The Opus frame inside a received payload; raises ValueError when it cannot be decrypted."""
-        if self.session is None or self.protocol_version == 0 or frame == OPUS_SILENCE:
+        """The Opus frame inside a received payload; raises UndecryptableFrame when it cannot be decrypted."""
+        session = self.session
+        if session is None or frame == OPUS_SILENCE:
             # Opus silence frames are sent without DAVE (they carry nothing to protect).
             return frame
-        if not self.session.ready and self.session.can_passthrough(user_id):
+        now = self._clock()
+        if self.protocol_version == 0:
+            if not looks_encrypted(frame):
+                return frame
+            if self._downgrade_grace_until is not None and now < self._downgrade_grace_until:
+                try:
+                    return session.decrypt(user_id, davey.MediaType.audio, frame)
+                except Exception as exc:
+                    raise UndecryptableFrame(str(exc)) from None
+            if self._downgrade_grace_until is not None:
+                self._downgrade_grace_until = None
+                session.reset()
+                session.set_passthrough_mode(True)
+            raise UndecryptableFrame("an encrypted frame after the call stopped using DAVE")
+        if not session.ready and not looks_encrypted(frame):
+            # The group is still forming (joining, or an upgrade): members send plain frames until it executes.
             return frame
-        return self.session.decrypt(user_id, davey.MediaType.audio, frame)
+        try:
+            opus = session.decrypt(user_id, davey.MediaType.audio, frame)
+        except Exception as exc:
+            self._failed(now, user_id)
+            raise UndecryptableFrame(str(exc)) from None
+        self.recovery.succeeded(user_id)
+        return opus
+
+    def _reinitialised(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            # The socket went away meanwhile: the reconnect starts a fresh session anyway.
+            _log.warning("DAVE: re-initialising failed: %s", exc)
+
+    def _failed(self, now: float, user_id: int) -> None:
+        action = self.recovery.failed(now, user_id, settling=self._settling(now))
+        if action is RecoveryAction.REINITIALISE:
+            _log.warning(
+                "DAVE: frames from user %s keep failing to decrypt; re-initialising (transition %s)",
+                user_id,
+                self.last_transition_id,
+            )
+            task = asyncio.get_running_loop().create_task(self._reinitialise(self.last_transition_id))
+            self._tasks.add(task)
+            task.add_done_callback(self._reinitialised)
+        elif action is RecoveryAction.REJOIN:
+            _log.warning("DAVE: re-initialising did not help; rejoining the channel")
+            if self.on_rejoin is not None:
+                self.on_rejoin()

@@ -2,8 +2,10 @@
 
 Each speaker (an RTP ssrc, mapped to a user by SPEAKING) gets a small reorder buffer: frames are released in
 sequence order; a gap is concealed (the last frame at half volume, then silence) once enough later frames are
-waiting or the speaker goes quiet. Packets that fail transport or DAVE decryption are dropped and counted, never
-decoded as audio. All queues are bounded: when a consumer falls behind, its oldest frames are dropped.
+waiting or the speaker goes quiet. Padding-only packets (Discord sends them at DTX boundaries) fill their place in the
+sequence without being audio or loss. Packets that fail transport or DAVE decryption are dropped and counted, never
+decoded as audio; a frame the Opus decoder rejects is counted and concealed like a lost one, and no packet can stop
+the receiver for anyone else. All queues are bounded: when a consumer falls behind, its oldest frames are dropped.
 """
 
 from __future__ import annotations
@@ -58,8 +60,21 @@ class ReceiverStats:
     concealed: int = 0
     overflow_dropped: int = 0
     frames_delivered: int = 0
-    # Packets that are not Opus audio (other payload types, empty after padding): ignored.
+    # Packets that are not Opus audio (not RTP version 2, other payload types, empty after padding): ignored.
     not_audio: int = 0
+    # Frames the Opus decoder rejected (concealed like lost ones).
+    decode_errors: int = 0
+    # Packets or ticks that failed in an unexpected way (dropped; the receiver goes on).
+    receive_errors: int = 0
+
+
+def _opus_decoder() -> av.AudioCodecContext:
+    decoder = av.CodecContext.create("opus", "r")
+    assert isinstance(decoder, av.AudioCodecContext)
+    decoder.sample_rate = 48_000
+    decoder.layout = "stereo"
+    decoder.open()
+    return decoder
 
 
 class _Speaker:
@@ -70,12 +85,11 @@ class _Speaker:
         self.last_pcm = _SILENT_FRAME
         self.last_heard = 0.0
         self.speaking = False
-        decoder = av.CodecContext.create("opus", "r")
-        assert isinstance(decoder, av.AudioCodecContext)
-        decoder.sample_rate = 48_000
-        decoder.layout = "stereo"
-        decoder.open()
-        self.decoder = decoder
+        self.decoder = _opus_decoder()
+
+    def reset_decoder(self) -> None:
+        """After a rejected frame: a new decoder, so nothing of the bad frame lingers in the next ones."""
+        self.decoder = _opus_decoder()
 
     def decode(self, opus: bytes) -> bytes:
         out: list[bytes] = []
@@ -127,12 +141,20 @@ class Receiver:
                 del self.ssrc_users[ssrc]
 
     def datagram(self, data: bytes) -> None:
+        try:
+            self._datagram(data)
+        except Exception:
+            # One packet must not stop anyone from being heard: drop it, say so, go on.
+            self.stats.receive_errors += 1
+            _log.warning("voice: a received packet could not be handled; dropped", exc_info=True)
+
+    def _datagram(self, data: bytes) -> None:
         if len(data) < 12 or 200 <= data[1] <= 204:  # RTCP reports and keepalive echoes share the socket
             return
         if self.cipher is None:
             return
         self.stats.packets += 1
-        if data[1] & 0x7F != OPUS_PAYLOAD_TYPE:
+        if data[0] >> 6 != 2 or data[1] & 0x7F != OPUS_PAYLOAD_TYPE:
             self.stats.not_audio += 1
             return
         try:
@@ -140,10 +162,14 @@ class Receiver:
         except UndecryptablePacket:
             self.stats.decrypt_failures += 1
             return
+        user_id = self.ssrc_users.get(packet.ssrc)
         if not packet.payload:
             self.stats.not_audio += 1
+            speaker = self._speakers.get(packet.ssrc)
+            if speaker is not None and speaker.user_id == user_id and (speaker.next_seq is not None or speaker.buffer):
+                # Padding only, at a DTX boundary: it holds its place in the sequence so nothing is concealed for it.
+                self._insert(speaker, packet, audio=False)
             return
-        user_id = self.ssrc_users.get(packet.ssrc)
         if user_id is None:
             self.stats.unknown_speaker += 1
             return
@@ -158,10 +184,10 @@ class Receiver:
             speaker = self._speakers[packet.ssrc] = _Speaker(user_id)
         self._insert(speaker, packet)
 
-    def _insert(self, speaker: _Speaker, packet: RtpPacket) -> None:
-        now = self._clock()
-        speaker.last_heard = now
-        self._set_speaking(speaker, True)
+    def _insert(self, speaker: _Speaker, packet: RtpPacket, audio: bool = True) -> None:
+        if audio:
+            speaker.last_heard = self._clock()
+            self._set_speaking(speaker, True)
         if speaker.next_seq is not None and ((packet.sequence - speaker.next_seq) & 0xFFFF) >= 0x8000:
             self.stats.late_or_duplicate += 1
             return
@@ -184,22 +210,36 @@ class Receiver:
             assert speaker.next_seq is not None
             packet = speaker.buffer.pop(speaker.next_seq, None)
             if packet is not None:
-                pcm = speaker.decode(packet.payload)
-                speaker.last_pcm = pcm
-                self._deliver(HeardFrame(speaker.user_id, pcm, self._clock(), packet.timestamp))
+                if packet.payload:  # (padding-only packets hold a place and play nothing)
+                    self._play(speaker, packet)
             elif (gap := (self._earliest(speaker) - speaker.next_seq) & 0xFFFF) > _MAX_CONCEALED:
                 # A jump (the sender restarted or skipped ahead): resynchronise instead of inventing audio for it.
                 speaker.next_seq = (speaker.next_seq + gap) & 0xFFFF
                 continue
             elif force or len(speaker.buffer) >= self._jitter:
-                # Lost: conceal with a faded copy of the previous frame, then silence if the loss continues.
-                faded = (np.frombuffer(speaker.last_pcm, dtype=np.int16) // 2).astype(np.int16).tobytes()
-                speaker.last_pcm = faded if any(faded[:64]) else _SILENT_FRAME
-                self.stats.concealed += 1
-                self._deliver(HeardFrame(speaker.user_id, faded, self._clock(), 0, concealed=True))
+                self._conceal(speaker)
             else:
                 return
             speaker.next_seq = (speaker.next_seq + 1) & 0xFFFF
+
+    def _play(self, speaker: _Speaker, packet: RtpPacket) -> None:
+        try:
+            pcm = speaker.decode(packet.payload)
+        except Exception as exc:  # PyAV raises its own InvalidDataError family for a corrupt frame
+            self.stats.decode_errors += 1
+            _log.debug("voice: Opus frame from user %s rejected (%s); concealed", speaker.user_id, exc)
+            speaker.reset_decoder()
+            self._conceal(speaker)
+            return
+        speaker.last_pcm = pcm
+        self._deliver(HeardFrame(speaker.user_id, pcm, self._clock(), packet.timestamp))
+
+    def _conceal(self, speaker: _Speaker) -> None:
+        # Lost: a faded copy of the previous frame, then silence if the loss continues.
+        faded = (np.frombuffer(speaker.last_pcm, dtype=np.int16) // 2).astype(np.int16).tobytes()
+        speaker.last_pcm = faded if any(faded[:64]) else _SILENT_FRAME
+        self.stats.concealed += 1
+        self._deliver(HeardFrame(speaker.user_id, faded, self._clock(), 0, concealed=True))
 
     def _flush(self, speaker: _Speaker) -> None:
         if speaker.buffer:
@@ -211,9 +251,16 @@ class Receiver:
     def tick(self) -> None:
         """Flush speakers that went quiet (the session calls this every few frames)."""
         now = self._clock()
-        for speaker in self._speakers.values():
+        for speaker in list(self._speakers.values()):
             if speaker.speaking and now - speaker.last_heard >= self._idle_s:
-                self._flush(speaker)
+                try:
+                    self._flush(speaker)
+                except Exception:
+                    # This speaker's held frames are lost; the others still go idle and get flushed.
+                    speaker.buffer.clear()
+                    speaker.next_seq = None
+                    self.stats.receive_errors += 1
+                    _log.warning("voice: flushing user %s failed; dropped", speaker.user_id, exc_info=True)
                 self._set_speaking(speaker, False)
 
     def _set_speaking(self, speaker: _Speaker, speaking: bool) -> None:

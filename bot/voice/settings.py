@@ -43,3 +43,7 @@ class VoiceSettings:
     ip_discovery_timeout_s: float = attrs.field(default=5.0, validator=positive)
     # First wait before retrying a failed connection attempt; doubled for each further failure (at most 30 s).
     reconnect_backoff_s: float = attrs.field(default=1.0, validator=positive)
+    # DAVE frames that may fail to decrypt in a row, with the group settled, before the bot re-keys (discord.js: 36).
+    dave_failure_limit: int = attrs.field(default=36, validator=positive)
+    # At most one DAVE re-initialisation (or rejoin) this often; also how long one may take before failures count.
+    dave_recovery_cooldown_s: float = attrs.field(default=10.0, validator=positive)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from tests.assets import DATA
 from tests.fakes.discord import CONNECT, SPEAK, Event, FakeDiscord
 from tests.fakes.harness import running_bot
 from tests.fakes.openai import FakeOpenAI
-from tests.fakes.voice import FakeVoiceServer, encode_opus
+from tests.fakes.voice import DaveMember, FakeVoiceServer, encode_opus
 
 SPEAKER_SSRC = 777
 
@@ -42,12 +42,18 @@ def wire_voice(discord: FakeDiscord, server: FakeVoiceServer) -> None:
 
 
 async def speak_in_real_time(
-    server: FakeVoiceServer, user_id: int, frames: list[bytes], ssrc: int = SPEAKER_SSRC
+    server: FakeVoiceServer,
+    user_id: int,
+    frames: list[bytes],
+    ssrc: int = SPEAKER_SSRC,
+    transform: Callable[[bytes], bytes] | None = None,
+    first_seq: int = 1000,
 ) -> None:
     """A Discord client sends one 20 ms frame every 20 ms; the bot's end-of-speech timing depends on it."""
     start = asyncio.get_running_loop().time()
     for index in range(0, len(frames), 5):
-        server.send_audio(user_id, ssrc, frames, order=list(range(index, min(index + 5, len(frames)))))
+        order = list(range(index, min(index + 5, len(frames))))
+        server.send_audio(user_id, ssrc, frames, order=order, transform=transform, first_seq=first_seq)
         # Pacing the simulated microphone, not waiting for the bot: the source is real-time by nature.
         await asyncio.sleep(max(0.0, start + (index + 5) * 0.02 - asyncio.get_running_loop().time()))
 
@@ -276,3 +282,58 @@ async def test_a_spoken_answer_never_remembers_a_private_answer(
         )
         sent = json.dumps(openai_fake.chat_requests[-1]["messages"])
         assert "weather" in sent.lower() and "4921" not in sent
+
+
+async def test_a_member_whose_dave_keys_went_out_of_step_is_heard_again_and_answered(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    # Failed before the fix: the bot stayed in the call, deaf to the member, and never answered.
+    server = FakeVoiceServer(heartbeat_ms=200, dave_version=1, channel_id=discord.voice_channel_id)
+    await server.start()
+    server.present_users = [discord.member.id]  # announced with op 11 after the bot's IDENTIFY
+    wire_voice(discord, server)
+    openai_fake.reply("Mars is cold and dusty.")
+    try:
+        async with running_bot(
+            discord,
+            openai_fake,
+            tmp_path,
+            voice={"plain_ws_on_loopback": True},
+            conversation={"transcript_channel_id": discord.other_channel_id},
+        ) as built:
+            discord.dispatch_voice_state_update(discord.member, discord.voice_channel_id, "m", discord.guild_id)
+            joined = discord.slash("voice", subcommand="join")
+            await joined.wait(lambda e: e.kind in ("edit", "followup"))
+            room = built.services.rooms.get(discord.guild_id)
+            assert room is not None
+            await server.send_json(5, {"user_id": str(discord.member.id), "ssrc": SPEAKER_SSRC, "speaking": 1})
+            await server.wait_for(lambda: room.session.receiver.ssrc_users.get(SPEAKER_SSRC) == discord.member.id)
+            member = DaveMember(discord.member.id, SPEAKER_SSRC, discord.voice_channel_id, server.external_sender)
+            await server.form_group(member, 3)
+            await server.wait_for(lambda: room.session.dave.transitions_executed == 1)
+
+            member.own_group()  # the member's client applied a commit the bot never got
+            unheard = encode_opus(bytes(3840 * 40))
+            await speak_in_real_time(server, discord.member.id, unheard, transform=member.encrypt)
+            await server.wait_for(lambda: server.readds == 1 and room.session.dave.transitions_executed == 2)
+
+            speech = to_pcm48k_stereo((DATA / "weather_question.ogg").read_bytes())
+            frames = encode_opus(speech + bytes(3840 * 40))
+            # The member's client goes on numbering its packets where it was.
+            await speak_in_real_time(
+                server, discord.member.id, frames, transform=member.encrypt, first_seq=1000 + len(unheard)
+            )
+            posted = await discord.wait_for(
+                lambda: [m for m in discord.bot_messages_in(discord.other_channel_id) if m.custom_ids], timeout=60
+            )
+            assert "Tell me about the weather on Mars." in posted[0].content
+            assert "Mars is cold and dusty." in posted[0].content
+            # Only what was sent while the keys were out of step was lost; nothing of the question was.
+            stats = room.session.receiver.stats
+            assert (stats.concealed, stats.late_or_duplicate, stats.decode_errors) == (0, 0, 0)
+
+            card = json.loads(said(await discord.slash("voice", subcommand="status").wait_callback()))
+            fields = {f["name"]: f["value"] for f in card["embeds"][0]["fields"]}
+            assert "keys re-synced 1× and rejoined 0×" in fields["Encryption"]
+    finally:
+        await server.close()

@@ -9,9 +9,16 @@ It is as strict as Discord where a real call would break: a second IDENTIFY clos
 encryption mode with 4016, missed heartbeats with 4009 (and that session cannot be resumed), a session closed with
 4006 stays invalid (IDENTIFY or RESUME with it gets 4006 again); audio from an ssrc never announced with SPEAKING
 disconnects the client (4014), and without UDP keepalives (any client datagram) for `keepalive_timeout_s` it stops
-sending audio to the client. It sends what Discord sends: a fractional v8 heartbeat interval, op 25 on its own right
-after op 4 when DAVE is on, a new ssrc per session, padded packets, other payload types, RTCP, plain Opus silence
-frames and multi-element header extensions.
+sending audio to the client. It sends what Discord sends: a fractional v8 heartbeat interval, op 11 (who is in the
+call) after IDENTIFY, op 25 on its own right after op 4 when DAVE is on, a new ssrc per session, padded and
+padding-only packets, other payload types, RTCP, plain Opus silence frames and multi-element header extensions.
+
+DAVE as the server runs it, with the other members played by `DaveMember`s (a `davey` session each, as Discord
+clients run libdave; the server itself only signs external proposals): `form_group` builds the call's group with the
+bot; on op 31 the server removes the bot's leaf and re-adds it with the key package that follows (the group's committer
+member commits, the bot gets op 30, op 23, op 22); `sole_member_reset` plays a group of one starting over (op 24
+epoch 1, then op 21 with transition 0); `downgrade` switches the call to unencrypted (op 21 version 0 → op 23 → op 22).
+A member can also speak from a group the bot never joined (`DaveMember.own_group`) or send `CORRUPT_OPUS`.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from collections.abc import Callable
 from typing import Any
 
 import av
+import davey
 import numpy as np
 from aiohttp import web
 from cryptography.hazmat.primitives import hashes, serialization
@@ -100,7 +108,14 @@ class ExternalSender:
         return _tls_vector(public) + struct.pack(">H", 1) + _tls_vector(bytes(8))
 
     def add_proposal(self, group_id: int, epoch: int, key_package: bytes) -> bytes:
-        """An MLSMessage (PublicMessage) carrying an Add proposal for `key_package`, from external sender 0."""
+        """An MLSMessage (PublicMessage) carrying an Add proposal (type 1) for `key_package`, from external sender 0."""
+        return self._signed(group_id, epoch, struct.pack(">H", 1) + key_package)
+
+    def remove_proposal(self, group_id: int, epoch: int, leaf: int) -> bytes:
+        """An MLSMessage (PublicMessage) carrying a Remove proposal (type 3) for `leaf`, from external sender 0."""
+        return self._signed(group_id, epoch, struct.pack(">HI", 3, leaf))
+
+    def _signed(self, group_id: int, epoch: int, proposal: bytes) -> bytes:
         content = (
             _tls_vector(struct.pack(">Q", group_id))
             + struct.pack(">Q", epoch)
@@ -108,17 +123,19 @@ class ExternalSender:
             + struct.pack(">I", 0)
             + _tls_vector(b"")  # authenticated data
             + bytes([2])  # content type: proposal
-            + struct.pack(">H", 1)  # proposal type: add
-            + key_package
+            + proposal
         )
         header = struct.pack(">HH", 1, 1)  # mls10, public message
         to_sign = _tls_vector(b"MLS 1.0 FramedContentTBS") + _tls_vector(header + content)
         signature = self._key.sign(to_sign, ec.ECDSA(hashes.SHA256()))
         return header + content + _tls_vector(signature)
 
-    def proposals_payload(self, group_id: int, epoch: int, key_packages: list[bytes]) -> bytes:
-        """Op 27's payload: operation type append (0), then the vector of proposal messages."""
-        messages = b"".join(self.add_proposal(group_id, epoch, kp) for kp in key_packages)
+    def proposals_payload(
+        self, group_id: int, epoch: int, key_packages: list[bytes], remove_leaves: tuple[int, ...] = ()
+    ) -> bytes:
+        """Op 27's payload: operation type append (0), then the vector of proposal messages (removes first)."""
+        removes = b"".join(self.remove_proposal(group_id, epoch, leaf) for leaf in remove_leaves)
+        messages = removes + b"".join(self.add_proposal(group_id, epoch, kp) for kp in key_packages)
         return bytes([0]) + _tls_vector(messages)
 
 
@@ -182,6 +199,46 @@ class _Udp(asyncio.DatagramProtocol):
 
 
 OPUS_SILENCE = b"\xf8\xff\xfe"
+# A code-3 Opus packet announcing more frames than it carries: a decoder rejects it (a client's corrupt frame).
+CORRUPT_OPUS = b"\xff\xff\xff\xff\xff\xff"
+KEY_PACKAGE, INVALID_COMMIT_WELCOME = 26, 31
+
+
+class DaveMember:
+    """Another client in the call with its own DAVE session: encrypts what it says, commits what the server asks."""
+
+    def __init__(self, user_id: int, ssrc: int, group_id: int, external_sender: ExternalSender) -> None:
+        self.user_id, self.ssrc, self.group_id = user_id, ssrc, group_id
+        self._sender = external_sender
+        self.session = davey.DaveSession(1, user_id, group_id)
+        self.session.set_external_sender(external_sender.package())
+
+    def key_package(self) -> bytes:
+        return self.session.get_serialized_key_package()
+
+    def encrypt(self, opus: bytes) -> bytes:
+        return self.session.encrypt_opus(opus)
+
+    def commit_adding(self, key_package: bytes, remove_leaves: tuple[int, ...] = ()) -> tuple[bytes, bytes]:
+        """(commit, welcome) adding `key_package` (and removing `remove_leaves`); applied to this member's group."""
+        epoch = self.session.epoch or 0
+        payload = self._sender.proposals_payload(self.group_id, epoch, [key_package], remove_leaves)
+        result = self.session.process_proposals(davey.ProposalsOperationType.append, payload[1:], None)
+        assert result is not None and result.welcome is not None
+        self.session.process_commit(result.commit)
+        return result.commit, result.welcome
+
+    def own_group(self) -> None:
+        """Start a group of this member's own (with a client that never speaks): keys the bot has never had."""
+        bystander = DaveMember(self.user_id + 1, 0, self.group_id, self._sender)
+        _, welcome = self.commit_adding(bystander.key_package())
+        bystander.session.process_welcome(welcome)
+
+    @property
+    def leaves(self) -> int:
+        return len(self.session.get_user_ids())
+
+
 # Close codes the fake uses (discord-api-docs, voice close event codes).
 ALREADY_AUTHENTICATED, SESSION_INVALID, SESSION_TIMEOUT = 4005, 4006, 4009
 DISCONNECTED, UNKNOWN_MODE = 4014, 4016
@@ -247,6 +304,16 @@ class FakeVoiceServer:
         self._counter = 0
         self.port = 0
         self.udp_port = 0
+        # Users announced with op 11 after IDENTIFY (Discord says who is already in the call).
+        self.present_users: list[int] = []
+        # The member whose commits the server relays when it (re-)adds the bot, and the bot's leaf in that group.
+        self.committer: DaveMember | None = None
+        self.bot_leaf: int | None = None
+        self.invalid_commits: list[int] = []
+        self.readds = 0
+        self._readd_wanted = False
+        self._next_transition = 100
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def endpoint(self) -> str:
@@ -269,6 +336,8 @@ class FakeVoiceServer:
         self.udp_port = udp.transport.get_extra_info("sockname")[1]
 
     async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
         if self._udp is not None and self._udp.transport is not None:
             self._udp.transport.close()
         if self._runner is not None:
@@ -342,7 +411,7 @@ class FakeVoiceServer:
                     payload = json.loads(message.data)
                     await self._on_json(ws, payload["op"], payload.get("d"))
                 elif message.type.name == "BINARY":
-                    self.client_binary.append((message.data[0], bytes(message.data[1:])))
+                    self._on_binary(message.data[0], bytes(message.data[1:]))
                 self._note()
         finally:
             watchdog.cancel()
@@ -381,6 +450,8 @@ class FakeVoiceServer:
             self.ssrc += 1
             self._announced.clear()
             await self.send_json(2, {"ssrc": self.ssrc, "ip": "127.0.0.1", "port": self.udp_port, "modes": self.modes})
+            if self.present_users:
+                await self.send_json(11, {"user_ids": [str(u) for u in self.present_users]})
         elif op == 1:
             self.selects.append(d)
             if d["data"]["mode"] not in self.modes:
@@ -416,6 +487,68 @@ class FakeVoiceServer:
         elif op == 5:
             self.speaking.append(d)
             self._announced.add(int(d["ssrc"]))
+        elif op == INVALID_COMMIT_WELCOME:
+            # Discord's answer: the bot's leaf goes, and it is added again with the key package it sends next.
+            self.invalid_commits.append(int(d["transition_id"]))
+            self._readd_wanted = True
+
+    def _on_binary(self, op: int, payload: bytes) -> None:
+        self.client_binary.append((op, payload))
+        if op == KEY_PACKAGE and self._readd_wanted and self.committer is not None:
+            self._readd_wanted = False
+            task = asyncio.get_running_loop().create_task(self._readd_bot(payload))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _readd_bot(self, key_package: bytes) -> None:
+        assert self.committer is not None
+        removed = () if self.bot_leaf is None else (self.bot_leaf,)
+        leaf = self.bot_leaf if self.bot_leaf is not None else self.committer.leaves
+        commit_welcome = self.committer.commit_adding(key_package, removed)
+        self.bot_leaf = leaf
+        await self._welcome_bot(commit_welcome[1])
+        self.readds += 1
+        self._note()
+
+    async def _welcome_bot(self, welcome: bytes) -> None:
+        """Op 30 with a new transition; once the bot reports ready (op 23), op 22 executes it."""
+        self._next_transition += 1
+        transition = self._next_transition
+        await self.send_binary(30, struct.pack(">H", transition) + welcome)
+        await self.wait_for(lambda: (23, {"transition_id": transition}) in self.client_json)
+        await self.send_json(22, {"transition_id": transition})
+
+    async def form_group(self, members: DaveMember | list[DaveMember], transition_id: int) -> None:
+        """The call's group forms with the bot (it commits, as the first member does): op 27 adding `members`, the
+        bot's op 28, op 29 announcing the commit, op 23 from the bot, op 22. The first member commits later
+        additions."""
+        joining = members if isinstance(members, list) else [members]
+        commits = sum(1 for op, _ in self.client_binary if op == 28)
+        payload = self.external_sender.proposals_payload(self.channel_id, 0, [m.key_package() for m in joining])
+        await self.send_binary(27, payload)
+        await self.wait_for(lambda: sum(1 for op, _ in self.client_binary if op == 28) == commits + 1)
+        commit, welcome = split_commit_welcome([p for op, p in self.client_binary if op == 28][-1])
+        assert welcome is not None
+        await self.send_binary(29, struct.pack(">H", transition_id) + commit)
+        await self.wait_for(lambda: (23, {"transition_id": transition_id}) in self.client_json)
+        for member in joining:
+            member.session.process_welcome(welcome)
+        await self.send_json(22, {"transition_id": transition_id})
+        self.committer, self.bot_leaf = joining[0], 0
+
+    async def sole_member_reset(self) -> None:
+        """The bot alone in the call: Discord starts a new group (op 24 epoch 1) and applies it at once (op 21, 0)."""
+        packages = sum(1 for op, _ in self.client_binary if op == KEY_PACKAGE)
+        await self.send_json(24, {"protocol_version": self.dave_version, "epoch": 1})
+        await self.wait_for(lambda: sum(1 for op, _ in self.client_binary if op == KEY_PACKAGE) > packages)
+        await self.send_json(21, {"transition_id": 0, "protocol_version": self.dave_version})
+        self.bot_leaf = None
+
+    async def downgrade(self, transition_id: int) -> None:
+        """The call stops using DAVE: op 21 (version 0), the bot's op 23, op 22."""
+        await self.send_json(21, {"transition_id": transition_id, "protocol_version": 0})
+        await self.wait_for(lambda: (23, {"transition_id": transition_id}) in self.client_json)
+        await self.send_json(22, {"transition_id": transition_id})
 
     # ---- UDP ----
     def on_udp(self, data: bytes, addr: tuple[str, int]) -> None:
@@ -483,6 +616,18 @@ class FakeVoiceServer:
             self._counter += 1
             packet = seal(self.mode, self.key, header, elements + body + pad, self._counter)
             self._udp.transport.sendto(packet, self._client_addr)
+
+    def send_padding_only(self, ssrc: int, first_seq: int, count: int, padding: int = 8) -> None:
+        """Packets whose payload is all RTP padding (P bit), as Discord sends around DTX silence."""
+        assert self._udp is not None and self._udp.transport is not None and self._client_addr is not None
+        if not self._client_reachable():
+            return
+        for n in range(count):
+            seq = (first_seq + n) & 0xFFFF
+            header = struct.pack(">BBHII", 0xA0, 0x78, seq, (first_seq + n) * 960 & 0xFFFFFFFF, ssrc)
+            self._counter += 1
+            body = bytes(padding - 1) + bytes([padding])
+            self._udp.transport.sendto(seal(self.mode, self.key, header, body, self._counter), self._client_addr)
 
     def send_rtcp(self, ssrc: int) -> None:
         """An RTCP sender report (not sealed the RTP way), as Discord relays on the same socket."""

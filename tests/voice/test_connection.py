@@ -375,3 +375,28 @@ async def test_a_session_that_cannot_recover_ends_and_says_why(fake: FakeVoiceSe
     status = voice.status()
     assert status.state == "ended" and not status.connected and not voice.is_alive
     assert status.ended_reason == "3 attempts to reconnect failed in a row"
+
+
+async def test_a_failing_receive_tick_does_not_stop_speakers_from_going_idle(
+    fake: FakeVoiceServer, session: VoiceSession
+) -> None:
+    # Failed before the fix: the first tick that raised ended the tick task, so nobody ever stopped speaking (a voice
+    # turn never ended) and the frames the jitter buffer held were never delivered.
+    tick = session.receiver.tick
+    failures = [RuntimeError("a tick that fails once")]
+
+    def tick_failing_once() -> None:
+        if failures:
+            raise failures.pop()
+        tick()
+
+    session.receiver.tick = tick_failing_once  # type: ignore[method-assign]
+    changes = session.receiver.speaking_changes()
+    await fake.send_json(5, {"user_id": str(SPEAKER_ID), "ssrc": SPEAKER_SSRC, "speaking": 1})
+    await fake.wait_for(lambda: SPEAKER_SSRC in session.receiver.ssrc_users)
+    await fake.wait_for(lambda: not failures)  # the tick has failed once by now
+    fake.send_audio(SPEAKER_ID, SPEAKER_SSRC, encode_opus(bytes(3840 * 2))[:2])  # fewer than the jitter buffer holds
+    started = await asyncio.wait_for(anext(changes), 5)
+    stopped = await asyncio.wait_for(anext(changes), 5)
+    assert (started.speaking, stopped.speaking) == (True, False)
+    assert session.receiver.stats.frames_delivered == 2 and session.receiver.stats.receive_errors == 1

@@ -12,15 +12,18 @@ import numpy as np
 import pytest
 
 from bot.voice.connection import VoiceSession
+from bot.voice.receiver import HeardFrame
 from tests.fakes.voice import (
+    CORRUPT_OPUS,
     OPUS_SILENCE,
+    DaveMember,
     ExternalSender,
     FakeVoiceServer,
     decode_opus,
     encode_opus,
     split_commit_welcome,
 )
-from tests.voice.conftest import BOT_ID, CHANNEL_ID, connect, server_event, state_event
+from tests.voice.conftest import BOT_ID, CHANNEL_ID, MainGateway, connect, server_event, state_event
 
 OTHER_ID = 9001
 OTHER_SSRC = 4444
@@ -226,3 +229,238 @@ async def test_after_a_channel_move_the_dave_group_is_the_new_channels(
 def _rms(pcm: bytes) -> float:
     samples = np.frombuffer(pcm, dtype=np.int16).astype(np.float64)
     return float(np.sqrt(np.mean(samples**2))) if samples.size else 0.0
+
+
+# ---- receive under DAVE recovers (issue 25) ----
+
+
+class Clock:
+    """The session's clock for DAVE's time-based rules (cooldowns, the downgrade's grace), moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _tone_frames(count: int, pitch: float = 5) -> list[bytes]:
+    return encode_opus((np.sin(np.arange(960 * 2 * count) / pitch) * 9000).astype(np.int16).tobytes())[:count]
+
+
+async def _member(
+    fake: FakeVoiceServer, voice: VoiceSession, user_id: int = OTHER_ID, ssrc: int = OTHER_SSRC
+) -> DaveMember:
+    """A member who joined the call (op 11) and announced the ssrc they speak from (op 5)."""
+    member = DaveMember(user_id, ssrc, fake.channel_id, fake.external_sender)
+    await fake.send_json(11, {"user_ids": [str(user_id)]})
+    await fake.send_json(5, {"user_id": str(user_id), "ssrc": ssrc, "speaking": 1})
+    await fake.wait_for(lambda: voice.receiver.ssrc_users.get(ssrc) == user_id)
+    return member
+
+
+async def _grouped(fake: FakeVoiceServer, voice: VoiceSession, transition_id: int = 3) -> DaveMember:
+    member = await _member(fake, voice)
+    executed = voice.dave.transitions_executed
+    await fake.form_group(member, transition_id)
+    await fake.wait_for(lambda: voice.dave.transitions_executed == executed + 1)
+    return member
+
+
+async def _hear(stream: AsyncIterator[HeardFrame], count: int) -> list[HeardFrame]:
+    return [await asyncio.wait_for(anext(stream), 5) for _ in range(count)]
+
+
+async def test_a_member_whose_keys_went_out_of_step_is_heard_again_after_the_bot_re_keys(
+    dave_fake: FakeVoiceServer, dave_session: VoiceSession
+) -> None:
+    # Failed before the fix: the bot only counted the failures and stayed deaf to the member for good.
+    member = await _grouped(dave_fake, dave_session, transition_id=3)
+    member.own_group()  # the member moved on to a commit the bot never got: its frames no longer decrypt
+    packages = len(_sent(dave_fake, KEY_PACKAGE))
+    dave_fake.send_audio(OTHER_ID, OTHER_SSRC, _tone_frames(40), transform=member.encrypt)
+    await dave_fake.wait_for(lambda: dave_fake.readds == 1)
+    assert dave_fake.invalid_commits == [3]  # op 31 names the last transition, once
+    assert len(_sent(dave_fake, KEY_PACKAGE)) == packages + 1
+    await dave_fake.wait_for(lambda: dave_session.dave.transitions_executed == 2)
+
+    stream = dave_session.receiver.stream(OTHER_ID)
+    frames = _tone_frames(10)
+    dave_fake.send_audio(OTHER_ID, OTHER_SSRC, frames, transform=member.encrypt, first_seq=3000)
+    heard = await _hear(stream, 8)
+    assert [f.concealed for f in heard] == [False] * 8
+    assert b"".join(f.pcm for f in heard) == decode_opus(frames[:8])
+    status = dave_session.status()
+    assert status.dave_reinitialisations == 1 and status.dave_rejoins == 0 and status.privacy_code is not None
+
+
+async def test_after_a_sole_member_reset_transition_0_is_named_when_a_member_cannot_be_decrypted(
+    dave_fake: FakeVoiceServer, dave_session: VoiceSession
+) -> None:
+    # Failed before the fix (and in discord.js, which treats transition 0 as none): no op 31, the bot stayed deaf.
+    await dave_fake.sole_member_reset()
+    await dave_fake.wait_for(lambda: dave_session.dave.transitions_executed == 1)
+    member = await _member(dave_fake, dave_session)
+    member.own_group()  # speaking from a group the bot was never added to
+    dave_fake.committer = member
+    dave_fake.send_audio(OTHER_ID, OTHER_SSRC, _tone_frames(40), transform=member.encrypt)
+    await dave_fake.wait_for(lambda: dave_fake.readds == 1)
+    assert dave_fake.invalid_commits == [0]
+    await dave_fake.wait_for(lambda: dave_session.dave.transitions_executed == 2)
+    stream = dave_session.receiver.stream(OTHER_ID)
+    frames = _tone_frames(6)
+    dave_fake.send_audio(OTHER_ID, OTHER_SSRC, frames, transform=member.encrypt, first_seq=3000)
+    heard = await _hear(stream, 4)
+    assert b"".join(f.pcm for f in heard) == decode_opus(frames[:4])
+
+
+async def test_re_keying_waits_for_its_cooldown_and_rejoining_is_the_last_resort(dave_fake: FakeVoiceServer) -> None:
+    # Failed before the fix: nothing was ever done about frames that stopped decrypting.
+    clock = Clock()
+    gateway = MainGateway(dave_fake)
+    voice = await connect(dave_fake, gateway=gateway, clock=clock)
+    try:
+        member = await _grouped(dave_fake, voice, transition_id=7)
+        member.own_group()
+        dave_fake.committer = None  # the server never re-adds the bot: re-keying cannot help here
+        packages = len(_sent(dave_fake, KEY_PACKAGE))
+
+        async def fails(frames: int) -> None:
+            failures = voice.receiver.stats.dave_failures
+            dave_fake.send_audio(OTHER_ID, OTHER_SSRC, _tone_frames(frames), transform=member.encrypt)
+            await dave_fake.wait_for(lambda: voice.receiver.stats.dave_failures == failures + frames)
+
+        await fails(40)
+        await dave_fake.wait_for(lambda: len(_sent(dave_fake, KEY_PACKAGE)) == packages + 1)
+        assert dave_fake.invalid_commits == [7]
+        await fails(80)  # within the cooldown: nothing more
+        await _processed(dave_fake)
+        assert len(_sent(dave_fake, KEY_PACKAGE)) == packages + 1
+
+        clock.now += voice.settings.dave_recovery_cooldown_s
+        await fails(40)
+        await dave_fake.wait_for(lambda: len(_sent(dave_fake, KEY_PACKAGE)) == packages + 2)
+        assert dave_fake.invalid_commits == [7]  # one op 31 per transition
+        assert gateway.rejoins == []
+
+        clock.now += voice.settings.dave_recovery_cooldown_s
+        dave_fake.present_users = [OTHER_ID]  # still in the call: op 11 says so after the new IDENTIFY
+        await fails(40)
+        await dave_fake.wait_for(lambda: len(dave_fake.selects) == 2)  # left, rejoined, a fresh voice session
+        await voice.wait_ready()
+        assert gateway.rejoins == [CHANNEL_ID] and not dave_fake.resumes
+        assert voice.dave.other_users == {OTHER_ID}
+        status = voice.status()
+        assert (status.dave_reinitialisations, status.dave_rejoins) == (2, 1) and status.state == "connected"
+    finally:
+        await voice.disconnect()
+
+
+async def test_a_corrupt_frame_is_concealed_and_nobody_stops_being_heard(
+    dave_fake: FakeVoiceServer, dave_session: VoiceSession
+) -> None:
+    # Failed before the fix: the decoder's error escaped the UDP callback (logged as an error) and the held frame
+    # stopped the receive tick for everyone.
+    first, second = await _member(dave_fake, dave_session), await _member(dave_fake, dave_session, 9002, 5555)
+    await dave_fake.form_group([first, second], 3)
+    await dave_fake.wait_for(lambda: dave_session.dave.transitions_executed == 1)
+    streams = [dave_session.receiver.stream(OTHER_ID), dave_session.receiver.stream(9002)]
+    changes = dave_session.receiver.speaking_changes()
+    frames = _tone_frames(8)
+    corrupt = [*frames[:4], CORRUPT_OPUS, *frames[4:]]
+    for n in range(9):  # both talk at once, packet by packet
+        dave_fake.send_audio(OTHER_ID, OTHER_SSRC, corrupt, order=[n], transform=first.encrypt)
+        dave_fake.send_audio(9002, 5555, frames + frames[:1], order=[n], transform=second.encrypt)
+    first_heard, second_heard = await asyncio.gather(_hear(streams[0], 9), _hear(streams[1], 9))
+    assert [f.concealed for f in first_heard] == [False] * 4 + [True] + [False] * 4
+    assert b"".join(f.pcm for f in second_heard) == decode_opus(frames + frames[:1])
+    stats = dave_session.receiver.stats
+    assert (stats.decode_errors, stats.dave_failures, stats.receive_errors) == (1, 0, 0)
+    stopped = [c for c in [await anext(changes) for _ in range(4)] if not c.speaking]
+    assert {c.user_id for c in stopped} == {OTHER_ID, 9002}  # both went idle: their turns end
+
+
+async def test_padding_only_bursts_at_a_pause_are_not_concealed_as_lost_audio(
+    dave_fake: FakeVoiceServer, dave_session: VoiceSession
+) -> None:
+    # Failed before the fix: the three padding-only packets were concealed as three lost frames.
+    member = await _grouped(dave_fake, dave_session)
+    stream = dave_session.receiver.stream(OTHER_ID)
+    frames = _tone_frames(8)
+    dave_fake.send_audio(OTHER_ID, OTHER_SSRC, frames[:4], transform=member.encrypt, first_seq=1000)
+    dave_fake.send_padding_only(OTHER_SSRC, first_seq=1004, count=3)
+    dave_fake.send_audio(OTHER_ID, OTHER_SSRC, frames[4:], transform=member.encrypt, first_seq=1007)
+    heard = await _hear(stream, 8)
+    assert [f.concealed for f in heard] == [False] * 8
+    assert dave_session.receiver.stats.concealed == 0 and dave_session.receiver.stats.dave_failures == 0
+
+
+async def test_frames_in_flight_after_a_downgrade_are_heard_during_the_grace_and_never_decoded_after(
+    dave_fake: FakeVoiceServer,
+) -> None:
+    # Failed before the fix: the keys were dropped at once, so the member's last encrypted frames went to the Opus
+    # decoder as they were.
+    clock = Clock()
+    voice = await connect(dave_fake, clock=clock)
+    try:
+        member = await _grouped(dave_fake, voice)
+        await dave_fake.downgrade(9)
+        await dave_fake.wait_for(lambda: voice.dave.transitions_executed == 2)
+        assert voice.status().dave_protocol_version == 0 and voice.status().privacy_code is None
+        stream = voice.receiver.stream(OTHER_ID)
+        in_flight, plain = _tone_frames(4), _tone_frames(4, pitch=9)
+        dave_fake.send_audio(OTHER_ID, OTHER_SSRC, in_flight, transform=member.encrypt, first_seq=1000)
+        dave_fake.send_audio(OTHER_ID, OTHER_SSRC, plain, first_seq=1004)
+        heard = await _hear(stream, 8)
+        assert b"".join(f.pcm for f in heard) == decode_opus(in_flight + plain)
+
+        clock.now += 10  # the grace is over: a late encrypted frame is dropped, not played as noise
+        delivered = voice.receiver.stats.frames_delivered
+        dave_fake.send_audio(OTHER_ID, OTHER_SSRC, _tone_frames(3), transform=member.encrypt, first_seq=1008)
+        await dave_fake.wait_for(lambda: voice.receiver.stats.dave_failures == 3)
+        assert voice.receiver.stats.frames_delivered == delivered
+    finally:
+        await voice.disconnect()
+
+
+async def test_plain_frames_are_heard_while_the_call_upgrades_to_dave(dave_fake: FakeVoiceServer) -> None:
+    # Failed before the fix: the new group's decryptors refused plain frames from the moment op 24 arrived.
+    voice = await connect(dave_fake)
+    try:
+        await _grouped(dave_fake, voice)
+        await dave_fake.downgrade(9)
+        await dave_fake.wait_for(lambda: voice.dave.transitions_executed == 2)
+        stream = voice.receiver.stream(OTHER_ID)
+        packages = len(_sent(dave_fake, KEY_PACKAGE))
+        await dave_fake.send_json(24, {"protocol_version": 1, "epoch": 1})  # upgrading again
+        await dave_fake.send_binary(25, dave_fake.external_sender.package())
+        await dave_fake.wait_for(lambda: len(_sent(dave_fake, KEY_PACKAGE)) == packages + 1)
+        before = _tone_frames(3)
+        dave_fake.send_audio(OTHER_ID, OTHER_SSRC, before, first_seq=2000)  # not switched yet: plain
+        assert b"".join(f.pcm for f in await _hear(stream, 3)) == decode_opus(before)
+
+        member = DaveMember(OTHER_ID, OTHER_SSRC, dave_fake.channel_id, dave_fake.external_sender)
+        await dave_fake.form_group(member, 11)
+        await dave_fake.wait_for(lambda: voice.dave.transitions_executed == 3)
+        late, encrypted = _tone_frames(3, pitch=9), _tone_frames(3, pitch=7)
+        dave_fake.send_audio(OTHER_ID, OTHER_SSRC, late, first_seq=2003)  # a member a moment behind, in the grace
+        dave_fake.send_audio(OTHER_ID, OTHER_SSRC, encrypted, transform=member.encrypt, first_seq=2006)
+        heard = await _hear(stream, 6)
+        assert b"".join(f.pcm for f in heard) == decode_opus(before + late + encrypted)[len(decode_opus(before)) :]
+        assert voice.status().dave_protocol_version == 1 and voice.receiver.stats.dave_failures == 0
+    finally:
+        await voice.disconnect()
+
+
+async def test_one_op_31_per_transition_however_many_bad_messages_name_it(
+    dave_fake: FakeVoiceServer, dave_session: VoiceSession
+) -> None:
+    # Failed before the fix: each bad commit or welcome for the transition sent op 31 and a new key package again.
+    await _processed(dave_fake)
+    packages = len(_sent(dave_fake, KEY_PACKAGE))
+    await dave_fake.send_binary(29, struct.pack(">H", 12) + b"not an MLS commit")
+    await dave_fake.send_binary(30, struct.pack(">H", 12) + b"not an MLS welcome")
+    await dave_fake.send_binary(29, struct.pack(">H", 12) + b"still not a commit")
+    await _processed(dave_fake)
+    assert _json_sent(dave_fake, INVALID_COMMIT) == [{"transition_id": 12}]
+    assert len(_sent(dave_fake, KEY_PACKAGE)) == packages + 1
