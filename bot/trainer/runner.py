@@ -23,7 +23,7 @@ import attrs
 
 from bot.trainer.config import TrainerSettings
 from bot.trainer.dataset import DatasetProblem, check_file
-from bot.trainer.publish import PublishError, VLLMPublisher
+from bot.trainer.publish import Publisher, PublishError
 from bot.trainer.store import StoredJob, TrainerStore
 
 _log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ def _exit_reason(exitcode: int | None) -> str:
 
 class JobRunner:
     def __init__(
-        self, settings: TrainerSettings, store: TrainerStore, layout: Layout, publisher: VLLMPublisher | None
+        self, settings: TrainerSettings, store: TrainerStore, layout: Layout, publisher: Publisher | None
     ) -> None:
         self._settings = settings
         self._store = store
