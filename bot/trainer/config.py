@@ -25,7 +25,8 @@ class TrainerConfigError(Exception):
 
 @attrs.frozen
 class PublishSettings:
-    """Where finished adapters are served: a vLLM server started with --enable-lora and runtime LoRA updating."""
+    """Where finished adapters are served: a vLLM server started with --enable-lora and runtime LoRA updating (GPU),
+    or, without a GPU, merged whole models in `served_dir` for `transformers serve` started in that directory."""
 
     # Base URL of the inference server (e.g. "http://127.0.0.1:8000"); empty: adapters are only written to disk.
     vllm_url: str = ""
@@ -35,6 +36,11 @@ class PublishSettings:
     # How often the served adapters are checked, and missing ones (vLLM restarted) loaded again.
     sync_interval_s: float = attrs.field(default=60.0, validator=positive)
     request_timeout_s: float = attrs.field(default=120.0, validator=positive)
+    # No GPU: each finished adapter is merged into its base and written to `served_dir/<model name>`; an
+    # OpenAI-compatible server started in that directory (`transformers serve`) answers to the model name. Empty: off.
+    served_dir: str = ""
+    # A merge (a subprocess loading the whole model) that takes longer is given up and retried at the next sync.
+    merge_timeout_s: float = attrs.field(default=1800.0, validator=positive)
 
 
 @attrs.frozen
@@ -94,6 +100,10 @@ def parse_settings(data: Mapping[str, Any]) -> TrainerSettings:
     except SettingsProblems as exc:
         problems.extend(exc.problems)
         settings = None
+    if settings is not None and settings.publish.vllm_url and settings.publish.served_dir:
+        problems.append(
+            "trainer.publish: set vllm_url or served_dir, not both (one inference server serves the models)"
+        )
     if problems or settings is None:
         raise TrainerConfigError("\n".join(problems))
     return settings

@@ -23,7 +23,7 @@ import attrs
 
 from bot.trainer.config import TrainerSettings
 from bot.trainer.dataset import DatasetProblem, check_file
-from bot.trainer.publish import PublishError, VLLMPublisher
+from bot.trainer.publish import Publisher, PublishError
 from bot.trainer.store import StoredJob, TrainerStore
 
 _log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ def _exit_reason(exitcode: int | None) -> str:
 
 class JobRunner:
     def __init__(
-        self, settings: TrainerSettings, store: TrainerStore, layout: Layout, publisher: VLLMPublisher | None
+        self, settings: TrainerSettings, store: TrainerStore, layout: Layout, publisher: Publisher | None
     ) -> None:
         self._settings = settings
         self._store = store
@@ -363,36 +363,42 @@ class JobRunner:
         await asyncio.to_thread(_move, work / "adapter", target)
         await asyncio.to_thread(shutil.rmtree, work, True)
         name = model_name(job.model, job.suffix, job.id)
+        # Published before the job reads as succeeded, so that a client told "succeeded" can switch to the model at
+        # once (a merge for a CPU server takes a while); a publish that fails does not fail the job: it is retried.
+        published = await self._publish(job.id, name)
         changed = await self._store.update_job(
             job.id,
             status="succeeded",
             fine_tuned_model=name,
             trained_tokens=int(final.get("trained_tokens") or 0),
             finished_at=int(time.time()),
+            published=int(published is True),
             only_from=("running",),
         )
         if not changed:
             return
         await self._store.add_event(job.id, f"New fine-tuned model created: {name}")
-        await self._publish(job.id, name)
+        if published is True:
+            await self._store.add_event(job.id, f"The inference server now serves {name}")
+        elif published is not None:
+            await self._store.add_event(
+                job.id,
+                f"The inference server did not take the model yet ({published}); the service will retry.",
+                level="warn",
+            )
         await self._store.add_event(job.id, "The job has successfully completed")
 
     # ----- publishing -------------------------------------------------------------------------------------
 
-    async def _publish(self, job_id: str, name: str) -> None:
+    async def _publish(self, job_id: str, name: str) -> PublishError | bool | None:
+        """True when the inference server now serves `name`, the reason when it did not, None without a server."""
         if self._publisher is None:
-            return
+            return None
         try:
             await self._publisher.load(name, job_id)
         except PublishError as exc:
-            await self._store.add_event(
-                job_id,
-                f"The inference server did not take the model yet ({exc}); the service will retry.",
-                level="warn",
-            )
-            return
-        await self._store.update_job(job_id, published=1)
-        await self._store.add_event(job_id, f"The inference server now serves {name}")
+            return exc
+        return True
 
     async def sync_adapters(self) -> list[str]:
         """Load every succeeded job's adapter the inference server lacks (after its restart); the names loaded."""

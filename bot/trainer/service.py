@@ -10,7 +10,7 @@ from aiohttp import web
 
 from bot.trainer.api import TrainerApi
 from bot.trainer.config import TrainerConfig
-from bot.trainer.publish import VLLMPublisher
+from bot.trainer.publish import MergedPublisher, Publisher, VLLMPublisher
 from bot.trainer.runner import JobRunner, Layout
 from bot.trainer.store import TrainerStore
 
@@ -26,7 +26,7 @@ class TrainerService:
         self.port = 0
         self._store: TrainerStore | None = None
         self._runner: JobRunner | None = None
-        self._publisher: VLLMPublisher | None = None
+        self._publisher: Publisher | None = None
         self._web: web.AppRunner | None = None
 
     @property
@@ -55,6 +55,12 @@ class TrainerService:
                 adapter_dir,
                 api_key=self.config.vllm_api_key,
                 timeout_s=s.publish.request_timeout_s,
+            )
+        elif s.publish.served_dir:
+            self._publisher = MergedPublisher(
+                Path(s.publish.served_dir),
+                self.layout.root / "adapters",
+                timeout_s=s.publish.merge_timeout_s,
             )
         self._runner = JobRunner(s, self._store, self.layout, self._publisher)
         await self._runner.start()

@@ -40,9 +40,12 @@ def trainer_config(
     *,
     api_key: str | None = None,
     vllm_url: str = "",
+    served_dir: str = "",
     **settings: Any,
 ) -> TrainerConfig:
-    publish = PublishSettings(vllm_url=vllm_url, sync_interval_s=settings.pop("sync_interval_s", 3600.0))
+    publish = PublishSettings(
+        vllm_url=vllm_url, served_dir=served_dir, sync_interval_s=settings.pop("sync_interval_s", 3600.0)
+    )
     values = {**FAST, **settings}
     return TrainerConfig(
         TrainerSettings(port=0, data_dir=str(data_dir), base_models=base_models, publish=publish, **values),
