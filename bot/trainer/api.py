@@ -354,11 +354,21 @@ class TrainerApi:
         return web.json_response(job.payload())
 
     def _method(self, body: Json) -> tuple[str, Json]:
-        """The method type and its hyperparameters with every "auto" resolved to the service's defaults."""
+        """The method type and its hyperparameters with every "auto" resolved to the service's defaults.
+
+        Top-level `hyperparameters` are deprecated but OpenAI still honours them: here too, for either method,
+        unless `method` carries hyperparameters of its own (then which to use would be a guess: refused)."""
         method: Any = body.get("method")
+        top: Any = body.get("hyperparameters")
+        if top is not None and not isinstance(top, dict):
+            raise ApiError(400, "hyperparameters must be an object.", param="hyperparameters")
+        top = cast(Json, top or {})
+        unknown = sorted(set(top) - HYPER_KEYS["supervised"])
+        if unknown:
+            raise ApiError(400, f"Unknown hyperparameter: {unknown[0]}", param="hyperparameters")
         given: Any
         if method is None:
-            kind, given = "supervised", body.get("hyperparameters") or cast(Json, {})
+            kind, given = "supervised", top
         else:
             if not isinstance(method, dict) or cast(Json, method).get("type") not in METHODS:
                 raise ApiError(400, "method.type must be 'supervised' or 'dpo'.", param="method")
@@ -371,6 +381,14 @@ class TrainerApi:
             if not isinstance(section, dict):
                 raise ApiError(400, f"method.{kind} must be an object.", param="method")
             given = cast(Json, section).get("hyperparameters") or cast(Json, {})
+            if given and top:
+                raise ApiError(
+                    400,
+                    f"Give hyperparameters in method.{kind}.hyperparameters or in the deprecated top-level "
+                    "hyperparameters, not both.",
+                    param="hyperparameters",
+                )
+            given = given or top
         if not isinstance(given, dict):
             raise ApiError(400, "hyperparameters must be an object.", param="hyperparameters")
         given = cast(Json, given)
