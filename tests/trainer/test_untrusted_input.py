@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -146,6 +147,9 @@ async def test_without_a_key_only_requests_naming_this_machine_are_answered(
     for host in ("evil.example", f"evil.example:{service.port}", "127.0.0.1.evil.example", "[::2]"):
         status, payload = await send(service, "GET", f"/fine_tuning/jobs/{job.id}", headers={"Host": host})
         assert (status, payload["error"]["code"]) == (403, "host_not_allowed"), host
+    cancel = f"/fine_tuning/jobs/{job.id}/cancel"
+    status, payload = await send(service, "POST", cancel, headers={"Host": "evil.example"})
+    assert (status, payload["error"]["code"]) == (403, "host_not_allowed")
     for host in (f"localhost:{service.port}", "127.0.0.1", "127.5.5.5", f"[::1]:{service.port}", "LOCALHOST."):
         status, payload = await send(service, "GET", f"/fine_tuning/jobs/{job.id}", headers={"Host": host})
         assert (status, payload["id"]) == (200, job.id), host
@@ -158,6 +162,8 @@ async def test_without_a_key_only_requests_naming_this_machine_are_answered(
     for origin in ("null", "http://evil.example:8600", "https://127.0.0.1.evil.example"):
         status, payload = await send(service, "GET", "/fine_tuning/jobs", headers={"Origin": origin})
         assert (status, payload["error"]["code"]) == (403, "origin_not_allowed"), origin
+    status, payload = await send(service, "POST", cancel, headers={"Origin": "http://evil.example"})
+    assert (status, payload["error"]["code"]) == (403, "origin_not_allowed")
     assert files_on_disk(service) == [f"{job.training_file}.jsonl"]
 
 
@@ -213,7 +219,10 @@ async def test_an_upload_that_fails_leaves_no_file(service: TrainerService) -> N
         assert files_on_disk(service) == [], reason
 
 
-async def test_a_client_that_disconnects_mid_upload_leaves_no_file(tmp_path: Path, tiny_model: Path) -> None:
+async def test_a_client_that_disconnects_mid_upload_leaves_no_file(
+    tmp_path: Path, tiny_model: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.trainer.api")
     async with running_trainer(tmp_path, {"tiny": str(tiny_model)}) as service:
         complete = multipart(("file", sft_jsonl(), "a.jsonl"), ("purpose", b"fine-tune", None))
         sent = complete[: complete.index(b"fine-tune") + 4]  # the whole file, then the client is gone
@@ -229,7 +238,8 @@ async def test_a_client_that_disconnects_mid_upload_leaves_no_file(tmp_path: Pat
         await writer.drain()
         writer.close()
         await writer.wait_closed()
-    # Stopping waits for uploads under way to end and clean up.
+    # Stopping waits for uploads under way to end and clean up; the service saw this one end early.
+    assert [r.getMessage() for r in caplog.records if "abandoned" in r.getMessage()]
     assert not (tmp_path / "files").exists() or list((tmp_path / "files").iterdir()) == []
 
 
