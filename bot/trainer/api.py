@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 import json
 import logging
 import os
@@ -13,8 +14,10 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from bot.trainer.config import TrainerSettings
 from bot.trainer.runner import JobRunner, Layout
@@ -25,6 +28,8 @@ Json = dict[str, Any]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 WRITE_CHUNK = 1024 * 1024
+# Form fields besides the file (purpose, expires_after[...]) are short words; anything longer is refused unread.
+MAX_FIELD_BYTES = 1024
 METHODS = {"supervised", "dpo"}
 HYPER_KEYS = {
     "supervised": {"n_epochs", "batch_size", "learning_rate_multiplier"},
@@ -42,6 +47,8 @@ JOB_KEYS = {
     "integrations",
 }
 _METADATA_QUERY = re.compile(r"^metadata\[(.+)\]$")
+# When the service stops, uploads under way are waited for this long (their clean-up included).
+SETTLE_S = 10.0
 
 
 class ApiError(Exception):
@@ -80,9 +87,13 @@ class TrainerApi:
         self._runner = runner
         self._layout = layout
         self._api_key = api_key
+        self._allowed_hosts = {h.strip().lower().rstrip(".") for h in settings.allowed_hosts}
+        self._uploading = 0
+        self._uploads_settled = asyncio.Event()
+        self._uploads_settled.set()
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._errors, self._auth], client_max_size=1024 * 1024)
+        app = web.Application(middlewares=[self._errors, self._same_machine, self._auth], client_max_size=1024 * 1024)
         r = app.router
         r.add_post("/v1/files", self.upload)
         r.add_get("/v1/files/{id}", self.get_file)
@@ -116,6 +127,34 @@ class TrainerApi:
             return error_response(ApiError(500, f"The training service had an internal error (id {ident})."))
 
     @web.middleware
+    async def _same_machine(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Without a key, loopback is the only guard, and a web page in the operator's browser is on loopback too:
+        refuse a Host that is not this machine (DNS rebinding: evil.example resolving to 127.0.0.1) and any request
+        a page sent (browsers name the page's Origin). With a key, the key is the guard: a page cannot know it, and
+        a browser sends no Authorization header across origins without a CORS preflight this service never grants."""
+        if self._api_key is None:
+            if not self._allowed(_hostname(request.host)):
+                raise ApiError(
+                    403,
+                    "This training service answers only requests to its loopback address (or its allowed_hosts).",
+                    code="host_not_allowed",
+                )
+            origin = request.headers.get("Origin")
+            if origin is not None and not self._allowed(_hostname(origin, is_url=True)):
+                raise ApiError(403, "Requests from web pages are not accepted.", code="origin_not_allowed")
+        return await handler(request)
+
+    def _allowed(self, name: str | None) -> bool:
+        if name is None:
+            return False
+        if name == "localhost" or name in self._allowed_hosts:
+            return True
+        try:
+            return ipaddress.ip_address(name).is_loopback
+        except ValueError:
+            return False
+
+    @web.middleware
     async def _auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if self._api_key is not None:
             header = request.headers.get("Authorization", "")
@@ -131,39 +170,58 @@ class TrainerApi:
     # ----- files ------------------------------------------------------------------------------------------
 
     async def upload(self, request: web.Request) -> web.Response:
-        if not request.content_type.startswith("multipart/"):
-            raise ApiError(400, "Uploads must be multipart/form-data with 'file' and 'purpose'.")
-        reader = await request.multipart()
-        purpose: str | None = None
-        stored: tuple[str, str, int] | None = None
-        limit = int(self._settings.max_upload_mb * 1024 * 1024)
-        while (part := await reader.next()) is not None:
-            if not isinstance(part, BodyPartReader):
-                raise ApiError(400, "Nested multipart bodies are not accepted.")
-            if part.name == "purpose":
-                purpose = (await part.text()).strip()
-            elif part.name == "file":
-                if stored is not None:
-                    raise ApiError(400, "Only one file per upload.", param="file")
-                stored = await self._receive(part, limit)
-            else:
-                await part.release()
-        if stored is None:
-            raise ApiError(400, "Missing the 'file' field.", param="file")
-        file_id, filename, size = stored
-        if purpose != "fine-tune":
-            await asyncio.to_thread(self._layout.upload(file_id).unlink, True)
-            raise ApiError(400, "This service only accepts purpose 'fine-tune'.", param="purpose")
-        record = StoredFile(file_id, filename, purpose, size, int(time.time()))
-        await self._store.add_file(record)
+        """Written to a temporary name and kept only once complete and recorded: an upload that fails for any
+        reason (a bad field, a second file, the client gone) leaves nothing on disk."""
+        _content_type(request, "multipart/form-data")
+        self._uploading += 1
+        self._uploads_settled.clear()
+        file_id = new_id("file")
+        partial = self._layout.upload_partial(file_id)
+        try:
+            record = await self._read_upload(request, file_id, partial)
+            # Once the file is being kept, a cancelled request no longer stops it half-way (file without record).
+            await asyncio.shield(self._keep(record, partial))
+        except BaseException:
+            await asyncio.to_thread(partial.unlink, True)
+            raise
+        finally:
+            self._uploading -= 1
+            if not self._uploading:
+                self._uploads_settled.set()
         return web.json_response(record.payload())
 
-    async def _receive(self, part: BodyPartReader, limit: int) -> tuple[str, str, int]:
-        """Stream the part to disk under a generated name, a buffer at a time; never whole in memory."""
-        file_id = new_id("file")
+    async def _read_upload(self, request: web.Request, file_id: str, partial: Path) -> StoredFile:
+        """The upload's record once its fields are checked and its file is written to `partial`."""
+        purpose: str | None = None
+        received: tuple[str, int] | None = None
+        limit = int(self._settings.max_upload_mb * 1024 * 1024)
+        try:
+            reader = await request.multipart()
+            while (part := await reader.next()) is not None:
+                if not isinstance(part, BodyPartReader):
+                    raise ApiError(400, "Nested multipart bodies are not accepted.")
+                if part.name == "purpose":
+                    purpose = await _field(part, "purpose")
+                elif part.name == "file":
+                    if received is not None:
+                        raise ApiError(400, "Only one file per upload.", param="file")
+                    received = await self._receive(part, partial, limit)
+                else:
+                    await part.release()
+        except (HttpProcessingError, ConnectionError, ValueError) as exc:
+            # A malformed body, a part header over aiohttp's line limit, or the client gone mid-upload.
+            _log.info("upload %s abandoned: %s", partial.stem, type(exc).__name__)
+            raise ApiError(400, "The upload was cut short or is not valid multipart/form-data.") from exc
+        if received is None:
+            raise ApiError(400, "Missing the 'file' field.", param="file")
+        if purpose != "fine-tune":
+            raise ApiError(400, "This service only accepts purpose 'fine-tune'.", param="purpose")
+        filename, size = received
+        return StoredFile(file_id, filename, purpose, size, int(time.time()))
+
+    async def _receive(self, part: BodyPartReader, partial: Path, limit: int) -> tuple[str, int]:
+        """Stream the part to disk, a buffer at a time; never whole in memory. (filename, size)"""
         filename = (part.filename or "upload.jsonl")[:255]
-        path = self._layout.upload(file_id)
-        partial = path.with_suffix(".part")
         await asyncio.to_thread(partial.parent.mkdir, parents=True, exist_ok=True)
         handle = await asyncio.to_thread(partial.open, "wb")
         size = 0
@@ -178,13 +236,43 @@ class TrainerApi:
                     buffer.clear()
             if buffer:
                 await asyncio.to_thread(handle.write, bytes(buffer))
+        finally:
             await asyncio.to_thread(handle.close)
-            await asyncio.to_thread(os.replace, partial, path)
+        return filename, size
+
+    async def _keep(self, record: StoredFile, partial: Path) -> None:
+        """The complete file under its name, then its record; a file whose record could not be written goes."""
+        path = self._layout.upload(record.id)
+        await asyncio.to_thread(os.replace, partial, path)
+        try:
+            await self._store.add_file(record)
         except BaseException:
-            await asyncio.to_thread(handle.close)
-            await asyncio.to_thread(partial.unlink, True)
+            await asyncio.to_thread(path.unlink, True)
             raise
-        return file_id, filename, size
+
+    async def settle(self) -> None:
+        """Wait (a while) for uploads under way to end and clean up after themselves: before the store closes."""
+        try:
+            await asyncio.wait_for(self._uploads_settled.wait(), SETTLE_S)
+        except TimeoutError:
+            _log.warning("%d upload(s) still under way as the service stops", self._uploading)
+
+    async def sweep_orphans(self) -> int:
+        """Delete files in the upload folder that have no record (an upload cut short by a crash or a kill).
+        Run before the service listens; the number deleted."""
+        recorded = {self._layout.upload(file_id).name for file_id in await self._store.file_ids()}
+
+        def sweep() -> int:
+            folder = self._layout.uploads
+            orphans = [p for p in folder.iterdir() if p.is_file() and p.name not in recorded] if folder.is_dir() else []
+            for path in orphans:
+                path.unlink(missing_ok=True)
+            return len(orphans)
+
+        removed = await asyncio.to_thread(sweep)
+        if removed:
+            _log.warning("removed %d upload file(s) that have no record (uploads cut short)", removed)
+        return removed
 
     def _check_size(self, size: int, limit: int) -> None:
         if size > limit:
@@ -211,10 +299,7 @@ class TrainerApi:
     # ----- jobs -------------------------------------------------------------------------------------------
 
     async def create_job(self, request: web.Request) -> web.Response:
-        try:
-            raw: Any = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ApiError(400, "The request body is not valid JSON.") from exc
+        raw = await _json_body(request)
         if not isinstance(raw, dict):
             raise ApiError(400, "The request body must be a JSON object.")
         body = cast(Json, raw)
@@ -226,15 +311,13 @@ class TrainerApi:
             available = ", ".join(sorted(self._settings.base_models)) or "none"
             raise ApiError(
                 400,
-                f"Model {str(model)[:100]!r} is not available for fine-tuning here. Available: {available}.",
+                f"Model {_shown(model)!r} is not available for fine-tuning here. Available: {available}.",
                 code="model_not_available",
                 param="model",
             )
         training_file = body.get("training_file")
         if not isinstance(training_file, str) or await self._store.get_file(training_file) is None:
-            raise ApiError(
-                400, f"Invalid file ID: {str(training_file)[:64]}", code="invalid_file", param="training_file"
-            )
+            raise ApiError(400, f"Invalid file ID: {_shown(training_file)}", code="invalid_file", param="training_file")
         if body.get("validation_file") is not None:
             raise ApiError(400, "validation_file is not supported by this training service.", param="validation_file")
         if body.get("integrations"):
@@ -271,11 +354,21 @@ class TrainerApi:
         return web.json_response(job.payload())
 
     def _method(self, body: Json) -> tuple[str, Json]:
-        """The method type and its hyperparameters with every "auto" resolved to the service's defaults."""
+        """The method type and its hyperparameters with every "auto" resolved to the service's defaults.
+
+        Top-level `hyperparameters` are deprecated but OpenAI still honours them: here too, for either method,
+        unless `method` carries hyperparameters of its own (then which to use would be a guess: refused)."""
         method: Any = body.get("method")
+        top: Any = body.get("hyperparameters")
+        if top is not None and not isinstance(top, dict):
+            raise ApiError(400, "hyperparameters must be an object.", param="hyperparameters")
+        top = cast(Json, top or {})
+        unknown = sorted(set(top) - HYPER_KEYS["supervised"])
+        if unknown:
+            raise ApiError(400, f"Unknown hyperparameter: {unknown[0]}", param="hyperparameters")
         given: Any
         if method is None:
-            kind, given = "supervised", body.get("hyperparameters") or cast(Json, {})
+            kind, given = "supervised", top
         else:
             if not isinstance(method, dict) or cast(Json, method).get("type") not in METHODS:
                 raise ApiError(400, "method.type must be 'supervised' or 'dpo'.", param="method")
@@ -288,6 +381,14 @@ class TrainerApi:
             if not isinstance(section, dict):
                 raise ApiError(400, f"method.{kind} must be an object.", param="method")
             given = cast(Json, section).get("hyperparameters") or cast(Json, {})
+            if given and top:
+                raise ApiError(
+                    400,
+                    f"Give hyperparameters in method.{kind}.hyperparameters or in the deprecated top-level "
+                    "hyperparameters, not both.",
+                    param="hyperparameters",
+                )
+            given = given or top
         if not isinstance(given, dict):
             raise ApiError(400, "hyperparameters must be an object.", param="hyperparameters")
         given = cast(Json, given)
@@ -344,6 +445,63 @@ class TrainerApi:
         job = await self._job(request.match_info["id"])
         events, more = await self._store.list_events(job.id, _limit(request), request.query.get("after"))
         return web.json_response({"object": "list", "data": events, "has_more": more})
+
+
+def _hostname(value: str, *, is_url: bool = False) -> str | None:
+    """The host name in a Host header (or an Origin URL), lower case, without port, brackets or final dot."""
+    try:
+        name = urlsplit(value if is_url else f"//{value}").hostname
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return None
+    return name.rstrip(".") if name else None
+
+
+def _content_type(request: web.Request, wanted: str) -> None:
+    """Refused as OpenAI refuses it (400, unsupported_content_type). It also keeps web pages out: a page may send
+    text/plain or a form to another origin unasked, but not application/json."""
+    if request.content_type != wanted:
+        given = request.headers.get("Content-Type", "none")
+        raise ApiError(
+            400,
+            f"Unsupported content type {_shown(given)!r}: this endpoint only accepts {wanted}.",
+            code="unsupported_content_type",
+        )
+
+
+async def _json_body(request: web.Request) -> Any:
+    _content_type(request, "application/json")
+    data = await request.read()  # at most client_max_size: larger is a 413
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ApiError(400, "The request body is not valid JSON: it is nested too deeply.") from None
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, f"The request body is not valid JSON: {exc.msg} at character {exc.pos}.") from None
+    except UnicodeDecodeError:
+        raise ApiError(400, "The request body is not valid JSON: it is not UTF-8 text.") from None
+    except ValueError:  # an integer with more digits than Python converts (sys.int_max_str_digits)
+        raise ApiError(400, "The request body is not valid JSON: a number in it is too long.") from None
+
+
+async def _field(part: BodyPartReader, name: str) -> str:
+    """A short text field, read up to MAX_FIELD_BYTES (aiohttp's own limit is the whole request's size)."""
+    data = bytearray()
+    while chunk := await part.read_chunk(MAX_FIELD_BYTES + 1):
+        data += chunk
+        if len(data) > MAX_FIELD_BYTES:
+            raise ApiError(400, f"The '{name}' field is longer than {MAX_FIELD_BYTES} bytes.", param=name)
+    try:
+        return data.decode().strip()
+    except UnicodeDecodeError:
+        raise ApiError(400, f"The '{name}' field is not UTF-8 text.", param=name) from None
+
+
+def _shown(value: Any, limit: int = 64) -> str:
+    """A request value in a message: text cut short; anything else by its type (never str() of a huge or deeply
+    nested value)."""
+    if isinstance(value, str):
+        return value if len(value) <= limit else value[:limit] + "…"
+    return "null" if value is None else type(value).__name__
 
 
 def _limit(request: web.Request) -> int:

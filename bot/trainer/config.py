@@ -49,6 +49,9 @@ class TrainerSettings:
 
     host: str = "127.0.0.1"
     port: int = attrs.field(default=8600, validator=non_negative)
+    # Without an API key, only requests naming this machine's loopback (Host: localhost, 127.0.0.1, [::1]) or one of
+    # these names are answered, so a web page cannot reach the service through DNS rebinding. With a key: unused.
+    allowed_hosts: tuple[str, ...] = ()
     # Uploads, the job database, adapters and per-job logs live here.
     data_dir: str = "data/trainer"
     # The model name clients send -> a Hugging Face hub id or a local directory with the model and tokenizer.

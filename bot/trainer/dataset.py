@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
-from bot.training.datasets import LineProblem, check_example
+from bot.training.datasets import LineProblem, check_example, jsonl_records
 
 MAX_ERRORS_SHOWN = 5
 KIND_OF_METHOD = {"supervised": "sft", "dpo": "dpo"}
@@ -18,21 +17,27 @@ class DatasetProblem(Exception):
 
 
 def _lines(path: Path) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed value) per non-blank line; a LineProblem for a line that cannot be read as JSON (not
+    JSON, nested too deeply, a number with too many digits), so one such line never stops the whole check."""
     with path.open("rb") as f:
-        for number, raw in enumerate(f, start=1):
-            line = raw.strip()
-            if not line:
-                continue
-            try:
-                yield number, json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                yield number, LineProblem("not valid JSON")
+        for number, value, _ in jsonl_records(f):
+            yield number, value
 
 
 def _check_kind(kind: str, want: str, method: str) -> None:
     if kind != want:
         expected = '"messages"' if want == "sft" else '"input", "preferred_output", "non_preferred_output"'
         raise LineProblem(f"is a {kind.upper()} example, but this is a {method} job (expected {expected})")
+
+
+def _kind(value: Any) -> str:
+    """The example's kind. A value the checker cannot handle is that line's problem, never the whole file's."""
+    try:
+        return check_example(value)[0]
+    except LineProblem:
+        raise
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise LineProblem(f"is not a valid example ({type(exc).__name__})") from exc
 
 
 def check_file(path: Path, method: str) -> int:
@@ -44,7 +49,7 @@ def check_file(path: Path, method: str) -> int:
         try:
             if isinstance(value, LineProblem):
                 raise value
-            _check_kind(check_example(value)[0], want, method)
+            _check_kind(_kind(value), want, method)
             examples += 1
         except LineProblem as exc:
             if len(errors) < MAX_ERRORS_SHOWN:

@@ -9,6 +9,7 @@ import logging
 import multiprocessing
 import multiprocessing.context
 import re
+import secrets
 import shutil
 import signal
 import threading
@@ -53,8 +54,16 @@ class Layout:
     def database(self) -> Path:
         return self.root / "trainer.sqlite3"
 
+    @property
+    def uploads(self) -> Path:
+        return self.root / "files"
+
     def upload(self, file_id: str) -> Path:
-        return self.root / "files" / f"{file_id}.jsonl"
+        return self.uploads / f"{file_id}.jsonl"
+
+    def upload_partial(self, file_id: str) -> Path:
+        """Where an upload is written until it is complete and recorded (swept at start if it never was)."""
+        return self.uploads / f"{file_id}.jsonl.part"
 
     def work(self, job_id: str) -> Path:
         return self.root / "work" / job_id
@@ -175,7 +184,7 @@ class JobRunner:
             self._wake.clear()
             try:
                 for job in await self._store.jobs_with_status("validating_files"):
-                    await self._validate(job)
+                    await self._validate_or_fail(job)
                 queued = await self._store.jobs_with_status("queued")
                 for job in queued:
                     if len(self._running) >= self._settings.concurrency:
@@ -192,6 +201,21 @@ class JobRunner:
                     await asyncio.wait_for(self._wake.wait(), 5.0)
                 continue
             await self._wake.wait()
+
+    async def _validate_or_fail(self, job: StoredJob) -> None:
+        """Whatever goes wrong while checking one job's file fails that job, with a reason; the queue moves on.
+        (Left to the round's retry, one such file would be checked again every few seconds, for ever.)"""
+        try:
+            await self._validate(job)
+        except Exception:
+            ident = secrets.token_hex(4)
+            _log.exception("job %s: checking its training file failed (error id %s)", job.id, ident)
+            await self._fail(
+                job.id,
+                f"The training service could not check the training file (error id {ident}).",
+                code="invalid_training_file",
+                param="training_file",
+            )
 
     async def _validate(self, job: StoredJob) -> None:
         path = self._layout.upload(job.training_file)
@@ -252,8 +276,9 @@ class JobRunner:
         try:
             await self._run_unguarded(job, running)
         except Exception:
-            _log.exception("job %s: the runner failed", job.id)
-            await self._fail(job.id, f"The training service had an internal error running {job.id}.")
+            ident = secrets.token_hex(4)
+            _log.exception("job %s: the runner failed (error id %s)", job.id, ident)
+            await self._fail(job.id, f"The training service had an internal error running {job.id} (error id {ident}).")
         finally:
             self._running.pop(job.id, None)
             self.wake()

@@ -27,6 +27,7 @@ class TrainerService:
         self._store: TrainerStore | None = None
         self._runner: JobRunner | None = None
         self._publisher: Publisher | None = None
+        self._api: TrainerApi | None = None
         self._web: web.AppRunner | None = None
 
     @property
@@ -63,8 +64,10 @@ class TrainerService:
                 timeout_s=s.publish.merge_timeout_s,
             )
         self._runner = JobRunner(s, self._store, self.layout, self._publisher)
-        await self._runner.start()
         api = TrainerApi(s, self._store, self._runner, self.layout, self.config.api_key)
+        await api.sweep_orphans()
+        await self._runner.start()
+        self._api = api
         self._web = web.AppRunner(api.app(), access_log=None)
         await self._web.setup()
         site = web.TCPSite(self._web, s.host, s.port)
@@ -78,6 +81,9 @@ class TrainerService:
         if self._web is not None:
             await self._web.cleanup()
             self._web = None
+        if self._api is not None:
+            await self._api.settle()  # an upload whose client left may still be cleaning up after itself
+            self._api = None
         if self._runner is not None:
             await self._runner.stop()
             self._runner = None

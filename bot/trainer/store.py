@@ -238,6 +238,12 @@ class TrainerStore:
 
         return await self._call(get)
 
+    async def file_ids(self) -> set[str]:
+        def select() -> set[str]:
+            return {row[0] for row in self.db.execute("SELECT id FROM files")}
+
+        return await self._call(select)
+
     async def delete_file(self, file_id: str) -> bool:
         def delete() -> bool:
             return self.db.execute("DELETE FROM files WHERE id = ?", (file_id,)).rowcount > 0

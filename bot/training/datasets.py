@@ -69,8 +69,9 @@ def _content(value: Any, where: str, *, assistant_only: bool = False) -> tuple[s
         raise LineProblem(f"{where} is not an object")
     message = cast(dict[str, Any], value)
     role = message.get("role")
-    if role not in ROLES:
-        raise LineProblem(f"{where} has role {json.dumps(role)}; expected system, user or assistant")
+    if not isinstance(role, str) or role not in ROLES:  # checked as text first: a list or object is unhashable
+        shown = "a list or object" if isinstance(role, list | dict) else json.dumps(role)
+        raise LineProblem(f"{where} has role {shown}; expected system, user or assistant")
     if assistant_only and role != "assistant":
         raise LineProblem(f"{where} must have role assistant")
     if "tool_calls" in message or "function_call" in message:

@@ -6,7 +6,7 @@ import io
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import openai
@@ -253,6 +253,52 @@ async def test_uploads_over_the_size_limit_are_refused_and_leave_nothing(tmp_pat
             await client.files.create(file=("d.jsonl", io.BytesIO(b"{}\n")), purpose="assistants")
 
 
+async def test_deprecated_top_level_hyperparameters_are_honoured_or_refused_never_ignored(
+    service: TrainerService, client: openai.AsyncOpenAI
+) -> None:
+    file_id = await upload(client, sft_jsonl())
+    with pytest.raises(openai.BadRequestError, match="not both") as both:
+        await client.fine_tuning.jobs.create(
+            model="tiny",
+            training_file=file_id,
+            hyperparameters={"n_epochs": 2},
+            method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 3}}},
+        )
+    assert both.value.param == "hyperparameters"
+    with pytest.raises(openai.BadRequestError, match="Unknown hyperparameter: beta"):
+        await client.fine_tuning.jobs.create(
+            model="tiny",
+            training_file=file_id,
+            hyperparameters={"beta": 0.2},  # type: ignore[arg-type]
+            method={"type": "dpo"},
+        )
+    assert (await client.fine_tuning.jobs.list()).data == []
+
+    dpo = await client.fine_tuning.jobs.create(
+        model="tiny", training_file=file_id, hyperparameters={"n_epochs": 2}, method={"type": "dpo"}
+    )
+    assert dpo.method and dpo.method.dpo and dpo.method.dpo.hyperparameters
+    assert (dpo.method.dpo.hyperparameters.n_epochs, dpo.method.dpo.hyperparameters.beta) == (2, 0.1)
+    await client.fine_tuning.jobs.cancel(dpo.id)
+
+    # 8 examples, one epoch in batches of 8: one step, where the service's defaults (4 epochs of 4) make 8.
+    job = await client.fine_tuning.jobs.create(
+        model="tiny",
+        training_file=file_id,
+        hyperparameters={"n_epochs": 1, "batch_size": 8},
+        method={"type": "supervised"},
+    )
+    wanted = {"n_epochs": 1, "batch_size": 8, "learning_rate_multiplier": 1.0}
+    assert job.hyperparameters.model_dump(exclude_none=True) == wanted
+    assert job.method and job.method.supervised and job.method.supervised.hyperparameters
+    assert job.method.supervised.hyperparameters.model_dump(exclude_none=True) == wanted
+    done = await wait_for_job(service, job.id, lambda j: j["status"] in ("succeeded", "failed"))
+    assert done["status"] == "succeeded", done["error"]
+    events = (await client.fine_tuning.jobs.list_events(job.id, limit=100)).data
+    metrics = [cast(Json, e.data) for e in events if e.type == "metrics"]
+    assert [(m["step"], m["total_steps"]) for m in metrics] == [(1, 1)]
+
+
 async def test_a_restart_mid_job_queues_it_again_and_it_finishes(tmp_path: Path, tiny_model: Path) -> None:
     models = {"tiny": str(tiny_model)}
     async with (
@@ -315,3 +361,4 @@ def test_the_committed_trainer_toml_is_valid() -> None:
     config = load_config(Path(__file__).resolve().parents[2] / "trainer.toml", env={})
     assert config.settings.base_models == {"qwen2.5-1.5b-instruct": "Qwen/Qwen2.5-1.5B-Instruct"}
     assert (config.settings.concurrency, config.settings.publish.vllm_url, config.api_key) == (1, "", None)
+    assert config.settings.allowed_hosts == ()
