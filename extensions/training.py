@@ -23,6 +23,7 @@ from bot.errors import InvalidInput
 from bot.llm.settings import LLMSettings
 from bot.store.corrections import CorrectionStore
 from bot.store.requests import JobRequestStore
+from bot.training.cutoff import TrainingClosed, TrainingCutoff
 from bot.training.prepared import PreparedDatasets
 from bot.training.preparing import DatasetPreparer
 from bot.training.settings import TrainingSettings
@@ -74,9 +75,11 @@ class Train(lightbulb.SlashCommand, name="train", description="Fine-tune a model
         discord: DiscordSettings = lightbulb.di.INJECTED,
         llm: LLMSettings = lightbulb.di.INJECTED,
         training: TrainingSettings = lightbulb.di.INJECTED,
+        cutoff: TrainingCutoff = lightbulb.di.INJECTED,
     ) -> None:
         require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, TRAIN)
         assert ctx.guild_id is not None
+        cutoff.check()  # before anything is downloaded or uploaded
         if (self.data is None) == (self.source is None):
             raise InvalidInput("Give either a `data` file or `source: approved corrections` (one of the two).")
         ask = preparer.ask(
@@ -112,7 +115,10 @@ class Train(lightbulb.SlashCommand, name="train", description="Fine-tune a model
             backend=training.backend,
         )
         # Replaces the deferred "thinking…" response (a follow-up would leave it hanging).
-        await ctx.interaction.edit_initial_response(embed=embed, components=[confirm_row(prepared.id)])
+        note = cutoff.note()
+        await ctx.interaction.edit_initial_response(
+            f"⏳ {note}" if note else None, embed=embed, components=[confirm_row(prepared.id)]
+        )
 
 
 @handlers.button(keys.TRAIN_CONFIRM)
@@ -125,6 +131,7 @@ async def on_train_button(
     watcher: JobWatcher = lightbulb.di.INJECTED,
     training: TrainingSettings = lightbulb.di.INJECTED,
     discord: DiscordSettings = lightbulb.di.INJECTED,
+    cutoff: TrainingCutoff = lightbulb.di.INJECTED,
 ) -> None:
     interaction = ctx.interaction
     require_admin(interaction.app, interaction.member, interaction.guild_id, discord, TRAIN)
@@ -136,6 +143,11 @@ async def on_train_button(
             "Cancelled: nothing was uploaded.", response_type=update, components=[], embeds=[]
         )
         return
+    try:
+        cutoff.check()
+    except TrainingClosed:
+        prepared_datasets.discard(prepared_id, interaction.guild_id)  # the cut-off passed while Confirm waited
+        raise
     prepared = prepared_datasets.take(prepared_id, interaction.guild_id)
     await ctx.defer(defer_type=hikari.ResponseType.DEFERRED_MESSAGE_UPDATE)
     hyper = Hyperparameters(n_epochs=training.epochs, beta=training.dpo_beta if prepared.method == "dpo" else None)
