@@ -28,11 +28,16 @@ async def client(fake: FakeOpenAI) -> AsyncIterator[openai.AsyncOpenAI]:
 
 async def test_chat_plain_and_streamed_with_usage(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
     fake.reply("Paris.")
-    plain = await client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "capital?"}])
+    plain = await client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "capital?"}]
+    )
     assert plain.choices[0].message.content == "Paris."
     assert plain.usage is not None and plain.usage.completion_tokens > 0
     stream = await client.chat.completions.create(
-        model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=True, stream_options={"include_usage": True}
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "hi"}],
+        stream=True,
+        stream_options={"include_usage": True},
     )
     text, usage = "", None
     async for chunk in stream:
@@ -185,7 +190,9 @@ async def test_streamed_deltas_carry_reasoning_content_and_split_think_tags(
     fake: FakeOpenAI, client: openai.AsyncOpenAI
 ) -> None:
     fake.reply(Deltas([{"reasoning_content": "hmm"}, {"content": "<th"}, {"content": "ink>x</think>Yes."}]))
-    stream = await client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "?"}], stream=True)
+    stream = await client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "?"}], stream=True
+    )
     contents, reasoning = [], []
     async for chunk in stream:
         for choice in chunk.choices:
