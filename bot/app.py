@@ -57,6 +57,7 @@ from bot.testing.runner import ModelTester
 from bot.testing.settings import TestingSettings
 from bot.testing.test_sets import TestSets
 from bot.training.cutoff import TrainingCutoff
+from bot.training.kept import KeptDatasets
 from bot.training.openai_trainer import OpenAITrainer
 from bot.training.prepared import PreparedDatasets
 from bot.training.preparing import DatasetPreparer
@@ -109,10 +110,12 @@ class Services:
     cutoff: TrainingCutoff
     model_notices: ModelNotices
     outages: ModelOutages
+    kept: KeptDatasets
 
     async def open(self) -> None:
         await self.database.open()
         await asyncio.to_thread(self.prepared.sweep_leftovers)
+        await asyncio.to_thread(self.kept.sweep)
 
     async def close(self) -> None:
         await self.rooms.close()
@@ -176,6 +179,7 @@ def register(client: lightbulb.Client, services: Services, settings: Settings) -
         (Metrics, services.metrics),
         (TrainingCutoff, services.cutoff),
         (ModelOutages, services.outages),
+        (KeptDatasets, services.kept),
     ]
     registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
     for kind, value in values:
@@ -392,6 +396,7 @@ def build(
         cutoff=TrainingCutoff(training, clock=clock),
         model_notices=model_notices,
         outages=outages,
+        kept=KeptDatasets(Path(training.work_dir) / "kept", training.keep_datasets_days),
     )
     register(client, services, settings)
     count_interactions(bot, metrics)

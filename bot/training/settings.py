@@ -47,6 +47,9 @@ class TrainingSettings:
     encoding: str = "o200k_base"
     # Where validated datasets wait for an admin's confirmation (file names are generated, never user-supplied).
     work_dir: str = "data/training"
+    # Every job's training file is kept this many days (in work_dir/kept, named by its SHA-256), so `/train again:<job>`
+    # can train the same data on another backend or base model; 0 keeps none.
+    keep_datasets_days: float = attrs.field(default=90.0, validator=non_negative)
     confirm_timeout_s: float = attrs.field(default=900.0, validator=positive)
     watch_interval_s: float = attrs.field(default=30.0, validator=positive)
     watch_max_backoff_s: float = attrs.field(default=600.0, validator=positive)

@@ -6,8 +6,11 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import attrs
+
 from bot.llm.retirements import shutdown_of
 from bot.llm.settings import LLMSettings
+from bot.store.jobs import NewJob
 from bot.training.settings import TrainingSettings
 from tests.e2e.test_training import reply, sft_lines, summary
 from tests.fakes.discord import Event, FakeDiscord
@@ -146,3 +149,50 @@ async def test_servers_whose_model_shuts_down_soon_are_told_once_also_after_a_re
     async with running_bot(discord, openai_fake, tmp_path, clock=clock, discord=admin_channels) as built:
         assert await built.services.model_notices.warn_shutdowns() == 0
     assert len(told()) == 1
+
+
+async def test_train_again_trains_a_jobs_kept_data_on_another_base_model(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    clock = SetClock(cutoff_day() - dt.timedelta(days=20))
+    async with running_bot(discord, openai_fake, tmp_path, clock=clock) as built:
+        data = discord.attachment("faq.jsonl", sft_lines(12), "application/jsonl")
+        started = discord.slash("train", options={"data": data, "suffix": "faq"}, user=discord.admin)
+        card = await summary(started)
+        confirm = discord.click(card, next(c for c in card.custom_ids if "confirm" in c), user=discord.admin)
+        await confirm.wait(lambda e: e.kind == "edit")
+        (first,) = openai_fake.jobs.values()
+        first_job = await built.services.jobs.get(1)
+        assert first_job is not None
+
+        fields = {f.name: getattr(first_job, f.name) for f in attrs.fields(NewJob)}
+        fields |= {"guild_id": discord.other_guild_id, "remote_id": "ftjob-elsewhere", "status": "succeeded"}
+        elsewhere = await built.services.jobs.add(NewJob(**fields))  # another server's job, with the same data
+        for job_id in (elsewhere.id, 99):
+            refused = discord.slash("train", options={"again": job_id}, user=discord.admin)
+            assert f"no training job #{job_id}" in await reply(refused)
+        again = discord.slash("train", options={"again": 1, "base_model": "gpt-4o-mini-2024-07-18"}, user=discord.admin)
+        card = await summary(again)
+        assert "gpt-4o-mini-2024-07-18" in json.dumps(card.embeds) and "job #1" in json.dumps(card.embeds)
+        confirm = discord.click(card, next(c for c in card.custom_ids if "confirm" in c), user=discord.admin)
+        await confirm.wait(lambda e: e.kind == "edit")
+        second = next(j for j in openai_fake.jobs.values() if j is not first)
+        assert second.payload["model"] == "gpt-4o-mini-2024-07-18"
+        assert second.payload["user_provided_suffix"] == "faq"
+        uploaded = [openai_fake.files[j.payload["training_file"]][1] for j in (first, second)]
+        assert uploaded == [sft_lines(12), sft_lines(12)]  # the same data, byte for byte
+
+
+async def test_train_again_says_when_a_jobs_data_was_not_kept(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    clock = SetClock(cutoff_day() - dt.timedelta(days=20))
+    async with running_bot(discord, openai_fake, tmp_path, clock=clock, training={"keep_datasets_days": 0.0}):
+        data = discord.attachment("faq.jsonl", sft_lines(12), "application/jsonl")
+        started = discord.slash("train", options={"data": data}, user=discord.admin)
+        card = await summary(started)
+        confirm = discord.click(card, next(c for c in card.custom_ids if "confirm" in c), user=discord.admin)
+        await confirm.wait(lambda e: e.kind == "edit")
+        again = discord.slash("train", options={"again": 1}, user=discord.admin)
+        assert "no longer kept" in await reply(again)
+        assert len(openai_fake.jobs) == 1
