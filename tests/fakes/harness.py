@@ -91,6 +91,7 @@ async def running_shards(
     *,
     shard_groups: tuple[list[int], ...] = ([0], [1]),
     shard_count: int = 2,
+    clock: Clock = utc_now,
     **sections: dict[str, Any],
 ) -> AsyncIterator[list[BuiltBot]]:
     """One bot per shard group (each as its own process would be: own services, own hikari), started together on
@@ -105,7 +106,7 @@ async def running_shards(
         own = sections | {"training": {"work_dir": str(data_dir / f"training-{i}")} | sections.get("training", {})}
         config = make_config(discord, openai_fake, data_dir, **(own | {"discord": discord_section}))
         config = attrs.evolve(config, secrets=attrs.evolve(config.secrets, database_url=database_url))
-        bots.append(build(config, rest_url=discord.rest_url, identify_window_s=discord.identify_window_s))
+        bots.append(build(config, rest_url=discord.rest_url, identify_window_s=discord.identify_window_s, clock=clock))
     try:
         async with asyncio.timeout(30):
             await asyncio.gather(
