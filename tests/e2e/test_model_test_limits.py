@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.app import BuiltBot
 from bot.store.model_tests import TestQuestion
 from tests.fakes.discord import VIEW_CHANNEL, Event, FakeDiscord, InteractionHandle
@@ -21,6 +23,12 @@ SECTIONS: dict[str, Any] = {
     "testing": {"judge_model": "judge", "progress_interval_s": 0.01},
 }
 VERDICT = json.dumps({"score": 9, "verdict": "correct", "reason": "compared"})
+
+
+@pytest.fixture(autouse=True)
+def served_models(openai_fake: FakeOpenAI) -> None:
+    # The fake answers only models it serves, as OpenAI does: these two stand for a server's own models.
+    openai_fake.chat_models |= {"good-model", "bad-model"}
 
 
 def said(e: Event) -> str:

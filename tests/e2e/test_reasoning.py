@@ -108,6 +108,7 @@ async def test_a_spoiler_of_thinking_opened_in_the_prompt_holds_it_all_even_its_
     discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
 ) -> None:
     openai_fake.reply(Deltas([{"content": "Is it a || b? Or c |"}, {"content": "</think>The capital is Paris."}]))
+    openai_fake.chat_models.add("deepseek-r1")  # a server that serves it (OPENAI_BASE_URL)
     llm = {"default_model": "deepseek-r1", "reasoning": {"deepseek-r1": "spoiler"}}
     async with running_bot(discord, openai_fake, tmp_path, llm=llm) as built:
         asked = discord.slash("ask", options={"question": "What is the capital of France?"})
