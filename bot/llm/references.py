@@ -4,7 +4,6 @@ community-verified answers within a token budget (only the same server's, and a 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Collection, Sequence
 
 import attrs
@@ -13,140 +12,10 @@ from bot.llm.embeddings import Embedder
 from bot.llm.settings import LLMSettings
 from bot.llm.tokens import estimate_tokens
 from bot.store.correction_embeddings import EmbeddingStore
-from bot.store.correction_search import CorrectionSearch, Found
+from bot.store.correction_search import CorrectionSearch, Found, Term
 from bot.store.guilds import GuildSettingsStore
+from bot.store.search_terms import MAX_TERMS, related, terms
 
-WORD = re.compile(r"[^\W_]+")
-# Words that say nothing about what a question is about; they would match nearly every correction.
-STOPWORDS = frozenset(
-    [
-        "about",
-        "above",
-        "after",
-        "again",
-        "against",
-        "all",
-        "also",
-        "and",
-        "any",
-        "are",
-        "because",
-        "been",
-        "before",
-        "being",
-        "below",
-        "between",
-        "both",
-        "but",
-        "can",
-        "cannot",
-        "could",
-        "did",
-        "does",
-        "doing",
-        "done",
-        "down",
-        "during",
-        "each",
-        "either",
-        "else",
-        "even",
-        "every",
-        "few",
-        "for",
-        "from",
-        "further",
-        "get",
-        "got",
-        "had",
-        "has",
-        "have",
-        "having",
-        "her",
-        "here",
-        "hers",
-        "him",
-        "his",
-        "how",
-        "however",
-        "into",
-        "its",
-        "itself",
-        "just",
-        "know",
-        "like",
-        "made",
-        "make",
-        "many",
-        "may",
-        "might",
-        "more",
-        "most",
-        "much",
-        "must",
-        "need",
-        "not",
-        "now",
-        "off",
-        "once",
-        "only",
-        "other",
-        "our",
-        "ours",
-        "out",
-        "over",
-        "own",
-        "please",
-        "same",
-        "say",
-        "says",
-        "she",
-        "should",
-        "since",
-        "some",
-        "such",
-        "tell",
-        "than",
-        "that",
-        "the",
-        "their",
-        "theirs",
-        "them",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "those",
-        "through",
-        "too",
-        "under",
-        "until",
-        "very",
-        "want",
-        "was",
-        "way",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "while",
-        "who",
-        "whom",
-        "whose",
-        "why",
-        "will",
-        "with",
-        "would",
-        "yes",
-        "yet",
-        "you",
-        "your",
-        "yours",
-    ]
-)
-MAX_WORDS = 12
 CANDIDATES = 20
 EMBED_PER_QUESTION = 63  # corrections embedded along with a question (one request of 64 texts)
 HEADER = (
@@ -155,23 +24,22 @@ HEADER = (
 )
 
 
-def keywords(text: str) -> list[str]:
-    """The words of `text` that say what it is about: lower case, no stop words, no duplicates, at most 12."""
-    found = [w for w in WORD.findall(text.lower()) if (len(w) >= 3 or w.isdigit()) and w not in STOPWORDS]
-    return list(dict.fromkeys(found))[:MAX_WORDS]
+def _matches(term: Term, indexed: str) -> bool:
+    return indexed in term.typos or related(term.stem, indexed)
 
 
-def _stem(word: str) -> str:
-    # Crude but symmetric: "capital"/"capitals", "train"/"training" share their first five letters.
-    return word[:5]
+def lexical_match(asked: Sequence[Term], indexed: Sequence[str]) -> tuple[int, float]:
+    """How many of the question's terms a correction's question holds, and the share of its own terms that they
+    cover (a correction about little else than what was asked ranks first)."""
+    matched = sum(any(_matches(t, i) for i in indexed) for t in asked)
+    covered = sum(any(_matches(t, i) for t in asked) for i in indexed)
+    return matched, covered / len(indexed) if indexed else 0.0
 
 
-def overlap(question: str, other: str) -> float:
-    """The share of `question`'s keywords that `other` holds too (0 when the question has none)."""
-    wanted = {_stem(w) for w in keywords(question)}
-    if not wanted:
-        return 0.0
-    return len(wanted & {_stem(w) for w in keywords(other)}) / len(wanted)
+def terms_needed(asked: int, min_overlap: float) -> int:
+    """How many of a question's terms a correction must hold: `min_overlap` of them, and two when it has two or
+    more (one shared word, "сервер" or "password", says little about what two questions are about)."""
+    return max(math.ceil(asked * min_overlap - 1e-9), min(asked, 2))
 
 
 @attrs.frozen
@@ -226,23 +94,28 @@ class References:
     async def relevant(
         self, guild_id: int, question: str, *, user_id: int | None, exclude: Collection[int] = ()
     ) -> list[Found]:
-        """The best few corrections sharing enough of the question's words, or (with embeddings) close to it in meaning;
-        none for an unrelated question."""
-        words = keywords(question)
-        # The search counts words, the overlap below counts stems: ask for no more words than the stems it needs.
-        stems = len({_stem(w) for w in words})
-        at_least = math.ceil(stems * self._settings.references_min_overlap - 1e-9)
+        """The best few corrections sharing enough of the question's terms (in any form, or misspelt), or (with
+        embeddings) close to it in meaning; none for an unrelated question."""
+        stems = terms(question, MAX_TERMS)
+        vocabulary = await self._search.vocabulary(guild_id) if stems else None
+        asked = [Term(t, tuple(vocabulary.near(t)) if vocabulary else ()) for t in stems]
+        at_least = terms_needed(len(asked), self._settings.references_min_overlap)
         candidates = await self._search.search(
-            guild_id, words, user_id=user_id, limit=CANDIDATES, at_least=at_least, exclude=exclude
+            guild_id, asked, user_id=user_id, limit=CANDIDATES, at_least=at_least, exclude=exclude
         )
-        scored = {c.id: (overlap(question, c.question), i, c) for i, c in enumerate(candidates)}
-        kept = {k: v for k, v in scored.items() if v[0] >= self._settings.references_min_overlap}
+        kept: dict[int, tuple[float, float, int, Found]] = {}
+        for i, found in enumerate(candidates):
+            indexed = found.terms.split()
+            matched, covered = lexical_match(asked, indexed)
+            # A one-term question finds only a correction that is mostly about that term.
+            if matched >= at_least and (len(asked) > 1 or covered >= 0.5):
+                kept[found.id] = (matched / len(asked), covered, -i, found)
         # Asked in other words: corrections whose question means the same, by embedding (when configured).
         for found, similarity in await self._similar(guild_id, question, user_id=user_id, exclude=exclude):
             if similarity > kept.get(found.id, (0.0,))[0]:
-                kept[found.id] = (similarity, len(candidates), found)
-        ranked = sorted(kept.values(), key=lambda s: (-s[0], s[1]))
-        return [c for _, _, c in ranked][: self._settings.max_references]
+                kept[found.id] = (similarity, 0.0, -len(candidates), found)
+        ranked = sorted(kept.values(), key=lambda s: (s[0], s[1], s[2]), reverse=True)
+        return [c for *_, c in ranked][: self._settings.max_references]
 
     async def _similar(
         self, guild_id: int, question: str, *, user_id: int | None, exclude: Collection[int]

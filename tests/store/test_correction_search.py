@@ -169,3 +169,53 @@ async def test_a_failing_embeddings_endpoint_leaves_full_text_search_working(db:
         )
         mars = await _approved(db, *TOPICS[0])
         assert [f.id for f in await refs.relevant(5, "how many moons has mars", user_id=2)] == [mars]
+
+
+RUSSIAN = [
+    ("Какие правила сервера?", "Правила закреплены в канале #rules."),
+    ("Как создать клан?", "Командой /clan create, с 10 уровня."),
+    ("Сколько стоит VIP на сервере?", "VIP стоит 300 рублей в месяц."),
+    ("Где найти магазин?", "Магазин у спавна, за фонтаном."),
+    ("Как пожаловаться на гриферов?", "Командой /report с координатами."),
+    ("How do I report a griefer?", "Use /report with the coordinates."),
+    ("When does the server restart every day?", "Every day at 04:00 UTC."),
+]
+
+
+async def test_russian_and_english_questions_in_other_word_forms_or_misspelt_find_their_correction(
+    db: Database,
+) -> None:
+    ids = {q: await _approved(db, q, a) for q, a in RUSSIAN + TOPICS}
+    refs = _references(db)
+    asked = {
+        "Расскажи о правилах сервера": "Какие правила сервера?",  # правила / правилах
+        "можно ли создавать кланы?": "Как создать клан?",  # создать / создавать, клан / кланы
+        "сколько стоят випы на серверах": "Сколько стоит VIP на сервере?",
+        "Кому пожаловаться на грифера?": "Как пожаловаться на гриферов?",
+        "Как пожаловатся на гриферов": "Как пожаловаться на гриферов?",  # misspelt
+        "reporting griefers": "How do I report a griefer?",
+        "how to report a grefer": "How do I report a griefer?",  # misspelt
+        "at what time is the daily server restart": "When does the server restart every day?",
+        "Which ports does the staging server listen to?": "Which port does the staging server listen on?",
+    }
+    for question, meant in asked.items():
+        found = await refs.relevant(5, question, user_id=2)
+        assert [f.id for f in found][:1] == [ids[meant]], question
+
+
+async def test_a_question_sharing_only_stop_words_or_one_word_with_a_correction_gets_none(db: Database) -> None:
+    for q, a in RUSSIAN + TOPICS:
+        await _approved(db, q, a)
+    refs = _references(db)
+    for question in [
+        "Сколько будет дважды два?",  # сколько, как, где, можно: not what a question is about
+        "Как где можно?",
+        "Сколько стоит пицца?",  # "стоит" in common with the VIP question, "сколько" is no topic
+        "Где найти работу?",  # "найти" in common with the shop question, "где" is no topic
+        "Где можно поесть в городе?",
+        "Какие правила игры в шахматы?",  # shares only "правила"
+        "Как создать сайт на Python?",  # shares only "создать"
+        "How do I restart my router?",  # shares only "restart"
+        "Who is the best football player?",
+    ]:
+        assert await refs.relevant(5, question, user_id=2) == [], question
