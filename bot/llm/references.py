@@ -14,7 +14,7 @@ from bot.llm.tokens import estimate_tokens
 from bot.store.correction_embeddings import EmbeddingStore
 from bot.store.correction_search import CorrectionSearch, Found, Term
 from bot.store.guilds import GuildSettingsStore
-from bot.store.search_terms import MAX_TERMS, related, terms
+from bot.store.search_terms import MAX_TERMS, words
 
 CANDIDATES = 20
 EMBED_PER_QUESTION = 63  # corrections embedded along with a question (one request of 64 texts)
@@ -24,15 +24,11 @@ HEADER = (
 )
 
 
-def _matches(term: Term, indexed: str) -> bool:
-    return indexed in term.typos or related(term.stem, indexed)
-
-
 def lexical_match(asked: Sequence[Term], indexed: Sequence[str]) -> tuple[int, float]:
     """How many of the question's terms a correction's question holds, and the share of its own terms that they
     cover (a correction about little else than what was asked ranks first)."""
-    matched = sum(any(_matches(t, i) for i in indexed) for t in asked)
-    covered = sum(any(_matches(t, i) for t in asked) for i in indexed)
+    matched = sum(any(t.matches(i) for i in indexed) for t in asked)
+    covered = sum(any(t.matches(i) for t in asked) for i in indexed)
     return matched, covered / len(indexed) if indexed else 0.0
 
 
@@ -96,9 +92,9 @@ class References:
     ) -> list[Found]:
         """The best few corrections sharing enough of the question's terms (in any form, or misspelt), or (with
         embeddings) close to it in meaning; none for an unrelated question."""
-        stems = terms(question, MAX_TERMS)
-        vocabulary = await self._search.vocabulary(guild_id) if stems else None
-        asked = [Term(t, tuple(vocabulary.near(t)) if vocabulary else ()) for t in stems]
+        asked_words = words(question)[:MAX_TERMS]
+        vocabulary = await self._search.vocabulary(guild_id) if asked_words else None
+        asked = [Term(t, tuple(vocabulary.near(w, t)) if vocabulary else ()) for w, t in asked_words]
         at_least = terms_needed(len(asked), self._settings.references_min_overlap)
         candidates = await self._search.search(
             guild_id, asked, user_id=user_id, limit=CANDIDATES, at_least=at_least, exclude=exclude

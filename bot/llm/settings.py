@@ -39,7 +39,8 @@ class LLMSettings:
     use_corrections: bool = True
     max_references: int = attrs.field(default=3, validator=non_negative)
     references_token_budget: int = attrs.field(default=800, validator=positive)
-    # The share of a question's keywords a correction's question must hold to be given to the model.
+    # The share of a question's terms (stems, any word form) a correction's question must hold to be given to the
+    # model; and at least two of them, when the question has two or more.
     references_min_overlap: float = attrs.field(default=0.5, validator=positive)
     # Optional: also find corrections asked in other words, by embeddings from the model endpoint's /embeddings (e.g.
     # "text-embedding-3-small", or any OpenAI-compatible server's embedding model). Unset: full-text search only.

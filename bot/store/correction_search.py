@@ -19,10 +19,10 @@ import attrs
 import sqlalchemy as sa
 
 from bot.store.database import Database
-from bot.store.search_terms import MIN_PREFIX, Vocabulary, shorter_forms
+from bot.store.search_terms import Vocabulary, lookups, matches, words
 
 VOCABULARY_TTL_S = 60.0  # a word taught since is found at once; only its misspellings wait this long
-VOCABULARIES = 32  # servers whose vocabulary is held in memory at once (the least recently asked is dropped)
+VOCABULARIES = 16  # servers whose vocabulary is held in memory at once (the least recently asked is dropped)
 
 
 @attrs.frozen
@@ -43,9 +43,12 @@ class Term:
     typos: tuple[str, ...] = ()
 
     def alternatives(self) -> list[tuple[str, bool]]:
-        """(term, also the longer terms it starts) for each indexed term this one matches."""
-        own = [(self.stem, len(self.stem) >= MIN_PREFIX)]
-        return own + [(t, False) for t in shorter_forms(self.stem)] + [(t, False) for t in self.typos]
+        """(term, also the longer terms it starts) for each lookup in the index that this term makes."""
+        return lookups(self.stem) + [(t, False) for t in self.typos]
+
+    def matches(self, indexed: str) -> bool:
+        """Whether an indexed term is one that `alternatives` finds."""
+        return indexed in self.typos or matches(self.stem, indexed)
 
 
 _FILTER = "AND (c.private = {false} OR c.asker_id = :user_id) AND c.status = 'approved' "
@@ -120,13 +123,14 @@ class CorrectionSearch:
     async def _read_vocabulary(self, guild_id: int) -> Vocabulary:
         try:
             query = sa.text(
-                "SELECT search_terms FROM corrections WHERE guild_id = :guild_id AND status = 'approved' "
-                "AND search_terms IS NOT NULL"
+                # Public ones only: someone's private question never shapes what another member's question finds.
+                "SELECT coalesce(corrected_transcript, question) FROM corrections WHERE guild_id = :guild_id "
+                "AND status = 'approved' AND private = :public"
             )
             async with self._db.reading() as conn:
-                rows = (await conn.execute(query, {"guild_id": guild_id})).scalars().all()
-            # Building the misspelling index of a large server takes a while: not on the event loop.
-            vocabulary = await asyncio.to_thread(lambda: Vocabulary(t for row in rows for t in str(row).split()))
+                rows = (await conn.execute(query, {"guild_id": guild_id, "public": False})).scalars().all()
+            # Reading the words of a large server's corrections takes a while: not on the event loop.
+            vocabulary = await asyncio.to_thread(lambda: Vocabulary(p for text in rows for p in words(str(text))))
             self._vocabularies[guild_id] = _Held(vocabulary, time.monotonic())
             self._vocabularies.move_to_end(guild_id)
             while len(self._vocabularies) > VOCABULARIES:

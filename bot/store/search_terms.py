@@ -4,17 +4,18 @@ Both databases index these terms as given (SQLite FTS5 `unicode61`, PostgreSQL `
 question finds the same corrections on either. The language is chosen per word by its script (Cyrillic: Russian,
 Greek, Arabic, Devanagari) and, for Latin script, per text by which language's stop words it holds (English when
 none says otherwise). Snowball stems still leave some forms apart ("правила" → "прав", "правилах" → "правил",
-"создать" → "созда", "создавать" → "создава"), so a term also matches the terms it is a prefix of, or that are its
-prefix, once both are at least `MIN_PREFIX` letters long; and a misspelt term matches the server's terms one edit
-away from it (`Vocabulary`)."""
+"создать" → "созда", "создавать" → "создава"), so a term also matches the terms that share all but its last two
+letters, and the shorter ones that start it (`lookups`, `matches`); and a misspelt word finds the server's words one
+edit away from it (`Vocabulary`)."""
 
 from __future__ import annotations
 
 import bisect
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from functools import cache
+from functools import cache, lru_cache
 from typing import Protocol, cast
 
 import snowballstemmer  # pyright: ignore[reportMissingTypeStubs]
@@ -22,7 +23,7 @@ import snowballstemmer  # pyright: ignore[reportMissingTypeStubs]
 WORD = re.compile(r"[^\W_]+")
 MAX_TERMS = 12  # a question is searched by at most this many terms
 MIN_PREFIX = 4  # shorter stems match only themselves: "car" must not find "card", "mar" not "market"
-MIN_TYPO = 5  # terms this long may be misspelt by one edit ("grefer" for "griefer"); shorter ones are too ambiguous
+MIN_TYPO = 4  # words this long may be misspelt by one edit ("shpo" for "shop"); shorter ones are too ambiguous
 
 
 def _words(text: str) -> frozenset[str]:
@@ -34,7 +35,7 @@ STOP_WORDS: dict[str, frozenset[str]] = {
     "english": _words(
         """a about above after again against all also am an and any anyone anything are as at be because been before
         being below between both but by can cannot could did do does doing done down during each either else even
-        every few for from further get gets got had has have having he her here hers him his how however i if in
+        every few for from further get gets getting got had has have having he her here hers him his how however i if in
         into is it its itself just know like made make many may me might more most much must my need no not now of
         off on once only or other our ours out over own please same say says she should since so some someone
         something such tell than that the their theirs them then there these they this those through to too under
@@ -42,12 +43,13 @@ STOP_WORDS: dict[str, frozenset[str]] = {
         you your yours"""
     ),
     "russian": _words(
-        """а без более бы был была были было быть в вам вас весь во вот все всего всех вы где да даже для до его ее ей
-        ему если есть еще же за здесь и из или им их к как какая какие каким каких каком какой какую ко когда кого
-        кто ли либо мне меня мной мой моя мои мочь можно мы на над надо нам нас не него нее нет ни них но ну о об
-        однако он она они оно от очень объясни объясните по под подскажи пожалуйста подскажите после почему при про
-        расскажи расскажите с сам свой свою себе себя сейчас сказать скажите сколько со так также там тебе тебя то
-        тоже только тот тут ты у уже хочу хотел хотела чего чем что чтобы чье чья эта эти это этот я"""
+        """а без более будем будет будете буду будут бы был была были было быть в вам вас весь во вот все всего всех вы
+        где да даже для до его ее ей ему если есть еще же за здесь и из или им их к как какая какие каким каких
+        каком какой какую ко когда кого кому кто куда ли либо мне меня мной мой моя мои мочь можно мы на над надо
+        нам нас не него нее нет ни них но ну о об однако он она они оно от очень объясни объясните по под подскажи
+        пожалуйста подскажите после почему при про расскажи расскажите с сам свой свою себе себя сейчас сказать
+        скажите сколько со так также там тебе тебя то тоже только тот тут ты у уже хочу хотел хотела чего чем что
+        чтобы чье чья эта эти это этот я"""
     ),
     "french": _words(
         """au aux avec ce ces comment dans de des du elle en est et il ils je la le les leur mais me mes moi mon ne
@@ -106,6 +108,12 @@ def _stemmer(language: str) -> _Stemmer:
     return cast(_Stemmer, snowballstemmer.stemmer(language))  # pyright: ignore[reportUnknownMemberType]
 
 
+@lru_cache(maxsize=65_536)
+def _stem(language: str, word: str) -> str:
+    # Snowball in pure Python takes ~30 µs a word; questions keep using the same words.
+    return _stemmer(language).stemWord(word)
+
+
 def _plain(word: str) -> str:
     """A Latin word without accents, so "cafe" finds "café" (Cyrillic й and ё are letters of their own)."""
     return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
@@ -121,24 +129,29 @@ def _latin_language(words: Sequence[str]) -> str:
     return best
 
 
-def terms(text: str, limit: int | None = None) -> list[str]:
-    """The stems of `text`'s meaningful words, in order, without repeats (at most `limit`)."""
-    words = [w.replace("ё", "е") for w in WORD.findall(text.lower())]
-    scripts = [_script(w[0]) for w in words]
-    latin = _latin_language([w for w, s in zip(words, scripts, strict=True) if s == "latin"])
-    found: list[str] = []
-    for word, script in zip(words, scripts, strict=True):
+def words(text: str) -> list[tuple[str, str]]:
+    """`text`'s meaningful words and their stems, in order, one per stem."""
+    found = [w.replace("ё", "е") for w in WORD.findall(text.lower())]
+    scripts = [_script(w[0]) for w in found]
+    latin = _latin_language([w for w, s in zip(found, scripts, strict=True) if s == "latin"])
+    kept: dict[str, str] = {}
+    for word, script in zip(found, scripts, strict=True):
         language = latin if script == "latin" else script
         if language is not None and (word in STOP_WORDS.get(language, ()) or word in STOP_WORDS["english"]):
             continue
         if len(word) < 3 and not word.isdigit():
             continue
-        stem = word if language is None else _stemmer(language).stemWord(word)
+        stem = word if language is None else _stem(language, word)
         if script == "latin":
             stem = _plain(stem)
-        found.append(stem)
-    unique = list(dict.fromkeys(found))
-    return unique if limit is None else unique[:limit]
+        kept.setdefault(stem, word)
+    return [(word, stem) for stem, word in kept.items()]
+
+
+def terms(text: str, limit: int | None = None) -> list[str]:
+    """The stems of `text`'s meaningful words, in order, without repeats (at most `limit`)."""
+    stems = [stem for _, stem in words(text)]
+    return stems if limit is None else stems[:limit]
 
 
 def index_text(text: str) -> str:
@@ -146,43 +159,69 @@ def index_text(text: str) -> str:
     return " ".join(terms(text))
 
 
-def related(a: str, b: str) -> bool:
-    """Whether two terms are taken for one word: equal, or one starts the other and both are long enough."""
-    if a == b:
+def reach(term: str) -> int:
+    """How many leading letters of `term` an indexed term must share with it to count as the same word: all of a
+    short one, else all but the last two (Snowball leaves some endings on: "телепортац", "телепортирова")."""
+    if len(term) <= MIN_PREFIX + 1:
+        return len(term)
+    return max(MIN_PREFIX + 1, len(term) - 2)
+
+
+def lookups(term: str) -> list[tuple[str, bool]]:
+    """What `term` is looked up by in the index: (a term, also every longer term it starts). The first finds the
+    terms sharing its `reach`; the others the shorter terms that start it ("прав" for "правил"). A three-letter
+    term also finds the four-letter ones it starts ("лаг", "лага"): the database finds all it starts, `matches`
+    keeps those."""
+    own = [(term[: reach(term)], len(term) >= MIN_PREFIX - 1)]
+    return own + [(term[:n], False) for n in range(MIN_PREFIX, reach(term))]
+
+
+def matches(term: str, indexed: str) -> bool:
+    """Whether an indexed term is one that looking `term` up finds (what `lookups` finds, said in Python)."""
+    if indexed == term:
         return True
-    short, long = (a, b) if len(a) <= len(b) else (b, a)
-    return len(short) >= MIN_PREFIX and long.startswith(short)
+    if len(term) < MIN_PREFIX:
+        return len(term) == MIN_PREFIX - 1 and len(indexed) == MIN_PREFIX and indexed.startswith(term)
+    return indexed.startswith(term[: reach(term)]) or (
+        MIN_PREFIX <= len(indexed) < reach(term) and term.startswith(indexed)
+    )
 
 
-def shorter_forms(term: str) -> list[str]:
-    """The terms that `term` starts with and that `related` would match it to."""
-    return [term[:n] for n in range(MIN_PREFIX, len(term))]
-
-
-def _one_off(term: str) -> set[str]:
-    """`term` and every string one letter shorter: two terms one edit apart (a letter added, dropped, replaced, or
+def _one_off(word: str) -> set[str]:
+    """`word` and every string one letter shorter: two words one edit apart (a letter added, dropped, replaced, or
     two swapped) share at least one of these."""
-    return {term} | {term[:i] + term[i + 1 :] for i in range(len(term))}
+    return {word} | {word[:i] + word[i + 1 :] for i in range(len(word))}
 
 
 class Vocabulary:
-    """A server's indexed terms, for finding what a misspelt term was meant to be (bounded by the server's words)."""
+    """The words of a server's corrections (at most `limit`, the most used), for finding which of them a misspelt word
+    was meant to be."""
 
-    def __init__(self, indexed: Iterable[str]) -> None:
-        self.terms = frozenset(indexed)
-        self._sorted = sorted(self.terms)
+    def __init__(self, indexed: Iterable[tuple[str, str]], limit: int = 20_000) -> None:
+        counts = Counter(indexed)
+        kept = [pair for pair, _ in counts.most_common(limit)]
+        self._stem = dict(kept)
+        self._stems = sorted({stem for _, stem in kept})
         self._near: dict[str, list[str]] = {}
-        for term in self.terms:
-            if len(term) >= MIN_TYPO:
-                for key in _one_off(term):
-                    self._near.setdefault(key, []).append(term)
+        for word, _ in kept:
+            if len(word) >= MIN_TYPO:
+                for key in _one_off(word):
+                    self._near.setdefault(key, []).append(word)
 
-    def near(self, term: str) -> list[str]:
-        """The server's terms one edit from `term`, when neither it nor any term it is related to is indexed."""
-        if len(term) < MIN_TYPO or term in self.terms or any(t in self.terms for t in shorter_forms(term)):
+    def __len__(self) -> int:
+        return len(self._stem)
+
+    def _found(self, term: str) -> bool:
+        """Whether looking `term` up finds any of the server's terms as it is."""
+        for lookup, prefix in lookups(term):
+            at = bisect.bisect_left(self._stems, lookup)
+            if at < len(self._stems) and (self._stems[at] == lookup or (prefix and self._stems[at].startswith(lookup))):
+                return True
+        return False
+
+    def near(self, word: str, term: str) -> list[str]:
+        """The stems of the server's words one edit from `word` (whose stem is `term`), when `term` finds nothing."""
+        if len(word) < MIN_TYPO or word in self._stem or self._found(term):
             return []
-        after = bisect.bisect_left(self._sorted, term)
-        if after < len(self._sorted) and self._sorted[after].startswith(term):
-            return []  # a longer form of it is indexed: not a typo
-        found = {t for key in _one_off(term) for t in self._near.get(key, ()) if t != term}
-        return sorted(found)
+        found = {self._stem[w] for key in _one_off(word) for w in self._near.get(key, ()) if w != word}
+        return sorted(found - {term})
