@@ -10,10 +10,11 @@ another server, pending, rejected, and private to another member; any of them fo
    the same corrections for every question.
 2. The set's questions again among 100,000 approved corrections of the same server on SQLite (each of them shares
    words with the set's questions), timed per question.
-Embeddings are off (the lexical path alone). Prints a table and, last, one JSON line:
+3. With --local-model, the set again with that embedding model (`[llm] embeddings = "local"`) on SQLite.
+The figures in the JSON line are with embeddings off (the lexical path alone). Prints a table and, last, one line:
 {"bench": "retrieval", "hit1_en": …, "hit1_ru": …, "hit1_by_kind": {…}, "false_pos": …, "leaks": 0, "p99_ms_100k": …}
 
-    .venv/bin/python bench/retrieval.py [--corrections 100000] [--postgresql URL]
+    .venv/bin/python bench/retrieval.py [--corrections 100000] [--postgresql URL] [--local-model DIR]
 """
 
 from __future__ import annotations
@@ -36,9 +37,11 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.ack_latency import percentile
+from bot.llm.local_embeddings import LocalEmbedder
 from bot.llm.references import References
 from bot.llm.settings import LLMSettings
 from bot.store.answers import AnswerStore, NewAnswer
+from bot.store.correction_embeddings import EmbeddingStore
 from bot.store.correction_search import CorrectionSearch
 from bot.store.corrections import CorrectionStore
 from bot.store.database import Database
@@ -92,15 +95,23 @@ async def fill(db: Database, data: dict[str, Any]) -> tuple[dict[int, str], set[
     return keys, forbidden
 
 
-async def ask_all(db: Database, data: dict[str, Any]) -> list[list[str]]:
+async def ask_all(
+    db: Database, data: dict[str, Any], embedder: LocalEmbedder | None = None
+) -> tuple[list[list[str]], dict[int, str], set[int]]:
     """Per question, what it found: the set's keys, or "LEAK" for a copy it must not see."""
     keys, forbidden = await fill(db, data)
-    references = References(CorrectionSearch(db), GuildSettingsStore(db), LLMSettings())
+    references = References(
+        CorrectionSearch(db),
+        GuildSettingsStore(db),
+        LLMSettings(embeddings="local" if embedder else "off"),
+        embedder=embedder,
+        embeddings=EmbeddingStore(db) if embedder else None,
+    )
     found: list[list[str]] = []
     for question in data["questions"]:
         ids = [f.id for f in await references.relevant(GUILD, question["text"], user_id=ASKER)]
         found.append(["LEAK" if i in forbidden else keys.get(i, f"#{i}") for i in ids])
-    return found
+    return found, keys, forbidden
 
 
 def score(data: dict[str, Any], found: list[list[str]]) -> dict[str, Any]:
@@ -139,8 +150,11 @@ def misses(data: dict[str, Any], found: list[list[str]]) -> list[str]:
     return lines
 
 
-async def big_server(db: Database, data: dict[str, Any], count: int) -> float:
-    """p99 ms per question of the set among `count` approved corrections of its server (SQLite)."""
+async def big_server(
+    db: Database, data: dict[str, Any], count: int, keys: dict[int, str], forbidden: set[int]
+) -> tuple[float, int]:
+    """p99 ms per question of the set among `count` more approved corrections of its server (SQLite), and what the
+    questions find there."""
     rng = random.Random(7)
     # Each noise question holds words of the set's questions, so every term asked matches thousands of them.
     words = sorted({w for item in data["corrections"] for w in item["question"].rstrip("?").split() if len(w) > 3})
@@ -176,14 +190,19 @@ async def big_server(db: Database, data: dict[str, Any], count: int) -> float:
     for question in questions[:20]:  # warm up the page cache and read the server's vocabulary
         await references.relevant(GUILD, question, user_id=ASKER)
     timings: list[float] = []
+    found: list[list[str]] = []
     for _ in range(3):
+        found = []
         for question in questions:
             start = time.perf_counter()
-            await references.relevant(GUILD, question, user_id=ASKER)
+            ids = [f.id for f in await references.relevant(GUILD, question, user_id=ASKER)]
             timings.append((time.perf_counter() - start) * 1000)
+            found.append(["LEAK" if i in forbidden else keys.get(i, f"#{i}") for i in ids])
     p50, p99 = percentile(timings, 50), percentile(timings, 99)
     print(f"100k: {len(timings)} questions, p50 {p50:.2f} ms, p99 {p99:.2f} ms")
-    return p99
+    at_scale = score(data, found)
+    print("100k:", json.dumps(at_scale, ensure_ascii=False))
+    return p99, at_scale["leaks"]
 
 
 async def on_postgresql(url: str, data: dict[str, Any]) -> list[list[str]]:
@@ -192,7 +211,7 @@ async def on_postgresql(url: str, data: dict[str, Any]) -> list[list[str]]:
 
     db = await open_database("postgresql", Path(tempfile.gettempdir()))
     try:
-        return await ask_all(db, data)
+        return (await ask_all(db, data))[0]
     finally:
         await db.close()
 
@@ -201,6 +220,9 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--corrections", type=int, default=100_000)
     parser.add_argument("--postgresql", default=os.environ.get("TEST_DATABASE_URL"), help="a database it may empty")
+    parser.add_argument(
+        "--local-model", help="also run the set with this embedding model ([llm] local_embeddings_model: a directory)"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     data = json.loads(SET.read_text(encoding="utf-8"))
@@ -209,7 +231,7 @@ async def main() -> None:
         db = Database(f"sqlite+aiosqlite:///{tmp}/bench.sqlite3")
         await db.open()
         try:
-            found = await ask_all(db, data)
+            found, keys, forbidden = await ask_all(db, data)
             result = score(data, found)
             print("sqlite:", json.dumps(result, ensure_ascii=False))
             for line in misses(data, found):
@@ -220,9 +242,23 @@ async def main() -> None:
                 same = on_pg == found
                 print("postgresql:", json.dumps(score(data, on_pg), ensure_ascii=False), "same as sqlite:", same)
                 result["leaks"] += sum(g.count("LEAK") for g in on_pg)
-            p99 = await big_server(db, data, args.corrections)
+            p99, leaks = await big_server(db, data, args.corrections, keys, forbidden)
+            result["leaks"] += leaks
         finally:
             await db.close()
+        embedded: dict[str, Any] | None = None
+        if args.local_model:
+            db = Database(f"sqlite+aiosqlite:///{tmp}/embedded.sqlite3")
+            await db.open()
+            try:
+                with_model, _, _ = await ask_all(db, data, LocalEmbedder(args.local_model))
+            finally:
+                await db.close()
+            embedded = score(data, with_model)
+            result["leaks"] += embedded["leaks"]
+            print(f"sqlite, embeddings {args.local_model}:", json.dumps(embedded, ensure_ascii=False))
+            for line in misses(data, with_model):
+                print(line)
     print(
         json.dumps(
             {
@@ -235,6 +271,9 @@ async def main() -> None:
                 "leaks": result["leaks"],
                 "p99_ms_100k": round(p99, 2),
                 "embeddings": "off",
+                "with_local_model": None
+                if embedded is None
+                else {k: embedded[k] for k in ("hit1_en", "hit1_ru", "hit1_by_kind", "false_pos", "leaks")},
                 "same_on_postgresql": same,
             },
             ensure_ascii=False,

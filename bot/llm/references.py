@@ -8,7 +8,7 @@ from collections.abc import Callable, Collection, Sequence
 
 import attrs
 
-from bot.llm.embeddings import Embedder
+from bot.llm.embeddings import TextEmbedder
 from bot.llm.settings import LLMSettings
 from bot.llm.tokens import estimate_tokens
 from bot.store.correction_embeddings import EmbeddingStore
@@ -72,7 +72,7 @@ class References:
         guilds: GuildSettingsStore,
         settings: LLMSettings,
         *,
-        embedder: Embedder | None = None,
+        embedder: TextEmbedder | None = None,
         embeddings: EmbeddingStore | None = None,
     ) -> None:
         self._search = search

@@ -45,6 +45,11 @@ class LLMSettings:
     # Optional: also find corrections asked in other words, by embeddings from the model endpoint's /embeddings (e.g.
     # "text-embedding-3-small", or any OpenAI-compatible server's embedding model). Unset: full-text search only.
     embeddings_model: str | None = None
+    # Where embeddings come from: "local" (a static multilingual model on the CPU, `local_embeddings_model`: a hub
+    # name downloaded on first use, or a directory), "endpoint" (`embeddings_model` above) or "off". Unset: "endpoint"
+    # when `embeddings_model` is set, else "off".
+    embeddings: Literal["off", "local", "endpoint"] | None = None
+    local_embeddings_model: str = "minishlab/potion-multilingual-128M"
     # The cosine similarity a correction's question needs to the one asked, to be given by its embedding alone.
     embeddings_min_similarity: float = attrs.field(default=0.8, validator=positive)
     # Models that take pictures; a picture sent to any other model is refused with a clear message.
@@ -56,6 +61,12 @@ class LLMSettings:
     max_images: int = attrs.field(default=4, validator=positive)
     # Reasoning models' thinking, by model: "hide" (default) or "spoiler" (shown collapsed above the answer).
     reasoning: dict[str, Literal["hide", "spoiler"]] = attrs.field(factory=dict[str, Literal["hide", "spoiler"]])
+
+    @property
+    def embeddings_source(self) -> Literal["off", "local", "endpoint"]:
+        if self.embeddings is not None:
+            return self.embeddings
+        return "endpoint" if self.embeddings_model else "off"
 
     def takes_images(self, model: str) -> bool:
         """Listed models take pictures, and so do their dated snapshots and fine-tunes (`ft:base:org:suffix:id`)."""

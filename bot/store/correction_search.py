@@ -77,7 +77,7 @@ def _sqlite(words: int, excluded: int) -> str:
         + f"FROM (SELECT rowid AS id, count(*) AS n FROM ({each}) GROUP BY rowid HAVING count(*) >= :at_least) "
         "AS m JOIN corrections AS c ON c.id = m.id WHERE c.guild_id = :guild_id "
         + _FILTER.format(false="0")
-        + f"AND c.id NOT IN ({not_in}) ORDER BY m.n DESC, c.id DESC LIMIT :limit"
+        + f"AND c.id NOT IN ({not_in}) ORDER BY m.n DESC, length(c.search_terms), c.id DESC LIMIT :limit"
     )
 
 
@@ -89,7 +89,7 @@ def _postgresql(words: int) -> sa.TextClause:
         _COLUMNS + f"FROM corrections AS c WHERE c.guild_id = :guild_id AND c.search @@ ({any_of}) "
         f"AND {matched} >= :at_least "
         + _FILTER.format(false="false")
-        + f"AND c.id NOT IN :exclude ORDER BY {matched} DESC, c.id DESC LIMIT :limit"
+        + f"AND c.id NOT IN :exclude ORDER BY {matched} DESC, length(c.search_terms), c.id DESC LIMIT :limit"
     ).bindparams(sa.bindparam("exclude", expanding=True))
 
 
@@ -150,7 +150,8 @@ class CorrectionSearch:
         exclude: Collection[int] = (),
     ) -> list[Found]:
         """Approved corrections of `guild_id` whose question holds at least `at_least` of `words`, those holding the
-        most first, then the newest. Private ones (from a private or DM answer) only for their own asker, `user_id`."""
+        most first, then those about little else (the fewest terms of their own), then the newest. Private ones (from
+        a private or DM answer) only for their own asker, `user_id`."""
         if not words:
             return []
         params: dict[str, Any] = {
