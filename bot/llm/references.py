@@ -17,6 +17,7 @@ from bot.store.guilds import GuildSettingsStore
 from bot.store.search_terms import MAX_TERMS, words
 
 CANDIDATES = 20
+RRF_K = 60  # reciprocal rank fusion's usual constant: the top few ranks of each list weigh about the same
 EMBED_PER_QUESTION = 63  # corrections embedded along with a question (one request of 64 texts)
 HEADER = (
     "Community-verified answers to similar questions, checked by this server's members. When one applies, answer "
@@ -36,6 +37,18 @@ def terms_needed(asked: int, min_overlap: float) -> int:
     """How many of a question's terms a correction must hold: `min_overlap` of them, and two when it has two or
     more (one shared word, "сервер" or "password", says little about what two questions are about)."""
     return max(math.ceil(asked * min_overlap - 1e-9), min(asked, 2))
+
+
+def fuse(*rankings: Sequence[Found]) -> list[Found]:
+    """One ranking from several (reciprocal rank fusion): a correction both find ranks above one that only one finds;
+    each ranking holds only what passed its own threshold, so fusing never adds a correction none of them kept."""
+    score: dict[int, float] = {}
+    first: dict[int, Found] = {}
+    for ranking in rankings:
+        for rank, found in enumerate(ranking, start=1):
+            score[found.id] = score.get(found.id, 0.0) + 1 / (RRF_K + rank)
+            first.setdefault(found.id, found)
+    return sorted(first.values(), key=lambda f: -score[f.id])  # stable: ties keep the earlier ranking's order
 
 
 @attrs.frozen
@@ -106,12 +119,10 @@ class References:
             # A one-term question finds only a correction that is mostly about that term.
             if matched >= at_least and (len(asked) > 1 or covered >= 0.5):
                 kept[found.id] = (matched / len(asked), covered, -i, found)
-        # Asked in other words: corrections whose question means the same, by embedding (when configured).
-        for found, similarity in await self._similar(guild_id, question, user_id=user_id, exclude=exclude):
-            if similarity > kept.get(found.id, (0.0,))[0]:
-                kept[found.id] = (similarity, 0.0, -len(candidates), found)
-        ranked = sorted(kept.values(), key=lambda s: (s[0], s[1], s[2]), reverse=True)
-        return [c for *_, c in ranked][: self._settings.max_references]
+        by_words = [c for *_, c in sorted(kept.values(), key=lambda s: (s[0], s[1], s[2]), reverse=True)]
+        # Asked in other words or another language: corrections whose question means the same, by embedding.
+        by_meaning = [f for f, _ in await self._similar(guild_id, question, user_id=user_id, exclude=exclude)]
+        return fuse(by_words, by_meaning)[: self._settings.max_references]
 
     async def _similar(
         self, guild_id: int, question: str, *, user_id: int | None, exclude: Collection[int]
