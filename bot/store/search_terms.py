@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import bisect
 import re
+import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import Protocol, cast
 
 import snowballstemmer  # pyright: ignore[reportMissingTypeStubs]
@@ -103,9 +104,15 @@ class _Stemmer(Protocol):
     def stemWord(self, word: str) -> str: ...
 
 
-@cache
+_per_thread = threading.local()
+
+
 def _stemmer(language: str) -> _Stemmer:
-    return cast(_Stemmer, snowballstemmer.stemmer(language))  # pyright: ignore[reportUnknownMemberType]
+    # A Snowball stemmer keeps the word it works on in itself: one per thread (a server's vocabulary is read in one).
+    stemmers: dict[str, _Stemmer] = _per_thread.__dict__.setdefault("stemmers", {})
+    if language not in stemmers:
+        stemmers[language] = cast(_Stemmer, snowballstemmer.stemmer(language))  # pyright: ignore[reportUnknownMemberType]
+    return stemmers[language]
 
 
 @lru_cache(maxsize=65_536)
