@@ -19,7 +19,7 @@ import attrs
 import sqlalchemy as sa
 
 from bot.store.database import Database
-from bot.store.search_terms import Vocabulary, lookups, matches, words
+from bot.store.search_terms import Vocabulary, lookups, matches, spellings
 
 VOCABULARY_TTL_S = 60.0  # a word taught since is found at once; only its misspellings wait this long
 VOCABULARIES = 16  # servers whose vocabulary is held in memory at once (the least recently asked is dropped)
@@ -124,13 +124,18 @@ class CorrectionSearch:
         try:
             query = sa.text(
                 # Public ones only: someone's private question never shapes what another member's question finds.
-                "SELECT coalesce(corrected_transcript, question) FROM corrections WHERE guild_id = :guild_id "
-                "AND status = 'approved' AND private = :public"
+                "SELECT coalesce(corrected_transcript, question) AS text, coalesce(search_terms, '') AS terms "
+                "FROM corrections WHERE guild_id = :guild_id AND status = 'approved' AND private = :public"
             )
             async with self._db.reading() as conn:
-                rows = (await conn.execute(query, {"guild_id": guild_id, "public": False})).scalars().all()
+                rows = (await conn.execute(query, {"guild_id": guild_id, "public": False})).all()
+
+            def read() -> Vocabulary:
+                written = (w for row in rows for w in spellings(str(row.text)))
+                return Vocabulary(written, (t for row in rows for t in str(row.terms).split()))
+
             # Reading the words of a large server's corrections takes a while: not on the event loop.
-            vocabulary = await asyncio.to_thread(lambda: Vocabulary(p for text in rows for p in words(str(text))))
+            vocabulary = await asyncio.to_thread(read)
             self._vocabularies[guild_id] = _Held(vocabulary, time.monotonic())
             self._vocabularies.move_to_end(guild_id)
             while len(self._vocabularies) > VOCABULARIES:

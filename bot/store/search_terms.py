@@ -79,6 +79,7 @@ STOP_WORDS: dict[str, frozenset[str]] = {
         wat waar wie wij ze zijn"""
     ),
 }
+_ANY_STOP_WORD: frozenset[str] = frozenset[str]().union(*STOP_WORDS.values())
 LATIN = ("english", "french", "german", "spanish", "italian", "portuguese", "dutch")
 
 
@@ -200,23 +201,37 @@ def _one_off(word: str) -> set[str]:
     return {word} | {word[:i] + word[i + 1 :] for i in range(len(word))}
 
 
-class Vocabulary:
-    """The words of a server's corrections (at most `limit`, the most used), for finding which of them a misspelt word
-    was meant to be."""
+def spellings(text: str) -> list[str]:
+    """`text`'s words as written (lower case), long enough to be misspelt and no stop words: a vocabulary's words."""
+    found = (w.replace("ё", "е") for w in WORD.findall(text.lower()))
+    return [w for w in found if len(w) >= MIN_TYPO and not w.isdigit() and w not in _ANY_STOP_WORD]
 
-    def __init__(self, indexed: Iterable[tuple[str, str]], limit: int = 20_000) -> None:
-        counts = Counter(indexed)
-        kept = [pair for pair, _ in counts.most_common(limit)]
-        self._stem = dict(kept)
-        self._stems = sorted({stem for _, stem in kept})
+
+def stem_word(word: str) -> str:
+    """One word's stem with no text around it (a Latin-script word taken for English)."""
+    script = _script(word[0])
+    if script is None:
+        return word
+    if script == "latin":
+        return _plain(_stem("english", word))
+    return _stem(script, word)
+
+
+class Vocabulary:
+    """The words of a server's corrections as written (at most `limit`, the most used) and the terms they are indexed
+    by, for finding which word a misspelt one was meant to be."""
+
+    def __init__(self, written: Iterable[str], indexed: Iterable[str], limit: int = 20_000) -> None:
+        kept = [word for word, _ in Counter(written).most_common(limit)]
+        self._words = frozenset(kept)
+        self._stems = sorted(set(indexed))
         self._near: dict[str, list[str]] = {}
-        for word, _ in kept:
-            if len(word) >= MIN_TYPO:
-                for key in _one_off(word):
-                    self._near.setdefault(key, []).append(word)
+        for word in kept:
+            for key in _one_off(word):
+                self._near.setdefault(key, []).append(word)
 
     def __len__(self) -> int:
-        return len(self._stem)
+        return len(self._words)
 
     def _found(self, term: str) -> bool:
         """Whether looking `term` up finds any of the server's terms as it is."""
@@ -228,7 +243,7 @@ class Vocabulary:
 
     def near(self, word: str, term: str) -> list[str]:
         """The stems of the server's words one edit from `word` (whose stem is `term`), when `term` finds nothing."""
-        if len(word) < MIN_TYPO or word in self._stem or self._found(term):
+        if len(word) < MIN_TYPO or word in self._words or self._found(term):
             return []
-        found = {self._stem[w] for key in _one_off(word) for w in self._near.get(key, ()) if w != word}
-        return sorted(found - {term})
+        found = {w for key in _one_off(word) for w in self._near.get(key, ()) if w != word}
+        return sorted({stem_word(w) for w in found} - {term})
