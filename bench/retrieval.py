@@ -164,7 +164,10 @@ async def big_server(
     async with db.engine.begin() as conn:
         for chunk in range(0, count, 10_000):
             rows = range(chunk + 1_000_000, min(count, chunk + 10_000) + 1_000_000)
-            questions = {i: f"{' '.join(rng.sample(words, 2))} {rng.choice(made)}{rng.choice(made)}?" for i in rows}
+            # Made-up words hold a digit, so that none of them is a real word, or a misspelling the set asks with.
+            questions = {
+                i: f"{' '.join(rng.sample(words, 2))} {rng.choice(made)}{i % 10}{rng.choice(made)}?" for i in rows
+            }
             common = {"guild_id": GUILD, "channel_id": 10, "user_id": 1, "created_at": now}
             await conn.execute(
                 sa.insert(answers),
