@@ -40,6 +40,7 @@ from bot.store.guilds import GuildSettingsStore
 from bot.store.model_tests import ModelTestStore, TestQuestion
 from bot.store.records import utcnow
 from bot.store.schema import answers, corrections
+from bot.store.search_terms import index_text
 from bot.testing.runner import ModelTester, TestAsk
 from bot.testing.settings import TestingSettings
 from bot.training.settings import TrainingSettings
@@ -159,7 +160,8 @@ async def retrieval(db: Database, count: int) -> float:
                 sa.insert(corrections),
                 [
                     {"id": i, "answer_id": i, "guild_id": GUILD, "channel_id": 10, "author_id": 1, "asker_id": 1,
-                     "private": False, "question": q, "original_answer": "?", "corrected_answer": f"Fixed {i}.",
+                     "private": False, "question": q, "search_terms": index_text(q), "original_answer": "?",
+                     "corrected_answer": f"Fixed {i}.",
                      "model": "m", "status": "approved", "created_at": now, "updated_at": now}
                     for i, q in questions.items()
                 ],

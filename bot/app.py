@@ -29,8 +29,9 @@ from bot.health import HealthServer
 from bot.limits import Limiter, for_database
 from bot.llm.answering import Answerer
 from bot.llm.chat import ChatModel
-from bot.llm.embeddings import Embedder
+from bot.llm.embeddings import Embedder, TextEmbedder
 from bot.llm.endpoint import load_client_parts, warn_if_endpoint_unusable
+from bot.llm.local_embeddings import LocalEmbedder
 from bot.llm.outages import ModelOutages
 from bot.llm.references import References
 from bot.llm.retirements import Clock, utc_now
@@ -265,13 +266,20 @@ def build(
     limiter = for_database(database, settings.limits.model_calls, settings.limits.window_s)
     jobs = JobStore(database)
     corrections = CorrectionStore(database)
-    embedding_model = settings.llm.embeddings_model
+    embedder: TextEmbedder | None = None
+    match settings.llm.embeddings_source:
+        case "local":
+            embedder = LocalEmbedder(settings.llm.local_embeddings_model)
+        case "endpoint" if settings.llm.embeddings_model:
+            embedder = Embedder(openai_client, settings.llm.embeddings_model)
+        case _:
+            pass
     references = References(
         CorrectionSearch(database),
         guilds,
         settings.llm,
-        embedder=Embedder(openai_client, embedding_model) if embedding_model else None,
-        embeddings=EmbeddingStore(database) if embedding_model else None,
+        embedder=embedder,
+        embeddings=EmbeddingStore(database) if embedder is not None else None,
     )
     personas = PersonaStore(database)
     threads = ConversationThreads(bot, ThreadStore(database))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 import openai
@@ -12,6 +13,15 @@ import openai
 _log = logging.getLogger(__name__)
 
 BATCH = 64  # texts per request
+
+
+class TextEmbedder(Protocol):
+    """What finds corrections by meaning: the endpoint's `/embeddings` (Embedder) or a local model (LocalEmbedder)."""
+
+    @property
+    def model(self) -> str: ...  # the name its vectors are stored under
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray | None: ...
 
 
 class Embedder:

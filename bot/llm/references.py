@@ -4,150 +4,20 @@ community-verified answers within a token budget (only the same server's, and a 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Collection, Sequence
 
 import attrs
 
-from bot.llm.embeddings import Embedder
+from bot.llm.embeddings import TextEmbedder
 from bot.llm.settings import LLMSettings
 from bot.llm.tokens import estimate_tokens
 from bot.store.correction_embeddings import EmbeddingStore
-from bot.store.correction_search import CorrectionSearch, Found
+from bot.store.correction_search import CorrectionSearch, Found, Term
 from bot.store.guilds import GuildSettingsStore
+from bot.store.search_terms import MAX_TERMS, words
 
-WORD = re.compile(r"[^\W_]+")
-# Words that say nothing about what a question is about; they would match nearly every correction.
-STOPWORDS = frozenset(
-    [
-        "about",
-        "above",
-        "after",
-        "again",
-        "against",
-        "all",
-        "also",
-        "and",
-        "any",
-        "are",
-        "because",
-        "been",
-        "before",
-        "being",
-        "below",
-        "between",
-        "both",
-        "but",
-        "can",
-        "cannot",
-        "could",
-        "did",
-        "does",
-        "doing",
-        "done",
-        "down",
-        "during",
-        "each",
-        "either",
-        "else",
-        "even",
-        "every",
-        "few",
-        "for",
-        "from",
-        "further",
-        "get",
-        "got",
-        "had",
-        "has",
-        "have",
-        "having",
-        "her",
-        "here",
-        "hers",
-        "him",
-        "his",
-        "how",
-        "however",
-        "into",
-        "its",
-        "itself",
-        "just",
-        "know",
-        "like",
-        "made",
-        "make",
-        "many",
-        "may",
-        "might",
-        "more",
-        "most",
-        "much",
-        "must",
-        "need",
-        "not",
-        "now",
-        "off",
-        "once",
-        "only",
-        "other",
-        "our",
-        "ours",
-        "out",
-        "over",
-        "own",
-        "please",
-        "same",
-        "say",
-        "says",
-        "she",
-        "should",
-        "since",
-        "some",
-        "such",
-        "tell",
-        "than",
-        "that",
-        "the",
-        "their",
-        "theirs",
-        "them",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "those",
-        "through",
-        "too",
-        "under",
-        "until",
-        "very",
-        "want",
-        "was",
-        "way",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "while",
-        "who",
-        "whom",
-        "whose",
-        "why",
-        "will",
-        "with",
-        "would",
-        "yes",
-        "yet",
-        "you",
-        "your",
-        "yours",
-    ]
-)
-MAX_WORDS = 12
 CANDIDATES = 20
+RRF_K = 60  # reciprocal rank fusion's usual constant: the top few ranks of each list weigh about the same
 EMBED_PER_QUESTION = 63  # corrections embedded along with a question (one request of 64 texts)
 HEADER = (
     "Community-verified answers to similar questions, checked by this server's members. When one applies, answer "
@@ -155,23 +25,30 @@ HEADER = (
 )
 
 
-def keywords(text: str) -> list[str]:
-    """The words of `text` that say what it is about: lower case, no stop words, no duplicates, at most 12."""
-    found = [w for w in WORD.findall(text.lower()) if (len(w) >= 3 or w.isdigit()) and w not in STOPWORDS]
-    return list(dict.fromkeys(found))[:MAX_WORDS]
+def lexical_match(asked: Sequence[Term], indexed: Sequence[str]) -> tuple[int, float]:
+    """How many of the question's terms a correction's question holds, and the share of its own terms that they
+    cover (a correction about little else than what was asked ranks first)."""
+    matched = sum(any(t.matches(i) for i in indexed) for t in asked)
+    covered = sum(any(t.matches(i) for t in asked) for i in indexed)
+    return matched, covered / len(indexed) if indexed else 0.0
 
 
-def _stem(word: str) -> str:
-    # Crude but symmetric: "capital"/"capitals", "train"/"training" share their first five letters.
-    return word[:5]
+def terms_needed(asked: int, min_overlap: float) -> int:
+    """How many of a question's terms a correction must hold: `min_overlap` of them, and two when it has two or
+    more (one shared word, "сервер" or "password", says little about what two questions are about)."""
+    return max(math.ceil(asked * min_overlap - 1e-9), min(asked, 2))
 
 
-def overlap(question: str, other: str) -> float:
-    """The share of `question`'s keywords that `other` holds too (0 when the question has none)."""
-    wanted = {_stem(w) for w in keywords(question)}
-    if not wanted:
-        return 0.0
-    return len(wanted & {_stem(w) for w in keywords(other)}) / len(wanted)
+def fuse(*rankings: Sequence[Found]) -> list[Found]:
+    """One ranking from several (reciprocal rank fusion): a correction both find ranks above one that only one finds;
+    each ranking holds only what passed its own threshold, so fusing never adds a correction none of them kept."""
+    score: dict[int, float] = {}
+    first: dict[int, Found] = {}
+    for ranking in rankings:
+        for rank, found in enumerate(ranking, start=1):
+            score[found.id] = score.get(found.id, 0.0) + 1 / (RRF_K + rank)
+            first.setdefault(found.id, found)
+    return sorted(first.values(), key=lambda f: -score[f.id])  # stable: ties keep the earlier ranking's order
 
 
 @attrs.frozen
@@ -208,7 +85,7 @@ class References:
         guilds: GuildSettingsStore,
         settings: LLMSettings,
         *,
-        embedder: Embedder | None = None,
+        embedder: TextEmbedder | None = None,
         embeddings: EmbeddingStore | None = None,
     ) -> None:
         self._search = search
@@ -226,23 +103,26 @@ class References:
     async def relevant(
         self, guild_id: int, question: str, *, user_id: int | None, exclude: Collection[int] = ()
     ) -> list[Found]:
-        """The best few corrections sharing enough of the question's words, or (with embeddings) close to it in meaning;
-        none for an unrelated question."""
-        words = keywords(question)
-        # The search counts words, the overlap below counts stems: ask for no more words than the stems it needs.
-        stems = len({_stem(w) for w in words})
-        at_least = math.ceil(stems * self._settings.references_min_overlap - 1e-9)
+        """The best few corrections sharing enough of the question's terms (in any form, or misspelt), or (with
+        embeddings) close to it in meaning; none for an unrelated question."""
+        asked_words = words(question)[:MAX_TERMS]
+        vocabulary = await self._search.vocabulary(guild_id) if asked_words else None
+        asked = [Term(t, tuple(vocabulary.near(w, t)) if vocabulary else ()) for w, t in asked_words]
+        at_least = terms_needed(len(asked), self._settings.references_min_overlap)
         candidates = await self._search.search(
-            guild_id, words, user_id=user_id, limit=CANDIDATES, at_least=at_least, exclude=exclude
+            guild_id, asked, user_id=user_id, limit=CANDIDATES, at_least=at_least, exclude=exclude
         )
-        scored = {c.id: (overlap(question, c.question), i, c) for i, c in enumerate(candidates)}
-        kept = {k: v for k, v in scored.items() if v[0] >= self._settings.references_min_overlap}
-        # Asked in other words: corrections whose question means the same, by embedding (when configured).
-        for found, similarity in await self._similar(guild_id, question, user_id=user_id, exclude=exclude):
-            if similarity > kept.get(found.id, (0.0,))[0]:
-                kept[found.id] = (similarity, len(candidates), found)
-        ranked = sorted(kept.values(), key=lambda s: (-s[0], s[1]))
-        return [c for _, _, c in ranked][: self._settings.max_references]
+        kept: dict[int, tuple[float, float, int, Found]] = {}
+        for i, found in enumerate(candidates):
+            indexed = found.terms.split()
+            matched, covered = lexical_match(asked, indexed)
+            # A one-term question finds only a correction that is mostly about that term.
+            if matched >= at_least and (len(asked) > 1 or covered >= 0.5):
+                kept[found.id] = (matched / len(asked), covered, -i, found)
+        by_words = [c for *_, c in sorted(kept.values(), key=lambda s: (s[0], s[1], s[2]), reverse=True)]
+        # Asked in other words or another language: corrections whose question means the same, by embedding.
+        by_meaning = [f for f, _ in await self._similar(guild_id, question, user_id=user_id, exclude=exclude)]
+        return fuse(by_words, by_meaning)[: self._settings.max_references]
 
     async def _similar(
         self, guild_id: int, question: str, *, user_id: int | None, exclude: Collection[int]

@@ -46,11 +46,17 @@ class LLMSettings:
     use_corrections: bool = True
     max_references: int = attrs.field(default=3, validator=non_negative)
     references_token_budget: int = attrs.field(default=800, validator=positive)
-    # The share of a question's keywords a correction's question must hold to be given to the model.
+    # The share of a question's terms (stems, any word form) a correction's question must hold to be given to the
+    # model; and at least two of them, when the question has two or more.
     references_min_overlap: float = attrs.field(default=0.5, validator=positive)
     # Optional: also find corrections asked in other words, by embeddings from the model endpoint's /embeddings (e.g.
     # "text-embedding-3-small", or any OpenAI-compatible server's embedding model). Unset: full-text search only.
     embeddings_model: str | None = None
+    # Where embeddings come from: "local" (a static multilingual model on the CPU, `local_embeddings_model`: a hub
+    # name downloaded on first use, or a directory), "endpoint" (`embeddings_model` above) or "off". Unset: "endpoint"
+    # when `embeddings_model` is set, else "off".
+    embeddings: Literal["off", "local", "endpoint"] | None = None
+    local_embeddings_model: str = "minishlab/potion-multilingual-128M"
     # The cosine similarity a correction's question needs to the one asked, to be given by its embedding alone.
     embeddings_min_similarity: float = attrs.field(default=0.8, validator=positive)
     # Models that take pictures; a picture sent to any other model is refused with a clear message.
@@ -71,6 +77,12 @@ class LLMSettings:
     # A model the provider answered "not found" for is left alone this long (answers come from the fallback) before it
     # is tried again.
     model_retry_s: float = attrs.field(default=900.0, validator=positive)
+
+    @property
+    def embeddings_source(self) -> Literal["off", "local", "endpoint"]:
+        if self.embeddings is not None:
+            return self.embeddings
+        return "endpoint" if self.embeddings_model else "off"
 
     def takes_images(self, model: str) -> bool:
         """Listed models take pictures, and so do their dated snapshots and fine-tunes (`ft:base:org:suffix:id`)."""

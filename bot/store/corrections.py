@@ -14,6 +14,7 @@ from bot.store.answers import Answer, ImageRef, image_refs
 from bot.store.database import Database
 from bot.store.records import from_row, utcnow
 from bot.store.schema import corrections
+from bot.store.search_terms import index_text
 
 Status = Literal["pending", "approved", "rejected"]
 STATUSES: tuple[Status, ...] = ("pending", "approved", "rejected")
@@ -76,6 +77,10 @@ class Contributor:
 class CorrectionStats:
     by_status: dict[str, int]
     by_author: list[Contributor]
+
+
+# Every column but the search terms, which only the search reads.
+_SHOWN = [c for c in corrections.c if c.name != "search_terms"]
 
 
 def _correction(row: Any) -> Correction:
@@ -170,6 +175,7 @@ class CorrectionStore:
             "corrected_answer": corrected,
             "note": note,
             "corrected_transcript": corrected_transcript,
+            "search_terms": index_text(corrected_transcript or answer.question),
             "updated_at": now,
         }
         row = {
@@ -195,7 +201,7 @@ class CorrectionStore:
             index_elements=[corrections.c.answer_id, corrections.c.author_id],
             index_where=sa.text("status = 'pending'"),  # literally the index's predicate, as PostgreSQL needs
             set_=values,
-        ).returning(*corrections.c)
+        ).returning(*_SHOWN)
         async with self._db.engine.begin() as conn:
             saved = _correction((await conn.execute(upsert)).one())
         # A new row was created and updated at the same instant; an updated one keeps its creation time.
@@ -203,7 +209,7 @@ class CorrectionStore:
 
     async def get(self, correction_id: int) -> Correction | None:
         async with self._db.reading() as conn:
-            row = (await conn.execute(sa.select(corrections).where(corrections.c.id == correction_id))).first()
+            row = (await conn.execute(sa.select(*_SHOWN).where(corrections.c.id == correction_id))).first()
         return None if row is None else _correction(row)
 
     async def next_pending(self, guild_id: int | None) -> Correction | None:
@@ -211,7 +217,7 @@ class CorrectionStore:
         async with self._db.reading() as conn:
             row = (
                 await conn.execute(
-                    sa.select(corrections)
+                    sa.select(*_SHOWN)
                     .where(corrections.c.guild_id == guild_id, corrections.c.status == "pending")
                     .order_by(corrections.c.id)
                     .limit(1)
@@ -225,7 +231,7 @@ class CorrectionStore:
         """Approve or reject a pending correction; an edited text is checked like a submission."""
         async with self._db.engine.begin() as conn:
             row = (
-                await conn.execute(sa.select(corrections).where(corrections.c.id == correction_id).with_for_update())
+                await conn.execute(sa.select(*_SHOWN).where(corrections.c.id == correction_id).with_for_update())
             ).first()
             if row is None:
                 raise NotFound(f"Correction #{correction_id} does not exist.")
@@ -242,7 +248,7 @@ class CorrectionStore:
                 sa.update(corrections)
                 .where(corrections.c.id == correction_id, corrections.c.status == "pending")
                 .values(**values)
-                .returning(*corrections.c)
+                .returning(*_SHOWN)
             )
             updated = result.first()
             if updated is None:  # reviewed by someone else in the meantime
@@ -267,7 +273,7 @@ class CorrectionStore:
             total = (await conn.execute(sa.select(sa.func.count()).select_from(corrections).where(*where))).scalar_one()
             rows = (
                 await conn.execute(
-                    sa.select(corrections).where(*where).order_by(corrections.c.id.desc()).offset(offset).limit(limit)
+                    sa.select(*_SHOWN).where(*where).order_by(corrections.c.id.desc()).offset(offset).limit(limit)
                 )
             ).all()
         return Page([_correction(r) for r in rows], int(total))
@@ -299,7 +305,7 @@ class CorrectionStore:
         async with self._db.reading() as conn:
             rows = (
                 await conn.execute(
-                    sa.select(corrections)
+                    sa.select(*_SHOWN)
                     .where(corrections.c.guild_id == guild_id, corrections.c.status == status)
                     .order_by(corrections.c.id)
                 )

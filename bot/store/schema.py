@@ -103,6 +103,8 @@ corrections = sa.Table(
     sa.Column("note", sa.Text, nullable=True),
     sa.Column("transcript", sa.Text, nullable=True),  # what speech recognition heard, for audio answers
     sa.Column("corrected_transcript", sa.Text, nullable=True),
+    # What the question (or its fixed transcript) is searched by: bot/store/search_terms.py's index_text of it.
+    sa.Column("search_terms", sa.Text, nullable=True),
     sa.Column("model", sa.String(200), nullable=False),
     # Copied from the answer: what the model was given, so training data carries the same prompt and pictures.
     sa.Column("system_prompt", sa.Text, nullable=True),
@@ -226,22 +228,23 @@ job_events = sa.Table(
 # Full-text search over approved corrections' questions, which the database keeps in step by itself: on SQLite an FTS5
 # table filled by triggers, on PostgreSQL a generated tsvector column with a GIN index. Neither is expressible as a
 # Core column, so their DDL runs right after `corrections` is created (and the upgrade step adds them to old databases).
+# The search below indexes `search_terms` (bot/store/search_terms.py: stems in each word's language, written with the
+# row), as given: FTS5's unicode61 without its own folding, PostgreSQL's `simple` configuration; so both find the same.
 SQLITE_SEARCH_DDL = (
-    "CREATE VIRTUAL TABLE IF NOT EXISTS corrections_fts USING fts5(question, tokenize = 'porter unicode61')",
+    "CREATE VIRTUAL TABLE IF NOT EXISTS corrections_fts USING fts5(terms, tokenize = 'unicode61 remove_diacritics 0')",
     # Only approved corrections are searchable: every change rewrites the row's entry (or drops it).
     "CREATE TRIGGER IF NOT EXISTS corrections_fts_insert AFTER INSERT ON corrections WHEN new.status = 'approved' "
-    "BEGIN INSERT INTO corrections_fts (rowid, question) "
-    "VALUES (new.id, coalesce(new.corrected_transcript, new.question)); END",
+    "BEGIN INSERT INTO corrections_fts (rowid, terms) VALUES (new.id, coalesce(new.search_terms, '')); END",
     "CREATE TRIGGER IF NOT EXISTS corrections_fts_update AFTER UPDATE ON corrections "
     "BEGIN DELETE FROM corrections_fts WHERE rowid = old.id; "
-    "INSERT INTO corrections_fts (rowid, question) SELECT new.id, coalesce(new.corrected_transcript, new.question) "
+    "INSERT INTO corrections_fts (rowid, terms) SELECT new.id, coalesce(new.search_terms, '') "
     "WHERE new.status = 'approved'; END",
     "CREATE TRIGGER IF NOT EXISTS corrections_fts_delete AFTER DELETE ON corrections "
     "BEGIN DELETE FROM corrections_fts WHERE rowid = old.id; END",
 )
 POSTGRESQL_SEARCH_DDL = (
     "ALTER TABLE corrections ADD COLUMN IF NOT EXISTS search tsvector GENERATED ALWAYS AS "
-    "(to_tsvector('english', coalesce(corrected_transcript, question))) STORED",
+    "(to_tsvector('simple', coalesce(search_terms, ''))) STORED",
     "CREATE INDEX IF NOT EXISTS ix_corrections_search ON corrections USING gin (search) WHERE status = 'approved'",
 )
 for _statement in SQLITE_SEARCH_DDL:

@@ -4,10 +4,17 @@ none for an unrelated question, and never another server's or someone else's pri
 from __future__ import annotations
 
 import contextlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
 
+import numpy as np
 import openai
+import pytest
+from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
 
 from bot.llm.embeddings import Embedder
+from bot.llm.local_embeddings import LocalEmbedder
 from bot.llm.references import References
 from bot.llm.settings import LLMSettings
 from bot.store.answers import AnswerStore, NewAnswer
@@ -169,3 +176,131 @@ async def test_a_failing_embeddings_endpoint_leaves_full_text_search_working(db:
         )
         mars = await _approved(db, *TOPICS[0])
         assert [f.id for f in await refs.relevant(5, "how many moons has mars", user_id=2)] == [mars]
+
+
+RUSSIAN = [
+    ("Какие правила сервера?", "Правила закреплены в канале #rules."),
+    ("Как создать клан?", "Командой /clan create, с 10 уровня."),
+    ("Сколько стоит VIP на сервере?", "VIP стоит 300 рублей в месяц."),
+    ("Где найти магазин?", "Магазин у спавна, за фонтаном."),
+    ("Как пожаловаться на гриферов?", "Командой /report с координатами."),
+    ("How do I report a griefer?", "Use /report with the coordinates."),
+    ("When does the server restart every day?", "Every day at 04:00 UTC."),
+]
+
+
+async def test_russian_and_english_questions_in_other_word_forms_or_misspelt_find_their_correction(
+    db: Database,
+) -> None:
+    ids = {q: await _approved(db, q, a) for q, a in RUSSIAN + TOPICS}
+    refs = _references(db)
+    asked = {
+        "Расскажи о правилах сервера": "Какие правила сервера?",  # правила / правилах
+        "можно ли создавать кланы?": "Как создать клан?",  # создать / создавать, клан / кланы
+        "сколько стоят випы на серверах": "Сколько стоит VIP на сервере?",
+        "Кому пожаловаться на грифера?": "Как пожаловаться на гриферов?",
+        "Как пожаловатся на гриферов": "Как пожаловаться на гриферов?",  # misspelt
+        "reporting griefers": "How do I report a griefer?",
+        "how to report a grefer": "How do I report a griefer?",  # misspelt
+        "at what time is the daily server restart": "When does the server restart every day?",
+        "Which ports does the staging server listen to?": "Which port does the staging server listen on?",
+    }
+    for question, meant in asked.items():
+        found = await refs.relevant(5, question, user_id=2)
+        assert [f.id for f in found][:1] == [ids[meant]], question
+
+
+async def test_a_question_sharing_only_stop_words_or_one_word_with_a_correction_gets_none(db: Database) -> None:
+    for q, a in RUSSIAN + TOPICS:
+        await _approved(db, q, a)
+    refs = _references(db)
+    for question in [
+        "Сколько будет дважды два?",  # сколько, как, где, можно: not what a question is about
+        "Как где можно?",
+        "Сколько стоит пицца?",  # "стоит" in common with the VIP question, "сколько" is no topic
+        "Где найти работу?",  # "найти" in common with the shop question, "где" is no topic
+        "Где можно поесть в городе?",
+        "Какие правила игры в шахматы?",  # shares only "правила"
+        "Как создать сайт на Python?",  # shares only "создать"
+        "How do I restart my router?",  # shares only "restart"
+        "Who is the best football player?",
+    ]:
+        assert await refs.relevant(5, question, user_id=2) == [], question
+
+
+def _static_model(directory: Path) -> Path:
+    """A tiny Model2Vec-format model: words of one meaning, in English and Russian, share one vector."""
+    meanings = [
+        ["bike", "bikes", "bicycle", "велосипед", "велосипеды"],
+        ["park", "leave", "оставить", "поставить"],
+        ["wifi", "вайфай"],
+        ["password", "пароль"],
+        ["moons", "moon", "луны", "спутники"],
+        ["mars", "марс", "марса"],
+    ]
+    vocab = {"[UNK]": 0}
+    rows = [np.zeros(len(meanings), dtype=np.float32)]
+    for i, words in enumerate(meanings):
+        for word in words:
+            vocab[word] = len(vocab)
+            rows.append(np.eye(len(meanings), dtype=np.float32)[i])
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.Lowercase()
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    directory.mkdir()
+    tokenizer.save(str(directory / "tokenizer.json"))
+    data = np.stack(rows).astype("<f4").tobytes()
+    header = json.dumps(
+        {"embeddings": {"dtype": "F32", "shape": [len(rows), len(meanings)], "data_offsets": [0, len(data)]}}
+    ).encode()
+    (directory / "model.safetensors").write_bytes(len(header).to_bytes(8, "little") + header + data)
+    (directory / "config.json").write_text('{"normalize": true}')
+    return directory
+
+
+class _Counting(LocalEmbedder):
+    texts = 0
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray | None:
+        self.texts += len(texts)
+        return await super().embed(texts)
+
+
+async def test_with_the_local_model_a_russian_question_finds_the_english_correction_with_its_meaning(
+    db: Database, tmp_path: Path
+) -> None:
+    embedder = _Counting(str(_static_model(tmp_path / "model")))
+    refs = References(
+        CorrectionSearch(db),
+        GuildSettingsStore(db),
+        LLMSettings(embeddings="local"),
+        embedder=embedder,
+        embeddings=EmbeddingStore(db),
+    )
+    bikes = await _approved(db, "Where do we park bikes?", "In the yard behind building B.")
+    await _approved(db, "What is the wifi password?", "hunter2", user=3, private=True)
+    for q, a in TOPICS:
+        await _approved(db, q, a)
+    question = "Где можно оставить велосипед?"
+    assert await _references(db).relevant(5, question, user_id=2) == []  # no word in common
+    assert [f.id for f in await refs.relevant(5, question, user_id=2)] == [bikes]
+    assert await refs.relevant(5, "пароль от вайфая", user_id=4) == []  # someone else's private correction
+    assert await refs.relevant(5, "Кто написал картину Мона Лиза?", user_id=2) == []  # unrelated
+    assert embedder.texts == 10 + 3  # each correction embedded once, then only the questions
+    assert await refs.relevant(6, question, user_id=2) == []  # another server's
+
+
+async def test_a_local_model_that_cannot_be_loaded_leaves_word_search_working(
+    db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "empty").mkdir()
+    refs = References(
+        CorrectionSearch(db),
+        GuildSettingsStore(db),
+        LLMSettings(embeddings="local"),
+        embedder=LocalEmbedder(str(tmp_path / "empty")),
+        embeddings=EmbeddingStore(db),
+    )
+    mars = await _approved(db, *TOPICS[0])
+    assert [f.id for f in await refs.relevant(5, "how many moons has mars", user_id=2)] == [mars]
+    assert "could not be loaded" in caplog.text  # a warning, not an error: answers go on

@@ -19,15 +19,19 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bot.llm.references import References
+from bot.llm.settings import LLMSettings
 from bot.store.answers import AnswerStore
+from bot.store.correction_search import CorrectionSearch
 from bot.store.database import Database
 from bot.store.guilds import GuildSettingsStore
-from bot.store.migrate import head_revision
+from bot.store.migrate import alembic_config, head_revision
 from bot.store.schema import corrections, described_here, metadata
 from tests.store.conftest import BACKENDS
 
@@ -281,5 +285,44 @@ async def test_the_alembic_command_adopts_and_upgrades_like_the_bot(tmp_path: Pa
     try:
         assert await schema_state(database) == (head_revision(), [], [(1, 1)])
         assert await GuildSettingsStore(database).active_model(5) == "ft:old"
+    finally:
+        await database.close()
+
+
+async def test_corrections_made_before_language_aware_search_are_found_by_other_word_forms_after_it(
+    empty_url: str,
+) -> None:
+    # A database at revision 0007: its corrections were indexed by English stems of their question only.
+    engine = create_async_engine(empty_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), "0007"))
+    finally:
+        await engine.dispose()
+    await execute(
+        empty_url,
+        "INSERT INTO answers (guild_id, channel_id, user_id, conversation_id, source, model, question, answer,"
+        " message_ids, created_at) VALUES (5, 10, 1, 'c', 'slash', 'm', 'Какие правила сервера?', 'Никаких.', '[]',"
+        " :t)",
+        *(
+            "INSERT INTO corrections (answer_id, guild_id, channel_id, author_id, private, question, original_answer,"
+            f" corrected_answer, model, status, created_at, updated_at) VALUES (1, 5, 10, 7, {{false}}, '{q}',"
+            f" 'Никаких.', '{a}', 'm', 'approved', :t, :t)"
+            for q, a in [
+                ("Какие правила сервера?", "Правила закреплены в канале #rules."),
+                ("Как создать клан?", "Командой /clan create."),
+            ]
+        ),
+        false="false" if empty_url.startswith("postgresql") else "0",
+    )
+    database = Database(empty_url)
+    await database.open()  # migrates to the newest revision, which indexes them again
+    try:
+        assert (await schema_state(database))[:2] == (head_revision(), [])
+        references = References(CorrectionSearch(database), GuildSettingsStore(database), LLMSettings())
+        found = await references.relevant(5, "Расскажи о правилах сервера", user_id=2)
+        assert [f.corrected_answer for f in found] == ["Правила закреплены в канале #rules."]
+        found = await references.relevant(5, "можно ли создавать кланы?", user_id=2)
+        assert [f.corrected_answer for f in found] == ["Командой /clan create."]
     finally:
         await database.close()

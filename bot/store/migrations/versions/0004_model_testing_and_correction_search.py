@@ -7,14 +7,30 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from bot.store.schema import POSTGRESQL_SEARCH_DDL, SQLITE_SEARCH_DDL
-
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
 
 Id = sa.BigInteger
+# The search as this revision made it (English stems of the question's text); 0008 replaces it.
+SQLITE_SEARCH_DDL = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS corrections_fts USING fts5(question, tokenize = 'porter unicode61')",
+    "CREATE TRIGGER IF NOT EXISTS corrections_fts_insert AFTER INSERT ON corrections WHEN new.status = 'approved' "
+    "BEGIN INSERT INTO corrections_fts (rowid, question) "
+    "VALUES (new.id, coalesce(new.corrected_transcript, new.question)); END",
+    "CREATE TRIGGER IF NOT EXISTS corrections_fts_update AFTER UPDATE ON corrections "
+    "BEGIN DELETE FROM corrections_fts WHERE rowid = old.id; "
+    "INSERT INTO corrections_fts (rowid, question) SELECT new.id, coalesce(new.corrected_transcript, new.question) "
+    "WHERE new.status = 'approved'; END",
+    "CREATE TRIGGER IF NOT EXISTS corrections_fts_delete AFTER DELETE ON corrections "
+    "BEGIN DELETE FROM corrections_fts WHERE rowid = old.id; END",
+)
+POSTGRESQL_SEARCH_DDL = (
+    "ALTER TABLE corrections ADD COLUMN IF NOT EXISTS search tsvector GENERATED ALWAYS AS "
+    "(to_tsvector('english', coalesce(corrected_transcript, question))) STORED",
+    "CREATE INDEX IF NOT EXISTS ix_corrections_search ON corrections USING gin (search) WHERE status = 'approved'",
+)
 
 
 def upgrade() -> None:

@@ -1,0 +1,124 @@
+"""Sentence embeddings with no API: a static multilingual model (Model2Vec format) on the CPU, read from a local
+directory or downloaded on first use like Whisper, each text the mean of its tokens' vectors, computed in a thread.
+
+A Model2Vec directory holds `model.safetensors` (an `embeddings` matrix, one row per token, and optionally `weights`
+per token and a `mapping` from token to row), `tokenizer.json` (a Hugging Face tokenizer) and `config.json`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+from tokenizers import Tokenizer
+
+_log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "minishlab/potion-multilingual-128M"
+FILES = ("model.safetensors", "tokenizer.json", "config.json")
+MAX_TOKENS = 512  # a question longer than this is embedded by its start
+RETRY_AFTER_S = 600.0  # a model that could not be had is tried again this long after
+_DTYPES = {"F32": "<f4", "F16": "<f2", "F64": "<f8", "I64": "<i8", "I32": "<i4"}
+
+
+def read_safetensors(path: Path) -> dict[str, np.ndarray]:
+    """The tensors of a .safetensors file (an 8-byte header length, a JSON header, then the raw data)."""
+    raw = path.read_bytes()
+    size = int.from_bytes(raw[:8], "little")
+    header: dict[str, Any] = json.loads(raw[8 : 8 + size])
+    data = memoryview(raw)[8 + size :]
+    tensors: dict[str, np.ndarray] = {}
+    for name, spec in header.items():
+        if name == "__metadata__":
+            continue
+        start, end = spec["data_offsets"]
+        array = np.frombuffer(data[start:end], dtype=_DTYPES[spec["dtype"]]).reshape(spec["shape"])
+        tensors[name] = array
+    return tensors
+
+
+@attrs.frozen
+class StaticModel:
+    tokenizer: Tokenizer
+    vectors: np.ndarray  # float32, one row per token (or per `mapping` entry)
+    weights: np.ndarray | None  # per token, multiplies its vector
+    mapping: np.ndarray | None  # token id -> row of `vectors`
+
+    @classmethod
+    def load(cls, directory: Path) -> StaticModel:
+        tensors = read_safetensors(directory / "model.safetensors")
+        vectors = np.asarray(tensors["embeddings"], dtype=np.float32)
+        weights = tensors.get("weights")
+        mapping = tensors.get("mapping")
+        return cls(
+            Tokenizer.from_file(str(directory / "tokenizer.json")),
+            vectors,
+            None if weights is None else np.asarray(weights, dtype=np.float32),
+            None if mapping is None else np.asarray(mapping, dtype=np.int64),
+        )
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """One unit-length float32 row per text (zeros for a text with no known token)."""
+        rows = np.zeros((len(texts), self.vectors.shape[1]), dtype=np.float32)
+        known = len(self.mapping) if self.mapping is not None else len(self.vectors)
+        for i, encoding in enumerate(self.tokenizer.encode_batch(list(texts), add_special_tokens=False)):
+            ids = np.asarray(encoding.ids[:MAX_TOKENS], dtype=np.int64)
+            ids = ids[ids < known]
+            if len(ids) == 0:
+                continue
+            picked = self.vectors[ids if self.mapping is None else self.mapping[ids]]
+            if self.weights is not None:
+                picked = picked * self.weights[ids, None]
+            rows[i] = picked.mean(axis=0)
+        norms = np.linalg.norm(rows, axis=1, keepdims=True)
+        return rows / np.where(norms == 0, 1, norms)
+
+
+def _fetch(name: str) -> Path:
+    """A hub model's directory, downloaded into the Hugging Face cache on first use."""
+    import huggingface_hub  # only when a model is named rather than a directory
+
+    where: str = huggingface_hub.snapshot_download(  # pyright: ignore[reportUnknownMemberType]
+        repo_id=name, allow_patterns=list(FILES)
+    )
+    return Path(where)
+
+
+class LocalEmbedder:
+    """The `[llm] embeddings = "local"` model: loaded on first use, one text batch at a time, off the event loop."""
+
+    def __init__(self, source: str = DEFAULT_MODEL) -> None:
+        self.model = f"local:{source}"  # the name its vectors are stored under
+        self._source = source
+        self._loaded: StaticModel | None = None
+        self._failed_at: float | None = None
+        self._lock = asyncio.Lock()
+
+    def _load(self) -> StaticModel:
+        directory = Path(self._source).expanduser()
+        if not directory.is_dir():
+            directory = _fetch(self._source)
+        return StaticModel.load(directory)
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray | None:
+        """One unit-length float32 row per text, or None (logged) while the model cannot be had."""
+        async with self._lock:
+            if self._loaded is None:
+                if self._failed_at is not None and time.monotonic() - self._failed_at < RETRY_AFTER_S:
+                    return None
+                try:
+                    self._loaded = await asyncio.to_thread(self._load)
+                except Exception as exc:
+                    self._failed_at = time.monotonic()
+                    _log.warning(
+                        "embedding model %s could not be loaded: %s: %s", self._source, type(exc).__name__, exc
+                    )
+                    return None
+            model = self._loaded
+            return await asyncio.to_thread(model.encode, list(texts))
