@@ -14,6 +14,7 @@ from bot.discord.corrections import (
     TRANSCRIPT,
     actor_of,
     answer_for,
+    answer_id_on,
     correction_form,
     form_title,
     saved_notice,
@@ -100,11 +101,14 @@ class CorrectThisAnswer(
         discord: DiscordSettings = lightbulb.di.INJECTED,
     ) -> None:
         require_reading(ctx.member)
-        found = await answers.shown_as(ctx.channel_id, self.target.id)
-        if found is None:
+        answer_id = answer_id_on(self.target, ctx.interaction.application_id)
+        if answer_id is None:  # a long answer's earlier messages carry no buttons
+            shown = await answers.shown_as(ctx.channel_id, self.target.id)
+            answer_id = shown.id if shown is not None else None
+        if answer_id is None:
             raise NotFound("That message is not one of the bot's answers: use this on an answer the bot gave.")
         actor = Actor(ctx.user.id, ctx.guild_id, ctx.channel_id, message_id=self.target.id)
-        answer = await answer_for(answers, found.id, actor, discord.dm_review_guild)
+        answer = await answer_for(answers, answer_id, actor, discord.dm_review_guild)
         await ctx.respond_with_modal(
             form_title(answer), keys.custom_id(keys.CORRECTION_MODAL, answer.id), components=correction_form(answer)
         )

@@ -74,6 +74,22 @@ def actor_of(interaction: hikari.ComponentInteraction | hikari.ModalInteraction)
     )
 
 
+def answer_id_on(message: hikari.Message, bot_id: int) -> int | None:
+    """The answer whose Correct button is on one of the bot's messages (Discord resolves the message, and only the bot
+    writes its components): found even before the answer's message ids are stored, a moment after it is shown."""
+    if message.author.id != bot_id:
+        return None
+    for row in message.components:
+        if not isinstance(row, hikari.ActionRowComponent):
+            continue
+        for component in row.components:
+            if isinstance(component, hikari.ButtonComponent) and component.custom_id:
+                prefix, _, metadata = component.custom_id.partition(":")
+                if prefix == keys.CORRECT_BUTTON and metadata.isdigit() and len(metadata) <= 20:
+                    return int(metadata)
+    return None
+
+
 async def answer_for(answers: AnswerStore, answer_id: int, actor: Actor, dm_review_guild: int | None) -> Answer:
     """The answer, if the actor may open it for correcting (see `check_may_correct`) and someone reviews it."""
     answer = await answers.get(answer_id)
