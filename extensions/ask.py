@@ -21,7 +21,7 @@ from bot.discord.replies import Asker, ChannelTarget, InteractionTarget
 from bot.discord.settings import DiscordSettings
 from bot.discord.threads import ConversationThreads
 from bot.discord.voice_rooms import VoiceRooms, caller_channel
-from bot.errors import AfterAnswer, InvalidInput, NotFound
+from bot.errors import AfterAnswer, InvalidInput, NotAllowed, NotFound
 from bot.llm.answering import Answerer
 from bot.llm.settings import LLMSettings
 from bot.speech.tts import SpeechEngine
@@ -158,6 +158,8 @@ class AskAboutThisMessage(
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context) -> None:
         require_reading(ctx.member)
+        if self.target.flags & hikari.MessageFlag.EPHEMERAL:  # shown to the caller alone: Discord keeps no copy to read
+            raise InvalidInput("That message is only shown to you. Ask with `/ask private: True` instead.")
         if not (self.target.content or "").strip() and not picture_attachments(self.target):
             raise InvalidInput("That message has no text or pictures to ask about.")
         await ctx.respond_with_modal(
@@ -183,6 +185,8 @@ async def on_ask_about(
         message = await interaction.app.rest.fetch_message(interaction.channel_id, message_id)
     except hikari.NotFoundError:
         raise NotFound("That message is not in this channel any more.") from None
+    except hikari.ForbiddenError:
+        raise NotAllowed("The bot may not read this channel's messages, so it cannot answer about them.") from None
     pictures = picture_attachments(message)[: llm.max_images]
     if pictures:
         try:

@@ -208,7 +208,8 @@ async def list_page(
     if page.total == 0:
         return Card("No corrections match.", [], [])
     lines = [
-        f"{STATUS_EMOJI[c.status]} **#{c.id}** by <@{c.author_id}> · answer #{c.answer_id} · {snippet(c, viewer)}"
+        f"{STATUS_EMOJI[c.status]} **#{c.id}** {'👍 endorsed' if c.kind == 'endorsement' else 'by'} <@{c.author_id}> · "
+        f"answer #{c.answer_id} · {snippet(c, viewer)}"
         for c in page.items
     ]
     embed = hikari.Embed(title="Corrections", description="\n".join(lines), color=0x3498DB)

@@ -139,6 +139,8 @@ async def test_answers_voted_good_are_reviewed_and_exported_as_supervised_exampl
         again = discord.slash("corrections", subcommand="endorse", options={"min_votes": 2}, user=discord.admin)
         assert "No public answer has 2 or more 👍" in await reply_text(again), "queued once"
 
+        listed = discord.slash("corrections", subcommand="list", user=eve)
+        assert f"**#2** 👍 endorsed <@{discord.admin.id}> · answer #1" in await reply_text(listed)
         review = discord.slash("corrections", subcommand="review", user=discord.admin)
         card = await reply_text(review)
         assert "Correction #1" in card and "What is 3 + 3?" in card

@@ -130,3 +130,10 @@ async def test_ask_about_refuses_what_the_caller_cannot_read(
         forged = discord.submit_modal(f"ask-about:{secret.id}", {"question": "What does it say?"}, user=eve)
         assert "not in this channel" in await refusal(forged)
         assert openai_fake.chat_requests == [], "nothing reached the model"
+
+        # A private answer is shown to its asker alone, and Discord keeps no copy the bot could read.
+        private = discord.slash("ask", options={"question": "just for me", "private": True})
+        await private.wait(final)
+        assert private.original is not None
+        own = discord.message_command(ASK_ABOUT, private.original)
+        assert "only shown to you" in await refusal(own)
