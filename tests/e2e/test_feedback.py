@@ -4,11 +4,40 @@ the review queue puts most-voted wrong answers first, and 👍 answers become re
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.fakes.discord import Event, FakeDiscord, InteractionHandle, Message, User
 from tests.fakes.harness import running_bot
 from tests.fakes.openai import FakeOpenAI
+
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+
+
+def drop_everything(conn: sa.Connection) -> None:
+    reflected = sa.MetaData()
+    reflected.reflect(conn)
+    reflected.drop_all(conn)
+
+
+@pytest.fixture(params=BACKENDS)
+async def storage(request: pytest.FixtureRequest) -> AsyncIterator[dict[str, Any]]:
+    """Where the bot keeps votes: its own SQLite file (the harness default), or an emptied PostgreSQL database."""
+    if request.param == "sqlite":
+        yield {}
+        return
+    url = os.environ["TEST_DATABASE_URL"]
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.run_sync(drop_everything)
+    await engine.dispose()
+    yield {"url": url}
 
 
 def final(e: Event) -> bool:
@@ -39,11 +68,11 @@ async def vote(discord: FakeDiscord, message: Message, which: str, user: User) -
 
 
 async def test_votes_are_one_per_member_change_and_survive_a_restart(
-    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path, storage: dict[str, Any]
 ) -> None:
     eve = discord.make_user("eve")
     openai_fake.reply("The Moon is made of cheese.")
-    async with running_bot(discord, openai_fake, tmp_path):
+    async with running_bot(discord, openai_fake, tmp_path, storage=storage):
         answer = await ask(discord, "What is the Moon made of?")
         # Correct, 👍 and 👎 share one row of the answer's message.
         assert [c["emoji"]["name"] for c in answer.components[0]["components"][1:]] == ["👍", "👎"]
@@ -56,7 +85,7 @@ async def test_votes_are_one_per_member_change_and_survive_a_restart(
         assert "👍 2 · 👎 0" in theirs.content
         calls = len(openai_fake.chat_requests)
 
-    async with running_bot(discord, openai_fake, tmp_path):
+    async with running_bot(discord, openai_fake, tmp_path, storage=storage):
         # After a restart the buttons still work; eve changes her mind, and 👎 asks what was wrong.
         down = await vote(discord, answer, "down", eve)
         assert down.modal is not None and down.modal["title"] == "👎 noted. What was wrong? Correct it"
@@ -112,10 +141,10 @@ async def test_the_review_queue_shows_the_most_voted_wrong_answer_first(
 
 
 async def test_answers_voted_good_are_reviewed_and_exported_as_supervised_examples(
-    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path, storage: dict[str, Any]
 ) -> None:
     eve, finn = discord.make_user("eve"), discord.make_user("finn")
-    async with running_bot(discord, openai_fake, tmp_path):
+    async with running_bot(discord, openai_fake, tmp_path, storage=storage):
         liked = await ask(discord, "What is 2 + 2?")  # answered "Answer to: What is 2 + 2?"
         corrected = await ask(discord, "What is 3 + 3?")
         once = await ask(discord, "What is 4 + 4?")
