@@ -53,6 +53,7 @@ from bot.store.model_tests import ModelTestStore
 from bot.store.personas import PersonaStore
 from bot.store.requests import JobRequestStore
 from bot.store.threads import ThreadStore
+from bot.store.votes import VoteStore
 from bot.testing.job_tests import JobTests
 from bot.testing.runner import ModelTester
 from bot.testing.settings import TestingSettings
@@ -80,6 +81,7 @@ class Services:
     database: Database
     answers: AnswerStore
     corrections: CorrectionStore
+    votes: VoteStore
     guilds: GuildSettingsStore
     openai: openai.AsyncOpenAI
     chat: ChatModel
@@ -154,6 +156,7 @@ def register(client: lightbulb.Client, services: Services, settings: Settings) -
         (VoiceSettings, settings.voice),
         (AnswerStore, services.answers),
         (CorrectionStore, services.corrections),
+        (VoteStore, services.votes),
         (GuildSettingsStore, services.guilds),
         (JobStore, services.jobs),
         (JobRequestStore, services.requests),
@@ -353,6 +356,7 @@ def build(
         database=database,
         answers=answers,
         corrections=corrections,
+        votes=VoteStore(database),
         guilds=guilds,
         openai=openai_client,
         chat=chat,

@@ -1,4 +1,4 @@
-"""/ask, and answering mentions, DMs and messages in chat channels."""
+"""/ask, "Ask about this message", and answering mentions, DMs and messages in chat channels."""
 
 from __future__ import annotations
 
@@ -7,18 +7,28 @@ import re
 
 import hikari
 import lightbulb
+import yuyo
 
+from bot.discord import custom_ids as keys
+from bot.discord.asking_about import QUESTION, about_form, question_about, quoted
 from bot.discord.errors import describe_error
+from bot.discord.forms import submitted
+from bot.discord.handlers import Handlers
 from bot.discord.hearing import audio_attachment
+from bot.discord.permissions import require_reading
 from bot.discord.pictures import picture_attachments
 from bot.discord.replies import Asker, ChannelTarget, InteractionTarget
 from bot.discord.settings import DiscordSettings
 from bot.discord.threads import ConversationThreads
 from bot.discord.voice_rooms import VoiceRooms, caller_channel
-from bot.errors import AfterAnswer, InvalidInput
+from bot.errors import AfterAnswer, InvalidInput, NotAllowed, NotFound
+from bot.llm.answering import Answerer
+from bot.llm.settings import LLMSettings
 from bot.speech.tts import SpeechEngine
 
 loader = lightbulb.Loader()
+handlers = Handlers()
+loader.add(handlers)
 _log = logging.getLogger(__name__)
 
 
@@ -134,3 +144,65 @@ async def on_message(
             await rest.create_message(message.channel_id, notice, reply=message.id, user_mentions=False)
         except hikari.HTTPError as send_error:
             _log.warning("could not tell %s about an error: %s", message.author.id, send_error)
+
+
+@loader.command
+class AskAboutThisMessage(
+    lightbulb.MessageCommand,
+    name="Ask about this message",
+    description="",
+    contexts=[hikari.ApplicationContextType.GUILD],
+):
+    """On any message, under Apps: a short form for the question, answered with that message as context."""
+
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context) -> None:
+        require_reading(ctx.member)
+        if self.target.flags & hikari.MessageFlag.EPHEMERAL:  # shown to the caller alone: Discord keeps no copy to read
+            raise InvalidInput("That message is only shown to you. Ask with `/ask private: True` instead.")
+        if not (self.target.content or "").strip() and not picture_attachments(self.target):
+            raise InvalidInput("That message has no text or pictures to ask about.")
+        await ctx.respond_with_modal(
+            "Ask about this message", keys.custom_id(keys.ASK_ABOUT_MODAL, self.target.id), components=about_form()
+        )
+
+
+@handlers.modal(keys.ASK_ABOUT_MODAL)
+async def on_ask_about(
+    ctx: yuyo.ModalContext,
+    asker: Asker = lightbulb.di.INJECTED,
+    answerer: Answerer = lightbulb.di.INJECTED,
+    llm: LLMSettings = lightbulb.di.INJECTED,
+) -> None:
+    interaction = ctx.interaction
+    # The form's id is as untrusted as any: the message is read from the channel the member acts in, if they may.
+    require_reading(interaction.member)
+    (message_id,) = keys.ids(ctx.id_metadata, 1)
+    question = submitted(interaction).get(QUESTION, "").strip()
+    if not question:
+        raise InvalidInput("Write a question about the message.")
+    try:
+        message = await interaction.app.rest.fetch_message(interaction.channel_id, message_id)
+    except hikari.NotFoundError:
+        raise NotFound("That message is not in this channel any more.") from None
+    except hikari.ForbiddenError:
+        raise NotAllowed("The bot may not read this channel's messages, so it cannot answer about them.") from None
+    pictures = picture_attachments(message)[: llm.max_images]
+    if pictures:
+        try:
+            await answerer.check_takes_images(interaction.guild_id)
+        except InvalidInput:  # this model reads words only: the question goes on with the message's text
+            pictures = []
+    await asker.admit(interaction.user.id, None, pictures)
+    await ctx.defer(ephemeral=False)
+    await asker.reply(
+        InteractionTarget(interaction),
+        guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id,
+        user_id=interaction.user.id,
+        typed=question_about(message, question, len(pictures)),
+        audio=None,
+        route="slash",
+        pictures=pictures,
+        quote=quoted(message, question, interaction.user),
+    )

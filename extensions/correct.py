@@ -1,7 +1,9 @@
-"""/correct and the Correct button: open the correction form for an answer the caller could already see."""
+"""/correct, the Correct button and "Correct this answer" on a message: open the correction form for an answer the
+caller could already see."""
 
 from __future__ import annotations
 
+import hikari
 import lightbulb
 import yuyo
 
@@ -12,6 +14,7 @@ from bot.discord.corrections import (
     TRANSCRIPT,
     actor_of,
     answer_for,
+    answer_id_on,
     correction_form,
     form_title,
     saved_notice,
@@ -19,6 +22,7 @@ from bot.discord.corrections import (
 from bot.discord.forms import submitted
 from bot.discord.handlers import Handlers
 from bot.discord.message_split import clip
+from bot.discord.permissions import require_reading
 from bot.discord.settings import DiscordSettings
 from bot.errors import NotFound
 from bot.store.answers import AnswerStore
@@ -74,6 +78,36 @@ class Correct(lightbulb.SlashCommand, name="correct", description="Correct one o
         else:
             answer_id = self.answer
         actor = Actor(ctx.user.id, ctx.guild_id, ctx.channel_id)
+        answer = await answer_for(answers, answer_id, actor, discord.dm_review_guild)
+        await ctx.respond_with_modal(
+            form_title(answer), keys.custom_id(keys.CORRECTION_MODAL, answer.id), components=correction_form(answer)
+        )
+
+
+@loader.command
+class CorrectThisAnswer(
+    lightbulb.MessageCommand,
+    name="Correct this answer",
+    description="",
+    contexts=[hikari.ApplicationContextType.GUILD, hikari.ApplicationContextType.BOT_DM],
+):
+    """On one of the bot's answers, under Apps: the same form, under the same rule, as its Correct button."""
+
+    @lightbulb.invoke
+    async def invoke(
+        self,
+        ctx: lightbulb.Context,
+        answers: AnswerStore = lightbulb.di.INJECTED,
+        discord: DiscordSettings = lightbulb.di.INJECTED,
+    ) -> None:
+        require_reading(ctx.member)
+        answer_id = answer_id_on(self.target, ctx.interaction.application_id)
+        if answer_id is None:  # a long answer's earlier messages carry no buttons
+            shown = await answers.shown_as(ctx.channel_id, self.target.id)
+            answer_id = shown.id if shown is not None else None
+        if answer_id is None:
+            raise NotFound("That message is not one of the bot's answers: use this on an answer the bot gave.")
+        actor = Actor(ctx.user.id, ctx.guild_id, ctx.channel_id, message_id=self.target.id)
         answer = await answer_for(answers, answer_id, actor, discord.dm_review_guild)
         await ctx.respond_with_modal(
             form_title(answer), keys.custom_id(keys.CORRECTION_MODAL, answer.id), components=correction_form(answer)

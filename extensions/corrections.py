@@ -24,6 +24,7 @@ from bot.discord.settings import DiscordSettings
 from bot.errors import InvalidInput, NotFound
 from bot.llm.settings import LLMSettings
 from bot.store.corrections import CorrectionStore
+from bot.store.votes import VoteStore
 from bot.training.builder import corrections_dataset
 from bot.training.held_out import split_approved
 from bot.training.settings import TrainingSettings
@@ -167,10 +168,43 @@ async def on_list_page(
 @group.register
 class Stats(lightbulb.SlashCommand, name="stats", description="Corrections by status and by contributor"):
     @lightbulb.invoke
-    async def invoke(self, ctx: lightbulb.Context, corrections: CorrectionStore = lightbulb.di.INJECTED) -> None:
+    async def invoke(
+        self,
+        ctx: lightbulb.Context,
+        corrections: CorrectionStore = lightbulb.di.INJECTED,
+        votes: VoteStore = lightbulb.di.INJECTED,
+    ) -> None:
         if ctx.guild_id is None:
             raise InvalidInput("Corrections are kept per server: run this in a server.")
-        await ctx.respond(embed=stats_embed(await corrections.stats(ctx.guild_id)), ephemeral=True)
+        embed = stats_embed(await corrections.stats(ctx.guild_id), await votes.stats(ctx.guild_id))
+        await ctx.respond(embed=embed, ephemeral=True)
+
+
+@group.register
+class Endorse(
+    lightbulb.SlashCommand,
+    name="endorse",
+    description="Queue answers members voted 👍 (and nobody corrected) for review as training examples (admins)",
+):
+    min_votes = lightbulb.integer("min_votes", "How many 👍 an answer needs (default 3)", default=3, min_value=1)
+
+    @lightbulb.invoke
+    async def invoke(
+        self,
+        ctx: lightbulb.Context,
+        votes: VoteStore = lightbulb.di.INJECTED,
+        discord: DiscordSettings = lightbulb.di.INJECTED,
+    ) -> None:
+        require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, "queue endorsed answers")
+        assert ctx.guild_id is not None
+        endorsed = await votes.endorse(ctx.guild_id, self.min_votes, ctx.user.id)
+        if not endorsed.correction_ids:
+            raise NotFound(f"No public answer has {self.min_votes} or more 👍, more 👍 than 👎, and no correction yet.")
+        await ctx.respond(
+            f"Queued {len(endorsed.correction_ids)} answer(s) with {self.min_votes}+ 👍 for review. Approve them in "
+            "`/corrections review`: approved ones are exported and trained on as supervised examples.",
+            ephemeral=True,
+        )
 
 
 @group.register
@@ -197,6 +231,8 @@ class Export(lightbulb.SlashCommand, name="export", description="Download correc
         assert ctx.guild_id is not None
         await ctx.defer(ephemeral=True)
         found = await corrections.with_status(ctx.guild_id, self.status)
+        if self.format == "dpo":  # an endorsed answer (voted 👍, kept as given) has no worse answer to pair with
+            found = [c for c in found if c.kind == "correction"]
         held_out = ""
         if self.status == "approved":  # the test set stays out of every training file
             parts = split_approved(found, training)

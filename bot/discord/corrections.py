@@ -14,6 +14,7 @@ from bot.discord.settings import DiscordSettings
 from bot.errors import NotFound
 from bot.store.answers import Answer, AnswerStore
 from bot.store.corrections import Actor, Correction, CorrectionStats, CorrectionStore, check_may_correct, review_guild
+from bot.store.votes import Tally, VoteStats
 
 PAGE_SIZE = 10
 STATUS_EMOJI = {"pending": "🕓", "approved": "✅", "rejected": "❌"}
@@ -52,6 +53,16 @@ def form_title(answer: Answer) -> str:
     return "Correct (reviewers will see this answer)" if answer.seen_only_by_asker else "Correct this answer"
 
 
+def wrong_form_title(answer: Answer) -> str:
+    """The form 👎 opens: what was wrong, as a correction (a private answer's form keeps its warning)."""
+    return form_title(answer) if answer.seen_only_by_asker else "👎 noted. What was wrong? Correct it"
+
+
+def voted_notice(tally: Tally) -> str:
+    mine = "👍" if tally.mine == "up" else "👎"
+    return f"Thanks, your {mine} is counted (tap the other to change it). This answer: 👍 {tally.up} · 👎 {tally.down}"
+
+
 def actor_of(interaction: hikari.ComponentInteraction | hikari.ModalInteraction) -> Actor:
     """Who acts, where, and on which message (a modal opened from a button carries that button's message)."""
     message = interaction.message
@@ -61,6 +72,22 @@ def actor_of(interaction: hikari.ComponentInteraction | hikari.ModalInteraction)
         channel_id=int(interaction.channel_id),
         message_id=int(message.id) if message is not None else None,
     )
+
+
+def answer_id_on(message: hikari.Message, bot_id: int) -> int | None:
+    """The answer whose Correct button is on one of the bot's messages (Discord resolves the message, and only the bot
+    writes its components): found even before the answer's message ids are stored, a moment after it is shown."""
+    if message.author.id != bot_id:
+        return None
+    for row in message.components:
+        if not isinstance(row, hikari.ActionRowComponent):
+            continue
+        for component in row.components:
+            if isinstance(component, hikari.ButtonComponent) and component.custom_id:
+                prefix, _, metadata = component.custom_id.partition(":")
+                if prefix == keys.CORRECT_BUTTON and metadata.isdigit() and len(metadata) <= 20:
+                    return int(metadata)
+    return None
 
 
 async def answer_for(answers: AnswerStore, answer_id: int, actor: Actor, dm_review_guild: int | None) -> Answer:
@@ -82,14 +109,19 @@ def saved_notice(correction: Correction, updated: bool) -> str:
 
 
 def review_card(c: Correction) -> tuple[hikari.Embed, list[hikari.api.MessageActionRowBuilder]]:
-    embed = hikari.Embed(title=f"Correction #{c.id} · answer #{c.answer_id}", color=0xF1C40F)
+    endorsed = c.kind == "endorsement"
+    title = f"{'Endorsed answer' if endorsed else 'Correction'} #{c.id} · answer #{c.answer_id}"
+    embed = hikari.Embed(title=title, color=0x2ECC71 if endorsed else 0xF1C40F)
     embed.add_field("Question", clip(c.question, 1024))
     if c.corrected_transcript:
         embed.add_field("Corrected transcript", clip(c.corrected_transcript, 1024))
-    embed.add_field("Bot's answer", clip(c.original_answer, 1024))
-    embed.add_field("Proposed answer", clip(c.corrected_answer, 1024))
+    if endorsed:
+        embed.add_field("Bot's answer, voted good (approve to train on it as is)", clip(c.corrected_answer, 1024))
+    else:
+        embed.add_field("Bot's answer", clip(c.original_answer, 1024))
+        embed.add_field("Proposed answer", clip(c.corrected_answer, 1024))
     if c.note:
-        embed.add_field("Note", clip(c.note, 1024))
+        embed.add_field("Votes" if endorsed else "Note", clip(c.note, 1024))
     if c.private:
         embed.add_field("Privacy", "🔒 This answer was private to its asker; only reviewers see it here.")
     embed.set_footer(f"by user {c.author_id} · model {c.model}")
@@ -176,7 +208,8 @@ async def list_page(
     if page.total == 0:
         return Card("No corrections match.", [], [])
     lines = [
-        f"{STATUS_EMOJI[c.status]} **#{c.id}** by <@{c.author_id}> · answer #{c.answer_id} · {snippet(c, viewer)}"
+        f"{STATUS_EMOJI[c.status]} **#{c.id}** {'👍 endorsed' if c.kind == 'endorsement' else 'by'} <@{c.author_id}> · "
+        f"answer #{c.answer_id} · {snippet(c, viewer)}"
         for c in page.items
     ]
     embed = hikari.Embed(title="Corrections", description="\n".join(lines), color=0x3498DB)
@@ -185,11 +218,12 @@ async def list_page(
     return Card("", [embed], pager_row(keys.CORRECTIONS_PAGE, offset, PAGE_SIZE, page.total, *state))
 
 
-def stats_embed(stats: CorrectionStats) -> hikari.Embed:
+def stats_embed(stats: CorrectionStats, votes: VoteStats) -> hikari.Embed:
     embed = hikari.Embed(title="Corrections", color=0x2ECC71)
     embed.add_field(
         "By status", "\n".join(f"{STATUS_EMOJI[s]} {s}: **{stats.by_status.get(s, 0)}**" for s in STATUS_EMOJI)
     )
     top = [f"<@{a.author_id}>: {a.total} ({a.approved} approved)" for a in stats.by_author[:10]]
     embed.add_field("Top contributors", "\n".join(top) or "nobody yet")
+    embed.add_field("Votes on answers", f"👍 **{votes.up}** · 👎 **{votes.down}** on {votes.answers} answer(s)")
     return embed

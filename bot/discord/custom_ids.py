@@ -6,6 +6,8 @@ from bot.errors import InvalidInput
 
 CORRECT_BUTTON = "correct"  # metadata: answer id
 CORRECTION_MODAL = "correction"  # metadata: answer id
+VOTE_BUTTON = "vote"  # metadata: up|down.answer id
+ASK_ABOUT_MODAL = "ask-about"  # metadata: message id (in the channel the form was opened in)
 REVIEW_BUTTON = "review"  # metadata: action.correction id
 REVIEW_EDIT_MODAL = "review-edit"  # metadata: correction id
 CORRECTIONS_PAGE = "corrections-page"  # metadata: offset.status.author

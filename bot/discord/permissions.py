@@ -114,3 +114,14 @@ def channel_permissions(
     if own is not None and own.type == hikari.PermissionOverwriteType.MEMBER:
         base = (base & ~own.deny) | own.allow
     return base if base & hikari.Permissions.VIEW_CHANNEL else hikari.Permissions.NONE
+
+
+READING = hikari.Permissions.VIEW_CHANNEL | hikari.Permissions.READ_MESSAGE_HISTORY
+
+
+def require_reading(member: hikari.InteractionMember | None) -> None:
+    """Refuse unless the member may read the channel the interaction came from (an interaction's member carries their
+    permissions in that channel, overwrites applied). A client can still show a message after its channel was hidden
+    from the member: what the bot would read out of it must not reach them. DMs (no member) are the user's own."""
+    if member is not None and member.permissions & READING != READING:
+        raise NotAllowed("You cannot read this channel, so the bot will not act on its messages for you.")

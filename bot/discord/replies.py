@@ -1,5 +1,5 @@
 """Answers shown in Discord: the streamed reply (edited at most once per interval, split over several messages when
-long), the persistent Correct button, and the path from a question to a shown answer for /ask and messages."""
+long), the persistent Correct, 👍 and 👎 buttons, the path from a question to a shown answer for /ask and messages."""
 
 from __future__ import annotations
 
@@ -156,10 +156,20 @@ class StreamedReply:
         self._last_update = self._clock()
 
 
-def correct_button(answer_id: int) -> hikari.api.MessageActionRowBuilder:
-    """The persistent Correct button: the answer id travels in the custom id, so it works after a restart."""
-    return hikari.impl.MessageActionRowBuilder().add_interactive_button(
-        hikari.ButtonStyle.SECONDARY, keys.custom_id(keys.CORRECT_BUTTON, answer_id), label="Correct", emoji="✏️"
+def answer_buttons(answer_id: int) -> hikari.api.MessageActionRowBuilder:
+    """The persistent Correct, 👍 and 👎 buttons: the answer id travels in the custom ids, so they work after a
+    restart."""
+    return (
+        hikari.impl.MessageActionRowBuilder()
+        .add_interactive_button(
+            hikari.ButtonStyle.SECONDARY, keys.custom_id(keys.CORRECT_BUTTON, answer_id), label="Correct", emoji="✏️"
+        )
+        .add_interactive_button(
+            hikari.ButtonStyle.SECONDARY, keys.custom_id(keys.VOTE_BUTTON, "up", answer_id), emoji="👍"
+        )
+        .add_interactive_button(
+            hikari.ButtonStyle.SECONDARY, keys.custom_id(keys.VOTE_BUTTON, "down", answer_id), emoji="👎"
+        )
     )
 
 
@@ -216,7 +226,7 @@ async def answer_question(
     on_answer: Callable[[], None] | None = None,
 ) -> Answer | None:
     """Stream the answer into `target` and store it; None when the model failed after part of it was shown.
-    `on_answer` is called once the whole answer is stored, before it is shown with its Correct button.
+    `on_answer` is called once the whole answer is stored, before it is shown with its Correct and vote buttons.
 
     Errors before anything is shown (rate limit, invalid question, provider down) propagate to the caller's error
     path; an error mid-stream keeps the partial text and says the answer was cut off.
@@ -239,7 +249,7 @@ async def answer_question(
             on_answer()
         try:
             message_ids = await shown.finish(
-                text + used_corrections_line(reply.used_corrections) + replaced_line(reply), [correct_button(answer.id)]
+                text + used_corrections_line(reply.used_corrections) + replaced_line(reply), [answer_buttons(answer.id)]
             )
         except Exception as exc:
             # What was shown stays shown; the stored answer is kept out of memory, since the asker never saw it whole.
@@ -299,9 +309,11 @@ class Asker:
         new_conversation: bool = False,
         pictures: Sequence[hikari.Attachment] = (),
         thread: BotThread | None = None,
+        quote: str = "",
     ) -> Answer | None:
         """Answer an admitted question (see `admit`) in `target`; None when the model failed after part was shown.
-        In one of the bot's threads (`thread`), the thread's conversation goes on."""
+        In one of the bot's threads (`thread`), the thread's conversation goes on; `quote` is shown above the answer
+        (what a question about a message is about)."""
         if pictures:  # before downloading anything
             await self._answerer.check_takes_images(guild_id)
         text, transcript, prefix = await heard_question(self._transcriber, audio, typed, self._speech, guild_id)
@@ -327,7 +339,7 @@ class Asker:
             question,
             target,
             interval_s=self._interval,
-            prefix=prefix,
+            prefix=quote + prefix,
             on_answer=lambda: self._metrics.answered(counted),
         )
 

@@ -17,7 +17,7 @@ from bot.conversation.vad import SileroModel
 from bot.conversation.voice_conversation import TurnRecord, VoiceConversation
 from bot.discord.message_split import DISCORD_LIMIT, clip
 from bot.discord.permissions import channel_permissions
-from bot.discord.replies import correct_button
+from bot.discord.replies import answer_buttons
 from bot.errors import InvalidInput, NotAllowed, ServiceUnavailable
 from bot.llm.answering import Answerer
 from bot.metrics import Metrics
@@ -156,7 +156,7 @@ class TranscriptPoster:
             return
         text = clip(f"🎙️ <@{turn.user_id}>: *{turn.transcript}*\n\n{turn.answer_text}", DISCORD_LIMIT)
         message = await self._rest.create_message(
-            self._channel, text, components=[correct_button(turn.answer_id)], user_mentions=False
+            self._channel, text, components=[answer_buttons(turn.answer_id)], user_mentions=False
         )
         await self._answers.set_message_ids(turn.answer_id, [int(message.id)])
         _log.debug("voice turn in guild %s posted to %s", guild_id, self._channel)

@@ -145,6 +145,19 @@ class AnswerStore:
             row = (await conn.execute(sa.select(answers).where(answers.c.id == answer_id))).first()
         return None if row is None else _answer(row)
 
+    async def shown_as(self, channel_id: int, message_id: int) -> Answer | None:
+        """The answer one of whose messages in this channel is `message_id` (message ids are kept as JSON strings)."""
+        shown = sa.cast(answers.c.message_ids, sa.Text).contains(f'"{message_id}"')
+        async with self._db.reading() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(answers).where(answers.c.channel_id == channel_id, shown).order_by(answers.c.id.desc())
+                )
+            ).all()
+        # The text match is a filter; the list decides (a longer id cannot match a quoted one, but be exact anyway).
+        found = [a for a in map(_answer, rows) if message_id in a.message_ids]
+        return found[0] if found else None
+
     async def latest(self, channel_id: int, user_id: int) -> Answer | None:
         """The user's most recent answer in this channel."""
         async with self._db.reading() as conn:

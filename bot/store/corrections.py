@@ -13,10 +13,12 @@ from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.store.answers import Answer, ImageRef, image_refs
 from bot.store.database import Database
 from bot.store.records import from_row, utcnow
-from bot.store.schema import corrections
+from bot.store.schema import answer_votes, corrections
 from bot.store.search_terms import index_text
 
 Status = Literal["pending", "approved", "rejected"]
+# correction: a member's fix; endorsement: an answer members voted 👍, queued for review as it was given.
+Kind = Literal["correction", "endorsement"]
 STATUSES: tuple[Status, ...] = ("pending", "approved", "rejected")
 # Discord's modal text inputs hold at most 4,000 characters; notes are kept shorter.
 MAX_CORRECTION_CHARS = 4000
@@ -47,6 +49,7 @@ class Correction:
     # What the answer's model was given: its persona (None for answers older than personas) and pictures.
     system_prompt: str | None = None
     images: tuple[ImageRef, ...] = ()
+    kind: Kind = "correction"
 
     @property
     def question_for_training(self) -> str:
@@ -213,13 +216,18 @@ class CorrectionStore:
         return None if row is None else _correction(row)
 
     async def next_pending(self, guild_id: int | None) -> Correction | None:
-        """The review queue's head: the oldest pending correction in the guild."""
+        """The review queue's head: the pending correction whose answer members voted 👎 most, oldest first."""
+        down = (
+            sa.select(sa.func.count())
+            .where(answer_votes.c.answer_id == corrections.c.answer_id, answer_votes.c.vote == "down")
+            .scalar_subquery()
+        )
         async with self._db.reading() as conn:
             row = (
                 await conn.execute(
                     sa.select(*_SHOWN)
                     .where(corrections.c.guild_id == guild_id, corrections.c.status == "pending")
-                    .order_by(corrections.c.id)
+                    .order_by(down.desc(), corrections.c.id)
                     .limit(1)
                 )
             ).first()
@@ -293,7 +301,8 @@ class CorrectionStore:
                 Contributor(int(r.author_id), int(r.total), int(r.approved or 0))
                 for r in await conn.execute(
                     sa.select(corrections.c.author_id, sa.func.count().label("total"), approved.label("approved"))
-                    .where(corrections.c.guild_id == guild_id)
+                    # An endorsement is the voters' work, not the admin's who queued it.
+                    .where(corrections.c.guild_id == guild_id, corrections.c.kind == "correction")
                     .group_by(corrections.c.author_id)
                     .order_by(sa.desc("total"), corrections.c.author_id)
                 )

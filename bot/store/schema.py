@@ -110,6 +110,8 @@ corrections = sa.Table(
     sa.Column("system_prompt", sa.Text, nullable=True),
     sa.Column("images", sa.JSON, nullable=True),
     sa.Column("status", sa.String(16), nullable=False),  # pending | approved | rejected
+    # correction: a member's fix; endorsement: an answer members voted 👍, queued as is (its text is the answer's).
+    sa.Column("kind", sa.String(16), nullable=False, default="correction", server_default="correction"),
     sa.Column("reviewer_id", Id, nullable=True),
     sa.Column("reviewed_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -126,6 +128,19 @@ corrections = sa.Table(
         sqlite_where=sa.text("status = 'pending'"),
         postgresql_where=sa.text("status = 'pending'"),
     ),
+)
+
+# One member's 👍/👎 on one answer (changeable: a second vote replaces the first). guild_id is the answer's.
+answer_votes = sa.Table(
+    "answer_votes",
+    metadata,
+    sa.Column("answer_id", sa.Integer, sa.ForeignKey("answers.id"), primary_key=True),
+    sa.Column("user_id", Id, primary_key=True),
+    sa.Column("guild_id", Id, nullable=True),
+    sa.Column("vote", sa.String(8), nullable=False),  # up | down
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_answer_votes_guild", "guild_id", "vote"),
 )
 
 training_jobs = sa.Table(

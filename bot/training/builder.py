@@ -70,5 +70,7 @@ def corrections_dataset(corrections: Iterable[Correction], method: Method, defau
             tuple(i.url for i in c.images),
         )
         for c in corrections
+        # An endorsement (an answer voted 👍, kept as given) has no worse answer to prefer it over.
+        if method == "sft" or c.kind == "correction"
     ]
     return jsonl(examples, method)

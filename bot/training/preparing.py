@@ -106,11 +106,16 @@ class DatasetPreparer:
             raise NotFound(
                 f"All {len(parts.held_out)} approved corrections are held out as the test set. Approve more first."
             )
+        method = ask.method or "sft"
+        # An endorsed answer (voted 👍, kept as given) has no worse answer to make a preference pair with.
+        training = [c for c in parts.training if method == "sft" or c.kind == "correction"]
+        if not training:
+            raise NotFound("The approved examples are all endorsed answers, which make no DPO pairs: train with SFT.")
         raw = self._prepared.new_path(".raw")
         try:
-            data = corrections_dataset(parts.training, ask.method or "sft", default_system_prompt)
+            data = corrections_dataset(training, method, default_system_prompt)
             await asyncio.to_thread(raw.write_bytes, data)
-            described = f"{len(parts.training)} approved corrections ({len(parts.held_out)} held out for testing)"
+            described = f"{len(training)} approved corrections ({len(parts.held_out)} held out for testing)"
             return await self._prepare(raw, "jsonl", ask, described)
         finally:
             raw.unlink(missing_ok=True)

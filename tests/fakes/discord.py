@@ -289,6 +289,8 @@ class Message:
     interaction_token: str | None = None
     edits: int = 0
     deleted: bool = False
+    # A user's message: its attachments as they were posted (served by the fake, so a bot may download them).
+    posted_attachments: list[Json] = attrs.field(factory=list[Json])
 
     @property
     def custom_ids(self) -> list[str]:
@@ -755,13 +757,21 @@ class FakeDiscord:
         }
 
     def _interaction(
-        self, kind: int, data: Json, *, user: User, channel_id: int | None, guild_id: int | None, message: Json | None
+        self,
+        kind: int,
+        data: Json,
+        *,
+        user: User,
+        channel_id: int | None,
+        guild_id: int | None,
+        message: Json | None,
+        check_view: bool = True,
     ) -> InteractionHandle:
         interaction_id = self.snowflake()
         token = f"itoken-{interaction_id}"
         guild = guild_id
         channel = channel_id or (self.channel_id if guild is not None else self.dm_channel(user))
-        if guild is not None and not self.permissions_in(user, channel) & VIEW_CHANNEL:
+        if check_view and guild is not None and not self.permissions_in(user, channel) & VIEW_CHANNEL:
             raise AssertionError(
                 f"{user.name} cannot see channel {channel}: Discord offers them nothing to act on there"
             )
@@ -907,11 +917,15 @@ class FakeDiscord:
         self.dispatch("INTERACTION_CREATE", handle.payload)
         return handle
 
-    def click(self, message: Message, custom_id: str, *, user: User | None = None) -> InteractionHandle:
-        """Press a button on a message the bot sent."""
-        assert custom_id in message.custom_ids, f"{custom_id!r} is not on the message ({message.custom_ids})"
+    def click(
+        self, message: Message, custom_id: str, *, user: User | None = None, unchecked: bool = False
+    ) -> InteractionHandle:
+        """Press a button on a message the bot sent. `unchecked=True` sends a custom id that is not on the message, or
+        a click on an ephemeral message of another user (a modified client's request), to prove the bot's own checks."""
         acting = user or self.member
-        if message.flags & EPHEMERAL and message.interaction_token is not None:
+        if not unchecked:
+            assert custom_id in message.custom_ids, f"{custom_id!r} is not on the message ({message.custom_ids})"
+        if not unchecked and message.flags & EPHEMERAL and message.interaction_token is not None:
             owner = self.interactions[message.interaction_token].user_id
             assert owner == acting.id, "an ephemeral message is shown only to the user it answered"
         data = {"custom_id": custom_id, "component_type": 2}
@@ -922,6 +936,41 @@ class FakeDiscord:
             channel_id=message.channel_id,
             guild_id=message.guild_id,
             message=self.message_payload(message),
+        )
+        self.dispatch("INTERACTION_CREATE", handle.payload)
+        return handle
+
+    def message_command(
+        self, name: str, message: Message, *, user: User | None = None, unchecked: bool = False
+    ) -> InteractionHandle:
+        """Use a message command ("Apps" on a message): a type-2 interaction with `data.type` 3, `target_id` and the
+        message in `resolved.messages`, sent from the message's channel. Like Discord, only on a message the user is
+        shown: an ephemeral one only to whom it answered, and only in a channel they can see. `unchecked=True` sends
+        it anyway (a stale client whose channel was hidden meanwhile, or a modified one), with the permissions
+        Discord computes now, to prove the bot's own checks."""
+        acting = user or self.member
+        if not unchecked and message.flags & EPHEMERAL and message.interaction_token is not None:
+            owner = self.interactions[message.interaction_token].user_id
+            assert owner == acting.id, "an ephemeral message is shown only to the user it answered"
+        command = self._command_named(name, message.guild_id)
+        assert command.get("type") == 3, f"no message command {name!r} is registered"
+        data: Json = {
+            "id": command["id"],
+            "name": name,
+            "type": 3,
+            "target_id": str(message.id),
+            "resolved": {"messages": {str(message.id): self.message_payload(message)}},
+        }
+        if message.guild_id is not None:
+            data["guild_id"] = str(message.guild_id)
+        handle = self._interaction(
+            2,
+            data,
+            user=acting,
+            channel_id=message.channel_id,
+            guild_id=message.guild_id,
+            message=None,
+            check_view=not unchecked,
         )
         self.dispatch("INTERACTION_CREATE", handle.payload)
         return handle
@@ -999,7 +1048,14 @@ class FakeDiscord:
             payload["member"] = member
         # Kept, as Discord keeps it: the bot may fetch it, reply to it or open a thread on it, but not edit it.
         self.messages[message_id] = Message(
-            message_id, channel, guild, user, content=content, flags=flags, interaction_token=None
+            message_id,
+            channel,
+            guild,
+            user,
+            content=content,
+            flags=flags,
+            interaction_token=None,
+            posted_attachments=list(attachments or []),
         )
         self.dispatch("MESSAGE_CREATE", payload)
         return payload
@@ -1427,7 +1483,8 @@ class FakeDiscord:
                     **({"content_type": a.content_type} if a.content_type else {}),
                 }
                 for a in message.attachments
-            ],
+            ]
+            + message.posted_attachments,
             "embeds": message.embeds,
             "pinned": False,
             "type": 19 if message.reply_to else 0,
@@ -1576,7 +1633,8 @@ class FakeDiscord:
             message = self._new_message(channel, guild, data, files, reply_to=reply_to)
             return web.json_response(self.message_payload(message))
         message = self.messages.get(int(target or 0))
-        if message is None or message.deleted or message.channel_id != channel:
+        # An ephemeral message lives in its interaction alone: the channel's endpoints do not know it.
+        if message is None or message.deleted or message.channel_id != channel or message.flags & EPHEMERAL:
             return web.json_response(UNKNOWN_MESSAGE, status=404)
         if method == "PATCH":
             if message.author.id != self.bot_user.id:

@@ -18,7 +18,7 @@ if sys.version_info >= (3, 14):
 else:
     from backports import zstd
 
-from tests.fakes.discord import IS_VOICE_MESSAGE, FakeDiscord, Message, shard_of
+from tests.fakes.discord import IS_VOICE_MESSAGE, VIEW_CHANNEL, FakeDiscord, Message, shard_of
 
 
 @pytest.fixture
@@ -96,6 +96,33 @@ def test_dm_autocomplete_component_and_modal_interactions_are_read_by_hikari(
     modal = factory.deserialize_interaction(discord.submit_modal("correction:7", {"corrected": "Paris"}).payload)
     assert isinstance(modal, hikari.ModalInteraction)
     assert modal.components[0].components[0].value == "Paris"
+
+
+def test_a_message_command_is_read_by_hikari_and_offered_only_on_messages_the_user_sees(
+    discord: FakeDiscord, factory: hikari.api.EntityFactory
+) -> None:
+    discord.commands[discord.guild_id] = [
+        discord._stored_command({"name": "Ask about this message", "type": 3}, discord.guild_id)  # pyright: ignore[reportPrivateUsage]
+    ]
+    picture = discord.attachment("cat.png", b"png", "image/png")
+    posted = discord.post_message("look at this", attachments=[picture])
+    message = discord.messages[int(posted["id"])]
+    interaction = factory.deserialize_interaction(discord.message_command("Ask about this message", message).payload)
+    assert isinstance(interaction, hikari.CommandInteraction)
+    assert interaction.command_type == hikari.CommandType.MESSAGE
+    assert interaction.target_id == message.id and interaction.resolved is not None
+    target = interaction.resolved.messages[hikari.Snowflake(message.id)]
+    assert target.content == "look at this" and target.attachments[0].url == picture["url"]
+
+    hidden = discord.make_user("hidden")
+    discord.deny(discord.channel_id, VIEW_CHANNEL, user=hidden)
+    with pytest.raises(AssertionError, match="cannot see"):
+        discord.message_command("Ask about this message", message, user=hidden)
+    stale = factory.deserialize_interaction(
+        discord.message_command("Ask about this message", message, user=hidden, unchecked=True).payload
+    )
+    assert isinstance(stale, hikari.CommandInteraction) and stale.member is not None
+    assert not stale.member.permissions & hikari.Permissions.VIEW_CHANNEL
 
 
 def test_voice_message_create_is_read_by_hikari(discord: FakeDiscord, factory: hikari.api.EntityFactory) -> None:

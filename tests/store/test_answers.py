@@ -233,3 +233,16 @@ async def test_a_conversation_shared_by_a_thread_holds_public_turns_only(db: Dat
     assert [t.question for t in own] == ["public", "in the thread", "a private ask in the thread"]
     other = await store.conversation("c", limit=10, private_asker=PrivateAsker(20, 1))
     assert [t.question for t in other] == ["public", "in the thread"]
+
+
+async def test_an_answer_is_found_by_any_of_its_messages_in_its_channel(db: Database) -> None:
+    store = AnswerStore(db)
+    big = 1_234_567_890_123_456_789
+    long_answer = await store.add(NewAnswer(5, 20, 1, "c1", "slash", "m", "Long?", "…"), message_ids=[big, big + 1])
+    await store.add(NewAnswer(5, 20, 1, "c1", "slash", "m", "Other?", "…"), message_ids=[big + 10])
+    first = await store.shown_as(20, big)
+    assert first is not None and first.id == long_answer.id
+    last = await store.shown_as(20, big + 1)
+    assert last is not None and last.id == long_answer.id
+    assert await store.shown_as(21, big) is None, "only in its own channel"
+    assert await store.shown_as(20, big // 10) is None, "a prefix of an id is not the id"
