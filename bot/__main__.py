@@ -7,8 +7,9 @@ import logging
 import sys
 from pathlib import Path
 
-from bot.config import Config, advice, load_config
+from bot.config import Config, advice, deadlines, load_config
 from bot.errors import ConfigError
+from bot.llm.retirements import Clock, utc_now
 
 
 def _load(path: Path | None) -> Config | None:
@@ -22,7 +23,7 @@ def _load(path: Path | None) -> Config | None:
         return None
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, clock: Clock = utc_now) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="A Discord bot that a community teaches.")
     parser.add_argument("command", nargs="?", choices=["run", "check"], default="run")
     parser.add_argument("--config", type=Path, default=None, help="path to config.toml (default: ./config.toml)")
@@ -35,11 +36,13 @@ def main(argv: list[str] | None = None) -> int:
         print("Configuration OK.")
         for line in advice(config.settings):
             print(f"  note: {line}")
+        for line in deadlines(config.settings, clock()):
+            print(f"  dated: {line}")
         return 0
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     # Alembic narrates every start ("Context impl ..."); bot.store.migrate logs what actually changed.
     logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
-    for line in advice(config.settings):
+    for line in advice(config.settings) + deadlines(config.settings, clock()):
         logging.getLogger("bot").warning("%s", line)
     from bot.app import build  # imported here so `check` stays fast and light
     from bot.launch import run

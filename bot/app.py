@@ -19,6 +19,7 @@ import extensions
 from bot.config import Config, Settings
 from bot.conversation.settings import ConversationSettings
 from bot.discord.health import Readiness, count_interactions, shard_latencies
+from bot.discord.model_notices import ModelNotices
 from bot.discord.replies import Asker
 from bot.discord.settings import DiscordSettings
 from bot.discord.threads import ConversationThreads
@@ -30,7 +31,9 @@ from bot.llm.answering import Answerer
 from bot.llm.chat import ChatModel
 from bot.llm.embeddings import Embedder
 from bot.llm.endpoint import load_client_parts, warn_if_endpoint_unusable
+from bot.llm.outages import ModelOutages
 from bot.llm.references import References
+from bot.llm.retirements import Clock, utc_now
 from bot.llm.settings import LLMSettings
 from bot.metrics import Metrics
 from bot.speech.settings import SpeechSettings
@@ -44,6 +47,7 @@ from bot.store.database import Database
 from bot.store.guilds import GuildSettingsStore
 from bot.store.identify_turns import IDENTIFY_WINDOW_S, IdentifyTurns
 from bot.store.jobs import JobStore
+from bot.store.model_notices import ModelNoticeStore
 from bot.store.model_tests import ModelTestStore
 from bot.store.personas import PersonaStore
 from bot.store.requests import JobRequestStore
@@ -52,6 +56,8 @@ from bot.testing.job_tests import JobTests
 from bot.testing.runner import ModelTester
 from bot.testing.settings import TestingSettings
 from bot.testing.test_sets import TestSets
+from bot.training.cutoff import TrainingCutoff
+from bot.training.kept import KeptDatasets
 from bot.training.openai_trainer import OpenAITrainer
 from bot.training.prepared import PreparedDatasets
 from bot.training.preparing import DatasetPreparer
@@ -101,13 +107,19 @@ class Services:
     metrics: Metrics
     health: HealthServer
     identify_turns: IdentifyTurns
+    cutoff: TrainingCutoff
+    model_notices: ModelNotices
+    outages: ModelOutages
+    kept: KeptDatasets
 
     async def open(self) -> None:
         await self.database.open()
         await asyncio.to_thread(self.prepared.sweep_leftovers)
+        await asyncio.to_thread(self.kept.sweep)
 
     async def close(self) -> None:
         await self.rooms.close()
+        await self.model_notices.stop()
         await self.watcher.stop()
         await self.job_tests.close()
         self.prepared.close()
@@ -165,6 +177,9 @@ def register(client: lightbulb.Client, services: Services, settings: Settings) -
         (PersonaStore, services.personas),
         (ConversationThreads, services.threads),
         (Metrics, services.metrics),
+        (TrainingCutoff, services.cutoff),
+        (ModelOutages, services.outages),
+        (KeptDatasets, services.kept),
     ]
     registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
     for kind, value in values:
@@ -212,9 +227,11 @@ def build(
     http_settings: hikari.impl.HTTPSettings | None = None,
     rest_max_retries: int = 3,
     identify_window_s: float = IDENTIFY_WINDOW_S,
+    clock: Clock = utc_now,
 ) -> BuiltBot:
     """Make the bot and its services; nothing connects until `bot.start()` (tests pass a loopback `rest_url`, and
-    shorten Discord's identify window, which processes sharing a PostgreSQL wait out in turn)."""
+    shorten Discord's identify window, which processes sharing a PostgreSQL wait out in turn, and set the day that
+    shutdowns and the fine-tuning cut-off are measured against)."""
     settings = config.settings
     bot = hikari.GatewayBot(
         config.secrets.discord_token,
@@ -241,6 +258,8 @@ def build(
         max_tokens=settings.llm.max_answer_tokens,
         temperature=settings.llm.temperature,
         metrics=metrics,
+        tokens_field=settings.llm.tokens_field,
+        reasoning_effort=settings.llm.reasoning_effort,
     )
     # Shared through the database by every process on PostgreSQL; in memory for one process on SQLite.
     limiter = for_database(database, settings.limits.model_calls, settings.limits.window_s)
@@ -256,7 +275,28 @@ def build(
     )
     personas = PersonaStore(database)
     threads = ConversationThreads(bot, ThreadStore(database))
-    answerer = Answerer(chat, answers, guilds, limiter, settings.llm, references=references, personas=personas)
+    model_notices = ModelNotices(
+        bot.rest,
+        ModelNoticeStore(database),
+        jobs,
+        guilds,
+        discord=settings.discord,
+        llm=settings.llm,
+        guild_ids=lambda: bot.cache.get_guilds_view().keys(),
+        clock=clock,
+    )
+    outages = ModelOutages(settings.llm.model_retry_s, clock)
+    answerer = Answerer(
+        chat,
+        answers,
+        guilds,
+        limiter,
+        settings.llm,
+        references=references,
+        personas=personas,
+        outages=outages,
+        notices=model_notices,
+    )
     model_tests = ModelTestStore(database)
     tester = ModelTester(
         chat,
@@ -353,6 +393,10 @@ def build(
             settings.health, metrics, Readiness(bot, ready, database, settings.health.database_timeout_s).problem
         ),
         identify_turns=IdentifyTurns(database, window_s=identify_window_s),
+        cutoff=TrainingCutoff(training, clock=clock),
+        model_notices=model_notices,
+        outages=outages,
+        kept=KeptDatasets(Path(training.work_dir) / "kept", training.keep_datasets_days),
     )
     register(client, services, settings)
     count_interactions(bot, metrics)
@@ -382,6 +426,7 @@ def build(
         services.identify_turns.release_after_window()  # every shard of this process has identified
         await client.start()
         services.watcher.start()  # resumes following jobs (and owed notices) from the database
+        services.model_notices.start()  # servers whose model shuts down soon are told (once)
         ready.set()
         _log.info("bot ready")
         checks.add(asyncio.create_task(warn_if_endpoint_unusable(openai_client)))

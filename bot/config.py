@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import os
 import tomllib
 from collections.abc import Mapping
@@ -16,9 +17,11 @@ from bot.config_tables import SettingsProblems, build_settings, positive
 from bot.conversation.settings import ConversationSettings
 from bot.discord.settings import DiscordSettings
 from bot.errors import ConfigError
+from bot.llm.retirements import shutdown_of
 from bot.llm.settings import LLMSettings
 from bot.speech.settings import SpeechSettings
 from bot.testing.settings import TestingSettings
+from bot.training.cutoff import TrainingCutoff
 from bot.training.settings import TrainingSettings
 from bot.voice.settings import VoiceSettings
 
@@ -114,6 +117,45 @@ def advice(settings: Settings) -> list[str]:
         "Manage Roles can make a role of the same name, and a name that matches several roles grants nothing. "
         "Use role ids instead (Server Settings → Roles → ⋯ → Copy Role ID, with Developer Mode on)."
     ]
+
+
+def deadlines(settings: Settings, now: dt.datetime) -> list[str]:
+    """Configured models on a shutdown list, and the fine-tuning cut-off: shown by `python -m bot check` and logged
+    at start, with the days left measured from `now`."""
+    lines: list[str] = []
+    note = TrainingCutoff(settings.training, clock=lambda: now)
+    left = note.days_left()
+    if left is not None and left <= 0:
+        lines.append(
+            f"training.backend: OpenAI takes no new fine-tuning jobs since {note.closes:%Y-%m-%d}, so /train refuses. "
+            'Set backend = "local" (the project\'s training service) to keep training.'
+        )
+    elif (text := note.note()) is not None:
+        lines.append(f"training.backend: {text}")
+    llm, shutdowns = settings.llm, settings.llm.shutdowns
+    named: list[tuple[str, str]] = [
+        ("llm.default_model", llm.default_model),
+        ("testing.judge_model", settings.testing.judge_model),
+    ]
+    named += [("llm.models", m) for m in llm.models] + [("llm.vision_models", m) for m in llm.vision_models]
+    if settings.speech.engine == "openai":
+        named.append(("speech.openai_model", settings.speech.openai_model))
+    if settings.training.backend == "openai":
+        named += [("training.base_models", m) for m in settings.training.base_models]
+    seen: set[tuple[str, str]] = set()
+    for where, model in named:
+        shutdown = shutdown_of(model, shutdowns)
+        if shutdown is None or (where, model) in seen:
+            continue
+        seen.add((where, model))
+        days = shutdown.days_left(now)
+        when = (
+            f"shut down on {shutdown.date:%Y-%m-%d} and no longer answers"
+            if days <= 0
+            else f"shuts down on {shutdown.date:%Y-%m-%d} ({days} day{'s' if days != 1 else ''} left)"
+        )
+        lines.append(f"{where}: `{model}` {when}; choose a model that is not on [llm.shutdowns].")
+    return lines
 
 
 def token_problem(token: str) -> str | None:

@@ -26,6 +26,8 @@ from bot.discord.permissions import channel_permissions, require_admin
 from bot.discord.settings import DiscordSettings
 from bot.discord.training import DATASET_EXTENSIONS, DATASET_TYPES
 from bot.errors import InvalidInput, NotFound, OverLimit
+from bot.llm.answering import Answerer
+from bot.llm.retirements import shutdown_of
 from bot.llm.settings import LLMSettings
 from bot.store.guilds import GuildSettingsStore
 from bot.store.jobs import JobStore
@@ -62,11 +64,22 @@ class Show(lightbulb.SlashCommand, name="show", description="The model answering
         ctx: lightbulb.Context,
         guilds: GuildSettingsStore = lightbulb.di.INJECTED,
         llm: LLMSettings = lightbulb.di.INJECTED,
+        answerer: Answerer = lightbulb.di.INJECTED,
     ) -> None:
         active = await guilds.active_model(ctx.guild_id)
         text = (
             f"This server uses `{active}`." if active else f"This server uses the default model, `{llm.default_model}`."
         )
+        chosen = active or llm.default_model
+        if answerer.outage(chosen) is not None:
+            instead = await answerer.model_for(ctx.guild_id)
+            stand_in = f"`{instead}` answers instead" if instead != chosen else "no other model could answer"
+            text += (
+                f"\n⚠️ The provider says `{chosen}` does not exist (retired, deleted, or a fine-tune shut down): "
+                f"{stand_in}, and it is tried again now and then. `/model use` moves this server for good."
+            )
+        if (shutdown := shutdown_of(chosen, llm.shutdowns)) is not None:
+            text += f"\n📅 `{chosen}` shuts down on {shutdown.date:%Y-%m-%d}."
         await ctx.respond(text, ephemeral=True)
 
 

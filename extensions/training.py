@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import hikari
 import lightbulb
 import yuyo
@@ -20,10 +22,13 @@ from bot.discord.training import (
     started_notice,
     summary_embed,
 )
-from bot.errors import InvalidInput
+from bot.errors import InvalidInput, NotFound
 from bot.llm.settings import LLMSettings
 from bot.store.corrections import CorrectionStore
+from bot.store.jobs import JobStore
 from bot.store.requests import JobRequestStore
+from bot.training.cutoff import TrainingClosed, TrainingCutoff
+from bot.training.kept import KeptDatasets
 from bot.training.prepared import PreparedDatasets
 from bot.training.preparing import DatasetPreparer
 from bot.training.settings import TrainingSettings
@@ -62,6 +67,9 @@ class Train(lightbulb.SlashCommand, name="train", description="Fine-tune a model
         choices=[lightbulb.Choice("supervised", "sft"), lightbulb.Choice("dpo", "dpo")],
         default=None,
     )
+    again = lightbulb.integer(
+        "again", "Or train a job's data again (kept for a while), e.g. on another base model", default=None
+    )
     base_model = lightbulb.string("base_model", "The model to fine-tune", autocomplete=base_model_choices, default=None)
     suffix = lightbulb.string("suffix", "A short name for the new model (a-z, 0-9, - or _)", default=None)
 
@@ -75,15 +83,36 @@ class Train(lightbulb.SlashCommand, name="train", description="Fine-tune a model
         discord: DiscordSettings = lightbulb.di.INJECTED,
         llm: LLMSettings = lightbulb.di.INJECTED,
         training: TrainingSettings = lightbulb.di.INJECTED,
+        cutoff: TrainingCutoff = lightbulb.di.INJECTED,
+        jobs: JobStore = lightbulb.di.INJECTED,
+        kept: KeptDatasets = lightbulb.di.INJECTED,
     ) -> None:
         require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, TRAIN)
         assert ctx.guild_id is not None
-        if (self.data is None) == (self.source is None):
-            raise InvalidInput("Give either a `data` file or `source: approved corrections` (one of the two).")
+        cutoff.check()  # before anything is downloaded or uploaded
+        if [self.data, self.source, self.again].count(None) != 2:
+            raise InvalidInput(
+                "Give either a `data` file, `source: approved corrections`, or `again: <job>` (one of the three)."
+            )
+        base_model, suffix, method = self.base_model, self.suffix, self.method
+        kept_path, again = None, ""
+        if self.again is not None:
+            job = await jobs.get(self.again)
+            if job is None or job.guild_id != ctx.guild_id:
+                raise NotFound(f"This server has no training job #{self.again}.")
+            kept_path = kept.path_of(job.dataset_sha256)
+            if kept_path is None:
+                raise NotFound(
+                    f"Job #{job.id}'s training data is no longer kept (kept {training.keep_datasets_days:g} days)."
+                )
+            if base_model is None and job.base_model in training.base_models:
+                base_model = job.base_model  # the same base, on the backend configured now
+            suffix, method = suffix or job.suffix, method or job.method
+            again = f"the data of job #{job.id} ({job.dataset_examples} examples)"
         ask = preparer.ask(
-            self.base_model,
-            self.suffix,
-            self.method,
+            base_model,
+            suffix,
+            method,
             guild_id=ctx.guild_id,
             channel_id=ctx.channel_id,
             requester_id=ctx.user.id,
@@ -102,6 +131,8 @@ class Train(lightbulb.SlashCommand, name="train", description="Fine-tune a model
             fmt = "csv" if attachments.extension(self.data.filename) == "csv" else "jsonl"
             chunks = attachments.chunks(self.data, max_bytes=limit, what="the training file")
             prepared = await preparer.from_upload(chunks, fmt, ask)
+        elif kept_path is not None:
+            prepared = await preparer.from_kept(kept_path, ask, again)
         else:
             approved = await corrections.with_status(ctx.guild_id, "approved")
             prepared = await preparer.from_corrections(approved, ask, llm.system_prompt or None)
@@ -113,7 +144,10 @@ class Train(lightbulb.SlashCommand, name="train", description="Fine-tune a model
             backend=training.backend,
         )
         # Replaces the deferred "thinking…" response (a follow-up would leave it hanging).
-        await ctx.interaction.edit_initial_response(embed=embed, components=[confirm_row(prepared.id)])
+        note = cutoff.note()
+        await ctx.interaction.edit_initial_response(
+            f"⏳ {note}" if note else None, embed=embed, components=[confirm_row(prepared.id)]
+        )
 
 
 @handlers.button(keys.TRAIN_CONFIRM)
@@ -126,6 +160,8 @@ async def on_train_button(
     watcher: JobWatcher = lightbulb.di.INJECTED,
     training: TrainingSettings = lightbulb.di.INJECTED,
     discord: DiscordSettings = lightbulb.di.INJECTED,
+    cutoff: TrainingCutoff = lightbulb.di.INJECTED,
+    kept: KeptDatasets = lightbulb.di.INJECTED,
 ) -> None:
     interaction = ctx.interaction
     require_admin(interaction.app, interaction.member, interaction.guild_id, discord, TRAIN)
@@ -137,8 +173,15 @@ async def on_train_button(
             "Cancelled: nothing was uploaded.", response_type=update, components=[], embeds=[]
         )
         return
+    try:
+        cutoff.check()
+    except TrainingClosed:
+        prepared_datasets.discard(prepared_id, interaction.guild_id)  # the cut-off passed while Confirm waited
+        raise
     prepared = prepared_datasets.take(prepared_id, interaction.guild_id)
     await ctx.defer(defer_type=hikari.ResponseType.DEFERRED_MESSAGE_UPDATE)
+    # Kept before the upload (which deletes the prepared file): `/train again:<job>` trains it elsewhere later.
+    await asyncio.to_thread(kept.keep, prepared.path, prepared.report.sha256)
     hyper = Hyperparameters(n_epochs=training.epochs, beta=training.dpo_beta if prepared.method == "dpo" else None)
     result = await start_training(prepared, trainer=trainer, requests=requests, hyperparameters=hyper)
     watcher.poke()

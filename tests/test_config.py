@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,7 @@ import pytest
 from bot.__main__ import main
 from bot.config import load_config
 from bot.errors import ConfigError
+from bot.llm.retirements import shutdown_of
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = base64.b64encode(b"123456789012345678").decode() + ".abc.def"
@@ -168,3 +170,29 @@ def test_the_cost_ceilings_of_model_tests_and_early_voice_answers_are_configured
     text = "\n".join(info.value.problems)
     for name in ("max_running", "budget_calls", "budget_window_h", "max_run_s", "early_answers_per_utterance"):
         assert name in text
+
+
+def test_committed_config_names_no_chat_judge_vision_or_speech_model_on_a_shutdown_list() -> None:
+    settings = load_config(ROOT / "config.toml", {"DISCORD_TOKEN": TOKEN, "OPENAI_API_KEY": "k"}).settings
+    llm = settings.llm
+    named = [llm.default_model, settings.testing.judge_model, *llm.models, *llm.vision_models]
+    assert [m for m in named if shutdown_of(m, llm.shutdowns) is not None] == []
+    assert settings.speech.engine != "openai"  # OpenAI's /audio/speech models all shut down 2027-01-06
+    assert shutdown_of(settings.speech.openai_model, llm.shutdowns) is not None  # ...which check says, if chosen
+
+
+def test_check_says_how_many_days_openai_training_has_left_and_which_configured_models_shut_down(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", TOKEN)
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    config = tmp_path / "config.toml"
+    config.write_text('[llm]\ndefault_model = "gpt-4o-mini"\n[training]\nopenai_new_jobs_until = "2027-01-06"\n')
+    closes = dt.datetime(2027, 1, 6, 12, tzinfo=dt.UTC)
+    assert main(["check", "--config", str(config)], clock=lambda: closes - dt.timedelta(days=5)) == 0
+    out = capsys.readouterr().out
+    assert "5 days left to train there" in out
+    assert "llm.default_model: `gpt-4o-mini` shuts down on 2027-01-14 (13 days left)" in out
+    assert main(["check", "--config", str(config)], clock=lambda: closes) == 0
+    out = capsys.readouterr().out
+    assert "/train refuses" in out and "days left to train" not in out

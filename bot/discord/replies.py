@@ -170,6 +170,13 @@ def used_corrections_line(ids: Sequence[int]) -> str:
     return "\n-# 📚 used corrections " + ", ".join(f"#{i}" for i in ids)
 
 
+def replaced_line(reply: Reply) -> str:
+    """Under an answer that another model gave because the server's model no longer exists at the provider."""
+    if reply.replaced is None:
+        return ""
+    return f"\n-# ↪️ answered by `{reply.model}`: this server's model `{reply.replaced}` is not available"
+
+
 MAX_SHOWN_THINKING = 1000
 
 
@@ -232,7 +239,7 @@ async def answer_question(
             on_answer()
         try:
             message_ids = await shown.finish(
-                text + used_corrections_line(reply.used_corrections), [correct_button(answer.id)]
+                text + used_corrections_line(reply.used_corrections) + replaced_line(reply), [correct_button(answer.id)]
             )
         except Exception as exc:
             # What was shown stays shown; the stored answer is kept out of memory, since the asker never saw it whole.

@@ -26,6 +26,9 @@ class DiscordSettings:
     manage_guild_is_admin: bool = True
     # Corrections of answers given in DMs go to this server's review queue; unset, they are not collected.
     dm_review_guild: int | None = None
+    # Where a server's admins are told that its model stopped answering or will shut down (guild id = channel id);
+    # without one, the notice goes to the channel of the training job that made the model.
+    admin_channels: dict[str, int] = attrs.field(factory=dict[str, int])
     # Discord's REST API base URL; unset means Discord itself. For a self-hosted REST proxy, or a local test server
     # (the start-up tests point it at tests/fakes/discord.py). The gateway URL comes from GET /gateway/bot there.
     rest_url: str | None = attrs.field(default=None, validator=http_url)

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Callable
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Protocol
 
 import attrs
 
 from bot.errors import InvalidInput, ServiceUnavailable
 from bot.limits import Limiter
-from bot.llm.chat import ChatMessage, ChatModel, ChatStream
+from bot.llm.chat import ChatMessage, ChatModel, ChatStream, ModelNotFound
+from bot.llm.outages import ModelOutages, Outage
+from bot.llm.reasoning import Delta
 from bot.llm.references import ReferenceBlock, References
 from bot.llm.settings import LLMSettings
 from bot.llm.tokens import estimate_tokens
@@ -27,6 +31,8 @@ from bot.store.answers import (
 )
 from bot.store.guilds import GuildSettingsStore
 from bot.store.personas import PersonaStore
+
+_log = logging.getLogger(__name__)
 
 
 @attrs.frozen
@@ -101,6 +107,8 @@ class Reply:
     used_corrections: list[int] = attrs.field(factory=list[int])  # given to the model as verified answers
     thinking: str = ""  # what a reasoning model thought: never part of the answer
     system_prompt: str = ""  # the persona it was given (without the corrections it was shown)
+    # The server's model when another one answered instead (the provider no longer has it); None when it answered.
+    replaced: str | None = None
 
     async def __aiter__(self) -> AsyncIterator[str]:
         """The answer so far after each delta (unchanged while the model thinks; see `thinking`). It may shrink: a
@@ -140,6 +148,14 @@ class Reply:
         )
 
 
+class MissingModelNotices(Protocol):
+    """Where a server's admins hear that its model went missing at the provider, and that it answers again."""
+
+    async def missing(self, guild_id: int, model: str, fallback: str) -> None: ...
+
+    async def answering_again(self, guild_id: int, model: str) -> None: ...
+
+
 class Answerer:
     """The service behind /ask, mentions, DMs, chat channels, audio and voice turns."""
 
@@ -153,8 +169,12 @@ class Answerer:
         *,
         personas: PersonaStore,
         references: References | None = None,
+        outages: ModelOutages | None = None,
+        notices: MissingModelNotices | None = None,
     ) -> None:
         self._references = references
+        self._outages = outages or ModelOutages(settings.model_retry_s)
+        self._notices = notices
         self._chat = chat
         self._answers = answers
         self._guilds = guilds
@@ -170,7 +190,70 @@ class Answerer:
         return self._slots
 
     async def model_for(self, guild_id: int | None) -> str:
+        """The model that answers here now: the server's, unless the provider no longer has it (then a fallback)."""
+        return await self._instead_of(guild_id, await self._chosen(guild_id))
+
+    async def _chosen(self, guild_id: int | None) -> str:
         return await self._guilds.active_model(guild_id) or self._settings.default_model
+
+    async def _instead_of(self, guild_id: int | None, chosen: str) -> str:
+        if not self._outages.skipped(chosen):
+            return chosen
+        return await self._fallback(guild_id, chosen) or chosen
+
+    async def _fallback(self, guild_id: int | None, missing: str) -> str | None:
+        """What answers instead of a missing model: the server's previous model, else the default (None: neither)."""
+        candidates: list[str] = []
+        if guild_id is not None:
+            has_history, previous = await self._guilds.previous_model(guild_id)
+            if has_history and previous:
+                candidates.append(previous)
+        candidates.append(self._settings.default_model)
+        for model in candidates:
+            if model != missing and not self._outages.skipped(model):
+                return model
+        return None
+
+    async def _answer_deltas(
+        self, reply: Reply, outer: ChatStream, messages: list[ChatMessage]
+    ) -> AsyncIterator[Delta]:
+        """The answer's deltas. When the provider does not have the model (retired, deleted, a fine-tune shut down, an
+        adapter gone), before anything was streamed: the fallback answers, and the server's admins are told once."""
+        guild_id = reply.question.guild_id
+        chosen = reply.model
+        while True:
+            inner = self._chat.stream(reply.model, messages)
+            started = False
+            try:
+                async for delta in inner.deltas:
+                    started = True
+                    yield delta
+            except ModelNotFound:
+                if started:
+                    raise
+                self._outages.missing(reply.model)
+                fallback = await self._fallback(guild_id, reply.model)
+                if fallback is None:
+                    raise
+                if reply.replaced is None:
+                    reply.replaced = chosen
+                    if guild_id is not None and self._notices is not None:
+                        await self._tell(self._notices.missing(guild_id, chosen, fallback))
+                reply.model = fallback
+                continue
+            outer.usage = inner.usage
+            back = self._outages.answered(reply.model)
+            if back and guild_id is not None and self._notices is not None:
+                await self._tell(self._notices.answering_again(guild_id, reply.model))
+            return
+
+    @staticmethod
+    async def _tell(notice: Awaitable[None]) -> None:
+        """A notice to admins never costs the member the answer."""
+        try:
+            await notice
+        except Exception:
+            _log.warning("could not tell a server's admins about its model", exc_info=True)
 
     def shows_thinking(self, model: str) -> bool:
         """Whether a reasoning model's thinking is shown (as a spoiler) above its answers."""
@@ -242,9 +325,10 @@ class Answerer:
             return await self._references.block(question.guild_id, question.text, user_id=question.user_id)
 
         # Independent look-ups, at once: the time to the model's first token is what a voice turn waits for.
-        remembered, model, system_prompt, block = await asyncio.gather(
-            memory(), self.model_for(question.guild_id), self.system_prompt_for(question), references()
+        remembered, chosen, system_prompt, block = await asyncio.gather(
+            memory(), self._chosen(question.guild_id), self.system_prompt_for(question), references()
         )
+        model = await self._instead_of(question.guild_id, chosen)
         turns = remembered.turns
         conversation_id = remembered.conversation_id or new_conversation_id()
         if question.images and not settings.takes_images(model):
@@ -253,8 +337,8 @@ class Answerer:
         budget = settings.context_token_budget + estimate_tokens(block.text)
         messages = fit_context(system_prompt, turns, question.text, budget, references=block.text)
         messages[-1] = attrs.evolve(messages[-1], images=tuple(i.data_url for i in question.images))
-        stream = self._chat.stream(model, messages)
-        return Reply(
+        stream = ChatStream(deltas=_no_deltas())
+        reply = Reply(
             question,
             model,
             conversation_id,
@@ -263,4 +347,16 @@ class Answerer:
             self._answers,
             used_corrections=block.ids,
             system_prompt=system_prompt,
+            replaced=chosen if chosen != model else None,
         )
+        stream.deltas = self._answer_deltas(reply, stream, messages)
+        return reply
+
+    def outage(self, model: str) -> Outage | None:
+        """Whether `model` was found missing at the provider (for /model show)."""
+        return self._outages.outage(model)
+
+
+async def _no_deltas() -> AsyncIterator[Delta]:
+    return
+    yield

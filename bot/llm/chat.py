@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 import openai
@@ -100,8 +100,12 @@ class ChatModel:
         max_tokens: int,
         temperature: float | None,
         metrics: Metrics | None = None,
+        tokens_field: Literal["max_completion_tokens", "max_tokens"] = "max_completion_tokens",
+        reasoning_effort: str | None = None,
     ) -> None:
         self._client = client
+        self._tokens_field = tokens_field
+        self._reasoning_effort = reasoning_effort
         self._metrics = metrics
         self._max_tokens = max_tokens
         self._temperature = temperature
@@ -176,8 +180,10 @@ class ChatModel:
         body: dict[str, Any] = {
             "model": model,
             "messages": [_message_param(m) for m in messages],
-            "max_tokens": self._max_tokens,
+            self._tokens_field: self._max_tokens,
         }
+        if self._reasoning_effort is not None:
+            body["reasoning_effort"] = self._reasoning_effort
         if self._temperature is not None:
             body["temperature"] = self._temperature
         return body

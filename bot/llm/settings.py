@@ -8,15 +8,17 @@ from typing import Literal
 import attrs
 
 from bot.config_tables import non_negative, positive
+from bot.llm.retirements import KNOWN_SHUTDOWNS, date_text
 
 
 @attrs.frozen
 class LLMSettings:
     """The chat model and how conversations are built for it."""
 
-    default_model: str = "gpt-4o-mini"
+    # Provider model names are configuration and vanish: gpt-4o(-mini) and gpt-4.1(-mini) shut down on 2027-01-14.
+    default_model: str = "gpt-6-luna"
     # Models an admin may switch a server to with /model use, besides the server's fine-tuned ones.
-    models: list[str] = attrs.field(factory=lambda: ["gpt-4o-mini", "gpt-4.1-mini"])
+    models: list[str] = attrs.field(factory=lambda: ["gpt-6-luna", "gpt-6.1-terra"])
     # The default persona; /persona sets one per server or channel (a channel's wins).
     system_prompt: str = (
         "You are a helpful assistant in a Discord community. Answer concisely, in the language of the question."
@@ -24,6 +26,11 @@ class LLMSettings:
     max_persona_chars: int = attrs.field(default=2000, validator=positive)
     max_answer_tokens: int = attrs.field(default=1024, validator=positive)
     temperature: float | None = None
+    # The answer-length field: OpenAI's reasoning models (gpt-5 on) refuse the older `max_tokens` with a 400; some
+    # OpenAI-compatible servers know only `max_tokens`.
+    tokens_field: Literal["max_completion_tokens", "max_tokens"] = "max_completion_tokens"
+    # Sent as `reasoning_effort` when set (e.g. "low": a chat answer needs little thinking); unset: the model's default.
+    reasoning_effort: str | None = None
     request_timeout_s: float = attrs.field(default=60.0, validator=positive)
     max_retries: int = attrs.field(default=2, validator=non_negative)
     # Conversation memory: the same user's recent turns in the same channel.
@@ -47,7 +54,7 @@ class LLMSettings:
     # The cosine similarity a correction's question needs to the one asked, to be given by its embedding alone.
     embeddings_min_similarity: float = attrs.field(default=0.8, validator=positive)
     # Models that take pictures; a picture sent to any other model is refused with a clear message.
-    vision_models: list[str] = attrs.field(factory=lambda: ["gpt-4o-mini", "gpt-4.1-mini", "gpt-4o", "gpt-4.1"])
+    vision_models: list[str] = attrs.field(factory=lambda: ["gpt-6-luna", "gpt-6.1-terra"])
     # Pictures: checked before download, then downscaled to fit `image_max_side` and re-encoded for the model.
     max_image_mb: float = attrs.field(default=10.0, validator=positive)
     max_image_pixels: int = attrs.field(default=40_000_000, validator=positive)
@@ -55,6 +62,15 @@ class LLMSettings:
     max_images: int = attrs.field(default=4, validator=positive)
     # Reasoning models' thinking, by model: "hide" (default) or "spoiler" (shown collapsed above the answer).
     reasoning: dict[str, Literal["hide", "spoiler"]] = attrs.field(factory=dict[str, Literal["hide", "spoiler"]])
+
+    # Announced shutdown dates (model or base = "YYYY-MM-DD"); a fine-tune shuts down with its base.
+    shutdowns: dict[str, str] = attrs.field(factory=lambda: dict(KNOWN_SHUTDOWNS), validator=date_text)
+    # Servers whose model (or its base) shuts down within this many days are told once, with the command that moves
+    # them.
+    shutdown_notice_days: int = attrs.field(default=21, validator=positive)
+    # A model the provider answered "not found" for is left alone this long (answers come from the fallback) before it
+    # is tried again.
+    model_retry_s: float = attrs.field(default=900.0, validator=positive)
 
     def takes_images(self, model: str) -> bool:
         """Listed models take pictures, and so do their dated snapshots and fine-tunes (`ft:base:org:suffix:id`)."""

@@ -25,6 +25,16 @@ class GuildSettingsStore:
                 )
             ).scalar_one_or_none()
 
+    async def active_models(self) -> list[tuple[int, str]]:
+        """(guild id, model) of every server that chose a model of its own."""
+        async with self._db.reading() as conn:
+            rows = await conn.execute(
+                sa.select(guild_settings.c.guild_id, guild_settings.c.active_model).where(
+                    guild_settings.c.active_model.is_not(None)
+                )
+            )
+            return [(int(r.guild_id), str(r.active_model)) for r in rows]
+
     async def set_active_model(self, guild_id: int, model: str | None, by_user: int) -> str | None:
         """Switch the guild's model (None: back to the default); returns the model it replaced.
 

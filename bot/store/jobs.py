@@ -318,6 +318,18 @@ class JobStore:
             ).all()
         return [str(r.fine_tuned_model) for r in rows]
 
+    async def channel_of_model(self, guild_id: int, model: str) -> int | None:
+        """The channel of the server's training job that made `model` (where its admins followed it), if any."""
+        async with self._db.reading() as conn:
+            return (
+                await conn.execute(
+                    sa.select(training_jobs.c.channel_id)
+                    .where(training_jobs.c.guild_id == guild_id, training_jobs.c.fine_tuned_model == model)
+                    .order_by(training_jobs.c.id.desc())
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+
 
 async def count_notice_failure(db: Database, table: sa.Table, row_id: int, give_up_after: int) -> int:
     """One more failed try to post a row's notice (a job's or a request's); at `give_up_after` it is given up."""

@@ -336,3 +336,14 @@ model_test_items = sa.Table(
     sa.Column("against_reason", sa.Text, nullable=True),
     sa.Column("against_similarity", sa.Float, nullable=True),
 )
+
+# Notices about a server's model, each sent once (the primary key makes a second process's insert a no-op): "missing"
+# when the provider answered "not found" for it, "shutdown" ahead of its announced shutdown date.
+model_notices = sa.Table(
+    "model_notices",
+    metadata,
+    sa.Column("guild_id", Id, primary_key=True),
+    sa.Column("model", sa.String(200), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
+)

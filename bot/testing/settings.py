@@ -12,7 +12,7 @@ class TestingSettings:
     __test__ = False  # a product word, not a pytest class
 
     # Grades each answer against the community's corrected answer with a fixed rubric.
-    judge_model: str = "gpt-4o-mini"
+    judge_model: str = "gpt-6-luna"
     # Model calls (answers and grading) a test makes at once; tests never use members' rate limits.
     concurrency: int = attrs.field(default=16, validator=positive)
     answer_timeout_s: float = attrs.field(default=60.0, validator=positive)

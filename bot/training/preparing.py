@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shutil
 import time
 from collections.abc import AsyncIterable, Sequence
 from pathlib import Path
@@ -84,6 +85,15 @@ class DatasetPreparer:
             return await self._prepare(upload, fmt, ask, "uploaded file")
         finally:
             upload.unlink(missing_ok=True)
+
+    async def from_kept(self, kept: Path, ask: TrainingAsk, described: str) -> PreparedDataset:
+        """A job's kept training file, checked again for the base model asked for now (the kept file stays)."""
+        copy = self._prepared.new_path(".raw")
+        try:
+            await asyncio.to_thread(shutil.copyfile, kept, copy)
+            return await self._prepare(copy, "jsonl", ask, described)
+        finally:
+            copy.unlink(missing_ok=True)
 
     async def from_corrections(
         self, corrections: Sequence[Correction], ask: TrainingAsk, default_system_prompt: str | None

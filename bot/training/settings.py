@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
 import attrs
@@ -21,6 +22,14 @@ def _epochs(_instance: object, attribute: attrs.Attribute[int], value: int) -> N
         )
 
 
+def iso_date(_instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    """attrs validator: a date written YYYY-MM-DD."""
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{attribute.name} must be a date like 2027-01-06, got {value!r}") from None
+
+
 @attrs.frozen
 class TrainingSettings:
     """Base model names are configuration: providers retire them (OpenAI stops new fine-tunes on 2027-01-06)."""
@@ -34,6 +43,10 @@ class TrainingSettings:
     # The base models of the backend in use (for "local": the names in the training service's trainer.toml).
     base_models: list[str] = attrs.field(factory=lambda: ["gpt-4.1-mini-2025-04-14", "gpt-4o-mini-2024-07-18"])
     default_base_model: str = "gpt-4.1-mini-2025-04-14"
+    # Backend "openai": the day OpenAI takes no new fine-tuning jobs (its deprecations page: 2027-01-06; earlier for
+    # organisations that never fine-tuned). From that day /train refuses before any upload; before it, /train and
+    # `python -m bot check` say how many days are left. Azure OpenAI keeps taking jobs longer: set its date, or None.
+    openai_new_jobs_until: str | None = attrs.field(default="2027-01-06", validator=attrs.validators.optional(iso_date))
     # USD per 1M training tokens, by base model, for the estimate shown before a job starts.
     prices_per_million_tokens: dict[str, float] = attrs.field(
         factory=lambda: {"gpt-4.1-mini-2025-04-14": 5.0, "gpt-4o-mini-2024-07-18": 3.0}
@@ -46,6 +59,9 @@ class TrainingSettings:
     encoding: str = "o200k_base"
     # Where validated datasets wait for an admin's confirmation (file names are generated, never user-supplied).
     work_dir: str = "data/training"
+    # Every job's training file is kept this many days (in work_dir/kept, named by its SHA-256), so `/train again:<job>`
+    # can train the same data on another backend or base model; 0 keeps none.
+    keep_datasets_days: float = attrs.field(default=90.0, validator=non_negative)
     confirm_timeout_s: float = attrs.field(default=900.0, validator=positive)
     watch_interval_s: float = attrs.field(default=30.0, validator=positive)
     watch_max_backoff_s: float = attrs.field(default=600.0, validator=positive)

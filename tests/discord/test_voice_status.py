@@ -19,6 +19,8 @@ def room_hearing(users: list[int]) -> Any:
         dave_protocol_version=1,
         privacy_code=None,
         heard_users=users,
+        dave_reinitialisations=0,
+        dave_rejoins=0,
     )
     talk = SimpleNamespace(speaking=[], recent_turns=[])
     return SimpleNamespace(session=SimpleNamespace(status=lambda: status), conversation=SimpleNamespace(status=talk))

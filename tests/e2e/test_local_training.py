@@ -85,6 +85,7 @@ async def test_corrections_train_a_local_adapter_that_the_next_answer_uses(
             assert job is not None and job.backend == "local" and job.fine_tuned_model is not None
             adapter = job.fine_tuned_model
             assert adapter in done.content and adapter in vllm.adapters  # published to the inference server
+            openai_fake.chat_models.add(adapter)  # the chat endpoint stands in for that server: it serves the adapter
 
             activate = discord.click(
                 done, next(c for c in done.custom_ids if c.startswith("activate:")), user=discord.admin

@@ -132,7 +132,8 @@ async def test_a_finished_job_is_tested_before_its_notice_and_a_worse_model_need
 ) -> None:
     openai_fake.answer_as("gpt-4o-mini", knows)  # the server's current model
     openai_fake.answer_as("judge", judge)
-    async with running_bot(discord, openai_fake, tmp_path, testing={"judge_model": "judge"}) as built:
+    sections: dict[str, Any] = {"llm": {"default_model": "gpt-4o-mini"}, "testing": {"judge_model": "judge"}}
+    async with running_bot(discord, openai_fake, tmp_path, **sections) as built:
         for question, fixed in FACTS.items():
             await approve(built, discord, question, fixed)
         data = discord.attachment("faq.jsonl", sft_lines(10), "application/jsonl")

@@ -20,7 +20,9 @@ def said(e: Event) -> str:
 async def test_switching_models_changes_what_ask_uses_and_rollback_returns(
     discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
 ) -> None:
-    async with running_bot(discord, openai_fake, tmp_path, llm={"models": ["gpt-4o-mini", "big-model"]}):
+    openai_fake.chat_models.add("big-model")
+    llm = {"default_model": "gpt-4o-mini", "models": ["gpt-4o-mini", "big-model"]}
+    async with running_bot(discord, openai_fake, tmp_path, llm=llm):
         choices = discord.autocomplete("model", "name", {"name": "big"}, subcommand="use", user=discord.admin)
         await choices.wait_callback()
         assert [c["value"] for c in choices.choices] == ["big-model"]
@@ -53,14 +55,14 @@ async def test_a_copycat_admin_role_name_grants_nothing_but_the_role_id_does(
     mallory = discord.make_user("mallory", roles=[impostor_role])
     async with running_bot(discord, openai_fake, tmp_path):  # configured by name: ambiguous now
         for who in (mallory, discord.role_admin):
-            refused = discord.slash("model", subcommand="use", options={"name": "gpt-4o-mini"}, user=who)
+            refused = discord.slash("model", subcommand="use", options={"name": "gpt-6.1-terra"}, user=who)
             assert "Only admins" in str((await refused.wait_callback()).json)
     by_id = {"admin_roles": [str(discord.admin_role_id)]}
     async with running_bot(discord, openai_fake, tmp_path, discord=by_id):
-        refused = discord.slash("model", subcommand="use", options={"name": "gpt-4o-mini"}, user=mallory)
+        refused = discord.slash("model", subcommand="use", options={"name": "gpt-6.1-terra"}, user=mallory)
         assert "Only admins" in str((await refused.wait_callback()).json)
-        allowed = discord.slash("model", subcommand="use", options={"name": "gpt-4o-mini"}, user=discord.role_admin)
-        assert "now uses `gpt-4o-mini`" in str((await allowed.wait_callback()).json)
+        allowed = discord.slash("model", subcommand="use", options={"name": "gpt-6.1-terra"}, user=discord.role_admin)
+        assert "now uses `gpt-6.1-terra`" in str((await allowed.wait_callback()).json)
 
 
 async def test_model_choices_leave_out_names_longer_than_discord_lets_a_choice_be(

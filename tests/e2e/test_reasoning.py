@@ -53,6 +53,7 @@ async def test_a_model_configured_to_show_its_thinking_shows_it_as_a_spoiler_abo
     discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
 ) -> None:
     openai_fake.reply(THINKING)
+    openai_fake.chat_models.add("deepseek-r1")  # a server that serves it (OPENAI_BASE_URL)
     llm = {"default_model": "deepseek-r1", "reasoning": {"deepseek-r1": "spoiler"}}
     async with running_bot(discord, openai_fake, tmp_path, llm=llm) as built:
         asked = discord.slash("ask", options={"question": "What is the capital of France?"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,6 +15,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.app import BuiltBot
+from bot.llm.retirements import shutdown_of
+from bot.llm.settings import LLMSettings
 from bot.store.schema import answers, training_jobs
 from tests.e2e.test_training import sft_lines, summary
 from tests.fakes.discord import Event, FakeDiscord, Request, shard_of
@@ -51,7 +54,8 @@ async def shards(
     allows one IDENTIFY per window (max_concurrency 1), so the two must take turns."""
     discord.shard_count, discord.max_concurrency, discord.identify_window_s = 2, 1, 0.3
     assert [shard_of(g, 2) for g in discord.guild_ids] == [0, 1]
-    async with running_shards(discord, openai_fake, tmp_path, empty_postgres, llm={"edit_interval_s": 0.05}) as bots:
+    llm = {"edit_interval_s": 0.05, "default_model": "gpt-4o-mini", "models": ["gpt-4o-mini", "gpt-4.1-mini"]}
+    async with running_shards(discord, openai_fake, tmp_path, empty_postgres, llm=llm) as bots:
         yield bots
 
 
@@ -250,3 +254,21 @@ async def test_the_job_of_a_process_that_died_is_announced_by_the_other_once_its
         assert notices(discord) == []  # the dead process's lease still runs
         notice = await discord.wait_for(lambda: notices(discord))  # the survivor's rounds, once the lease is out
         assert len(notice) == 1 and "Out of GPU memory" in notice[0]
+
+
+async def test_a_coming_shutdown_is_told_once_though_both_processes_look_at_once(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path, empty_postgres: str
+) -> None:
+    llm = LLMSettings()
+    tuned = "ft:gpt-4.1-mini-2025-04-14:fake-org:faq:abc123"
+    shutdown = shutdown_of(tuned, llm.shutdowns)
+    assert shutdown is not None
+    day = dt.datetime.combine(shutdown.date, dt.time(12), dt.UTC) - dt.timedelta(days=1)
+    discord.shard_count, discord.max_concurrency, discord.identify_window_s = 2, 1, 0.3
+    admin = {"admin_channels": {str(discord.other_guild_id): discord.other_guild_channel_id}}
+    async with running_shards(discord, openai_fake, tmp_path, empty_postgres, clock=lambda: day, discord=admin) as bots:
+        await bots[0].services.guilds.set_active_model(discord.other_guild_id, tuned, discord.admin.id)
+        told = await asyncio.gather(*(built.services.model_notices.warn_shutdowns() for built in bots))
+        assert sorted(told) == [0, 1]
+    notices = [m for m in discord.bot_messages_in(discord.other_guild_channel_id) if "shuts down" in m.content]
+    assert len(notices) == 1 and tuned in notices[0].content

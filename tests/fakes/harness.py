@@ -21,6 +21,7 @@ import hikari
 
 from bot.app import BuiltBot, build
 from bot.config import Config, Secrets, Settings
+from bot.llm.retirements import Clock, utc_now
 from tests.assets import whisper_base_dir
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.openai import FakeOpenAI
@@ -64,12 +65,13 @@ async def running_bot(
     *,
     config: Config | None = None,
     rest_max_retries: int = 3,
+    clock: Clock = utc_now,
     **sections: dict[str, Any],
 ) -> AsyncIterator[BuiltBot]:
     """The bot, started and answering (commands synced), for the duration of the block. `rest_max_retries`: how
     often hikari retries a Discord 5xx (with seconds of backoff) before the bot sees the error."""
     config = config or make_config(discord, openai_fake, data_dir, **sections)
-    built = build(config, rest_url=discord.rest_url, rest_max_retries=rest_max_retries)
+    built = build(config, rest_url=discord.rest_url, rest_max_retries=rest_max_retries, clock=clock)
     await built.bot.start(check_for_updates=False, shard_ids=None, shard_count=1)
     try:
         async with asyncio.timeout(30):
@@ -89,6 +91,7 @@ async def running_shards(
     *,
     shard_groups: tuple[list[int], ...] = ([0], [1]),
     shard_count: int = 2,
+    clock: Clock = utc_now,
     **sections: dict[str, Any],
 ) -> AsyncIterator[list[BuiltBot]]:
     """One bot per shard group (each as its own process would be: own services, own hikari), started together on
@@ -103,7 +106,7 @@ async def running_shards(
         own = sections | {"training": {"work_dir": str(data_dir / f"training-{i}")} | sections.get("training", {})}
         config = make_config(discord, openai_fake, data_dir, **(own | {"discord": discord_section}))
         config = attrs.evolve(config, secrets=attrs.evolve(config.secrets, database_url=database_url))
-        bots.append(build(config, rest_url=discord.rest_url, identify_window_s=discord.identify_window_s))
+        bots.append(build(config, rest_url=discord.rest_url, identify_window_s=discord.identify_window_s, clock=clock))
     try:
         async with asyncio.timeout(30):
             await asyncio.gather(

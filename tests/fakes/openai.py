@@ -25,7 +25,9 @@ import math
 import re
 import struct
 import time
+import tomllib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, cast
 
 import attrs
@@ -113,6 +115,36 @@ class Job:
     request: Json = attrs.field(factory=dict[str, Any])  # the body it was created with, as sent
 
 
+# Models the fake serves besides config.toml's: names the tests use, and their dated snapshots.
+SERVED_MODELS = (
+    "gpt-4o-mini",
+    "gpt-4o-mini-2024-07-18",
+    "gpt-4o",
+    "gpt-4.1",
+    "gpt-4.1-mini",
+    "gpt-4.1-mini-2025-04-14",
+    "gpt-4.1-nano",
+    "tts-1",
+)
+# OpenAI's reasoning models refuse `max_tokens` (they take `max_completion_tokens`).
+REASONING_MODEL = re.compile(r"^(o\d|gpt-5|gpt-6)")
+
+
+def configured_models(path: Path = Path(__file__).parents[2] / "config.toml") -> set[str]:
+    """The models config.toml names for chat, pictures, the judge and speech: what a fresh install asks for."""
+    with open(path, "rb") as f:
+        data = tomllib.load(f)
+    llm, testing, speech = data.get("llm", {}), data.get("testing", {}), data.get("speech", {})
+    names = {llm.get("default_model"), testing.get("judge_model"), speech.get("openai_model")}
+    names |= set(llm.get("models", [])) | set(llm.get("vision_models", []))
+    return {n for n in names if isinstance(n, str)}
+
+
+def model_not_found(model: object) -> web.Response:
+    """OpenAI's answer for a model that does not exist, was shut down, or the key may not use."""
+    return _error(404, f"The model `{model}` does not exist or you do not have access to it.", code="model_not_found")
+
+
 def default_answer(request: Json) -> str:
     """Deterministic: echoes the last user message, so tests can tell answers apart."""
     last = next((m for m in reversed(request.get("messages", [])) if m.get("role") == "user"), {})
@@ -133,6 +165,11 @@ class FakeOpenAI:
         # The next streamed answer is cut off (connection dropped) after this many characters.
         self.cut_stream_after: int | None = None
         self.chat_requests: list[Json] = []
+        # Models chat completions answer for (anything else: 404 model_not_found, as OpenAI). Fine-tunes are served
+        # once their job succeeded, and `answer_as` models too; `retire(model)` shuts one down.
+        self.chat_models: set[str] = set(SERVED_MODELS) | configured_models()
+        self.retired: set[str] = set()
+        self.chat_refused: list[str] = []  # the models of chat completions refused as not found
         # Models that take image inputs; others answer 400 to an image part, as OpenAI does. None: every model.
         self.vision_models: set[str] | None = None
         self.speech_requests: list[Json] = []
@@ -183,8 +220,25 @@ class FakeOpenAI:
         self._replies.extend(replies)
 
     def answer_as(self, model: str, reply: Reply) -> None:
-        """Every chat completion for `model` answers with `reply` (text, or a callable of the request body)."""
+        """Every chat completion for `model` answers with `reply` (text, or a callable of the request body); the fake
+        serves `model` from now on."""
         self._by_model[model] = reply
+
+    def retire(self, model: str) -> None:
+        """Shut `model` down: chat completions for it answer 404 model_not_found from now on."""
+        self.retired.add(model)
+
+    def serves(self, model: str) -> bool:
+        """Whether a chat completion for `model` is answered (a configured model, one given `answer_as`, or the
+        fine-tune of a job that succeeded), unless it was retired."""
+        if model in self.retired:
+            return False
+        if model in self.chat_models or model in self._by_model:
+            return True
+        return any(
+            j.payload.get("status") == "succeeded" and j.payload.get("fine_tuned_model") == model
+            for j in self.jobs.values()
+        )
 
     def fail_next(
         self,
@@ -334,8 +388,12 @@ class FakeOpenAI:
         if method == "POST" and path == "/chat/completions":
             return await self._chat(request)
         if method == "GET" and path == "/models":
+            names = sorted(m for m in self.chat_models | set(self._by_model) if m not in self.retired)
             return web.json_response(
-                {"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model", "created": 0, "owned_by": "fake"}]}
+                {
+                    "object": "list",
+                    "data": [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in names],
+                }
             )
         if method == "POST" and path == "/audio/speech":
             return await self._speech(request)
@@ -353,10 +411,8 @@ class FakeOpenAI:
         words, where the words of `embedding_synonyms` count as one: texts asked in other words come out close."""
         body = await request.json()
         model = body.get("model")
-        if model not in self.embedding_models:
-            return _error(
-                404, f"The model `{model}` does not exist or you do not have access to it.", code="model_not_found"
-            )
+        if model not in self.embedding_models or model in self.retired:
+            return model_not_found(model)
         texts = body.get("input")
         texts = [texts] if isinstance(texts, str) else texts
         if (
@@ -411,7 +467,19 @@ class FakeOpenAI:
                 400,
                 "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.",
             )
-        problem = _messages_problem(body.get("messages"), str(body.get("model")), self.vision_models)
+        model = str(body.get("model"))
+        if not self.serves(model):
+            self.chat_refused.append(model)
+            return model_not_found(model)
+        if "max_tokens" in body and REASONING_MODEL.match(model):
+            return _error(
+                400,
+                "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                "Use 'max_completion_tokens' instead.",
+                param="max_tokens",
+                code="unsupported_parameter",
+            )
+        problem = _messages_problem(body.get("messages"), model, self.vision_models)
         if problem is not None:
             message, param = problem
             return _error(400, message, param=param)

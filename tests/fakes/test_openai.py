@@ -32,11 +32,16 @@ async def client(fake: FakeOpenAI) -> AsyncIterator[openai.AsyncOpenAI]:
 
 async def test_chat_plain_and_streamed_with_usage(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
     fake.reply("Paris.")
-    plain = await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "capital?"}])
+    plain = await client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "capital?"}]
+    )
     assert plain.choices[0].message.content == "Paris."
     assert plain.usage is not None and plain.usage.completion_tokens > 0
     stream = await client.chat.completions.create(
-        model="m", messages=[{"role": "user", "content": "hi"}], stream=True, stream_options={"include_usage": True}
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "hi"}],
+        stream=True,
+        stream_options={"include_usage": True},
     )
     text, usage = "", None
     async for chunk in stream:
@@ -44,7 +49,7 @@ async def test_chat_plain_and_streamed_with_usage(fake: FakeOpenAI, client: open
         usage = chunk.usage or usage
     assert text == "Answer to: hi"
     assert usage is not None and usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
-    assert [r["model"] for r in fake.chat_requests] == ["m", "m"]
+    assert [r["model"] for r in fake.chat_requests] == ["gpt-4o-mini", "gpt-4o-mini"]
 
 
 async def test_files_and_fine_tuning_jobs(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
@@ -88,15 +93,15 @@ async def test_faults_429_is_retried_500_persists_and_slow_responses_time_out(
     fake: FakeOpenAI, client: openai.AsyncOpenAI
 ) -> None:
     fake.fail_next(429, retry_after=0.01)
-    ok = await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+    ok = await client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
     assert ok.choices[0].message.content == "Answer to: x"
     fake.fail_next(500, times=3)
     with pytest.raises(openai.InternalServerError):
-        await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+        await client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
     fake.delay_next(2.0, times=3)
     with pytest.raises(openai.APITimeoutError):
         await client.with_options(timeout=0.2, max_retries=0).chat.completions.create(
-            model="m", messages=[{"role": "user", "content": "x"}]
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}]
         )
 
 
@@ -159,7 +164,7 @@ async def test_image_parts_are_recorded_and_malformed_ones_refused_as_openai_doe
 ) -> None:
     def ask(url: str, role: str = "user") -> Any:
         content = [{"type": "text", "text": "what?"}, {"type": "image_url", "image_url": {"url": url}}]
-        return client.chat.completions.create(model="m", messages=[{"role": role, "content": content}])  # type: ignore[misc,list-item]
+        return client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": role, "content": content}])  # type: ignore[misc,list-item]
 
     good = _png_data_url()
     await ask(good)
@@ -189,7 +194,9 @@ async def test_streamed_deltas_carry_reasoning_content_and_split_think_tags(
     fake: FakeOpenAI, client: openai.AsyncOpenAI
 ) -> None:
     fake.reply(Deltas([{"reasoning_content": "hmm"}, {"content": "<th"}, {"content": "ink>x</think>Yes."}]))
-    stream = await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "?"}], stream=True)
+    stream = await client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "?"}], stream=True
+    )
     contents, reasoning = [], []
     async for chunk in stream:
         for choice in chunk.choices:
@@ -375,3 +382,43 @@ async def test_a_held_upload_is_stored_only_once_released(fake: FakeOpenAI, clie
     assert list(fake.files) == [uploaded.id]
     # Only the next such request is held.
     assert (await client.files.create(file=("u.jsonl", io.BytesIO(SFT)), purpose="fine-tune")).id in fake.files
+
+
+async def test_unknown_retired_and_unfinished_fine_tuned_models_answer_openais_404(
+    fake: FakeOpenAI, client: openai.AsyncOpenAI
+) -> None:
+    question: Any = [{"role": "user", "content": "hi"}]
+    with pytest.raises(openai.NotFoundError) as refused:
+        await client.chat.completions.create(model="gpt-nonexistent", messages=question)
+    assert refused.value.body == {
+        "message": "The model `gpt-nonexistent` does not exist or you do not have access to it.",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": "model_not_found",
+    }
+    with pytest.raises(openai.NotFoundError):
+        await client.embeddings.create(model="gpt-nonexistent", input="hi")
+    # A fine-tune exists once its job succeeded, and not before.
+    uploaded = await client.files.create(file=("d.jsonl", b"{}\n"), purpose="fine-tune")
+    job = await client.fine_tuning.jobs.create(model="gpt-4o-mini-2024-07-18", training_file=uploaded.id)
+    tuned = f"ft:gpt-4o-mini-2024-07-18:fake-org:custom:{job.id[-8:]}"
+    with pytest.raises(openai.NotFoundError):
+        await client.chat.completions.create(model=tuned, messages=question)
+    fake.advance(job.id, "succeeded")
+    answered = await client.chat.completions.create(model=tuned, messages=question)
+    assert answered.choices[0].message.content == "Answer to: hi"
+    listed = [m.id async for m in client.models.list()]
+    assert "gpt-6-luna" in listed  # config.toml's default model is served
+    fake.retire(tuned)
+    with pytest.raises(openai.NotFoundError):
+        await client.chat.completions.create(model=tuned, messages=question)
+    assert fake.chat_refused == ["gpt-nonexistent", tuned, tuned]
+
+
+async def test_reasoning_models_refuse_max_tokens_as_openai_does(client: openai.AsyncOpenAI) -> None:
+    question: Any = [{"role": "user", "content": "hi"}]
+    with pytest.raises(openai.BadRequestError) as refused:
+        await client.chat.completions.create(model="gpt-6-luna", messages=question, max_tokens=10)
+    assert isinstance(refused.value.body, dict) and refused.value.body.get("param") == "max_tokens"
+    answered = await client.chat.completions.create(model="gpt-6-luna", messages=question, max_completion_tokens=10)
+    assert answered.choices[0].message.content == "Answer to: hi"

@@ -141,7 +141,7 @@ class FakeVLLM:
         del self.adapters[str(name)]
         return web.Response(text=f"Success: LoRA adapter '{name}' removed successfully.")
 
-    async def _chat(self, request: web.Request) -> web.Response:
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
         if denied := self._unauthorized(request):
             return denied
         body = await self._body(request)
@@ -152,6 +152,8 @@ class FakeVLLM:
         if model != self.base_model and model not in self.adapters:
             return _error(404, f"The model `{model}` does not exist.", "NotFoundError")
         content = f"[{model}] answer"
+        if body.get("stream"):
+            return await self._stream(request, model, content)
         return web.json_response(
             {
                 "id": f"chatcmpl-{len(self.chat_models)}",
@@ -169,3 +171,21 @@ class FakeVLLM:
                 "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8},
             }
         )
+
+    async def _stream(self, request: web.Request, model: str, content: str) -> web.StreamResponse:
+        """A streamed answer as vLLM sends it: the role, the text, the finish, the usage when asked, then [DONE]."""
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        created = int(time.time())
+        for delta, finish in (({"role": "assistant", "content": ""}, None), ({"content": content}, None), ({}, "stop")):
+            chunk = {
+                "id": f"chatcmpl-{len(self.chat_models)}",
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+            }
+            await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response

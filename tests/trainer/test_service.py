@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 from collections.abc import AsyncIterator
@@ -279,7 +280,8 @@ async def test_deprecated_top_level_hyperparameters_are_honoured_or_refused_neve
     )
     assert dpo.method and dpo.method.dpo and dpo.method.dpo.hyperparameters
     assert (dpo.method.dpo.hyperparameters.n_epochs, dpo.method.dpo.hyperparameters.beta) == (2, 0.1)
-    await client.fine_tuning.jobs.cancel(dpo.id)
+    with contextlib.suppress(openai.BadRequestError):  # the supervised file may already have failed it as DPO data
+        await client.fine_tuning.jobs.cancel(dpo.id)
 
     # 8 examples, one epoch in batches of 8: one step, where the service's defaults (4 epochs of 4) make 8.
     job = await client.fine_tuning.jobs.create(
