@@ -11,7 +11,13 @@ overhead_ratio = baseline steps/s / service steps/s (1.0: no overhead). Rounds i
 sft_loss_drop = (first step's loss - mean of the last 3) / first step's loss; dpo_margin_gain = mean reward margin of
 the last 3 steps - the first step's. peak_rss_mb = the largest peak RSS of a service training process.
 
-    python bench/train_local.py [--rounds 2] [--epochs 5]
+    python bench/train_local.py [--rounds 2] [--epochs 5] [--model-size tiny|0.5b|1.5b] [--device cpu|cuda]
+
+--model-size builds a model of a real base model's shape (Qwen2.5-0.5B/1.5B-Instruct: layers, widths, vocabulary)
+with random weights, so that a machine with a GPU reports steps/s and tokens/s of that size against bare TRL in one
+command (`--model-size 0.5b --device cuda`); nothing is downloaded. With a real-sized model the loss figures say
+nothing (random weights, a tiny tokenizer); tokens_per_s (trained tokens per second of the service's training
+window) and step times do. On a GPU both sides train in bf16 (fp16 where bf16 is missing), as the service does.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ import openai
 
 from bot.trainer.service import TrainerService
 from tests.trainer.service import dpo_jsonl, qa_pairs, sft_jsonl, trainer_config, wait_for_job
-from tests.trainer.tiny_model import build_tiny_model
+from tests.trainer.tiny_model import SHAPES, build_tiny_model
 
 SEED = 1234
 SETTINGS: dict[str, Any] = {
@@ -56,12 +62,16 @@ SETTINGS: dict[str, Any] = {
 def bare(spec_path: str) -> None:
     """The baseline: TRL's SFTTrainer + PEFT LoRA with the same data, settings and seed, nothing around it."""
     spec = json.loads(Path(spec_path).read_text())
+    torch: Any = importlib.import_module("torch")
     transformers: Any = importlib.import_module("transformers")
     trl: Any = importlib.import_module("trl")
     peft: Any = importlib.import_module("peft")
     datasets: Any = importlib.import_module("datasets")
+    on_gpu = spec["device"] == "cuda"
+    half = torch.bfloat16 if on_gpu and torch.cuda.is_bf16_supported() else torch.float16
+    dtype = half if on_gpu else torch.float32
     tokenizer = transformers.AutoTokenizer.from_pretrained(spec["model"])
-    model = transformers.AutoModelForCausalLM.from_pretrained(spec["model"])
+    model = transformers.AutoModelForCausalLM.from_pretrained(spec["model"], dtype=dtype)
     rows = [
         {"prompt": [{"role": "user", "content": q}], "completion": [{"role": "assistant", "content": a}]}
         for q, a in spec["pairs"]
@@ -77,10 +87,10 @@ def bare(spec_path: str) -> None:
         save_strategy="no",
         report_to=[],
         disable_tqdm=True,
-        use_cpu=True,
-        dataloader_pin_memory=False,
-        bf16=False,  # as the service on a CPU: TRL turns bf16 on by default
-        fp16=False,
+        use_cpu=not on_gpu,
+        dataloader_pin_memory=on_gpu,
+        bf16=on_gpu and dtype == torch.bfloat16,  # as the service does (TRL turns bf16 on by default)
+        fp16=on_gpu and dtype == torch.float16,
     )
     lora = peft.LoraConfig(
         r=SETTINGS["lora_rank"],
@@ -127,11 +137,13 @@ def bare(spec_path: str) -> None:
     )
 
 
-def run_bare(model: Path, pairs: list[tuple[str, str]], epochs: int, work: Path) -> dict[str, Any]:
+def run_bare(model: Path, pairs: list[tuple[str, str]], epochs: int, work: Path, device: str) -> dict[str, Any]:
     spec = work / "bare.json"
-    spec.write_text(json.dumps({"model": str(model), "pairs": pairs, "epochs": epochs, "out": str(work / "bare")}))
+    spec.write_text(
+        json.dumps({"model": str(model), "pairs": pairs, "epochs": epochs, "out": str(work / "bare"), "device": device})
+    )
     done = subprocess.run(
-        [sys.executable, __file__, "--bare", str(spec)], capture_output=True, text=True, check=True, timeout=600
+        [sys.executable, __file__, "--bare", str(spec)], capture_output=True, text=True, check=True, timeout=3600
     )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -139,25 +151,28 @@ def run_bare(model: Path, pairs: list[tuple[str, str]], epochs: int, work: Path)
 async def run_job(service: TrainerService, client: openai.AsyncOpenAI, data: bytes, method: Any) -> dict[str, Any]:
     file_id = (await client.files.create(file=("d.jsonl", io.BytesIO(data)), purpose="fine-tune")).id
     job = await client.fine_tuning.jobs.create(model="tiny", training_file=file_id, method=method)
-    done = await wait_for_job(service, job.id, lambda j: j["status"] in ("succeeded", "failed"), timeout=600)
+    done = await wait_for_job(service, job.id, lambda j: j["status"] in ("succeeded", "failed"), timeout=3600)
     if done["status"] != "succeeded":
         raise SystemExit(f"job failed: {done['error']}")
     events = (await client.fine_tuning.jobs.list_events(job.id, limit=100)).data[::-1]
     metrics = [e.data for e in events if e.type == "metrics"]
     finished = next(e.data for e in events if e.message.startswith("Training finished"))
-    return {"metrics": metrics, **finished}
+    return {"metrics": metrics, "trained_tokens": done.get("trained_tokens") or 0, **finished}
 
 
-async def main(rounds: int, epochs: int) -> None:
+async def main(rounds: int, epochs: int, model_size: str, device: str) -> None:
     logging.basicConfig(level=logging.WARNING)
     # One thread per side: two OpenMP threads on 2 cores shared with other work made single steps 10x slower at
     # random moments (spinning at barriers while the other thread was descheduled), on both sides alike.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        model = build_tiny_model(work / "tiny", seed=SEED)
+        started = time.perf_counter()
+        model = await asyncio.to_thread(build_tiny_model, work / "model", seed=SEED, shape=model_size)
+        print(f"{model_size} model generated in {time.perf_counter() - started:.1f} s", flush=True)
         pairs = qa_pairs() * 4  # 32 examples
-        service = TrainerService(trainer_config(work / "svc", {"tiny": str(model)}, epochs=epochs, **SETTINGS))
+        settings = SETTINGS | {"device": device}
+        service = TrainerService(trainer_config(work / "svc", {"tiny": str(model)}, epochs=epochs, **settings))
         await service.start()
         try:
             async with openai.AsyncOpenAI(api_key="x", base_url=service.base_url, max_retries=0, timeout=60) as client:
@@ -165,7 +180,7 @@ async def main(rounds: int, epochs: int) -> None:
                 bare_runs: list[dict[str, Any]] = []
                 for _ in range(rounds):
                     sft_runs.append(await run_job(service, client, sft_jsonl(pairs), {"type": "supervised"}))
-                    bare_runs.append(await asyncio.to_thread(run_bare, model, pairs, epochs, work))
+                    bare_runs.append(await asyncio.to_thread(run_bare, model, pairs, epochs, work, device))
                 dpo = await run_job(service, client, dpo_jsonl(pairs), {"type": "dpo"})
         finally:
             await service.stop()
@@ -184,8 +199,13 @@ async def main(rounds: int, epochs: int) -> None:
         f"(bare TRL: {bare_runs[0]['losses'][0]:.3f} -> {statistics.mean(bare_runs[0]['losses'][-3:]):.3f})"
     )
     print(f"DPO reward margin {margins[0]:.3f} -> {statistics.mean(margins[-3:]):.3f} over {len(margins)} steps")
+    tokens_per_s = [r["trained_tokens"] / r["train_seconds"] for r in sft_runs if r["train_seconds"]]
     result = {
         "bench": "train_local",
+        "model_size": model_size,
+        "device": device,
+        "sft_train_seconds": round(statistics.median(r["train_seconds"] for r in sft_runs), 2),
+        "sft_tokens_per_s": round(statistics.median(tokens_per_s), 1) if tokens_per_s else None,
         "sft_steps_per_s": round(sft_rate, 2),
         "baseline_steps_per_s": round(bare_rate, 2),
         "overhead_ratio": round(bare_rate / sft_rate, 3),
@@ -201,8 +221,10 @@ if __name__ == "__main__":
     parser.add_argument("--bare", help=argparse.SUPPRESS)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--model-size", default="tiny", choices=["tiny", *SHAPES])
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     args = parser.parse_args()
     if args.bare:
         bare(args.bare)
     else:
-        asyncio.run(main(args.rounds, args.epochs))
+        asyncio.run(main(args.rounds, args.epochs, args.model_size, args.device))

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import attrs
+import pytest
 
 from bot.store.answers import NewAnswer
 from tests.fakes.discord import FakeDiscord, Message
@@ -25,6 +26,8 @@ FACTS = [
 ]
 
 
+# Training, merging and loading a model on a shared 2-core machine: more than the default two minutes under load.
+@pytest.mark.timeout(360)
 async def test_corrections_train_on_the_cpu_and_transformers_serve_answers_with_the_new_model(
     discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path, tiny_model: Path
 ) -> None:

@@ -1,5 +1,7 @@
 """A tiny causal language model made at test time (nothing downloaded): a byte-level BPE tokenizer with a chat
-template and a 2-layer Llama with random weights, saved like a hub checkpoint."""
+template and a 2-layer Llama with random weights, saved like a hub checkpoint. Benchmarks can ask for the shape of a
+real base model instead (`SHAPES`): the same layers, widths and vocabulary size with random weights, so that time and
+memory per step are those of the real model though nothing is downloaded."""
 
 from __future__ import annotations
 
@@ -30,8 +32,31 @@ CORPUS = [
 ]
 
 
-def build_tiny_model(directory: Path, *, seed: int = 0) -> Path:
-    """Write tokenizer and model files into `directory`; returns it. Takes well under a second."""
+# Shapes of real open base models (their config.json), by the size a benchmark asks for. Qwen2.5 Instruct is what
+# trainer.toml recommends; its vocabulary (151,936 rows, tied to the output layer) is a large part of the cost.
+SHAPES: dict[str, dict[str, int]] = {
+    "0.5b": {  # Qwen/Qwen2.5-0.5B-Instruct, 494M parameters
+        "hidden_size": 896,
+        "intermediate_size": 4864,
+        "num_hidden_layers": 24,
+        "num_attention_heads": 14,
+        "num_key_value_heads": 2,
+        "vocab_size": 151936,
+    },
+    "1.5b": {  # Qwen/Qwen2.5-1.5B-Instruct, 1.54B parameters
+        "hidden_size": 1536,
+        "intermediate_size": 8960,
+        "num_hidden_layers": 28,
+        "num_attention_heads": 12,
+        "num_key_value_heads": 2,
+        "vocab_size": 151936,
+    },
+}
+
+
+def build_tiny_model(directory: Path, *, seed: int = 0, shape: str = "tiny") -> Path:
+    """Write tokenizer and model files into `directory`; returns it. Takes well under a second for the tiny shape;
+    another shape (a key of SHAPES) is a Qwen2 model of that size, its vocabulary padded to the real one's size."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -57,6 +82,19 @@ def build_tiny_model(directory: Path, *, seed: int = 0) -> Path:
     fast.save_pretrained(directory)
 
     torch.manual_seed(seed)
+    if shape != "tiny":
+        from transformers import Qwen2Config, Qwen2ForCausalLM
+
+        real = Qwen2Config(
+            **SHAPES[shape],
+            max_position_embeddings=4096,
+            bos_token_id=fast.bos_token_id,
+            eos_token_id=fast.eos_token_id,
+            pad_token_id=fast.pad_token_id,
+            tie_word_embeddings=True,
+        )
+        Qwen2ForCausalLM(real).save_pretrained(directory)
+        return directory
     config = LlamaConfig(
         vocab_size=len(fast),
         hidden_size=64,
