@@ -3,6 +3,7 @@ is never shown inline nor stored; the reply says it is thinking meanwhile, or sh
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from tests.fakes.discord import Event, FakeDiscord
@@ -68,24 +69,29 @@ async def test_a_model_configured_to_show_its_thinking_shows_it_as_a_spoiler_abo
 # A chat template that opens `<think>` in the prompt (DeepSeek-R1, QwQ): the model streams its thoughts, long enough to
 # need a second message, and only then `</think>` and the answer.
 LONG_THOUGHTS = "recall every capital of Europe, one by one. " * 60
-OPENED_IN_PROMPT = Deltas(
-    [
-        {"content": "Secret plan: "},
-        {"content": LONG_THOUGHTS},
-        {"content": "</thi"},
-        {"content": "nk>The capital "},
-        {"content": "is Paris."},
-    ]
-)
 
 
 async def test_thinking_opened_in_the_prompt_is_taken_back_once_its_end_shows_and_never_stored(
     discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
 ) -> None:
-    openai_fake.reply(OPENED_IN_PROMPT)
-    openai_fake.chunk_delay_s = 0.06
-    async with running_bot(discord, openai_fake, tmp_path, llm={"edit_interval_s": 0.05}) as built:
+    thought = asyncio.Event()  # the model pauses after its thoughts until they are on screen
+    openai_fake.reply(
+        Deltas(
+            [
+                {"content": "Secret plan: "},
+                {"content": LONG_THOUGHTS},
+                thought,
+                {"content": "</thi"},
+                {"content": "nk>The capital "},
+                {"content": "is Paris."},
+            ]
+        )
+    )
+    # Every delta is shown as it comes (no edit throttle), so what the member saw does not depend on timing.
+    async with running_bot(discord, openai_fake, tmp_path, llm={"edit_interval_s": 1e-9}) as built:
         asked = discord.slash("ask", options={"question": "What is the capital of France?"})
+        await asked.wait(lambda e: e.kind == "followup" and "capital of Europe" in str(e.json.get("content", "")))
+        thought.set()
         await asked.wait(final)
         shown = [str(e.json.get("content", "")) for e in asked.responses if e.kind != "callback"]
         # Nothing said it was thinking until `</think>` came: by then it was shown, over two messages.
@@ -101,7 +107,7 @@ async def test_thinking_opened_in_the_prompt_is_taken_back_once_its_end_shows_an
         follow_up = discord.slash("ask", options={"question": "And of Spain?"})
         await follow_up.wait(final)
         sent = str(openai_fake.chat_requests[-1]["messages"])
-        assert "The capital is Paris." in sent and "Secret" not in sent and "capitals of Europe" not in sent
+        assert "The capital is Paris." in sent and "Secret" not in sent and "capital of Europe" not in sent
 
 
 async def test_a_spoiler_of_thinking_opened_in_the_prompt_holds_it_all_even_its_pipes(

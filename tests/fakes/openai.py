@@ -43,13 +43,14 @@ Json = dict[str, Any]
 @attrs.frozen
 class Deltas:
     """A streamed answer given delta by delta, as a provider splits it: `{"content": …}` and, as vLLM and DeepSeek
-    send a reasoning model's thinking, `{"reasoning_content": …}`."""
+    send a reasoning model's thinking, `{"reasoning_content": …}`. An `asyncio.Event` among them holds the rest of
+    the stream until the test sets it (a model that pauses mid-answer, for as long as the test needs)."""
 
-    items: list[Json]
+    items: list[Json | asyncio.Event]
 
     @property
     def text(self) -> str:
-        return "".join(str(d.get("content") or "") for d in self.items)
+        return "".join(str(d.get("content") or "") for d in self.items if isinstance(d, dict))
 
 
 Reply = str | Callable[[Json], str] | Deltas
@@ -543,6 +544,9 @@ class FakeOpenAI:
             await response.write(chunk({"role": "assistant", "content": ""}, None))
             if deltas is not None:
                 for delta in deltas:
+                    if isinstance(delta, asyncio.Event):
+                        await delta.wait()
+                        continue
                     if self.chunk_delay_s:
                         await asyncio.sleep(self.chunk_delay_s)  # pacing, as a model thinks and writes
                     await response.write(chunk(delta, None))
