@@ -9,9 +9,8 @@ from pathlib import Path
 
 import openai
 
-from bot.store.answers import NewAnswer
 from tests.fakes.discord import FakeDiscord, Message
-from tests.fakes.harness import running_bot
+from tests.fakes.harness import approve_corrections, running_bot
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.vllm import FakeVLLM
 from tests.trainer.service import running_trainer
@@ -46,14 +45,7 @@ async def test_corrections_train_a_local_adapter_that_the_next_answer_uses(
         async with running_bot(discord, openai_fake, tmp_path, training=training) as built:
             # Eight corrections, taught and approved (the form and the review are tested in test_corrections.py).
             stores = built.services
-            for question, wrong, right in FACTS:
-                answer = await stores.answers.add(
-                    NewAnswer(
-                        discord.guild_id, discord.channel_id, discord.member.id, "c", "slash", "m", question, wrong
-                    )
-                )
-                saved = await stores.corrections.submit(answer, discord.member.id, right)
-                await stores.corrections.review(saved.correction.id, discord.admin.id, "approved")
+            await approve_corrections(built, discord, FACTS)
 
             started = discord.slash("train", options={"source": "corrections"}, user=discord.admin)
             # In this one process the bot's token counters are forked by the fork server the training service warms

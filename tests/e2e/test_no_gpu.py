@@ -10,9 +10,8 @@ from pathlib import Path
 import attrs
 import pytest
 
-from bot.store.answers import NewAnswer
 from tests.fakes.discord import FakeDiscord, Message
-from tests.fakes.harness import make_config, running_bot
+from tests.fakes.harness import approve_corrections, make_config, running_bot
 from tests.fakes.openai import FakeOpenAI
 from tests.trainer.service import running_trainer
 from tests.trainer.serving import loaded_models, running_transformers_serve
@@ -51,14 +50,7 @@ async def test_corrections_train_on_the_cpu_and_transformers_serve_answers_with_
         config = attrs.evolve(config, secrets=attrs.evolve(config.secrets, openai_base_url=serve_url))
         async with running_bot(discord, openai_fake, tmp_path, config=config) as built:
             stores = built.services
-            for question, wrong, right in FACTS:
-                answer = await stores.answers.add(
-                    NewAnswer(
-                        discord.guild_id, discord.channel_id, discord.member.id, "c", "slash", "m", question, wrong
-                    )
-                )
-                saved = await stores.corrections.submit(answer, discord.member.id, right)
-                await stores.corrections.review(saved.correction.id, discord.admin.id, "approved")
+            await approve_corrections(built, discord, FACTS)
 
             started = discord.slash("train", options={"source": "corrections"}, user=discord.admin)
             await started.wait(lambda e: "train:confirm" in str(e.json.get("components")), timeout=60)

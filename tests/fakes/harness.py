@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ import hikari
 from bot.app import BuiltBot, build
 from bot.config import Config, Secrets, Settings
 from bot.llm.retirements import Clock, utc_now
+from bot.store.answers import NewAnswer
 from tests.assets import whisper_base_dir
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.openai import FakeOpenAI
@@ -121,3 +122,15 @@ async def running_shards(
         for built in bots:
             with contextlib.suppress(hikari.ComponentStateConflictError):  # one that never started
                 await built.bot.close()
+
+
+async def approve_corrections(built: BuiltBot, discord: FakeDiscord, facts: Iterable[tuple[str, str, str]]) -> None:
+    """Each (question, wrong answer, right answer) stored as the member's answer, corrected by them and approved by
+    the admin, as the form and the review do (those are tested in tests/e2e/test_corrections.py)."""
+    stores = built.services
+    for question, wrong, right in facts:
+        answer = await stores.answers.add(
+            NewAnswer(discord.guild_id, discord.channel_id, discord.member.id, "c", "slash", "m", question, wrong)
+        )
+        saved = await stores.corrections.submit(answer, discord.member.id, right)
+        await stores.corrections.review(saved.correction.id, discord.admin.id, "approved")
