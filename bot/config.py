@@ -148,7 +148,7 @@ def deadlines(settings: Settings, now: dt.datetime) -> list[str]:
     if settings.speech.engine == "openai":
         named.append(("speech.openai_model", settings.speech.openai_model))
     for name, backend in backends.items():
-        if backend.kind in ("openai", "azure"):  # the provider's own models, on its shutdown list
+        if backend.kind == "openai":  # OpenAI's models, on its shutdown list (Azure keeps them longer)
             where = f"training.backends.{name}" if name in settings.training.backends else "training"
             named += [(f"{where}.base_models", m) for m in backend.base_models]
     seen: set[tuple[str, str]] = set()

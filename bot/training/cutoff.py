@@ -43,14 +43,13 @@ class TrainingCutoff:
             return None
         return (closes - self._clock().date()).days
 
-    def _open(self, backend: str) -> bool:
-        left = self.days_left(backend)
-        return left is None or left > 0
-
-    def _elsewhere(self, closing: str | None) -> str:
-        """Where to train instead: the other configured backends that still take jobs, else the training service."""
+    def _elsewhere(self, closing: str | None, on: dt.date) -> str:
+        """Where to train instead: the other configured backends that still take jobs on that day, else the training
+        service."""
         closing = self._default if closing is None else closing
-        others = [n for n in self._backends if n != closing and self._open(n)]
+        others = [
+            b.name for b in self._backends.values() if b.name != closing and (b.new_jobs_until or dt.date.max) > on
+        ]
         if others:
             names = ", ".join(f"`{n}`" for n in others)
             return f"Train on a backend that still takes jobs (`backend:` {names})"
@@ -65,10 +64,10 @@ class TrainingCutoff:
         found = self._backend(backend)
         if left is None or left > 0 or found is None:
             return
+        instead = self._elsewhere(backend, self._clock().date())
         raise TrainingClosed(
             f"{PROVIDERS[found.kind]} takes no new fine-tuning jobs since {found.new_jobs_until:%Y-%m-%d}, so nothing "
-            f"was uploaded. {self._elsewhere(backend)}, or give the model your corrections without training (`/model "
-            "corrections on`)."
+            f"was uploaded. {instead}, or give the model your corrections without training (`/model corrections on`)."
         )
 
     def note(self, backend: str | None = None) -> str | None:
@@ -78,7 +77,8 @@ class TrainingCutoff:
         if left is None or left <= 0 or found is None:
             return None
         days = "1 day" if left == 1 else f"{left} days"
-        instead = self._elsewhere(backend)
+        assert found.new_jobs_until is not None
+        instead = self._elsewhere(backend, found.new_jobs_until)
         return (
             f"{PROVIDERS[found.kind]} takes no new fine-tuning jobs from {found.new_jobs_until:%Y-%m-%d}: {days} left "
             f"to train there. After that, {instead[0].lower()}{instead[1:]}."
