@@ -89,6 +89,9 @@ async def test_train_again_on_azure_sends_the_same_data_there_and_tests_the_new_
         names = discord.autocomplete("train", "backend", {"backend": ""}, user=discord.admin)
         await names.wait_callback()
         assert [c["value"] for c in names.choices] == ["openai", "azure"]
+        models = discord.autocomplete("train", "base_model", {"backend": "azure", "base_model": ""}, user=discord.admin)
+        await models.wait_callback()
+        assert [c["value"] for c in models.choices] == [BASE]  # the base models of the backend chosen
         unknown = discord.slash("train", options={"again": 1, "backend": "nowhere"}, user=discord.admin)
         assert "`nowhere` is not a training backend" in await reply(unknown)
 
