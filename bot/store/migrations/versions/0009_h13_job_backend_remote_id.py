@@ -25,6 +25,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Named as upgrade() finds it again on each database (SQLite's under the convention above; PostgreSQL's default).
+    sqlite = op.get_bind().dialect.name == "sqlite"
     with op.batch_alter_table("training_jobs") as batch:
         batch.drop_constraint(NEW, type_="unique")
-        batch.create_unique_constraint("training_jobs_remote_id_key", ["remote_id"])
+        batch.create_unique_constraint(
+            "uq_training_jobs_remote_id" if sqlite else "training_jobs_remote_id_key", ["remote_id"]
+        )
