@@ -1,7 +1,7 @@
 """Several training backends side by side, through the fake Discord: a job trained on OpenAI (the fake) is trained
 again on Azure OpenAI's v1 API (a second fake on its own port, with its own key from its own variable), the same
 bytes, its price in the estimate; the new model is tested against the server's test set before its notice offers
-Activate; /jobs cancel reaches the backend the job runs on."""
+Activate; /jobs cancel reaches the backend the job runs on; past OpenAI's cut-off Azure still takes the job."""
 
 from __future__ import annotations
 
@@ -156,3 +156,19 @@ async def test_jobs_cancel_reaches_the_backend_the_job_runs_on(
         assert openai_fake.jobs[first].payload["status"] != "cancelled"  # the OpenAI job runs on
         job = await built.services.jobs.get(2)
         assert job is not None and job.status == "cancelled"
+
+
+async def test_past_openais_cut_off_train_again_on_azure_still_starts_a_job(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, azure: FakeOpenAI, tmp_path: Path
+) -> None:
+    config = two_backends(discord, openai_fake, azure, tmp_path)
+    clock = SetClock(cutoff_day() - dt.timedelta(days=20))
+    async with running_bot(discord, openai_fake, tmp_path, config=config, clock=clock):
+        await train_once(discord, openai_fake)
+        clock.now = cutoff_day() + dt.timedelta(days=1)  # OpenAI takes no new jobs; Azure does until 2027-04-01
+        refused = await reply(discord.slash("train", options={"again": 1}, user=discord.admin))
+        assert "OpenAI takes no new fine-tuning jobs since" in refused and "`backend:` `azure`" in refused
+        card = await summary(discord.slash("train", options={"again": 1, "backend": "azure"}, user=discord.admin))
+        confirm = discord.click(card, next(c for c in card.custom_ids if "confirm" in c), user=discord.admin)
+        await confirm.wait(lambda e: e.kind == "edit")
+        assert len(azure.jobs) == 1 and len(openai_fake.jobs) == 1
