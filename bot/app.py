@@ -58,6 +58,7 @@ from bot.testing.job_tests import JobTests
 from bot.testing.runner import ModelTester
 from bot.testing.settings import TestingSettings
 from bot.testing.test_sets import TestSets
+from bot.training.backends import Trainers, configured_backends
 from bot.training.cutoff import TrainingCutoff
 from bot.training.kept import KeptDatasets
 from bot.training.openai_trainer import OpenAITrainer
@@ -70,6 +71,10 @@ from bot.training.watcher import JobWatcher
 from bot.voice.settings import VoiceSettings
 
 _log = logging.getLogger(__name__)
+
+
+def _no_clients() -> list[openai.AsyncOpenAI]:
+    return []
 
 
 @attrs.define
@@ -92,6 +97,7 @@ class Services:
     jobs: JobStore
     requests: JobRequestStore
     trainer: Trainer
+    trainers: Trainers
     watcher: JobWatcher
     prepared: PreparedDatasets
     token_counter: TokenCounter
@@ -114,6 +120,8 @@ class Services:
     model_notices: ModelNotices
     outages: ModelOutages
     kept: KeptDatasets
+    # The fine-tuning clients of backends with an address of their own (closed with the rest).
+    training_clients: list[openai.AsyncOpenAI] = attrs.field(factory=_no_clients)
 
     async def open(self) -> None:
         await self.database.open()
@@ -129,6 +137,8 @@ class Services:
         self.token_counter.close()
         self.transcriber.close()
         await self.openai.close()
+        for client in self.training_clients:
+            await client.close()
         await self.identify_turns.close()
         await self.database.close()
         await self.health.stop()
@@ -166,6 +176,7 @@ def register(client: lightbulb.Client, services: Services, settings: Settings) -
         (yuyo.ComponentClient, services.components),
         (yuyo.ModalClient, services.modals),
         (cast(type[Any], Trainer), services.trainer),
+        (Trainers, services.trainers),
         (JobWatcher, services.watcher),
         (PreparedDatasets, services.prepared),
         (TokenCounter, services.token_counter),
@@ -190,17 +201,26 @@ def register(client: lightbulb.Client, services: Services, settings: Settings) -
         registry.register_value(kind, value)
 
 
-def training_client(config: Config, chat_client: openai.AsyncOpenAI) -> openai.AsyncOpenAI:
-    """The client for fine-tuning: the chat endpoint's, unless [training] names its own (the training service)."""
-    training = config.settings.training
-    if training.base_url is None:
-        return chat_client
-    return openai.AsyncOpenAI(
-        api_key=config.secrets.training_api_key or "not-needed",  # a service on loopback needs no key
-        base_url=training.base_url,
-        timeout=config.settings.llm.request_timeout_s,
-        max_retries=config.settings.llm.max_retries,
-    )
+def training_clients(config: Config, chat_client: openai.AsyncOpenAI) -> dict[str, openai.AsyncOpenAI]:
+    """A fine-tuning client per configured backend: the chat endpoint's where a backend names no address of its own;
+    else one for its base_url (Azure's v1 API and the training service speak the same API), with the key from the
+    environment variable it names (TRAINING_API_KEY for the single-backend [training] base_url)."""
+    clients: dict[str, openai.AsyncOpenAI] = {}
+    secrets, llm = config.secrets, config.settings.llm
+    for name, backend in configured_backends(config.settings.training).items():
+        if backend.base_url is None:
+            clients[name] = chat_client
+            continue
+        key = secrets.training_keys.get(name)
+        if key is None and name not in config.settings.training.backends:
+            key = secrets.training_api_key
+        clients[name] = openai.AsyncOpenAI(
+            api_key=key or "not-needed",  # a service on loopback needs no key
+            base_url=backend.base_url,
+            timeout=llm.request_timeout_s,
+            max_retries=llm.max_retries,
+        )
+    return clients
 
 
 def intents_for(settings: Settings) -> hikari.Intents:
@@ -330,11 +350,15 @@ def build(
     speech = make_engine(settings.speech, openai_client)
 
     announcer = JobAnnouncer(bot.rest, model_tests)
-    trainer = OpenAITrainer(training_client(config, openai_client), name=settings.training.backend)
+    clients = training_clients(config, openai_client)
+    trainers = Trainers(
+        {name: OpenAITrainer(client, name=name) for name, client in clients.items()}, settings.training.backend
+    )
+    trainer = trainers.default
     training = settings.training
     requests = JobRequestStore(database, jobs)
     watcher = JobWatcher(
-        trainer,
+        trainers,
         jobs,
         announcer.job_ended,
         interval_s=training.watch_interval_s,
@@ -367,6 +391,7 @@ def build(
         jobs=jobs,
         requests=requests,
         trainer=trainer,
+        trainers=trainers,
         watcher=watcher,
         prepared=prepared,
         token_counter=token_counter,
@@ -409,6 +434,7 @@ def build(
         model_notices=model_notices,
         outages=outages,
         kept=KeptDatasets(Path(training.work_dir) / "kept", training.keep_datasets_days),
+        training_clients=list({id(c): c for c in clients.values() if c is not openai_client}.values()),
     )
     register(client, services, settings)
     count_interactions(bot, metrics)

@@ -21,6 +21,7 @@ from bot.llm.retirements import shutdown_of
 from bot.llm.settings import LLMSettings
 from bot.speech.settings import SpeechSettings
 from bot.testing.settings import TestingSettings
+from bot.training.backends import PROVIDERS, backend_keys, backend_problems, configured_backends
 from bot.training.cutoff import TrainingCutoff
 from bot.training.settings import TrainingSettings
 from bot.voice.settings import VoiceSettings
@@ -91,6 +92,8 @@ class Secrets:
     openai_base_url: str | None
     database_url: str | None
     training_api_key: str | None = None  # the training endpoint's key, when it has its own ([training] base_url)
+    # The key of each [training.backends.<name>], by name, read from the variable its `key_env` names.
+    training_keys: dict[str, str] = attrs.field(factory=dict[str, str])
 
     def __repr__(self) -> str:
         return "Secrets(<hidden>)"
@@ -124,14 +127,18 @@ def deadlines(settings: Settings, now: dt.datetime) -> list[str]:
     at start, with the days left measured from `now`."""
     lines: list[str] = []
     note = TrainingCutoff(settings.training, clock=lambda: now)
-    left = note.days_left()
-    if left is not None and left <= 0:
-        lines.append(
-            f"training.backend: OpenAI takes no new fine-tuning jobs since {note.closes:%Y-%m-%d}, so /train refuses. "
-            'Set backend = "local" (the project\'s training service) to keep training.'
-        )
-    elif (text := note.note()) is not None:
-        lines.append(f"training.backend: {text}")
+    backends = configured_backends(settings.training)
+    for name, backend in backends.items():
+        where = f"training.backends.{name}" if name in settings.training.backends else "training.backend"
+        left = note.days_left(name)
+        if left is not None and left <= 0:
+            lines.append(
+                f"{where}: {PROVIDERS[backend.kind]} takes no new fine-tuning jobs since "
+                f"{backend.new_jobs_until:%Y-%m-%d}, so /train refuses there. "
+                'Set backend = "local" (the project\'s training service) or another backend to keep training.'
+            )
+        elif (text := note.note(name)) is not None:
+            lines.append(f"{where}: {text}")
     llm, shutdowns = settings.llm, settings.llm.shutdowns
     named: list[tuple[str, str]] = [
         ("llm.default_model", llm.default_model),
@@ -140,8 +147,10 @@ def deadlines(settings: Settings, now: dt.datetime) -> list[str]:
     named += [("llm.models", m) for m in llm.models] + [("llm.vision_models", m) for m in llm.vision_models]
     if settings.speech.engine == "openai":
         named.append(("speech.openai_model", settings.speech.openai_model))
-    if settings.training.backend == "openai":
-        named += [("training.base_models", m) for m in settings.training.base_models]
+    for name, backend in backends.items():
+        if backend.kind == "openai":  # OpenAI's models, on its shutdown list (Azure keeps them longer)
+            where = f"training.backends.{name}" if name in settings.training.backends else "training"
+            named += [(f"{where}.base_models", m) for m in backend.base_models]
     seen: set[tuple[str, str]] = set()
     for where, model in named:
         shutdown = shutdown_of(model, shutdowns)
@@ -278,10 +287,8 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
     except tomllib.TOMLDecodeError as exc:
         problems.append(f"{path}: not valid TOML ({exc})")
     settings = read_settings(data, problems)
-    if settings is not None and settings.training.backend == "local" and settings.training.base_url is None:
-        problems.append(
-            "training.base_url: the local backend needs the training service's address, e.g. http://127.0.0.1:8090/v1"
-        )
+    if settings is not None:
+        problems.extend(backend_problems(settings.training, env))
     if settings is not None and settings.training.watch_lease_s <= settings.training.watch_interval_s:
         problems.append(
             "training.watch_lease_s: must be longer than training.watch_interval_s (each round renews the lease), "
@@ -291,6 +298,8 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
         settings = attrs.evolve(settings, health=health_from_env(settings.health, env, problems))
         settings = shard_settings(settings, env, problems)
     secrets = read_secrets(env, problems)
+    if settings is not None:
+        secrets = attrs.evolve(secrets, training_keys=backend_keys(settings.training, env))
     if problems or settings is None:
         raise ConfigError(problems)
     return Config(settings=settings, secrets=secrets)

@@ -22,12 +22,12 @@ from bot.discord.training import (
     job_label,
     jobs_page,
 )
-from bot.errors import InvalidInput
+from bot.errors import InvalidInput, NotFound
 from bot.store.guilds import GuildSettingsStore
 from bot.store.jobs import JobStore, TrainingJob
 from bot.store.model_tests import ModelTestStore
 from bot.testing.scorecard import stored_scorecard
-from bot.training.trainer import Trainer
+from bot.training.backends import Trainers
 from bot.training.watcher import JobWatcher
 
 loader = lightbulb.Loader()
@@ -120,7 +120,7 @@ class CancelJob(lightbulb.SlashCommand, name="cancel", description="Cancel a run
 async def on_cancel_button(
     ctx: yuyo.ComponentContext,
     jobs: JobStore = lightbulb.di.INJECTED,
-    trainer: Trainer = lightbulb.di.INJECTED,
+    trainers: Trainers = lightbulb.di.INJECTED,
     watcher: JobWatcher = lightbulb.di.INJECTED,
     discord: DiscordSettings = lightbulb.di.INJECTED,
 ) -> None:
@@ -128,6 +128,9 @@ async def on_cancel_button(
     require_admin(interaction.app, interaction.member, interaction.guild_id, discord, CANCEL)
     (job_id,) = keys.ids(ctx.id_metadata.partition(".")[2], 1)
     job = await job_in_guild(jobs, interaction.guild_id, job_id)
+    trainer = trainers.for_job(job.backend)  # where it runs, which need not be today's default backend
+    if trainer is None:
+        raise NotFound(f"Job #{job.id} runs on backend `{job.backend}`, which this bot no longer has configured.")
     remote = await trainer.cancel(job.remote_id)
     await jobs.update_from_remote(job.id, remote)
     watcher.poke()

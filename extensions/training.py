@@ -27,13 +27,14 @@ from bot.llm.settings import LLMSettings
 from bot.store.corrections import CorrectionStore
 from bot.store.jobs import JobStore
 from bot.store.requests import JobRequestStore
+from bot.training.backends import Trainers
 from bot.training.cutoff import TrainingClosed, TrainingCutoff
 from bot.training.kept import KeptDatasets
 from bot.training.prepared import PreparedDatasets
 from bot.training.preparing import DatasetPreparer
 from bot.training.settings import TrainingSettings
 from bot.training.starting import start_training
-from bot.training.trainer import Hyperparameters, Trainer
+from bot.training.trainer import Hyperparameters
 from bot.training.watcher import JobWatcher
 
 loader = lightbulb.Loader()
@@ -43,11 +44,21 @@ TRAIN = "start training"
 
 
 async def base_model_choices(
-    ctx: lightbulb.AutocompleteContext[str], training: TrainingSettings = lightbulb.di.INJECTED
+    ctx: lightbulb.AutocompleteContext[str], preparer: DatasetPreparer = lightbulb.di.INJECTED
 ) -> None:
     typed = str(ctx.focused.value or "").lower()
-    models = [m for m in training.base_models if typed in m.lower()]
+    chosen = ctx.get_option("backend")
+    backends = preparer.backends
+    named = backends.get(str(chosen.value)) if chosen is not None else None
+    # The base models of the backend already chosen; else every backend's (each name once).
+    offered = named.base_models if named is not None else [m for b in backends.values() for m in b.base_models]
+    models = [m for m in dict.fromkeys(offered) if typed in m.lower()]
     await ctx.respond(name_choices(models))
+
+
+async def backend_choices(ctx: lightbulb.AutocompleteContext[str], trainers: Trainers = lightbulb.di.INJECTED) -> None:
+    typed = str(ctx.focused.value or "").lower()
+    await ctx.respond(name_choices([n for n in trainers.names if typed in n.lower()]))
 
 
 @loader.command
@@ -70,6 +81,12 @@ class Train(lightbulb.SlashCommand, name="train", description="Fine-tune a model
     again = lightbulb.integer(
         "again", "Or train a job's data again (kept for a while), e.g. on another base model", default=None
     )
+    backend = lightbulb.string(
+        "backend",
+        "Where to train (a configured backend); default: the usual one",
+        autocomplete=backend_choices,
+        default=None,
+    )
     base_model = lightbulb.string("base_model", "The model to fine-tune", autocomplete=base_model_choices, default=None)
     suffix = lightbulb.string("suffix", "A short name for the new model (a-z, 0-9, - or _)", default=None)
 
@@ -89,7 +106,8 @@ class Train(lightbulb.SlashCommand, name="train", description="Fine-tune a model
     ) -> None:
         require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, TRAIN)
         assert ctx.guild_id is not None
-        cutoff.check()  # before anything is downloaded or uploaded
+        backend = preparer.backend(self.backend)  # a name that is not configured is refused here
+        cutoff.check(backend.name)  # before anything is downloaded or uploaded
         if [self.data, self.source, self.again].count(None) != 2:
             raise InvalidInput(
                 "Give either a `data` file, `source: approved corrections`, or `again: <job>` (one of the three)."
@@ -105,8 +123,8 @@ class Train(lightbulb.SlashCommand, name="train", description="Fine-tune a model
                 raise NotFound(
                     f"Job #{job.id}'s training data is no longer kept (kept {training.keep_datasets_days:g} days)."
                 )
-            if base_model is None and job.base_model in training.base_models:
-                base_model = job.base_model  # the same base, on the backend configured now
+            if base_model is None and job.base_model in backend.base_models:
+                base_model = job.base_model  # the same base, where the backend asked for trains it
             suffix, method = suffix or job.suffix, method or job.method
             again = f"the data of job #{job.id} ({job.dataset_examples} examples)"
         ask = preparer.ask(
@@ -116,6 +134,7 @@ class Train(lightbulb.SlashCommand, name="train", description="Fine-tune a model
             guild_id=ctx.guild_id,
             channel_id=ctx.channel_id,
             requester_id=ctx.user.id,
+            backend=backend.name,
         )
         limit = preparer.max_upload_bytes
         if self.data is not None:  # size and type are checked before a single byte is downloaded
@@ -141,10 +160,10 @@ class Train(lightbulb.SlashCommand, name="train", description="Fine-tune a model
             method=prepared.method,
             base_model=prepared.base_model,
             source=prepared.source,
-            backend=training.backend,
+            backend=backend.label,
         )
         # Replaces the deferred "thinking…" response (a follow-up would leave it hanging).
-        note = cutoff.note()
+        note = cutoff.note(backend.name)
         await ctx.interaction.edit_initial_response(
             f"⏳ {note}" if note else None, embed=embed, components=[confirm_row(prepared.id)]
         )
@@ -155,7 +174,7 @@ async def on_train_button(
     ctx: yuyo.ComponentContext,
     *,
     prepared_datasets: PreparedDatasets = lightbulb.di.INJECTED,
-    trainer: Trainer = lightbulb.di.INJECTED,
+    trainers: Trainers = lightbulb.di.INJECTED,
     requests: JobRequestStore = lightbulb.di.INJECTED,
     watcher: JobWatcher = lightbulb.di.INJECTED,
     training: TrainingSettings = lightbulb.di.INJECTED,
@@ -173,12 +192,14 @@ async def on_train_button(
             "Cancelled: nothing was uploaded.", response_type=update, components=[], embeds=[]
         )
         return
-    try:
-        cutoff.check()
-    except TrainingClosed:
-        prepared_datasets.discard(prepared_id, interaction.guild_id)  # the cut-off passed while Confirm waited
-        raise
     prepared = prepared_datasets.take(prepared_id, interaction.guild_id)
+    backend = prepared.backend or None
+    try:
+        trainer = trainers.of(backend)
+        cutoff.check(backend)
+    except (TrainingClosed, InvalidInput):
+        prepared.path.unlink(missing_ok=True)  # the cut-off passed while Confirm waited (or the backend went)
+        raise
     await ctx.defer(defer_type=hikari.ResponseType.DEFERRED_MESSAGE_UPDATE)
     # Kept before the upload (which deletes the prepared file): `/train again:<job>` trains it elsewhere later.
     await asyncio.to_thread(kept.keep, prepared.path, prepared.report.sha256)

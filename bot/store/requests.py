@@ -192,7 +192,11 @@ class JobRequestStore:
                 )
             ).one()
             found = (
-                await conn.execute(sa.select(training_jobs.c.id).where(training_jobs.c.remote_id == new.remote_id))
+                await conn.execute(
+                    sa.select(training_jobs.c.id).where(
+                        training_jobs.c.backend == new.backend, training_jobs.c.remote_id == new.remote_id
+                    )
+                )
             ).first()
             if found is None:
                 job_id = (

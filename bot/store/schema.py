@@ -151,7 +151,7 @@ training_jobs = sa.Table(
     sa.Column("channel_id", Id, nullable=False),  # where the job was started: its notice goes there
     sa.Column("requester_id", Id, nullable=False),
     sa.Column("backend", sa.String(32), nullable=False),
-    sa.Column("remote_id", sa.String(200), nullable=False, unique=True),
+    sa.Column("remote_id", sa.String(200), nullable=False),  # unique per backend (below)
     sa.Column("base_model", sa.String(200), nullable=False),
     sa.Column("method", sa.String(8), nullable=False),
     sa.Column("suffix", sa.String(64), nullable=True),
@@ -174,6 +174,8 @@ training_jobs = sa.Table(
     sa.Column("claimed_by", sa.String(64), nullable=True),
     sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
     sa.Index("ix_training_jobs_guild", "guild_id", "id"),
+    # Backends side by side may number their jobs alike (two training services both start at 1).
+    sa.UniqueConstraint("backend", "remote_id", name="uq_training_jobs_backend_remote_id"),
 )
 
 # A job an admin confirmed, recorded before anything is uploaded or started, so that a job whose start timed out, or

@@ -32,6 +32,7 @@ class PreparedDataset:
     requester_id: int
     source: str  # "upload" or "corrections", for the summary
     created: float
+    backend: str = ""  # the configured backend it is trained on once confirmed ("": the default)
 
 
 class PreparedDatasets:

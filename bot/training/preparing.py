@@ -15,6 +15,7 @@ import attrs
 
 from bot.errors import InvalidInput, NotFound
 from bot.store.corrections import Correction
+from bot.training.backends import Backend, configured_backends
 from bot.training.builder import corrections_dataset
 from bot.training.datasets import DatasetReport, DatasetRules, validate_path
 from bot.training.held_out import split_approved
@@ -38,6 +39,7 @@ class TrainingAsk:
     guild_id: int
     channel_id: int
     requester_id: int
+    backend: str = ""  # the configured backend's name ("" only in tests that never start a job)
 
 
 class DatasetPreparer:
@@ -45,6 +47,7 @@ class DatasetPreparer:
         self._prepared = prepared
         self._counter = counter
         self._settings = settings
+        self._backends = configured_backends(settings)
 
     @property
     def max_upload_bytes(self) -> int:
@@ -59,19 +62,36 @@ class DatasetPreparer:
         guild_id: int,
         channel_id: int,
         requester_id: int,
+        backend: str | None = None,
     ) -> TrainingAsk:
-        """The request, checked before anything is downloaded: a configured base model, a safe suffix."""
-        s = self._settings
-        model = (base_model or s.default_base_model).strip()
-        if model not in s.base_models:
-            names = ", ".join(f"`{m}`" for m in s.base_models)
+        """The request, checked before anything is downloaded: a configured backend and one of its base models, a
+        safe suffix."""
+        found = self.backend(backend)
+        model = (base_model or found.default_base_model).strip()
+        if model not in found.base_models:
+            names = ", ".join(f"`{m}`" for m in found.base_models)
             shown = model if len(model) <= SHOWN_NAME else model[: SHOWN_NAME - 1] + "…"  # typed: may be long
-            raise InvalidInput(f"`{shown}` is not a base model this bot trains. Choose one of: {names}.")
+            where = "this bot" if len(self._backends) == 1 else f"backend `{found.name}`"
+            raise InvalidInput(f"`{shown}` is not a base model {where} trains. Choose one of: {names}.")
         cleaned = (suffix or "").strip().lower() or None
         if cleaned is not None and not SUFFIX.match(cleaned):
             raise InvalidInput("The suffix may use a-z, 0-9, - and _ only, up to 40 characters.")
         wanted: Method | None = "dpo" if method == "dpo" else "sft" if method == "sft" else None
-        return TrainingAsk(model, cleaned, wanted, guild_id, channel_id, requester_id)
+        return TrainingAsk(model, cleaned, wanted, guild_id, channel_id, requester_id, found.name)
+
+    @property
+    def backends(self) -> dict[str, Backend]:
+        return self._backends
+
+    def backend(self, name: str | None) -> Backend:
+        """A configured backend by name (None: the default); a clear error for any other name."""
+        found = self._backends.get(self._settings.backend if name is None else name.strip())
+        if found is None:
+            assert name is not None
+            shown = name if len(name) <= SHOWN_NAME else name[: SHOWN_NAME - 1] + "…"
+            names = ", ".join(f"`{n}`" for n in self._backends)
+            raise InvalidInput(f"`{shown}` is not a training backend of this bot. Choose one of: {names}.")
+        return found
 
     async def from_upload(
         self, chunks: AsyncIterable[bytes], fmt: Literal["jsonl", "csv"], ask: TrainingAsk
@@ -125,9 +145,7 @@ class DatasetPreparer:
     ) -> PreparedDataset:
         out = self._prepared.new_path()
         try:
-            report = await asyncio.to_thread(
-                validate_path, source, fmt, self._rules(ask.base_model), out, self._counter
-            )
+            report = await asyncio.to_thread(validate_path, source, fmt, self._rules(ask), out, self._counter)
             kind = self._check(report, ask)
         except BaseException:
             out.unlink(missing_ok=True)
@@ -138,6 +156,7 @@ class DatasetPreparer:
             report=report,
             method=kind,
             base_model=ask.base_model,
+            backend=ask.backend,
             suffix=ask.suffix,
             guild_id=ask.guild_id,
             channel_id=ask.channel_id,
@@ -148,13 +167,15 @@ class DatasetPreparer:
         self._prepared.add(prepared)
         return prepared
 
-    def _rules(self, base_model: str) -> DatasetRules:
+    def _rules(self, ask: TrainingAsk) -> DatasetRules:
         s = self._settings
+        found = self._backends.get(ask.backend or s.backend)
+        prices = found.prices_per_million_tokens if found is not None else s.prices_per_million_tokens
         return DatasetRules(
             min_examples=s.min_examples,
             max_tokens_per_example=s.max_tokens_per_example,
             epochs=s.epochs,
-            price_per_million=s.prices_per_million_tokens.get(base_model),
+            price_per_million=prices.get(ask.base_model),  # each backend its own prices
             encoding=s.encoding,
         )
 

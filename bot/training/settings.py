@@ -30,13 +30,38 @@ def iso_date(_instance: object, attribute: attrs.Attribute[str], value: str) -> 
         raise ValueError(f"{attribute.name} must be a date like 2027-01-06, got {value!r}") from None
 
 
+BackendKind = Literal["openai", "azure", "local"]
+
+
+@attrs.frozen
+class BackendSettings:
+    """One `[training.backends.<name>]` table: a place jobs can run, beside the others. Its key is read from the
+    environment variable it names (never from this file)."""
+
+    # "openai": OpenAI's fine-tuning (or any server speaking its API); "azure": Azure OpenAI's v1 API (the same client,
+    # base_url https://RESOURCE.openai.azure.com/openai/v1/); "local": this project's training service.
+    kind: BackendKind
+    base_url: str | None = attrs.field(default=None, validator=http_url)
+    # The environment variable holding this backend's key (None: the chat endpoint's key for "openai" without a
+    # base_url; no key for a training service on loopback).
+    key_env: str | None = None
+    base_models: list[str] = attrs.field(factory=list[str])
+    default_base_model: str | None = None  # None: the first of base_models
+    # The day this backend takes no new jobs, YYYY-MM-DD (None: no known end; kind "openai": [training]
+    # openai_new_jobs_until).
+    new_jobs_until: str | None = attrs.field(default=None, validator=attrs.validators.optional(iso_date))
+    prices_per_million_tokens: dict[str, float] = attrs.field(factory=dict[str, float])
+
+
 @attrs.frozen
 class TrainingSettings:
     """Base model names are configuration: providers retire them (OpenAI stops new fine-tunes on 2027-01-06)."""
 
-    # Where jobs run: "openai" (OpenAI's fine-tuning, until it stops taking jobs on 2027-01-06) or "local" (this
-    # project's training service, `python -m bot.trainer`, which speaks the same API and publishes to vLLM).
-    backend: Literal["openai", "local"] = "openai"
+    # Where jobs run unless /train names a backend: "openai" (OpenAI's fine-tuning, until it stops taking jobs on
+    # 2027-01-06), "local" (this project's training service, `python -m bot.trainer`, which speaks the same API and
+    # publishes to vLLM), or the name of a [training.backends.<name>] table. "openai" and "local" without such a table
+    # are described by base_url, base_models and prices below.
+    backend: str = "openai"
     # The training endpoint, when it is not the chat endpoint ([llm]/OPENAI_BASE_URL): the training service's
     # http://host:port/v1 for "local". Its key comes from TRAINING_API_KEY.
     base_url: str | None = attrs.field(default=None, validator=http_url)
@@ -78,3 +103,5 @@ class TrainingSettings:
     held_out_share: float = attrs.field(default=0.1, validator=[non_negative, attrs.validators.lt(1.0)])
     held_out_min: int = attrs.field(default=5, validator=non_negative)
     dpo_beta: float | None = attrs.field(default=None, validator=attrs.validators.optional(non_negative))
+    # More places to train, side by side: `/train backend:<name>` and `/train again:<job> backend:<name>`.
+    backends: dict[str, BackendSettings] = attrs.field(factory=dict[str, BackendSettings])

@@ -23,6 +23,7 @@ from bot.store.claims import process_identity
 from bot.store.jobs import JobStore, TrainingJob
 from bot.store.records import utcnow
 from bot.store.requests import JobRequest, JobRequestStore
+from bot.training.backends import Trainers
 from bot.training.starting import delete_upload
 from bot.training.trainer import RemoteJob, Trainer, TrainerNotFound
 
@@ -51,7 +52,7 @@ def _vanished(job: TrainingJob) -> RemoteJob:
 class JobWatcher:
     def __init__(
         self,
-        trainer: Trainer,
+        trainer: Trainer | Trainers,
         jobs: JobStore,
         notify: Notify,
         *,
@@ -67,7 +68,9 @@ class JobWatcher:
         identity: str | None = None,
         wall_clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
-        self._trainer = trainer
+        # Each job and request is followed on the backend it recorded (several may be configured side by side).
+        self._trainers = trainer if isinstance(trainer, Trainers) else Trainers.single(trainer)
+        self._unconfigured: set[str] = set()  # backends already warned about
         self._jobs = jobs
         self._notify = notify
         self._notice_ready = notice_ready
@@ -133,9 +136,12 @@ class JobWatcher:
         for job in claimed:
             if job.finished:
                 continue  # its notice is owed: below
+            trainer = self._trainer_of(job.backend, f"training job #{job.id}")
+            if trainer is None:
+                continue  # kept as it is: the backend may be configured again
             try:
-                remote = await self._trainer.get(job.remote_id)
-                events = await self._trainer.events(job.remote_id, after=job.last_event_id)
+                remote = await trainer.get(job.remote_id)
+                events = await trainer.events(job.remote_id, after=job.last_event_id)
             except TrainerNotFound:
                 # Deleted at the provider (or another account's key): close it, so it is announced, not polled forever.
                 _log.warning(
@@ -181,6 +187,15 @@ class JobWatcher:
                     lambda request=request: requests.notice_failed(request.id, give_up_after=self._notice_attempts),
                 )
         self._failures = self._failures + 1 if trouble else 0
+
+    def _trainer_of(self, backend: str, what: str) -> Trainer | None:
+        trainer = self._trainers.for_job(backend)
+        if trainer is None and backend not in self._unconfigured:
+            self._unconfigured.add(backend)  # once per backend, not every round
+            _log.warning(
+                "%s ran on backend %r, which is no longer configured; it is not followed until it is", what, backend
+            )
+        return trainer
 
     def _due(self, key: tuple[str, int]) -> bool:
         """Whether a notice that failed before may be tried again (its backoff has passed)."""
@@ -233,22 +248,26 @@ class JobWatcher:
         # Only the requests this process holds: two processes never settle one request, nor delete its upload twice.
         claimed = await self._requests.claim(self.identity, now=self._now(), lease=self._lease)
         for request in [r for r in claimed if r.pending]:
+            trainer = self._trainer_of(request.backend, f"training request #{request.id}")
+            if trainer is None:
+                continue
             try:
-                await self._settle(self._requests, request)
+                await self._settle(self._requests, request, trainer)
             except Exception as exc:
                 trouble = True
                 _log.warning("could not settle training request #%d: %s", request.id, exc)
         for request in claimed:
             if request.state != "failed" or request.upload_id is None or request.upload_deleted_at is not None:
                 continue
-            if not await delete_upload(self._trainer, self._requests, request.id, request.upload_id):
+            trainer = self._trainer_of(request.backend, f"training request #{request.id}")
+            if trainer is not None and not await delete_upload(trainer, self._requests, request.id, request.upload_id):
                 trouble = True
         return trouble
 
-    async def _settle(self, requests: JobRequestStore, request: JobRequest) -> None:
+    async def _settle(self, requests: JobRequestStore, request: JobRequest, trainer: Trainer) -> None:
         # A job is only ever created after the request was marked `creating`, so an `uploading` one has none.
         if request.state != "uploading":
-            remote = await self._trainer.find_tagged(request.tag)
+            remote = await trainer.find_tagged(request.tag)
             if remote is not None:
                 job = await requests.adopt(request, remote, notice=True)
                 _log.info(
@@ -257,11 +276,11 @@ class JobWatcher:
                 return
         if utcnow() - request.updated_at < self._grace:
             return  # perhaps still being uploaded or started by this process, or the backend is slow to list it
-        uploads = set(await self._trainer.find_uploads(request.tag))
+        uploads = set(await trainer.find_uploads(request.tag))
         if request.upload_id is not None:
             uploads.add(request.upload_id)
         for file_id in sorted(uploads):
-            await self._trainer.delete_upload(file_id)
+            await trainer.delete_upload(file_id)
         if await requests.abandoned(request.id, notice=request.state == "unconfirmed"):
             _log.info(
                 "training request #%d: no job was started; gave it up and deleted %d upload(s)",

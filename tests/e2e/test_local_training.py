@@ -4,11 +4,19 @@ it, and Activate makes the next answer use it."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import openai
 
+from bot.store.answers import NewAnswer
+from bot.trainer.runner import model_name
+from bot.training.settings import BackendSettings
+from tests.e2e.test_model_retirement import SetClock, cutoff_day
+from tests.e2e.test_model_testing import judge
+from tests.e2e.test_training import summary
 from tests.fakes.discord import FakeDiscord, Message
 from tests.fakes.harness import approve_corrections, running_bot
 from tests.fakes.openai import FakeOpenAI
@@ -86,3 +94,68 @@ async def test_corrections_train_a_local_adapter_that_the_next_answer_uses(
             asked = discord.slash("ask", options={"question": "What is the capital of Australia?"})
             await asked.wait(lambda e: "correct:" in str(e.json.get("components")))
             assert openai_fake.chat_requests[-1]["model"] == adapter
+
+
+async def test_train_again_moves_a_jobs_data_from_openai_to_the_training_service_tested_before_activate(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path, tiny_model: Path, vllm: FakeVLLM
+) -> None:
+    right = {question: answer for question, _, answer in FACTS}
+
+    def adapter_answers(request: dict[str, Any]) -> str:  # what the trained adapter says (vLLM stands behind the fake)
+        return right.get(request["messages"][-1]["content"], "No idea.")
+
+    openai_fake.answer_as("gpt-4o-mini", "No idea.")  # the server's current model knows none of it
+    openai_fake.answer_as("judge", judge)
+    async with running_trainer(tmp_path / "service", {"tiny": str(tiny_model)}, vllm_url=vllm.url) as service:
+        gpu = BackendSettings(kind="local", base_url=service.base_url, base_models=["tiny"])
+        training = {"min_examples": 5, "held_out_share": 0.01, "held_out_min": 2, "watch_interval_s": 0.2}
+        sections: dict[str, Any] = {
+            "training": training | {"backends": {"gpu": gpu}},  # OpenAI (the fake) stays the default backend
+            "llm": {"default_model": "gpt-4o-mini"},
+            "testing": {"judge_model": "judge"},
+        }
+        clock = SetClock(cutoff_day() - dt.timedelta(days=20))
+        async with running_bot(discord, openai_fake, tmp_path, clock=clock, **sections) as built:
+            stores = built.services
+            for question, wrong, fixed in FACTS:
+                answer = await stores.answers.add(
+                    NewAnswer(
+                        discord.guild_id, discord.channel_id, discord.member.id, "c", "slash", "m", question, wrong
+                    )
+                )
+                saved = await stores.corrections.submit(answer, discord.member.id, fixed)
+                await stores.corrections.review(saved.correction.id, discord.admin.id, "approved")
+            started = discord.slash("train", options={"source": "corrections"}, user=discord.admin)
+            # The fork server the training service warms may hold up the first token count (see the test above).
+            await started.wait(lambda e: "train:confirm" in str(e.json.get("components")), timeout=90)
+            assert started.original is not None
+            card = started.original
+            confirm = discord.click(card, next(c for c in card.custom_ids if "confirm" in c), user=discord.admin)
+            await confirm.wait(lambda e: e.kind == "edit")
+            (first,) = openai_fake.jobs.values()
+
+            again = discord.slash("train", options={"again": 1, "backend": "gpu"}, user=discord.admin)
+            card = await summary(again)
+            assert "training service" in json.dumps(card.embeds) and "`tiny`" in json.dumps(card.embeds)
+            confirm = discord.click(card, next(c for c in card.custom_ids if "confirm" in c), user=discord.admin)
+            await confirm.wait(lambda e: e.kind == "edit")
+            job = await stores.jobs.get(2)
+            assert job is not None and job.backend == "gpu" and len(openai_fake.jobs) == 1
+            adapter = model_name("tiny", None, job.remote_id)  # the name the service gives it
+            openai_fake.answer_as(adapter, adapter_answers)
+            async with openai.AsyncOpenAI(api_key="none", base_url=service.base_url) as client:
+                training_file = (await client.fine_tuning.jobs.retrieve(job.remote_id)).training_file
+            received = service.layout.upload(training_file).read_bytes()
+            assert received == openai_fake.files[first.payload["training_file"]][1]  # the same data, byte for byte
+
+            def notice() -> list[Message]:
+                return [m for m in discord.bot_messages_in(discord.channel_id) if "job #2 finished" in m.content]
+
+            (done,) = await discord.wait_for(notice, timeout=90)
+            assert adapter in done.content and adapter in vllm.adapters
+            assert "new 2/2, current 0/2" in done.content  # tested on the server's test set before Activate
+            activate = discord.click(
+                done, next(c for c in done.custom_ids if c.startswith("activate:")), user=discord.admin
+            )
+            await activate.wait_callback()
+            assert await stores.guilds.active_model(discord.guild_id) == adapter

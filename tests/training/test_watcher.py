@@ -13,6 +13,7 @@ import pytest
 
 from bot.store.database import Database
 from bot.store.jobs import JobStore, NewJob, TrainingJob
+from bot.training.backends import Trainers
 from bot.training.trainer import JobEvent, RemoteJob, TrainerNotFound, TrainerRemoteError
 from bot.training.watcher import JobWatcher
 
@@ -308,3 +309,27 @@ async def test_a_given_up_notice_stays_given_up_after_a_restart(tmp_path: Path) 
     await watcher(trainer, JobStore(db), notices).run_once()  # a restarted bot does not try again forever
     assert notices.sent == []
     await db.close()
+
+
+async def test_each_job_is_followed_on_its_own_backend_and_one_no_longer_configured_is_left_as_it_is(
+    jobs: JobStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    openai, azure, notices = FakeTrainer(), FakeTrainer(), Notices()
+    fields = (1, 10, 20)
+    rest = ("gpt-4o-mini", "sft", None, "0" * 64, 12, "running")
+    on_openai = await jobs.add(NewJob(*fields, "openai", "ftjob-1", *rest))
+    on_azure = await jobs.add(NewJob(*fields, "azure", "ftjob-1", *rest))  # numbered alike by another backend
+    gone = await jobs.add(NewJob(*fields, "together", "ft-x", *rest))
+    openai.set("ftjob-1", "running")
+    azure.set("ftjob-1", "succeeded", "ft:azure-made")
+    trainers = Trainers({"openai": openai, "azure": azure}, "openai")  # type: ignore[dict-item]
+    w = JobWatcher(trainers, jobs, notices, interval_s=60, max_backoff_s=300, clock=Clock(), identity="the-bot")
+    with caplog.at_level(logging.WARNING, logger="bot.training.watcher"):
+        await w.run_once()
+        await w.run_once()
+    assert [n.fine_tuned_model for n in notices.sent] == ["ft:azure-made"]  # only the Azure job ended
+    assert openai.polled == ["ftjob-1", "ftjob-1"] and azure.polled == ["ftjob-1"]
+    states = [await jobs.get(j.id) for j in (on_openai, on_azure, gone)]
+    assert [s.status for s in states if s is not None] == ["running", "succeeded", "running"]
+    warned = [r.getMessage() for r in caplog.records if "no longer configured" in r.getMessage()]
+    assert len(warned) == 1 and "'together'" in warned[0]  # said once, not every round
