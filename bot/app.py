@@ -23,6 +23,7 @@ from bot.discord.replies import Asker
 from bot.discord.settings import DiscordSettings
 from bot.discord.threads import ConversationThreads
 from bot.discord.training import JobAnnouncer
+from bot.discord.usage import BudgetNotices
 from bot.discord.voice_rooms import TranscriptPoster, VoiceRooms
 from bot.health import HealthServer
 from bot.limits import Limiter, for_database
@@ -32,6 +33,7 @@ from bot.llm.embeddings import Embedder
 from bot.llm.endpoint import load_client_parts, warn_if_endpoint_unusable
 from bot.llm.references import References
 from bot.llm.settings import LLMSettings
+from bot.llm.usage import UsageLedger, UsageSettings
 from bot.metrics import Metrics
 from bot.speech.settings import SpeechSettings
 from bot.speech.transcribe import Transcriber
@@ -48,6 +50,7 @@ from bot.store.model_tests import ModelTestStore
 from bot.store.personas import PersonaStore
 from bot.store.requests import JobRequestStore
 from bot.store.threads import ThreadStore
+from bot.store.usage import UsageStore
 from bot.testing.job_tests import JobTests
 from bot.testing.runner import ModelTester
 from bot.testing.settings import TestingSettings
@@ -101,6 +104,7 @@ class Services:
     metrics: Metrics
     health: HealthServer
     identify_turns: IdentifyTurns
+    ledger: UsageLedger
 
     async def open(self) -> None:
         await self.database.open()
@@ -115,6 +119,7 @@ class Services:
         self.transcriber.close()
         await self.openai.close()
         await self.identify_turns.close()
+        await self.ledger.close()
         await self.database.close()
         await self.health.stop()
 
@@ -139,6 +144,7 @@ def register(client: lightbulb.Client, services: Services, settings: Settings) -
         (SpeechSettings, settings.speech),
         (ConversationSettings, settings.conversation),
         (VoiceSettings, settings.voice),
+        (UsageSettings, settings.usage),
         (AnswerStore, services.answers),
         (CorrectionStore, services.corrections),
         (GuildSettingsStore, services.guilds),
@@ -165,6 +171,7 @@ def register(client: lightbulb.Client, services: Services, settings: Settings) -
         (PersonaStore, services.personas),
         (ConversationThreads, services.threads),
         (Metrics, services.metrics),
+        (UsageLedger, services.ledger),
     ]
     registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
     for kind, value in values:
@@ -236,11 +243,15 @@ def build(
         max_retries=settings.llm.max_retries,
     )
     metrics = Metrics()
+    # Every model call's tokens, counted in one place (ChatModel, Embedder), and the budgets checked against them.
+    ledger = UsageLedger(UsageStore(database), settings.usage, metrics=metrics)
+    ledger.on_notice(BudgetNotices(bot).send)
     chat = ChatModel(
         openai_client,
         max_tokens=settings.llm.max_answer_tokens,
         temperature=settings.llm.temperature,
         metrics=metrics,
+        ledger=ledger,
     )
     # Shared through the database by every process on PostgreSQL; in memory for one process on SQLite.
     limiter = for_database(database, settings.limits.model_calls, settings.limits.window_s)
@@ -251,12 +262,14 @@ def build(
         CorrectionSearch(database),
         guilds,
         settings.llm,
-        embedder=Embedder(openai_client, embedding_model) if embedding_model else None,
+        embedder=Embedder(openai_client, embedding_model, ledger=ledger) if embedding_model else None,
         embeddings=EmbeddingStore(database) if embedding_model else None,
     )
     personas = PersonaStore(database)
     threads = ConversationThreads(bot, ThreadStore(database))
-    answerer = Answerer(chat, answers, guilds, limiter, settings.llm, references=references, personas=personas)
+    answerer = Answerer(
+        chat, answers, guilds, limiter, settings.llm, references=references, personas=personas, ledger=ledger
+    )
     model_tests = ModelTestStore(database)
     tester = ModelTester(
         chat,
@@ -266,6 +279,7 @@ def build(
         llm=settings.llm,
         training=settings.training,
         settings=settings.testing,
+        ledger=ledger,
     )
     # The watcher is made below and needs job_tests first: the lambda looks it up when a test ends.
     job_tests = JobTests(
@@ -353,6 +367,7 @@ def build(
             settings.health, metrics, Readiness(bot, ready, database, settings.health.database_timeout_s).problem
         ),
         identify_turns=IdentifyTurns(database, window_s=identify_window_s),
+        ledger=ledger,
     )
     register(client, services, settings)
     count_interactions(bot, metrics)

@@ -17,6 +17,7 @@ from bot.conversation.settings import ConversationSettings
 from bot.discord.settings import DiscordSettings
 from bot.errors import ConfigError
 from bot.llm.settings import LLMSettings
+from bot.llm.usage import UsageSettings
 from bot.speech.settings import SpeechSettings
 from bot.testing.settings import TestingSettings
 from bot.training.settings import TrainingSettings
@@ -77,6 +78,7 @@ class Settings:
     voice: VoiceSettings = attrs.field(factory=VoiceSettings)
     conversation: ConversationSettings = attrs.field(factory=ConversationSettings)
     health: HealthSettings = attrs.field(factory=HealthSettings)
+    usage: UsageSettings = attrs.field(factory=UsageSettings)
 
 
 @attrs.frozen(repr=False)

@@ -14,6 +14,7 @@ from bot.llm.chat import ChatMessage, ChatModel, ChatStream
 from bot.llm.references import ReferenceBlock, References
 from bot.llm.settings import LLMSettings
 from bot.llm.tokens import estimate_tokens
+from bot.llm.usage import Spender, UsageLedger
 from bot.store.answers import (
     Answer,
     AnswerStore,
@@ -153,8 +154,10 @@ class Answerer:
         *,
         personas: PersonaStore,
         references: References | None = None,
+        ledger: UsageLedger | None = None,
     ) -> None:
         self._references = references
+        self._ledger = ledger
         self._chat = chat
         self._answers = answers
         self._guilds = guilds
@@ -209,10 +212,14 @@ class Answerer:
         await self._limiter.give_back(user_id)
 
     async def begin(self, question: Question) -> Reply:
-        """Validate, rate-limit (unless already admitted) and start streaming the answer to `question`."""
+        """Validate, rate-limit (unless already admitted), check the budget and start streaming the answer to
+        `question`."""
         question = attrs.evolve(question, text=self.check(question.text))
         if not question.admitted:
             await self._limiter.take(question.user_id)
+        if self._ledger is not None:
+            # One read, after the asker was acknowledged: a spent budget refuses before anything costs money.
+            await self._ledger.check(question.guild_id, question.user_id)
         settings = self._settings
 
         # A private or DM turn is context only for its asker's later private turns in the same place: a public answer
@@ -253,7 +260,8 @@ class Answerer:
         budget = settings.context_token_budget + estimate_tokens(block.text)
         messages = fit_context(system_prompt, turns, question.text, budget, references=block.text)
         messages[-1] = attrs.evolve(messages[-1], images=tuple(i.data_url for i in question.images))
-        stream = self._chat.stream(model, messages)
+        purpose = "voice" if question.source == "voice" else "answer"
+        stream = self._chat.stream(model, messages, spender=Spender(purpose, question.guild_id, question.user_id))
         return Reply(
             question,
             model,

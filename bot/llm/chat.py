@@ -8,10 +8,12 @@ from typing import Any
 
 import attrs
 import openai
+from openai.types import CompletionUsage
 from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionMessageParam
 
 from bot.errors import ServiceUnavailable
 from bot.llm.reasoning import Delta, ThinkSplitter, answer_only
+from bot.llm.usage import Spender, TokenUsage, UsageLedger
 from bot.metrics import Metrics, ModelErrorKind
 
 _log = logging.getLogger(__name__)
@@ -49,6 +51,16 @@ class ChatMessage:
 class Usage:
     prompt_tokens: int | None
     completion_tokens: int | None
+    cached_tokens: int | None = None
+
+
+def reported_usage(usage: CompletionUsage | None) -> Usage:
+    """The tokens a provider reported (cached prompt tokens where it says: OpenAI's `prompt_tokens_details`)."""
+    if usage is None:
+        return Usage(None, None)
+    details = usage.prompt_tokens_details
+    cached = details.cached_tokens if details is not None else None
+    return Usage(usage.prompt_tokens, usage.completion_tokens, cached)
 
 
 @attrs.define
@@ -91,7 +103,8 @@ def error_kind(exc: Exception) -> ModelErrorKind:
 
 
 class ChatModel:
-    """Thin layer over `openai.AsyncOpenAI` chat completions."""
+    """Thin layer over `openai.AsyncOpenAI` chat completions. Every call says whom it is for (`Spender`), and the
+    tokens the provider reports are recorded here, in one place, with the `ledger`."""
 
     def __init__(
         self,
@@ -100,9 +113,11 @@ class ChatModel:
         max_tokens: int,
         temperature: float | None,
         metrics: Metrics | None = None,
+        ledger: UsageLedger | None = None,
     ) -> None:
         self._client = client
         self._metrics = metrics
+        self._ledger = ledger
         self._max_tokens = max_tokens
         self._temperature = temperature
 
@@ -111,6 +126,7 @@ class ChatModel:
         model: str,
         messages: Sequence[ChatMessage],
         *,
+        spender: Spender,
         timeout_s: float | None = None,
         json_object: bool = False,
     ) -> str:
@@ -130,16 +146,19 @@ class ChatModel:
             _log.warning("completion with %s failed: %s: %s", model, type(exc).__name__, exc)
             self._count(exc)
             raise provider_error(exc, model) from exc
+        await self._record(spender, model, reported_usage(completion.usage))
         if not completion.choices:
             return ""
         return answer_only(completion.choices[0].message.content or "")
 
-    def stream(self, model: str, messages: Sequence[ChatMessage]) -> ChatStream:
+    def stream(self, model: str, messages: Sequence[ChatMessage], *, spender: Spender) -> ChatStream:
         result = ChatStream(deltas=_empty())
-        result.deltas = self._deltas(model, messages, result)
+        result.deltas = self._deltas(model, messages, result, spender)
         return result
 
-    async def _deltas(self, model: str, messages: Sequence[ChatMessage], result: ChatStream) -> AsyncIterator[Delta]:
+    async def _deltas(
+        self, model: str, messages: Sequence[ChatMessage], result: ChatStream, spender: Spender
+    ) -> AsyncIterator[Delta]:
         splitter = ThinkSplitter()
         body = self._body(model, messages) | {"stream": True, "stream_options": {"include_usage": True}}
         try:
@@ -151,8 +170,8 @@ class ChatModel:
                 stream_cls=openai.AsyncStream[ChatCompletionChunk],
             )
             async for chunk in stream:
-                if chunk.usage is not None:
-                    result.usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+                if chunk.usage is not None:  # the last chunk, as `include_usage` asks
+                    result.usage = reported_usage(chunk.usage)
                 for choice in chunk.choices:
                     # vLLM and DeepSeek send thinking apart from the content (`reasoning_content`; newer: `reasoning`).
                     extra = choice.delta.model_extra or {}
@@ -168,6 +187,17 @@ class ChatModel:
             _log.warning("chat completion with %s failed: %s: %s", model, type(exc).__name__, exc)
             self._count(exc)
             raise provider_error(exc, model) from exc
+        await self._record(spender, model, result.usage)
+
+    async def _record(self, spender: Spender, model: str, usage: Usage) -> None:
+        if self._ledger is None:
+            return
+        if usage.prompt_tokens is None and usage.completion_tokens is None:
+            # A server that reports no usage (some local ones): the call is not free, but its tokens are unknown.
+            _log.info("%s reported no token usage for a %s call", model, spender.purpose)
+            return
+        tokens = TokenUsage(usage.prompt_tokens or 0, usage.completion_tokens or 0, usage.cached_tokens or 0)
+        await self._ledger.record(spender, model, tokens)
 
     def _body(self, model: str, messages: Sequence[ChatMessage]) -> dict[str, Any]:
         """The request body, built here as plain JSON and posted as it is: `chat.completions.create` would first walk

@@ -868,6 +868,13 @@ class FakeDiscord:
             }
             for o in channels:
                 o["value"] = str(o["value"])
+        users = [self.users[int(o["value"])] for o in inner_options(inner) if o["type"] == 6]
+        if users:  # user options arrive as ids, resolved to the users (and, in a guild, their members)
+            resolved = data.setdefault("resolved", {})
+            resolved["users"] = {str(u.id): u.payload() for u in users}
+            if guild is not None:
+                members = {str(u.id): {k: v for k, v in u.member().items() if k != "user"} for u in users}
+                resolved["members"] = {k: v | {"permissions": "0"} for k, v in members.items()}
         handle = self._interaction(
             2, data, user=user or self.member, channel_id=channel_id, guild_id=guild, message=None
         )
