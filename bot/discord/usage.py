@@ -84,14 +84,31 @@ def estimate_line(estimate: Estimate) -> str:
     """What a model test would spend at most, against what the server's month has left."""
     cost = "cost unknown (a model has no price)" if estimate.usd is None else f"≈ {usd(estimate.usd)}"
     line = f"It may use up to {estimate.tokens:,} tokens ({cost})"
+    left = _left(estimate)
+    if left:
+        line += f"; this server's monthly budget has {left} left"
+    return line + "."
+
+
+def budget_left_text(estimate: Estimate) -> str:
+    """Under a training estimate: what the server's month has left, and whether this job fits in it."""
+    left = _left(estimate)
+    if not left:
+        return "No monthly budget is set (`/usage budget`)."
+    over = (estimate.tokens_left is not None and estimate.tokens > estimate.tokens_left) or (
+        estimate.usd_left is not None and estimate.usd is not None and estimate.usd > estimate.usd_left
+    )
+    fits = " ⚠️ This job alone would go past it." if over else ""
+    return f"{left} left this month.{fits}"
+
+
+def _left(estimate: Estimate) -> str:
     left: list[str] = []
     if estimate.tokens_left is not None:
         left.append(f"{estimate.tokens_left:,} tokens")
     if estimate.usd_left is not None:
         left.append(usd(estimate.usd_left))
-    if left:
-        line += f"; this server's monthly budget has {' and '.join(left)} left"
-    return line + "."
+    return " and ".join(left)
 
 
 def notice_text(notice: BudgetNotice) -> str:

@@ -198,7 +198,20 @@ class UsageLedger:
         )
 
     async def record(self, spender: Spender, model: str, usage: TokenUsage) -> None:
-        """Count one call; a failure to store it is logged and never fails what the call was for."""
+        """Count one call, priced from `[usage] prices`; a failure to store it is logged and never fails what the
+        call was for."""
+        await self._record(spender, model, usage, None)
+
+    async def record_training(
+        self, guild_id: int, user_id: int | None, model: str, tokens: int, cost_usd: float | None
+    ) -> None:
+        """Count a started fine-tuning job at its estimate (billed tokens, priced by `[training]`): the provider bills
+        it later, and does not report it to the bot."""
+        await self._record(Spender("training", guild_id, user_id), model, TokenUsage(tokens, 0), (cost_usd,))
+
+    async def _record(
+        self, spender: Spender, model: str, usage: TokenUsage, cost_given: tuple[float | None] | None
+    ) -> None:
         if self._metrics is not None:
             self._metrics.model_usage(model, spender.purpose, usage.prompt_tokens, usage.completion_tokens,
                                       usage.cached_tokens)  # fmt: skip
@@ -212,7 +225,7 @@ class UsageLedger:
                 usage.prompt_tokens,
                 usage.completion_tokens,
                 usage.cached_tokens,
-                self.cost(model, usage),
+                self.cost(model, usage) if cost_given is None else cost_given[0],
                 now,
             )
             await self.store.record(row)
@@ -286,6 +299,10 @@ class UsageLedger:
         tokens = sum(u.prompt_tokens + u.completion_tokens for _, u in calls)
         costs = [self.cost(model, u) for model, u in calls]
         usd = None if any(c is None for c in costs) else sum(c for c in costs if c is not None)
+        return await self.estimate_spend(guild_id, tokens, usd)
+
+    async def estimate_spend(self, guild_id: int, tokens: int, usd: float | None) -> Estimate:
+        """`tokens` (costing `usd`, None: unknown) against what the server's month has left."""
         budget, spent = await self.spent(guild_id, 0)
         return Estimate(
             tokens,

@@ -225,3 +225,42 @@ async def test_a_members_daily_quota_refuses_only_that_member(
         assert len(openai_fake.chat_requests) == asked
         assert f"{one:,} of {one:,} tokens" in await usage(discord, "me")
         await ask(discord, question, discord.role_admin)  # another member still has their day's share
+
+
+def training_lines(n: int) -> bytes:
+    return b"".join(
+        json.dumps(
+            {"messages": [{"role": "user", "content": f"Question {i}?"}, {"role": "assistant", "content": f"A{i}."}]}
+        ).encode()
+        + b"\n"
+        for i in range(n)
+    )
+
+
+async def test_training_says_its_spend_against_the_budget_counts_it_and_starts_nothing_once_spent(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path, database_url: str | None
+) -> None:
+    async with bot_on(discord, openai_fake, tmp_path, database_url):
+        await usage(discord, "budget", user=discord.admin, monthly_tokens=1000)
+        data = discord.attachment("faq.jsonl", training_lines(12), "application/jsonl")
+        started = discord.slash("train", options={"data": data, "suffix": "faq"}, user=discord.admin)
+        await started.wait(lambda e: "train:confirm" in str(e.json.get("components")))
+        card = next(m for m in started.messages if any("train:confirm" in c for c in m.custom_ids))
+        embeds = json.dumps(card.embeds, ensure_ascii=False)
+        billed = int(re.search(r"≈([\d,]+) billed", embeds).group(1).replace(",", ""))  # type: ignore[union-attr]
+        assert "This server's budget" in embeds and "1,000 tokens left this month" in embeds
+        assert ("go past it" in embeds) == (billed > 1000)
+        confirm = discord.click(card, next(c for c in card.custom_ids if "confirm" in c), user=discord.admin)
+        await confirm.wait(lambda e: e.kind == "edit")
+        assert len(openai_fake.jobs) == 1
+
+        text = await usage(discord, "server", user=discord.admin)
+        assert "training" in text and shown_total(text) == billed
+
+        if billed < 1000:  # spend the rest, so the month's budget is used up
+            await usage(discord, "budget", user=discord.admin, monthly_tokens=billed)
+        again = discord.attachment("faq.jsonl", training_lines(12), "application/jsonl")
+        refused_train = discord.slash("train", options={"data": again, "suffix": "faq2"}, user=discord.admin)
+        event = await refused_train.wait(lambda e: "budget" in said(e))
+        assert "used its model budget for this month" in said(event)
+        assert len(openai_fake.jobs) == 1 and not discord.file_downloads[1:]  # nothing new downloaded or started
