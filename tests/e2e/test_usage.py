@@ -163,17 +163,19 @@ async def test_a_member_sees_only_their_own_usage(
         assert shown_total(member_view) == mine
 
 
-async def test_usage_of_the_server_and_its_budget_are_for_admins_only(
+async def test_usage_of_the_server_and_its_budget_are_for_admins_in_a_server_only(
     discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path, database_url: str | None
 ) -> None:
-    async with bot_on(discord, openai_fake, tmp_path, database_url):
-        await ask(discord, "Anything?", discord.admin)
+    # Global commands, as a DM can use them.
+    async with bot_on(discord, openai_fake, tmp_path, database_url, discord={"command_guilds": []}):
         refusal = await usage(discord, "server")
         assert "Only admins" in refusal and "tokens" not in refusal
         assert "Only admins" in await usage(discord, "server", member=discord.admin)
         assert "Only admins" in await usage(discord, "budget", monthly_tokens=10)
-        # The refused budget changed nothing: questions are still answered.
-        await ask(discord, "Still answered?")
+        assert "only works in a server" in await usage(discord, "server", user=discord.admin, guild_id=None)
+        assert "only works in a server" in await usage(discord, "budget", user=discord.admin, guild_id=None)
+        # The refused budget changed nothing.
+        assert "Monthly budget: no limit" in await usage(discord, "budget", user=discord.admin)
 
 
 async def test_a_budget_crossed_mid_day_refuses_the_next_question_and_tells_admins_once(

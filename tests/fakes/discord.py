@@ -856,8 +856,8 @@ class FakeDiscord:
             inner = [{"name": part, "type": 1 if part == path[-1] else 2, "options": inner}]
         command = self._command_named(name, guild)
         data: Json = {"id": command.get("id", str(self.snowflake())), "name": name, "type": 1, "options": inner}
-        if guild is not None:
-            data["guild_id"] = str(guild)
+        if guild is not None and any(c["name"] == name for c in self.commands.get(guild, [])):
+            data["guild_id"] = str(guild)  # as Discord: only for a command registered in the guild, not a global one
         if attachments:
             data["resolved"] = {"attachments": {a["id"]: a for a in attachments.values()}}
         channels = [o for o in inner_options(inner) if o["type"] == 7]

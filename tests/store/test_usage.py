@@ -53,9 +53,7 @@ async def test_two_processes_crossing_a_level_at_once_tell_admins_once(db: Datab
 
 async def test_cost_uses_the_configured_prices_and_is_unknown_for_other_models(db: Database) -> None:
     made = ledger(db, [])
-    assert made.cost("priced", TokenUsage(1_000_000, 500_000, cached_tokens=400_000)) == pytest.approx(
-        0.6 + 0.2 + 1.0
-    )
+    assert made.cost("priced", TokenUsage(1_000_000, 500_000, cached_tokens=400_000)) == pytest.approx(0.6 + 0.2 + 1.0)
     assert made.cost("unpriced", TokenUsage(10, 10)) is None
     await made.record(Spender("judge", GUILD), "unpriced", TokenUsage(10, 5))
     await made.record(Spender("judge", GUILD), "priced", TokenUsage(1_000_000, 0))
