@@ -183,7 +183,7 @@ async def test_a_budget_crossed_mid_day_refuses_the_next_question_and_tells_admi
 ) -> None:
     openai_fake.default_reply = "ok"
     question = "How many tokens does this take?"
-    async with bot_on(discord, openai_fake, tmp_path, database_url):
+    async with bot_on(discord, openai_fake, tmp_path, database_url) as built:
         await ask(discord, question)
         one = tokens_of(openai_fake.usage_reported)
         # 1 question is 45 % of the month's budget, 2 are 91 %, 3 are 136 %.
@@ -204,6 +204,9 @@ async def test_a_budget_crossed_mid_day_refuses_the_next_question_and_tells_admi
         refusal = await refused(discord, question)
         assert "used its model budget for this month" in refusal
         assert "used its model budget" in await refused(discord, "Me too?", discord.admin)
+        await built.services.model_tests.replace_questions(discord.guild_id, [TestQuestion("Q?", "A.")], 1)
+        test = discord.slash("model", subcommand="test", options={"against": "gpt-4.1-mini"}, user=discord.admin)
+        assert "used its model budget" in said(await test.wait(lambda e: bool(said(e))))
         assert len(openai_fake.chat_requests) == asked  # nothing that costs money was started
         assert len(notices("has used 80 %")) == 1 and len(notices("whole model budget")) == 1  # told once each
 
