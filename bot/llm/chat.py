@@ -13,6 +13,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletio
 
 from bot.errors import ServiceUnavailable
 from bot.llm.reasoning import Delta, ThinkSplitter, answer_only
+from bot.llm.tokens import estimate_tokens
 from bot.llm.usage import Spender, TokenUsage, UsageLedger
 from bot.metrics import Metrics, ModelErrorKind
 
@@ -146,7 +147,8 @@ class ChatModel:
             _log.warning("completion with %s failed: %s: %s", model, type(exc).__name__, exc)
             self._count(exc)
             raise provider_error(exc, model) from exc
-        await self._record(spender, model, reported_usage(completion.usage))
+        answer = (completion.choices[0].message.content or "") if completion.choices else ""
+        await self._record(spender, model, reported_usage(completion.usage), messages, answer)
         if not completion.choices:
             return ""
         return answer_only(completion.choices[0].message.content or "")
@@ -161,6 +163,8 @@ class ChatModel:
     ) -> AsyncIterator[Delta]:
         splitter = ThinkSplitter()
         body = self._body(model, messages) | {"stream": True, "stream_options": {"include_usage": True}}
+        opened = False
+        produced: list[str] = []  # what the model sent, to estimate its tokens if it never says how many
         try:
             stream = await self._client.post(
                 "/chat/completions",
@@ -169,6 +173,7 @@ class ChatModel:
                 stream=True,
                 stream_cls=openai.AsyncStream[ChatCompletionChunk],
             )
+            opened = True
             async for chunk in stream:
                 if chunk.usage is not None:  # the last chunk, as `include_usage` asks
                     result.usage = reported_usage(chunk.usage)
@@ -177,8 +182,10 @@ class ChatModel:
                     extra = choice.delta.model_extra or {}
                     reasoning = extra.get("reasoning_content") or extra.get("reasoning")
                     if isinstance(reasoning, str) and reasoning:
+                        produced.append(reasoning)
                         yield Delta(reasoning, thinking=True)
                     if choice.delta.content:
+                        produced.append(choice.delta.content)
                         for delta in splitter.feed(choice.delta.content):
                             yield delta
             for delta in splitter.end():
@@ -187,15 +194,21 @@ class ChatModel:
             _log.warning("chat completion with %s failed: %s: %s", model, type(exc).__name__, exc)
             self._count(exc)
             raise provider_error(exc, model) from exc
-        await self._record(spender, model, result.usage)
+        finally:
+            # Also when the answer was dropped unread or cut off: the provider was asked, and bills what it wrote.
+            if opened:
+                await self._record(spender, model, result.usage, messages, "".join(produced))
 
-    async def _record(self, spender: Spender, model: str, usage: Usage) -> None:
+    async def _record(
+        self, spender: Spender, model: str, usage: Usage, messages: Sequence[ChatMessage], answer: str
+    ) -> None:
         if self._ledger is None:
             return
         if usage.prompt_tokens is None and usage.completion_tokens is None:
-            # A server that reports no usage (some local ones): the call is not free, but its tokens are unknown.
-            _log.info("%s reported no token usage for a %s call", model, spender.purpose)
-            return
+            # No usage came (a server that does not report it, or a stream that ended before its last chunk): the
+            # call still counts, at the bot's own generous estimate.
+            prompt = sum(estimate_tokens(m.content) for m in messages)
+            usage = Usage(prompt, estimate_tokens(answer) if answer else 0)
         tokens = TokenUsage(usage.prompt_tokens or 0, usage.completion_tokens or 0, usage.cached_tokens or 0)
         await self._ledger.record(spender, model, tokens)
 

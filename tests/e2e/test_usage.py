@@ -269,3 +269,16 @@ async def test_training_says_its_spend_against_the_budget_counts_it_and_starts_n
         event = await refused_train.wait(lambda e: "budget" in said(e))
         assert "used its model budget for this month" in said(event)
         assert len(openai_fake.jobs) == 1 and not discord.file_downloads[1:]  # nothing new downloaded or started
+
+
+async def test_an_answer_cut_off_before_its_usage_came_is_still_counted(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path, database_url: str | None
+) -> None:
+    openai_fake.reply("A long answer that the provider stops sending half way through. " * 4)
+    openai_fake.cut_stream_after = 40  # the connection drops: no usage chunk, no [DONE]
+    async with bot_on(discord, openai_fake, tmp_path, database_url):
+        handle = discord.slash("ask", options={"question": "Tell me everything?"})
+        await handle.wait(lambda e: "cut off" in said(e))
+        assert not openai_fake.usage_reported
+        text = await usage(discord, "me")
+        assert shown_total(text) > 0 and "answer" in text  # counted at the bot's own estimate
