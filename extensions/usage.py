@@ -61,7 +61,7 @@ class Me(lightbulb.SlashCommand, name="me", description="Your own model usage he
     async def invoke(self, ctx: lightbulb.Context, ledger: UsageLedger = lightbulb.di.INJECTED) -> None:
         guild_id = int(ctx.guild_id) if ctx.guild_id is not None else None
         report = await ledger.report(guild_id, _period(self.period), int(ctx.user.id))
-        await respond(ctx, report, report_text(report, "your", member=True))
+        await respond(ctx, report, report_text(report, "your", member=True, own=True))
 
 
 @group.register

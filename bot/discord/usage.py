@@ -26,8 +26,13 @@ def cost_text(cost: float, unpriced_calls: int) -> str:
     return f"≈ {usd(cost)} + {unknown}" if cost else unknown
 
 
-def budget_lines(budget: Budget, report: UsageReport, *, member: bool) -> list[str]:
+def budget_lines(budget: Budget, report: UsageReport, *, member: bool, own: bool = False) -> list[str]:
+    """The budget under a report; a member's own report (`own`) shows only their day, not the server's month."""
     spent = report.spent
+    if own:
+        if not budget.member_daily_tokens:
+            return []
+        return [f"Today: {spent.member_tokens:,} of your {budget.member_daily_tokens:,} tokens a day."]
     lines: list[str] = []
     if budget.monthly_tokens:
         share = round(100 * spent.server_tokens / budget.monthly_tokens)
@@ -43,7 +48,7 @@ def budget_lines(budget: Budget, report: UsageReport, *, member: bool) -> list[s
     return lines or ["No budget is set (`/usage budget`)."]
 
 
-def report_text(report: UsageReport, whose: str, *, member: bool) -> str:
+def report_text(report: UsageReport, whose: str, *, member: bool, own: bool = False) -> str:
     """The totals of `whose` usage ("this server's", "<@id>'s", "your") by model and purpose, and the budget."""
     head = f"📊 **{whose[0].upper() + whose[1:]} model usage, {PERIODS[report.period]}**"
     if not report.totals:
@@ -64,7 +69,7 @@ def report_text(report: UsageReport, whose: str, *, member: bool) -> str:
                 f"`{clip(t.model, 60)}` {t.purpose}: {t.calls:,} call{'' if t.calls == 1 else 's'}, {tokens:,} tokens, "
                 f"{cost_text(t.cost_usd, t.unpriced_calls)}"
             )
-    text = "\n".join([head, *body, "", *budget_lines(report.budget, report, member=member)])
+    text = "\n".join([head, *body, "", *budget_lines(report.budget, report, member=member, own=own)]).rstrip()
     return clip(text, DISCORD_LIMIT)
 
 

@@ -150,15 +150,18 @@ async def test_a_member_sees_only_their_own_usage(
     discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path, database_url: str | None
 ) -> None:
     async with bot_on(discord, openai_fake, tmp_path, database_url):
+        await usage(discord, "budget", user=discord.admin, monthly_tokens=1_000_000)
         await ask(discord, "Short one?")
         mine = tokens_of(openai_fake.usage_reported)
         await ask(discord, "A much longer question from the admin about many different things at once?", discord.admin)
         everyone = tokens_of(openai_fake.usage_reported)
         assert everyone > mine
 
-        assert shown_total(await usage(discord, "me")) == mine
+        own = await usage(discord, "me")
+        assert shown_total(own) == mine and "This month" not in own  # not the server's totals either
         assert shown_total(await usage(discord, "me", user=discord.admin)) == everyone - mine
-        assert shown_total(await usage(discord, "server", user=discord.admin)) == everyone
+        server = await usage(discord, "server", user=discord.admin)
+        assert shown_total(server) == everyone and f"This month: {everyone:,} of 1,000,000 tokens" in server
         member_view = await usage(discord, "server", user=discord.admin, member=discord.member)
         assert shown_total(member_view) == mine
 
@@ -228,7 +231,7 @@ async def test_a_members_daily_quota_refuses_only_that_member(
         asked = len(openai_fake.chat_requests)
         assert "00:00 UTC" in await refused(discord, question)
         assert len(openai_fake.chat_requests) == asked
-        assert f"{one:,} of {one:,} tokens" in await usage(discord, "me")
+        assert f"{one:,} of your {one:,} tokens a day" in await usage(discord, "me")
         await ask(discord, question, discord.role_admin)  # another member still has their day's share
 
 
