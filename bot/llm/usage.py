@@ -212,9 +212,10 @@ class UsageLedger:
     async def _record(
         self, spender: Spender, model: str, usage: TokenUsage, cost_given: tuple[float | None] | None
     ) -> None:
+        """`cost_given`: `(usd,)` priced by the caller (None inside: unknown); None: priced here."""
         if self._metrics is not None:
-            self._metrics.model_usage(model, spender.purpose, usage.prompt_tokens, usage.completion_tokens,
-                                      usage.cached_tokens)  # fmt: skip
+            counted = (usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
+            self._metrics.model_usage(model, spender.purpose, *counted)
         now = self._clock()
         try:
             row = UsageRow(
