@@ -24,6 +24,7 @@ from bot.discord.replies import Asker
 from bot.discord.settings import DiscordSettings
 from bot.discord.threads import ConversationThreads
 from bot.discord.training import JobAnnouncer
+from bot.discord.usage import BudgetNotices
 from bot.discord.voice_rooms import TranscriptPoster, VoiceRooms
 from bot.health import HealthServer
 from bot.limits import Limiter, for_database
@@ -36,6 +37,7 @@ from bot.llm.outages import ModelOutages
 from bot.llm.references import References
 from bot.llm.retirements import Clock, utc_now
 from bot.llm.settings import LLMSettings
+from bot.llm.usage import UsageLedger, UsageSettings
 from bot.metrics import Metrics
 from bot.speech.settings import SpeechSettings
 from bot.speech.transcribe import Transcriber
@@ -53,6 +55,7 @@ from bot.store.model_tests import ModelTestStore
 from bot.store.personas import PersonaStore
 from bot.store.requests import JobRequestStore
 from bot.store.threads import ThreadStore
+from bot.store.usage import UsageStore
 from bot.store.votes import VoteStore
 from bot.testing.job_tests import JobTests
 from bot.testing.runner import ModelTester
@@ -120,6 +123,7 @@ class Services:
     model_notices: ModelNotices
     outages: ModelOutages
     kept: KeptDatasets
+    ledger: UsageLedger
     # The fine-tuning clients of backends with an address of their own (closed with the rest).
     training_clients: list[openai.AsyncOpenAI] = attrs.field(factory=_no_clients)
 
@@ -140,6 +144,7 @@ class Services:
         for client in self.training_clients:
             await client.close()
         await self.identify_turns.close()
+        await self.ledger.close()
         await self.database.close()
         await self.health.stop()
 
@@ -164,6 +169,7 @@ def register(client: lightbulb.Client, services: Services, settings: Settings) -
         (SpeechSettings, settings.speech),
         (ConversationSettings, settings.conversation),
         (VoiceSettings, settings.voice),
+        (UsageSettings, settings.usage),
         (AnswerStore, services.answers),
         (CorrectionStore, services.corrections),
         (VoteStore, services.votes),
@@ -195,6 +201,7 @@ def register(client: lightbulb.Client, services: Services, settings: Settings) -
         (TrainingCutoff, services.cutoff),
         (ModelOutages, services.outages),
         (KeptDatasets, services.kept),
+        (UsageLedger, services.ledger),
     ]
     registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
     for kind, value in values:
@@ -277,6 +284,9 @@ def build(
         max_retries=settings.llm.max_retries,
     )
     metrics = Metrics()
+    # Every model call's tokens, counted in one place (ChatModel, Embedder), and the budgets checked against them.
+    ledger = UsageLedger(UsageStore(database), settings.usage, metrics=metrics)
+    ledger.on_notice(BudgetNotices(bot).send)
     chat = ChatModel(
         openai_client,
         max_tokens=settings.llm.max_answer_tokens,
@@ -284,6 +294,7 @@ def build(
         metrics=metrics,
         tokens_field=settings.llm.tokens_field,
         reasoning_effort=settings.llm.reasoning_effort,
+        ledger=ledger,
     )
     # Shared through the database by every process on PostgreSQL; in memory for one process on SQLite.
     limiter = for_database(database, settings.limits.model_calls, settings.limits.window_s)
@@ -294,7 +305,7 @@ def build(
         case "local":
             embedder = LocalEmbedder(settings.llm.local_embeddings_model)
         case "endpoint" if settings.llm.embeddings_model:
-            embedder = Embedder(openai_client, settings.llm.embeddings_model)
+            embedder = Embedder(openai_client, settings.llm.embeddings_model, ledger=ledger)
         case _:
             pass
     references = References(
@@ -327,6 +338,7 @@ def build(
         personas=personas,
         outages=outages,
         notices=model_notices,
+        ledger=ledger,
     )
     model_tests = ModelTestStore(database)
     tester = ModelTester(
@@ -337,6 +349,7 @@ def build(
         llm=settings.llm,
         training=settings.training,
         settings=settings.testing,
+        ledger=ledger,
     )
     # The watcher is made below and needs job_tests first: the lambda looks it up when a test ends.
     job_tests = JobTests(
@@ -435,6 +448,7 @@ def build(
         outages=outages,
         kept=KeptDatasets(Path(training.work_dir) / "kept", training.keep_datasets_days),
         training_clients=list({id(c): c for c in clients.values() if c is not openai_client}.values()),
+        ledger=ledger,
     )
     register(client, services, settings)
     count_interactions(bot, metrics)

@@ -19,6 +19,7 @@ from bot.discord.settings import DiscordSettings
 from bot.errors import ConfigError
 from bot.llm.retirements import shutdown_of
 from bot.llm.settings import LLMSettings
+from bot.llm.usage import UsageSettings
 from bot.speech.settings import SpeechSettings
 from bot.testing.settings import TestingSettings
 from bot.training.backends import PROVIDERS, backend_keys, backend_problems, configured_backends
@@ -81,6 +82,7 @@ class Settings:
     voice: VoiceSettings = attrs.field(factory=VoiceSettings)
     conversation: ConversationSettings = attrs.field(factory=ConversationSettings)
     health: HealthSettings = attrs.field(factory=HealthSettings)
+    usage: UsageSettings = attrs.field(factory=UsageSettings)
 
 
 @attrs.frozen(repr=False)

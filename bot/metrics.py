@@ -58,6 +58,19 @@ class Metrics:
             self._answers.labels(route)
         for error in get_args(ModelErrorKind):
             self._model_errors.labels(error)
+        # Tokens by model and purpose (bot.llm.usage.Purpose); models are configuration, so their number is bounded.
+        self._tokens = Counter(
+            "teachbot_model_tokens",
+            "Tokens the model provider reported, by model, purpose and kind (prompt, completion, cached prompt)",
+            ["model", "purpose", "kind"],
+            registry=self.registry,
+        )
+        self._calls = Counter(
+            "teachbot_model_calls",
+            "Model calls with reported usage, by model and purpose",
+            ["model", "purpose"],
+            registry=self.registry,
+        )
         self._queue = Gauge(
             "teachbot_transcription_queue_depth",
             "Audio messages holding a place in the transcription queue ([speech] max_queued)",
@@ -76,6 +89,12 @@ class Metrics:
 
     def model_error(self, kind: ModelErrorKind) -> None:
         self._model_errors.labels(kind).inc()
+
+    def model_usage(self, model: str, purpose: str, prompt: int, completion: int, cached: int) -> None:
+        self._calls.labels(model, purpose).inc()
+        self._tokens.labels(model, purpose, "prompt").inc(prompt)
+        self._tokens.labels(model, purpose, "completion").inc(completion)
+        self._tokens.labels(model, purpose, "cached").inc(cached)
 
     def read_gateway_latency(self, read: Callable[[], Mapping[int, float]]) -> None:
         """`read()` gives each shard's heartbeat latency in seconds; called at every scrape."""

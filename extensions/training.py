@@ -22,8 +22,10 @@ from bot.discord.training import (
     started_notice,
     summary_embed,
 )
+from bot.discord.usage import budget_left_text
 from bot.errors import InvalidInput, NotFound
 from bot.llm.settings import LLMSettings
+from bot.llm.usage import UsageLedger
 from bot.store.corrections import CorrectionStore
 from bot.store.jobs import JobStore
 from bot.store.requests import JobRequestStore
@@ -103,6 +105,7 @@ class Train(lightbulb.SlashCommand, name="train", description="Fine-tune a model
         cutoff: TrainingCutoff = lightbulb.di.INJECTED,
         jobs: JobStore = lightbulb.di.INJECTED,
         kept: KeptDatasets = lightbulb.di.INJECTED,
+        ledger: UsageLedger = lightbulb.di.INJECTED,
     ) -> None:
         require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, TRAIN)
         assert ctx.guild_id is not None
@@ -146,6 +149,7 @@ class Train(lightbulb.SlashCommand, name="train", description="Fine-tune a model
                 what="a training file",
             )
         await ctx.defer(ephemeral=True)
+        await ledger.check(ctx.guild_id, None)  # a spent monthly budget: no job can start, so none is prepared
         if self.data is not None:
             fmt = "csv" if attachments.extension(self.data.filename) == "csv" else "jsonl"
             chunks = attachments.chunks(self.data, max_bytes=limit, what="the training file")
@@ -162,6 +166,9 @@ class Train(lightbulb.SlashCommand, name="train", description="Fine-tune a model
             source=prepared.source,
             backend=backend.label,
         )
+        report = prepared.report
+        estimate = await ledger.estimate_spend(ctx.guild_id, report.billed_tokens_estimate, report.estimated_cost)
+        embed.add_field("This server's budget", budget_left_text(estimate), inline=False)
         # Replaces the deferred "thinking…" response (a follow-up would leave it hanging).
         note = cutoff.note(backend.name)
         await ctx.interaction.edit_initial_response(
@@ -181,6 +188,7 @@ async def on_train_button(
     discord: DiscordSettings = lightbulb.di.INJECTED,
     cutoff: TrainingCutoff = lightbulb.di.INJECTED,
     kept: KeptDatasets = lightbulb.di.INJECTED,
+    ledger: UsageLedger = lightbulb.di.INJECTED,
 ) -> None:
     interaction = ctx.interaction
     require_admin(interaction.app, interaction.member, interaction.guild_id, discord, TRAIN)
@@ -192,6 +200,8 @@ async def on_train_button(
             "Cancelled: nothing was uploaded.", response_type=update, components=[], embeds=[]
         )
         return
+    # A spent monthly budget starts no job (one read; the dataset stays ready: a raised budget lets Confirm start it).
+    await ledger.check(interaction.guild_id, None)
     prepared = prepared_datasets.take(prepared_id, interaction.guild_id)
     backend = prepared.backend or None
     try:
@@ -206,6 +216,11 @@ async def on_train_button(
     hyper = Hyperparameters(n_epochs=training.epochs, beta=training.dpo_beta if prepared.method == "dpo" else None)
     result = await start_training(prepared, trainer=trainer, requests=requests, hyperparameters=hyper)
     watcher.poke()
+    report = prepared.report
+    await ledger.record_training(
+        prepared.guild_id, prepared.requester_id, prepared.base_model, report.billed_tokens_estimate,
+        report.estimated_cost,
+    )  # fmt: skip
     job = result.job
     await ctx.edit_initial_response(
         started_notice(job, prepared.channel_id), components=[], embeds=[job_embed(job)] if job is not None else []

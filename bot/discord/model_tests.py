@@ -12,6 +12,7 @@ import hikari
 from bot.discord import custom_ids as keys
 from bot.discord.message_split import clip
 from bot.discord.pager import footer, pager_row
+from bot.discord.usage import estimate_line
 from bot.errors import NotFound
 from bot.store.model_tests import ModelTest, ModelTestStore, Side
 from bot.testing.runner import StartedTest, TestRefusal
@@ -65,6 +66,7 @@ def start_text(started: StartedTest) -> str:
         f"{test.calls:,} model calls (each model's answer and its grading). This server's budget is {started.budget:,} "
         f"calls per {_hours(started.window_h)}: {started.used_before:,} used before this test, at least {left:,} left "
         "after it (calls a test does not make are given back when it ends)."
+        + (f" {estimate_line(started.estimate)}" if started.estimate is not None else "")
     )
 
 

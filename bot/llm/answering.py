@@ -18,6 +18,7 @@ from bot.llm.reasoning import Delta
 from bot.llm.references import ReferenceBlock, References
 from bot.llm.settings import LLMSettings
 from bot.llm.tokens import estimate_tokens
+from bot.llm.usage import Spender, UsageLedger
 from bot.store.answers import (
     Answer,
     AnswerStore,
@@ -171,10 +172,12 @@ class Answerer:
         references: References | None = None,
         outages: ModelOutages | None = None,
         notices: MissingModelNotices | None = None,
+        ledger: UsageLedger | None = None,
     ) -> None:
         self._references = references
         self._outages = outages or ModelOutages(settings.model_retry_s)
         self._notices = notices
+        self._ledger = ledger
         self._chat = chat
         self._answers = answers
         self._guilds = guilds
@@ -221,8 +224,10 @@ class Answerer:
         adapter gone), before anything was streamed: the fallback answers, and the server's admins are told once."""
         guild_id = reply.question.guild_id
         chosen = reply.model
+        purpose = "voice" if reply.question.source == "voice" else "answer"
+        spender = Spender(purpose, guild_id, reply.question.user_id)
         while True:
-            inner = self._chat.stream(reply.model, messages)
+            inner = self._chat.stream(reply.model, messages, spender=spender)
             started = False
             try:
                 async for delta in inner.deltas:
@@ -292,10 +297,14 @@ class Answerer:
         await self._limiter.give_back(user_id)
 
     async def begin(self, question: Question) -> Reply:
-        """Validate, rate-limit (unless already admitted) and start streaming the answer to `question`."""
+        """Validate, rate-limit (unless already admitted), check the budget and start streaming the answer to
+        `question`."""
         question = attrs.evolve(question, text=self.check(question.text))
         if not question.admitted:
             await self._limiter.take(question.user_id)
+        if self._ledger is not None:
+            # One read, after the asker was acknowledged: a spent budget refuses before anything costs money.
+            await self._ledger.check(question.guild_id, question.user_id)
         settings = self._settings
 
         # A private or DM turn is context only for its asker's later private turns in the same place: a public answer

@@ -8,10 +8,13 @@ from typing import Any, Literal
 
 import attrs
 import openai
+from openai.types import CompletionUsage
 from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionMessageParam
 
 from bot.errors import ServiceUnavailable
 from bot.llm.reasoning import Delta, ThinkSplitter, answer_only
+from bot.llm.tokens import estimate_tokens
+from bot.llm.usage import Spender, TokenUsage, UsageLedger
 from bot.metrics import Metrics, ModelErrorKind
 
 _log = logging.getLogger(__name__)
@@ -49,6 +52,16 @@ class ChatMessage:
 class Usage:
     prompt_tokens: int | None
     completion_tokens: int | None
+    cached_tokens: int | None = None
+
+
+def reported_usage(usage: CompletionUsage | None) -> Usage:
+    """The tokens a provider reported (cached prompt tokens where it says: OpenAI's `prompt_tokens_details`)."""
+    if usage is None:
+        return Usage(None, None)
+    details = usage.prompt_tokens_details
+    cached = details.cached_tokens if details is not None else None
+    return Usage(usage.prompt_tokens, usage.completion_tokens, cached)
 
 
 @attrs.define
@@ -91,7 +104,8 @@ def error_kind(exc: Exception) -> ModelErrorKind:
 
 
 class ChatModel:
-    """Thin layer over `openai.AsyncOpenAI` chat completions."""
+    """Thin layer over `openai.AsyncOpenAI` chat completions. Every call says whom it is for (`Spender`), and the
+    tokens the provider reports are recorded here, in one place, with the `ledger`."""
 
     def __init__(
         self,
@@ -102,11 +116,13 @@ class ChatModel:
         metrics: Metrics | None = None,
         tokens_field: Literal["max_completion_tokens", "max_tokens"] = "max_completion_tokens",
         reasoning_effort: str | None = None,
+        ledger: UsageLedger | None = None,
     ) -> None:
         self._client = client
         self._tokens_field = tokens_field
         self._reasoning_effort = reasoning_effort
         self._metrics = metrics
+        self._ledger = ledger
         self._max_tokens = max_tokens
         self._temperature = temperature
 
@@ -115,6 +131,7 @@ class ChatModel:
         model: str,
         messages: Sequence[ChatMessage],
         *,
+        spender: Spender,
         timeout_s: float | None = None,
         json_object: bool = False,
     ) -> str:
@@ -134,18 +151,24 @@ class ChatModel:
             _log.warning("completion with %s failed: %s: %s", model, type(exc).__name__, exc)
             self._count(exc)
             raise provider_error(exc, model) from exc
+        answer = (completion.choices[0].message.content or "") if completion.choices else ""
+        await self._record(spender, model, reported_usage(completion.usage), messages, answer)
         if not completion.choices:
             return ""
         return answer_only(completion.choices[0].message.content or "")
 
-    def stream(self, model: str, messages: Sequence[ChatMessage]) -> ChatStream:
+    def stream(self, model: str, messages: Sequence[ChatMessage], *, spender: Spender) -> ChatStream:
         result = ChatStream(deltas=_empty())
-        result.deltas = self._deltas(model, messages, result)
+        result.deltas = self._deltas(model, messages, result, spender)
         return result
 
-    async def _deltas(self, model: str, messages: Sequence[ChatMessage], result: ChatStream) -> AsyncIterator[Delta]:
+    async def _deltas(
+        self, model: str, messages: Sequence[ChatMessage], result: ChatStream, spender: Spender
+    ) -> AsyncIterator[Delta]:
         splitter = ThinkSplitter()
         body = self._body(model, messages) | {"stream": True, "stream_options": {"include_usage": True}}
+        opened = False
+        produced: list[str] = []  # what the model sent, to estimate its tokens if it never says how many
         try:
             stream = await self._client.post(
                 "/chat/completions",
@@ -154,16 +177,19 @@ class ChatModel:
                 stream=True,
                 stream_cls=openai.AsyncStream[ChatCompletionChunk],
             )
+            opened = True
             async for chunk in stream:
-                if chunk.usage is not None:
-                    result.usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+                if chunk.usage is not None:  # the last chunk, as `include_usage` asks
+                    result.usage = reported_usage(chunk.usage)
                 for choice in chunk.choices:
                     # vLLM and DeepSeek send thinking apart from the content (`reasoning_content`; newer: `reasoning`).
                     extra = choice.delta.model_extra or {}
                     reasoning = extra.get("reasoning_content") or extra.get("reasoning")
                     if isinstance(reasoning, str) and reasoning:
+                        produced.append(reasoning)
                         yield Delta(reasoning, thinking=True)
                     if choice.delta.content:
+                        produced.append(choice.delta.content)
                         for delta in splitter.feed(choice.delta.content):
                             yield delta
             for delta in splitter.end():
@@ -172,6 +198,23 @@ class ChatModel:
             _log.warning("chat completion with %s failed: %s: %s", model, type(exc).__name__, exc)
             self._count(exc)
             raise provider_error(exc, model) from exc
+        finally:
+            # Also when the answer was dropped unread or cut off: the provider was asked, and bills what it wrote.
+            if opened:
+                await self._record(spender, model, result.usage, messages, "".join(produced))
+
+    async def _record(
+        self, spender: Spender, model: str, usage: Usage, messages: Sequence[ChatMessage], answer: str
+    ) -> None:
+        if self._ledger is None:
+            return
+        if usage.prompt_tokens is None and usage.completion_tokens is None:
+            # No usage came (a server that does not report it, or a stream that ended before its last chunk): the
+            # call still counts, at the bot's own generous estimate.
+            prompt = sum(estimate_tokens(m.content) for m in messages)
+            usage = Usage(prompt, estimate_tokens(answer) if answer else 0)
+        tokens = TokenUsage(usage.prompt_tokens or 0, usage.completion_tokens or 0, usage.cached_tokens or 0)
+        await self._ledger.record(spender, model, tokens)
 
     def _body(self, model: str, messages: Sequence[ChatMessage]) -> dict[str, Any]:
         """The request body, built here as plain JSON and posted as it is: `chat.completions.create` would first walk

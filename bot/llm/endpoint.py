@@ -48,6 +48,7 @@ def load_client_parts(client: openai.AsyncOpenAI) -> None:
     the async backend of its HTTP stack, pydantic schemas, the platform headers) is loaded here and not on the event
     loop, where it would stall every answer and the gateway heartbeat for that long on the bot's first question."""
     from bot.llm.chat import ChatMessage, ChatModel
+    from bot.llm.usage import Spender
 
     importlib.import_module("anyio._backends._asyncio")  # what the HTTP connection pool imports on first use
     http = openai.DefaultAsyncHttpxClient(transport=httpx2.MockTransport(_rehearsal_reply))
@@ -59,8 +60,9 @@ def load_client_parts(client: openai.AsyncOpenAI) -> None:
 
     async def rehearse() -> None:
         question = [ChatMessage("user", "ok")]
-        await chat.complete("m", question)
-        async for _ in chat.stream("m", question).deltas:
+        rehearsal = Spender("answer")  # counted nowhere: this ChatModel has no ledger
+        await chat.complete("m", question, spender=rehearsal)
+        async for _ in chat.stream("m", question, spender=rehearsal).deltas:
             pass
         await http.aclose()
 

@@ -18,6 +18,8 @@ import attrs
 import numpy as np
 from tokenizers import Tokenizer
 
+from bot.llm.usage import Spender
+
 _log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "minishlab/potion-multilingual-128M"
@@ -106,8 +108,9 @@ class LocalEmbedder:
             directory = _fetch(self._source)
         return StaticModel.load(directory)
 
-    async def embed(self, texts: Sequence[str]) -> np.ndarray | None:
-        """One unit-length float32 row per text, or None (logged) while the model cannot be had."""
+    async def embed(self, texts: Sequence[str], *, spender: Spender) -> np.ndarray | None:
+        """One unit-length float32 row per text, or None (logged) while the model cannot be had. Local: nothing is
+        billed, so nothing is recorded for `spender`."""
         async with self._lock:
             if self._loaded is None:
                 if self._failed_at is not None and time.monotonic() - self._failed_at < RETRY_AFTER_S:

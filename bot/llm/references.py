@@ -11,6 +11,7 @@ import attrs
 from bot.llm.embeddings import TextEmbedder
 from bot.llm.settings import LLMSettings
 from bot.llm.tokens import estimate_tokens
+from bot.llm.usage import Spender
 from bot.store.correction_embeddings import EmbeddingStore
 from bot.store.correction_search import CorrectionSearch, Found, Term
 from bot.store.guilds import GuildSettingsStore
@@ -132,7 +133,8 @@ class References:
         model = self._embedder.model
         # Corrections approved or edited since the last question are embedded now (a few at a time).
         missing = await self._embeddings.missing(guild_id, model, limit=EMBED_PER_QUESTION)
-        vectors = await self._embedder.embed([question] + [text for _, text in missing])
+        spender = Spender("embeddings", guild_id, user_id)
+        vectors = await self._embedder.embed([question] + [text for _, text in missing], spender=spender)
         if vectors is None:
             return []
         await self._embeddings.store(

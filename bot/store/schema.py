@@ -367,3 +367,59 @@ model_notices = sa.Table(
     sa.Column("kind", sa.String(16), primary_key=True),
     sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# Every call to a model, with the tokens its provider reported (usage and cost, issue 26). guild_id None: a DM;
+# user_id None: nobody asked (a job's automatic test).
+model_usage = sa.Table(
+    "model_usage",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("guild_id", Id, nullable=True),
+    sa.Column("user_id", Id, nullable=True),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("purpose", sa.String(16), nullable=False),  # answer | voice | embeddings | test | judge | training
+    sa.Column("prompt_tokens", sa.Integer, nullable=False),
+    sa.Column("completion_tokens", sa.Integer, nullable=False),
+    sa.Column("cached_tokens", sa.Integer, nullable=False),
+    sa.Column("cost_usd", sa.Float, nullable=True),  # None: the model has no configured price
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_model_usage_guild_time", "guild_id", "created_at"),
+    sa.Index("ix_model_usage_guild_user_time", "guild_id", "user_id", "created_at"),
+)
+
+# Running totals the budget check reads in one statement, kept by every process in the same transaction as the
+# usage row: a server's month (user_id 0) and a member's day. guild_key 0 for DMs; period "2026-12" or "2026-12-06".
+usage_counters = sa.Table(
+    "usage_counters",
+    metadata,
+    sa.Column("guild_key", Id, primary_key=True),
+    sa.Column("user_id", Id, primary_key=True),
+    sa.Column("period", sa.String(10), primary_key=True),
+    sa.Column("tokens", sa.BigInteger, nullable=False),
+    sa.Column("cost_usd", sa.Float, nullable=False),  # of the calls whose model has a price
+)
+
+# A server's own budget, set by its admins with /usage budget (None: the configured default; 0: no limit), and the
+# channel where they set it, where the 80 % and 100 % notices go.
+usage_budgets = sa.Table(
+    "usage_budgets",
+    metadata,
+    sa.Column("guild_id", Id, primary_key=True),
+    sa.Column("monthly_tokens", sa.BigInteger, nullable=True),
+    sa.Column("monthly_usd", sa.Float, nullable=True),
+    sa.Column("member_daily_tokens", sa.BigInteger, nullable=True),
+    sa.Column("notice_channel_id", Id, nullable=True),
+    sa.Column("updated_by", Id, nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+# The budget notices already sent (one per server, month and level), so admins are told once whichever process
+# records the call that crosses a level.
+usage_notices = sa.Table(
+    "usage_notices",
+    metadata,
+    sa.Column("guild_id", Id, primary_key=True),
+    sa.Column("period", sa.String(10), primary_key=True),
+    sa.Column("level", sa.Integer, primary_key=True),  # 80 or 100 (per cent)
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)

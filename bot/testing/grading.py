@@ -13,6 +13,7 @@ import attrs
 
 from bot.errors import ServiceUnavailable
 from bot.llm.chat import ChatMessage, ChatModel
+from bot.llm.usage import Spender
 
 _log = logging.getLogger(__name__)
 
@@ -76,7 +77,9 @@ class Judge:
         self.model = model
         self._timeout = timeout_s
 
-    async def grade(self, question: str, expected: str, answer: str) -> Grade | None:
+    async def grade(
+        self, question: str, expected: str, answer: str, *, guild_id: int | None = None, user_id: int | None = None
+    ) -> Grade | None:
         """The verdict, or None (ungraded) when the judge fails, times out, is rate-limited or answers garbage."""
         messages = [
             ChatMessage("system", RUBRIC),
@@ -87,7 +90,13 @@ class Judge:
             ),
         ]
         try:
-            text = await self._chat.complete(self.model, messages, timeout_s=self._timeout, json_object=True)
+            text = await self._chat.complete(
+                self.model,
+                messages,
+                spender=Spender("judge", guild_id, user_id),
+                timeout_s=self._timeout,
+                json_object=True,
+            )
         except ServiceUnavailable:
             return None  # already logged by the chat model
         grade = parse_grade(text)

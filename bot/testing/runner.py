@@ -22,9 +22,11 @@ from bot.llm.answering import fit_context
 from bot.llm.chat import ChatModel
 from bot.llm.references import References
 from bot.llm.settings import LLMSettings
+from bot.llm.tokens import estimate_tokens
+from bot.llm.usage import Estimate, Spender, TokenUsage, UsageLedger
 from bot.store.corrections import CorrectionStore
 from bot.store.model_tests import BudgetUse, ModelTest, ModelTestStore, NewModelTest, Side, TestItem, TestQuestion
-from bot.testing.grading import Judge, token_f1
+from bot.testing.grading import RUBRIC, Judge, token_f1
 from bot.testing.settings import TestingSettings
 from bot.training.held_out import split_approved
 from bot.training.settings import TrainingSettings
@@ -58,6 +60,7 @@ class StartedTest:
     budget: int  # the server's budget of calls per window
     used_before: int  # what the server's tests counted in the window before this one
     window_h: float
+    estimate: Estimate | None = None  # its most tokens (and cost), against the server's monthly budget
 
 
 RefusalReason = Literal["running", "busy", "budget"]
@@ -98,7 +101,9 @@ class ModelTester:
         llm: LLMSettings,
         training: TrainingSettings,
         settings: TestingSettings,
+        ledger: UsageLedger | None = None,
     ) -> None:
+        self._ledger = ledger
         self._chat = chat
         self._store = store
         self._corrections = corrections
@@ -137,6 +142,8 @@ class ModelTester:
             return TestRefusal("busy", running_here=len(self._admin_runs) + self._starting)
         self._starting += 1  # held across the awaits below, so two starts at once cannot both take the last place
         try:
+            if self._ledger is not None:  # a spent monthly budget starts nothing that costs money
+                await self._ledger.check(ask.guild_id, None)
             source, questions = await self.questions(ask.guild_id)
             needed = len(questions) * CALLS_PER_QUESTION
             new = NewModelTest(
@@ -173,7 +180,30 @@ class ModelTester:
                 frees_at=use.frees_enough_at(needed, settings.budget_calls),
             )
         self._admin_runs.add(reservation.test.id)
-        return StartedTest(ask, reservation.test, questions, settings.budget_calls, use.used, settings.budget_window_h)
+        estimate = None
+        if self._ledger is not None:
+            try:
+                estimate = await self._ledger.estimate(ask.guild_id, self.most_tokens(ask, questions))
+            except BaseException:
+                await asyncio.shield(self.abandon(StartedTest(ask, reservation.test, questions, 0, 0, 0.0)))
+                raise
+        return StartedTest(
+            ask, reservation.test, questions, settings.budget_calls, use.used, settings.budget_window_h, estimate
+        )
+
+    def most_tokens(self, ask: TestAsk, questions: list[TestQuestion]) -> list[tuple[str, TokenUsage]]:
+        """The calls a test makes, each with the most tokens it may use (by the bot's own count, which the provider's
+        differs from a little): both models' answers, up to `max_answer_tokens` each, and their grading."""
+        most_answer = self._llm.max_answer_tokens
+        references = self._llm.references_token_budget if ask.with_corrections else 0
+        calls: list[tuple[str, TokenUsage]] = []
+        for question in questions:
+            asked = estimate_tokens(self._llm.system_prompt) + estimate_tokens(question.question) + references
+            graded = estimate_tokens(RUBRIC) + estimate_tokens(question.question + question.expected) + most_answer
+            for model in (ask.model, ask.against):
+                calls.append((model, TokenUsage(asked, most_answer)))
+                calls.append((self._judge.model, TokenUsage(graded, most_answer)))
+        return calls
 
     async def run_started(self, started: StartedTest, progress: Progress | None = None) -> ModelTest:
         """Run an admin's test begun by `start` (stopped after `max_run_s`); its reservation becomes the calls made."""
@@ -193,6 +223,8 @@ class ModelTester:
         """Ask, grade and store every test question; the stored test (status done, or failed if the run broke).
         A question whose answer or grading failed is kept ungraded; it never fails the run."""
         source, questions = await self.questions(ask.guild_id)
+        if questions and self._ledger is not None:  # a finished job's test spends from its server's budget too
+            await self._ledger.check(ask.guild_id, None)
         if existing is not None:
             await self._store.restart(existing.id, len(questions))
             test_id = existing.id
@@ -259,8 +291,8 @@ class ModelTester:
                 )
                 references = block.text
             sides = await asyncio.gather(
-                self._side(calls, count, ask.model, question, references),
-                self._side(calls, count, ask.against, question, references),
+                self._side(calls, count, ask, ask.model, question=question, references=references),
+                self._side(calls, count, ask, ask.against, question=question, references=references),
             )
             await self._store.add_item(test_id, TestItem(position, question, *sides))
             done += 1
@@ -273,7 +305,14 @@ class ModelTester:
         await asyncio.gather(*(one(i, q) for i, q in enumerate(questions)))
 
     async def _side(
-        self, calls: asyncio.Semaphore, count: _CallCount, model: str, question: TestQuestion, references: str
+        self,
+        calls: asyncio.Semaphore,
+        count: _CallCount,
+        ask: TestAsk,
+        model: str,
+        *,
+        question: TestQuestion,
+        references: str,
     ) -> Side:
         messages = fit_context(
             self._llm.system_prompt,
@@ -285,13 +324,20 @@ class ModelTester:
         async with calls:
             count.made += 1
             try:
-                answer = await self._chat.complete(model, messages, timeout_s=self.settings.answer_timeout_s)
+                answer = await self._chat.complete(
+                    model,
+                    messages,
+                    spender=Spender("test", ask.guild_id, ask.requested_by),
+                    timeout_s=self.settings.answer_timeout_s,
+                )
             except ServiceUnavailable:
                 return Side()
         similarity = token_f1(answer, question.expected)
         async with calls:
             count.made += 1
-            grade = await self._judge.grade(question.question, question.expected, answer)
+            grade = await self._judge.grade(
+                question.question, question.expected, answer, guild_id=ask.guild_id, user_id=ask.requested_by
+            )
         if grade is None:
             return Side(answer, similarity=similarity)
         return Side(answer, grade.score, grade.verdict, grade.reason, similarity)

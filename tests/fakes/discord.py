@@ -866,8 +866,8 @@ class FakeDiscord:
             inner = [{"name": part, "type": 1 if part == path[-1] else 2, "options": inner}]
         command = self._command_named(name, guild)
         data: Json = {"id": command.get("id", str(self.snowflake())), "name": name, "type": 1, "options": inner}
-        if guild is not None:
-            data["guild_id"] = str(guild)
+        if guild is not None and any(c["name"] == name for c in self.commands.get(guild, [])):
+            data["guild_id"] = str(guild)  # as Discord: only for a command registered in the guild, not a global one
         if attachments:
             data["resolved"] = {"attachments": {a["id"]: a for a in attachments.values()}}
         channels = [o for o in inner_options(inner) if o["type"] == 7]
@@ -878,6 +878,13 @@ class FakeDiscord:
             }
             for o in channels:
                 o["value"] = str(o["value"])
+        users = [self.users[int(o["value"])] for o in inner_options(inner) if o["type"] == 6]
+        if users:  # user options arrive as ids, resolved to the users (and, in a guild, their members)
+            resolved = data.setdefault("resolved", {})
+            resolved["users"] = {str(u.id): u.payload() for u in users}
+            if guild is not None:
+                members = {str(u.id): {k: v for k, v in u.member().items() if k != "user"} for u in users}
+                resolved["members"] = {k: v | {"permissions": "0"} for k, v in members.items()}
         handle = self._interaction(
             2, data, user=user or self.member, channel_id=channel_id, guild_id=guild, message=None
         )

@@ -171,6 +171,11 @@ class FakeOpenAI:
         self.chat_models: set[str] = set(SERVED_MODELS) | configured_models()
         self.retired: set[str] = set()
         self.chat_refused: list[str] = []  # the models of chat completions refused as not found
+        # Every usage the fake reported (plain completions always, streams when `stream_options.include_usage`
+        # asked for it, embeddings), with its "model" and "purpose" ("chat" or "embeddings") added.
+        self.usage_reported: list[Json] = []
+        # Prompt tokens reported as served from the provider's cache (`prompt_tokens_details.cached_tokens`).
+        self.cached_prompt_tokens = 0
         # Models that take image inputs; others answer 400 to an image part, as OpenAI does. None: every model.
         self.vision_models: set[str] | None = None
         self.speech_requests: list[Json] = []
@@ -434,6 +439,9 @@ class FakeOpenAI:
             )
             data.append({"object": "embedding", "index": index, "embedding": shown})
         tokens = sum(len(t.split()) for t in texts)
+        self.usage_reported.append(
+            {"model": model, "purpose": "embeddings", "prompt_tokens": tokens, "completion_tokens": 0}
+        )
         return web.json_response(
             {"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
         )
@@ -502,10 +510,17 @@ class FakeOpenAI:
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
+            # As OpenAI reports it: how many of the prompt tokens its cache served.
+            "prompt_tokens_details": {
+                "cached_tokens": min(self.cached_prompt_tokens, prompt_tokens),
+                "audio_tokens": 0,
+            },
         }
+        reported = {"model": body.get("model"), "purpose": "chat"} | usage
         completion_id = f"chatcmpl-{next(self._ids)}"
         created = int(time.time())
         if not body.get("stream"):
+            self.usage_reported.append(reported)
             return web.json_response(
                 {
                     "id": completion_id,
@@ -564,6 +579,7 @@ class FakeOpenAI:
                 await response.write(chunk({"content": text[start : start + size]}, None))
             await response.write(chunk({}, "stop"))
             if (body.get("stream_options") or {}).get("include_usage"):
+                self.usage_reported.append(reported)
                 await response.write(chunk({}, None, usage))
             await response.write(b"data: [DONE]\n\n")
             await response.write_eof()

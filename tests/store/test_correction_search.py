@@ -17,6 +17,7 @@ from bot.llm.embeddings import Embedder
 from bot.llm.local_embeddings import LocalEmbedder
 from bot.llm.references import References
 from bot.llm.settings import LLMSettings
+from bot.llm.usage import Spender
 from bot.store.answers import AnswerStore, NewAnswer
 from bot.store.correction_embeddings import EmbeddingStore
 from bot.store.correction_search import CorrectionSearch
@@ -261,9 +262,9 @@ def _static_model(directory: Path) -> Path:
 class _Counting(LocalEmbedder):
     texts = 0
 
-    async def embed(self, texts: Sequence[str]) -> np.ndarray | None:
+    async def embed(self, texts: Sequence[str], *, spender: Spender) -> np.ndarray | None:
         self.texts += len(texts)
-        return await super().embed(texts)
+        return await super().embed(texts, spender=spender)
 
 
 async def test_with_the_local_model_a_russian_question_finds_the_english_correction_with_its_meaning(

@@ -1,0 +1,106 @@
+"""/usage: what the bot's model calls used and cost, by model and purpose (admins see the server's, everyone their
+own), and the server's monthly budget and members' daily quota (admins)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import hikari
+import lightbulb
+
+from bot.discord.permissions import require_admin
+from bot.discord.settings import DiscordSettings
+from bot.discord.usage import budget_text, report_text
+from bot.llm.usage import PERIODS, Period, UsageLedger, UsageReport
+from bot.store.usage import StoredBudget
+
+loader = lightbulb.Loader()
+group = lightbulb.Group("usage", "What the bot's model calls used and cost")
+ACTION = "see this server's model usage or change its budget"
+
+
+def period_option() -> str:
+    return lightbulb.string(
+        "period", "Which days", choices=[lightbulb.Choice(shown, value) for value, shown in PERIODS.items()],
+        default="30d",
+    )  # fmt: skip
+
+
+async def respond(ctx: lightbulb.Context, report: UsageReport, text: str) -> None:
+    from bot.llm.usage_chart import render_daily_tokens  # Pillow drawing, imported when first needed
+
+    png = await asyncio.to_thread(render_daily_tokens, report.days, report.daily_tokens, "tokens a day, last 30 days")
+    await ctx.respond(text, attachment=hikari.Bytes(png, "usage.png", mimetype="image/png"), ephemeral=True)
+
+
+@group.register
+class Server(lightbulb.SlashCommand, name="server", description="This server's model usage and cost (admins)"):
+    period = period_option()
+    member = lightbulb.user("member", "Only this member's usage", default=None)
+
+    @lightbulb.invoke
+    async def invoke(
+        self,
+        ctx: lightbulb.Context,
+        ledger: UsageLedger = lightbulb.di.INJECTED,
+        discord: DiscordSettings = lightbulb.di.INJECTED,
+    ) -> None:
+        require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, ACTION)
+        assert ctx.guild_id is not None
+        user_id = int(self.member.id) if self.member is not None else None
+        report = await ledger.report(int(ctx.guild_id), _period(self.period), user_id)
+        whose = "this server's" if user_id is None else f"<@{user_id}>'s"
+        await respond(ctx, report, report_text(report, whose, member=user_id is not None))
+
+
+@group.register
+class Me(lightbulb.SlashCommand, name="me", description="Your own model usage here"):
+    period = period_option()
+
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context, ledger: UsageLedger = lightbulb.di.INJECTED) -> None:
+        guild_id = int(ctx.guild_id) if ctx.guild_id is not None else None
+        report = await ledger.report(guild_id, _period(self.period), int(ctx.user.id))
+        await respond(ctx, report, report_text(report, "your", member=True, own=True))
+
+
+@group.register
+class SetBudget(lightbulb.SlashCommand, name="budget", description="Cap this server's model use (admins)"):
+    monthly_tokens = lightbulb.integer("monthly_tokens", "Tokens a month for the server (0: no limit)", min_value=0,
+                                       default=None)  # fmt: skip
+    monthly_usd = lightbulb.number("monthly_usd", "Estimated USD a month for the server (0: no limit)", min_value=0,
+                                   default=None)  # fmt: skip
+    member_daily_tokens = lightbulb.integer(
+        "member_daily_tokens", "Tokens a day for each member (0: no limit)", min_value=0, default=None
+    )
+
+    @lightbulb.invoke
+    async def invoke(
+        self,
+        ctx: lightbulb.Context,
+        ledger: UsageLedger = lightbulb.di.INJECTED,
+        discord: DiscordSettings = lightbulb.di.INJECTED,
+    ) -> None:
+        require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, ACTION)
+        assert ctx.guild_id is not None
+        guild_id = int(ctx.guild_id)
+        stored = await ledger.store.budget(guild_id)
+        if (self.monthly_tokens, self.monthly_usd, self.member_daily_tokens) != (None, None, None):
+            stored = StoredBudget(
+                stored.monthly_tokens if self.monthly_tokens is None else self.monthly_tokens,
+                stored.monthly_usd if self.monthly_usd is None else float(self.monthly_usd),
+                stored.member_daily_tokens if self.member_daily_tokens is None else self.member_daily_tokens,
+                int(ctx.channel_id),  # the notices at 80 % and 100 % go where the admins set it
+            )
+            await ledger.store.set_budget(guild_id, stored, int(ctx.user.id))
+        await ctx.respond(budget_text(ledger.budget(stored)), ephemeral=True)
+
+
+def _period(value: str) -> Period:
+    for period in PERIODS:
+        if period == value:
+            return period
+    return "30d"
+
+
+loader.command(group)
