@@ -19,6 +19,7 @@ import extensions
 from bot.config import Config, Settings
 from bot.conversation.settings import ConversationSettings
 from bot.discord.health import Readiness, count_interactions, shard_latencies
+from bot.discord.knowledge import CachedChannelAccess, KnowledgeReader
 from bot.discord.replies import Asker
 from bot.discord.settings import DiscordSettings
 from bot.discord.threads import ConversationThreads
@@ -30,6 +31,7 @@ from bot.llm.answering import Answerer
 from bot.llm.chat import ChatModel
 from bot.llm.embeddings import Embedder
 from bot.llm.endpoint import load_client_parts, warn_if_endpoint_unusable
+from bot.llm.knowledge import Knowledge
 from bot.llm.references import References
 from bot.llm.settings import LLMSettings
 from bot.metrics import Metrics
@@ -44,7 +46,9 @@ from bot.store.database import Database
 from bot.store.guilds import GuildSettingsStore
 from bot.store.identify_turns import IDENTIFY_WINDOW_S, IdentifyTurns
 from bot.store.jobs import JobStore
+from bot.store.knowledge import KnowledgeStore
 from bot.store.model_tests import ModelTestStore
+from bot.store.passage_search import PassageSearch
 from bot.store.personas import PersonaStore
 from bot.store.requests import JobRequestStore
 from bot.store.threads import ThreadStore
@@ -101,6 +105,9 @@ class Services:
     metrics: Metrics
     health: HealthServer
     identify_turns: IdentifyTurns
+    knowledge: Knowledge
+    knowledge_store: KnowledgeStore
+    knowledge_reader: KnowledgeReader
 
     async def open(self) -> None:
         await self.database.open()
@@ -108,6 +115,7 @@ class Services:
 
     async def close(self) -> None:
         await self.rooms.close()
+        await self.knowledge_reader.stop()
         await self.watcher.stop()
         await self.job_tests.close()
         self.prepared.close()
@@ -165,6 +173,9 @@ def register(client: lightbulb.Client, services: Services, settings: Settings) -
         (PersonaStore, services.personas),
         (ConversationThreads, services.threads),
         (Metrics, services.metrics),
+        (Knowledge, services.knowledge),
+        (KnowledgeStore, services.knowledge_store),
+        (KnowledgeReader, services.knowledge_reader),
     ]
     registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
     for kind, value in values:
@@ -191,7 +202,7 @@ def intents_for(settings: Settings) -> hikari.Intents:
         | hikari.Intents.DM_MESSAGES
         | hikari.Intents.GUILD_VOICE_STATES
     )
-    if settings.discord.chat_channels or settings.discord.answer_in_threads:
+    if settings.discord.chat_channels or settings.discord.answer_in_threads or settings.llm.knowledge_sources:
         # Privileged: only needed to read messages in chat channels and the bot's threads that neither mention the
         # bot nor are DMs.
         intents |= hikari.Intents.MESSAGE_CONTENT
@@ -256,7 +267,12 @@ def build(
     )
     personas = PersonaStore(database)
     threads = ConversationThreads(bot, ThreadStore(database))
-    answerer = Answerer(chat, answers, guilds, limiter, settings.llm, references=references, personas=personas)
+    knowledge_store = KnowledgeStore(database)
+    knowledge = Knowledge(knowledge_store, PassageSearch(database), settings.llm, CachedChannelAccess(bot))
+    knowledge_reader = KnowledgeReader(bot, knowledge_store, settings.llm)
+    answerer = Answerer(
+        chat, answers, guilds, limiter, settings.llm, references=references, personas=personas, knowledge=knowledge
+    )
     model_tests = ModelTestStore(database)
     tester = ModelTester(
         chat,
@@ -353,7 +369,11 @@ def build(
             settings.health, metrics, Readiness(bot, ready, database, settings.health.database_timeout_s).problem
         ),
         identify_turns=IdentifyTurns(database, window_s=identify_window_s),
+        knowledge=knowledge,
+        knowledge_store=knowledge_store,
+        knowledge_reader=knowledge_reader,
     )
+    knowledge_reader.subscribe(bot)
     register(client, services, settings)
     count_interactions(bot, metrics)
     metrics.read_gateway_latency(lambda: shard_latencies(bot.shards))
@@ -382,6 +402,7 @@ def build(
         services.identify_turns.release_after_window()  # every shard of this process has identified
         await client.start()
         services.watcher.start()  # resumes following jobs (and owed notices) from the database
+        knowledge_reader.start()  # catches up with what changed in source channels while the bot was away
         ready.set()
         _log.info("bot ready")
         checks.add(asyncio.create_task(warn_if_endpoint_unusable(openai_client)))
@@ -392,6 +413,7 @@ def build(
             check.cancel()
         await asyncio.gather(*checks, return_exceptions=True)
         await client.stop()
+        await knowledge_reader.stop()
 
     async def on_stopped(_: hikari.StoppedEvent) -> None:
         await services.close()

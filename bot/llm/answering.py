@@ -11,6 +11,7 @@ import attrs
 from bot.errors import InvalidInput, ServiceUnavailable
 from bot.limits import Limiter
 from bot.llm.chat import ChatMessage, ChatModel, ChatStream
+from bot.llm.knowledge import Citation, Knowledge, KnowledgeBlock, Reader
 from bot.llm.references import ReferenceBlock, References
 from bot.llm.settings import LLMSettings
 from bot.llm.tokens import estimate_tokens
@@ -101,6 +102,7 @@ class Reply:
     used_corrections: list[int] = attrs.field(factory=list[int])  # given to the model as verified answers
     thinking: str = ""  # what a reasoning model thought: never part of the answer
     system_prompt: str = ""  # the persona it was given (without the corrections it was shown)
+    citations: list[Citation] = attrs.field(factory=list[Citation])  # knowledge passages it was given
 
     async def __aiter__(self) -> AsyncIterator[str]:
         """The answer so far after each delta (unchanged while the model thinks; see `thinking`). It may shrink: a
@@ -153,8 +155,10 @@ class Answerer:
         *,
         personas: PersonaStore,
         references: References | None = None,
+        knowledge: Knowledge | None = None,
     ) -> None:
         self._references = references
+        self._knowledge = knowledge
         self._chat = chat
         self._answers = answers
         self._guilds = guilds
@@ -241,17 +245,26 @@ class Answerer:
                 return ReferenceBlock("", [])
             return await self._references.block(question.guild_id, question.text, user_id=question.user_id)
 
+        async def knowledge() -> KnowledgeBlock:
+            if self._knowledge is None:
+                return KnowledgeBlock("", [])
+            reader = Reader(
+                question.guild_id, question.channel_id, question.user_id, private, question.parent_channel_id
+            )
+            return await self._knowledge.block(reader, question.text)
+
         # Independent look-ups, at once: the time to the model's first token is what a voice turn waits for.
-        remembered, model, system_prompt, block = await asyncio.gather(
-            memory(), self.model_for(question.guild_id), self.system_prompt_for(question), references()
+        remembered, model, system_prompt, block, passages = await asyncio.gather(
+            memory(), self.model_for(question.guild_id), self.system_prompt_for(question), references(), knowledge()
         )
         turns = remembered.turns
         conversation_id = remembered.conversation_id or new_conversation_id()
         if question.images and not settings.takes_images(model):
             raise InvalidInput(f"The model answering here (`{model}`) does not take pictures. Ask in words instead.")
-        # The references have their own budget, on top of the conversation's.
-        budget = settings.context_token_budget + estimate_tokens(block.text)
-        messages = fit_context(system_prompt, turns, question.text, budget, references=block.text)
+        # The references have their own budget, on top of the conversation's; corrections come before passages.
+        given = "\n\n".join(t for t in (block.text, passages.text) if t)
+        budget = settings.context_token_budget + estimate_tokens(given)
+        messages = fit_context(system_prompt, turns, question.text, budget, references=given)
         messages[-1] = attrs.evolve(messages[-1], images=tuple(i.data_url for i in question.images))
         stream = self._chat.stream(model, messages)
         return Reply(
@@ -263,4 +276,5 @@ class Answerer:
             self._answers,
             used_corrections=block.ids,
             system_prompt=system_prompt,
+            citations=passages.citations,
         )
