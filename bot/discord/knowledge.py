@@ -101,7 +101,7 @@ def bot_permission_problem(app: hikari.RESTAware, guild_id: int, channel_id: int
     cache = _cache(app)
     me = cache.get_me() if cache is not None else None
     member = cache.get_member(guild_id, me.id) if cache is not None and me is not None else None
-    channel = CachedChannelAccess(app)._channel(channel_id)
+    channel = CachedChannelAccess(app).channel_or_parent(channel_id)
     perms = (
         channel_permissions(app, guild_id, channel, int(me.id), [int(r) for r in member.role_ids])
         if me is not None and member is not None
