@@ -142,14 +142,20 @@ def _weights(total: int, counts: dict[str, int]) -> dict[str, float]:
 def rank(
     found: Sequence[FoundPassage], terms: Sequence[str], total: int, counts: dict[str, int], min_overlap: float
 ) -> list[tuple[float, FoundPassage]]:
-    """Passages by the weighted share of the question's terms they hold, best first; those under `min_overlap` go."""
+    """Passages holding at least `min_overlap` of the question's terms, best first by the share weighted by how rare
+    each term is (a word the passages never use counts fully against them in the share, but not in the weights:
+    a small server's few passages would make every paraphrase look unrelated)."""
     weights = _weights(total, counts)
     whole = sum(weights.get(t, 0.0) for t in terms)
-    if whole <= 0:
+    if whole <= 0 or not terms:
         return []
-    scored = [(sum(weights.get(t, 0.0) for t in p.matched) / whole, -len(p.text), i, p) for i, p in enumerate(found)]
-    scored.sort(key=lambda s: (-s[0], -s[1], s[2]))
-    return [(score, p) for score, _, _, p in scored if score >= min_overlap]
+    scored = [
+        (sum(weights.get(t, 0.0) for t in p.matched) / whole, len(p.text), i, p)
+        for i, p in enumerate(found)
+        if len(p.matched) / len(terms) >= min_overlap
+    ]
+    scored.sort(key=lambda s: (-s[0], s[1], s[2]))
+    return [(score, p) for score, _, _, p in scored]
 
 
 async def usable_sources(sources: Sequence[KnowledgeSource], reader: Reader, access: ChannelAccess) -> list[int]:

@@ -1,0 +1,143 @@
+"""Knowledge passages (issue 27) without Discord: found by their words in English and Russian, cited, kept in step,
+removed with their source, and given only to askers and readers who may read the source (the rule in
+bot/llm/knowledge.py)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import attrs
+import pytest
+
+from bot.llm.knowledge import Knowledge, Reader, file_passages, message_passages
+from bot.llm.settings import LLMSettings
+from bot.store.database import Database
+from bot.store.knowledge import KnowledgeSource, KnowledgeStore, terms_of
+from bot.store.passage_search import PassageSearch, passage_terms
+from tests.store.conftest import BACKENDS, open_database
+
+GUILD = 5
+FAQ = 100  # open to everyone
+STAFF = 200  # private: only staff may view it
+GENERAL = 300  # where public answers are shown
+MEMBER, STAFFER = 1, 2
+
+
+@attrs.define
+class Access:
+    """Who may view what: STAFF only for staffers; everything else for everyone."""
+
+    staff: set[int] = attrs.field(factory=lambda: {STAFFER})
+    threads: dict[int, int] = attrs.field(factory=dict[int, int])
+
+    async def can_view(self, guild_id: int, channel_id: int, user_id: int) -> bool:
+        channel = self.threads.get(channel_id, channel_id)
+        return channel != STAFF or user_id in self.staff
+
+    async def open_to_everyone(self, guild_id: int, channel_id: int) -> bool:
+        return self.threads.get(channel_id, channel_id) != STAFF
+
+    async def parent_of(self, guild_id: int, channel_id: int) -> int | None:
+        return self.threads.get(channel_id)
+
+
+@pytest.fixture(params=BACKENDS)
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    database = await open_database(request.param, tmp_path)
+    yield database
+    await database.close()
+
+
+async def _channel(store: KnowledgeStore, channel: int, messages: dict[int, str]) -> KnowledgeSource:
+    source = await store.add_source(GUILD, "channel", label=f"#c{channel}", added_by=9, channel_id=channel)
+    passages = [p for m, text in messages.items() for p in message_passages(text, message_id=m, channel_id=channel)]
+    await store.add_passages(source, passages, terms_of(passages))
+    return source
+
+
+def _knowledge(db: Database, access: Access | None = None) -> Knowledge:
+    return Knowledge(KnowledgeStore(db), PassageSearch(db), LLMSettings(), access or Access())
+
+
+def _public(user: int = MEMBER, channel: int = GENERAL) -> Reader:
+    return Reader(GUILD, channel, user, seen_only_by_asker=False)
+
+
+FAQ_MESSAGES = {
+    11: "The server rules: be kind, no spam, and no advertising in any channel.",
+    12: "Voice chat opens every Friday at 18:00 UTC in the Lounge.",
+    13: "To get the Verified role, link your GitHub account in #verify.",
+    14: "Правила сервера: запрещена реклама, спам и оскорбления участников.",
+    15: "Голосовой чат открывается каждую пятницу в 18:00 по Москве.",
+}
+
+
+def test_terms_are_stemmed_and_stop_words_dropped() -> None:
+    assert passage_terms("The trains are running") == passage_terms("train runs")
+    assert passage_terms("Правила сервера") == passage_terms("правило серверов")
+    assert passage_terms("what is the") == ""
+
+
+async def test_finds_the_passage_and_cites_its_message(db: Database) -> None:
+    store = KnowledgeStore(db)
+    await _channel(store, FAQ, FAQ_MESSAGES)
+    knowledge = _knowledge(db)
+    block = await knowledge.block(_public(), "How do I get the verified role?")
+    assert [c.message_id for c in block.citations][:1] == [13]
+    assert block.citations[0].link == f"https://discord.com/channels/{GUILD}/{FAQ}/13"
+    assert "link your GitHub account" in block.text
+    russian = await knowledge.block(_public(), "Когда открывается голосовой чат?")
+    assert [c.message_id for c in russian.citations][:1] == [15]
+    assert (await knowledge.block(_public(), "What is the boiling point of mercury?")).citations == []
+
+
+async def test_file_passages_cite_their_section(db: Database) -> None:
+    store = KnowledgeStore(db)
+    source = await store.add_source(GUILD, "file", label="handbook.md", added_by=9, filename="handbook.md")
+    text = "# Handbook\n\nIntro.\n\n## Refunds\n\nRefunds are paid within 14 days of a written request.\n"
+    passages = file_passages(text)
+    await store.add_passages(source, passages, terms_of(passages))
+    block = await _knowledge(db).block(_public(), "How fast are refunds paid?")
+    assert block.citations[0].section == "Handbook › Refunds"
+    assert block.citations[0].link is None
+
+
+async def test_edit_delete_and_removal_leave_nothing_stale(db: Database) -> None:
+    store = KnowledgeStore(db)
+    source = await _channel(store, FAQ, FAQ_MESSAGES)
+    knowledge = _knowledge(db)
+    edited = message_passages("Voice chat now opens every Saturday at 20:00 UTC.", message_id=12, channel_id=FAQ)
+    await store.replace_message(source, 12, edited, terms_of(edited))
+    block = await knowledge.block(_public(), "When does voice chat open?")
+    assert "Saturday at 20:00" in block.text and "Friday" not in block.text
+    await store.remove_messages(FAQ, [12])
+    assert "Saturday" not in (await knowledge.block(_public(), "When does voice chat open?")).text
+    assert await store.remove_source(GUILD, source.id)
+    assert (await knowledge.block(_public(), "How do I get the verified role?")).citations == []
+    assert await store.sources(GUILD) == []
+    assert await PassageSearch(db).document_counts(GUILD, ["verifi"]) == (0, {"verifi": 0})
+
+
+async def test_private_channel_passages_only_where_every_reader_may_read_them(db: Database) -> None:
+    store = KnowledgeStore(db)
+    await _channel(store, STAFF, {21: "The moderator escalation phone number is 555-0199."})
+    knowledge = _knowledge(db, Access(threads={400: STAFF}))
+    question = "What is the moderator escalation phone number?"
+    # A member who cannot view the staff channel gets nothing from it, even privately.
+    assert (await knowledge.block(Reader(GUILD, GENERAL, MEMBER, True), question)).citations == []
+    # A staffer in a public channel: others read that answer, so nothing from it either.
+    assert (await knowledge.block(_public(STAFFER), question)).citations == []
+    # A staffer privately, in the staff channel itself, or in a thread of it: read only by people who may read it.
+    assert (await knowledge.block(Reader(GUILD, GENERAL, STAFFER, True), question)).citations
+    assert (await knowledge.block(_public(STAFFER, STAFF), question)).citations
+    assert (await knowledge.block(_public(STAFFER, 400), question)).citations
+    # Never in DMs.
+    assert (await knowledge.block(Reader(None, 9, STAFFER, True), question)).citations == []
+
+
+async def test_another_servers_sources_are_not_used(db: Database) -> None:
+    store = KnowledgeStore(db)
+    await _channel(store, FAQ, FAQ_MESSAGES)
+    other = Reader(GUILD + 1, GENERAL, MEMBER, seen_only_by_asker=False)
+    assert (await _knowledge(db).block(other, "How do I get the verified role?")).citations == []
