@@ -66,6 +66,7 @@ class Add(lightbulb.SlashCommand, name="add", description="Answer from a channel
         assert self.channel is not None
         channel = self.channel
         label = self.label or (f"#{channel.name}" if channel.name else "channel")
+        await reader.check_channel(ctx.guild_id, int(channel.id), pinned_only=self.pinned_only)
         shown = await ctx.respond(f"📖 Reading <#{channel.id}>…", ephemeral=True)
         last = time.monotonic()
 

@@ -122,6 +122,10 @@ class KnowledgeReader:
         self._channels: set[int] = set()  # channels some source reads: most messages are in none
         self._locks: dict[int, asyncio.Lock] = {}
         self._task: asyncio.Task[None] | None = None
+        # How many gateway events and re-checks have been applied, for whoever waits on one (`until`).
+        self.events_applied = 0
+        self.rechecks = 0
+        self._applied = asyncio.Condition()
 
     @property
     def max_file_bytes(self) -> int:
@@ -132,12 +136,7 @@ class KnowledgeReader:
     async def add_channel(
         self, guild_id: int, channel_id: int, *, pinned_only: bool, label: str, added_by: int, progress: Progress
     ) -> tuple[KnowledgeSource, SyncResult]:
-        problem = bot_permission_problem(self._app, guild_id, channel_id)
-        if problem is not None:
-            raise InvalidInput(problem)
-        for existing in await self._store.sources(guild_id):
-            if existing.channel_id == channel_id and existing.pinned_only == pinned_only:
-                raise InvalidInput(f"<#{channel_id}> is already source #{existing.id}. Use `/knowledge sync` instead.")
+        await self.check_channel(guild_id, channel_id, pinned_only=pinned_only)
         source = await self._store.add_source(
             guild_id, "channel", label=label, added_by=added_by, channel_id=channel_id, pinned_only=pinned_only
         )
@@ -148,6 +147,15 @@ class KnowledgeReader:
             await self._store.remove_source(guild_id, source.id)  # half a channel would answer half the questions
             raise
         return source, result
+
+    async def check_channel(self, guild_id: int, channel_id: int, *, pinned_only: bool) -> None:
+        """Refuse, before anything is read: the bot may not read the channel, or it is a source already."""
+        problem = bot_permission_problem(self._app, guild_id, channel_id)
+        if problem is not None:
+            raise InvalidInput(problem)
+        for existing in await self._store.sources(guild_id):
+            if existing.channel_id == channel_id and existing.pinned_only == pinned_only:
+                raise InvalidInput(f"<#{channel_id}> is already source #{existing.id}. Use `/knowledge sync` instead.")
 
     def check_file(self, attachment: hikari.Attachment) -> None:
         """Refuse a file before downloading it: too big, or not Markdown or plain text."""
@@ -265,8 +273,6 @@ class KnowledgeReader:
 
     async def _message_changed(self, message: hikari.PartialMessage, kind: Literal["create", "update"]) -> None:
         channel_id = int(message.channel_id)
-        if channel_id not in self._channels:
-            return
         for source in await self._store.sources_reading(channel_id):
             if source.pinned_only and (kind == "create" or not message.is_pinned):
                 if kind == "update":  # unpinned in the same edit: no longer part of a pins-only source
@@ -279,33 +285,50 @@ class KnowledgeReader:
             await self._store.replace_message(source, int(message.id), passages, terms)
 
     async def _on_create(self, event: hikari.GuildMessageCreateEvent) -> None:
-        await self._guarded(self._message_changed(event.message, "create"))
+        if int(event.channel_id) in self._channels:
+            await self._guarded(self._message_changed(event.message, "create"), event=True)
 
     async def _on_update(self, event: hikari.GuildMessageUpdateEvent) -> None:
-        await self._guarded(self._message_changed(event.message, "update"))
+        if int(event.channel_id) in self._channels:
+            await self._guarded(self._message_changed(event.message, "update"), event=True)
 
     async def _on_delete(self, event: hikari.GuildMessageDeleteEvent) -> None:
         if int(event.channel_id) in self._channels:
-            await self._guarded(self._store.remove_messages(int(event.channel_id), [int(event.message_id)]))
+            work = self._store.remove_messages(int(event.channel_id), [int(event.message_id)])
+            await self._guarded(work, event=True)
 
     async def _on_bulk_delete(self, event: hikari.GuildBulkMessageDeleteEvent) -> None:
         if int(event.channel_id) in self._channels:
             ids = [int(m) for m in event.message_ids]
-            await self._guarded(self._store.remove_messages(int(event.channel_id), ids))
+            await self._guarded(self._store.remove_messages(int(event.channel_id), ids), event=True)
 
     async def _on_pins(self, event: hikari.GuildPinsUpdateEvent) -> None:
-        if int(event.channel_id) not in self._channels:
-            return
-        for source in await self._store.sources_reading(int(event.channel_id)):
-            if source.pinned_only:
-                await self._guarded(self.sync(source))
+        if int(event.channel_id) in self._channels:
+            await self._guarded(self._pins_changed(int(event.channel_id)), event=True)
 
-    async def _guarded(self, work: Awaitable[object]) -> None:
+    async def _pins_changed(self, channel_id: int) -> None:
+        for source in await self._store.sources_reading(channel_id):
+            if source.pinned_only:
+                await self.sync(source)
+
+    async def _guarded(self, work: Awaitable[object], *, event: bool = False) -> None:
         # No single event may stop the others: a failure is logged and the periodic re-check repairs it.
         try:
             await work
         except Exception:
             _log.warning("could not bring a knowledge source up to date", exc_info=True)
+        if event:
+            await self._count("events_applied")
+
+    async def _count(self, what: str) -> None:
+        async with self._applied:
+            setattr(self, what, getattr(self, what) + 1)
+            self._applied.notify_all()
+
+    async def until(self, condition: Callable[[], bool]) -> None:
+        """Wait until `condition()` holds, checked after each applied event and re-check (callers bound the wait)."""
+        async with self._applied:
+            await self._applied.wait_for(condition)
 
     # ----- start and periodic re-check ------------------------------------------------------------------------------
 
@@ -321,6 +344,7 @@ class KnowledgeReader:
         self._channels = {s.channel_id for s in sources if s.channel_id is not None}
         for source in sources:
             await self._guarded(self.sync(source))
+        await self._count("rechecks")
 
     def start(self) -> None:
         if self._task is None:
