@@ -18,6 +18,7 @@ from bot.errors import InvalidInput
 from bot.llm.knowledge import file_passages, message_passages
 from bot.llm.settings import LLMSettings
 from bot.store.knowledge import KnowledgeSource, KnowledgeStore, NewPassage, terms_of
+from bot.store.passage_search import passage_terms
 
 _log = logging.getLogger(__name__)
 
@@ -351,6 +352,9 @@ class KnowledgeReader:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
+        # The stemmers load once, in a worker thread, before any page is read: their import would otherwise hold
+        # Python's import lock while the first page is indexed, and every import on the event loop would wait.
+        await asyncio.to_thread(passage_terms, "warm")
         while True:
             await self._guarded(self.recheck())
             await asyncio.sleep(self._settings.knowledge_recheck_minutes * 60)

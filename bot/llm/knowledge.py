@@ -142,18 +142,18 @@ def _weights(total: int, counts: dict[str, int]) -> dict[str, float]:
 def rank(
     found: Sequence[FoundPassage], terms: Sequence[str], total: int, counts: dict[str, int], min_overlap: float
 ) -> list[tuple[float, FoundPassage]]:
-    """Passages holding at least `min_overlap` of the question's terms, best first by the share weighted by how rare
-    each term is (a word the passages never use counts fully against them in the share, but not in the weights:
-    a small server's few passages would make every paraphrase look unrelated)."""
+    """Passages holding at least `min_overlap` of the question's terms, both counted and weighted by how rare each
+    term is (a word no passage uses weighs most), best first by the weighted share. Either alone lets through
+    unrelated questions that share one word with a passage, or drops paraphrases (bench/knowledge.py)."""
     weights = _weights(total, counts)
     whole = sum(weights.get(t, 0.0) for t in terms)
     if whole <= 0 or not terms:
         return []
-    scored = [
-        (sum(weights.get(t, 0.0) for t in p.matched) / whole, len(p.text), i, p)
-        for i, p in enumerate(found)
-        if len(p.matched) / len(terms) >= min_overlap
-    ]
+    scored: list[tuple[float, int, int, FoundPassage]] = []
+    for i, p in enumerate(found):
+        weighted = sum(weights.get(t, 0.0) for t in p.matched) / whole
+        if len(p.matched) / len(terms) >= min_overlap and weighted >= min_overlap:
+            scored.append((weighted, len(p.text), i, p))
     scored.sort(key=lambda s: (-s[0], s[1], s[2]))
     return [(score, p) for score, _, _, p in scored]
 
