@@ -342,7 +342,8 @@ class KnowledgeReader:
             for s in await self._store.all_channel_sources()
             if cache is None or cache.get_guild(s.guild_id) is not None
         ]
-        self._channels = {s.channel_id for s in sources if s.channel_id is not None}
+        # Added to, never replaced: a source added while this re-check read the list must keep its events.
+        self._channels |= {s.channel_id for s in sources if s.channel_id is not None}
         for source in sources:
             await self._guarded(self.sync(source))
         await self._count("rechecks")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bot.app import BuiltBot
 from bot.discord.knowledge import KnowledgeReader
+from bot.store.answers import NewAnswer
 from tests.fakes.discord import READ_MESSAGE_HISTORY, VIEW_CHANNEL, FakeDiscord, InteractionHandle
 from tests.fakes.harness import running_bot
 from tests.fakes.openai import FakeOpenAI
@@ -185,3 +186,42 @@ async def test_adding_a_channel_says_plainly_what_is_missing(
         )
         await handle.wait_until(lambda: "Message Content" in handle.content)
         assert handle.ephemeral
+
+
+async def test_pinned_only_sources_follow_the_pins_and_a_correction_comes_first(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    verified, voice, _ = discord.seed_history(discord.other_channel_id, FAQ)
+    discord.pin(verified, dispatch=False)
+    async with running_bot(discord, openai_fake, tmp_path, llm=KNOWLEDGE) as built:
+        added = await _add_channel(discord, discord.other_channel_id, pinned_only=True)
+        assert "read 1 messages" in added.content
+        _, system = await _ask(discord, openai_fake, "When does voice chat open on Friday?")
+        assert "18:00" not in system  # not pinned
+        reader = _reader(built)
+        applied = reader.events_applied
+        discord.pin(voice)
+        async with asyncio.timeout(10):
+            await reader.until(lambda: reader.events_applied > applied)
+        _, system = await _ask(discord, openai_fake, "When does voice chat open on Friday?")
+        assert FAQ[1] in system
+
+        # An approved correction that says otherwise is given first, and the model is told it wins.
+        services = built.services
+        answer = await services.answers.add(
+            NewAnswer(
+                guild_id=discord.guild_id,
+                channel_id=discord.channel_id,
+                user_id=discord.member.id,
+                conversation_id="c",
+                source="slash",
+                model="gpt-4o-mini",
+                question="When does voice chat open on Friday?",
+                answer="At 18:00 UTC.",
+            )
+        )
+        saved = await services.corrections.submit(answer, discord.member.id, "Friday voice chat moved to 20:00 UTC.")
+        await services.corrections.review(saved.correction.id, discord.admin.id, "approved")
+        _, system = await _ask(discord, openai_fake, "When does voice chat open on Friday?")
+        assert system.index("moved to 20:00 UTC") < system.index(FAQ[1])
+        assert "the community-verified answer wins" in system

@@ -8,8 +8,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import attrs
+import hikari
 import pytest
 
+from bot.app import intents_for
+from bot.config import Settings, advice
 from bot.llm.knowledge import Knowledge, Reader, file_passages, message_passages
 from bot.llm.settings import LLMSettings
 from bot.store.database import Database
@@ -141,3 +144,12 @@ async def test_another_servers_sources_are_not_used(db: Database) -> None:
     await _channel(store, FAQ, FAQ_MESSAGES)
     other = Reader(GUILD + 1, GENERAL, MEMBER, seen_only_by_asker=False)
     assert (await _knowledge(db).block(other, "How do I get the verified role?")).citations == []
+
+
+def test_check_and_intents_say_what_channel_sources_need() -> None:
+    on = Settings(llm=LLMSettings(knowledge_sources=True))
+    (note,) = [n for n in advice(on) if n.startswith("llm.knowledge_sources")]
+    assert not [n for n in advice(Settings()) if "knowledge" in n]
+    assert "Message Content intent" in note and "Read Message History" in note
+    assert intents_for(on) & hikari.Intents.MESSAGE_CONTENT
+    assert not intents_for(Settings()) & hikari.Intents.MESSAGE_CONTENT
