@@ -41,7 +41,7 @@ class Add(lightbulb.SlashCommand, name="add", description="Answer from a channel
     channel = lightbulb.channel(
         "channel", "A text channel or thread to read", channel_types=SOURCE_CHANNELS, default=None
     )
-    file = lightbulb.attachment("file", "Or a Markdown or plain-text file", default=None)
+    file = lightbulb.attachment("file", "Or a Markdown, plain-text or PDF file", default=None)
     pinned_only = lightbulb.boolean("pinned_only", "Only the channel's pinned messages", default=False)
     label = lightbulb.string("label", "What to call it in citations", max_length=100, default=None)
 

@@ -15,7 +15,7 @@ import hikari
 from bot.discord.attachments import check_attachment, read
 from bot.discord.permissions import channel_permissions
 from bot.errors import InvalidInput
-from bot.llm.knowledge import file_passages, message_passages
+from bot.llm.knowledge import UnreadablePdf, file_passages, message_passages, pdf_passages
 from bot.llm.settings import LLMSettings
 from bot.store.knowledge import KnowledgeSource, KnowledgeStore, NewPassage, terms_of
 from bot.store.passage_search import passage_terms
@@ -23,8 +23,8 @@ from bot.store.passage_search import passage_terms
 _log = logging.getLogger(__name__)
 
 BOT_NEEDS = hikari.Permissions.VIEW_CHANNEL | hikari.Permissions.READ_MESSAGE_HISTORY
-TEXT_EXTENSIONS = ("md", "markdown", "txt")
-TEXT_MEDIA_TYPES = ("text/plain", "text/markdown", "text/x-markdown")
+TEXT_EXTENSIONS = ("md", "markdown", "txt", "pdf")
+TEXT_MEDIA_TYPES = ("text/plain", "text/markdown", "text/x-markdown", "application/pdf")
 PAGE = 100  # Discord's most messages per history request
 Progress = Callable[[int], Awaitable[None]]
 
@@ -159,7 +159,7 @@ class KnowledgeReader:
                 raise InvalidInput(f"<#{channel_id}> is already source #{existing.id}. Use `/knowledge sync` instead.")
 
     def check_file(self, attachment: hikari.Attachment) -> None:
-        """Refuse a file before downloading it: too big, or not Markdown or plain text."""
+        """Refuse a file before downloading it: too big, or not Markdown, plain text or PDF."""
         check_attachment(
             attachment,
             max_bytes=self.max_file_bytes,
@@ -173,11 +173,17 @@ class KnowledgeReader:
     ) -> tuple[KnowledgeSource, int]:
         self.check_file(attachment)
         data = await read(attachment, max_bytes=self.max_file_bytes, what="the file")
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise InvalidInput("The file is not UTF-8 text. Save it as UTF-8 Markdown or plain text.") from None
-        passages = await asyncio.to_thread(file_passages, text)
+        if data.startswith(b"%PDF-"):
+            try:
+                passages = await asyncio.to_thread(pdf_passages, data)
+            except UnreadablePdf as exc:
+                raise InvalidInput(f"I can't read that PDF: {exc}.") from None
+        else:
+            try:
+                text = data.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                raise InvalidInput("The file is not UTF-8 text. Save it as UTF-8 Markdown or plain text.") from None
+            passages = await asyncio.to_thread(file_passages, text)
         if not passages:
             raise InvalidInput("The file holds no text.")
         terms = await asyncio.to_thread(terms_of, passages)

@@ -14,6 +14,7 @@ Files added by admins are server-wide: every member of the server may be given t
 from __future__ import annotations
 
 import asyncio
+import io
 import math
 import re
 from collections.abc import Sequence
@@ -132,6 +133,37 @@ def file_passages(text: str) -> list[NewPassage]:
         path[:] = [(lvl, title) for lvl, title in path if lvl < level] + [(level, heading.group(2))]
     flush()
     return passages
+
+
+MAX_PDF_PAGES = 500
+
+
+class UnreadablePdf(Exception):
+    """The file is not a PDF we can read text from (damaged, encrypted, or too many pages)."""
+
+
+def pdf_passages(data: bytes) -> list[NewPassage]:
+    """A PDF's text, page by page (each page its section), split into passages. Blocking: run it in a thread."""
+    import pypdf  # here: only PDF uploads need it
+
+    try:
+        document = pypdf.PdfReader(io.BytesIO(data))
+        encrypted, count = document.is_encrypted, len(document.pages)
+    except Exception as exc:  # a damaged file may fail anywhere in the parser
+        raise UnreadablePdf("it is damaged or not a PDF") from exc
+    if encrypted:
+        raise UnreadablePdf("it is encrypted")
+    if count > MAX_PDF_PAGES:
+        raise UnreadablePdf(f"it has more than {MAX_PDF_PAGES} pages")
+    try:
+        pages = [page.extract_text() or "" for page in document.pages]
+    except Exception as exc:
+        raise UnreadablePdf("its text could not be read") from exc
+    return [
+        NewPassage(chunk, section=f"page {number}")
+        for number, text in enumerate(pages, start=1)
+        for chunk in _chunks(text)
+    ]
 
 
 def _weights(total: int, counts: dict[str, int]) -> dict[str, float]:

@@ -12,6 +12,7 @@ from bot.store.answers import NewAnswer
 from tests.fakes.discord import READ_MESSAGE_HISTORY, VIEW_CHANNEL, FakeDiscord, InteractionHandle
 from tests.fakes.harness import running_bot
 from tests.fakes.openai import FakeOpenAI
+from tests.llm.test_knowledge import text_pdf
 
 KNOWLEDGE = {"knowledge_sources": True}
 FAQ = [
@@ -149,6 +150,14 @@ async def test_files_are_checked_before_download_and_cited_by_section(
         shown, system = await _ask(discord, openai_fake, "How fast are refunds paid?")
         assert "within 14 days" in system
         assert "handbook.md § Handbook › Refunds" in shown
+
+        pdf = text_pdf("Welcome.", "Lost keycards are replaced at the front desk for 5 euros.")
+        assert len(pdf) < 1024
+        upload = discord.attachment("office.pdf", pdf, "application/pdf")
+        added = discord.slash("knowledge", subcommand="add", options={"file": upload}, user=discord.admin)
+        await added.wait(lambda e: "✅" in str(e.json.get("content")))
+        shown, system = await _ask(discord, openai_fake, "Where are lost keycards replaced?")
+        assert "front desk for 5 euros" in system and "office.pdf § page 2" in shown
 
 
 async def test_admins_list_and_remove_sources_and_members_cannot(

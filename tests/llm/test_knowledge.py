@@ -13,7 +13,7 @@ import pytest
 
 from bot.app import intents_for
 from bot.config import Settings, advice
-from bot.llm.knowledge import Knowledge, Reader, file_passages, message_passages
+from bot.llm.knowledge import Knowledge, Reader, UnreadablePdf, file_passages, message_passages, pdf_passages
 from bot.llm.settings import LLMSettings
 from bot.store.database import Database
 from bot.store.knowledge import KnowledgeSource, KnowledgeStore, terms_of
@@ -153,3 +153,42 @@ def test_check_and_intents_say_what_channel_sources_need() -> None:
     assert "Message Content intent" in note and "Read Message History" in note
     assert intents_for(on) & hikari.Intents.MESSAGE_CONTENT
     assert not intents_for(Settings()) & hikari.Intents.MESSAGE_CONTENT
+
+
+def text_pdf(*pages: str) -> bytes:
+    """A small valid PDF with one line of text per page (Helvetica), with a correct cross-reference table."""
+    count = len(pages)
+    kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(count))
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        f"<< /Type /Pages /Kids [{kids}] /Count {count} >>".encode(),
+    ]
+    font = 3 + 2 * count
+    for i, text in enumerate(pages):
+        stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {4 + 2 * i} 0 R "
+            f"/Resources << /Font << /F1 {font} 0 R >> >> >>".encode()
+        )
+        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
+    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def test_pdf_pages_become_passages_and_a_damaged_pdf_is_refused() -> None:
+    passages = pdf_passages(text_pdf("Welcome to the handbook.", "Refunds are paid within 14 days."))
+    assert [(p.section, p.text) for p in passages] == [
+        ("page 1", "Welcome to the handbook."),
+        ("page 2", "Refunds are paid within 14 days."),
+    ]
+    with pytest.raises(UnreadablePdf):
+        pdf_passages(b"%PDF-1.4\nthis is not really a pdf")
