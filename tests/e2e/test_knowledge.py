@@ -234,3 +234,24 @@ async def test_pinned_only_sources_follow_the_pins_and_a_correction_comes_first(
         _, system = await _ask(discord, openai_fake, "When does voice chat open on Friday?")
         assert system.index("moved to 20:00 UTC") < system.index(FAQ[1])
         assert "the community-verified answer wins" in system
+
+
+async def test_a_long_channel_shows_progress_while_discords_rate_limits_are_waited_out(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    discord.seed_history(discord.other_channel_id, FILLER * 2)  # 460 messages: five pages
+    discord.history_rate, discord.history_window_s = 1, 0.6  # one page per 0.6 s: reading takes over 2 s
+    async with running_bot(discord, openai_fake, tmp_path, llm=KNOWLEDGE):
+        added = await _add_channel(discord, discord.other_channel_id)
+        shown = [str(e.json.get("content")) for e in added.responses if e.kind == "edit"]
+        assert any("messages so far" in text for text in shown)
+        assert "read 460 messages" in added.content
+        assert discord.rate_limited == []
+
+        # Missed events (the bot was not told): /knowledge sync catches up and says what changed.
+        first, second = [m for m in discord.messages_in(discord.other_channel_id)][:2]
+        discord.edit_user_message(first, "Edited while nobody was told.", dispatch=False)
+        discord.delete_user_message(second, dispatch=False)
+        synced = discord.slash("knowledge", subcommand="sync", options={"source": 1}, user=discord.admin)
+        await synced.wait_until(lambda: "🔄 Source #1" in synced.content)
+        assert "read 459 messages, 1 new or edited, 1 gone" in synced.content
