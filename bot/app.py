@@ -48,6 +48,7 @@ from bot.store.identify_turns import IDENTIFY_WINDOW_S, IdentifyTurns
 from bot.store.jobs import JobStore
 from bot.store.knowledge import KnowledgeStore
 from bot.store.model_tests import ModelTestStore
+from bot.store.passage_embeddings import PassageEmbeddingStore
 from bot.store.passage_search import PassageSearch
 from bot.store.personas import PersonaStore
 from bot.store.requests import JobRequestStore
@@ -268,7 +269,14 @@ def build(
     personas = PersonaStore(database)
     threads = ConversationThreads(bot, ThreadStore(database))
     knowledge_store = KnowledgeStore(database)
-    knowledge = Knowledge(knowledge_store, PassageSearch(database), settings.llm, CachedChannelAccess(bot))
+    knowledge = Knowledge(
+        knowledge_store,
+        PassageSearch(database),
+        settings.llm,
+        CachedChannelAccess(bot),
+        embedder=Embedder(openai_client, embedding_model) if embedding_model else None,
+        embeddings=PassageEmbeddingStore(database) if embedding_model else None,
+    )
     knowledge_reader = KnowledgeReader(bot, knowledge_store, settings.llm)
     answerer = Answerer(
         chat, answers, guilds, limiter, settings.llm, references=references, personas=personas, knowledge=knowledge

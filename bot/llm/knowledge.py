@@ -22,12 +22,15 @@ from typing import Protocol
 
 import attrs
 
+from bot.llm.embeddings import Embedder
 from bot.llm.settings import LLMSettings
 from bot.llm.tokens import estimate_tokens
 from bot.store.knowledge import KnowledgeSource, KnowledgeStore, NewPassage
+from bot.store.passage_embeddings import PassageEmbeddingStore
 from bot.store.passage_search import FoundPassage, PassageSearch, question_terms
 
 MAX_PASSAGE_CHARS = 900
+EMBED_PER_QUESTION = 63  # passages embedded along with a question (one request of 64 texts)
 CANDIDATES = 50
 HEADER = (
     "Passages from this server's own knowledge sources (rules, FAQ, pinned messages, documents). When one answers the "
@@ -220,12 +223,21 @@ class Knowledge:
     """Which passages a question gets, from the sources its asker and readers may read."""
 
     def __init__(
-        self, store: KnowledgeStore, search: PassageSearch, settings: LLMSettings, access: ChannelAccess
+        self,
+        store: KnowledgeStore,
+        search: PassageSearch,
+        settings: LLMSettings,
+        access: ChannelAccess,
+        *,
+        embedder: Embedder | None = None,
+        embeddings: PassageEmbeddingStore | None = None,
     ) -> None:
         self._store = store
         self._search = search
         self._settings = settings
         self._access = access
+        self._embedder = embedder
+        self._embeddings = embeddings
 
     async def relevant(self, reader: Reader, question: str) -> list[tuple[FoundPassage, KnowledgeSource]]:
         """The best few passages for `question` that `reader` may be given; none for an unrelated question."""
@@ -235,16 +247,41 @@ class Knowledge:
         if not sources:
             return []
         allowed = await usable_sources(sources, reader, self._access)
+        if not allowed:
+            return []
         terms = question_terms(question)
-        if not allowed or not terms:
-            return []
-        found = await self._search.search(reader.guild_id, terms, sources=allowed, limit=CANDIDATES)
-        if not found:
-            return []
-        total, counts = await self._search.document_counts(reader.guild_id, terms)
-        ranked = rank(found, terms, total, counts, self._settings.knowledge_min_overlap)
+        ranked: dict[int, tuple[float, FoundPassage]] = {}
+        found = await self._search.search(reader.guild_id, terms, sources=allowed, limit=CANDIDATES) if terms else []
+        if found:
+            total, counts = await self._search.document_counts(reader.guild_id, terms)
+            for score, passage in rank(found, terms, total, counts, self._settings.knowledge_min_overlap):
+                ranked[passage.id] = (score, passage)
+        # Asked in other words: passages close in meaning, by embedding (when configured).
+        for passage, similarity in await self._similar(reader.guild_id, question, allowed):
+            if similarity > ranked.get(passage.id, (0.0,))[0]:
+                ranked[passage.id] = (similarity, passage)
+        best = sorted(ranked.values(), key=lambda r: -r[0])[: self._settings.max_passages]
         by_id = {s.id: s for s in sources}
-        return [(p, by_id[p.source_id]) for _, p in ranked[: self._settings.max_passages]]
+        return [(p, by_id[p.source_id]) for _, p in best]
+
+    async def _similar(self, guild_id: int, question: str, allowed: list[int]) -> list[tuple[FoundPassage, float]]:
+        if self._embedder is None or self._embeddings is None:
+            return []
+        model = self._embedder.model
+        # Passages indexed since the last question are embedded now, a batch at a time (one request with it).
+        missing = await self._embeddings.missing(guild_id, model, limit=EMBED_PER_QUESTION)
+        vectors = await self._embedder.embed([question] + [text for _, text in missing])
+        if vectors is None:
+            return []
+        await self._embeddings.store(guild_id, model, [(i, v) for (i, _), v in zip(missing, vectors[1:], strict=True)])
+        return await self._embeddings.nearest(
+            guild_id,
+            model,
+            vectors[0],
+            sources=allowed,
+            limit=CANDIDATES,
+            min_similarity=self._settings.embeddings_min_similarity,
+        )
 
     async def block(self, reader: Reader, question: str) -> KnowledgeBlock:
         """The header and as many relevant passages (best first) as fit the knowledge token budget."""

@@ -288,6 +288,19 @@ knowledge_passages = sa.Table(
     sa.Index("ix_knowledge_passages_guild", "guild_id"),
 )
 
+# Optional (`[llm] embeddings_model`): a passage's embedding, for finding it by meaning. A passage never changes (an
+# edit replaces it), so its embedding is made once and goes with it.
+knowledge_embeddings = sa.Table(
+    "knowledge_embeddings",
+    metadata,
+    sa.Column("passage_id", sa.Integer, sa.ForeignKey("knowledge_passages.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("guild_id", Id, nullable=False),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("vector", sa.LargeBinary, nullable=False),
+    sa.Column("stored_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_knowledge_embeddings_guild", "guild_id"),
+)
+
 KNOWLEDGE_SQLITE_DDL = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS knowledge_fts USING fts5(terms, tokenize = 'unicode61')",
     "CREATE TRIGGER IF NOT EXISTS knowledge_fts_insert AFTER INSERT ON knowledge_passages "

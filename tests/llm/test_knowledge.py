@@ -9,15 +9,19 @@ from pathlib import Path
 
 import attrs
 import hikari
+import openai
 import pytest
 
 from bot.app import intents_for
 from bot.config import Settings, advice
+from bot.llm.embeddings import Embedder
 from bot.llm.knowledge import Knowledge, Reader, UnreadablePdf, file_passages, message_passages, pdf_passages
 from bot.llm.settings import LLMSettings
 from bot.store.database import Database
 from bot.store.knowledge import KnowledgeSource, KnowledgeStore, terms_of
+from bot.store.passage_embeddings import PassageEmbeddingStore
 from bot.store.passage_search import PassageSearch, passage_terms
+from tests.fakes.openai import FakeOpenAI
 from tests.store.conftest import BACKENDS, open_database
 
 GUILD = 5
@@ -192,3 +196,30 @@ def test_pdf_pages_become_passages_and_a_damaged_pdf_is_refused() -> None:
     ]
     with pytest.raises(UnreadablePdf):
         pdf_passages(b"%PDF-1.4\nthis is not really a pdf")
+
+
+async def test_with_embeddings_a_passage_asked_in_other_words_is_found_but_not_from_a_hidden_channel(
+    db: Database,
+) -> None:
+    async with FakeOpenAI() as fake, openai.AsyncOpenAI(api_key=fake.api_key, base_url=fake.base_url) as client:
+        fake.embedding_synonyms = {"bicycle": "bike", "bikes": "bike", "leave": "park", "parked": "park"}
+        store = KnowledgeStore(db)
+        await _channel(store, FAQ, FAQ_MESSAGES | {16: "Park bikes in the yard."})
+        await _channel(store, STAFF, {22: "Staff park bikes in the garage."})
+        settings = LLMSettings(embeddings_model="text-embedding-3-small", embeddings_min_similarity=0.3)
+        model = "text-embedding-3-small"
+        knowledge = Knowledge(
+            store,
+            PassageSearch(db),
+            settings,
+            Access(),
+            embedder=Embedder(client, model),
+            embeddings=PassageEmbeddingStore(db),
+        )
+        question = "where can I leave my bicycle"
+        assert (await _knowledge(db).block(_public(), question)).citations == []  # no word in common
+        found = await knowledge.block(_public(), question)
+        assert [c.message_id for c in found.citations] == [16]  # not the staff garage: hidden from members
+        assert (await knowledge.block(_public(), "Who painted the Mona Lisa?")).citations == []
+        embedded = sum(len(r["input"]) for r in fake.embedding_requests)
+        assert embedded == len(FAQ_MESSAGES) + 2 + 2  # each passage once, then only the two questions

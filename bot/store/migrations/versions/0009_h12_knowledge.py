@@ -1,6 +1,6 @@
 """Knowledge sources (issue 27): channels, threads and files an admin added, split into passages with a full-text
 index over their terms (an FTS5 table kept by triggers on SQLite, a generated tsvector with a GIN index on
-PostgreSQL)."""
+PostgreSQL), and their embeddings (optional)."""
 
 from __future__ import annotations
 
@@ -45,6 +45,20 @@ def upgrade() -> None:
     )
     op.create_index("ix_knowledge_passages_source", "knowledge_passages", ["source_id", "message_id"])
     op.create_index("ix_knowledge_passages_guild", "knowledge_passages", ["guild_id"])
+    op.create_table(
+        "knowledge_embeddings",
+        sa.Column(
+            "passage_id",
+            sa.Integer,
+            sa.ForeignKey("knowledge_passages.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("guild_id", sa.BigInteger, nullable=False),
+        sa.Column("model", sa.String(200), nullable=False),
+        sa.Column("vector", sa.LargeBinary, nullable=False),
+        sa.Column("stored_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_knowledge_embeddings_guild", "knowledge_embeddings", ["guild_id"])
     ddl = KNOWLEDGE_POSTGRESQL_DDL if op.get_bind().dialect.name == "postgresql" else KNOWLEDGE_SQLITE_DDL
     for statement in ddl:
         op.execute(statement)
@@ -55,5 +69,6 @@ def downgrade() -> None:
         for trigger in ("knowledge_fts_insert", "knowledge_fts_update", "knowledge_fts_delete"):
             op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
         op.execute("DROP TABLE IF EXISTS knowledge_fts")
+    op.drop_table("knowledge_embeddings")
     op.drop_table("knowledge_passages")
     op.drop_table("knowledge_sources")
