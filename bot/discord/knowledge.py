@@ -62,6 +62,10 @@ class CachedChannelAccess:
         return [int(r) for r in member.role_ids]
 
     async def can_view(self, guild_id: int, channel_id: int, user_id: int) -> bool:
+        cache = _cache(self._app)
+        thread = cache.get_thread(channel_id) if cache is not None else None
+        if thread is not None and thread.type is hikari.ChannelType.GUILD_PRIVATE_THREAD:
+            return False  # its members are not in the cache: only those asking inside it are known to read it
         roles = await self._role_ids(guild_id, user_id)
         if roles is None:
             return False

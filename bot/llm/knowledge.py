@@ -4,7 +4,8 @@ read.
 
 Who may be given a passage from a channel source (the rule, tested in tests/llm/test_knowledge.py):
 - never in DMs (a source belongs to a server, as corrections do);
-- only to an asker who can view the source channel now (permissions computed as for voice rooms);
+- only to an asker who can view the source channel now (permissions computed as for voice rooms; a private thread's
+  members are not known from the cache, so it counts as viewable only from inside it);
 - and only where everyone who reads the answer can read the source too: a private (ephemeral) answer is read by its
   asker alone; an answer in the source channel itself or in a thread of it is read by people who can read the source;
   anywhere else, the source must be open to the whole server (@everyone may view it and no overwrite hides it from
@@ -209,6 +210,8 @@ async def usable_sources(sources: Sequence[KnowledgeSource], reader: Reader, acc
 
     async def allowed(source: KnowledgeSource) -> bool:
         assert source.channel_id is not None
+        if source.channel_id == reader.channel_id:
+            return True  # asked in the source itself: the asker and everyone reading the answer read it already
         if not await access.can_view(guild_id, source.channel_id, reader.user_id):
             return False
         if reader.seen_only_by_asker or source.channel_id in shown_in:

@@ -37,12 +37,17 @@ class Access:
 
     staff: set[int] = attrs.field(factory=lambda: {STAFFER})
     threads: dict[int, int] = attrs.field(factory=dict[int, int])
+    private_threads: set[int] = attrs.field(factory=set[int])
 
     async def can_view(self, guild_id: int, channel_id: int, user_id: int) -> bool:
+        if channel_id in self.private_threads:
+            return False
         channel = self.threads.get(channel_id, channel_id)
         return channel != STAFF or user_id in self.staff
 
     async def open_to_everyone(self, guild_id: int, channel_id: int) -> bool:
+        if channel_id in self.private_threads:
+            return False
         return self.threads.get(channel_id, channel_id) != STAFF
 
     async def parent_of(self, guild_id: int, channel_id: int) -> int | None:
@@ -223,3 +228,13 @@ async def test_with_embeddings_a_passage_asked_in_other_words_is_found_but_not_f
         assert (await knowledge.block(_public(), "Who painted the Mona Lisa?")).citations == []
         embedded = sum(len(r["input"]) for r in fake.embedding_requests)
         assert embedded == len(FAQ_MESSAGES) + 2 + 2  # each passage once, then only the two questions
+
+
+async def test_a_private_threads_passages_are_used_only_inside_it(db: Database) -> None:
+    store = KnowledgeStore(db)
+    await _channel(store, 500, {31: "The launch party password is aquamarine."})
+    knowledge = _knowledge(db, Access(threads={500: GENERAL}, private_threads={500}))
+    question = "What is the launch party password?"
+    assert (await knowledge.block(_public(MEMBER, 500), question)).citations  # asked inside the thread
+    assert (await knowledge.block(Reader(GUILD, GENERAL, MEMBER, True), question)).citations == []
+    assert (await knowledge.block(_public(MEMBER, GENERAL), question)).citations == []
