@@ -127,6 +127,10 @@ async def test_a_member_who_cannot_read_the_source_gets_nothing_from_it(
         public = discord.slash("ask", options={"question": question}, user=discord.admin)
         await public.wait(lambda e: "correct:" in str(e.json.get("components")))
         assert "555-0199" not in str(openai_fake.chat_requests[before + 1]["messages"])
+        # Nor in a DM, even to someone who can read the channel.
+        discord.post_message(question, author=discord.admin, guild_id=None)
+        await discord.wait_for(lambda: len(openai_fake.chat_requests) > before + 2)
+        assert "555-0199" not in str(openai_fake.chat_requests[before + 2]["messages"])
 
 
 async def test_files_are_checked_before_download_and_cited_by_section(
