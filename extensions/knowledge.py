@@ -61,7 +61,7 @@ class Add(lightbulb.SlashCommand, name="add", description="Answer from a channel
             shown = await ctx.respond(f"📄 Reading `{shown_name(self.file.filename)}`…", ephemeral=True)
             label = self.label or self.file.filename
             source, count = await reader.add_file(ctx.guild_id, self.file, label=label[:100], added_by=ctx.user.id)
-            await ctx.edit_response(shown, f"✅ Added {describe(source)} ({count:,} passages).")
+            await ctx.edit_response(shown, f"✅ Added source #{source.id} {source.label}: {count:,} passages.")
             return
         assert self.channel is not None
         channel = self.channel
