@@ -19,6 +19,7 @@ import extensions
 from bot.config import Config, Settings
 from bot.conversation.settings import ConversationSettings
 from bot.discord.health import Readiness, count_interactions, shard_latencies
+from bot.discord.knowledge import CachedChannelAccess, KnowledgeReader
 from bot.discord.model_notices import ModelNotices
 from bot.discord.replies import Asker
 from bot.discord.settings import DiscordSettings
@@ -32,6 +33,7 @@ from bot.llm.answering import Answerer
 from bot.llm.chat import ChatModel
 from bot.llm.embeddings import Embedder, TextEmbedder
 from bot.llm.endpoint import load_client_parts, warn_if_endpoint_unusable
+from bot.llm.knowledge import Knowledge
 from bot.llm.local_embeddings import LocalEmbedder
 from bot.llm.outages import ModelOutages
 from bot.llm.references import References
@@ -50,8 +52,11 @@ from bot.store.database import Database
 from bot.store.guilds import GuildSettingsStore
 from bot.store.identify_turns import IDENTIFY_WINDOW_S, IdentifyTurns
 from bot.store.jobs import JobStore
+from bot.store.knowledge import KnowledgeStore
 from bot.store.model_notices import ModelNoticeStore
 from bot.store.model_tests import ModelTestStore
+from bot.store.passage_embeddings import PassageEmbeddingStore
+from bot.store.passage_search import PassageSearch
 from bot.store.personas import PersonaStore
 from bot.store.requests import JobRequestStore
 from bot.store.threads import ThreadStore
@@ -124,6 +129,9 @@ class Services:
     outages: ModelOutages
     kept: KeptDatasets
     ledger: UsageLedger
+    knowledge: Knowledge
+    knowledge_store: KnowledgeStore
+    knowledge_reader: KnowledgeReader
     # The fine-tuning clients of backends with an address of their own (closed with the rest).
     training_clients: list[openai.AsyncOpenAI] = attrs.field(factory=_no_clients)
 
@@ -135,6 +143,7 @@ class Services:
     async def close(self) -> None:
         await self.rooms.close()
         await self.model_notices.stop()
+        await self.knowledge_reader.stop()
         await self.watcher.stop()
         await self.job_tests.close()
         self.prepared.close()
@@ -202,6 +211,9 @@ def register(client: lightbulb.Client, services: Services, settings: Settings) -
         (ModelOutages, services.outages),
         (KeptDatasets, services.kept),
         (UsageLedger, services.ledger),
+        (Knowledge, services.knowledge),
+        (KnowledgeStore, services.knowledge_store),
+        (KnowledgeReader, services.knowledge_reader),
     ]
     registry = client.di.registry_for(lightbulb.di.Contexts.DEFAULT)
     for kind, value in values:
@@ -237,7 +249,7 @@ def intents_for(settings: Settings) -> hikari.Intents:
         | hikari.Intents.DM_MESSAGES
         | hikari.Intents.GUILD_VOICE_STATES
     )
-    if settings.discord.chat_channels or settings.discord.answer_in_threads:
+    if settings.discord.chat_channels or settings.discord.answer_in_threads or settings.llm.knowledge_sources:
         # Privileged: only needed to read messages in chat channels and the bot's threads that neither mention the
         # bot nor are DMs.
         intents |= hikari.Intents.MESSAGE_CONTENT
@@ -317,6 +329,16 @@ def build(
     )
     personas = PersonaStore(database)
     threads = ConversationThreads(bot, ThreadStore(database))
+    knowledge_store = KnowledgeStore(database)
+    knowledge = Knowledge(
+        knowledge_store,
+        PassageSearch(database),
+        settings.llm,
+        CachedChannelAccess(bot),
+        embedder=embedder,
+        embeddings=PassageEmbeddingStore(database) if embedder is not None else None,
+    )
+    knowledge_reader = KnowledgeReader(bot, knowledge_store, settings.llm)
     model_notices = ModelNotices(
         bot.rest,
         ModelNoticeStore(database),
@@ -339,6 +361,7 @@ def build(
         outages=outages,
         notices=model_notices,
         ledger=ledger,
+        knowledge=knowledge,
     )
     model_tests = ModelTestStore(database)
     tester = ModelTester(
@@ -449,7 +472,11 @@ def build(
         kept=KeptDatasets(Path(training.work_dir) / "kept", training.keep_datasets_days),
         training_clients=list({id(c): c for c in clients.values() if c is not openai_client}.values()),
         ledger=ledger,
+        knowledge=knowledge,
+        knowledge_store=knowledge_store,
+        knowledge_reader=knowledge_reader,
     )
+    knowledge_reader.subscribe(bot)
     register(client, services, settings)
     count_interactions(bot, metrics)
     metrics.read_gateway_latency(lambda: shard_latencies(bot.shards))
@@ -479,6 +506,7 @@ def build(
         await client.start()
         services.watcher.start()  # resumes following jobs (and owed notices) from the database
         services.model_notices.start()  # servers whose model shuts down soon are told (once)
+        knowledge_reader.start()  # catches up with what changed in source channels while the bot was away
         ready.set()
         _log.info("bot ready")
         checks.add(asyncio.create_task(warn_if_endpoint_unusable(openai_client)))
@@ -489,6 +517,7 @@ def build(
             check.cancel()
         await asyncio.gather(*checks, return_exceptions=True)
         await client.stop()
+        await knowledge_reader.stop()
 
     async def on_stopped(_: hikari.StoppedEvent) -> None:
         await services.close()

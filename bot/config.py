@@ -113,15 +113,22 @@ class Config:
 
 def advice(settings: Settings) -> list[str]:
     """Settings that work but are risky: shown by `python -m bot check` and logged at start."""
+    notes: list[str] = []
     names = [r for r in settings.discord.admin_roles if not r.strip().isdigit()]
-    if not names:
-        return []
-    shown = ", ".join(repr(n) for n in names)
-    return [
-        f"discord.admin_roles: {shown} {'is a role name' if len(names) == 1 else 'are role names'}. Anyone with "
-        "Manage Roles can make a role of the same name, and a name that matches several roles grants nothing. "
-        "Use role ids instead (Server Settings → Roles → ⋯ → Copy Role ID, with Developer Mode on)."
-    ]
+    if names:
+        shown = ", ".join(repr(n) for n in names)
+        notes.append(
+            f"discord.admin_roles: {shown} {'is a role name' if len(names) == 1 else 'are role names'}. Anyone with "
+            "Manage Roles can make a role of the same name, and a name that matches several roles grants nothing. "
+            "Use role ids instead (Server Settings → Roles → ⋯ → Copy Role ID, with Developer Mode on)."
+        )
+    if settings.llm.knowledge_sources:
+        notes.append(
+            "llm.knowledge_sources: reading source channels needs the privileged Message Content intent (Developer "
+            "Portal → Bot → Privileged Gateway Intents; without it Discord refuses the connection, close code 4014), "
+            "and the bot needs View Channel and Read Message History in each source channel."
+        )
+    return notes
 
 
 def deadlines(settings: Settings, now: dt.datetime) -> list[str]:

@@ -18,6 +18,7 @@ from bot.discord.pictures import check_pictures, read_pictures
 from bot.discord.threads import ConversationThreads
 from bot.errors import AfterAnswer, UserError
 from bot.llm.answering import Answerer, Question, Reply
+from bot.llm.knowledge import Citation
 from bot.llm.settings import LLMSettings
 from bot.metrics import AnswerRoute, Metrics
 from bot.speech.audio import check_upload
@@ -187,6 +188,22 @@ def replaced_line(reply: Reply) -> str:
     return f"\n-# ↪️ answered by `{reply.model}`: this server's model `{reply.replaced}` is not available"
 
 
+def sources_line(citations: Sequence[Citation], answer: str) -> str:
+    """Under an answer: the knowledge passages it drew on (those it cited as [n], else all it was given), with jump
+    links to their messages or the file and section."""
+    cited = [c for c in citations if f"[{c.number}]" in answer] or list(citations)
+    if not cited:
+        return ""
+    shown: list[str] = []
+    for c in cited:
+        name = c.label.replace("[", "(").replace("]", ")")
+        if c.link is not None:
+            shown.append(f"[{c.number}] [{name}](<{c.link}>)")
+        else:
+            shown.append(f"[{c.number}] {name}" + (f" § {c.section}" if c.section else ""))
+    return "\n-# 📖 sources: " + ", ".join(shown)
+
+
 MAX_SHOWN_THINKING = 1000
 
 
@@ -249,7 +266,11 @@ async def answer_question(
             on_answer()
         try:
             message_ids = await shown.finish(
-                text + used_corrections_line(reply.used_corrections) + replaced_line(reply), [answer_buttons(answer.id)]
+                text
+                + used_corrections_line(reply.used_corrections)
+                + sources_line(reply.citations, reply.text)
+                + replaced_line(reply),
+                [answer_buttons(answer.id)],
             )
         except Exception as exc:
             # What was shown stays shown; the stored answer is kept out of memory, since the asker never saw it whole.

@@ -13,6 +13,7 @@ import attrs
 from bot.errors import InvalidInput, ServiceUnavailable
 from bot.limits import Limiter
 from bot.llm.chat import ChatMessage, ChatModel, ChatStream, ModelNotFound
+from bot.llm.knowledge import Citation, Knowledge, KnowledgeBlock, Reader
 from bot.llm.outages import ModelOutages, Outage
 from bot.llm.reasoning import Delta
 from bot.llm.references import ReferenceBlock, References
@@ -110,6 +111,7 @@ class Reply:
     system_prompt: str = ""  # the persona it was given (without the corrections it was shown)
     # The server's model when another one answered instead (the provider no longer has it); None when it answered.
     replaced: str | None = None
+    citations: list[Citation] = attrs.field(factory=list[Citation])  # knowledge passages it was given
 
     async def __aiter__(self) -> AsyncIterator[str]:
         """The answer so far after each delta (unchanged while the model thinks; see `thinking`). It may shrink: a
@@ -173,11 +175,13 @@ class Answerer:
         outages: ModelOutages | None = None,
         notices: MissingModelNotices | None = None,
         ledger: UsageLedger | None = None,
+        knowledge: Knowledge | None = None,
     ) -> None:
         self._references = references
         self._outages = outages or ModelOutages(settings.model_retry_s)
         self._notices = notices
         self._ledger = ledger
+        self._knowledge = knowledge
         self._chat = chat
         self._answers = answers
         self._guilds = guilds
@@ -333,18 +337,27 @@ class Answerer:
                 return ReferenceBlock("", [])
             return await self._references.block(question.guild_id, question.text, user_id=question.user_id)
 
+        async def knowledge() -> KnowledgeBlock:
+            if self._knowledge is None:
+                return KnowledgeBlock("", [])
+            reader = Reader(
+                question.guild_id, question.channel_id, question.user_id, private, question.parent_channel_id
+            )
+            return await self._knowledge.block(reader, question.text)
+
         # Independent look-ups, at once: the time to the model's first token is what a voice turn waits for.
-        remembered, chosen, system_prompt, block = await asyncio.gather(
-            memory(), self._chosen(question.guild_id), self.system_prompt_for(question), references()
+        remembered, chosen, system_prompt, block, passages = await asyncio.gather(
+            memory(), self._chosen(question.guild_id), self.system_prompt_for(question), references(), knowledge()
         )
         model = await self._instead_of(question.guild_id, chosen)
         turns = remembered.turns
         conversation_id = remembered.conversation_id or new_conversation_id()
         if question.images and not settings.takes_images(model):
             raise InvalidInput(f"The model answering here (`{model}`) does not take pictures. Ask in words instead.")
-        # The references have their own budget, on top of the conversation's.
-        budget = settings.context_token_budget + estimate_tokens(block.text)
-        messages = fit_context(system_prompt, turns, question.text, budget, references=block.text)
+        # The references have their own budget, on top of the conversation's; corrections come before passages.
+        given = "\n\n".join(t for t in (block.text, passages.text) if t)
+        budget = settings.context_token_budget + estimate_tokens(given)
+        messages = fit_context(system_prompt, turns, question.text, budget, references=given)
         messages[-1] = attrs.evolve(messages[-1], images=tuple(i.data_url for i in question.images))
         stream = ChatStream(deltas=_no_deltas())
         reply = Reply(
@@ -357,6 +370,7 @@ class Answerer:
             used_corrections=block.ids,
             system_prompt=system_prompt,
             replaced=chosen if chosen != model else None,
+            citations=passages.citations,
         )
         stream.deltas = self._answer_deltas(reply, stream, messages)
         return reply

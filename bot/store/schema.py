@@ -271,13 +271,89 @@ for _statement in POSTGRESQL_SEARCH_DDL:
 event.listen(corrections, "before_drop", sa.DDL("DROP TABLE IF EXISTS corrections_fts").execute_if(dialect="sqlite"))
 
 
+# Knowledge sources (issue 27): a channel or thread (all its messages or its pins) or a file an admin added, and the
+# passages they were split into. A passage's `terms` are what bot.store.passage_search.passage_terms made of its text;
+# the full-text index holds those terms only (FTS5 kept by triggers on SQLite, a generated tsvector on PostgreSQL).
+knowledge_sources = sa.Table(
+    "knowledge_sources",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("guild_id", Id, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # channel | file
+    sa.Column("channel_id", Id, nullable=True),  # the channel or thread read (kind channel)
+    sa.Column("pinned_only", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
+    sa.Column("filename", sa.String(200), nullable=True),  # as uploaded (kind file); shown, never used as a path
+    sa.Column("label", sa.String(100), nullable=False),
+    sa.Column("added_by", Id, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("synced_at", sa.DateTime(timezone=True), nullable=True),
+    # The newest message read: a re-check reads on from here for what arrived while the bot was away.
+    sa.Column("last_message_id", Id, nullable=True),
+    sa.Index("ix_knowledge_sources_guild", "guild_id"),
+    sa.Index("ix_knowledge_sources_channel", "channel_id"),
+)
+
+knowledge_passages = sa.Table(
+    "knowledge_passages",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source_id", sa.Integer, sa.ForeignKey("knowledge_sources.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("guild_id", Id, nullable=False),
+    sa.Column("channel_id", Id, nullable=True),  # where the message is (a channel source's), for its jump link
+    sa.Column("message_id", Id, nullable=True),  # the message it came from (channel sources)
+    sa.Column("section", sa.Text, nullable=False, default=""),  # a file's heading it sits under
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("terms", sa.Text, nullable=False),
+    sa.Index("ix_knowledge_passages_source", "source_id", "message_id"),
+    sa.Index("ix_knowledge_passages_guild", "guild_id"),
+)
+
+# Optional (`[llm] embeddings_model`): a passage's embedding, for finding it by meaning. A passage never changes (an
+# edit replaces it), so its embedding is made once and goes with it.
+knowledge_embeddings = sa.Table(
+    "knowledge_embeddings",
+    metadata,
+    sa.Column("passage_id", sa.Integer, sa.ForeignKey("knowledge_passages.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("guild_id", Id, nullable=False),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("vector", sa.LargeBinary, nullable=False),
+    sa.Column("stored_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_knowledge_embeddings_guild", "guild_id"),
+)
+
+KNOWLEDGE_SQLITE_DDL = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS knowledge_fts USING fts5(terms, tokenize = 'unicode61')",
+    "CREATE TRIGGER IF NOT EXISTS knowledge_fts_insert AFTER INSERT ON knowledge_passages "
+    "BEGIN INSERT INTO knowledge_fts (rowid, terms) VALUES (new.id, new.terms); END",
+    "CREATE TRIGGER IF NOT EXISTS knowledge_fts_update AFTER UPDATE OF terms ON knowledge_passages "
+    "BEGIN DELETE FROM knowledge_fts WHERE rowid = old.id; "
+    "INSERT INTO knowledge_fts (rowid, terms) VALUES (new.id, new.terms); END",
+    "CREATE TRIGGER IF NOT EXISTS knowledge_fts_delete AFTER DELETE ON knowledge_passages "
+    "BEGIN DELETE FROM knowledge_fts WHERE rowid = old.id; END",
+)
+KNOWLEDGE_POSTGRESQL_DDL = (
+    "ALTER TABLE knowledge_passages ADD COLUMN IF NOT EXISTS search tsvector GENERATED ALWAYS AS "
+    "(to_tsvector('simple', terms)) STORED",
+    "CREATE INDEX IF NOT EXISTS ix_knowledge_passages_search ON knowledge_passages USING gin (search)",
+)
+for _statement in KNOWLEDGE_SQLITE_DDL:
+    event.listen(knowledge_passages, "after_create", sa.DDL(_statement).execute_if(dialect="sqlite"))
+for _statement in KNOWLEDGE_POSTGRESQL_DDL:
+    event.listen(knowledge_passages, "after_create", sa.DDL(_statement).execute_if(dialect="postgresql"))
+event.listen(
+    knowledge_passages, "before_drop", sa.DDL("DROP TABLE IF EXISTS knowledge_fts").execute_if(dialect="sqlite")
+)
+
+
 def described_here(thing: object, name: str | None, kind: str, reflected: bool, compare_to: object) -> bool:
     """For Alembic's comparisons (`alembic check`, autogenerate, the schema tests): the search DDL above is not in
     `metadata`, so its FTS5 tables, generated column and index are not differences to act on."""
     del thing, reflected, compare_to
-    if kind == "table" and name is not None and name.startswith("corrections_fts"):
+    if kind == "table" and name is not None and name.startswith(("corrections_fts", "knowledge_fts")):
         return False
-    return not (kind in ("column", "index") and name in ("search", "ix_corrections_search"))
+    return not (
+        kind in ("column", "index") and name in ("search", "ix_corrections_search", "ix_knowledge_passages_search")
+    )
 
 
 # Embeddings of approved corrections' questions (optional, `[llm] embeddings_model`), filled on first need and

@@ -46,6 +46,10 @@ ADMINISTRATOR = 1 << 3
 MANAGE_GUILD = 1 << 5
 EVERYDAY = (1 << 10) | (1 << 11) | (1 << 14) | (1 << 15) | (1 << 16) | (1 << 20) | (1 << 21) | (1 << 31)
 VIEW_CHANNEL = 1 << 10
+READ_MESSAGE_HISTORY = 1 << 16
+HISTORY_LIMIT = 100  # most messages per GET /channels/{id}/messages
+PINS_LIMIT = 50  # most pins per GET /channels/{id}/messages/pins
+MISSING_ACCESS = {"message": "Missing Access", "code": 50001}
 CONNECT = 1 << 20
 SPEAK = 1 << 21
 ALL_PERMISSIONS = (1 << 50) - 1
@@ -291,6 +295,7 @@ class Message:
     deleted: bool = False
     # A user's message: its attachments as they were posted (served by the fake, so a bot may download them).
     posted_attachments: list[Json] = attrs.field(factory=list[Json])
+    pinned_at: str | None = None  # ISO time it was pinned; None when not pinned
 
     @property
     def custom_ids(self) -> list[str]:
@@ -492,6 +497,13 @@ class FakeDiscord:
         self.file_downloads: list[int] = []  # attachment ids the bot fetched
         # Threads opened on messages: thread id (= the starter message's id, as on Discord) → channel payload.
         self.threads: dict[int, Json] = {}
+        # Channel history and pins are rate limited per channel as Discord's buckets are: `history_rate` requests per
+        # `history_window_s` (real seconds, since the client sleeps them), announced in X-RateLimit-* headers; a
+        # request over it gets 429 and is kept in `rate_limited`.
+        self.history_rate = 5
+        self.history_window_s = 0.2
+        self._history_buckets: dict[int, tuple[float, int]] = {}  # channel -> (window start, requests in it)
+        self.rate_limited: list[Request] = []
 
     # ----- lifecycle -----------------------------------------------------------------------------------------
 
@@ -1067,6 +1079,52 @@ class FakeDiscord:
         self.dispatch("MESSAGE_CREATE", payload)
         return payload
 
+    def seed_history(self, channel_id: int, texts: list[str], *, author: User | None = None) -> list[Message]:
+        """Messages posted in a channel before the bot was there (no gateway event): its history to read."""
+        guild = self._guild_of_channel(channel_id)
+        seeded: list[Message] = []
+        for text in texts:
+            message = Message(self.snowflake(), channel_id, guild, author or self.member, content=text)
+            self.messages[message.id] = message
+            seeded.append(message)
+        return seeded
+
+    def edit_user_message(self, message: Message, content: str, *, dispatch: bool = True) -> None:
+        """A member edits their message; MESSAGE_UPDATE carries the whole message, as Discord sends it now."""
+        message.content = content
+        message.edits += 1
+        if dispatch:
+            self.dispatch("MESSAGE_UPDATE", self._user_message_payload(message))
+
+    def delete_user_message(self, message: Message, *, dispatch: bool = True) -> None:
+        message.deleted = True
+        if dispatch:
+            payload: Json = {"id": str(message.id), "channel_id": str(message.channel_id)}
+            if message.guild_id is not None:
+                payload["guild_id"] = str(message.guild_id)
+            self.dispatch("MESSAGE_DELETE", payload)
+
+    def pin(self, message: Message, *, dispatch: bool = True) -> None:
+        """Pin a message (newest pin first in GET pins); CHANNEL_PINS_UPDATE tells the channel's pins changed."""
+        message.pinned_at = _iso()
+        if dispatch:
+            self.dispatch(
+                "CHANNEL_PINS_UPDATE",
+                {
+                    "guild_id": str(message.guild_id),
+                    "channel_id": str(message.channel_id),
+                    "last_pin_timestamp": message.pinned_at,
+                },
+            )
+
+    def _user_message_payload(self, message: Message) -> Json:
+        payload = self.message_payload(message)
+        if message.guild_id is not None:
+            member = message.author.member()
+            del member["user"]
+            payload["member"] = member
+        return payload
+
     def messages_in(self, channel_id: int) -> list[Message]:
         return [m for m in self.messages.values() if m.channel_id == channel_id and not m.deleted]
 
@@ -1369,6 +1427,8 @@ class FakeDiscord:
             return await self._callback(m.group(2), body, files)
         if m := re.fullmatch(rf"/webhooks/{app}/([^/]+)(?:/messages/(@original|\d+))?", path):
             return await self._webhook(method, m.group(1), m.group(2), body, files)
+        if method == "GET" and (m := re.fullmatch(r"/channels/(\d+)/messages(/pins)?", path)):
+            return self._history(int(m.group(1)), request, pins=bool(m.group(2)))
         if method == "POST" and (m := re.fullmatch(r"/channels/(\d+)/messages/(\d+)/threads", path)):
             return self._start_thread(int(m.group(1)), int(m.group(2)), body or {})
         if m := re.fullmatch(r"/channels/(\d+)/messages(?:/(\d+))?", path):
@@ -1493,7 +1553,7 @@ class FakeDiscord:
             ]
             + message.posted_attachments,
             "embeds": message.embeds,
-            "pinned": False,
+            "pinned": message.pinned_at is not None,
             "type": 19 if message.reply_to else 0,
             "flags": message.flags,
             "components": message.components,
@@ -1656,6 +1716,79 @@ class FakeDiscord:
             message.deleted = True
             return web.Response(status=204)
         return web.json_response({"message": "Method not allowed", "code": 0}, status=405)
+
+    def _rate_limit_headers(self, channel: int) -> tuple[dict[str, str], float | None]:
+        """Count a history request against its channel's bucket: the headers to send, and the retry-after when the
+        bucket was already empty (a 429)."""
+        now = time.monotonic()
+        start, used = self._history_buckets.get(channel, (now, 0))
+        if now - start >= self.history_window_s:
+            start, used = now, 0
+        reset_after = max(0.0, self.history_window_s - (now - start))
+        if used >= self.history_rate:
+            return {}, reset_after
+        used += 1
+        self._history_buckets[channel] = (start, used)
+        headers = {
+            "X-RateLimit-Limit": str(self.history_rate),
+            "X-RateLimit-Remaining": str(self.history_rate - used),
+            "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
+            "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+            "X-RateLimit-Bucket": f"history-{channel}",
+        }
+        return headers, None
+
+    def _history(self, channel: int, request: web.Request, *, pins: bool) -> web.Response:
+        """GET /channels/{id}/messages (before | after | around, limit 1–100, newest first) and
+        GET /channels/{id}/messages/pins (before an ISO time, limit 1–50, newest pin first, has_more), as Discord
+        answers them: 404 for an unknown channel, 403 without View Channel and Read Message History."""
+        if not self._channel_known(channel):
+            return web.json_response(UNKNOWN_CHANNEL, status=404)
+        headers, retry_after = self._rate_limit_headers(channel)
+        if retry_after is not None:
+            self.rate_limited.append(self.requests[-1])
+            return web.json_response(
+                {"message": "You are being rate limited.", "retry_after": retry_after, "global": False},
+                status=429,
+                headers={"Retry-After": f"{retry_after:.3f}", "X-RateLimit-Scope": "user"},
+            )
+        parent = int(self.threads[channel]["parent_id"]) if channel in self.threads else channel
+        needs = VIEW_CHANNEL | READ_MESSAGE_HISTORY
+        if self._guild_of_channel(channel) is not None and self.permissions_in(self.bot_user, parent) & needs != needs:
+            return web.json_response(MISSING_ACCESS, status=403, headers=headers)
+        query = request.query
+        most = PINS_LIMIT if pins else HISTORY_LIMIT
+        try:
+            limit = int(query.get("limit", str(most if pins else 50)))
+        except ValueError:
+            limit = -1
+        anchors = [k for k in ("before", "after", "around") if k in query]
+        if not 1 <= limit <= most or (pins and anchors not in ([], ["before"])) or len(anchors) > 1:
+            errors = {"limit": {"_errors": [{"code": "NUMBER_TYPE_MAX", "message": f"Must be {most} or fewer."}]}}
+            return web.json_response({"message": "Invalid Form Body", "code": 50035, "errors": errors}, status=400)
+        in_channel = sorted(
+            (m for m in self.messages.values() if m.channel_id == channel and not m.deleted), key=lambda m: m.id
+        )
+        if pins:
+            pinned = sorted((m for m in in_channel if m.pinned_at), key=lambda m: m.pinned_at or "", reverse=True)
+            if "before" in query:
+                before = dt.datetime.fromisoformat(query["before"])
+                pinned = [m for m in pinned if dt.datetime.fromisoformat(m.pinned_at or "") < before]
+            page = pinned[:limit]
+            items = [{"pinned_at": m.pinned_at, "message": self._user_message_payload(m)} for m in page]
+            return web.json_response({"items": items, "has_more": len(pinned) > limit}, headers=headers)
+        if "after" in query:
+            chosen = [m for m in in_channel if m.id > int(query["after"])][:limit]
+        elif "around" in query:
+            around = int(query["around"])
+            older = [m for m in in_channel if m.id < around][-(limit // 2) :] if limit > 1 else []
+            newer = [m for m in in_channel if m.id >= around][: limit - len(older)]
+            chosen = older + newer
+        else:
+            before = int(query["before"]) if "before" in query else None
+            chosen = [m for m in in_channel if before is None or m.id < before][-limit:]
+        payloads = [self._user_message_payload(m) for m in reversed(chosen)]  # newest first, as Discord sends them
+        return web.json_response(payloads, headers=headers)
 
     def _start_thread(self, channel: int, message_id: int, body: Json) -> web.Response:
         """POST /channels/{id}/messages/{id}/threads: a public thread whose id is the message's, as Discord makes it;

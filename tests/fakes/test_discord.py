@@ -634,3 +634,64 @@ async def test_a_message_of_only_a_file_or_only_an_embed_is_not_empty(
     sent = [m for m in discord.messages.values() if m.author.id == discord.bot_user.id]
     assert [m.attachments[0].filename for m in sent if m.attachments] == ["answer.wav"]
     assert [e["title"] for m in sent for e in m.embeds] == ["Voice"]
+
+
+async def test_channel_history_pages_like_discord_and_is_read_by_hikari(
+    discord: FakeDiscord, factory: hikari.api.EntityFactory
+) -> None:
+    seeded = discord.seed_history(discord.other_channel_id, [f"message {i}" for i in range(250)])
+    discord.history_rate = 1000  # this test is about pages, not buckets
+    headers = {"Authorization": f"Bot {discord.token}"}
+    url = f"{discord.rest_url}/channels/{discord.other_channel_id}/messages"
+    async with aiohttp.ClientSession(headers=headers) as http:
+        async with http.get(url, params={"limit": "100"}) as newest:
+            page = await newest.json()
+            assert newest.headers["X-RateLimit-Bucket"] and "X-RateLimit-Reset-After" in newest.headers
+        assert [int(m["id"]) for m in page] == [m.id for m in reversed(seeded[-100:])]  # newest first
+        read = factory.deserialize_message(page[0])
+        assert read.content == "message 249" and read.author.id == discord.member.id
+        async with http.get(url, params={"after": str(seeded[9].id), "limit": "5"}) as after:
+            assert [int(m["id"]) for m in await after.json()] == [m.id for m in reversed(seeded[10:15])]
+        async with http.get(url, params={"before": str(seeded[3].id)}) as before:
+            assert [int(m["id"]) for m in await before.json()] == [m.id for m in reversed(seeded[:3])]
+        async with http.get(url, params={"limit": "101"}) as too_many:
+            assert too_many.status == 400 and (await too_many.json())["code"] == 50035
+        discord.deny(discord.other_channel_id, 1 << 16, user=discord.bot_user)  # Read Message History
+        async with http.get(url) as hidden:
+            assert hidden.status == 403 and (await hidden.json())["code"] == 50001
+
+
+async def test_history_over_its_rate_limit_gets_429(discord: FakeDiscord) -> None:
+    discord.history_window_s = 60.0
+    url = f"{discord.rest_url}/channels/{discord.channel_id}/messages"
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bot {discord.token}"}) as http:
+        for left in range(discord.history_rate - 1, -1, -1):
+            async with http.get(url) as ok:
+                assert ok.status == 200 and ok.headers["X-RateLimit-Remaining"] == str(left)
+        async with http.get(url) as over:
+            assert over.status == 429 and float((await over.json())["retry_after"]) > 0
+    assert len(discord.rate_limited) == 1
+
+
+async def test_pins_edits_and_deletes_are_read_by_hikari(
+    discord: FakeDiscord, factory: hikari.api.EntityFactory
+) -> None:
+    first, second, third = discord.seed_history(discord.channel_id, ["rules", "faq", "chatter"])
+    discord.pin(first)
+    discord.pin(second)
+    url = f"{discord.rest_url}/channels/{discord.channel_id}/messages/pins"
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bot {discord.token}"}) as http:
+        async with http.get(url, params={"limit": "1"}) as newest:
+            body = await newest.json()
+        assert body["has_more"] is True
+        pinned = factory.deserialize_pinned_message(body["items"][0])
+        assert pinned.message.id == second.id and pinned.message.is_pinned
+        async with http.get(url, params={"before": body["items"][0]["pinned_at"]}) as older:
+            rest = await older.json()
+        assert [int(i["message"]["id"]) for i in rest["items"]] == [first.id] and rest["has_more"] is False
+        async with http.get(url, params={"limit": "51"}) as too_many:
+            assert too_many.status == 400
+    discord.edit_user_message(third, "chatter, edited", dispatch=False)
+    update = factory.deserialize_partial_message(discord._user_message_payload(third))
+    assert update.content == "chatter, edited" and update.edited_timestamp is not None
+    assert update.member is not None and not update.is_pinned
