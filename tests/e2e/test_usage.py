@@ -29,7 +29,7 @@ from tests.fakes.openai import FakeOpenAI
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 LONG_AGO = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
-PRICES = {"gpt-4o-mini": ModelPrice(input=0.15, output=0.60, cached_input=0.075)}
+PRICES = {"gpt-6-luna": ModelPrice(input=0.15, output=0.60, cached_input=0.075)}
 
 
 def _drop_everything(conn: Connection) -> None:
@@ -104,9 +104,10 @@ async def test_usage_totals_are_the_tokens_the_provider_reported_for_streamed_an
     discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path, database_url: str | None
 ) -> None:
     openai_fake.cached_prompt_tokens = 5
+    openai_fake.chat_models.add("other-model")  # a model the provider serves, as the fake's 404 needs
     openai_fake.answer_as("judge", json.dumps({"score": 9, "verdict": "correct", "reason": "same"}))
     sections: dict[str, Any] = {
-        "llm": {"models": ["gpt-4o-mini", "other-model"]},
+        "llm": {"models": ["gpt-6-luna", "other-model"]},
         "testing": {"judge_model": "judge", "progress_interval_s": 0.01},
     }
     async with bot_on(discord, openai_fake, tmp_path, database_url, **sections) as built:
@@ -118,7 +119,7 @@ async def test_usage_totals_are_the_tokens_the_provider_reported_for_streamed_an
         questions = [TestQuestion("What is 2 + 2?", "4."), TestQuestion("What is 3 + 3?", "6.")]
         await built.services.model_tests.replace_questions(discord.guild_id, questions, discord.admin.id)
         test = discord.slash(
-            "model", subcommand="test", options={"model": "gpt-4o-mini", "against": "other-model"}, user=discord.admin
+            "model", subcommand="test", options={"model": "gpt-6-luna", "against": "other-model"}, user=discord.admin
         )
         start = await test.wait(lambda e: "model calls" in said(e))
         assert "tokens" in said(start)  # what the test may spend is said before it starts
@@ -136,7 +137,7 @@ async def test_usage_totals_are_the_tokens_the_provider_reported_for_streamed_an
         totals = await built.services.ledger.store.totals(discord.guild_id, LONG_AGO)
         by_key = {(t.model, t.purpose): t.prompt_tokens + t.completion_tokens for t in totals}
         assert by_key[("judge", "judge")] == tokens_of(reported, lambda u: u["model"] == "judge")
-        assert by_key[("gpt-4o-mini", "answer")] == tokens_of(streamed)
+        assert by_key[("gpt-6-luna", "answer")] == tokens_of(streamed)
         assert by_key[("other-model", "test")] == tokens_of(reported, lambda u: u["model"] == "other-model")
         # Prometheus counts them by model and purpose too.
         exposition = built.services.metrics.exposition().decode()
@@ -208,7 +209,7 @@ async def test_a_budget_crossed_mid_day_refuses_the_next_question_and_tells_admi
         assert "used its model budget for this month" in refusal
         assert "used its model budget" in await refused(discord, "Me too?", discord.admin)
         await built.services.model_tests.replace_questions(discord.guild_id, [TestQuestion("Q?", "A.")], 1)
-        test = discord.slash("model", subcommand="test", options={"against": "gpt-4.1-mini"}, user=discord.admin)
+        test = discord.slash("model", subcommand="test", options={"against": "gpt-6.1-terra"}, user=discord.admin)
         assert "used its model budget" in said(await test.wait(lambda e: bool(said(e))))
         assert len(openai_fake.chat_requests) == asked  # nothing that costs money was started
         assert len(notices("has used 80 %")) == 1 and len(notices("whole model budget")) == 1  # told once each
