@@ -146,16 +146,7 @@ class ModelTester:
                 await self._ledger.check(ask.guild_id, None)
             source, questions = await self.questions(ask.guild_id)
             needed = len(questions) * CALLS_PER_QUESTION
-            new = NewModelTest(
-                guild_id=ask.guild_id,
-                model=ask.model,
-                against=ask.against,
-                with_corrections=ask.with_corrections,
-                judge_model=self._judge.model,
-                source=source,
-                total=len(questions),
-                requested_by=ask.requested_by,
-            )
+            new = self._new_test(ask, source, len(questions))
             reservation = await self._store.reserve(
                 new,
                 calls=needed,
@@ -229,22 +220,22 @@ class ModelTester:
             await self._store.restart(existing.id, len(questions))
             test_id = existing.id
         else:
-            test_id = (
-                await self._store.start(
-                    NewModelTest(
-                        guild_id=ask.guild_id,
-                        model=ask.model,
-                        against=ask.against,
-                        with_corrections=ask.with_corrections,
-                        judge_model=self._judge.model,
-                        source=source,
-                        total=len(questions),
-                        job_id=ask.job_id,
-                        requested_by=ask.requested_by,
-                    )
-                )
-            ).id
+            test_id = (await self._store.start(self._new_test(ask, source, len(questions)))).id
         return await self._run(test_id, ask, questions, progress)
+
+    def _new_test(self, ask: TestAsk, source: str, total: int) -> NewModelTest:
+        """The record of a test about to run (an admin's, or a finished job's with its job id)."""
+        return NewModelTest(
+            guild_id=ask.guild_id,
+            model=ask.model,
+            against=ask.against,
+            with_corrections=ask.with_corrections,
+            judge_model=self._judge.model,
+            source=source,
+            total=total,
+            job_id=ask.job_id,
+            requested_by=ask.requested_by,
+        )
 
     async def _run(
         self, test_id: int, ask: TestAsk, questions: list[TestQuestion], progress: Progress | None
