@@ -4,7 +4,6 @@ process shares them, with each server's vectors held in memory while nothing new
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from collections.abc import Collection, Sequence
 
 import attrs
@@ -13,18 +12,15 @@ import sqlalchemy as sa
 
 from bot.store.correction_search import Found
 from bot.store.database import Database
+from bot.store.held_vectors import HeldVectors, as_matrix, newest_size, stored_version
 from bot.store.records import utcnow
 from bot.store.schema import correction_embeddings, corrections
 
 _TEXT = sa.func.coalesce(corrections.c.corrected_transcript, corrections.c.question)
-# Servers whose vectors are held in memory at once (the least recently asked are read again when needed): 100,000
-# corrections of a 256-dimension model take 100 MB.
-HELD = 4
 
 
 @attrs.frozen
 class _Held:
-    version: tuple[int, object]
     ids: np.ndarray  # correction ids, one per row of `vectors`
     vectors: np.ndarray  # unit-length float32 rows (numpy multiplies float16 ~10x slower, measured)
 
@@ -32,7 +28,7 @@ class _Held:
 class EmbeddingStore:
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._held: OrderedDict[tuple[int, str], _Held] = OrderedDict()
+        self._held = HeldVectors[_Held]()
 
     async def missing(self, guild_id: int, model: str, limit: int) -> list[tuple[int, str]]:
         """Approved corrections of the server with no embedding by `model` of their question as it reads now."""
@@ -104,26 +100,12 @@ class EmbeddingStore:
         e = correction_embeddings
         mine = sa.and_(e.c.guild_id == guild_id, e.c.model == model)
         async with self._db.reading() as conn:
-            # A new, edited or removed embedding changes the count or the newest time: then the vectors are read again.
-            count, newest = (
-                await conn.execute(sa.select(sa.func.count(), sa.func.max(e.c.stored_at)).where(mine))
-            ).one()
-            version = (int(count), newest)
-            held = self._held.get((guild_id, model))
-            if held is not None and held.version == version:
-                self._held.move_to_end((guild_id, model))
+            version = await stored_version(conn, e, mine)
+            if (held := self._held.get((guild_id, model), version)) is not None:
                 return held
             rows = (await conn.execute(sa.select(e.c.correction_id, e.c.vector).where(mine))).all()
         if not rows:
             return None
-        dims = {len(r.vector) for r in rows}
-        if len(dims) != 1:  # the model changed size under the same name: only the newest size is usable
-            size = len(rows[-1].vector)
-            rows = [r for r in rows if len(r.vector) == size]
+        rows = newest_size(rows)
         ids = np.array([r.correction_id for r in rows], dtype=np.int64)
-        vectors = np.frombuffer(b"".join(r.vector for r in rows), dtype="<f4").reshape(len(rows), -1)
-        held = self._held[(guild_id, model)] = _Held(version, ids, vectors)
-        self._held.move_to_end((guild_id, model))
-        while len(self._held) > HELD:
-            self._held.popitem(last=False)
-        return held
+        return self._held.put((guild_id, model), version, _Held(ids, as_matrix([r.vector for r in rows])))

@@ -10,6 +10,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from bot.store.database import Database
+from bot.store.held_vectors import HeldVectors, as_matrix, newest_size, stored_version
 from bot.store.passage_search import FoundPassage
 from bot.store.records import utcnow
 from bot.store.schema import knowledge_embeddings, knowledge_passages
@@ -17,7 +18,6 @@ from bot.store.schema import knowledge_embeddings, knowledge_passages
 
 @attrs.frozen
 class _Held:
-    version: tuple[int, object]
     ids: np.ndarray  # passage ids, one per row of `vectors`
     sources: np.ndarray  # each passage's source id
     vectors: np.ndarray  # unit-length float32 rows
@@ -26,7 +26,7 @@ class _Held:
 class PassageEmbeddingStore:
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._held: dict[tuple[int, str], _Held] = {}
+        self._held = HeldVectors[_Held]()  # a few servers at a time
 
     async def missing(self, guild_id: int, model: str, limit: int) -> list[tuple[int, str]]:
         """The server's passages with no embedding by `model` yet (the newest first)."""
@@ -112,13 +112,8 @@ class PassageEmbeddingStore:
         e, p = knowledge_embeddings, knowledge_passages
         mine = sa.and_(e.c.guild_id == guild_id, e.c.model == model)
         async with self._db.reading() as conn:
-            # A new or removed embedding changes the count or the newest time: then the vectors are read again.
-            count, newest = (
-                await conn.execute(sa.select(sa.func.count(), sa.func.max(e.c.stored_at)).where(mine))
-            ).one()
-            version = (int(count), newest)
-            held = self._held.get((guild_id, model))
-            if held is not None and held.version == version:
+            version = await stored_version(conn, e, mine)
+            if (held := self._held.get((guild_id, model), version)) is not None:
                 return held
             rows = (
                 await conn.execute(
@@ -127,12 +122,13 @@ class PassageEmbeddingStore:
             ).all()
         if not rows:
             return None
-        size = len(rows[-1].vector)
-        rows = [r for r in rows if len(r.vector) == size]  # the model changed size under its name: the newest size
-        held = self._held[(guild_id, model)] = _Held(
+        rows = newest_size(rows)
+        return self._held.put(
+            (guild_id, model),
             version,
-            np.array([r.passage_id for r in rows], dtype=np.int64),
-            np.array([r.source_id for r in rows], dtype=np.int64),
-            np.frombuffer(b"".join(r.vector for r in rows), dtype="<f4").reshape(len(rows), -1),
+            _Held(
+                np.array([r.passage_id for r in rows], dtype=np.int64),
+                np.array([r.source_id for r in rows], dtype=np.int64),
+                as_matrix([r.vector for r in rows]),
+            ),
         )
-        return held
