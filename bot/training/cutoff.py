@@ -54,8 +54,8 @@ class TrainingCutoff:
             names = ", ".join(f"`{n}`" for n in others)
             return f"Train on a backend that still takes jobs (`backend:` {names})"
         return (
-            "Train on this project's training service instead ([training] backend = \"local\", see the README's "
-            '"Training on your own GPU")'
+            'Train on this project\'s training service instead ([training] backend = "local"; on a GPU or, for '
+            'small models, on the CPU: see the README\'s "Training on your own GPU" and "No GPU")'
         )
 
     def check(self, backend: str | None = None) -> None:
