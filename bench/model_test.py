@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import logging
 import random
@@ -25,6 +26,7 @@ from typing import Any
 
 import openai
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -130,6 +132,30 @@ def word(rng: random.Random) -> str:
     return "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(3, 4)))
 
 
+async def store_approved(conn: AsyncConnection, guild_id: int, questions: dict[int, str], now: dt.datetime) -> None:
+    """Approved public corrections of the server with these ids and questions, in two bulk inserts (answer, correction):
+    how the retrieval benchmarks fill a server with many corrections quickly."""
+    common = {"guild_id": guild_id, "channel_id": 10, "user_id": 1, "created_at": now}
+    await conn.execute(
+        sa.insert(answers),
+        [
+            common | {"id": i, "conversation_id": "c", "source": "slash", "model": "m", "question": q,
+                      "answer": "?", "message_ids": []}
+            for i, q in questions.items()
+        ],
+    )  # fmt: skip
+    await conn.execute(
+        sa.insert(corrections),
+        [
+            {"id": i, "answer_id": i, "guild_id": guild_id, "channel_id": 10, "author_id": 1, "asker_id": 1,
+             "private": False, "question": q, "search_terms": index_text(q), "original_answer": "?",
+             "corrected_answer": f"Fixed {i}.", "model": "m", "status": "approved", "created_at": now,
+             "updated_at": now}
+            for i, q in questions.items()
+        ],
+    )  # fmt: skip
+
+
 async def retrieval(db: Database, count: int) -> float:
     rng = random.Random(14)
     # About 40,000 rare words and 300 common ones: each question has three rare words and a common one, so a common
@@ -147,25 +173,7 @@ async def retrieval(db: Database, count: int) -> float:
                 i: f"How do I {' '.join(rng.sample(vocabulary, 3))} {rng.choice(common_words)} here?" for i in rows
             }
             asked += rng.sample(list(questions.values()), 50)
-            common = {"guild_id": GUILD, "channel_id": 10, "user_id": 1, "created_at": now}
-            await conn.execute(
-                sa.insert(answers),
-                [
-                    common | {"id": i, "conversation_id": "c", "source": "slash", "model": "m", "question": q,
-                              "answer": "?", "message_ids": []}
-                    for i, q in questions.items()
-                ],
-            )  # fmt: skip
-            await conn.execute(
-                sa.insert(corrections),
-                [
-                    {"id": i, "answer_id": i, "guild_id": GUILD, "channel_id": 10, "author_id": 1, "asker_id": 1,
-                     "private": False, "question": q, "search_terms": index_text(q), "original_answer": "?",
-                     "corrected_answer": f"Fixed {i}.",
-                     "model": "m", "status": "approved", "created_at": now, "updated_at": now}
-                    for i, q in questions.items()
-                ],
-            )  # fmt: skip
+            await store_approved(conn, GUILD, questions, now)
     print(f"retrieval: {count:,} approved corrections stored in {time.perf_counter() - started:.1f} s")
     references = References(CorrectionSearch(db), GuildSettingsStore(db), LLMSettings())
     queries = [q.replace("How do I", "how can i").rstrip("?") for q in asked]

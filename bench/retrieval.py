@@ -32,11 +32,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.ack_latency import percentile
+from bench.model_test import store_approved
 from bot.llm.local_embeddings import LocalEmbedder
 from bot.llm.references import References
 from bot.llm.settings import LLMSettings
@@ -47,8 +46,6 @@ from bot.store.corrections import CorrectionStore
 from bot.store.database import Database
 from bot.store.guilds import GuildSettingsStore
 from bot.store.records import utcnow
-from bot.store.schema import answers, corrections
-from bot.store.search_terms import index_text
 
 SET = Path(__file__).resolve().parent / "data" / "retrieval_set.json"
 GUILD, OTHER_GUILD = 5, 6
@@ -168,25 +165,7 @@ async def big_server(
             questions = {
                 i: f"{' '.join(rng.sample(words, 2))} {rng.choice(made)}{i % 10}{rng.choice(made)}?" for i in rows
             }
-            common = {"guild_id": GUILD, "channel_id": 10, "user_id": 1, "created_at": now}
-            await conn.execute(
-                sa.insert(answers),
-                [
-                    common | {"id": i, "conversation_id": "c", "source": "slash", "model": "m", "question": q,
-                              "answer": "?", "message_ids": []}
-                    for i, q in questions.items()
-                ],
-            )  # fmt: skip
-            await conn.execute(
-                sa.insert(corrections),
-                [
-                    {"id": i, "answer_id": i, "guild_id": GUILD, "channel_id": 10, "author_id": 1, "asker_id": 1,
-                     "private": False, "question": q, "search_terms": index_text(q), "original_answer": "?",
-                     "corrected_answer": f"Fixed {i}.", "model": "m", "status": "approved", "created_at": now,
-                     "updated_at": now}
-                    for i, q in questions.items()
-                ],
-            )  # fmt: skip
+            await store_approved(conn, GUILD, questions, now)
     print(f"100k: {count:,} approved corrections stored in {time.perf_counter() - started:.1f} s")
     references = References(CorrectionSearch(db), GuildSettingsStore(db), LLMSettings())
     questions = [q["text"] for q in data["questions"]]
