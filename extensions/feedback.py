@@ -6,12 +6,12 @@ import lightbulb
 import yuyo
 
 from bot.discord import custom_ids as keys
-from bot.discord.corrections import actor_of, correction_form, voted_notice, wrong_form_title
+from bot.discord.corrections import actor_of, correction_form, seen_answer, voted_notice, wrong_form_title
 from bot.discord.handlers import Handlers
 from bot.discord.settings import DiscordSettings
-from bot.errors import InvalidInput, NotAllowed, NotFound
+from bot.errors import InvalidInput, NotAllowed
 from bot.store.answers import AnswerStore
-from bot.store.corrections import check_may_correct, review_guild
+from bot.store.corrections import review_guild
 from bot.store.votes import VOTES, VoteStore
 
 loader = lightbulb.Loader()
@@ -30,11 +30,8 @@ async def on_vote(
     (answer_id,) = keys.ids(rest, 1)
     if choice not in VOTES:
         raise InvalidInput("This button is out of date. Run the command again.")
-    answer = await answers.get(answer_id)
-    if answer is None:
-        raise NotFound(f"There is no answer #{answer_id}.")
-    # Custom ids can be forged: only who could see the answer may vote on it (the rule of the correction form).
-    check_may_correct(answer, actor_of(ctx.interaction))
+    # Only who could see the answer may vote on it (the rule of the correction form).
+    answer = await seen_answer(answers, answer_id, actor_of(ctx.interaction))
     tally = await votes.vote(answer, int(ctx.interaction.user.id), "up" if choice == "up" else "down")
     if choice == "down":
         try:

@@ -90,12 +90,18 @@ def answer_id_on(message: hikari.Message, bot_id: int) -> int | None:
     return None
 
 
-async def answer_for(answers: AnswerStore, answer_id: int, actor: Actor, dm_review_guild: int | None) -> Answer:
-    """The answer, if the actor may open it for correcting (see `check_may_correct`) and someone reviews it."""
+async def seen_answer(answers: AnswerStore, answer_id: int, actor: Actor) -> Answer:
+    """The answer, if the actor could see it (see `check_may_correct`): ids in custom ids can be forged."""
     answer = await answers.get(answer_id)
     if answer is None:
         raise NotFound(f"There is no answer #{answer_id}.")
     check_may_correct(answer, actor)
+    return answer
+
+
+async def answer_for(answers: AnswerStore, answer_id: int, actor: Actor, dm_review_guild: int | None) -> Answer:
+    """The answer, if the actor may open it for correcting (see `check_may_correct`) and someone reviews it."""
+    answer = await seen_answer(answers, answer_id, actor)
     review_guild(answer, dm_review_guild)  # refuses DM answers when nobody reviews them
     return answer
 
