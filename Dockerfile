@@ -32,7 +32,7 @@ USER teachbot
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 TRAINER_CONFIG=/app/trainer.toml HF_HOME=/app/data/hf
 VOLUME ["/app/data"]
 EXPOSE 8600
-CMD ["python", "-m", "bot.trainer"]
+CMD ["python", "-m", "bot.training_service"]
 
 # Runtime stage (the default target, built last): only the environment, the config and an unprivileged user.
 FROM python:3.11-slim

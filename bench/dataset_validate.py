@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.training.datasets import DatasetRules, validate_path
-from bot.training.tokens import TokenCounter, encoding
+from bot.finetuning.tokens import TokenCounter, encoding
+from bot.finetuning.training_files import DatasetRules, validate_path
 
 WORDS = ["the", "a", "bot", "model", "answer", "question", "server", "community", "teach", "correct", "train"]
 

@@ -31,6 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.ack_latency import percentile
+from bot.evaluation.model_test import EvalRequest, ModelTester
+from bot.evaluation.settings import EvaluationSettings
+from bot.finetuning.settings import TrainingSettings
 from bot.llm.chat import ChatModel
 from bot.llm.endpoint import load_client_parts
 from bot.llm.references import References
@@ -39,13 +42,10 @@ from bot.store.correction_search import CorrectionSearch
 from bot.store.corrections import CorrectionStore
 from bot.store.database import Database
 from bot.store.guilds import GuildSettingsStore
-from bot.store.model_tests import ModelTestStore, TestQuestion
+from bot.store.model_tests import EvalQuestion, ModelTestStore
 from bot.store.records import utcnow
 from bot.store.schema import answers, corrections
 from bot.store.search_terms import index_text
-from bot.testing.runner import ModelTester, TestAsk
-from bot.testing.settings import TestingSettings
-from bot.training.settings import TrainingSettings
 from tests.fakes.openai import FakeOpenAI
 
 GUILD = 5
@@ -102,7 +102,7 @@ async def model_test(db: Database, items: int) -> tuple[float, float]:
     await asyncio.get_running_loop().run_in_executor(None, load_client_parts, client)
     try:
         store = ModelTestStore(db)
-        questions = [TestQuestion(f"question {i}?", f"The answer to question {i}?") for i in range(items)]
+        questions = [EvalQuestion(f"question {i}?", f"The answer to question {i}?") for i in range(items)]
         await store.replace_questions(GUILD, questions, by_user=1)
         references = References(CorrectionSearch(db), GuildSettingsStore(db), LLMSettings())
         tester = ModelTester(
@@ -112,11 +112,11 @@ async def model_test(db: Database, items: int) -> tuple[float, float]:
             references,
             llm=LLMSettings(),
             training=TrainingSettings(),
-            settings=TestingSettings(judge_model="judge", max_questions=items),
+            settings=EvaluationSettings(judge_model="judge", max_questions=items),
         )
         with LagProbe() as probe:
             start = time.perf_counter()
-            test = await tester.run(TestAsk(GUILD, "new-model", "old-model"))
+            test = await tester.run(EvalRequest(GUILD, "new-model", "old-model"))
             seconds = time.perf_counter() - start
         graded = sum(1 for i in await store.items(test.id) if i.model.score is not None)
         print(f"model test: {test.total} questions, {graded} graded, {seconds:.2f} s, "

@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import openai
 
-from tests.trainer.serving import running_transformers_serve
-from tests.trainer.tiny_model import SHAPES, build_tiny_model
+from tests.training_service.serving import running_transformers_serve
+from tests.training_service.tiny_model import SHAPES, build_tiny_model
 
 NAME = "ft:qwen2.5-0.5b-instruct:bench:0123456789abcdef"
 QUESTIONS = ["What is the capital of France?", "Who wrote Hamlet?", "How many legs does a spider have?"]

@@ -1,5 +1,5 @@
-"""Training on the project's own service: SFT then DPO through `bot.trainer` on a tiny model made here (fixed seed),
-and the same SFT run by a bare TRL script in the same run as the baseline.
+"""Training on the project's own service: SFT then DPO through `bot.training_service` on a tiny model made here
+(fixed seed), and the same SFT run by a bare TRL script in the same run as the baseline.
 
 Speed is timed the same way on both sides, in a fresh process each (the service forks its training process; the
 baseline runs as `python bench/train_local.py --bare SPEC`): the duration of one training step from TRL's
@@ -42,9 +42,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import openai
 
-from bot.trainer.service import TrainerService
-from tests.trainer.service import dpo_jsonl, qa_pairs, sft_jsonl, trainer_config, wait_for_job
-from tests.trainer.tiny_model import SHAPES, build_tiny_model
+from bot.training_service.service import TrainerService
+from tests.training_service.service import dpo_jsonl, qa_pairs, sft_jsonl, trainer_config, wait_for_job
+from tests.training_service.tiny_model import SHAPES, build_tiny_model
 
 SEED = 1234
 SETTINGS: dict[str, Any] = {

@@ -27,6 +27,20 @@ from bot.discord.threads import ConversationThreads
 from bot.discord.training import JobAnnouncer
 from bot.discord.usage import BudgetNotices
 from bot.discord.voice_rooms import TranscriptPoster, VoiceRooms
+from bot.evaluation.eval_sets import EvalSets
+from bot.evaluation.job_tests import JobTests
+from bot.evaluation.model_test import ModelTester
+from bot.evaluation.settings import EvaluationSettings
+from bot.finetuning.awaiting_confirm import PreparedDatasets
+from bot.finetuning.backends import Trainers, configured_backends
+from bot.finetuning.cutoff import TrainingCutoff
+from bot.finetuning.kept import KeptDatasets
+from bot.finetuning.openai_trainer import OpenAITrainer
+from bot.finetuning.preparing import DatasetPreparer
+from bot.finetuning.settings import TrainingSettings
+from bot.finetuning.tokens import TokenCounter
+from bot.finetuning.trainer import Trainer
+from bot.finetuning.watcher import JobWatcher
 from bot.health import HealthServer
 from bot.limits import Limiter, for_database
 from bot.llm.answering import Answerer
@@ -62,20 +76,6 @@ from bot.store.requests import JobRequestStore
 from bot.store.threads import ThreadStore
 from bot.store.usage import UsageStore
 from bot.store.votes import VoteStore
-from bot.testing.job_tests import JobTests
-from bot.testing.runner import ModelTester
-from bot.testing.settings import TestingSettings
-from bot.testing.test_sets import TestSets
-from bot.training.backends import Trainers, configured_backends
-from bot.training.cutoff import TrainingCutoff
-from bot.training.kept import KeptDatasets
-from bot.training.openai_trainer import OpenAITrainer
-from bot.training.prepared import PreparedDatasets
-from bot.training.preparing import DatasetPreparer
-from bot.training.settings import TrainingSettings
-from bot.training.tokens import TokenCounter
-from bot.training.trainer import Trainer
-from bot.training.watcher import JobWatcher
 from bot.voice.settings import VoiceSettings
 
 _log = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ class Services:
     model_tests: ModelTestStore
     tester: ModelTester
     job_tests: JobTests
-    test_sets: TestSets
+    test_sets: EvalSets
     personas: PersonaStore
     threads: ConversationThreads
     metrics: Metrics
@@ -174,7 +174,7 @@ def register(client: lightbulb.Client, services: Services, settings: Settings) -
         (DiscordSettings, settings.discord),
         (LLMSettings, settings.llm),
         (TrainingSettings, settings.training),
-        (TestingSettings, settings.testing),
+        (EvaluationSettings, settings.testing),
         (SpeechSettings, settings.speech),
         (ConversationSettings, settings.conversation),
         (VoiceSettings, settings.voice),
@@ -203,7 +203,7 @@ def register(client: lightbulb.Client, services: Services, settings: Settings) -
         (References, services.references),
         (ModelTestStore, services.model_tests),
         (ModelTester, services.tester),
-        (TestSets, services.test_sets),
+        (EvalSets, services.test_sets),
         (PersonaStore, services.personas),
         (ConversationThreads, services.threads),
         (Metrics, services.metrics),
@@ -458,7 +458,7 @@ def build(
         model_tests=model_tests,
         tester=tester,
         job_tests=job_tests,
-        test_sets=TestSets(model_tests, prepared, token_counter, training, settings.testing),
+        test_sets=EvalSets(model_tests, prepared, token_counter, training, settings.testing),
         personas=personas,
         threads=threads,
         metrics=metrics,

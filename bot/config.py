@@ -17,14 +17,14 @@ from bot.config_tables import SettingsProblems, build_settings, positive
 from bot.conversation.settings import ConversationSettings
 from bot.discord.settings import DiscordSettings
 from bot.errors import ConfigError
+from bot.evaluation.settings import EvaluationSettings
+from bot.finetuning.backends import PROVIDERS, backend_keys, backend_problems, configured_backends
+from bot.finetuning.cutoff import TrainingCutoff
+from bot.finetuning.settings import TrainingSettings
 from bot.llm.retirements import shutdown_of
 from bot.llm.settings import LLMSettings
 from bot.llm.usage import UsageSettings
 from bot.speech.settings import SpeechSettings
-from bot.testing.settings import TestingSettings
-from bot.training.backends import PROVIDERS, backend_keys, backend_problems, configured_backends
-from bot.training.cutoff import TrainingCutoff
-from bot.training.settings import TrainingSettings
 from bot.voice.settings import VoiceSettings
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
@@ -77,7 +77,7 @@ class Settings:
     limits: LimitsSettings = attrs.field(factory=LimitsSettings)
     storage: StorageSettings = attrs.field(factory=StorageSettings)
     training: TrainingSettings = attrs.field(factory=TrainingSettings)
-    testing: TestingSettings = attrs.field(factory=TestingSettings)
+    testing: EvaluationSettings = attrs.field(factory=EvaluationSettings)
     speech: SpeechSettings = attrs.field(factory=SpeechSettings)
     voice: VoiceSettings = attrs.field(factory=VoiceSettings)
     conversation: ConversationSettings = attrs.field(factory=ConversationSettings)

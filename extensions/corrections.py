@@ -22,12 +22,12 @@ from bot.discord.handlers import Handlers
 from bot.discord.permissions import require_admin
 from bot.discord.settings import DiscordSettings
 from bot.errors import InvalidInput, NotFound
+from bot.finetuning.builder import corrections_dataset
+from bot.finetuning.held_out import split_approved
+from bot.finetuning.settings import TrainingSettings
 from bot.llm.settings import LLMSettings
 from bot.store.corrections import CorrectionStore
 from bot.store.votes import VoteStore
-from bot.training.builder import corrections_dataset
-from bot.training.held_out import split_approved
-from bot.training.settings import TrainingSettings
 
 loader = lightbulb.Loader()
 handlers = Handlers()

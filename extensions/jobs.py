@@ -23,12 +23,12 @@ from bot.discord.training import (
     jobs_page,
 )
 from bot.errors import InvalidInput, NotFound
+from bot.evaluation.scorecard import stored_scorecard
+from bot.finetuning.backends import Trainers
+from bot.finetuning.watcher import JobWatcher
 from bot.store.guilds import GuildSettingsStore
 from bot.store.jobs import JobStore, TrainingJob
 from bot.store.model_tests import ModelTestStore
-from bot.testing.scorecard import stored_scorecard
-from bot.training.backends import Trainers
-from bot.training.watcher import JobWatcher
 
 loader = lightbulb.Loader()
 handlers = Handlers()
@@ -74,7 +74,7 @@ class ShowJob(lightbulb.SlashCommand, name="show", description="A training job's
     async def invoke(self, ctx: lightbulb.Context, jobs: JobStore = lightbulb.di.INJECTED) -> None:
         job = await job_in_guild(jobs, ctx.guild_id, self.job)
         await ctx.defer(ephemeral=True)
-        from bot.training.plot import render_loss_plot  # Pillow drawing, imported when first needed
+        from bot.finetuning.plot import render_loss_plot  # Pillow drawing, imported when first needed
 
         points = await jobs.metrics(job.id)
         png = await asyncio.to_thread(render_loss_plot, points, f"job #{job.id} · {job.base_model}")

@@ -17,26 +17,26 @@ from bot.discord.model_tests import (
     ProgressEdits,
     item_page,
     items_button,
+    model_test_in_guild,
     refusal_text,
     scorecard_embed,
     start_text,
-    test_in_guild,
 )
 from bot.discord.permissions import channel_permissions, require_admin
 from bot.discord.settings import DiscordSettings
 from bot.discord.training import DATASET_EXTENSIONS, DATASET_TYPES
 from bot.errors import InvalidInput, NotFound, OverLimit
+from bot.evaluation.choosing import known_models, models_to_compare
+from bot.evaluation.eval_sets import EvalSets
+from bot.evaluation.model_test import EvalRefusal, EvalRequest, ModelTester
+from bot.evaluation.scorecard import scorecard
+from bot.evaluation.settings import EvaluationSettings
 from bot.llm.answering import Answerer
 from bot.llm.retirements import shutdown_of
 from bot.llm.settings import LLMSettings
 from bot.store.guilds import GuildSettingsStore
 from bot.store.jobs import JobStore
 from bot.store.model_tests import ModelTestStore
-from bot.testing.choosing import known_models, models_to_compare
-from bot.testing.runner import ModelTester, TestAsk, TestRefusal
-from bot.testing.scorecard import scorecard
-from bot.testing.settings import TestingSettings
-from bot.testing.test_sets import TestSets
 
 loader = lightbulb.Loader()
 handlers = Handlers()
@@ -147,7 +147,7 @@ class Test(lightbulb.SlashCommand, name="test", description="Score two models on
         guilds: GuildSettingsStore = lightbulb.di.INJECTED,
         jobs: JobStore = lightbulb.di.INJECTED,
         llm: LLMSettings = lightbulb.di.INJECTED,
-        testing: TestingSettings = lightbulb.di.INJECTED,
+        testing: EvaluationSettings = lightbulb.di.INJECTED,
         discord: DiscordSettings = lightbulb.di.INJECTED,
     ) -> None:
         require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, TEST)
@@ -157,9 +157,9 @@ class Test(lightbulb.SlashCommand, name="test", description="Score two models on
         )
         if not (await tester.questions(ctx.guild_id))[1]:
             raise NotFound("There are no test questions yet: approve corrections, or upload a test set.")
-        ask = TestAsk(ctx.guild_id, model, against, self.with_corrections, requested_by=ctx.user.id)
+        ask = EvalRequest(ctx.guild_id, model, against, self.with_corrections, requested_by=ctx.user.id)
         started = await tester.start(ask)
-        if isinstance(started, TestRefusal):
+        if isinstance(started, EvalRefusal):
             raise OverLimit(refusal_text(started, ctx.guild_id, sees_channel=_sees(ctx, started)))
         try:
             # In the channel, not ephemeral: another admin's /model test links here while this one runs.
@@ -172,14 +172,14 @@ class Test(lightbulb.SlashCommand, name="test", description="Score two models on
         progress = ProgressEdits(ctx.interaction.edit_initial_response, testing.progress_interval_s)
         test = await tester.run_started(started, progress)
         card = scorecard(await tests.items(test.id))
-        from bot.testing.chart import render_scorecard  # Pillow drawing, imported when first needed
+        from bot.evaluation.chart import render_scorecard  # Pillow drawing, imported when first needed
 
         png = await asyncio.to_thread(render_scorecard, card, model, against)
         embed = scorecard_embed(test, card).set_image(hikari.Bytes(png, f"test-{test.id}.png", mimetype="image/png"))
         await ctx.interaction.edit_initial_response("", embed=embed, components=[items_button(test.id)])
 
 
-def _sees(ctx: lightbulb.Context, refusal: TestRefusal) -> bool:
+def _sees(ctx: lightbulb.Context, refusal: EvalRefusal) -> bool:
     """Whether the caller may view the channel of the test that is running (else it is not linked)."""
     running = refusal.running
     if running is None or running.channel_id is None or ctx.guild_id is None or ctx.member is None:
@@ -201,7 +201,7 @@ async def on_test_page(
     require_admin(interaction.app, interaction.member, interaction.guild_id, discord, TEST)
     opening = interaction.custom_id.startswith(f"{keys.TEST_ITEMS}:")
     offset, test_id = keys.ids(f"0.{ctx.id_metadata}" if opening else ctx.id_metadata, 2)
-    embed, components = await item_page(tests, await test_in_guild(tests, interaction.guild_id, test_id), offset)
+    embed, components = await item_page(tests, await model_test_in_guild(tests, interaction.guild_id, test_id), offset)
     if opening:  # a page of its own under the scorecard
         await ctx.create_initial_response(embed=embed, components=components, ephemeral=True)
     else:
@@ -223,7 +223,7 @@ class TestSet(
     async def invoke(
         self,
         ctx: lightbulb.Context,
-        sets: TestSets = lightbulb.di.INJECTED,
+        sets: EvalSets = lightbulb.di.INJECTED,
         tests: ModelTestStore = lightbulb.di.INJECTED,
         discord: DiscordSettings = lightbulb.di.INJECTED,
     ) -> None:

@@ -24,20 +24,20 @@ from bot.discord.training import (
 )
 from bot.discord.usage import budget_left_text
 from bot.errors import InvalidInput, NotFound
+from bot.finetuning.awaiting_confirm import PreparedDatasets
+from bot.finetuning.backends import Trainers
+from bot.finetuning.cutoff import TrainingClosed, TrainingCutoff
+from bot.finetuning.kept import KeptDatasets
+from bot.finetuning.preparing import DatasetPreparer
+from bot.finetuning.settings import TrainingSettings
+from bot.finetuning.starting import start_training
+from bot.finetuning.trainer import Hyperparameters
+from bot.finetuning.watcher import JobWatcher
 from bot.llm.settings import LLMSettings
 from bot.llm.usage import UsageLedger
 from bot.store.corrections import CorrectionStore
 from bot.store.jobs import JobStore
 from bot.store.requests import JobRequestStore
-from bot.training.backends import Trainers
-from bot.training.cutoff import TrainingClosed, TrainingCutoff
-from bot.training.kept import KeptDatasets
-from bot.training.prepared import PreparedDatasets
-from bot.training.preparing import DatasetPreparer
-from bot.training.settings import TrainingSettings
-from bot.training.starting import start_training
-from bot.training.trainer import Hyperparameters
-from bot.training.watcher import JobWatcher
 
 loader = lightbulb.Loader()
 handlers = Handlers()

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.fakes.vllm import FakeVLLM
-from tests.trainer.tiny_model import build_tiny_model
+from tests.training_service.tiny_model import build_tiny_model
 
 
 class _ErrorCollector(logging.Handler):

@@ -14,9 +14,9 @@ from bot.discord.message_split import clip
 from bot.discord.pager import footer, pager_row
 from bot.discord.usage import estimate_line
 from bot.errors import NotFound
+from bot.evaluation.model_test import EvalRefusal, StartedTest
+from bot.evaluation.scorecard import Scorecard
 from bot.store.model_tests import ModelTest, ModelTestStore, Side
-from bot.testing.runner import StartedTest, TestRefusal
-from bot.testing.scorecard import Scorecard
 
 VERDICT_EMOJI = {"correct": "✅", "partly": "🟡", "wrong": "❌"}
 
@@ -70,7 +70,7 @@ def start_text(started: StartedTest) -> str:
     )
 
 
-def refusal_text(refusal: TestRefusal, guild_id: int, *, sees_channel: bool) -> str:
+def refusal_text(refusal: EvalRefusal, guild_id: int, *, sees_channel: bool) -> str:
     """Why /model test did not start; a test already running is linked when the caller can see its channel."""
     if refusal.reason == "busy":
         return (
@@ -166,7 +166,7 @@ def _side(name: str, side: Side) -> str:
     return f"**{name}** ({verdict}{reason})\n{clip(side.answer, 400)}"
 
 
-async def test_in_guild(store: ModelTestStore, guild_id: int | None, test_id: int) -> ModelTest:
+async def model_test_in_guild(store: ModelTestStore, guild_id: int | None, test_id: int) -> ModelTest:
     """The test, if it belongs to this server (ids arrive from buttons)."""
     test = await store.get(test_id)
     if test is None or test.guild_id != guild_id:

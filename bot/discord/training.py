@@ -9,11 +9,11 @@ from bot.discord.message_split import DISCORD_LIMIT, clip
 from bot.discord.model_tests import notice_line
 from bot.discord.pager import footer, pager_row
 from bot.errors import InvalidInput, NotFound
+from bot.evaluation.scorecard import stored_scorecard
+from bot.finetuning.training_files import DatasetReport
 from bot.store.jobs import JobStore, TrainingJob
 from bot.store.model_tests import ModelTestStore
 from bot.store.requests import JobRequest
-from bot.testing.scorecard import stored_scorecard
-from bot.training.datasets import DatasetReport
 
 STATUS_EMOJI = {
     "validating_files": "🔎",

@@ -29,9 +29,7 @@ _LOCK_FAMILY = 0x7EAC_7E57
 
 
 @attrs.frozen
-class TestQuestion:
-    __test__ = False  # a product word, not a pytest class
-
+class EvalQuestion:
     question: str
     expected: str  # the community's corrected answer (or the uploaded test set's answer)
     correction_id: int | None = None
@@ -49,11 +47,9 @@ class Side:
 
 
 @attrs.frozen
-class TestItem:
-    __test__ = False  # a product word, not a pytest class
-
+class EvalItem:
     position: int
-    question: TestQuestion
+    question: EvalQuestion
     model: Side
     against: Side
 
@@ -114,7 +110,7 @@ class Reservation:
     budget: BudgetUse | None = None
 
 
-def _item(row: Any) -> TestItem:
+def _item(row: Any) -> EvalItem:
     sides = [
         Side(
             row._mapping[f"{side}_answer"],
@@ -125,14 +121,14 @@ def _item(row: Any) -> TestItem:
         )
         for side in SIDES
     ]
-    return TestItem(int(row.position), TestQuestion(row.question, row.expected, row.correction_id), *sides)
+    return EvalItem(int(row.position), EvalQuestion(row.question, row.expected, row.correction_id), *sides)
 
 
 class ModelTestStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def replace_questions(self, guild_id: int, questions: Sequence[TestQuestion], by_user: int) -> None:
+    async def replace_questions(self, guild_id: int, questions: Sequence[EvalQuestion], by_user: int) -> None:
         """The server's uploaded test set becomes `questions` (an empty list removes it)."""
         now = utcnow()
         async with self._db.engine.begin() as conn:
@@ -152,7 +148,7 @@ class ModelTestStore:
                     ],
                 )
 
-    async def uploaded_questions(self, guild_id: int) -> list[TestQuestion]:
+    async def uploaded_questions(self, guild_id: int) -> list[EvalQuestion]:
         async with self._db.reading() as conn:
             rows = (
                 await conn.execute(
@@ -161,7 +157,7 @@ class ModelTestStore:
                     .order_by(test_questions.c.id)
                 )
             ).all()
-        return [TestQuestion(r.question, r.answer) for r in rows]
+        return [EvalQuestion(r.question, r.answer) for r in rows]
 
     async def start(self, new: NewModelTest) -> ModelTest:
         values = attrs.asdict(new) | {"status": "running", "created_at": utcnow()}
@@ -257,7 +253,7 @@ class ModelTestStore:
                 .values(status="running", error=None, total=total, finished_at=None)
             )
 
-    async def add_item(self, test_id: int, item: TestItem) -> None:
+    async def add_item(self, test_id: int, item: EvalItem) -> None:
         values: dict[str, Any] = {
             "test_id": test_id,
             "position": item.position,
@@ -290,7 +286,7 @@ class ModelTestStore:
             row = (await conn.execute(sa.select(model_tests).where(model_tests.c.job_id == job_id))).first()
         return None if row is None else from_row(ModelTest, row)
 
-    async def items(self, test_id: int, *, offset: int = 0, limit: int | None = None) -> list[TestItem]:
+    async def items(self, test_id: int, *, offset: int = 0, limit: int | None = None) -> list[EvalItem]:
         query = (
             sa.select(model_test_items)
             .where(model_test_items.c.test_id == test_id)

@@ -11,9 +11,9 @@ from typing import Any
 
 import openai
 
+from bot.finetuning.settings import BackendSettings
 from bot.store.answers import NewAnswer
-from bot.trainer.runner import model_name
-from bot.training.settings import BackendSettings
+from bot.training_service.job_queue import model_name
 from tests.e2e.test_model_retirement import SetClock, cutoff_day
 from tests.e2e.test_model_testing import judge
 from tests.e2e.test_training import summary
@@ -21,7 +21,7 @@ from tests.fakes.discord import FakeDiscord, Message
 from tests.fakes.harness import approve_corrections, running_bot
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.vllm import FakeVLLM
-from tests.trainer.service import running_trainer
+from tests.training_service.service import running_trainer
 
 FACTS = [
     ("What is the capital of Australia?", "Sydney.", "Canberra."),

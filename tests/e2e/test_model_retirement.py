@@ -8,10 +8,10 @@ from pathlib import Path
 
 import attrs
 
+from bot.finetuning.settings import TrainingSettings
 from bot.llm.retirements import shutdown_of
 from bot.llm.settings import LLMSettings
 from bot.store.jobs import NewJob
-from bot.training.settings import TrainingSettings
 from tests.e2e.test_training import reply, sft_lines, summary
 from tests.fakes.discord import Event, FakeDiscord
 from tests.fakes.harness import running_bot

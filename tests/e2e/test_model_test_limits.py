@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 
 from bot.app import BuiltBot
-from bot.store.model_tests import TestQuestion
+from bot.store.model_tests import EvalQuestion
 from tests.fakes.discord import VIEW_CHANNEL, Event, FakeDiscord, InteractionHandle
 from tests.fakes.harness import running_bot
 from tests.fakes.openai import FakeOpenAI
 
-QUESTIONS = [TestQuestion(f"What is the code name of release {i}?", f"Falcon-{i * 7}.") for i in range(1, 4)]
+QUESTIONS = [EvalQuestion(f"What is the code name of release {i}?", f"Falcon-{i * 7}.") for i in range(1, 4)]
 SECTIONS: dict[str, Any] = {
     "llm": {"models": ["gpt-4o-mini", "good-model", "bad-model"]},
     "testing": {"judge_model": "judge", "progress_interval_s": 0.01},

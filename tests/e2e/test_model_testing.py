@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import BuiltBot
+from bot.finetuning.held_out import split_approved
 from bot.store.answers import NewAnswer
-from bot.training.held_out import split_approved
 from tests.e2e.test_training import reply, sft_lines, summary
 from tests.fakes.discord import Event, FakeDiscord
 from tests.fakes.harness import running_bot

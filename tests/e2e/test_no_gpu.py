@@ -13,8 +13,8 @@ import pytest
 from tests.fakes.discord import FakeDiscord, Message
 from tests.fakes.harness import approve_corrections, make_config, running_bot
 from tests.fakes.openai import FakeOpenAI
-from tests.trainer.service import running_trainer
-from tests.trainer.serving import loaded_models, running_transformers_serve
+from tests.training_service.service import running_trainer
+from tests.training_service.serving import loaded_models, running_transformers_serve
 
 FACTS = [
     ("What is the capital of Australia?", "Sydney.", "Canberra."),

@@ -276,8 +276,8 @@ async def test_a_refused_start_deletes_the_uploaded_dataset(
 async def test_a_job_started_just_before_a_crash_is_followed_after_the_restart(
     discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
 ) -> None:
+    from bot.finetuning.trainer import TAG_KEY, upload_name
     from bot.store.requests import NewJobRequest
-    from bot.training.trainer import TAG_KEY, upload_name
 
     async with running_bot(discord, openai_fake, tmp_path) as built:
         # What a bot that died between the provider's answer and its own record leaves behind.
@@ -327,7 +327,7 @@ async def test_an_undeliverable_notice_is_given_up_without_holding_up_other_jobs
             openai_fake.advance(job_id, "succeeded")
         # The first notice meets a channel that is gone; the second is posted in the same round.
         discord.fail_next(rf"/channels/{discord.channel_id}/messages$", 404, times=1)
-        with caplog.at_level("WARNING", logger="bot.training.watcher"):
+        with caplog.at_level("WARNING", logger="bot.finetuning.watcher"):
             await built.services.watcher.run_once()
         finished = [m for m in discord.bot_messages_in(discord.channel_id) if "finished" in m.content]
         assert len(finished) == 1

@@ -16,8 +16,8 @@ import attrs
 import pytest
 
 from bot.config import Config
-from bot.training.held_out import split_approved
-from bot.training.settings import BackendSettings
+from bot.finetuning.held_out import split_approved
+from bot.finetuning.settings import BackendSettings
 from tests.e2e.test_model_retirement import SetClock, cutoff_day
 from tests.e2e.test_model_testing import FACTS, approve, judge, knows, said
 from tests.e2e.test_training import reply, sft_lines, summary

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.app import BuiltBot
 from bot.llm.usage import ModelPrice
-from bot.store.model_tests import TestQuestion
+from bot.store.model_tests import EvalQuestion
 from tests.fakes.discord import Event, FakeDiscord, InteractionHandle, User
 from tests.fakes.harness import make_config, running_bot
 from tests.fakes.openai import FakeOpenAI
@@ -116,7 +116,7 @@ async def test_usage_totals_are_the_tokens_the_provider_reported_for_streamed_an
         streamed = list(openai_fake.usage_reported)
         assert len(streamed) == 2  # the streamed answers asked for their usage (stream_options.include_usage)
         # Plain completions: /model test's answers and the judge's grading.
-        questions = [TestQuestion("What is 2 + 2?", "4."), TestQuestion("What is 3 + 3?", "6.")]
+        questions = [EvalQuestion("What is 2 + 2?", "4."), EvalQuestion("What is 3 + 3?", "6.")]
         await built.services.model_tests.replace_questions(discord.guild_id, questions, discord.admin.id)
         test = discord.slash(
             "model", subcommand="test", options={"model": "gpt-6-luna", "against": "other-model"}, user=discord.admin
@@ -208,7 +208,7 @@ async def test_a_budget_crossed_mid_day_refuses_the_next_question_and_tells_admi
         refusal = await refused(discord, question)
         assert "used its model budget for this month" in refusal
         assert "used its model budget" in await refused(discord, "Me too?", discord.admin)
-        await built.services.model_tests.replace_questions(discord.guild_id, [TestQuestion("Q?", "A.")], 1)
+        await built.services.model_tests.replace_questions(discord.guild_id, [EvalQuestion("Q?", "A.")], 1)
         test = discord.slash("model", subcommand="test", options={"against": "gpt-6.1-terra"}, user=discord.admin)
         assert "used its model budget" in said(await test.wait(lambda e: bool(said(e))))
         assert len(openai_fake.chat_requests) == asked  # nothing that costs money was started

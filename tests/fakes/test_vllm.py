@@ -9,7 +9,7 @@ import aiohttp
 import openai
 import pytest
 
-from bot.trainer.publish import PublishError, VLLMPublisher
+from bot.training_service.publish import PublishError, VLLMPublisher
 from tests.fakes.vllm import FakeVLLM
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+from bot.finetuning.trainer import JobEvent, RemoteJob
 from bot.store.database import Database
 from bot.store.jobs import JobStore, NewJob
-from bot.training.trainer import JobEvent, RemoteJob
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+from bot.finetuning.trainer import RemoteJob
 from bot.store.database import Database
 from bot.store.jobs import JobStore
 from bot.store.requests import JobRequestStore, NewJobRequest
-from bot.training.trainer import RemoteJob
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
