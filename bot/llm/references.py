@@ -146,7 +146,7 @@ class References:
             vectors[0],
             user_id=user_id,
             limit=CANDIDATES,
-            min_similarity=self._settings.embeddings_min_similarity,
+            min_similarity=self._settings.min_similarity,
             exclude=exclude,
         )
 

@@ -13,8 +13,9 @@ import openai
 import pytest
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
 
+from bot.llm import local_embeddings
 from bot.llm.embeddings import Embedder
-from bot.llm.local_embeddings import LocalEmbedder
+from bot.llm.local_embeddings import DEFAULT_MODEL, LocalEmbedder
 from bot.llm.references import References
 from bot.llm.settings import LLMSettings
 from bot.llm.usage import Spender
@@ -305,3 +306,46 @@ async def test_a_local_model_that_cannot_be_loaded_leaves_word_search_working(
     mars = await _approved(db, *TOPICS[0])
     assert [f.id for f in await refs.relevant(5, "how many moons has mars", user_id=2)] == [mars]
     assert "could not be loaded" in caplog.text  # a warning, not an error: answers go on
+
+
+async def test_the_model_shipped_with_the_bot_finds_a_correction_asked_in_the_other_language(db: Database) -> None:
+    # The default local model's weights ship in a package installed with the bot: nothing is downloaded.
+    refs = References(
+        CorrectionSearch(db),
+        GuildSettingsStore(db),
+        LLMSettings(embeddings="local"),
+        embedder=LocalEmbedder(DEFAULT_MODEL),
+        embeddings=EmbeddingStore(db),
+    )
+    ids = [await _approved(db, q, a) for q, a in TOPICS]
+    bike = await _approved(db, "Где можно поставить велосипед?", "Во дворе за корпусом Б.")
+    wifi = await _approved(db, "Как сменить пароль от вайфая?", "В настройках роутера.", user=3, private=True)
+    for question, found in [
+        ("Сколько спутников у Марса?", ids[0]),
+        ("Кто автор романа Моби Дик?", ids[2]),
+        ("Какая столица Австралии?", ids[5]),
+        ("Where can I leave my bike?", bike),
+    ]:
+        assert await _references(db).relevant(5, question, user_id=2) == [], question  # no word in common
+        assert [f.id for f in await refs.relevant(5, question, user_id=2)] == [found], question
+    assert [f.id for f in await refs.relevant(5, "How do I change the wifi password?", user_id=3)] == [wifi]
+    assert await refs.relevant(5, "How do I change the wifi password?", user_id=2) == []  # someone else's private
+    for unrelated in ["Кто написал картину Мона Лиза?", "Как приготовить борщ?", "What time is it in Tokyo?"]:
+        assert await refs.relevant(5, unrelated, user_id=2) == [], unrelated
+    assert await refs.relevant(6, "Сколько спутников у Марса?", user_id=2) == []  # another server's
+
+
+async def test_a_packaged_model_whose_package_is_missing_names_it_and_leaves_word_search_working(
+    db: Database, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setitem(local_embeddings.PACKAGED, "absent-model", ("no_such_module_here", "no-such-package"))
+    refs = References(
+        CorrectionSearch(db),
+        GuildSettingsStore(db),
+        LLMSettings(embeddings="local"),
+        embedder=LocalEmbedder("absent-model"),
+        embeddings=EmbeddingStore(db),
+    )
+    mars = await _approved(db, *TOPICS[0])
+    assert [f.id for f in await refs.relevant(5, "how many moons has mars", user_id=2)] == [mars]
+    assert "pip install no-such-package" in caplog.text
