@@ -330,13 +330,14 @@ def build(
     personas = PersonaStore(database)
     threads = ConversationThreads(bot, ThreadStore(database))
     knowledge_store = KnowledgeStore(database)
+    passage_embedder = embedder if settings.llm.passage_embeddings else None
     knowledge = Knowledge(
         knowledge_store,
         PassageSearch(database),
         settings.llm,
         CachedChannelAccess(bot),
-        embedder=embedder,
-        embeddings=PassageEmbeddingStore(database) if embedder is not None else None,
+        embedder=passage_embedder,
+        embeddings=PassageEmbeddingStore(database) if passage_embedder is not None else None,
     )
     knowledge_reader = KnowledgeReader(bot, knowledge_store, settings.llm)
     model_notices = ModelNotices(

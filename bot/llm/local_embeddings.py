@@ -131,6 +131,9 @@ def _fetch(name: str) -> Path:
     return Path(where)
 
 
+_shared: dict[str, Encoder] = {}  # models loaded in this process, by source: each is read once
+
+
 class LocalEmbedder:
     """The `[llm] embeddings = "local"` model: loaded on first use, one text batch at a time, off the event loop."""
 
@@ -154,10 +157,12 @@ class LocalEmbedder:
         billed, so nothing is recorded for `spender`."""
         async with self._lock:
             if self._loaded is None:
+                self._loaded = _shared.get(self._source)
+            if self._loaded is None:
                 if self._failed_at is not None and time.monotonic() - self._failed_at < RETRY_AFTER_S:
                     return None
                 try:
-                    self._loaded = await asyncio.to_thread(self._load)
+                    self._loaded = _shared[self._source] = await asyncio.to_thread(self._load)
                 except Exception as exc:
                     self._failed_at = time.monotonic()
                     _log.warning(

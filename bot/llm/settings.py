@@ -53,7 +53,8 @@ class LLMSettings:
     # "text-embedding-3-small", or any OpenAI-compatible server's embedding model). Unset: full-text search only.
     embeddings_model: str | None = None
     # Where embeddings come from: "local" (a multilingual model on the CPU, `local_embeddings_model`), "endpoint"
-    # (`embeddings_model` above) or "off". Unset: "endpoint" when `embeddings_model` is set, else "off".
+    # (`embeddings_model` above) or "off". Unset: "endpoint" when `embeddings_model` is set, else "local" (for
+    # corrections; knowledge passages are found by meaning only with embeddings chosen here or `embeddings_model`).
     embeddings: Literal["off", "local", "endpoint"] | None = None
     # The local model: "universal-sentence-encoder-multilingual-3" (shipped in a Python package, nothing to
     # download), a Model2Vec model's directory, or its hub name (downloaded on first use).
@@ -97,7 +98,13 @@ class LLMSettings:
     def embeddings_source(self) -> Literal["off", "local", "endpoint"]:
         if self.embeddings is not None:
             return self.embeddings
-        return "endpoint" if self.embeddings_model else "off"
+        return "endpoint" if self.embeddings_model else "local"
+
+    @property
+    def passage_embeddings(self) -> bool:
+        """Whether knowledge passages are found by meaning too: the default local model was measured on questions
+        (bench/retrieval.py), not on passages, so only where embeddings were chosen."""
+        return self.embeddings_source != "off" and (self.embeddings is not None or self.embeddings_model is not None)
 
     @property
     def min_similarity(self) -> float:

@@ -292,6 +292,23 @@ async def test_with_the_local_model_a_russian_question_finds_the_english_correct
     assert await refs.relevant(6, question, user_id=2) == []  # another server's
 
 
+async def test_a_server_with_no_approved_correction_embeds_no_question(db: Database, tmp_path: Path) -> None:
+    embedder = _Counting(str(_static_model(tmp_path / "model")))
+    refs = References(
+        CorrectionSearch(db),
+        GuildSettingsStore(db),
+        LLMSettings(embeddings="local"),
+        embedder=embedder,
+        embeddings=EmbeddingStore(db),
+    )
+    await _approved(db, "Where do we park bikes?", "In the yard behind building B.", guild=6)
+    assert await refs.relevant(5, "Где можно оставить велосипед?", user_id=2) == []
+    assert embedder.texts == 0  # the model is not even loaded
+    bikes = await _approved(db, "Where do we park bikes?", "In the yard behind building B.")
+    assert [f.id for f in await refs.relevant(5, "Где можно оставить велосипед?", user_id=2)] == [bikes]
+    assert embedder.texts == 2
+
+
 async def test_a_local_model_that_cannot_be_loaded_leaves_word_search_working(
     db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -349,3 +366,14 @@ async def test_a_packaged_model_whose_package_is_missing_names_it_and_leaves_wor
     mars = await _approved(db, *TOPICS[0])
     assert [f.id for f in await refs.relevant(5, "how many moons has mars", user_id=2)] == [mars]
     assert "pip install no-such-package" in caplog.text
+
+
+def test_with_no_endpoint_corrections_are_found_by_the_shipped_model_and_passages_by_their_words() -> None:
+    default = LLMSettings()
+    assert default.embeddings_source == "local" and default.local_embeddings_model == DEFAULT_MODEL
+    assert default.min_similarity == 0.63 and not default.passage_embeddings
+    endpoint = LLMSettings(embeddings_model="text-embedding-3-small")
+    assert endpoint.embeddings_source == "endpoint" and endpoint.min_similarity == 0.8 and endpoint.passage_embeddings
+    assert LLMSettings(embeddings="local").passage_embeddings
+    assert LLMSettings(embeddings="off").embeddings_source == "off"
+    assert not LLMSettings(embeddings="off").passage_embeddings
