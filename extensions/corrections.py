@@ -7,6 +7,7 @@ import lightbulb
 import yuyo
 
 from bot.discord import custom_ids as keys
+from bot.discord.checks import GUILD_ONLY, admin_only, guild_of
 from bot.discord.corrections import (
     CORRECTED,
     STATUS_EMOJI,
@@ -33,24 +34,28 @@ loader = lightbulb.Loader()
 handlers = Handlers()
 loader.add(handlers)
 
-REVIEW = "review corrections"
+REVIEWING = "review corrections"
+REVIEW = admin_only(REVIEWING)
 STATUS_CHOICES = [lightbulb.Choice(s, s) for s in STATUS_EMOJI]
 
-group = lightbulb.Group("corrections", "Review, list and export corrections")
+group = lightbulb.Group("corrections", "Review, list and export corrections", contexts=GUILD_ONLY)
 
 
 @group.register
-class Review(lightbulb.SlashCommand, name="review", description="Review pending corrections one at a time (admins)"):
+class Review(
+    lightbulb.SlashCommand,
+    name="review",
+    description="Review pending corrections one at a time (admins)",
+    hooks=[REVIEW],
+):
     @lightbulb.invoke
     async def invoke(
         self,
         ctx: lightbulb.Context,
         corrections: CorrectionStore = lightbulb.di.INJECTED,
-        discord: DiscordSettings = lightbulb.di.INJECTED,
     ) -> None:
-        require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, REVIEW)
-        assert ctx.guild_id is not None
-        card = await next_card(corrections, ctx.guild_id)
+        guild_id = guild_of(ctx)
+        card = await next_card(corrections, guild_id)
         await ctx.respond(card.content, embeds=card.embeds, components=card.components, ephemeral=True)
 
 
@@ -61,9 +66,7 @@ async def on_review_button(
     discord: DiscordSettings = lightbulb.di.INJECTED,
 ) -> None:
     interaction = ctx.interaction
-    guild_id = interaction.guild_id
-    require_admin(interaction.app, interaction.member, guild_id, discord, REVIEW)
-    assert guild_id is not None
+    guild_id = require_admin(interaction, discord, REVIEWING)
     action, _, rest = ctx.id_metadata.partition(".")
     (correction_id,) = keys.ids(rest, 1)
     if action not in ("approve", "reject", "edit"):
@@ -94,9 +97,7 @@ async def on_review_edit(
     discord: DiscordSettings = lightbulb.di.INJECTED,
 ) -> None:
     interaction = ctx.interaction
-    guild_id = interaction.guild_id
-    require_admin(interaction.app, interaction.member, guild_id, discord, REVIEW)
-    assert guild_id is not None
+    guild_id = require_admin(interaction, discord, REVIEWING)
     (correction_id,) = keys.ids(ctx.id_metadata, 1)
     await queued_correction(corrections, guild_id, correction_id)  # a forged id from another server's queue
     text = submitted(interaction).get(CORRECTED, "")
@@ -185,6 +186,7 @@ class Endorse(
     lightbulb.SlashCommand,
     name="endorse",
     description="Queue answers members voted 👍 (and nobody corrected) for review as training examples (admins)",
+    hooks=[admin_only("queue endorsed answers")],
 ):
     min_votes = lightbulb.integer("min_votes", "How many 👍 an answer needs (default 3)", default=3, min_value=1)
 
@@ -193,11 +195,9 @@ class Endorse(
         self,
         ctx: lightbulb.Context,
         votes: VoteStore = lightbulb.di.INJECTED,
-        discord: DiscordSettings = lightbulb.di.INJECTED,
     ) -> None:
-        require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, "queue endorsed answers")
-        assert ctx.guild_id is not None
-        endorsed = await votes.endorse(ctx.guild_id, self.min_votes, ctx.user.id)
+        guild_id = guild_of(ctx)
+        endorsed = await votes.endorse(guild_id, self.min_votes, ctx.user.id)
         if not endorsed.correction_ids:
             raise NotFound(f"No public answer has {self.min_votes} or more 👍, more 👍 than 👎, and no correction yet.")
         await ctx.respond(
@@ -208,7 +208,12 @@ class Endorse(
 
 
 @group.register
-class Export(lightbulb.SlashCommand, name="export", description="Download corrections as a training file (admins)"):
+class Export(
+    lightbulb.SlashCommand,
+    name="export",
+    description="Download corrections as a training file (admins)",
+    hooks=[admin_only("export corrections")],
+):
     format = lightbulb.string(
         "format",
         "sft: question → corrected answer; dpo: corrected answer preferred over the bot's",
@@ -223,14 +228,12 @@ class Export(lightbulb.SlashCommand, name="export", description="Download correc
         self,
         ctx: lightbulb.Context,
         corrections: CorrectionStore = lightbulb.di.INJECTED,
-        discord: DiscordSettings = lightbulb.di.INJECTED,
         llm: LLMSettings = lightbulb.di.INJECTED,
         training: TrainingSettings = lightbulb.di.INJECTED,
     ) -> None:
-        require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, "export corrections")
-        assert ctx.guild_id is not None
+        guild_id = guild_of(ctx)
         await ctx.defer(ephemeral=True)
-        found = await corrections.with_status(ctx.guild_id, self.status)
+        found = await corrections.with_status(guild_id, self.status)
         if self.format == "dpo":  # an endorsed answer (voted 👍, kept as given) has no worse answer to pair with
             found = [c for c in found if c.kind == "correction"]
         held_out = ""

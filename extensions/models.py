@@ -11,6 +11,7 @@ import yuyo
 
 from bot.discord import attachments
 from bot.discord import custom_ids as keys
+from bot.discord.checks import GUILD_ONLY, admin_only, guild_of
 from bot.discord.choices import name_choices
 from bot.discord.handlers import Handlers
 from bot.discord.model_tests import (
@@ -41,9 +42,9 @@ from bot.store.model_tests import ModelTestStore
 loader = lightbulb.Loader()
 handlers = Handlers()
 loader.add(handlers)
-group = lightbulb.Group("model", "Which model answers in this server")
-SWITCH = "switch models"
-TEST = "test models"
+group = lightbulb.Group("model", "Which model answers in this server", contexts=GUILD_ONLY)
+TESTING = "test models"
+SWITCH, TEST = admin_only("switch models"), admin_only(TESTING)
 
 
 async def model_choices(
@@ -84,7 +85,9 @@ class Show(lightbulb.SlashCommand, name="show", description="The model answering
 
 
 @group.register
-class Use(lightbulb.SlashCommand, name="use", description="Switch this server to another model (admins)"):
+class Use(
+    lightbulb.SlashCommand, name="use", description="Switch this server to another model (admins)", hooks=[SWITCH]
+):
     name = lightbulb.string("name", "The model", autocomplete=model_choices, max_length=200)
 
     @lightbulb.invoke
@@ -94,39 +97,39 @@ class Use(lightbulb.SlashCommand, name="use", description="Switch this server to
         guilds: GuildSettingsStore = lightbulb.di.INJECTED,
         jobs: JobStore = lightbulb.di.INJECTED,
         llm: LLMSettings = lightbulb.di.INJECTED,
-        discord: DiscordSettings = lightbulb.di.INJECTED,
     ) -> None:
-        require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, SWITCH)
-        assert ctx.guild_id is not None
+        guild_id = guild_of(ctx)
         name = self.name.strip()
-        if name not in await known_models(jobs, llm, ctx.guild_id):
+        if name not in await known_models(jobs, llm, guild_id):
             raise NotFound(f"`{name}` is neither a configured model nor one of this server's fine-tuned models.")
-        await guilds.set_active_model(ctx.guild_id, name, ctx.user.id)
+        await guilds.set_active_model(guild_id, name, ctx.user.id)
         await ctx.respond(f"✅ This server now uses `{name}`. `/model rollback` returns to the previous one.")
 
 
 @group.register
-class Rollback(lightbulb.SlashCommand, name="rollback", description="Return to the previous model (admins)"):
+class Rollback(
+    lightbulb.SlashCommand, name="rollback", description="Return to the previous model (admins)", hooks=[SWITCH]
+):
     @lightbulb.invoke
     async def invoke(
         self,
         ctx: lightbulb.Context,
         guilds: GuildSettingsStore = lightbulb.di.INJECTED,
         llm: LLMSettings = lightbulb.di.INJECTED,
-        discord: DiscordSettings = lightbulb.di.INJECTED,
     ) -> None:
-        require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, SWITCH)
-        assert ctx.guild_id is not None
-        has_history, previous = await guilds.previous_model(ctx.guild_id)
+        guild_id = guild_of(ctx)
+        has_history, previous = await guilds.previous_model(guild_id)
         if not has_history:
             raise InvalidInput("This server has never switched models, so there is nothing to roll back to.")
-        await guilds.set_active_model(ctx.guild_id, previous, ctx.user.id)
+        await guilds.set_active_model(guild_id, previous, ctx.user.id)
         shown = f"`{previous}`" if previous else f"the default model, `{llm.default_model}`"
         await ctx.respond(f"↩️ This server is back on {shown}.")
 
 
 @group.register
-class Test(lightbulb.SlashCommand, name="test", description="Score two models on the test questions (admins)"):
+class Test(
+    lightbulb.SlashCommand, name="test", description="Score two models on the test questions (admins)", hooks=[TEST]
+):
     model = lightbulb.string(
         "model", "Model to test (default: this server's)", autocomplete=model_choices, default=None
     )
@@ -148,19 +151,15 @@ class Test(lightbulb.SlashCommand, name="test", description="Score two models on
         jobs: JobStore = lightbulb.di.INJECTED,
         llm: LLMSettings = lightbulb.di.INJECTED,
         testing: EvaluationSettings = lightbulb.di.INJECTED,
-        discord: DiscordSettings = lightbulb.di.INJECTED,
     ) -> None:
-        require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, TEST)
-        assert ctx.guild_id is not None
-        model, against = await models_to_compare(
-            jobs, guilds, llm, ctx.guild_id, model=self.model, against=self.against
-        )
-        if not (await tester.questions(ctx.guild_id))[1]:
+        guild_id = guild_of(ctx)
+        model, against = await models_to_compare(jobs, guilds, llm, guild_id, model=self.model, against=self.against)
+        if not (await tester.questions(guild_id))[1]:
             raise NotFound("There are no test questions yet: approve corrections, or upload a test set.")
-        ask = EvalRequest(ctx.guild_id, model, against, self.with_corrections, requested_by=ctx.user.id)
+        ask = EvalRequest(guild_id, model, against, self.with_corrections, requested_by=ctx.user.id)
         started = await tester.start(ask)
         if isinstance(started, EvalRefusal):
-            raise OverLimit(refusal_text(started, ctx.guild_id, sees_channel=_sees(ctx, started)))
+            raise OverLimit(refusal_text(started, guild_id, sees_channel=_sees(ctx, started)))
         try:
             # In the channel, not ephemeral: another admin's /model test links here while this one runs.
             await ctx.defer()
@@ -198,10 +197,10 @@ async def on_test_page(
     discord: DiscordSettings = lightbulb.di.INJECTED,
 ) -> None:
     interaction = ctx.interaction
-    require_admin(interaction.app, interaction.member, interaction.guild_id, discord, TEST)
+    guild_id = require_admin(interaction, discord, TESTING)
     opening = interaction.custom_id.startswith(f"{keys.TEST_ITEMS}:")
     offset, test_id = keys.ids(f"0.{ctx.id_metadata}" if opening else ctx.id_metadata, 2)
-    embed, components = await item_page(tests, await model_test_in_guild(tests, interaction.guild_id, test_id), offset)
+    embed, components = await item_page(tests, await model_test_in_guild(tests, guild_id, test_id), offset)
     if opening:  # a page of its own under the scorecard
         await ctx.create_initial_response(embed=embed, components=components, ephemeral=True)
     else:
@@ -212,7 +211,10 @@ async def on_test_page(
 
 @group.register
 class TestSet(
-    lightbulb.SlashCommand, name="testset", description="Upload this server's test questions, or remove them (admins)"
+    lightbulb.SlashCommand,
+    name="testset",
+    description="Upload this server's test questions, or remove them (admins)",
+    hooks=[TEST],
 ):
     data = lightbulb.attachment("data", "A .jsonl or .csv, in the training formats", default=None)
     remove = lightbulb.boolean(
@@ -225,15 +227,13 @@ class TestSet(
         ctx: lightbulb.Context,
         sets: EvalSets = lightbulb.di.INJECTED,
         tests: ModelTestStore = lightbulb.di.INJECTED,
-        discord: DiscordSettings = lightbulb.di.INJECTED,
     ) -> None:
-        require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, TEST)
-        assert ctx.guild_id is not None
+        guild_id = guild_of(ctx)
         if self.remove == (self.data is not None):
             raise InvalidInput("Attach a test file, or choose `remove: True` to remove the uploaded one (not both).")
         if self.data is None:
-            count = len(await tests.uploaded_questions(ctx.guild_id))
-            await tests.replace_questions(ctx.guild_id, [], ctx.user.id)
+            count = len(await tests.uploaded_questions(guild_id))
+            await tests.replace_questions(guild_id, [], ctx.user.id)
             said = f"Removed the uploaded test set ({count} questions)" if count else "There was no uploaded test set"
             await ctx.respond(f"🧪 {said}: tests use the held-out approved corrections.", ephemeral=True)
             return
@@ -244,7 +244,7 @@ class TestSet(
         await ctx.defer(ephemeral=True)
         fmt = "csv" if attachments.extension(self.data.filename) == "csv" else "jsonl"
         chunks = attachments.chunks(self.data, max_bytes=limit, what="the test file")
-        count = await sets.upload(chunks, fmt, ctx.guild_id, ctx.user.id)
+        count = await sets.upload(chunks, fmt, guild_id, ctx.user.id)
         await ctx.interaction.edit_initial_response(
             f"🧪 This server's test set now has {count} questions; `/model test` asks them instead of the held-out "
             "corrections until `/model testset remove: True`."
@@ -252,7 +252,9 @@ class TestSet(
 
 
 @group.register
-class Corrections(lightbulb.SlashCommand, name="corrections", description="Give answers the approved corrections"):
+class Corrections(
+    lightbulb.SlashCommand, name="corrections", description="Give answers the approved corrections", hooks=[SWITCH]
+):
     state = lightbulb.string(
         "state", "on or off", choices=[lightbulb.Choice("on", "on"), lightbulb.Choice("off", "off")]
     )
@@ -262,11 +264,9 @@ class Corrections(lightbulb.SlashCommand, name="corrections", description="Give 
         self,
         ctx: lightbulb.Context,
         guilds: GuildSettingsStore = lightbulb.di.INJECTED,
-        discord: DiscordSettings = lightbulb.di.INJECTED,
     ) -> None:
-        require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, SWITCH)
-        assert ctx.guild_id is not None
-        await guilds.set_use_corrections(ctx.guild_id, self.state == "on")
+        guild_id = guild_of(ctx)
+        await guilds.set_use_corrections(guild_id, self.state == "on")
         said = "are now given" if self.state == "on" else "are no longer given"
         await ctx.respond(f"📚 Approved corrections {said} to the model with each question in this server.")
 

@@ -10,6 +10,7 @@ import yuyo
 
 from bot.discord import attachments
 from bot.discord import custom_ids as keys
+from bot.discord.checks import GUILD_ONLY, admin_only, guild_of
 from bot.discord.choices import name_choices
 from bot.discord.handlers import Handlers
 from bot.discord.permissions import require_admin
@@ -42,7 +43,8 @@ from bot.store.requests import JobRequestStore
 loader = lightbulb.Loader()
 handlers = Handlers()
 loader.add(handlers)
-TRAIN = "start training"
+TRAINING = "start training"
+TRAIN = admin_only(TRAINING)
 
 
 async def base_model_choices(
@@ -64,7 +66,13 @@ async def backend_choices(ctx: lightbulb.AutocompleteContext[str], trainers: Tra
 
 
 @loader.command
-class Train(lightbulb.SlashCommand, name="train", description="Fine-tune a model from a file or from corrections"):
+class Train(
+    lightbulb.SlashCommand,
+    name="train",
+    description="Fine-tune a model from a file or from corrections",
+    contexts=GUILD_ONLY,
+    hooks=[TRAIN],
+):
     data = lightbulb.attachment(
         "data", "A .jsonl (chat or DPO lines) or .csv (question,answer[,rejected])", default=None
     )
@@ -99,7 +107,6 @@ class Train(lightbulb.SlashCommand, name="train", description="Fine-tune a model
         *,
         preparer: DatasetPreparer = lightbulb.di.INJECTED,
         corrections: CorrectionStore = lightbulb.di.INJECTED,
-        discord: DiscordSettings = lightbulb.di.INJECTED,
         llm: LLMSettings = lightbulb.di.INJECTED,
         training: TrainingSettings = lightbulb.di.INJECTED,
         cutoff: TrainingCutoff = lightbulb.di.INJECTED,
@@ -107,8 +114,7 @@ class Train(lightbulb.SlashCommand, name="train", description="Fine-tune a model
         kept: KeptDatasets = lightbulb.di.INJECTED,
         ledger: UsageLedger = lightbulb.di.INJECTED,
     ) -> None:
-        require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, TRAIN)
-        assert ctx.guild_id is not None
+        guild_id = guild_of(ctx)
         backend = preparer.backend(self.backend)  # a name that is not configured is refused here
         cutoff.check(backend.name)  # before anything is downloaded or uploaded
         if [self.data, self.source, self.again].count(None) != 2:
@@ -119,7 +125,7 @@ class Train(lightbulb.SlashCommand, name="train", description="Fine-tune a model
         kept_path, again = None, ""
         if self.again is not None:
             job = await jobs.get(self.again)
-            if job is None or job.guild_id != ctx.guild_id:
+            if job is None or job.guild_id != guild_id:
                 raise NotFound(f"This server has no training job #{self.again}.")
             kept_path = kept.path_of(job.dataset_sha256)
             if kept_path is None:
@@ -134,7 +140,7 @@ class Train(lightbulb.SlashCommand, name="train", description="Fine-tune a model
             base_model,
             suffix,
             method,
-            guild_id=ctx.guild_id,
+            guild_id=guild_id,
             channel_id=ctx.channel_id,
             requester_id=ctx.user.id,
             backend=backend.name,
@@ -149,7 +155,7 @@ class Train(lightbulb.SlashCommand, name="train", description="Fine-tune a model
                 what="a training file",
             )
         await ctx.defer(ephemeral=True)
-        await ledger.check(ctx.guild_id, None)  # a spent monthly budget: no job can start, so none is prepared
+        await ledger.check(guild_id, None)  # a spent monthly budget: no job can start, so none is prepared
         if self.data is not None:
             fmt = "csv" if attachments.extension(self.data.filename) == "csv" else "jsonl"
             chunks = attachments.chunks(self.data, max_bytes=limit, what="the training file")
@@ -157,7 +163,7 @@ class Train(lightbulb.SlashCommand, name="train", description="Fine-tune a model
         elif kept_path is not None:
             prepared = await preparer.from_kept(kept_path, ask, again)
         else:
-            approved = await corrections.with_status(ctx.guild_id, "approved")
+            approved = await corrections.with_status(guild_id, "approved")
             prepared = await preparer.from_corrections(approved, ask, llm.system_prompt or None)
         embed = summary_embed(
             prepared.report,
@@ -167,7 +173,7 @@ class Train(lightbulb.SlashCommand, name="train", description="Fine-tune a model
             backend=backend.label,
         )
         report = prepared.report
-        estimate = await ledger.estimate_spend(ctx.guild_id, report.billed_tokens_estimate, report.estimated_cost)
+        estimate = await ledger.estimate_spend(guild_id, report.billed_tokens_estimate, report.estimated_cost)
         embed.add_field("This server's budget", budget_left_text(estimate), inline=False)
         # Replaces the deferred "thinking…" response (a follow-up would leave it hanging).
         note = cutoff.note(backend.name)
@@ -191,18 +197,18 @@ async def on_train_button(
     ledger: UsageLedger = lightbulb.di.INJECTED,
 ) -> None:
     interaction = ctx.interaction
-    require_admin(interaction.app, interaction.member, interaction.guild_id, discord, TRAIN)
+    guild_id = require_admin(interaction, discord, TRAINING)
     action, _, prepared_id = ctx.id_metadata.partition(".")
     update = hikari.ResponseType.MESSAGE_UPDATE
     if action == "cancel":
-        prepared_datasets.discard(prepared_id, interaction.guild_id)
+        prepared_datasets.discard(prepared_id, guild_id)
         await ctx.create_initial_response(
             "Cancelled: nothing was uploaded.", response_type=update, components=[], embeds=[]
         )
         return
     # A spent monthly budget starts no job (one read; the dataset stays ready: a raised budget lets Confirm start it).
-    await ledger.check(interaction.guild_id, None)
-    prepared = prepared_datasets.take(prepared_id, interaction.guild_id)
+    await ledger.check(guild_id, None)
+    prepared = prepared_datasets.take(prepared_id, guild_id)
     backend = prepared.backend or None
     try:
         trainer = trainers.of(backend)
