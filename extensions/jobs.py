@@ -105,11 +105,7 @@ class CancelJob(
     job = lightbulb.integer("job", "Which job", autocomplete=job_choices)
 
     @lightbulb.invoke
-    async def invoke(
-        self,
-        ctx: lightbulb.Context,
-        jobs: JobStore = lightbulb.di.INJECTED,
-    ) -> None:
+    async def invoke(self, ctx: lightbulb.Context, jobs: JobStore = lightbulb.di.INJECTED) -> None:
         job = await job_in_guild(jobs, guild_of(ctx), self.job)
         if job.finished:
             raise InvalidInput(f"Job #{job.id} already {job.status}; there is nothing to cancel.")

@@ -47,11 +47,7 @@ class Add(
     label = lightbulb.string("label", "What to call it in citations", max_length=100, default=None)
 
     @lightbulb.invoke
-    async def invoke(
-        self,
-        ctx: lightbulb.Context,
-        reader: KnowledgeReader = lightbulb.di.INJECTED,
-    ) -> None:
+    async def invoke(self, ctx: lightbulb.Context, reader: KnowledgeReader = lightbulb.di.INJECTED) -> None:
         guild_id = guild_of(ctx)
         if (self.channel is None) == (self.file is None):
             raise InvalidInput("Give either a channel (or thread) or a file.")
@@ -95,11 +91,7 @@ class List(
     lightbulb.SlashCommand, name="list", description="The knowledge sources of this server (admins)", hooks=[ADMIN]
 ):
     @lightbulb.invoke
-    async def invoke(
-        self,
-        ctx: lightbulb.Context,
-        store: KnowledgeStore = lightbulb.di.INJECTED,
-    ) -> None:
+    async def invoke(self, ctx: lightbulb.Context, store: KnowledgeStore = lightbulb.di.INJECTED) -> None:
         guild_id = guild_of(ctx)
         sources = await store.sources(guild_id)
         if not sources:
@@ -117,11 +109,7 @@ class Remove(lightbulb.SlashCommand, name="remove", description="Stop answering 
     source = lightbulb.integer("source", "The source's number (see /knowledge list)", min_value=1)
 
     @lightbulb.invoke
-    async def invoke(
-        self,
-        ctx: lightbulb.Context,
-        reader: KnowledgeReader = lightbulb.di.INJECTED,
-    ) -> None:
+    async def invoke(self, ctx: lightbulb.Context, reader: KnowledgeReader = lightbulb.di.INJECTED) -> None:
         guild_id = guild_of(ctx)
         if not await reader.remove(guild_id, self.source):
             raise NotFound(f"This server has no knowledge source #{self.source}.")

@@ -83,11 +83,7 @@ class Reset(
     scope = scope_option()
 
     @lightbulb.invoke
-    async def invoke(
-        self,
-        ctx: lightbulb.Context,
-        personas: PersonaStore = lightbulb.di.INJECTED,
-    ) -> None:
+    async def invoke(self, ctx: lightbulb.Context, personas: PersonaStore = lightbulb.di.INJECTED) -> None:
         guild_id = guild_of(ctx)
         channel = ctx.channel_id if self.scope == "channel" else None
         removed = await personas.reset(guild_id, channel)

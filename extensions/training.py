@@ -2,37 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import hikari
 import lightbulb
 import yuyo
 
-from bot.discord import attachments
 from bot.discord import custom_ids as keys
 from bot.discord.checks import GUILD_ONLY, admin_only, guild_of
 from bot.discord.choices import name_choices
+from bot.discord.dataset_upload import dataset_upload
 from bot.discord.handlers import Handlers
 from bot.discord.permissions import require_admin
 from bot.discord.settings import DiscordSettings
-from bot.discord.training import (
-    DATASET_EXTENSIONS,
-    DATASET_TYPES,
-    confirm_row,
-    job_embed,
-    started_notice,
-    summary_embed,
-)
-from bot.discord.usage import budget_left_text
-from bot.errors import InvalidInput, NotFound
+from bot.discord.training import confirm_row, job_embed, started_notice
+from bot.discord.training_flow import again_of, start_confirmed, summary_with_budget
+from bot.errors import InvalidInput
 from bot.finetuning.awaiting_confirm import PreparedDatasets
 from bot.finetuning.backends import Trainers
 from bot.finetuning.cutoff import TrainingClosed, TrainingCutoff
 from bot.finetuning.kept import KeptDatasets
 from bot.finetuning.preparing import DatasetPreparer
 from bot.finetuning.settings import TrainingSettings
-from bot.finetuning.starting import start_training
-from bot.finetuning.trainer import Hyperparameters
 from bot.finetuning.watcher import JobWatcher
 from bot.llm.settings import LLMSettings
 from bot.llm.usage import UsageLedger
@@ -122,20 +111,9 @@ class Train(
                 "Give either a `data` file, `source: approved corrections`, or `again: <job>` (one of the three)."
             )
         base_model, suffix, method = self.base_model, self.suffix, self.method
-        kept_path, again = None, ""
-        if self.again is not None:
-            job = await jobs.get(self.again)
-            if job is None or job.guild_id != guild_id:
-                raise NotFound(f"This server has no training job #{self.again}.")
-            kept_path = kept.path_of(job.dataset_sha256)
-            if kept_path is None:
-                raise NotFound(
-                    f"Job #{job.id}'s training data is no longer kept (kept {training.keep_datasets_days:g} days)."
-                )
-            if base_model is None and job.base_model in backend.base_models:
-                base_model = job.base_model  # the same base, where the backend asked for trains it
-            suffix, method = suffix or job.suffix, method or job.method
-            again = f"the data of job #{job.id} ({job.dataset_examples} examples)"
+        again = None if self.again is None else await again_of(jobs, kept, training, guild_id, self.again)
+        if again is not None:
+            base_model, suffix, method = again.choices(base_model, suffix, method, backend)
         ask = preparer.ask(
             base_model,
             suffix,
@@ -145,36 +123,18 @@ class Train(
             requester_id=ctx.user.id,
             backend=backend.name,
         )
-        limit = preparer.max_upload_bytes
-        if self.data is not None:  # size and type are checked before a single byte is downloaded
-            attachments.check_attachment(
-                self.data,
-                max_bytes=limit,
-                extensions=DATASET_EXTENSIONS,
-                media_types=DATASET_TYPES,
-                what="a training file",
-            )
+        # Size and type are checked before a single byte is downloaded.
+        upload = dataset_upload(self.data, max_bytes=preparer.max_upload_bytes, what="training file")
         await ctx.defer(ephemeral=True)
         await ledger.check(guild_id, None)  # a spent monthly budget: no job can start, so none is prepared
-        if self.data is not None:
-            fmt = "csv" if attachments.extension(self.data.filename) == "csv" else "jsonl"
-            chunks = attachments.chunks(self.data, max_bytes=limit, what="the training file")
-            prepared = await preparer.from_upload(chunks, fmt, ask)
-        elif kept_path is not None:
-            prepared = await preparer.from_kept(kept_path, ask, again)
+        if upload is not None:
+            prepared = await preparer.from_upload(upload.chunks(), upload.format, ask)
+        elif again is not None:
+            prepared = await preparer.from_kept(again.path, ask, again.described)
         else:
             approved = await corrections.with_status(guild_id, "approved")
             prepared = await preparer.from_corrections(approved, ask, llm.system_prompt or None)
-        embed = summary_embed(
-            prepared.report,
-            method=prepared.method,
-            base_model=prepared.base_model,
-            source=prepared.source,
-            backend=backend.label,
-        )
-        report = prepared.report
-        estimate = await ledger.estimate_spend(guild_id, report.billed_tokens_estimate, report.estimated_cost)
-        embed.add_field("This server's budget", budget_left_text(estimate), inline=False)
+        embed = await summary_with_budget(prepared, backend, ledger)
         # Replaces the deferred "thinking…" response (a follow-up would leave it hanging).
         note = cutoff.note(backend.name)
         await ctx.interaction.edit_initial_response(
@@ -217,17 +177,9 @@ async def on_train_button(
         prepared.path.unlink(missing_ok=True)  # the cut-off passed while Confirm waited (or the backend went)
         raise
     await ctx.defer(defer_type=hikari.ResponseType.DEFERRED_MESSAGE_UPDATE)
-    # Kept before the upload (which deletes the prepared file): `/train again:<job>` trains it elsewhere later.
-    await asyncio.to_thread(kept.keep, prepared.path, prepared.report.sha256)
-    hyper = Hyperparameters(n_epochs=training.epochs, beta=training.dpo_beta if prepared.method == "dpo" else None)
-    result = await start_training(prepared, trainer=trainer, requests=requests, hyperparameters=hyper)
-    watcher.poke()
-    report = prepared.report
-    await ledger.record_training(
-        prepared.guild_id, prepared.requester_id, prepared.base_model, report.billed_tokens_estimate,
-        report.estimated_cost,
-    )  # fmt: skip
-    job = result.job
+    job = await start_confirmed(
+        prepared, trainer=trainer, requests=requests, watcher=watcher, kept=kept, ledger=ledger, training=training
+    )
     await ctx.edit_initial_response(
         started_notice(job, prepared.channel_id), components=[], embeds=[job_embed(job)] if job is not None else []
     )
