@@ -9,7 +9,7 @@ import lightbulb
 import yuyo
 
 from bot.discord import custom_ids as keys
-from bot.discord.checks import GUILD_ONLY, admin_only, guild_of
+from bot.discord.checks import GUILD_ONLY, admin_only, guild_of, guild_only
 from bot.discord.handlers import Handlers
 from bot.discord.model_tests import score_line
 from bot.discord.permissions import require_admin
@@ -46,12 +46,15 @@ async def job_choices(ctx: lightbulb.AutocompleteContext[int], jobs: JobStore = 
 
 
 @jobs_group.register
-class ListJobs(lightbulb.SlashCommand, name="list", description="This server's training jobs, newest first"):
+class ListJobs(
+    lightbulb.SlashCommand,
+    name="list",
+    description="This server's training jobs, newest first",
+    hooks=[guild_only("Training jobs belong to a server: run this in one.")],
+):
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, jobs: JobStore = lightbulb.di.INJECTED) -> None:
-        if ctx.guild_id is None:
-            raise InvalidInput("Training jobs belong to a server: run this in one.")
-        embed, components = await jobs_page(jobs, ctx.guild_id, 0)
+        embed, components = await jobs_page(jobs, guild_of(ctx), 0)
         await ctx.respond(embed=embed, components=components, ephemeral=True)
 
 
