@@ -26,8 +26,8 @@ class Registry(Protocol):
 
 
 class Stage(enum.IntEnum):
-    """Shutdown closes stage by stage in this order, start-up opens in the reverse one. Within a stage the service
-    made last closes first, since it may use those made before it."""
+    """Shutdown closes stage by stage in this order, start-up opens in the reverse one. Within a stage services open
+    in the order they were made and close the other way round, since one may use those made before it."""
 
     INTAKE = 1  # what starts work by itself: voice rooms, channel readers, notices, the training job watcher
     WORK = 2  # work in flight that intake started: model tests of finished training jobs
