@@ -4,7 +4,6 @@ question ungraded; thinking models are judged on their answers alone; a stopped 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -29,8 +28,6 @@ from bot.store.jobs import JobStore, NewJob
 from bot.store.model_tests import EvalQuestion, ModelTestStore
 from bot.store.schema import model_tests
 from tests.fakes.openai import FakeOpenAI
-
-NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 
 
 @pytest.fixture
