@@ -42,6 +42,7 @@ def _encode(pcm16k: np.ndarray, fmt: str, codec: str) -> bytes:
     out = io.BytesIO()
     with av.open(out, mode="w", format=fmt) as container:
         stream = container.add_stream(codec, rate=48_000, layout="mono")
+        assert isinstance(stream, av.AudioStream)
         pcm = (np.repeat(pcm16k, 3) * 32767).astype(np.int16).reshape(1, -1)
         frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
         frame.sample_rate = 48_000
