@@ -4,7 +4,7 @@ correction embedded once; a model that cannot be loaded is a warning and word se
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,15 +19,7 @@ from bot.store.correction_embeddings import EmbeddingStore
 from bot.store.correction_search import CorrectionSearch
 from bot.store.database import Database
 from bot.store.guilds import GuildSettingsStore
-from tests.store.conftest import BACKENDS, open_database
 from tests.store.test_correction_search import TOPICS, approved
-
-
-@pytest.fixture(params=BACKENDS)
-async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    database = await open_database(request.param, tmp_path)
-    yield database
-    await database.close()
 
 
 def _words_only(db: Database) -> References:

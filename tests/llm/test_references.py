@@ -4,11 +4,8 @@ and with an embeddings endpoint, corrections asked in other words; a failing end
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import openai
-import pytest
 
 from bot.llm.embeddings import Embedder
 from bot.llm.references import References, fuse
@@ -18,7 +15,6 @@ from bot.store.correction_search import CorrectionSearch, Found
 from bot.store.database import Database
 from bot.store.guilds import GuildSettingsStore
 from tests.fakes.openai import FakeOpenAI
-from tests.store.conftest import BACKENDS, open_database
 from tests.store.test_correction_search import TOPICS, approved
 
 
@@ -36,13 +32,6 @@ def test_fusing_adds_no_correction_that_neither_ranking_kept() -> None:
     assert fuse([], []) == []
     assert [f.id for f in fuse([_found(4)], [])] == [4]
     assert [f.id for f in fuse([], [_found(5), _found(6)])] == [5, 6]
-
-
-@pytest.fixture(params=BACKENDS)
-async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    database = await open_database(request.param, tmp_path)
-    yield database
-    await database.close()
 
 
 def _words_only(db: Database) -> References:
