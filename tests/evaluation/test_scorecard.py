@@ -8,7 +8,7 @@ from bot.evaluation.scorecard import scorecard
 from bot.store.model_tests import EvalItem, EvalQuestion, Side
 
 
-def _item(position: int, new: int | None, current: int | None, new_verdict: str | None = None) -> EvalItem:
+def item(position: int, new: int | None, current: int | None, new_verdict: str | None = None) -> EvalItem:
     return EvalItem(
         position,
         EvalQuestion("q", "a"),
@@ -20,11 +20,11 @@ def _item(position: int, new: int | None, current: int | None, new_verdict: str 
 def test_scorecard_counts_wins_ties_losses_and_means_over_questions_both_models_got_a_score_for() -> None:
     card = scorecard(
         [
-            _item(0, 9, 3, "correct"),
-            _item(1, 8, 8, "correct"),
-            _item(2, 2, 6),
-            _item(3, None, 10),  # the judge failed on one side: not counted against either model
-            _item(4, 10, 4, "correct"),
+            item(0, 9, 3, "correct"),
+            item(1, 8, 8, "correct"),
+            item(2, 2, 6),
+            item(3, None, 10),  # the judge failed on one side: not counted against either model
+            item(4, 10, 4, "correct"),
         ]
     )
     assert (card.total, card.graded, card.wins, card.ties, card.losses) == (5, 4, 2, 1, 1)
@@ -32,4 +32,4 @@ def test_scorecard_counts_wins_ties_losses_and_means_over_questions_both_models_
     assert card.against_mean == pytest.approx((3 + 8 + 6 + 4) / 4)
     assert card.model_correct == 3 and card.against_correct == 0
     assert card.model_similarity == pytest.approx(0.5) and not card.worse
-    assert scorecard([_item(0, 1, 9)]).worse
+    assert scorecard([item(0, 1, 9)]).worse
