@@ -9,17 +9,13 @@ import datetime as dt
 from bot.store.claims import claim, claim_one, process_identity, release
 from bot.store.database import Database
 from bot.store.jobs import JobStore
+from bot.store.records import as_utc
 from bot.store.schema import training_jobs
 from tests.store.test_jobs import new
 
 NOW = dt.datetime(2027, 1, 1, 12, tzinfo=dt.UTC)
 LEASE = dt.timedelta(minutes=2)
 ACTIVE = training_jobs.c.status == "queued"
-
-
-def _utc(value: dt.datetime) -> dt.datetime:
-    """SQLite hands back the rows' times without their zone; they were written in UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 async def _jobs(db: Database, count: int) -> list[int]:
@@ -42,10 +38,10 @@ async def test_claiming_at_once_gives_each_row_to_one_process(db: Database) -> N
 async def test_a_held_row_is_renewed_by_its_holder_and_taken_over_only_when_its_lease_runs_out(db: Database) -> None:
     (job,) = await _jobs(db, 1)
     (row,) = await claim(db, training_jobs, "a", now=NOW, lease=LEASE, where=ACTIVE)
-    assert (row.claimed_by, _utc(row.lease_until)) == ("a", NOW + LEASE)
+    assert (row.claimed_by, as_utc(row.lease_until)) == ("a", NOW + LEASE)
     assert await claim(db, training_jobs, "b", now=NOW + LEASE / 2, lease=LEASE, where=ACTIVE) == []
     (renewed,) = await claim(db, training_jobs, "a", now=NOW + LEASE / 2, lease=LEASE, where=ACTIVE)
-    assert _utc(renewed.lease_until) == NOW + LEASE / 2 + LEASE
+    assert as_utc(renewed.lease_until) == NOW + LEASE / 2 + LEASE
     assert not await claim_one(db, training_jobs, job, "b", now=NOW + LEASE, lease=LEASE, where=ACTIVE)
     # "a" died: once its lease has run out, "b" takes the row.
     later = NOW + LEASE / 2 + LEASE + dt.timedelta(seconds=1)
