@@ -409,7 +409,7 @@ def build(
     prepared = PreparedDatasets(Path(training.work_dir), training.confirm_timeout_s)
     ready = asyncio.Event()  # BuiltBot.ready: /readyz also waits for it
     token_counter = TokenCounter(training.encoding)
-    # yuyo's clients take an explicit alluka client: letting them make their own is deprecated (alluka 0.4 warns).
+    # yuyo's clients take an explicit alluka client: letting them make their own is deprecated (PLATFORM.md §1).
     injector = alluka.Client()
     services = Services(
         config=config,
