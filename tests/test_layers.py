@@ -22,7 +22,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"bot.limits"}),  # rate limits, kept in memory or in the database
     frozenset({"bot.llm", "bot.speech", "bot.voice"}),  # models, speech, the voice protocol
     frozenset({"bot.conversation", "bot.finetuning"}),  # the voice conversation; the fine-tuning client
-    frozenset({"bot.evaluation"}),  # model tests, which train on held-out corrections
+    frozenset({"bot.evaluation"}),  # model tests, on the corrections the fine-tuning client holds out
     frozenset({"bot.discord"}),  # Discord renderers and handlers
     frozenset({"bot.config"}),  # the whole configuration: every package's settings
     frozenset({"bot.health"}),  # /healthz and /metrics
