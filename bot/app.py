@@ -80,7 +80,7 @@ def build(
     )
     client = lightbulb.client_from_app(bot, default_enabled_guilds=settings.discord.command_guilds)
     wiring = Wiring(client.di.registry_for(lightbulb.di.Contexts.DEFAULT))
-    # yuyo's clients take an explicit alluka client: letting them make their own is deprecated (PLATFORM.md §1).
+    # yuyo's clients take an explicit alluka client: letting them make their own is deprecated (alluka 0.4 warns).
     injector = alluka.Client()
     wiring.add(yuyo.ComponentClient, yuyo.ComponentClient.from_gateway_bot(bot, alluka=injector))
     wiring.add(yuyo.ModalClient, yuyo.ModalClient.from_gateway_bot(bot, alluka=injector))
