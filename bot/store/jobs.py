@@ -123,11 +123,6 @@ class JobStore:
             )
             return _job(result.one())
 
-    async def by_remote_id(self, remote_id: str) -> TrainingJob | None:
-        async with self._db.reading() as conn:
-            row = (await conn.execute(sa.select(training_jobs).where(training_jobs.c.remote_id == remote_id))).first()
-        return None if row is None else _job(row)
-
     async def get(self, job_id: int) -> TrainingJob | None:
         async with self._db.reading() as conn:
             row = (await conn.execute(sa.select(training_jobs).where(training_jobs.c.id == job_id))).first()

@@ -541,7 +541,3 @@ def _metadata(value: Any) -> dict[str, str] | None:
                 400, "metadata keys must be strings up to 64 characters, values up to 512.", param="metadata"
             )
     return cast(dict[str, str], pairs)
-
-
-def layout_for(settings: TrainerSettings) -> Layout:
-    return Layout(Path(settings.data_dir))
