@@ -21,7 +21,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from bot.training_service.config import TrainerSettings
 from bot.training_service.job_queue import JobRunner, Layout
-from bot.training_service.job_spec import ACTIVE, Method
+from bot.training_service.job_spec import ACTIVE, Hyperparameters, Method
 from bot.training_service.store import StoredFile, StoredJob, TrainerStore, new_id
 
 _log = logging.getLogger(__name__)
@@ -354,7 +354,7 @@ class TrainerApi:
         self._runner.wake()
         return web.json_response(job.payload())
 
-    def _method(self, body: Json) -> tuple[Method, Json]:
+    def _method(self, body: Json) -> tuple[Method, Hyperparameters]:
         """The method type and its hyperparameters with every "auto" resolved to the service's defaults.
 
         Top-level `hyperparameters` are deprecated but OpenAI still honours them: here too, for either method,
@@ -398,15 +398,12 @@ class TrainerApi:
         if unknown:
             raise ApiError(400, f"Unknown hyperparameter for {kind}: {unknown[0]}", param="hyperparameters")
         s = self._settings
-        resolved: Json = {
-            "n_epochs": _number(given, "n_epochs", s.epochs, kind=int, low=1, high=50),
-            "batch_size": _number(given, "batch_size", s.batch_size, kind=int, low=1, high=256),
-            "learning_rate_multiplier": _number(
-                given, "learning_rate_multiplier", 1.0, kind=float, low=1e-3, high=10.0
-            ),
-        }
-        if kind == "dpo":
-            resolved["beta"] = _number(given, "beta", s.dpo_beta, kind=float, low=1e-3, high=2.0)
+        resolved = Hyperparameters(
+            n_epochs=_number(given, "n_epochs", s.epochs, kind=int, low=1, high=50),
+            batch_size=_number(given, "batch_size", s.batch_size, kind=int, low=1, high=256),
+            learning_rate_multiplier=_number(given, "learning_rate_multiplier", 1.0, kind=float, low=1e-3, high=10.0),
+            beta=_number(given, "beta", s.dpo_beta, kind=float, low=1e-3, high=2.0) if kind == "dpo" else None,
+        )
         return kind, resolved
 
     async def get_job(self, request: web.Request) -> web.Response:

@@ -2,16 +2,46 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 
 from bot.store.jobs import ACTIVE, TERMINAL, JobStatus
 
-__all__ = ["ACTIVE", "TERMINAL", "JobSpec", "JobStatus", "Method"]
+__all__ = ["ACTIVE", "TERMINAL", "Hyperparameters", "JobSpec", "JobStatus", "Method"]
 
 # How a job trains (OpenAI's method types).
 Method = Literal["supervised", "dpo"]
+
+
+@attrs.frozen(kw_only=True)
+class Hyperparameters:
+    """A job's hyperparameters with every "auto" resolved (the API checked them once, when the job was created)."""
+
+    n_epochs: int
+    batch_size: int
+    learning_rate_multiplier: float
+    beta: float | None = None  # DPO only
+
+    def to_json(self) -> dict[str, Any]:
+        """As OpenAI's API shows them, and as the service's database keeps them."""
+        shown: dict[str, Any] = {
+            "n_epochs": self.n_epochs,
+            "batch_size": self.batch_size,
+            "learning_rate_multiplier": self.learning_rate_multiplier,
+        }
+        if self.beta is not None:
+            shown["beta"] = self.beta
+        return shown
+
+    @classmethod
+    def from_json(cls, stored: dict[str, Any]) -> Hyperparameters:
+        return cls(
+            n_epochs=int(stored["n_epochs"]),
+            batch_size=int(stored["batch_size"]),
+            learning_rate_multiplier=float(stored["learning_rate_multiplier"]),
+            beta=None if stored.get("beta") is None else float(stored["beta"]),
+        )
 
 
 @attrs.frozen(kw_only=True)

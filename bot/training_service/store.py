@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from bot.training_service.job_spec import TERMINAL, JobStatus, Method
+from bot.training_service.job_spec import TERMINAL, Hyperparameters, JobStatus, Method
 
 T = TypeVar("T")
 Json = dict[str, Any]
@@ -97,7 +97,7 @@ class StoredJob:
     model: str
     training_file: str
     method: Method
-    hyperparameters: Json  # resolved values
+    hyperparameters: Hyperparameters
     suffix: str | None
     metadata: dict[str, str] | None
     seed: int
@@ -128,8 +128,8 @@ class StoredJob:
             "status": self.status,
             "validation_file": None,
             "training_file": self.training_file,
-            "hyperparameters": self.hyperparameters,
-            "method": {"type": self.method, self.method: {"hyperparameters": self.hyperparameters}},
+            "hyperparameters": self.hyperparameters.to_json(),
+            "method": {"type": self.method, self.method: {"hyperparameters": self.hyperparameters.to_json()}},
             "trained_tokens": self.trained_tokens,
             "error": self.error,
             "user_provided_suffix": self.suffix,
@@ -146,7 +146,7 @@ def _job(row: sqlite3.Row) -> StoredJob:
         model=row["model"],
         training_file=row["training_file"],
         method=row["method"],
-        hyperparameters=json.loads(row["hyperparameters"]),
+        hyperparameters=Hyperparameters.from_json(json.loads(row["hyperparameters"])),
         suffix=row["suffix"],
         metadata=json.loads(row["metadata"]) if row["metadata"] else None,
         seed=row["seed"],
@@ -262,7 +262,7 @@ class TrainerStore:
                 job.model,
                 job.training_file,
                 job.method,
-                json.dumps(job.hyperparameters),
+                json.dumps(job.hyperparameters.to_json()),
                 job.suffix,
                 json.dumps(job.metadata) if job.metadata is not None else None,
                 job.seed,
