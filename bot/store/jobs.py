@@ -13,8 +13,11 @@ from bot.store.database import Database
 from bot.store.records import as_utc, from_row, utcnow
 from bot.store.schema import job_events, training_jobs
 
-# The statuses a job ends in.
-TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+# A fine-tuning job's status, as OpenAI's API names them; the training service speaks the same ones.
+JobStatus = Literal["validating_files", "queued", "running", "succeeded", "failed", "cancelled"]
+# The statuses a job ends in, and those of a job still on its way there (it may yet be cancelled).
+TERMINAL: frozenset[JobStatus] = frozenset({"succeeded", "failed", "cancelled"})
+ACTIVE: frozenset[JobStatus] = frozenset({"validating_files", "queued", "running"})
 
 
 @attrs.frozen
@@ -39,7 +42,7 @@ class JobState(Protocol):
     @property
     def remote_id(self) -> str: ...
     @property
-    def status(self) -> str: ...
+    def status(self) -> JobStatus: ...
     @property
     def fine_tuned_model(self) -> str | None: ...
     @property
@@ -60,7 +63,7 @@ class NewJob:
     suffix: str | None
     dataset_sha256: str
     dataset_examples: int
-    status: str
+    status: JobStatus
 
 
 @attrs.frozen(kw_only=True)
@@ -122,11 +125,6 @@ class JobStore:
                 .returning(*training_jobs.c)
             )
             return _job(result.one())
-
-    async def by_remote_id(self, remote_id: str) -> TrainingJob | None:
-        async with self._db.reading() as conn:
-            row = (await conn.execute(sa.select(training_jobs).where(training_jobs.c.remote_id == remote_id))).first()
-        return None if row is None else _job(row)
 
     async def get(self, job_id: int) -> TrainingJob | None:
         async with self._db.reading() as conn:
