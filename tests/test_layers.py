@@ -17,7 +17,7 @@ BOT = ROOT / "bot"
 LAYERS: tuple[frozenset[str], ...] = (
     # errors every package raises, the settings-table reader, counters, the pre-start checks, and what each
     # package's `install` wires into (bot/wiring.py, where it exists)
-    frozenset({"bot.errors", "bot.config_tables", "bot.metrics", "bot.launch", "bot.wiring"}),
+    frozenset({"bot.errors", "bot.config_tables", "bot.job_status", "bot.metrics", "bot.launch", "bot.wiring"}),
     frozenset({"bot.store"}),  # the database and its records
     frozenset({"bot.limits"}),  # rate limits, kept in memory or in the database
     frozenset({"bot.llm", "bot.speech", "bot.voice"}),  # models, speech, the voice protocol
@@ -33,7 +33,7 @@ LAYERS: tuple[frozenset[str], ...] = (
 # The training service runs in its own process; nothing imports it (tests/training_service/test_isolation.py), and
 # it imports only these modules of the bot.
 TRAINING_SERVICE = "bot.training_service"
-TRAINING_SERVICE_MAY_IMPORT = frozenset({"bot.config_tables", "bot.finetuning.training_files"})
+TRAINING_SERVICE_MAY_IMPORT = frozenset({"bot.config_tables", "bot.job_status", "bot.finetuning.training_files"})
 
 
 def module_name(path: Path) -> str:

@@ -9,7 +9,8 @@ from typing import BinaryIO, Literal, Protocol
 import attrs
 
 from bot.errors import NotFound, ServiceUnavailable
-from bot.store.jobs import ACTIVE, TERMINAL, JobEvent, JobStatus
+from bot.job_status import ACTIVE, TERMINAL, JobStatus
+from bot.store.jobs import JobEvent
 
 __all__ = ["ACTIVE", "TERMINAL", "JobEvent", "JobStatus"]  # the store owns these records; backends speak them too
 

@@ -8,16 +8,11 @@ from typing import Any, Literal, Protocol
 import attrs
 import sqlalchemy as sa
 
+from bot.job_status import TERMINAL, JobStatus
 from bot.store import claims
 from bot.store.database import Database
 from bot.store.records import as_utc, from_row, utcnow
 from bot.store.schema import job_events, training_jobs
-
-# A fine-tuning job's status, as OpenAI's API names them; the training service speaks the same ones.
-JobStatus = Literal["validating_files", "queued", "running", "succeeded", "failed", "cancelled"]
-# The statuses a job ends in, and those of a job still on its way there (it may yet be cancelled).
-TERMINAL: frozenset[JobStatus] = frozenset({"succeeded", "failed", "cancelled"})
-ACTIVE: frozenset[JobStatus] = frozenset({"validating_files", "queued", "running"})
 
 
 @attrs.frozen

@@ -19,9 +19,10 @@ from urllib.parse import urlsplit
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from bot.job_status import ACTIVE
 from bot.training_service.config import TrainerSettings
 from bot.training_service.job_queue import JobRunner, Layout
-from bot.training_service.job_spec import ACTIVE, Hyperparameters, Method
+from bot.training_service.job_spec import Hyperparameters, Method
 from bot.training_service.store import StoredFile, StoredJob, TrainerStore, new_id
 
 _log = logging.getLogger(__name__)

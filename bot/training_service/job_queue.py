@@ -22,8 +22,9 @@ from typing import Any, cast
 
 import attrs
 
+from bot.job_status import ACTIVE
 from bot.training_service.config import TrainerSettings
-from bot.training_service.job_spec import ACTIVE, JobSpec
+from bot.training_service.job_spec import JobSpec
 from bot.training_service.publish import Publisher, PublishError
 from bot.training_service.store import StoredJob, TrainerStore
 from bot.training_service.training_rows import DatasetProblem, check_file

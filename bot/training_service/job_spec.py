@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 import attrs
 
-from bot.store.jobs import ACTIVE, TERMINAL, JobStatus
+from bot.job_status import ACTIVE, TERMINAL, JobStatus
 
 __all__ = ["ACTIVE", "TERMINAL", "Hyperparameters", "JobSpec", "JobStatus", "Method"]
 

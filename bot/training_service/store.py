@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 
 import attrs
 
-from bot.training_service.job_spec import TERMINAL, Hyperparameters, JobStatus, Method
+from bot.job_status import TERMINAL, JobStatus
+from bot.training_service.job_spec import Hyperparameters, Method
 
 T = TypeVar("T")
 Json = dict[str, Any]

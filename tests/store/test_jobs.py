@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from bot.finetuning.trainer import JobEvent, RemoteJob
+from bot.job_status import JobStatus
 from bot.store.database import Database
-from bot.store.jobs import JobStatus, JobStore, NewJob
+from bot.store.jobs import JobStore, NewJob
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
