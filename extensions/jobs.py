@@ -9,6 +9,7 @@ import lightbulb
 import yuyo
 
 from bot.discord import custom_ids as keys
+from bot.discord.checks import GUILD_ONLY, admin_only, guild_of, guild_only
 from bot.discord.handlers import Handlers
 from bot.discord.model_tests import score_line
 from bot.discord.permissions import require_admin
@@ -33,8 +34,8 @@ from bot.store.model_tests import ModelTestStore
 loader = lightbulb.Loader()
 handlers = Handlers()
 loader.add(handlers)
-jobs_group = lightbulb.Group("jobs", "Training jobs in this server")
-CANCEL = "cancel training jobs"
+jobs_group = lightbulb.Group("jobs", "Training jobs in this server", contexts=GUILD_ONLY)
+CANCELLING = "cancel training jobs"
 
 
 async def job_choices(ctx: lightbulb.AutocompleteContext[int], jobs: JobStore = lightbulb.di.INJECTED) -> None:
@@ -45,12 +46,15 @@ async def job_choices(ctx: lightbulb.AutocompleteContext[int], jobs: JobStore = 
 
 
 @jobs_group.register
-class ListJobs(lightbulb.SlashCommand, name="list", description="This server's training jobs, newest first"):
+class ListJobs(
+    lightbulb.SlashCommand,
+    name="list",
+    description="This server's training jobs, newest first",
+    hooks=[guild_only("Training jobs belong to a server: run this in one.")],
+):
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, jobs: JobStore = lightbulb.di.INJECTED) -> None:
-        if ctx.guild_id is None:
-            raise InvalidInput("Training jobs belong to a server: run this in one.")
-        embed, components = await jobs_page(jobs, ctx.guild_id, 0)
+        embed, components = await jobs_page(jobs, guild_of(ctx), 0)
         await ctx.respond(embed=embed, components=components, ephemeral=True)
 
 
@@ -95,18 +99,17 @@ class JobEvents(lightbulb.SlashCommand, name="events", description="A training j
 
 
 @jobs_group.register
-class CancelJob(lightbulb.SlashCommand, name="cancel", description="Cancel a running training job (admins)"):
+class CancelJob(
+    lightbulb.SlashCommand,
+    name="cancel",
+    description="Cancel a running training job (admins)",
+    hooks=[admin_only(CANCELLING)],
+):
     job = lightbulb.integer("job", "Which job", autocomplete=job_choices)
 
     @lightbulb.invoke
-    async def invoke(
-        self,
-        ctx: lightbulb.Context,
-        jobs: JobStore = lightbulb.di.INJECTED,
-        discord: DiscordSettings = lightbulb.di.INJECTED,
-    ) -> None:
-        require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, CANCEL)
-        job = await job_in_guild(jobs, ctx.guild_id, self.job)
+    async def invoke(self, ctx: lightbulb.Context, jobs: JobStore = lightbulb.di.INJECTED) -> None:
+        job = await job_in_guild(jobs, guild_of(ctx), self.job)
         if job.finished:
             raise InvalidInput(f"Job #{job.id} already {job.status}; there is nothing to cancel.")
         await ctx.respond(
@@ -125,9 +128,9 @@ async def on_cancel_button(
     discord: DiscordSettings = lightbulb.di.INJECTED,
 ) -> None:
     interaction = ctx.interaction
-    require_admin(interaction.app, interaction.member, interaction.guild_id, discord, CANCEL)
+    guild_id = require_admin(interaction, discord, CANCELLING)
     (job_id,) = keys.ids(ctx.id_metadata.partition(".")[2], 1)
-    job = await job_in_guild(jobs, interaction.guild_id, job_id)
+    job = await job_in_guild(jobs, guild_id, job_id)
     trainer = trainers.for_job(job.backend)  # where it runs, which need not be today's default backend
     if trainer is None:
         raise NotFound(f"Job #{job.id} runs on backend `{job.backend}`, which this bot no longer has configured.")
@@ -142,9 +145,8 @@ async def on_cancel_button(
 
 
 async def _activatable(jobs: JobStore, ctx: yuyo.ComponentContext, discord: DiscordSettings) -> TrainingJob:
-    interaction = ctx.interaction
-    require_admin(interaction.app, interaction.member, interaction.guild_id, discord, "switch models")
-    return await finished_job(jobs, interaction.guild_id, ctx.id_metadata)
+    guild_id = require_admin(ctx.interaction, discord, "switch models")
+    return await finished_job(jobs, guild_id, ctx.id_metadata)
 
 
 async def _activate(ctx: yuyo.ComponentContext, job: TrainingJob, guilds: GuildSettingsStore) -> None:

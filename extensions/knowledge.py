@@ -8,15 +8,14 @@ import hikari
 import lightbulb
 
 from bot.discord.attachments import shown_name
+from bot.discord.checks import GUILD_ONLY, admin_only, guild_of
 from bot.discord.knowledge import KnowledgeReader
-from bot.discord.permissions import require_admin
-from bot.discord.settings import DiscordSettings
 from bot.errors import InvalidInput, NotFound
 from bot.store.knowledge import KnowledgeSource, KnowledgeStore
 
 loader = lightbulb.Loader()
-group = lightbulb.Group("knowledge", "Channels and files the bot answers from")
-ACTION = "manage the bot's knowledge sources"
+group = lightbulb.Group("knowledge", "Channels and files the bot answers from", contexts=GUILD_ONLY)
+ADMIN = admin_only("manage the bot's knowledge sources")
 PROGRESS_EVERY_S = 2.0
 SOURCE_CHANNELS = [
     hikari.ChannelType.GUILD_TEXT,
@@ -37,7 +36,9 @@ def describe(source: KnowledgeSource) -> str:
 
 
 @group.register
-class Add(lightbulb.SlashCommand, name="add", description="Answer from a channel, thread or file (admins)"):
+class Add(
+    lightbulb.SlashCommand, name="add", description="Answer from a channel, thread or file (admins)", hooks=[ADMIN]
+):
     channel = lightbulb.channel(
         "channel", "A text channel or thread to read", channel_types=SOURCE_CHANNELS, default=None
     )
@@ -46,27 +47,21 @@ class Add(lightbulb.SlashCommand, name="add", description="Answer from a channel
     label = lightbulb.string("label", "What to call it in citations", max_length=100, default=None)
 
     @lightbulb.invoke
-    async def invoke(
-        self,
-        ctx: lightbulb.Context,
-        reader: KnowledgeReader = lightbulb.di.INJECTED,
-        discord: DiscordSettings = lightbulb.di.INJECTED,
-    ) -> None:
-        require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, ACTION)
-        assert ctx.guild_id is not None
+    async def invoke(self, ctx: lightbulb.Context, reader: KnowledgeReader = lightbulb.di.INJECTED) -> None:
+        guild_id = guild_of(ctx)
         if (self.channel is None) == (self.file is None):
             raise InvalidInput("Give either a channel (or thread) or a file.")
         if self.file is not None:
             reader.check_file(self.file)  # before anything is downloaded
             shown = await ctx.respond(f"📄 Reading `{shown_name(self.file.filename)}`…", ephemeral=True)
             label = self.label or self.file.filename
-            source, count = await reader.add_file(ctx.guild_id, self.file, label=label[:100], added_by=ctx.user.id)
+            source, count = await reader.add_file(guild_id, self.file, label=label[:100], added_by=ctx.user.id)
             await ctx.edit_response(shown, f"✅ Added source #{source.id} {source.label}: {count:,} passages.")
             return
         assert self.channel is not None
         channel = self.channel
         label = self.label or (f"#{channel.name}" if channel.name else "channel")
-        await reader.check_channel(ctx.guild_id, int(channel.id), pinned_only=self.pinned_only)
+        await reader.check_channel(guild_id, int(channel.id), pinned_only=self.pinned_only)
         shown = await ctx.respond(f"📖 Reading <#{channel.id}>…", ephemeral=True)
         last = time.monotonic()
 
@@ -78,7 +73,7 @@ class Add(lightbulb.SlashCommand, name="add", description="Answer from a channel
             await ctx.edit_response(shown, f"📖 Reading <#{channel.id}>… {read:,} messages so far.")
 
         source, result = await reader.add_channel(
-            ctx.guild_id,
+            guild_id,
             int(channel.id),
             pinned_only=self.pinned_only,
             label=str(label)[:100],
@@ -92,17 +87,13 @@ class Add(lightbulb.SlashCommand, name="add", description="Answer from a channel
 
 
 @group.register
-class List(lightbulb.SlashCommand, name="list", description="The knowledge sources of this server (admins)"):
+class List(
+    lightbulb.SlashCommand, name="list", description="The knowledge sources of this server (admins)", hooks=[ADMIN]
+):
     @lightbulb.invoke
-    async def invoke(
-        self,
-        ctx: lightbulb.Context,
-        store: KnowledgeStore = lightbulb.di.INJECTED,
-        discord: DiscordSettings = lightbulb.di.INJECTED,
-    ) -> None:
-        require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, ACTION)
-        assert ctx.guild_id is not None
-        sources = await store.sources(ctx.guild_id)
+    async def invoke(self, ctx: lightbulb.Context, store: KnowledgeStore = lightbulb.di.INJECTED) -> None:
+        guild_id = guild_of(ctx)
+        sources = await store.sources(guild_id)
         if not sources:
             await ctx.respond("No knowledge sources yet. Add one with `/knowledge add`.", ephemeral=True)
             return
@@ -114,25 +105,19 @@ class List(lightbulb.SlashCommand, name="list", description="The knowledge sourc
 
 
 @group.register
-class Remove(lightbulb.SlashCommand, name="remove", description="Stop answering from a source (admins)"):
+class Remove(lightbulb.SlashCommand, name="remove", description="Stop answering from a source (admins)", hooks=[ADMIN]):
     source = lightbulb.integer("source", "The source's number (see /knowledge list)", min_value=1)
 
     @lightbulb.invoke
-    async def invoke(
-        self,
-        ctx: lightbulb.Context,
-        reader: KnowledgeReader = lightbulb.di.INJECTED,
-        discord: DiscordSettings = lightbulb.di.INJECTED,
-    ) -> None:
-        require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, ACTION)
-        assert ctx.guild_id is not None
-        if not await reader.remove(ctx.guild_id, self.source):
+    async def invoke(self, ctx: lightbulb.Context, reader: KnowledgeReader = lightbulb.di.INJECTED) -> None:
+        guild_id = guild_of(ctx)
+        if not await reader.remove(guild_id, self.source):
             raise NotFound(f"This server has no knowledge source #{self.source}.")
         await ctx.respond(f"🗑️ Source #{self.source} and all its passages are removed.", ephemeral=True)
 
 
 @group.register
-class Sync(lightbulb.SlashCommand, name="sync", description="Re-read a channel source now (admins)"):
+class Sync(lightbulb.SlashCommand, name="sync", description="Re-read a channel source now (admins)", hooks=[ADMIN]):
     source = lightbulb.integer("source", "The source's number (see /knowledge list)", min_value=1)
 
     @lightbulb.invoke
@@ -141,11 +126,9 @@ class Sync(lightbulb.SlashCommand, name="sync", description="Re-read a channel s
         ctx: lightbulb.Context,
         reader: KnowledgeReader = lightbulb.di.INJECTED,
         store: KnowledgeStore = lightbulb.di.INJECTED,
-        discord: DiscordSettings = lightbulb.di.INJECTED,
     ) -> None:
-        require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, ACTION)
-        assert ctx.guild_id is not None
-        source = await store.source(ctx.guild_id, self.source)
+        guild_id = guild_of(ctx)
+        source = await store.source(guild_id, self.source)
         if source is None:
             raise NotFound(f"This server has no knowledge source #{self.source}.")
         if source.kind != "channel":

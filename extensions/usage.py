@@ -8,15 +8,15 @@ import asyncio
 import hikari
 import lightbulb
 
-from bot.discord.permissions import require_admin
-from bot.discord.settings import DiscordSettings
+from bot.discord.checks import admin_only, guild_of
 from bot.discord.usage import budget_text, report_text
 from bot.llm.usage import PERIODS, Period, UsageLedger, UsageReport
 from bot.store.usage import StoredBudget
 
 loader = lightbulb.Loader()
 group = lightbulb.Group("usage", "What the bot's model calls used and cost")
-ACTION = "see this server's model usage or change its budget"
+# /usage me works in DMs too, so the group is offered there; its admin subcommands refuse outside a server.
+ADMIN = admin_only("see this server's model usage or change its budget")
 
 
 def period_option() -> str:
@@ -34,21 +34,16 @@ async def respond(ctx: lightbulb.Context, report: UsageReport, text: str) -> Non
 
 
 @group.register
-class Server(lightbulb.SlashCommand, name="server", description="This server's model usage and cost (admins)"):
+class Server(
+    lightbulb.SlashCommand, name="server", description="This server's model usage and cost (admins)", hooks=[ADMIN]
+):
     period = period_option()
     member = lightbulb.user("member", "Only this member's usage", default=None)
 
     @lightbulb.invoke
-    async def invoke(
-        self,
-        ctx: lightbulb.Context,
-        ledger: UsageLedger = lightbulb.di.INJECTED,
-        discord: DiscordSettings = lightbulb.di.INJECTED,
-    ) -> None:
-        require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, ACTION)
-        assert ctx.guild_id is not None
+    async def invoke(self, ctx: lightbulb.Context, ledger: UsageLedger = lightbulb.di.INJECTED) -> None:
         user_id = int(self.member.id) if self.member is not None else None
-        report = await ledger.report(int(ctx.guild_id), _period(self.period), user_id)
+        report = await ledger.report(int(guild_of(ctx)), _period(self.period), user_id)
         whose = "this server's" if user_id is None else f"<@{user_id}>'s"
         await respond(ctx, report, report_text(report, whose, member=user_id is not None))
 
@@ -65,7 +60,9 @@ class Me(lightbulb.SlashCommand, name="me", description="Your own model usage he
 
 
 @group.register
-class SetBudget(lightbulb.SlashCommand, name="budget", description="Cap this server's model use (admins)"):
+class SetBudget(
+    lightbulb.SlashCommand, name="budget", description="Cap this server's model use (admins)", hooks=[ADMIN]
+):
     monthly_tokens = lightbulb.integer("monthly_tokens", "Tokens a month for the server (0: no limit)", min_value=0,
                                        default=None)  # fmt: skip
     monthly_usd = lightbulb.number("monthly_usd", "Estimated USD a month for the server (0: no limit)", min_value=0,
@@ -75,15 +72,8 @@ class SetBudget(lightbulb.SlashCommand, name="budget", description="Cap this ser
     )
 
     @lightbulb.invoke
-    async def invoke(
-        self,
-        ctx: lightbulb.Context,
-        ledger: UsageLedger = lightbulb.di.INJECTED,
-        discord: DiscordSettings = lightbulb.di.INJECTED,
-    ) -> None:
-        require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, ACTION)
-        assert ctx.guild_id is not None
-        guild_id = int(ctx.guild_id)
+    async def invoke(self, ctx: lightbulb.Context, ledger: UsageLedger = lightbulb.di.INJECTED) -> None:
+        guild_id = int(guild_of(ctx))
         stored = await ledger.store.budget(guild_id)
         if (self.monthly_tokens, self.monthly_usd, self.member_daily_tokens) != (None, None, None):
             stored = StoredBudget(

@@ -8,7 +8,7 @@ import secrets
 from bot.discord.message_split import DISCORD_LIMIT, split_message
 from bot.errors import AfterAnswer, UserError
 
-_log = logging.getLogger("bot.errors")
+_log = logging.getLogger(__name__)
 
 
 def describe_error(exc: BaseException, where: str) -> str:

@@ -62,19 +62,19 @@ def role_names(app: hikari.RESTAware, guild_id: hikari.Snowflakeish | None) -> d
     return {int(role_id): role.name for role_id, role in cache.get_roles_view_for_guild(guild_id).items()}
 
 
-def require_admin(
-    app: hikari.RESTAware,
-    member: hikari.InteractionMember | None,
-    guild_id: hikari.Snowflakeish | None,
-    settings: DiscordSettings,
-    action: str,
-) -> None:
-    """Raise NotAllowed (shown ephemerally) unless the member may run admin actions in this guild."""
+AdminInteraction = hikari.CommandInteraction | hikari.ComponentInteraction | hikari.ModalInteraction
+
+
+def require_admin(interaction: AdminInteraction, settings: DiscordSettings, action: str) -> hikari.Snowflake:
+    """The guild the interaction came from, when its member may run admin actions there; else NotAllowed (shown
+    ephemerally). The one admin check: commands run it as a hook (bot.discord.checks), buttons and forms call it."""
+    guild_id = interaction.guild_id
     if guild_id is None:
         raise NotAllowed(f"{action} only works in a server.")
-    if not is_admin(member, settings, role_names(app, guild_id), int(guild_id)):
+    if not is_admin(interaction.member, settings, role_names(interaction.app, guild_id), int(guild_id)):
         roles = ", ".join(f"`{r}`" for r in settings.admin_roles) or "none configured"
         raise NotAllowed(f"Only admins can {action} (Manage Server permission or an admin role: {roles}).")
+    return guild_id
 
 
 def channel_permissions(

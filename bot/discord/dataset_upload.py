@@ -1,0 +1,40 @@
+"""The dataset file a member attaches to `/train` or `/model testset`: checked before a byte is downloaded, then read
+in chunks with the size limit enforced."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Literal
+
+import attrs
+import hikari
+
+from bot.discord import attachments
+from bot.discord.training import DATASET_EXTENSIONS, DATASET_TYPES
+
+
+@attrs.frozen
+class DatasetUpload:
+    """An attached file that passed the checks; `what` names it in messages ("training file", "test file")."""
+
+    attachment: hikari.Attachment
+    max_bytes: int
+    what: str
+
+    @property
+    def format(self) -> Literal["jsonl", "csv"]:
+        return "csv" if attachments.extension(self.attachment.filename) == "csv" else "jsonl"
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        """The file as it downloads; refused with a short message once more than `max_bytes` arrive."""
+        return attachments.chunks(self.attachment, max_bytes=self.max_bytes, what=f"the {self.what}")
+
+
+def dataset_upload(attachment: hikari.Attachment | None, *, max_bytes: int, what: str) -> DatasetUpload | None:
+    """Refuse a file that is too big or not .jsonl/.csv before anything is downloaded; None when none is attached."""
+    if attachment is None:
+        return None
+    attachments.check_attachment(
+        attachment, max_bytes=max_bytes, extensions=DATASET_EXTENSIONS, media_types=DATASET_TYPES, what=f"a {what}"
+    )
+    return DatasetUpload(attachment, max_bytes, what)
