@@ -5,10 +5,11 @@ run on their own event loop in another thread, and their thread's CPU is taken o
 counted is the bot's (its loop and its threads: aiosqlite's connections, executors). The baseline, in the same run
 and the same way, is a bot with no database: hikari's REST client posts a message and the openai client streams the
 same answer into it, edited at the same interval, the last edit with the same buttons. SQL statements are counted
-with SQLAlchemy's `before_cursor_execute` event. PostgreSQL is measured when TEST_DATABASE_URL is set (a database of
-its own is created on that server, and dropped after). Prints a line per database and, last, one JSON line:
-{"bench": "answer_cpu", "cpu_ms_per_answer": …, "baseline_cpu_ms_per_answer": …, "ratio": …,
- "statements_per_answer": …, "sqlite": {…}, "postgresql": {…}}   (top-level figures: SQLite's)
+with SQLAlchemy's `before_cursor_execute` event (and the SQLite file's own reader's, which bypasses SQLAlchemy).
+PostgreSQL is measured when TEST_DATABASE_URL is set (a database of its own is created on that server, and dropped
+after). Prints a line per database and, last, one JSON line: {"bench": "answer_cpu", "cpu_ms_per_answer": …,
+"baseline_cpu_ms_per_answer": …, "ratio": …, "statements_per_answer": …, "sqlite": {…}, "postgresql": {…}} (top-level
+figures: SQLite's)
 
     export TEST_DATABASE_URL=$(bash .ci/postgres.sh | tail -1)   # optional
     .venv/bin/python bench/answer_cpu.py [--n 100] [--concurrency 8] [--rounds 2]
@@ -38,10 +39,10 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.ack_latency import FakeLoop  # noqa: E402
-from tests.fakes.discord import FakeDiscord  # noqa: E402
-from tests.fakes.harness import make_config, running_bot  # noqa: E402
-from tests.fakes.openai import FakeOpenAI  # noqa: E402
+from bench.ack_latency import FakeLoop
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.harness import make_config, running_bot
+from tests.fakes.openai import FakeOpenAI
 
 ANSWER = (
     "Paris is the capital of France. It lies on the Seine, in the north of the country, and has been the capital "
@@ -112,6 +113,15 @@ async def measure_bot(fakes: FakeLoop, cpu: BotCpu, n: int, concurrency: int, da
                 engine = built.services.database.engine.sync_engine
                 await fakes.run(ask_all(discord, 5, concurrency))  # warm up: imports, caches, connections
                 event.listen(engine, "before_cursor_execute", count)
+                reader = built.services.database.sqlite_reader
+                if reader is not None:  # the SQLite file's own reader runs statements outside SQLAlchemy
+                    fetch = reader.fetch
+
+                    async def counted(sql: str, params: dict[str, Any]) -> Any:
+                        count()
+                        return await fetch(sql, params)
+
+                    setattr(reader, "fetch", counted)  # noqa: B010
                 started = cpu.now()
                 await fakes.run(ask_all(discord, n, concurrency))
                 used = cpu.now() - started

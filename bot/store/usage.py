@@ -79,6 +79,28 @@ def _insert(conn: AsyncConnection) -> Any:
     return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
 
+_SPENT_COLUMNS = (
+    "monthly_tokens",
+    "monthly_usd",
+    "member_daily_tokens",
+    "notice_channel_id",
+    "server_tokens",
+    "server_usd",
+    "member_tokens",
+)
+_BUDGET = "(SELECT {} FROM usage_budgets WHERE guild_id = :g) AS {}"
+_COUNTER = "(SELECT {} FROM usage_counters WHERE guild_key = :g AND user_id = :{} AND period = :{}) AS {}"
+# The budget check before each answer: the server's budget, its month's totals and the member's day's, in one read.
+_SPENT = "SELECT " + ", ".join(
+    [
+        *(_BUDGET.format(c, c) for c in _SPENT_COLUMNS[:4]),
+        _COUNTER.format("tokens", "server", "month", "server_tokens"),
+        _COUNTER.format("cost_usd", "server", "month", "server_usd"),
+        _COUNTER.format("tokens", "u", "day", "member_tokens"),
+    ]
+)
+
+
 class UsageStore:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -122,33 +144,9 @@ class UsageStore:
     async def spent(self, guild_id: int | None, user_id: int, at: dt.datetime) -> Spent:
         """The server's budget and totals, in one statement (the check before each answer costs one round trip)."""
         guild_key = guild_id or 0
-        month, day = month_key(at), day_key(at)
-
-        def counter(column: sa.ColumnElement[Any], who: int, period: str) -> sa.ScalarSelect[Any]:
-            return (
-                sa.select(column)
-                .where(
-                    usage_counters.c.guild_key == guild_key,
-                    usage_counters.c.user_id == who,
-                    usage_counters.c.period == period,
-                )
-                .scalar_subquery()
-            )
-
-        def budget(column: sa.ColumnElement[Any]) -> sa.ScalarSelect[Any]:
-            return sa.select(column).where(usage_budgets.c.guild_id == guild_key).scalar_subquery()
-
-        statement = sa.select(
-            budget(usage_budgets.c.monthly_tokens),
-            budget(usage_budgets.c.monthly_usd),
-            budget(usage_budgets.c.member_daily_tokens),
-            budget(usage_budgets.c.notice_channel_id),
-            counter(usage_counters.c.tokens, WHOLE_SERVER, month),
-            counter(usage_counters.c.cost_usd, WHOLE_SERVER, month),
-            counter(usage_counters.c.tokens, user_id, day),
-        )
-        async with self._db.reading() as conn:
-            row = (await conn.execute(statement)).one()
+        params = {"g": guild_key, "server": WHOLE_SERVER, "u": user_id, "month": month_key(at), "day": day_key(at)}
+        (found,) = await self._db.fetch(_SPENT, params)
+        row = [found[k] for k in _SPENT_COLUMNS]
         return Spent(
             StoredBudget(
                 None if row[0] is None else int(row[0]),
