@@ -272,7 +272,8 @@ async def answer_question(
             return None
         text = (spoiler(reply.thinking) if show_thinking else "") + reply.text
         await acks.wait()
-        answer = await reply.save()
+        # Stored with the messages shown so far: the last edit seldom adds one, and then nothing more is written.
+        answer = await reply.save([int(m) for m in shown.message_ids])
         if on_answer is not None:
             on_answer()
         try:
@@ -285,11 +286,15 @@ async def answer_question(
                 [answer_buttons(answer.id)],
             )
         except Exception as exc:
-            # What was shown stays shown; the stored answer is kept out of memory, since the asker never saw it whole.
+            # What was shown stays shown; the stored answer is kept out of memory, since the asker never saw it whole,
+            # and no message of it leads to it.
+            if answer.message_ids:
+                await answers.set_message_ids(answer.id, [])
             await answers.mark_undelivered(answer.id)
             raise AfterAnswer(exc) from exc
     shown_ids = [int(m) for m in message_ids]
-    await answers.set_message_ids(answer.id, shown_ids)
+    if shown_ids != answer.message_ids:
+        await answers.set_message_ids(answer.id, shown_ids)
     return attrs.evolve(answer, message_ids=shown_ids)
 
 
