@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -122,6 +123,7 @@ async def measure_bot(fakes: FakeLoop, cpu: BotCpu, n: int, concurrency: int, da
                         return await fetch(sql, params)
 
                     setattr(reader, "fetch", counted)  # noqa: B010
+                gc.collect()  # from a collected heap, as the baseline (the runs share the process)
                 started = cpu.now()
                 await fakes.run(ask_all(discord, n, concurrency))
                 used = cpu.now() - started
@@ -171,6 +173,7 @@ async def measure_baseline(fakes: FakeLoop, cpu: BotCpu, n: int, concurrency: in
 
                 await asyncio.gather(*(answer(i) for i in range(5)))  # warm up
                 await fakes.run(post_all(discord, openai_fake, 5))
+                gc.collect()
                 started = cpu.now()
                 await asyncio.gather(*(answer(i) for i in range(n)))
                 await fakes.run(post_all(discord, openai_fake, n + 5))
