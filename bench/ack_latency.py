@@ -6,9 +6,11 @@ only the bot's work; the clock starts when INTERACTION_CREATE leaves the fake's 
 Measures two variants in one run, each in its own process (hikari picks its JSON library and gateway compression
 at import time): "plain" hides hikari's speedups (orjson, ciso8601, backports.zstd, aiohttp's aiodns/brotli) and
 uses asyncio's own loop; "speedups" is what `python -m bot` gets: all of them and uvloop. The fakes always run on
-asyncio's own loop. Prints a summary per variant and, last, one JSON line:
-{"bench": "ack_latency", "n": 200, "plain": {"p50_ms": …, "p99_ms": …, "baseline_p99_ms": …, "ratio": …, …},
- "speedups": {…}, "p99_speedups_vs_plain": …}
+asyncio's own loop. Besides the latencies, each burst reports the process's CPU from the first INTERACTION_CREATE to
+the last acknowledgement (bot and fakes together: "ack_cpu_ms", the baseline's, and "cpu_ratio"), which a busy
+machine's wall times hide. Prints a summary per variant and, last, one JSON line:
+{"bench": "ack_latency", "n": 200, "plain": {"p50_ms": …, "p99_ms": …, "baseline_p99_ms": …, "ratio": …,
+ "ack_cpu_ms": …, "cpu_ratio": …, …}, "speedups": {…}, "p99_speedups_vs_plain": …}
 
     .venv/bin/python bench/ack_latency.py [--n 200] [--variant plain|speedups]   (one variant: its JSON only)
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import importlib.abc
 import json
 import logging
@@ -25,10 +28,13 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
+
+import attrs
 
 # hikari's speedups extra (and aiohttp's), and uvloop: what the "plain" variant runs without.
 SPEEDUPS = ("orjson", "ciso8601", "backports.zstd", "aiodns", "brotli", "brotlicffi", "uvloop")
@@ -87,14 +93,25 @@ def final(event: Any) -> bool:
     return "correct:" in str(event.json.get("components")) or event.json.get("content") == "ok"
 
 
-async def burst(discord: FakeDiscord, name: str, options: dict[str, str], n: int) -> list[float]:
+@attrs.frozen
+class Burst:
+    latencies: list[float]  # ms from INTERACTION_CREATE leaving the fake to the first callback, per interaction
+    cpu_ms: float  # the process's CPU (bot, fakes and their threads) from the first send to the last callback
+
+
+async def burst(discord: FakeDiscord, name: str, options: dict[str, str], n: int) -> Burst:
     users = [discord.make_user(f"user{i}") for i in range(n)]
+    # Each burst starts from a collected heap: the bot and the baseline share the process, and neither should pay
+    # for a collection of the other's garbage (after the bot, the baseline took twice the CPU without this).
+    gc.collect()
+    cpu = time.process_time()
     handles: list[InteractionHandle] = [discord.slash(name, options=options, user=u) for u in users]
     await asyncio.gather(*(h.wait_callback(timeout=60) for h in handles))
+    cpu = time.process_time() - cpu
     latencies = [(h.callback.t - (h.sent or h.created)) * 1000 for h in handles if h.callback is not None]
     # Let every answer finish before the bot stops, so nothing is cut off mid-request.
     await asyncio.gather(*(h.wait(lambda e: e.kind == "edit" and final(e), timeout=120) for h in handles))
-    return latencies
+    return Burst(latencies, cpu * 1000)
 
 
 async def with_fakes(fakes: FakeLoop, body: Callable[[FakeDiscord, FakeOpenAI], Awaitable[T]]) -> T:
@@ -108,8 +125,8 @@ async def with_fakes(fakes: FakeLoop, body: Callable[[FakeDiscord, FakeOpenAI], 
         await fakes.run(discord.__aexit__(None, None, None))
 
 
-async def measure_bot(fakes: FakeLoop, n: int) -> list[float]:
-    async def body(discord: FakeDiscord, openai_fake: FakeOpenAI) -> list[float]:
+async def measure_bot(fakes: FakeLoop, n: int) -> Burst:
+    async def body(discord: FakeDiscord, openai_fake: FakeOpenAI) -> Burst:
         with tempfile.TemporaryDirectory() as tmp:
             async with running_bot(discord, openai_fake, Path(tmp), limits={"model_calls": 10**6}):
                 await fakes.run(burst(discord, "ask", {"question": "warm up"}, 5))
@@ -118,8 +135,8 @@ async def measure_bot(fakes: FakeLoop, n: int) -> list[float]:
     return await with_fakes(fakes, body)
 
 
-async def measure_baseline(fakes: FakeLoop, n: int) -> list[float]:
-    async def body(discord: FakeDiscord, _: FakeOpenAI) -> list[float]:
+async def measure_baseline(fakes: FakeLoop, n: int) -> Burst:
+    async def body(discord: FakeDiscord, _: FakeOpenAI) -> Burst:
         bot = hikari.GatewayBot(discord.token, rest_url=discord.rest_url, banner=None, logs=None)
         client = lightbulb.client_from_app(bot, default_enabled_guilds=[discord.guild_id])
 
@@ -154,10 +171,11 @@ async def measure(n: int) -> dict[str, Any]:
     logging.basicConfig(level=logging.ERROR)
     fakes = FakeLoop()
     try:
-        ours = await measure_bot(fakes, n)
-        baseline = await measure_baseline(fakes, n)
+        bot_burst = await measure_bot(fakes, n)
+        baseline_burst = await measure_baseline(fakes, n)
     finally:
         fakes.stop()
+    ours, baseline = bot_burst.latencies, baseline_burst.latencies
     p50, p99, base_p99 = percentile(ours, 50), percentile(ours, 99), percentile(baseline, 99)
     return {
         "n": len(ours),
@@ -167,6 +185,10 @@ async def measure(n: int) -> dict[str, Any]:
         "baseline_p50_ms": round(percentile(baseline, 50), 2),
         "baseline_p99_ms": round(base_p99, 2),
         "ratio": round(p99 / base_p99, 3),
+        # CPU spent until the last acknowledgement: what the wall times above become on a busy machine.
+        "ack_cpu_ms": round(bot_burst.cpu_ms, 1),
+        "baseline_ack_cpu_ms": round(baseline_burst.cpu_ms, 1),
+        "cpu_ratio": round(bot_burst.cpu_ms / baseline_burst.cpu_ms, 3),
     }
 
 
@@ -203,7 +225,8 @@ def show(r: dict[str, Any]) -> str:
     return (
         f"{r['variant']:<8} ({r['json']}, {r['loop']}, {r['gateway']}): /ask n={r['n']} p50={r['p50_ms']:.1f} ms "
         f"p99={r['p99_ms']:.1f} ms mean={r['mean_ms']:.1f} ms | defer-only baseline p50={r['baseline_p50_ms']:.1f} ms "
-        f"p99={r['baseline_p99_ms']:.1f} ms | ratio {r['ratio']:.3f}"
+        f"p99={r['baseline_p99_ms']:.1f} ms | ratio {r['ratio']:.3f} | CPU to the last ack {r['ack_cpu_ms']:.0f} ms, "
+        f"baseline {r['baseline_ack_cpu_ms']:.0f} ms"
     )
 
 

@@ -57,9 +57,11 @@ class Ask(lightbulb.SlashCommand, name="ask", description="Ask the bot a questio
         if self.question is None and self.audio is None:
             raise InvalidInput("Ask something: type a `question` or attach `audio`.")
         pictures = [self.image] if self.image is not None else []
-        await asker.admit(ctx.user.id, self.audio, pictures)  # before acknowledging, downloading or transcribing
-        # Acknowledge first: Discord gives 3 s, and the model may take longer than that to say anything.
-        await ctx.defer(ephemeral=self.private)
+        # Acknowledge first: Discord gives 3 s, and the model may take longer than that to say anything. Answers in
+        # progress wait meanwhile, so a burst of questions is acknowledged before answer work takes the loop.
+        with asker.acknowledging():
+            await asker.admit(ctx.user.id, self.audio, pictures)  # before acknowledging, downloading or transcribing
+            await ctx.defer(ephemeral=self.private)
         answer = await asker.reply(
             InteractionTarget(ctx.interaction, ephemeral=self.private),
             guild_id=ctx.guild_id,
@@ -184,8 +186,9 @@ async def on_ask_about(
         raise InvalidInput("Write a question about the message.")
     message = await asked_message(interaction.app.rest, interaction.channel_id, message_id)
     pictures = await pictures_read(answerer, message, llm.max_images, interaction.guild_id)
-    await asker.admit(interaction.user.id, None, pictures)
-    await ctx.defer(ephemeral=False)
+    with asker.acknowledging():
+        await asker.admit(interaction.user.id, None, pictures)
+        await ctx.defer(ephemeral=False)
     await asker.reply(
         InteractionTarget(interaction),
         guild_id=interaction.guild_id,

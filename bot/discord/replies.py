@@ -4,6 +4,7 @@ long), the persistent Correct, 👍 and 👎 buttons, the path from a question t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from typing import Protocol
@@ -17,7 +18,7 @@ from bot.discord.message_split import DISCORD_LIMIT, split_message
 from bot.discord.pictures import check_pictures, read_pictures
 from bot.discord.threads import ConversationThreads
 from bot.errors import AfterAnswer, UserError
-from bot.llm.answering import Answerer, Question, Reply
+from bot.llm.answering import AcknowledgementsFirst, Answerer, Question, Reply
 from bot.llm.knowledge import Citation
 from bot.llm.settings import LLMSettings
 from bot.metrics import AnswerRoute, Metrics
@@ -231,6 +232,13 @@ async def progress(reply: Reply, *, show_thinking: bool, clock: Callable[[], flo
             yield thinking_label(clock() - started)
 
 
+async def after_acknowledgements(acks: AcknowledgementsFirst, texts: AsyncIterable[str]) -> AsyncIterator[str]:
+    """`texts`, each passed on once no question is waiting to be acknowledged."""
+    async for text in texts:
+        await acks.wait()
+        yield text
+
+
 async def answer_question(
     answerer: Answerer,
     answers: AnswerStore,
@@ -248,23 +256,28 @@ async def answer_question(
     Errors before anything is shown (rate limit, invalid question, provider down) propagate to the caller's error
     path; an error mid-stream keeps the partial text and says the answer was cut off.
     """
+    acks = answerer.acknowledgements  # questions still being acknowledged go first, at every step
     async with answerer.slot():
+        await acks.wait()
         reply = await answerer.begin(question)
         shown = StreamedReply(target, interval_s=interval_s, prefix=prefix, clock=clock)
         show_thinking = answerer.shows_thinking(reply.model)
         try:
             # An empty answer (thinking alone included) raises ServiceUnavailable at the end of the stream.
-            await shown.follow(progress(reply, show_thinking=show_thinking, clock=clock))
+            await shown.follow(after_acknowledgements(acks, progress(reply, show_thinking=show_thinking, clock=clock)))
         except UserError as exc:
             if not shown.message_ids:
                 raise
             await shown.finish(f"{reply.text}\n\n⚠️ The answer was cut off: {exc.message}")
             return None
         text = (spoiler(reply.thinking) if show_thinking else "") + reply.text
-        answer = await reply.save()
+        await acks.wait()
+        # Stored with the messages shown so far: the last edit seldom adds one, and then nothing more is written.
+        answer = await reply.save([int(m) for m in shown.message_ids])
         if on_answer is not None:
             on_answer()
         try:
+            await acks.wait()
             message_ids = await shown.finish(
                 text
                 + used_corrections_line(reply.used_corrections)
@@ -273,11 +286,15 @@ async def answer_question(
                 [answer_buttons(answer.id)],
             )
         except Exception as exc:
-            # What was shown stays shown; the stored answer is kept out of memory, since the asker never saw it whole.
+            # What was shown stays shown; the stored answer is kept out of memory, since the asker never saw it whole,
+            # and no message of it leads to it.
+            if answer.message_ids:
+                await answers.set_message_ids(answer.id, [])
             await answers.mark_undelivered(answer.id)
             raise AfterAnswer(exc) from exc
     shown_ids = [int(m) for m in message_ids]
-    await answers.set_message_ids(answer.id, shown_ids)
+    if shown_ids != answer.message_ids:
+        await answers.set_message_ids(answer.id, shown_ids)
     return attrs.evolve(answer, message_ids=shown_ids)
 
 
@@ -315,6 +332,10 @@ class Asker:
             check_upload(audio.size, audio.media_type, audio.filename, audio.duration, self._speech)
         check_pictures(pictures, self._llm)
         await self._answerer.admit(user_id)
+
+    def acknowledging(self) -> contextlib.AbstractContextManager[None]:
+        """Held around admitting and acknowledging a question: answers in progress wait until it was acknowledged."""
+        return self._answerer.acknowledgements.acknowledging()
 
     async def reply(
         self,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from typing import Protocol
 
 import attrs
@@ -151,6 +152,36 @@ class Reply:
         )
 
 
+class AcknowledgementsFirst:
+    """Questions being acknowledged right now (admitted and deferred): answers in progress wait for them at their next
+    step, so a burst of questions is acknowledged within Discord's 3 s before answer work takes the event loop."""
+
+    def __init__(self) -> None:
+        self._pending = 0
+        self._clear = asyncio.Event()
+        self._clear.set()
+        # Set once an answer has waited for an acknowledgement (what tests wait on to see the order kept).
+        self.held = asyncio.Event()
+
+    @contextlib.contextmanager
+    def acknowledging(self) -> Generator[None]:
+        """Held from a question's arrival until its acknowledgement was sent (or refused)."""
+        self._pending += 1
+        self._clear.clear()
+        try:
+            yield
+        finally:
+            self._pending -= 1
+            if not self._pending:
+                self._clear.set()
+
+    async def wait(self) -> None:
+        """Returns at once when no acknowledgement is pending, else once none is."""
+        if self._pending:
+            self.held.set()
+            await self._clear.wait()
+
+
 class MissingModelNotices(Protocol):
     """Where a server's admins hear that its model went missing at the provider, and that it answers again."""
 
@@ -189,6 +220,7 @@ class Answerer:
         self._limiter = limiter
         self._settings = settings
         self._slots: asyncio.Semaphore | None = None
+        self.acknowledgements = AcknowledgementsFirst()
 
     def slot(self) -> asyncio.Semaphore:
         """Held while an answer is produced: bounds concurrent answers so a burst cannot starve acknowledgements."""

@@ -245,7 +245,7 @@ class Knowledge:
 
     async def relevant(self, reader: Reader, question: str) -> list[tuple[FoundPassage, KnowledgeSource]]:
         """The best few passages for `question` that `reader` may be given; none for an unrelated question."""
-        if reader.guild_id is None:
+        if reader.guild_id is None or not await self._store.has_sources(reader.guild_id):
             return []
         sources = await self._store.sources(reader.guild_id)
         if not sources:

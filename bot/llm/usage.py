@@ -229,19 +229,19 @@ class UsageLedger:
                 self.cost(model, usage) if cost_given is None else cost_given[0],
                 now,
             )
-            await self.store.record(row)
+            spent = await self.store.record(row)
             if spender.guild_id is not None:
-                await self._maybe_notify(spender.guild_id, now)
+                await self._maybe_notify(spender.guild_id, now, spent)
         except Exception as exc:  # the answer was given; its count is lost, and the log says so
             tokens = usage.prompt_tokens + usage.completion_tokens
             _log.warning("could not record %d tokens of %s for guild %s: %s", tokens, model, spender.guild_id, exc)
 
-    async def _maybe_notify(self, guild_id: int, now: dt.datetime) -> None:
+    async def _maybe_notify(self, guild_id: int, now: dt.datetime, spent: Spent) -> None:
+        """`spent`: the server's budget and month totals just after the call was recorded."""
         period = month_key(now)
         levels = [level for level in NOTICE_LEVELS if (guild_id, period, level) not in self._sent]
         if not levels:
             return
-        spent = await self.store.spent(guild_id, 0, now)
         budget = self.budget(spent.budget)
         if not budget.limited:
             return

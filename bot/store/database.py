@@ -6,6 +6,7 @@ import asyncio
 import logging
 import sqlite3
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,15 @@ class Database:
         if self._reads is None:
             raise RuntimeError("database is not open")
         return self._reads.connect()
+
+    async def fetch(self, sql: str, params: dict[str, Any]) -> Sequence[Any]:
+        """The rows (by column name) of a read-only query (plain SQL, `:name` parameters, plain column types: no
+        dates, booleans as 0/1 on SQLite): on a SQLite file by its own reader (one hop off the loop), else by the
+        engine. For the small reads of every question."""
+        if self._reader is not None:
+            return await self._reader.fetch(sql, params)
+        async with self.reading() as conn:
+            return (await conn.execute(text(sql), params)).mappings().all()
 
     @property
     def sqlite_reader(self) -> SqliteReader | None:

@@ -18,12 +18,8 @@ class GuildSettingsStore:
         """The model chosen for this guild, or None to use the configured default (always None for DMs)."""
         if guild_id is None:
             return None
-        async with self._db.reading() as conn:
-            return (
-                await conn.execute(
-                    sa.select(guild_settings.c.active_model).where(guild_settings.c.guild_id == guild_id)
-                )
-            ).scalar_one_or_none()
+        rows = await self._db.fetch("SELECT active_model FROM guild_settings WHERE guild_id = :g", {"g": guild_id})
+        return None if not rows or rows[0]["active_model"] is None else str(rows[0]["active_model"])
 
     async def active_models(self) -> list[tuple[int, str]]:
         """(guild id, model) of every server that chose a model of its own."""
@@ -72,12 +68,8 @@ class GuildSettingsStore:
 
     async def use_corrections(self, guild_id: int) -> bool | None:
         """Whether the guild gives approved corrections to the model (None: never chosen, the configured default)."""
-        async with self._db.reading() as conn:
-            return (
-                await conn.execute(
-                    sa.select(guild_settings.c.use_corrections).where(guild_settings.c.guild_id == guild_id)
-                )
-            ).scalar_one_or_none()
+        rows = await self._db.fetch("SELECT use_corrections FROM guild_settings WHERE guild_id = :g", {"g": guild_id})
+        return None if not rows or rows[0]["use_corrections"] is None else bool(rows[0]["use_corrections"])
 
     async def set_use_corrections(self, guild_id: int, on: bool) -> None:
         """Turn corrections on or off for the guild; its model choice (and so /model rollback) is left as it is."""

@@ -111,6 +111,13 @@ class KnowledgeStore:
             row = (await conn.execute(sa.select(knowledge_sources).where(knowledge_sources.c.id == new_id[0]))).one()
         return _source(row)
 
+    async def has_sources(self, guild_id: int) -> bool:
+        """Whether the server has any source: one small read before each question, most servers having none."""
+        rows = await self._db.fetch(
+            "SELECT 1 AS one FROM knowledge_sources WHERE guild_id = :g LIMIT 1", {"g": guild_id}
+        )
+        return bool(rows)
+
     async def sources(self, guild_id: int) -> list[KnowledgeSource]:
         """The server's sources, oldest first, with how many passages each holds."""
         counts = (

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 import sqlalchemy as sa
@@ -53,15 +53,12 @@ class PersonaStore:
         if guild_id is None:
             return None
         wanted = [*channel_ids, SERVER]
-        async with self._db.reading() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(personas.c.channel_id, personas.c.prompt).where(
-                        personas.c.guild_id == guild_id, personas.c.channel_id.in_(wanted)
-                    )
-                )
-            ).all()
-        found = {int(r.channel_id): str(r.prompt) for r in rows}
+        params: dict[str, Any] = {"g": guild_id} | {f"c{i}": c for i, c in enumerate(wanted)}
+        each = ", ".join(f":c{i}" for i in range(len(wanted)))
+        rows = await self._db.fetch(
+            f"SELECT channel_id, prompt FROM personas WHERE guild_id = :g AND channel_id IN ({each})", params
+        )
+        found = {int(r["channel_id"]): str(r["prompt"]) for r in rows}
         for channel_id in wanted:
             if channel_id in found:
                 scope: Scope = "server" if channel_id == SERVER else "channel"

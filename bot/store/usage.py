@@ -79,67 +79,74 @@ def _insert(conn: AsyncConnection) -> Any:
     return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
 
+_SPENT_COLUMNS = (
+    "monthly_tokens",
+    "monthly_usd",
+    "member_daily_tokens",
+    "notice_channel_id",
+    "server_tokens",
+    "server_usd",
+    "member_tokens",
+)
+_BUDGET = "(SELECT {} FROM usage_budgets WHERE guild_id = :g) AS {}"
+_COUNTER = "(SELECT {} FROM usage_counters WHERE guild_key = :g AND user_id = :{} AND period = :{}) AS {}"
+# The budget check before each answer: the server's budget, its month's totals and the member's day's, in one read.
+_SPENT = "SELECT " + ", ".join(
+    [
+        *(_BUDGET.format(c, c) for c in _SPENT_COLUMNS[:4]),
+        _COUNTER.format("tokens", "server", "month", "server_tokens"),
+        _COUNTER.format("cost_usd", "server", "month", "server_usd"),
+        _COUNTER.format("tokens", "u", "day", "member_tokens"),
+    ]
+)
+
+
 class UsageStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def record(self, row: UsageRow) -> int:
-        """Store one call and add it to its counters, in one transaction; the server's month total after it."""
+    async def record(self, row: UsageRow) -> Spent:
+        """Store one call and add it to its counters, in one transaction of three statements (the call, its counters
+        in one upsert, the server's budget): the server's budget and month totals after it (`member_tokens`: the
+        caller's day total, 0 without a user), for the budget notices."""
         guild_key = row.guild_id or 0
         month, day = month_key(row.created_at), day_key(row.created_at)
         cost = row.cost_usd or 0.0
+        keys = [(WHOLE_SERVER, month), (WHOLE_SERVER, day)]
+        if row.user_id is not None:
+            keys.append((row.user_id, day))
         async with self._db.engine.begin() as conn:
             await conn.execute(sa.insert(model_usage).values(**attrs.asdict(row)))
-            keys = [(WHOLE_SERVER, month), (WHOLE_SERVER, day)]
-            if row.user_id is not None:
-                keys.append((row.user_id, day))
-            server_month = 0
-            for user_id, period in keys:
-                insert = _insert(conn)(usage_counters).values(
-                    guild_key=guild_key, user_id=user_id, period=period, tokens=row.tokens, cost_usd=cost
-                )
-                statement = insert.on_conflict_do_update(
-                    index_elements=[usage_counters.c.guild_key, usage_counters.c.user_id, usage_counters.c.period],
-                    set_={
-                        "tokens": usage_counters.c.tokens + insert.excluded.tokens,
-                        "cost_usd": usage_counters.c.cost_usd + insert.excluded.cost_usd,
-                    },
-                ).returning(usage_counters.c.tokens)
-                total = int((await conn.execute(statement)).scalar_one())
-                if (user_id, period) == (WHOLE_SERVER, month):
-                    server_month = total
-            return server_month
+            c = usage_counters.c
+            insert = _insert(conn)(usage_counters).values(
+                [
+                    {"guild_key": guild_key, "user_id": who, "period": period, "tokens": row.tokens, "cost_usd": cost}
+                    for who, period in keys
+                ]
+            )
+            statement = insert.on_conflict_do_update(
+                index_elements=[c.guild_key, c.user_id, c.period],
+                set_={"tokens": c.tokens + insert.excluded.tokens, "cost_usd": c.cost_usd + insert.excluded.cost_usd},
+            ).returning(c.user_id, c.period, c.tokens, c.cost_usd)
+            totals = {(r.user_id, r.period): (int(r.tokens), float(r.cost_usd)) for r in await conn.execute(statement)}
+            budget = (await conn.execute(sa.select(usage_budgets).where(usage_budgets.c.guild_id == guild_key))).first()
+        server_tokens, server_usd = totals[(WHOLE_SERVER, month)]
+        member_tokens = totals[(row.user_id, day)][0] if row.user_id is not None else 0
+        stored = (
+            StoredBudget()
+            if budget is None
+            else StoredBudget(
+                budget.monthly_tokens, budget.monthly_usd, budget.member_daily_tokens, budget.notice_channel_id
+            )
+        )
+        return Spent(stored, server_tokens, server_usd, member_tokens)
 
     async def spent(self, guild_id: int | None, user_id: int, at: dt.datetime) -> Spent:
         """The server's budget and totals, in one statement (the check before each answer costs one round trip)."""
         guild_key = guild_id or 0
-        month, day = month_key(at), day_key(at)
-
-        def counter(column: sa.ColumnElement[Any], who: int, period: str) -> sa.ScalarSelect[Any]:
-            return (
-                sa.select(column)
-                .where(
-                    usage_counters.c.guild_key == guild_key,
-                    usage_counters.c.user_id == who,
-                    usage_counters.c.period == period,
-                )
-                .scalar_subquery()
-            )
-
-        def budget(column: sa.ColumnElement[Any]) -> sa.ScalarSelect[Any]:
-            return sa.select(column).where(usage_budgets.c.guild_id == guild_key).scalar_subquery()
-
-        statement = sa.select(
-            budget(usage_budgets.c.monthly_tokens),
-            budget(usage_budgets.c.monthly_usd),
-            budget(usage_budgets.c.member_daily_tokens),
-            budget(usage_budgets.c.notice_channel_id),
-            counter(usage_counters.c.tokens, WHOLE_SERVER, month),
-            counter(usage_counters.c.cost_usd, WHOLE_SERVER, month),
-            counter(usage_counters.c.tokens, user_id, day),
-        )
-        async with self._db.reading() as conn:
-            row = (await conn.execute(statement)).one()
+        params = {"g": guild_key, "server": WHOLE_SERVER, "u": user_id, "month": month_key(at), "day": day_key(at)}
+        (found,) = await self._db.fetch(_SPENT, params)
+        row = [found[k] for k in _SPENT_COLUMNS]
         return Spent(
             StoredBudget(
                 None if row[0] is None else int(row[0]),

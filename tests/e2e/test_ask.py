@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
-from tests.fakes.discord import FakeDiscord
+from tests.fakes.discord import FakeDiscord, Request
 from tests.fakes.harness import running_bot
-from tests.fakes.openai import FakeOpenAI
+from tests.fakes.openai import Deltas, FakeOpenAI
 
 
 async def test_ask_streams_the_answer_by_editing_and_ends_with_the_models_text(
@@ -207,3 +208,33 @@ async def test_an_answer_that_opens_with_blank_lines_is_shown_from_its_first_wor
             lambda: [m for m in discord.bot_messages_in(discord.chat_channel_id) if m.custom_ids]
         )
         assert answer.content.strip() == "Paris is the capital of France."
+
+
+async def test_a_question_waiting_for_its_acknowledgement_goes_before_answers_in_progress(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    # Discord gives 3 s to acknowledge and 15 min to answer: in a burst, the acknowledgements go out first.
+    pause = asyncio.Event()
+    openai_fake.reply(Deltas([{"content": "Paris"}, pause, {"content": " is the capital of France."}]))
+    async with running_bot(discord, openai_fake, tmp_path, llm={"edit_interval_s": 0.01}) as built:
+        first = discord.slash("ask", options={"question": "What is the capital of France?"})
+        await first.wait(lambda e: e.kind == "edit" and "Paris" in str(e.json.get("content")))
+        arrived, release = asyncio.Event(), asyncio.Event()
+
+        async def slow_acknowledgement(request: Request) -> None:  # Discord is slow to take the second one's
+            if request.path.endswith("/callback") and f"/{second.id}/" in request.path:
+                arrived.set()
+                await release.wait()
+
+        discord.rest_gate = slow_acknowledgement
+        second = discord.slash("ask", options={"question": "And of Italy?"})
+        await asyncio.wait_for(arrived.wait(), 10)
+        pause.set()  # the first answer's model goes on while the second question is being acknowledged
+        await asyncio.wait_for(built.services.answerer.acknowledgements.held.wait(), 10)
+        assert "is the capital" not in first.content  # the rest of the first answer waits
+        release.set()
+        finished = await first.wait(lambda e: "correct:" in str(e.json.get("components")))
+        acknowledged = await second.wait_callback()
+        assert acknowledged.t <= finished.t
+        assert first.content == "Paris is the capital of France."
+        await second.wait(lambda e: "correct:" in str(e.json.get("components")))

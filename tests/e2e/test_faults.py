@@ -99,6 +99,7 @@ async def test_a_discord_error_on_the_final_edit_keeps_what_was_shown_and_out_of
         assert handle.original.content.startswith("The first answer"), handle.original.content
         stored = await built.get(AnswerStore).get(1)
         assert stored is not None and not stored.delivered
+        assert stored.message_ids == []  # no message of it leads to it (a vote, a correction, a reply)
         again = discord.slash("ask", options={"question": "Second question?"})
         await again.wait(final)
         sent = [m["content"] for m in openai_fake.chat_requests[-1]["messages"]]
