@@ -41,6 +41,7 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.ack_latency import FakeLoop
+from bot.store.database import Database
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.harness import make_config, running_bot
 from tests.fakes.openai import FakeOpenAI
@@ -111,10 +112,10 @@ async def measure_bot(fakes: FakeLoop, cpu: BotCpu, n: int, concurrency: int, da
                     nonlocal statements
                     statements += 1
 
-                engine = built.services.database.engine.sync_engine
+                engine = built.get(Database).engine.sync_engine
                 await fakes.run(ask_all(discord, 5, concurrency))  # warm up: imports, caches, connections
                 event.listen(engine, "before_cursor_execute", count)
-                reader = built.services.database.sqlite_reader
+                reader = built.get(Database).sqlite_reader
                 if reader is not None:  # the SQLite file's own reader runs statements outside SQLAlchemy
                     fetch = reader.fetch
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from bot.llm.answering import Answerer
 from tests.fakes.discord import FakeDiscord, Request
 from tests.fakes.harness import running_bot
 from tests.fakes.openai import Deltas, FakeOpenAI
@@ -230,7 +231,7 @@ async def test_a_question_waiting_for_its_acknowledgement_goes_before_answers_in
         second = discord.slash("ask", options={"question": "And of Italy?"})
         await asyncio.wait_for(arrived.wait(), 10)
         pause.set()  # the first answer's model goes on while the second question is being acknowledged
-        await asyncio.wait_for(built.services.answerer.acknowledgements.held.wait(), 10)
+        await asyncio.wait_for(built.get(Answerer).acknowledgements.held.wait(), 10)
         assert "is the capital" not in first.content  # the rest of the first answer waits
         release.set()
         finished = await first.wait(lambda e: "correct:" in str(e.json.get("components")))
