@@ -20,6 +20,7 @@ from bot.config import Config, Settings
 from bot.conversation.settings import ConversationSettings
 from bot.discord.health import Readiness, count_interactions, shard_latencies
 from bot.discord.knowledge import CachedChannelAccess, KnowledgeReader
+from bot.discord.language import speak_member_language
 from bot.discord.model_notices import ModelNotices
 from bot.discord.replies import Asker
 from bot.discord.settings import DiscordSettings
@@ -42,6 +43,7 @@ from bot.finetuning.tokens import TokenCounter
 from bot.finetuning.trainer import Trainer
 from bot.finetuning.watcher import JobWatcher
 from bot.health import HealthServer
+from bot.i18n import command_localizations
 from bot.limits import Limiter, for_database
 from bot.llm.answering import Answerer
 from bot.llm.chat import ChatModel
@@ -285,7 +287,14 @@ def build(
         logs=None,
         banner=None,
     )
-    client = lightbulb.client_from_app(bot, default_enabled_guilds=settings.discord.command_guilds)
+    # Commands keep English names; their descriptions come in every catalog language, and each command answers in the
+    # member's language (bot/i18n.py).
+    client = lightbulb.client_from_app(
+        bot,
+        default_enabled_guilds=settings.discord.command_guilds,
+        localization_provider=command_localizations,
+        hooks=[speak_member_language],
+    )
     database = Database(config.database_url, pool_size=settings.storage.pool_size)
     answers = AnswerStore(database)
     guilds = GuildSettingsStore(database)
