@@ -68,7 +68,7 @@ def language_of(locale: str | hikari.Locale | None) -> str:
 
 def translate(message: str, language: str, /, **params: object) -> str:
     """`message` in `language`, its `{name}` placeholders filled from `params` (only when there are params)."""
-    text = catalog(language).gettext(message)
+    text = catalog(language).gettext(message) if message else message  # "" would be the catalog's header
     return text.format(**params) if params else text
 
 
@@ -101,7 +101,7 @@ def speaking(locale: str | hikari.Locale | None) -> Generator[str]:
         _language.reset(token)
 
 
-async def guild_locale(app: hikari.RESTAware, guild_id: int | None) -> str | None:
+async def guild_locale(app: hikari.RESTAware | hikari.api.RESTClient, guild_id: int | None) -> str | None:
     """A server's preferred locale (Community settings → Server Primary Language): from the cache, else Discord."""
     if guild_id is None:
         return None
@@ -109,13 +109,14 @@ async def guild_locale(app: hikari.RESTAware, guild_id: int | None) -> str | Non
     guild = cache.get_guild(guild_id) if cache is not None else None
     if guild is not None:
         return str(guild.preferred_locale)
+    rest = app if isinstance(app, hikari.api.RESTClient) else app.rest
     try:
-        return str((await app.rest.fetch_guild(guild_id)).preferred_locale)
+        return str((await rest.fetch_guild(guild_id)).preferred_locale)
     except hikari.HTTPError:
         return None
 
 
-async def guild_language(app: hikari.RESTAware, guild_id: int | None) -> str:
+async def guild_language(app: hikari.RESTAware | hikari.api.RESTClient, guild_id: int | None) -> str:
     """The catalog language for what the bot posts to a server on its own."""
     return language_of(await guild_locale(app, guild_id))
 

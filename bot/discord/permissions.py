@@ -9,6 +9,7 @@ import hikari
 
 from bot.discord.settings import DiscordSettings
 from bot.errors import NotAllowed
+from bot.i18n import _
 
 _log = logging.getLogger(__name__)
 
@@ -69,12 +70,19 @@ def require_admin(
     settings: DiscordSettings,
     action: str,
 ) -> None:
-    """Raise NotAllowed (shown ephemerally) unless the member may run admin actions in this guild."""
+    """Raise NotAllowed (shown ephemerally) unless the member may run admin actions in this guild. `action` is in
+    English, marked for the catalog (`N_`) where it is written, and shown translated."""
     if guild_id is None:
-        raise NotAllowed(f"{action} only works in a server.")
+        raise NotAllowed(_("{action} only works in a server.", action=_(action)))
     if not is_admin(member, settings, role_names(app, guild_id), int(guild_id)):
-        roles = ", ".join(f"`{r}`" for r in settings.admin_roles) or "none configured"
-        raise NotAllowed(f"Only admins can {action} (Manage Server permission or an admin role: {roles}).")
+        roles = ", ".join(f"`{r}`" for r in settings.admin_roles) or _("none configured")
+        raise NotAllowed(
+            _(
+                "Only admins can {action} (Manage Server permission or an admin role: {roles}).",
+                action=_(action),
+                roles=roles,
+            )
+        )
 
 
 def channel_permissions(
@@ -124,4 +132,4 @@ def require_reading(member: hikari.InteractionMember | None) -> None:
     permissions in that channel, overwrites applied). A client can still show a message after its channel was hidden
     from the member: what the bot would read out of it must not reach them. DMs (no member) are the user's own."""
     if member is not None and member.permissions & READING != READING:
-        raise NotAllowed("You cannot read this channel, so the bot will not act on its messages for you.")
+        raise NotAllowed(_("You cannot read this channel, so the bot will not act on its messages for you."))

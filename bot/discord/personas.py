@@ -5,6 +5,7 @@ from __future__ import annotations
 import hikari
 
 from bot.errors import InvalidInput
+from bot.i18n import _
 from bot.store.personas import Persona
 
 SHOWN_INLINE = 1500  # longer prompts are shown as an attached text file, so the message stays under Discord's limit
@@ -13,9 +14,15 @@ SHOWN_INLINE = 1500  # longer prompts are shown as an attached text file, so the
 def check_prompt(text: str, limit: int) -> str:
     text = text.strip()
     if not text:
-        raise InvalidInput("The persona is empty: write what the bot should be told before every question.")
+        raise InvalidInput(_("The persona is empty: write what the bot should be told before every question."))
     if len(text) > limit:
-        raise InvalidInput(f"The persona is {len(text):,} characters long; the limit is {limit:,}.")
+        raise InvalidInput(
+            _(
+                "The persona is {length} characters long; the limit is {limit}.",
+                length=f"{len(text):,}",
+                limit=f"{limit:,}",
+            )
+        )
     return text
 
 

@@ -13,6 +13,7 @@ import attrs
 
 from bot.config_tables import non_negative
 from bot.errors import OverLimit
+from bot.i18n import N_
 from bot.metrics import Metrics
 from bot.store.records import utcnow
 from bot.store.usage import Spent, StoredBudget, UsageRow, UsageStore, UsageTotal, day_key, month_key
@@ -23,9 +24,11 @@ _log = logging.getLogger(__name__)
 # test's (and a finished job's) answers and their grading; training: a fine-tuning job's tokens, as estimated.
 Purpose = Literal["answer", "voice", "embeddings", "test", "judge", "training"]
 PURPOSES: tuple[Purpose, ...] = ("answer", "voice", "embeddings", "test", "judge", "training")
+PURPOSE_NAMES = (N_("answer"), N_("voice"), N_("embeddings"), N_("test"), N_("judge"), N_("training"))  # as shown
 Period = Literal["today", "7d", "30d", "month"]
-PERIODS: dict[Period, str] = {"today": "today (UTC)", "7d": "the last 7 days", "30d": "the last 30 days",
-                              "month": "this month (UTC)"}  # fmt: skip
+# Shown translated (bot/i18n.py).
+PERIODS: dict[Period, str] = {"today": N_("today (UTC)"), "7d": N_("the last 7 days"), "30d": N_("the last 30 days"),
+                              "month": N_("this month (UTC)")}  # fmt: skip
 CHART_DAYS = 30
 NOTICE_LEVELS = (80, 100)  # per cent of a server's monthly budget at which its admins are told (once each)
 
