@@ -22,6 +22,7 @@ from bot.discord.settings import DiscordSettings
 from bot.discord.threads import ConversationThreads
 from bot.discord.voice_rooms import VoiceRooms, caller_channel
 from bot.errors import AfterAnswer, InvalidInput, NotAllowed, NotFound
+from bot.i18n import N_, _, guild_locale, use_language
 from bot.llm.answering import Answerer
 from bot.llm.settings import LLMSettings
 from bot.speech.tts import SpeechEngine
@@ -33,16 +34,27 @@ _log = logging.getLogger(__name__)
 
 
 @loader.command
-class Ask(lightbulb.SlashCommand, name="ask", description="Ask the bot a question"):
-    question = lightbulb.string("question", "What you want to know", min_length=1, max_length=6000, default=None)
-    audio = lightbulb.attachment("audio", "Or ask out loud: a recording of your question", default=None)
-    image = lightbulb.attachment("image", "A picture to ask about (PNG, JPEG, WEBP or GIF)", default=None)
-    private = lightbulb.boolean("private", "Only you see the answer", default=False)
-    speak = lightbulb.boolean("speak", "Also send the answer as spoken audio", default=False)
-    new_conversation = lightbulb.boolean(
-        "new_conversation", "Start afresh: forget your earlier questions in this channel", default=False
+class Ask(lightbulb.SlashCommand, name="ask", description=N_("Ask the bot a question"), localize=True):
+    question = lightbulb.string(
+        "question", N_("What you want to know"), localize=True, min_length=1, max_length=6000, default=None
     )
-    thread = lightbulb.boolean("thread", "Go on in a thread: every message there continues this", default=False)
+    audio = lightbulb.attachment(
+        "audio", N_("Or ask out loud: a recording of your question"), localize=True, default=None
+    )
+    image = lightbulb.attachment(
+        "image", N_("A picture to ask about (PNG, JPEG, WEBP or GIF)"), localize=True, default=None
+    )
+    private = lightbulb.boolean("private", N_("Only you see the answer"), localize=True, default=False)
+    speak = lightbulb.boolean("speak", N_("Also send the answer as spoken audio"), localize=True, default=False)
+    new_conversation = lightbulb.boolean(
+        "new_conversation",
+        N_("Start afresh: forget your earlier questions in this channel"),
+        localize=True,
+        default=False,
+    )
+    thread = lightbulb.boolean(
+        "thread", N_("Go on in a thread: every message there continues this"), localize=True, default=False
+    )
 
     @lightbulb.invoke
     async def invoke(
@@ -54,7 +66,7 @@ class Ask(lightbulb.SlashCommand, name="ask", description="Ask the bot a questio
         discord: DiscordSettings = lightbulb.di.INJECTED,
     ) -> None:
         if self.question is None and self.audio is None:
-            raise InvalidInput("Ask something: type a `question` or attach `audio`.")
+            raise InvalidInput(_("Ask something: type a `question` or attach `audio`."))
         pictures = [self.image] if self.image is not None else []
         await asker.admit(ctx.user.id, self.audio, pictures)  # before acknowledging, downloading or transcribing
         # Acknowledge first: Discord gives 3 s, and the model may take longer than that to say anything.
@@ -124,6 +136,8 @@ async def on_message(
     if not text and audio is None and not pictures:
         return
     rest = event.app.rest
+    # A message carries no locale: in a server, the server's language; in a DM, English.
+    use_language(await guild_locale(event.app, message.guild_id))
     try:
         await asker.admit(message.author.id, audio, pictures)
         await rest.trigger_typing(message.channel_id)
@@ -149,8 +163,9 @@ async def on_message(
 @loader.command
 class AskAboutThisMessage(
     lightbulb.MessageCommand,
-    name="Ask about this message",
+    name=N_("Ask about this message"),
     description="",
+    localize=True,
     contexts=[hikari.ApplicationContextType.GUILD],
 ):
     """On any message, under Apps: a short form for the question, answered with that message as context."""
@@ -159,11 +174,11 @@ class AskAboutThisMessage(
     async def invoke(self, ctx: lightbulb.Context) -> None:
         require_reading(ctx.member)
         if self.target.flags & hikari.MessageFlag.EPHEMERAL:  # shown to the caller alone: Discord keeps no copy to read
-            raise InvalidInput("That message is only shown to you. Ask with `/ask private: True` instead.")
+            raise InvalidInput(_("That message is only shown to you. Ask with `/ask private: True` instead."))
         if not (self.target.content or "").strip() and not picture_attachments(self.target):
-            raise InvalidInput("That message has no text or pictures to ask about.")
+            raise InvalidInput(_("That message has no text or pictures to ask about."))
         await ctx.respond_with_modal(
-            "Ask about this message", keys.custom_id(keys.ASK_ABOUT_MODAL, self.target.id), components=about_form()
+            _("Ask about this message"), keys.custom_id(keys.ASK_ABOUT_MODAL, self.target.id), components=about_form()
         )
 
 
@@ -180,13 +195,13 @@ async def on_ask_about(
     (message_id,) = keys.ids(ctx.id_metadata, 1)
     question = submitted(interaction).get(QUESTION, "").strip()
     if not question:
-        raise InvalidInput("Write a question about the message.")
+        raise InvalidInput(_("Write a question about the message."))
     try:
         message = await interaction.app.rest.fetch_message(interaction.channel_id, message_id)
     except hikari.NotFoundError:
-        raise NotFound("That message is not in this channel any more.") from None
+        raise NotFound(_("That message is not in this channel any more.")) from None
     except hikari.ForbiddenError:
-        raise NotAllowed("The bot may not read this channel's messages, so it cannot answer about them.") from None
+        raise NotAllowed(_("The bot may not read this channel's messages, so it cannot answer about them.")) from None
     pictures = picture_attachments(message)[: llm.max_images]
     if pictures:
         try:

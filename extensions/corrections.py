@@ -25,6 +25,7 @@ from bot.errors import InvalidInput, NotFound
 from bot.finetuning.builder import corrections_dataset
 from bot.finetuning.held_out import split_approved
 from bot.finetuning.settings import TrainingSettings
+from bot.i18n import N_, _
 from bot.llm.settings import LLMSettings
 from bot.store.corrections import CorrectionStore
 from bot.store.votes import VoteStore
@@ -33,14 +34,19 @@ loader = lightbulb.Loader()
 handlers = Handlers()
 loader.add(handlers)
 
-REVIEW = "review corrections"
-STATUS_CHOICES = [lightbulb.Choice(s, s) for s in STATUS_EMOJI]
+REVIEW = N_("review corrections")
+STATUS_CHOICES = [lightbulb.Choice(s, s, localize=True) for s in STATUS_EMOJI]  # names in bot/discord/corrections
 
-group = lightbulb.Group("corrections", "Review, list and export corrections")
+group = lightbulb.Group("corrections", N_("Review, list and export corrections"), localize=True)
 
 
 @group.register
-class Review(lightbulb.SlashCommand, name="review", description="Review pending corrections one at a time (admins)"):
+class Review(
+    lightbulb.SlashCommand,
+    name="review",
+    description=N_("Review pending corrections one at a time (admins)"),
+    localize=True,
+):
     @lightbulb.invoke
     async def invoke(
         self,
@@ -64,21 +70,26 @@ async def on_review_button(
     guild_id = interaction.guild_id
     require_admin(interaction.app, interaction.member, guild_id, discord, REVIEW)
     assert guild_id is not None
-    action, _, rest = ctx.id_metadata.partition(".")
+    action, _sep, rest = ctx.id_metadata.partition(".")
     (correction_id,) = keys.ids(rest, 1)
     if action not in ("approve", "reject", "edit"):
-        raise InvalidInput("This button is out of date. Run the command again.")
+        raise InvalidInput(_("This button is out of date. Run the command again."))
     correction = await queued_correction(corrections, guild_id, correction_id)
     if action == "edit":
         await ctx.create_modal_response(
-            f"Edit correction #{correction.id}",
+            _("Edit correction #{id}", id=correction.id),
             keys.custom_id(keys.REVIEW_EDIT_MODAL, correction.id),
             components=edit_form(correction),
         )
         return
     status = "approved" if action == "approve" else "rejected"
     await corrections.review(correction.id, interaction.user.id, status)
-    card = await next_card(corrections, guild_id, f"{STATUS_EMOJI[status]} Correction #{correction.id} {status}.")
+    done = (
+        _("Correction #{id} approved.", id=correction.id)
+        if status == "approved"
+        else _("Correction #{id} rejected.", id=correction.id)
+    )
+    card = await next_card(corrections, guild_id, f"{STATUS_EMOJI[status]} {done}")
     await ctx.create_initial_response(
         card.content,
         response_type=hikari.ResponseType.MESSAGE_UPDATE,
@@ -101,7 +112,7 @@ async def on_review_edit(
     await queued_correction(corrections, guild_id, correction_id)  # a forged id from another server's queue
     text = submitted(interaction).get(CORRECTED, "")
     await corrections.review(correction_id, interaction.user.id, "approved", corrected_answer=text)
-    card = await next_card(corrections, guild_id, f"✅ Correction #{correction_id} edited and approved.")
+    card = await next_card(corrections, guild_id, _("✅ Correction #{id} edited and approved.", id=correction_id))
     await ctx.create_initial_response(card.content, ephemeral=True, embeds=card.embeds, components=card.components)
 
 
@@ -109,9 +120,11 @@ async def on_review_edit(
 
 
 @group.register
-class List(lightbulb.SlashCommand, name="list", description="List corrections in this server"):
-    status = lightbulb.string("status", "Only corrections with this status", choices=STATUS_CHOICES, default=None)
-    author = lightbulb.user("author", "Only corrections by this member", default=None)
+class List(lightbulb.SlashCommand, name="list", description=N_("List corrections in this server"), localize=True):
+    status = lightbulb.string(
+        "status", N_("Only corrections with this status"), localize=True, choices=STATUS_CHOICES, default=None
+    )
+    author = lightbulb.user("author", N_("Only corrections by this member"), localize=True, default=None)
 
     @lightbulb.invoke
     async def invoke(
@@ -121,7 +134,7 @@ class List(lightbulb.SlashCommand, name="list", description="List corrections in
         discord: DiscordSettings = lightbulb.di.INJECTED,
     ) -> None:
         if ctx.guild_id is None:
-            raise InvalidInput("Corrections are kept per server: run this in a server.")
+            raise InvalidInput(_("Corrections are kept per server: run this in a server."))
         viewer = viewer_of(
             ctx.client.app,
             ctx.member,
@@ -144,11 +157,11 @@ async def on_list_page(
     interaction = ctx.interaction
     guild_id = interaction.guild_id
     if guild_id is None:
-        raise InvalidInput("Corrections are kept per server.")
-    raw_offset, _, rest = ctx.id_metadata.partition(".")
-    raw_status, _, raw_author = rest.partition(".")
+        raise InvalidInput(_("Corrections are kept per server."))
+    raw_offset, _sep, rest = ctx.id_metadata.partition(".")
+    raw_status, _sep, raw_author = rest.partition(".")
     if raw_status not in ("all", *STATUS_EMOJI):
-        raise InvalidInput("This button is out of date. Run the command again.")
+        raise InvalidInput(_("This button is out of date. Run the command again."))
     offset, author = keys.ids(f"{raw_offset}.{raw_author}", 2)
     status = None if raw_status == "all" else raw_status
     viewer = viewer_of(
@@ -166,7 +179,9 @@ async def on_list_page(
 
 
 @group.register
-class Stats(lightbulb.SlashCommand, name="stats", description="Corrections by status and by contributor"):
+class Stats(
+    lightbulb.SlashCommand, name="stats", description=N_("Corrections by status and by contributor"), localize=True
+):
     @lightbulb.invoke
     async def invoke(
         self,
@@ -175,7 +190,7 @@ class Stats(lightbulb.SlashCommand, name="stats", description="Corrections by st
         votes: VoteStore = lightbulb.di.INJECTED,
     ) -> None:
         if ctx.guild_id is None:
-            raise InvalidInput("Corrections are kept per server: run this in a server.")
+            raise InvalidInput(_("Corrections are kept per server: run this in a server."))
         embed = stats_embed(await corrections.stats(ctx.guild_id), await votes.stats(ctx.guild_id))
         await ctx.respond(embed=embed, ephemeral=True)
 
@@ -184,9 +199,12 @@ class Stats(lightbulb.SlashCommand, name="stats", description="Corrections by st
 class Endorse(
     lightbulb.SlashCommand,
     name="endorse",
-    description="Queue answers members voted 👍 (and nobody corrected) for review as training examples (admins)",
+    description=N_("Queue answers members voted 👍 (and nobody corrected) for review as training examples (admins)"),
+    localize=True,
 ):
-    min_votes = lightbulb.integer("min_votes", "How many 👍 an answer needs (default 3)", default=3, min_value=1)
+    min_votes = lightbulb.integer(
+        "min_votes", N_("How many 👍 an answer needs (default 3)"), localize=True, default=3, min_value=1
+    )
 
     @lightbulb.invoke
     async def invoke(
@@ -195,27 +213,45 @@ class Endorse(
         votes: VoteStore = lightbulb.di.INJECTED,
         discord: DiscordSettings = lightbulb.di.INJECTED,
     ) -> None:
-        require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, "queue endorsed answers")
+        require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, N_("queue endorsed answers"))
         assert ctx.guild_id is not None
         endorsed = await votes.endorse(ctx.guild_id, self.min_votes, ctx.user.id)
         if not endorsed.correction_ids:
-            raise NotFound(f"No public answer has {self.min_votes} or more 👍, more 👍 than 👎, and no correction yet.")
+            raise NotFound(
+                _(
+                    "No public answer has {votes} or more 👍, more 👍 than 👎, and no correction yet.",
+                    votes=self.min_votes,
+                )
+            )
         await ctx.respond(
-            f"Queued {len(endorsed.correction_ids)} answer(s) with {self.min_votes}+ 👍 for review. Approve them in "
-            "`/corrections review`: approved ones are exported and trained on as supervised examples.",
+            _(
+                "Queued {count} answer(s) with {votes}+ 👍 for review. Approve them in "
+                "`/corrections review`: approved ones are exported and trained on as supervised examples.",
+                count=len(endorsed.correction_ids),
+                votes=self.min_votes,
+            ),
             ephemeral=True,
         )
 
 
 @group.register
-class Export(lightbulb.SlashCommand, name="export", description="Download corrections as a training file (admins)"):
+class Export(
+    lightbulb.SlashCommand,
+    name="export",
+    description=N_("Download corrections as a training file (admins)"),
+    localize=True,
+):
     format = lightbulb.string(
         "format",
-        "sft: question → corrected answer; dpo: corrected answer preferred over the bot's",
-        choices=[lightbulb.Choice("sft (supervised)", "sft"), lightbulb.Choice("dpo (preference pairs)", "dpo")],
+        N_("sft: question → corrected answer; dpo: corrected answer preferred over the bot's"),
+        localize=True,
+        choices=[
+            lightbulb.Choice(N_("sft (supervised)"), "sft", localize=True),
+            lightbulb.Choice(N_("dpo (preference pairs)"), "dpo", localize=True),
+        ],
     )
     status = lightbulb.string(
-        "status", "Which corrections (default: approved)", choices=STATUS_CHOICES, default="approved"
+        "status", N_("Which corrections (default: approved)"), localize=True, choices=STATUS_CHOICES, default="approved"
     )
 
     @lightbulb.invoke
@@ -227,7 +263,7 @@ class Export(lightbulb.SlashCommand, name="export", description="Download correc
         llm: LLMSettings = lightbulb.di.INJECTED,
         training: TrainingSettings = lightbulb.di.INJECTED,
     ) -> None:
-        require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, "export corrections")
+        require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, N_("export corrections"))
         assert ctx.guild_id is not None
         await ctx.defer(ephemeral=True)
         found = await corrections.with_status(ctx.guild_id, self.status)
@@ -236,13 +272,19 @@ class Export(lightbulb.SlashCommand, name="export", description="Download correc
         held_out = ""
         if self.status == "approved":  # the test set stays out of every training file
             parts = split_approved(found, training)
-            found, held_out = parts.training, f" ({len(parts.held_out)} held out for testing)"
+            found, held_out = parts.training, " " + _("({count} held out for testing)", count=len(parts.held_out))
         if not found:
-            raise NotFound(f"There are no {self.status} corrections to export yet.")
+            raise NotFound(_("There are no {status} corrections to export yet.", status=_(self.status)))
         data = corrections_dataset(found, "dpo" if self.format == "dpo" else "sft", llm.system_prompt or None)
         name = f"corrections-{self.status}-{self.format}.jsonl"
         await ctx.interaction.edit_initial_response(
-            f"{len(found)} {self.status} correction(s) as {self.format.upper()} training lines{held_out}.",
+            _(
+                "{count} {status} correction(s) as {format} training lines{held_out}.",
+                count=len(found),
+                status=_(self.status),
+                format=self.format.upper(),
+                held_out=held_out,
+            ),
             attachment=hikari.Bytes(data, name, mimetype="application/jsonl"),
         )
 

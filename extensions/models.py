@@ -31,6 +31,7 @@ from bot.evaluation.eval_sets import EvalSets
 from bot.evaluation.model_test import EvalRefusal, EvalRequest, ModelTester
 from bot.evaluation.scorecard import scorecard
 from bot.evaluation.settings import EvaluationSettings
+from bot.i18n import N_, _
 from bot.llm.answering import Answerer
 from bot.llm.retirements import shutdown_of
 from bot.llm.settings import LLMSettings
@@ -41,9 +42,9 @@ from bot.store.model_tests import ModelTestStore
 loader = lightbulb.Loader()
 handlers = Handlers()
 loader.add(handlers)
-group = lightbulb.Group("model", "Which model answers in this server")
-SWITCH = "switch models"
-TEST = "test models"
+group = lightbulb.Group("model", N_("Which model answers in this server"), localize=True)
+SWITCH = N_("switch models")
+TEST = N_("test models")
 
 
 async def model_choices(
@@ -57,7 +58,7 @@ async def model_choices(
 
 
 @group.register
-class Show(lightbulb.SlashCommand, name="show", description="The model answering in this server"):
+class Show(lightbulb.SlashCommand, name="show", description=N_("The model answering in this server"), localize=True):
     @lightbulb.invoke
     async def invoke(
         self,
@@ -68,24 +69,32 @@ class Show(lightbulb.SlashCommand, name="show", description="The model answering
     ) -> None:
         active = await guilds.active_model(ctx.guild_id)
         text = (
-            f"This server uses `{active}`." if active else f"This server uses the default model, `{llm.default_model}`."
+            _("This server uses `{model}`.", model=active)
+            if active
+            else _("This server uses the default model, `{model}`.", model=llm.default_model)
         )
         chosen = active or llm.default_model
         if answerer.outage(chosen) is not None:
             instead = await answerer.model_for(ctx.guild_id)
-            stand_in = f"`{instead}` answers instead" if instead != chosen else "no other model could answer"
-            text += (
-                f"\n⚠️ The provider says `{chosen}` does not exist (retired, deleted, or a fine-tune shut down): "
-                f"{stand_in}, and it is tried again now and then. `/model use` moves this server for good."
+            stand_in = (
+                _("`{model}` answers instead", model=instead) if instead != chosen else _("no other model could answer")
+            )
+            text += "\n" + _(
+                "⚠️ The provider says `{model}` does not exist (retired, deleted, or a fine-tune shut down): "
+                "{stand_in}, and it is tried again now and then. `/model use` moves this server for good.",
+                model=chosen,
+                stand_in=stand_in,
             )
         if (shutdown := shutdown_of(chosen, llm.shutdowns)) is not None:
-            text += f"\n📅 `{chosen}` shuts down on {shutdown.date:%Y-%m-%d}."
+            text += "\n" + _("📅 `{model}` shuts down on {date}.", model=chosen, date=f"{shutdown.date:%Y-%m-%d}")
         await ctx.respond(text, ephemeral=True)
 
 
 @group.register
-class Use(lightbulb.SlashCommand, name="use", description="Switch this server to another model (admins)"):
-    name = lightbulb.string("name", "The model", autocomplete=model_choices, max_length=200)
+class Use(
+    lightbulb.SlashCommand, name="use", description=N_("Switch this server to another model (admins)"), localize=True
+):
+    name = lightbulb.string("name", N_("The model"), localize=True, autocomplete=model_choices, max_length=200)
 
     @lightbulb.invoke
     async def invoke(
@@ -100,13 +109,19 @@ class Use(lightbulb.SlashCommand, name="use", description="Switch this server to
         assert ctx.guild_id is not None
         name = self.name.strip()
         if name not in await known_models(jobs, llm, ctx.guild_id):
-            raise NotFound(f"`{name}` is neither a configured model nor one of this server's fine-tuned models.")
+            raise NotFound(
+                _("`{model}` is neither a configured model nor one of this server's fine-tuned models.", model=name)
+            )
         await guilds.set_active_model(ctx.guild_id, name, ctx.user.id)
-        await ctx.respond(f"✅ This server now uses `{name}`. `/model rollback` returns to the previous one.")
+        await ctx.respond(
+            _("✅ This server now uses `{model}`. `/model rollback` returns to the previous one.", model=name)
+        )
 
 
 @group.register
-class Rollback(lightbulb.SlashCommand, name="rollback", description="Return to the previous model (admins)"):
+class Rollback(
+    lightbulb.SlashCommand, name="rollback", description=N_("Return to the previous model (admins)"), localize=True
+):
     @lightbulb.invoke
     async def invoke(
         self,
@@ -119,22 +134,31 @@ class Rollback(lightbulb.SlashCommand, name="rollback", description="Return to t
         assert ctx.guild_id is not None
         has_history, previous = await guilds.previous_model(ctx.guild_id)
         if not has_history:
-            raise InvalidInput("This server has never switched models, so there is nothing to roll back to.")
+            raise InvalidInput(_("This server has never switched models, so there is nothing to roll back to."))
         await guilds.set_active_model(ctx.guild_id, previous, ctx.user.id)
-        shown = f"`{previous}`" if previous else f"the default model, `{llm.default_model}`"
-        await ctx.respond(f"↩️ This server is back on {shown}.")
+        shown = f"`{previous}`" if previous else _("the default model, `{model}`", model=llm.default_model)
+        await ctx.respond(_("↩️ This server is back on {model}.", model=shown))
 
 
 @group.register
-class Test(lightbulb.SlashCommand, name="test", description="Score two models on the test questions (admins)"):
+class Test(
+    lightbulb.SlashCommand,
+    name="test",
+    description=N_("Score two models on the test questions (admins)"),
+    localize=True,
+):
     model = lightbulb.string(
-        "model", "Model to test (default: this server's)", autocomplete=model_choices, default=None
+        "model", N_("Model to test (default: this server's)"), localize=True, autocomplete=model_choices, default=None
     )
     against = lightbulb.string(
-        "against", "Compared with (default: the previous model)", autocomplete=model_choices, default=None
+        "against",
+        N_("Compared with (default: the previous model)"),
+        localize=True,
+        autocomplete=model_choices,
+        default=None,
     )
     with_corrections = lightbulb.boolean(
-        "with_corrections", "Give both models the relevant approved corrections", default=False
+        "with_corrections", N_("Give both models the relevant approved corrections"), localize=True, default=False
     )
 
     @lightbulb.invoke
@@ -156,7 +180,7 @@ class Test(lightbulb.SlashCommand, name="test", description="Score two models on
             jobs, guilds, llm, ctx.guild_id, model=self.model, against=self.against
         )
         if not (await tester.questions(ctx.guild_id))[1]:
-            raise NotFound("There are no test questions yet: approve corrections, or upload a test set.")
+            raise NotFound(_("There are no test questions yet: approve corrections, or upload a test set."))
         ask = EvalRequest(ctx.guild_id, model, against, self.with_corrections, requested_by=ctx.user.id)
         started = await tester.start(ask)
         if isinstance(started, EvalRefusal):
@@ -212,11 +236,17 @@ async def on_test_page(
 
 @group.register
 class TestSet(
-    lightbulb.SlashCommand, name="testset", description="Upload this server's test questions, or remove them (admins)"
+    lightbulb.SlashCommand,
+    name="testset",
+    description=N_("Upload this server's test questions, or remove them (admins)"),
+    localize=True,
 ):
-    data = lightbulb.attachment("data", "A .jsonl or .csv, in the training formats", default=None)
+    data = lightbulb.attachment("data", N_("A .jsonl or .csv, in the training formats"), localize=True, default=None)
     remove = lightbulb.boolean(
-        "remove", "Remove the uploaded test set: tests go back to the held-out corrections", default=False
+        "remove",
+        N_("Remove the uploaded test set: tests go back to the held-out corrections"),
+        localize=True,
+        default=False,
     )
 
     @lightbulb.invoke
@@ -230,31 +260,47 @@ class TestSet(
         require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, TEST)
         assert ctx.guild_id is not None
         if self.remove == (self.data is not None):
-            raise InvalidInput("Attach a test file, or choose `remove: True` to remove the uploaded one (not both).")
+            raise InvalidInput(_("Attach a test file, or choose `remove: True` to remove the uploaded one (not both)."))
         if self.data is None:
             count = len(await tests.uploaded_questions(ctx.guild_id))
             await tests.replace_questions(ctx.guild_id, [], ctx.user.id)
-            said = f"Removed the uploaded test set ({count} questions)" if count else "There was no uploaded test set"
-            await ctx.respond(f"🧪 {said}: tests use the held-out approved corrections.", ephemeral=True)
+            said = (
+                _(
+                    "🧪 Removed the uploaded test set ({count} questions): tests use the held-out approved "
+                    "corrections.",
+                    count=count,
+                )
+                if count
+                else _("🧪 There was no uploaded test set: tests use the held-out approved corrections.")
+            )
+            await ctx.respond(said, ephemeral=True)
             return
         limit = sets.max_upload_bytes
         attachments.check_attachment(
-            self.data, max_bytes=limit, extensions=DATASET_EXTENSIONS, media_types=DATASET_TYPES, what="a test file"
+            self.data, max_bytes=limit, extensions=DATASET_EXTENSIONS, media_types=DATASET_TYPES, what=_("a test file")
         )
         await ctx.defer(ephemeral=True)
         fmt = "csv" if attachments.extension(self.data.filename) == "csv" else "jsonl"
-        chunks = attachments.chunks(self.data, max_bytes=limit, what="the test file")
+        chunks = attachments.chunks(self.data, max_bytes=limit, what=_("the test file"))
         count = await sets.upload(chunks, fmt, ctx.guild_id, ctx.user.id)
         await ctx.interaction.edit_initial_response(
-            f"🧪 This server's test set now has {count} questions; `/model test` asks them instead of the held-out "
-            "corrections until `/model testset remove: True`."
+            _(
+                "🧪 This server's test set now has {count} questions; `/model test` asks them instead of the held-out "
+                "corrections until `/model testset remove: True`.",
+                count=count,
+            )
         )
 
 
 @group.register
-class Corrections(lightbulb.SlashCommand, name="corrections", description="Give answers the approved corrections"):
+class Corrections(
+    lightbulb.SlashCommand, name="corrections", description=N_("Give answers the approved corrections"), localize=True
+):
     state = lightbulb.string(
-        "state", "on or off", choices=[lightbulb.Choice("on", "on"), lightbulb.Choice("off", "off")]
+        "state",
+        N_("on or off"),
+        localize=True,
+        choices=[lightbulb.Choice(N_("on"), "on", localize=True), lightbulb.Choice(N_("off"), "off", localize=True)],
     )
 
     @lightbulb.invoke
@@ -267,8 +313,12 @@ class Corrections(lightbulb.SlashCommand, name="corrections", description="Give 
         require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, SWITCH)
         assert ctx.guild_id is not None
         await guilds.set_use_corrections(ctx.guild_id, self.state == "on")
-        said = "are now given" if self.state == "on" else "are no longer given"
-        await ctx.respond(f"📚 Approved corrections {said} to the model with each question in this server.")
+        said = (
+            _("📚 Approved corrections are now given to the model with each question in this server.")
+            if self.state == "on"
+            else _("📚 Approved corrections are no longer given to the model with each question in this server.")
+        )
+        await ctx.respond(said)
 
 
 loader.command(group)

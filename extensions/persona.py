@@ -8,29 +8,38 @@ import lightbulb
 from bot.discord.permissions import require_admin
 from bot.discord.personas import check_prompt, persona_view, where
 from bot.discord.settings import DiscordSettings
+from bot.i18n import N_, _
 from bot.llm.settings import LLMSettings
 from bot.store.personas import PersonaStore
 
 loader = lightbulb.Loader()
-group = lightbulb.Group("persona", "What the bot is told before every question here")
-ACTION = "change or view the bot's persona"
-SCOPES = [("this channel", "channel"), ("the whole server", "server")]
+group = lightbulb.Group("persona", N_("What the bot is told before every question here"), localize=True)
+ACTION = N_("change or view the bot's persona")
+SCOPES = [(N_("this channel"), "channel"), (N_("the whole server"), "server")]
 
 
 def scope_option() -> str:
     return lightbulb.string(
         "scope",
-        "This channel or the whole server",
-        choices=[lightbulb.Choice(n, v) for n, v in SCOPES],
+        N_("This channel or the whole server"),
+        localize=True,
+        choices=[lightbulb.Choice(n, v, localize=True) for n, v in SCOPES],
         default="server",
     )
 
 
 @group.register
-class Set(lightbulb.SlashCommand, name="set", description="Set the persona for this channel or server (admins)"):
-    prompt = lightbulb.string("prompt", "The system prompt: who the bot is and how it answers", max_length=6000)
+class Set(
+    lightbulb.SlashCommand,
+    name="set",
+    description=N_("Set the persona for this channel or server (admins)"),
+    localize=True,
+):
+    prompt = lightbulb.string(
+        "prompt", N_("The system prompt: who the bot is and how it answers"), localize=True, max_length=6000
+    )
     scope = scope_option()
-    preview = lightbulb.boolean("preview", "Only show what would be saved", default=False)
+    preview = lightbulb.boolean("preview", N_("Only show what would be saved"), localize=True, default=False)
 
     @lightbulb.invoke
     async def invoke(
@@ -44,17 +53,22 @@ class Set(lightbulb.SlashCommand, name="set", description="Set the persona for t
         assert ctx.guild_id is not None
         prompt = check_prompt(self.prompt, llm.max_persona_chars)
         channel = ctx.channel_id if self.scope == "channel" else None
-        place = f"<#{ctx.channel_id}>" if channel else "this server"
+        place = f"<#{ctx.channel_id}>" if channel else _("this server")
         if self.preview:
-            text, file = persona_view(f"👀 Preview, not saved: in {place} the bot would be told", prompt)
+            text, file = persona_view(_("👀 Preview, not saved: in {place} the bot would be told", place=place), prompt)
         else:
             await personas.set(ctx.guild_id, channel, prompt, ctx.user.id)
-            text, file = persona_view(f"✅ Saved: in {place} the bot is now told", prompt)
+            text, file = persona_view(_("✅ Saved: in {place} the bot is now told", place=place), prompt)
         await ctx.respond(text, attachment=file or hikari.UNDEFINED, ephemeral=True)
 
 
 @group.register
-class Show(lightbulb.SlashCommand, name="show", description="The persona the bot is given in this channel (admins)"):
+class Show(
+    lightbulb.SlashCommand,
+    name="show",
+    description=N_("The persona the bot is given in this channel (admins)"),
+    localize=True,
+):
     @lightbulb.invoke
     async def invoke(
         self,
@@ -66,12 +80,17 @@ class Show(lightbulb.SlashCommand, name="show", description="The persona the bot
         require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, ACTION)
         persona = await personas.find(ctx.guild_id, [ctx.channel_id])
         prompt = persona.prompt if persona is not None else llm.system_prompt
-        text, file = persona_view(f"In this channel the bot is told {where(persona)}:", prompt)
+        text, file = persona_view(_("In this channel the bot is told {where}:", where=where(persona)), prompt)
         await ctx.respond(text, attachment=file or hikari.UNDEFINED, ephemeral=True)
 
 
 @group.register
-class Reset(lightbulb.SlashCommand, name="reset", description="Remove this channel's or server's persona (admins)"):
+class Reset(
+    lightbulb.SlashCommand,
+    name="reset",
+    description=N_("Remove this channel's or server's persona (admins)"),
+    localize=True,
+):
     scope = scope_option()
 
     @lightbulb.invoke
@@ -85,11 +104,18 @@ class Reset(lightbulb.SlashCommand, name="reset", description="Remove this chann
         assert ctx.guild_id is not None
         channel = ctx.channel_id if self.scope == "channel" else None
         removed = await personas.reset(ctx.guild_id, channel)
-        place = "This channel" if channel else "This server"
         if removed:
-            text = f"↩️ {place} no longer has a persona of its own."
+            text = (
+                _("↩️ This channel no longer has a persona of its own.")
+                if channel
+                else _("↩️ This server no longer has a persona of its own.")
+            )
         else:
-            text = f"{place} had no persona of its own; nothing changed."
+            text = (
+                _("This channel had no persona of its own; nothing changed.")
+                if channel
+                else _("This server had no persona of its own; nothing changed.")
+            )
         await ctx.respond(text, ephemeral=True)
 
 

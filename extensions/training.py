@@ -33,6 +33,7 @@ from bot.finetuning.settings import TrainingSettings
 from bot.finetuning.starting import start_training
 from bot.finetuning.trainer import Hyperparameters
 from bot.finetuning.watcher import JobWatcher
+from bot.i18n import N_, _
 from bot.llm.settings import LLMSettings
 from bot.llm.usage import UsageLedger
 from bot.store.corrections import CorrectionStore
@@ -42,7 +43,7 @@ from bot.store.requests import JobRequestStore
 loader = lightbulb.Loader()
 handlers = Handlers()
 loader.add(handlers)
-TRAIN = "start training"
+TRAIN = N_("start training")
 
 
 async def base_model_choices(
@@ -64,33 +65,48 @@ async def backend_choices(ctx: lightbulb.AutocompleteContext[str], trainers: Tra
 
 
 @loader.command
-class Train(lightbulb.SlashCommand, name="train", description="Fine-tune a model from a file or from corrections"):
+class Train(
+    lightbulb.SlashCommand,
+    name="train",
+    description=N_("Fine-tune a model from a file or from corrections"),
+    localize=True,
+):
     data = lightbulb.attachment(
-        "data", "A .jsonl (chat or DPO lines) or .csv (question,answer[,rejected])", default=None
+        "data", N_("A .jsonl (chat or DPO lines) or .csv (question,answer[,rejected])"), localize=True, default=None
     )
     source = lightbulb.string(
         "source",
-        "Or train from this server's data",
-        choices=[lightbulb.Choice("approved corrections", "corrections")],
+        N_("Or train from this server's data"),
+        localize=True,
+        choices=[lightbulb.Choice(N_("approved corrections"), "corrections", localize=True)],
         default=None,
     )
     method = lightbulb.string(
         "method",
-        "supervised (examples) or dpo (preferred vs rejected answers); default: what the data holds",
-        choices=[lightbulb.Choice("supervised", "sft"), lightbulb.Choice("dpo", "dpo")],
+        N_("supervised (examples) or dpo (preferred vs rejected answers); default: what the data holds"),
+        localize=True,
+        choices=[lightbulb.Choice(N_("supervised"), "sft", localize=True), lightbulb.Choice("dpo", "dpo")],
         default=None,
     )
     again = lightbulb.integer(
-        "again", "Or train a job's data again (kept for a while), e.g. on another base model", default=None
+        "again",
+        N_("Or train a job's data again (kept for a while), e.g. on another base model"),
+        localize=True,
+        default=None,
     )
     backend = lightbulb.string(
         "backend",
-        "Where to train (a configured backend); default: the usual one",
+        N_("Where to train (a configured backend); default: the usual one"),
+        localize=True,
         autocomplete=backend_choices,
         default=None,
     )
-    base_model = lightbulb.string("base_model", "The model to fine-tune", autocomplete=base_model_choices, default=None)
-    suffix = lightbulb.string("suffix", "A short name for the new model (a-z, 0-9, - or _)", default=None)
+    base_model = lightbulb.string(
+        "base_model", N_("The model to fine-tune"), localize=True, autocomplete=base_model_choices, default=None
+    )
+    suffix = lightbulb.string(
+        "suffix", N_("A short name for the new model (a-z, 0-9, - or _)"), localize=True, default=None
+    )
 
     @lightbulb.invoke
     async def invoke(
@@ -113,23 +129,27 @@ class Train(lightbulb.SlashCommand, name="train", description="Fine-tune a model
         cutoff.check(backend.name)  # before anything is downloaded or uploaded
         if [self.data, self.source, self.again].count(None) != 2:
             raise InvalidInput(
-                "Give either a `data` file, `source: approved corrections`, or `again: <job>` (one of the three)."
+                _("Give either a `data` file, `source: approved corrections`, or `again: <job>` (one of the three).")
             )
         base_model, suffix, method = self.base_model, self.suffix, self.method
         kept_path, again = None, ""
         if self.again is not None:
             job = await jobs.get(self.again)
             if job is None or job.guild_id != ctx.guild_id:
-                raise NotFound(f"This server has no training job #{self.again}.")
+                raise NotFound(_("This server has no training job #{id}.", id=self.again))
             kept_path = kept.path_of(job.dataset_sha256)
             if kept_path is None:
                 raise NotFound(
-                    f"Job #{job.id}'s training data is no longer kept (kept {training.keep_datasets_days:g} days)."
+                    _(
+                        "Job #{id}'s training data is no longer kept (kept {days} days).",
+                        id=job.id,
+                        days=f"{training.keep_datasets_days:g}",
+                    )
                 )
             if base_model is None and job.base_model in backend.base_models:
                 base_model = job.base_model  # the same base, where the backend asked for trains it
             suffix, method = suffix or job.suffix, method or job.method
-            again = f"the data of job #{job.id} ({job.dataset_examples} examples)"
+            again = _("the data of job #{id} ({count} examples)", id=job.id, count=job.dataset_examples)
         ask = preparer.ask(
             base_model,
             suffix,
@@ -146,13 +166,13 @@ class Train(lightbulb.SlashCommand, name="train", description="Fine-tune a model
                 max_bytes=limit,
                 extensions=DATASET_EXTENSIONS,
                 media_types=DATASET_TYPES,
-                what="a training file",
+                what=_("a training file"),
             )
         await ctx.defer(ephemeral=True)
         await ledger.check(ctx.guild_id, None)  # a spent monthly budget: no job can start, so none is prepared
         if self.data is not None:
             fmt = "csv" if attachments.extension(self.data.filename) == "csv" else "jsonl"
-            chunks = attachments.chunks(self.data, max_bytes=limit, what="the training file")
+            chunks = attachments.chunks(self.data, max_bytes=limit, what=_("the training file"))
             prepared = await preparer.from_upload(chunks, fmt, ask)
         elif kept_path is not None:
             prepared = await preparer.from_kept(kept_path, ask, again)
@@ -168,7 +188,7 @@ class Train(lightbulb.SlashCommand, name="train", description="Fine-tune a model
         )
         report = prepared.report
         estimate = await ledger.estimate_spend(ctx.guild_id, report.billed_tokens_estimate, report.estimated_cost)
-        embed.add_field("This server's budget", budget_left_text(estimate), inline=False)
+        embed.add_field(_("This server's budget"), budget_left_text(estimate), inline=False)
         # Replaces the deferred "thinking…" response (a follow-up would leave it hanging).
         note = cutoff.note(backend.name)
         await ctx.interaction.edit_initial_response(
@@ -192,12 +212,12 @@ async def on_train_button(
 ) -> None:
     interaction = ctx.interaction
     require_admin(interaction.app, interaction.member, interaction.guild_id, discord, TRAIN)
-    action, _, prepared_id = ctx.id_metadata.partition(".")
+    action, _sep, prepared_id = ctx.id_metadata.partition(".")
     update = hikari.ResponseType.MESSAGE_UPDATE
     if action == "cancel":
         prepared_datasets.discard(prepared_id, interaction.guild_id)
         await ctx.create_initial_response(
-            "Cancelled: nothing was uploaded.", response_type=update, components=[], embeds=[]
+            _("Cancelled: nothing was uploaded."), response_type=update, components=[], embeds=[]
         )
         return
     # A spent monthly budget starts no job (one read; the dataset stays ready: a raised budget lets Confirm start it).
