@@ -140,7 +140,15 @@ def test_the_scan_finds_unwrapped_text() -> None:
 
 @pytest.mark.parametrize(
     ("locale", "language"),
-    [("ru", "ru"), (hikari.Locale.RU, "ru"), ("en-US", "en"), ("en-GB", "en"), ("de", "en"), ("pt-BR", "en"), (None, "en")],
+    [
+        ("ru", "ru"),
+        (hikari.Locale.RU, "ru"),
+        ("en-US", "en"),
+        ("en-GB", "en"),
+        ("de", "en"),
+        ("pt-BR", "en"),
+        (None, "en"),
+    ],
 )
 def test_a_discord_locale_picks_its_catalog_or_english(locale: str | None, language: str) -> None:
     assert language_of(locale) == language

@@ -92,7 +92,7 @@ def answer_id_on(message: hikari.Message, bot_id: int) -> int | None:
             continue
         for component in row.components:
             if isinstance(component, hikari.ButtonComponent) and component.custom_id:
-                prefix, _, metadata = component.custom_id.partition(":")
+                prefix, _sep, metadata = component.custom_id.partition(":")
                 if prefix == keys.CORRECT_BUTTON and metadata.isdigit() and len(metadata) <= 20:
                     return int(metadata)
     return None

@@ -28,10 +28,10 @@ def check_prompt(text: str, limit: int) -> str:
 
 def where(persona: Persona | None) -> str:
     if persona is None:
-        return "the bot's default"
+        return _("the bot's default")
     if persona.scope == "channel":
-        return f"this channel's persona (<#{persona.channel_id}>)"
-    return "this server's persona"
+        return _("this channel's persona (<#{channel_id}>)", channel_id=persona.channel_id)
+    return _("this server's persona")
 
 
 def persona_view(title: str, prompt: str) -> tuple[str, hikari.Bytes | None]:
@@ -39,6 +39,6 @@ def persona_view(title: str, prompt: str) -> tuple[str, hikari.Bytes | None]:
     if len(prompt) <= SHOWN_INLINE:
         quoted = prompt.replace("```", "'''")
         return f"{title}\n```\n{quoted}\n```", None
-    return f"{title}\n(the prompt is {len(prompt):,} characters: attached)", hikari.Bytes(
+    return f"{title}\n" + _("(the prompt is {length} characters: attached)", length=f"{len(prompt):,}"), hikari.Bytes(
         prompt.encode(), "persona.txt", mimetype="text/plain"
     )
