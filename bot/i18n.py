@@ -77,6 +77,13 @@ def _(message: str, /, **params: object) -> str:
     return translate(message, _language.get(), **params)
 
 
+def pgettext(context: str, message: str, /, **params: object) -> str:
+    """`_` for a word that needs a context to be told apart: one that is also a command's or option's name (those
+    stay English, and lightbulb asks the catalog for every name), or that means two things."""
+    text = catalog(_language.get()).pgettext(context, message)
+    return text.format(**params) if params else text
+
+
 def N_(message: str, /) -> str:
     """Marks text for the catalog where it cannot be translated yet (module constants, command descriptions)."""
     return message

@@ -12,7 +12,7 @@ from bot.discord.knowledge import KnowledgeReader
 from bot.discord.permissions import require_admin
 from bot.discord.settings import DiscordSettings
 from bot.errors import InvalidInput, NotFound
-from bot.i18n import N_, _
+from bot.i18n import N_, _, pgettext
 from bot.store.knowledge import KnowledgeSource, KnowledgeStore
 
 loader = lightbulb.Loader()
@@ -78,7 +78,7 @@ class Add(
             return
         assert self.channel is not None
         channel = self.channel
-        label = self.label or (f"#{channel.name}" if channel.name else _("channel"))
+        label = self.label or (f"#{channel.name}" if channel.name else pgettext("source label", "channel"))
         await reader.check_channel(ctx.guild_id, int(channel.id), pinned_only=self.pinned_only)
         shown = await ctx.respond(_("📖 Reading <#{channel_id}>…", channel_id=channel.id), ephemeral=True)
         last = time.monotonic()

@@ -48,7 +48,6 @@ SHOWING = {
 }
 SHOWN_KEYWORDS = {"content", "label", "title", "description", "placeholder", "text", "name", "value"}
 USER_ERRORS = {"UserError", "InvalidInput", "NotFound", "NotAllowed", "OverLimit", "ServiceUnavailable"}
-TRANSLATING = {"_", "N_", "translate"}
 
 
 def template() -> Catalog:
@@ -61,14 +60,14 @@ def russian() -> Catalog:
         return read_po(f, locale="ru")
 
 
-def msgids(catalog: Catalog) -> set[str]:
-    return {str(m.id) for m in catalog if m.id}
+def msgids(catalog: Catalog) -> set[tuple[str | None, str]]:
+    return {(m.context, str(m.id)) for m in catalog if m.id}
 
 
 def test_the_template_holds_exactly_the_messages_in_the_code() -> None:
     with (ROOT / "babel.cfg").open() as cfg:
         method_map, options_map = parse_mapping_cfg(cfg)
-    in_code = {str(m[2]) for m in extract_from_dir(str(ROOT), method_map, options_map)}
+    in_code = {(m[4], str(m[2])) for m in extract_from_dir(str(ROOT), method_map, options_map)}
     hint = "run: pybabel extract -F babel.cfg --no-location --sort-output -o bot/locales/teachbot.pot ."
     assert in_code - msgids(template()) == set(), f"not in the template; {hint}"
     assert msgids(template()) - in_code == set(), f"no longer in the code; {hint}"
@@ -83,7 +82,7 @@ def test_every_message_has_a_russian_translation_with_the_same_placeholders() ->
     for message in template():
         if not message.id:
             continue
-        translated = ru.get(message.id)
+        translated = ru.get(message.id, context=message.context)
         where = f"{message.id!r} in bot/locales/ru/LC_MESSAGES/teachbot.po (pybabel update, then translate)"
         assert translated is not None, f"missing: {where}"
         assert translated.string and not translated.fuzzy, f"untranslated or fuzzy: {where}"

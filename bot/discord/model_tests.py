@@ -16,11 +16,20 @@ from bot.discord.usage import estimate_line
 from bot.errors import NotFound
 from bot.evaluation.model_test import EvalRefusal, StartedTest
 from bot.evaluation.scorecard import Scorecard
-from bot.i18n import N_, _
+from bot.i18n import _, pgettext
 from bot.store.model_tests import ModelTest, ModelTestStore, Side
 
 VERDICT_EMOJI = {"correct": "✅", "partly": "🟡", "wrong": "❌"}
-VERDICT_NAMES = (N_("correct"), N_("partly"), N_("wrong"))  # as shown (stored in English)
+
+
+def verdict_name(verdict: str) -> str:
+    """A grader's verdict as shown (stored in English)."""
+    names = {
+        "correct": pgettext("verdict", "correct"),
+        "partly": pgettext("verdict", "partly"),
+        "wrong": pgettext("verdict", "wrong"),
+    }
+    return names.get(verdict, verdict)
 
 
 def score_line(card: Scorecard) -> str:
@@ -198,7 +207,7 @@ def _side(name: str, side: Side) -> str:
     if side.answer is None:
         return f"**{name}**: " + _("no answer (the model failed)")
     verdict = (
-        f"{VERDICT_EMOJI.get(side.verdict or '', '')} {_(side.verdict or '')} · "
+        f"{VERDICT_EMOJI.get(side.verdict or '', '')} {verdict_name(side.verdict or '')} · "
         + _("score {score}/10", score=side.score)
         if side.score is not None
         else _("ungraded")

@@ -8,7 +8,7 @@ import logging
 import hikari
 
 from bot.discord.message_split import DISCORD_LIMIT, clip
-from bot.i18n import SOURCE_LANGUAGE, _, current_language, guild_locale, speaking
+from bot.i18n import SOURCE_LANGUAGE, _, current_language, guild_locale, pgettext, speaking
 from bot.llm.usage import PERIODS, Budget, BudgetNotice, Estimate, UsageReport, next_month
 from bot.store.records import utcnow
 
@@ -17,6 +17,19 @@ _log = logging.getLogger(__name__)
 
 def usd(value: float) -> str:
     return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
+
+
+def purpose_name(purpose: str) -> str:
+    """What a model call was for, as shown (stored in English)."""
+    names = {
+        "answer": pgettext("purpose", "answer"),
+        "voice": pgettext("purpose", "voice"),
+        "embeddings": pgettext("purpose", "embeddings"),
+        "test": pgettext("purpose", "test"),
+        "judge": pgettext("purpose", "judge"),
+        "training": pgettext("purpose", "training"),
+    }
+    return names.get(purpose, purpose)
 
 
 def cost_text(cost: float, unpriced_calls: int) -> str:
@@ -120,7 +133,9 @@ def report_text(report: UsageReport, whose: str, *, member: bool, own: bool = Fa
                 if t.calls == 1
                 else _("{calls} calls, {tokens} tokens", calls=f"{t.calls:,}", tokens=f"{tokens:,}")
             )
-            body.append(f"`{clip(t.model, 60)}` {_(t.purpose)}: {used}, {cost_text(t.cost_usd, t.unpriced_calls)}")
+            body.append(
+                f"`{clip(t.model, 60)}` {purpose_name(t.purpose)}: {used}, {cost_text(t.cost_usd, t.unpriced_calls)}"
+            )
     text = "\n".join([head, *body, "", *budget_lines(report.budget, report, member=member, own=own)]).rstrip()
     return clip(text, DISCORD_LIMIT)
 

@@ -24,7 +24,6 @@ _log = logging.getLogger(__name__)
 # test's (and a finished job's) answers and their grading; training: a fine-tuning job's tokens, as estimated.
 Purpose = Literal["answer", "voice", "embeddings", "test", "judge", "training"]
 PURPOSES: tuple[Purpose, ...] = ("answer", "voice", "embeddings", "test", "judge", "training")
-PURPOSE_NAMES = (N_("answer"), N_("voice"), N_("embeddings"), N_("test"), N_("judge"), N_("training"))  # as shown
 Period = Literal["today", "7d", "30d", "month"]
 # Shown translated (bot/i18n.py).
 PERIODS: dict[Period, str] = {"today": N_("today (UTC)"), "7d": N_("the last 7 days"), "30d": N_("the last 30 days"),
