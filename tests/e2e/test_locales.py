@@ -115,3 +115,33 @@ async def test_a_mention_in_a_russian_server_is_answered_with_russian_buttons(
         # An interaction still follows its member's client, not the server.
         english = await answered(discord, discord.slash("ask", options={"question": "And 3+3?"}))
         assert labels(english)[0] == "Correct"
+
+
+async def test_a_budget_notice_follows_the_server_and_each_refusal_its_member(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    discord.guild_locales[discord.guild_id] = "ru"
+    ivan = discord.make_user("ivan")
+    ivan.locale = "ru"
+    openai_fake.default_reply = "ok"
+
+    async def refused(user: Any) -> str:
+        handle = discord.slash("ask", options={"question": "How much?", "new_conversation": True}, user=user)
+        event = await handle.wait(lambda e: e.kind != "callback" and bool(e.json.get("content")))
+        return str(event.json["content"])
+
+    async with running_bot(discord, openai_fake, tmp_path):
+        await answered(discord, discord.slash("ask", options={"question": "How much?", "new_conversation": True}))
+        one = sum(u["prompt_tokens"] + u["completion_tokens"] for u in openai_fake.usage_reported)
+        budget = discord.slash(
+            "usage", subcommand="budget", options={"monthly_tokens": int(1.5 * one)}, user=discord.admin
+        )
+        assert "Monthly budget" in await reply_text(budget)  # the admin's client is English
+        await answered(discord, discord.slash("ask", options={"question": "And now?", "new_conversation": True}))
+        # Told to the server, in the server's language, whoever's question crossed the budget.
+        notice = await discord.wait_for(
+            lambda: [m.content for m in discord.bot_messages_in(discord.channel_id) if m.content.startswith("⛔")]
+        )
+        assert notice[0].startswith("⛔ Сервер израсходовал весь бюджет на модели за этот месяц")
+        assert (await refused(ivan)).startswith("Сервер израсходовал бюджет на модели")
+        assert (await refused(discord.member)).startswith("This server has used its model budget")
