@@ -26,7 +26,7 @@ from bot.errors import InvalidInput, NotFound
 from bot.evaluation.scorecard import stored_scorecard
 from bot.finetuning.backends import Trainers
 from bot.finetuning.watcher import JobWatcher
-from bot.i18n import N_, _
+from bot.i18n import N_, _, use_language
 from bot.store.guilds import GuildSettingsStore
 from bot.store.jobs import JobStore, TrainingJob
 from bot.store.model_tests import ModelTestStore
@@ -40,6 +40,7 @@ CANCEL = N_("cancel training jobs")
 
 async def job_choices(ctx: lightbulb.AutocompleteContext[int], jobs: JobStore = lightbulb.di.INJECTED) -> None:
     """This server's jobs, newest first, filtered by what was typed; the label shows the status."""
+    use_language(ctx.interaction.locale)  # autocomplete runs no hooks
     guild_id = ctx.interaction.guild_id
     found = await jobs.search(guild_id, str(ctx.focused.value or "")) if guild_id is not None else []
     await ctx.respond([(job_label(j), j.id) for j in found])

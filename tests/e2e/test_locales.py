@@ -97,6 +97,8 @@ async def test_commands_register_with_russian_descriptions_and_english_names(
     for path, item in everything:
         assert item["description_localizations"].get("ru"), f"{path} has no Russian description"
         assert "ru" not in (item.get("name_localizations") or {}), f"{path} has a Russian name"
+    scope = next(o for o in by_name["persona"]["options"][0]["options"] if o["name"] == "scope")
+    assert [c["name_localizations"]["ru"] for c in scope["choices"]] == ["этот канал", "весь сервер"]
     # Message commands are labels in the Apps menu: those are translated.
     assert by_name["Correct this answer"]["name_localizations"]["ru"] == "Исправить этот ответ"
     assert by_name["Ask about this message"]["name_localizations"]["ru"] == "Спросить об этом сообщении"

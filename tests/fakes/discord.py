@@ -285,6 +285,14 @@ def _check_options(path: tuple[str | int, ...], options: list[Json], errors: For
         _check_texts((*path, j), option, True, True, errors)
         for k, choice in enumerate(option.get("choices") or []):
             errors.longer_than((*path, j, "choices", k, "name"), choice.get("name"), CHOICE_LIMIT)
+            for locale, text in (choice.get("name_localizations") or {}).items():
+                where = (*path, j, "choices", k, "name_localizations", locale)
+                if locale not in DISCORD_LOCALES:
+                    errors.add(where, _invalid(f"Invalid locale: {locale}", "LOCALE_INVALID"))
+                elif not isinstance(text, str) or not 1 <= len(text) <= CHOICE_LIMIT:
+                    errors.add(
+                        where, _invalid(f"Must be between 1 and {CHOICE_LIMIT} in length.", "BASE_TYPE_BAD_LENGTH")
+                    )
         _check_options((*path, j, "options"), option.get("options") or [], errors)
 
 

@@ -779,6 +779,35 @@ def slash_command(**texts: Any) -> dict[str, Any]:
                 }
             },
         ),
+        (
+            slash_command(
+                options=[
+                    {
+                        "type": 3,
+                        "name": "scope",
+                        "description": "Where",
+                        "choices": [{"name": "here", "value": "here", "name_localizations": {"ru-RU": "здесь"}}],
+                    }
+                ]
+            ),
+            {
+                "0": {
+                    "options": {
+                        "0": {
+                            "choices": {
+                                "0": {
+                                    "name_localizations": {
+                                        "ru-RU": {
+                                            "_errors": [{"code": "LOCALE_INVALID", "message": "Invalid locale: ru-RU"}]
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            },
+        ),
     ],
     ids=[
         "unknown locale",
@@ -787,6 +816,7 @@ def slash_command(**texts: Any) -> dict[str, Any]:
         "name with a space",
         "no description",
         "message command description",
+        "choice in an unknown locale",
     ],
 )
 async def test_commands_are_refused_like_discord_unless_names_descriptions_and_locales_are_valid(
