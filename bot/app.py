@@ -20,7 +20,7 @@ from bot.config import Config, Settings
 from bot.conversation.settings import ConversationSettings
 from bot.discord.health import Readiness, count_interactions, shard_latencies
 from bot.discord.knowledge import CachedChannelAccess, KnowledgeReader
-from bot.discord.language import speak_member_language
+from bot.discord.language import command_localizations, speak_member_language
 from bot.discord.model_notices import ModelNotices
 from bot.discord.replies import Asker
 from bot.discord.settings import DiscordSettings
@@ -43,7 +43,6 @@ from bot.finetuning.tokens import TokenCounter
 from bot.finetuning.trainer import Trainer
 from bot.finetuning.watcher import JobWatcher
 from bot.health import HealthServer
-from bot.i18n import command_localizations
 from bot.limits import Limiter, for_database
 from bot.llm.answering import Answerer
 from bot.llm.chat import ChatModel

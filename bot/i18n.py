@@ -6,7 +6,9 @@ source of truth and are compiled in memory when a language is first used, so no 
 
 Interface text follows the language of the interaction being answered (`speaking(interaction.locale)`, set once per
 command, button and form); what the bot posts to a server on its own (notices, job announcements) follows the
-server's preferred locale (`guild_language`). English is the source language and the fallback for every other.
+server's preferred locale (`guild_locale` in bot/discord/language.py, which also gives lightbulb the commands'
+descriptions). English is the source language and the fallback for every other. Nothing here imports Discord's
+library: errors raised in the training service are written through the catalog too.
 """
 
 from __future__ import annotations
@@ -15,11 +17,10 @@ import contextlib
 import functools
 import gettext
 import io
-from collections.abc import Generator, Mapping
+from collections.abc import Generator
 from contextvars import ContextVar
 from pathlib import Path
 
-import hikari
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -55,7 +56,7 @@ def catalog(language: str) -> gettext.NullTranslations:
     return gettext.GNUTranslations(compiled)
 
 
-def language_of(locale: str | hikari.Locale | None) -> str:
+def language_of(locale: str | None) -> str:
     """The catalog for a Discord locale: "ru" → ru, "pt-BR" → pt_BR where there is one, else pt, else English."""
     if not locale:
         return SOURCE_LANGUAGE
@@ -93,50 +94,16 @@ def current_language() -> str:
     return _language.get()
 
 
-def use_language(locale: str | hikari.Locale | None) -> None:
+def use_language(locale: str | None) -> None:
     """Speak `locale` for the rest of this task (each interaction runs in its own task)."""
     _language.set(language_of(locale))
 
 
 @contextlib.contextmanager
-def speaking(locale: str | hikari.Locale | None) -> Generator[str]:
+def speaking(locale: str | None) -> Generator[str]:
     """Speak `locale` inside the block (a notice to a server in the middle of someone's interaction)."""
     token = _language.set(language_of(locale))
     try:
         yield _language.get()
     finally:
         _language.reset(token)
-
-
-async def guild_locale(app: hikari.RESTAware | hikari.api.RESTClient, guild_id: int | None) -> str | None:
-    """A server's preferred locale (Community settings → Server Primary Language): from the cache, else Discord."""
-    if guild_id is None:
-        return None
-    cache = app.cache if isinstance(app, hikari.CacheAware) else None
-    guild = cache.get_guild(guild_id) if cache is not None else None
-    if guild is not None:
-        return str(guild.preferred_locale)
-    rest = app if isinstance(app, hikari.api.RESTClient) else app.rest
-    try:
-        return str((await rest.fetch_guild(guild_id)).preferred_locale)
-    except hikari.HTTPError:
-        return None
-
-
-async def guild_language(app: hikari.RESTAware | hikari.api.RESTClient, guild_id: int | None) -> str:
-    """The catalog language for what the bot posts to a server on its own."""
-    return language_of(await guild_locale(app, guild_id))
-
-
-def command_localizations(key: str) -> Mapping[hikari.Locale, str]:
-    """lightbulb's localization provider: a command's or option's English text (the key) and its translations, for
-    each Discord locale of each catalog language. Names are never in the catalog, so they stay English everywhere."""
-    found: dict[hikari.Locale, str] = {hikari.Locale.EN_US: key}
-    for language in languages()[1:]:
-        translated = catalog(language).gettext(key)
-        if translated == key:
-            continue
-        for locale in hikari.Locale:
-            if language_of(locale) == language:
-                found[locale] = translated
-    return found

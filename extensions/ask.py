@@ -15,6 +15,7 @@ from bot.discord.errors import describe_error
 from bot.discord.forms import submitted
 from bot.discord.handlers import Handlers
 from bot.discord.hearing import audio_attachment
+from bot.discord.language import guild_locale
 from bot.discord.permissions import require_reading
 from bot.discord.pictures import picture_attachments
 from bot.discord.replies import Asker, ChannelTarget, InteractionTarget
@@ -22,7 +23,7 @@ from bot.discord.settings import DiscordSettings
 from bot.discord.threads import ConversationThreads
 from bot.discord.voice_rooms import VoiceRooms, caller_channel
 from bot.errors import AfterAnswer, InvalidInput, NotAllowed, NotFound
-from bot.i18n import N_, _, guild_locale, use_language
+from bot.i18n import N_, _, use_language
 from bot.llm.answering import Answerer
 from bot.llm.settings import LLMSettings
 from bot.speech.tts import SpeechEngine

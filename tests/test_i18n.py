@@ -15,7 +15,8 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 from bot import i18n
-from bot.i18n import _, command_localizations, language_of, speaking, translate
+from bot.discord.language import command_localizations
+from bot.i18n import _, language_of, speaking, translate
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "bot" / "locales" / "teachbot.pot"

@@ -10,8 +10,9 @@ from collections.abc import Callable, Iterable
 
 import hikari
 
+from bot.discord.language import guild_locale
 from bot.discord.settings import DiscordSettings
-from bot.i18n import _, guild_locale, speaking
+from bot.i18n import _, speaking
 from bot.llm.retirements import Clock, Shutdown, shutdown_of, utc_now
 from bot.llm.settings import LLMSettings
 from bot.store.guilds import GuildSettingsStore

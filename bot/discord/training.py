@@ -5,13 +5,14 @@ from __future__ import annotations
 import hikari
 
 from bot.discord import custom_ids as keys
+from bot.discord.language import guild_locale
 from bot.discord.message_split import DISCORD_LIMIT, clip
 from bot.discord.model_tests import notice_line
 from bot.discord.pager import footer, pager_row
 from bot.errors import InvalidInput, NotFound
 from bot.evaluation.scorecard import stored_scorecard
 from bot.finetuning.training_files import DatasetReport
-from bot.i18n import N_, _, guild_locale, speaking
+from bot.i18n import N_, _, speaking
 from bot.store.jobs import JobStore, TrainingJob
 from bot.store.model_tests import ModelTestStore
 from bot.store.requests import JobRequest

@@ -7,8 +7,9 @@ import logging
 
 import hikari
 
+from bot.discord.language import guild_locale
 from bot.discord.message_split import DISCORD_LIMIT, clip
-from bot.i18n import SOURCE_LANGUAGE, _, current_language, guild_locale, pgettext, speaking
+from bot.i18n import SOURCE_LANGUAGE, _, current_language, pgettext, speaking
 from bot.llm.usage import PERIODS, Budget, BudgetNotice, Estimate, UsageReport, next_month
 from bot.store.records import utcnow
 

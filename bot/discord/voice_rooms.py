@@ -15,11 +15,12 @@ from bot.conversation.addressing import AddressingMode
 from bot.conversation.settings import ConversationSettings
 from bot.conversation.vad import SileroModel
 from bot.conversation.voice_conversation import TurnRecord, VoiceConversation
+from bot.discord.language import guild_locale
 from bot.discord.message_split import DISCORD_LIMIT, clip
 from bot.discord.permissions import channel_permissions
 from bot.discord.replies import answer_buttons
 from bot.errors import InvalidInput, NotAllowed, ServiceUnavailable
-from bot.i18n import _, guild_locale, speaking
+from bot.i18n import _, speaking
 from bot.llm.answering import Answerer
 from bot.metrics import Metrics
 from bot.speech.transcribe import Transcriber, VoiceTranscription
