@@ -10,11 +10,15 @@ another server, pending, rejected, and private to another member; any of them fo
    the same corrections for every question.
 2. The set's questions again among 100,000 approved corrections of the same server on SQLite (each of them shares
    words with the set's questions), timed per question.
-3. With --local-model, the set again with that embedding model (`[llm] embeddings = "local"`) on SQLite.
-The figures in the JSON line are with embeddings off (the lexical path alone). Prints a table and, last, one line:
+3. The set again with the local embedding model (`[llm] embeddings = "local"`: by default the one the bot ships,
+   universal-sentence-encoder-multilingual-3; --local-model names another, "off" skips it) on SQLite, and on
+   PostgreSQL when it is given, words and meaning fused.
+The figures in the JSON line are with embeddings off (the lexical path alone); "with_local_model" holds the same with
+the local model. Prints a table and, last, one line:
 {"bench": "retrieval", "hit1_en": …, "hit1_ru": …, "hit1_by_kind": {…}, "false_pos": …, "leaks": 0, "p99_ms_100k": …}
 
-    .venv/bin/python bench/retrieval.py [--corrections 100000] [--postgresql URL] [--local-model DIR]
+    .venv/bin/python bench/retrieval.py [--corrections 100000] [--postgresql URL] [--local-model NAME|DIR|off]
+                                        [--min-similarity 0.63]
 """
 
 from __future__ import annotations
@@ -36,9 +40,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.ack_latency import percentile
 from bench.model_test import store_approved
-from bot.llm.local_embeddings import LocalEmbedder
+from bot.llm.local_embeddings import DEFAULT_MODEL, LocalEmbedder
 from bot.llm.references import References
 from bot.llm.settings import LLMSettings
+from bot.llm.usage import Spender
 from bot.store.answers import AnswerStore, NewAnswer
 from bot.store.correction_embeddings import EmbeddingStore
 from bot.store.correction_search import CorrectionSearch
@@ -52,6 +57,7 @@ GUILD, OTHER_GUILD = 5, 6
 ASKER, OTHER_MEMBER = 2, 3
 LEXICAL = ("exact", "reworded", "inflected", "typo")
 KINDS = (*LEXICAL, "paraphrase", "cross_language", "unrelated")
+SHOWN = ("hit1_en", "hit1_ru", "hit1_by_kind", "false_pos", "leaks")
 
 
 async def correction(
@@ -93,14 +99,16 @@ async def fill(db: Database, data: dict[str, Any]) -> tuple[dict[int, str], set[
 
 
 async def ask_all(
-    db: Database, data: dict[str, Any], embedder: LocalEmbedder | None = None
+    db: Database, data: dict[str, Any], embedder: LocalEmbedder | None = None, min_similarity: float | None = None
 ) -> tuple[list[list[str]], dict[int, str], set[int]]:
     """Per question, what it found: the set's keys, or "LEAK" for a copy it must not see."""
     keys, forbidden = await fill(db, data)
     references = References(
         CorrectionSearch(db),
         GuildSettingsStore(db),
-        LLMSettings(embeddings="local" if embedder else "off"),
+        LLMSettings(embeddings="local" if embedder else "off")
+        if min_similarity is None
+        else LLMSettings(embeddings="local", local_embeddings_min_similarity=min_similarity),
         embedder=embedder,
         embeddings=EmbeddingStore(db) if embedder else None,
     )
@@ -187,13 +195,27 @@ async def big_server(
     return p99, at_scale["leaks"]
 
 
-async def on_postgresql(url: str, data: dict[str, Any]) -> list[list[str]]:
+async def embed_p99(embedder: LocalEmbedder, data: dict[str, Any]) -> float:
+    """p99 ms to embed one question (apart from the search: it runs in a thread, once per question)."""
+    spender = Spender("embeddings", GUILD, ASKER)
+    timings: list[float] = []
+    for question in data["questions"]:
+        start = time.perf_counter()
+        await embedder.embed([question["text"]], spender=spender)
+        timings.append((time.perf_counter() - start) * 1000)
+    print(f"embedding one question: p50 {percentile(timings, 50):.2f} ms, p99 {percentile(timings, 99):.2f} ms")
+    return round(percentile(timings, 99), 2)
+
+
+async def on_postgresql(
+    url: str, data: dict[str, Any], embedder: LocalEmbedder | None = None, min_similarity: float | None = None
+) -> list[list[str]]:
     os.environ["TEST_DATABASE_URL"] = url
     from tests.store.conftest import open_database  # empties the tables first, as the tests do
 
     db = await open_database("postgresql", Path(tempfile.gettempdir()))
     try:
-        return (await ask_all(db, data))[0]
+        return (await ask_all(db, data, embedder, min_similarity))[0]
     finally:
         await db.close()
 
@@ -203,8 +225,11 @@ async def main() -> None:
     parser.add_argument("--corrections", type=int, default=100_000)
     parser.add_argument("--postgresql", default=os.environ.get("TEST_DATABASE_URL"), help="a database it may empty")
     parser.add_argument(
-        "--local-model", help="also run the set with this embedding model ([llm] local_embeddings_model: a directory)"
+        "--local-model",
+        default=DEFAULT_MODEL,
+        help='also run the set with this embedding model ([llm] local_embeddings_model), or "off"',
     )
+    parser.add_argument("--min-similarity", type=float, help="[llm] local_embeddings_min_similarity (default: its own)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     data = json.loads(SET.read_text(encoding="utf-8"))
@@ -229,18 +254,26 @@ async def main() -> None:
         finally:
             await db.close()
         embedded: dict[str, Any] | None = None
-        if args.local_model:
+        same_embedded: bool | None = None
+        if args.local_model != "off":
+            embedder = LocalEmbedder(args.local_model)
             db = Database(f"sqlite+aiosqlite:///{tmp}/embedded.sqlite3")
             await db.open()
             try:
-                with_model, _, _ = await ask_all(db, data, LocalEmbedder(args.local_model))
+                with_model, _, _ = await ask_all(db, data, embedder, args.min_similarity)
             finally:
                 await db.close()
             embedded = score(data, with_model)
+            embedded["embed_ms_p99"] = await embed_p99(embedder, data)
             result["leaks"] += embedded["leaks"]
             print(f"sqlite, embeddings {args.local_model}:", json.dumps(embedded, ensure_ascii=False))
             for line in misses(data, with_model):
                 print(line)
+            if args.postgresql:
+                on_pg = await on_postgresql(args.postgresql, data, embedder, args.min_similarity)
+                same_embedded = on_pg == with_model
+                print(f"postgresql, embeddings {args.local_model}: same as sqlite:", same_embedded)
+                result["leaks"] += sum(g.count("LEAK") for g in on_pg)
     print(
         json.dumps(
             {
@@ -255,7 +288,12 @@ async def main() -> None:
                 "embeddings": "off",
                 "with_local_model": None
                 if embedded is None
-                else {k: embedded[k] for k in ("hit1_en", "hit1_ru", "hit1_by_kind", "false_pos", "leaks")},
+                else {
+                    "model": args.local_model,
+                    "min_similarity": args.min_similarity or LLMSettings().local_embeddings_min_similarity,
+                    **{k: embedded[k] for k in (*SHOWN, "embed_ms_p99")},
+                    "same_on_postgresql": same_embedded,
+                },
                 "same_on_postgresql": same,
             },
             ensure_ascii=False,

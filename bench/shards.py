@@ -87,7 +87,7 @@ async def serve(args: argparse.Namespace) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         built = build(bot_config(args, Path(tmp)), rest_url=args.rest_url)
-        discord = built.services.config.settings.discord
+        discord = built.get(Settings).discord
         await built.bot.start(check_for_updates=False, shard_ids=discord.shard_ids, shard_count=discord.shard_count)
         try:
             await asyncio.wait_for(built.ready.wait(), 120)

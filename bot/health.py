@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from bot.config import HealthSettings
 from bot.metrics import Metrics
+from bot.wiring import Stage, Wiring
 
 _log = logging.getLogger(__name__)
 
@@ -103,3 +104,11 @@ class HealthServer:
 
     async def _metrics_text(self, _: web.Request) -> web.Response:
         return web.Response(body=self._metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def install(wiring: Wiring, settings: HealthSettings, readiness: Readiness) -> None:
+    """The endpoint in lightbulb's DI: alive (/healthz) before the database opens and shards connect, until the rest
+    has closed."""
+    server = wiring.add(HealthServer, HealthServer(settings, wiring.get(Metrics), readiness))
+    wiring.on_open(Stage.LAST, server.start)
+    wiring.on_close(Stage.LAST, server.stop)

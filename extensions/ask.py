@@ -10,6 +10,7 @@ import lightbulb
 import yuyo
 
 from bot.discord import custom_ids as keys
+from bot.discord.asked_messages import asked_message, pictures_read
 from bot.discord.asking_about import QUESTION, about_form, question_about, quoted
 from bot.discord.errors import describe_error
 from bot.discord.forms import submitted
@@ -22,7 +23,7 @@ from bot.discord.replies import Asker, ChannelTarget, InteractionTarget
 from bot.discord.settings import DiscordSettings
 from bot.discord.threads import ConversationThreads
 from bot.discord.voice_rooms import VoiceRooms, caller_channel
-from bot.errors import AfterAnswer, InvalidInput, NotAllowed, NotFound
+from bot.errors import AfterAnswer, InvalidInput
 from bot.i18n import N_, _, use_language
 from bot.llm.answering import Answerer
 from bot.llm.settings import LLMSettings
@@ -197,18 +198,8 @@ async def on_ask_about(
     question = submitted(interaction).get(QUESTION, "").strip()
     if not question:
         raise InvalidInput(_("Write a question about the message."))
-    try:
-        message = await interaction.app.rest.fetch_message(interaction.channel_id, message_id)
-    except hikari.NotFoundError:
-        raise NotFound(_("That message is not in this channel any more.")) from None
-    except hikari.ForbiddenError:
-        raise NotAllowed(_("The bot may not read this channel's messages, so it cannot answer about them.")) from None
-    pictures = picture_attachments(message)[: llm.max_images]
-    if pictures:
-        try:
-            await answerer.check_takes_images(interaction.guild_id)
-        except InvalidInput:  # this model reads words only: the question goes on with the message's text
-            pictures = []
+    message = await asked_message(interaction.app.rest, interaction.channel_id, message_id)
+    pictures = await pictures_read(answerer, message, llm.max_images, interaction.guild_id)
     await asker.admit(interaction.user.id, None, pictures)
     await ctx.defer(ephemeral=False)
     await asker.reply(

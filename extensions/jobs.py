@@ -9,6 +9,7 @@ import lightbulb
 import yuyo
 
 from bot.discord import custom_ids as keys
+from bot.discord.checks import GUILD_ONLY, admin_only, guild_of, guild_only
 from bot.discord.handlers import Handlers
 from bot.discord.model_tests import score_line
 from bot.discord.permissions import require_admin
@@ -34,8 +35,8 @@ from bot.store.model_tests import ModelTestStore
 loader = lightbulb.Loader()
 handlers = Handlers()
 loader.add(handlers)
-jobs_group = lightbulb.Group("jobs", N_("Training jobs in this server"), localize=True)
-CANCEL = N_("cancel training jobs")
+jobs_group = lightbulb.Group("jobs", N_("Training jobs in this server"), localize=True, contexts=GUILD_ONLY)
+CANCELLING = N_("cancel training jobs")
 
 
 async def job_choices(ctx: lightbulb.AutocompleteContext[int], jobs: JobStore = lightbulb.di.INJECTED) -> None:
@@ -48,13 +49,15 @@ async def job_choices(ctx: lightbulb.AutocompleteContext[int], jobs: JobStore = 
 
 @jobs_group.register
 class ListJobs(
-    lightbulb.SlashCommand, name="list", description=N_("This server's training jobs, newest first"), localize=True
+    lightbulb.SlashCommand,
+    name="list",
+    description=N_("This server's training jobs, newest first"),
+    localize=True,
+    hooks=[guild_only(N_("Training jobs belong to a server: run this in one."))],
 ):
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, jobs: JobStore = lightbulb.di.INJECTED) -> None:
-        if ctx.guild_id is None:
-            raise InvalidInput(_("Training jobs belong to a server: run this in one."))
-        embed, components = await jobs_page(jobs, ctx.guild_id, 0)
+        embed, components = await jobs_page(jobs, guild_of(ctx), 0)
         await ctx.respond(embed=embed, components=components, ephemeral=True)
 
 
@@ -105,19 +108,17 @@ class JobEvents(lightbulb.SlashCommand, name="events", description=N_("A trainin
 
 @jobs_group.register
 class CancelJob(
-    lightbulb.SlashCommand, name="cancel", description=N_("Cancel a running training job (admins)"), localize=True
+    lightbulb.SlashCommand,
+    name="cancel",
+    description=N_("Cancel a running training job (admins)"),
+    localize=True,
+    hooks=[admin_only(CANCELLING)],
 ):
     job = lightbulb.integer("job", N_("Which job"), localize=True, autocomplete=job_choices)
 
     @lightbulb.invoke
-    async def invoke(
-        self,
-        ctx: lightbulb.Context,
-        jobs: JobStore = lightbulb.di.INJECTED,
-        discord: DiscordSettings = lightbulb.di.INJECTED,
-    ) -> None:
-        require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, CANCEL)
-        job = await job_in_guild(jobs, ctx.guild_id, self.job)
+    async def invoke(self, ctx: lightbulb.Context, jobs: JobStore = lightbulb.di.INJECTED) -> None:
+        job = await job_in_guild(jobs, guild_of(ctx), self.job)
         if job.finished:
             raise InvalidInput(
                 _("Job #{id} already {status}; there is nothing to cancel.", id=job.id, status=_(job.status))
@@ -142,9 +143,9 @@ async def on_cancel_button(
     discord: DiscordSettings = lightbulb.di.INJECTED,
 ) -> None:
     interaction = ctx.interaction
-    require_admin(interaction.app, interaction.member, interaction.guild_id, discord, CANCEL)
+    guild_id = require_admin(interaction, discord, CANCELLING)
     (job_id,) = keys.ids(ctx.id_metadata.partition(".")[2], 1)
-    job = await job_in_guild(jobs, interaction.guild_id, job_id)
+    job = await job_in_guild(jobs, guild_id, job_id)
     trainer = trainers.for_job(job.backend)  # where it runs, which need not be today's default backend
     if trainer is None:
         raise NotFound(
@@ -165,9 +166,8 @@ async def on_cancel_button(
 
 
 async def _activatable(jobs: JobStore, ctx: yuyo.ComponentContext, discord: DiscordSettings) -> TrainingJob:
-    interaction = ctx.interaction
-    require_admin(interaction.app, interaction.member, interaction.guild_id, discord, N_("switch models"))
-    return await finished_job(jobs, interaction.guild_id, ctx.id_metadata)
+    guild_id = require_admin(ctx.interaction, discord, N_("switch models"))
+    return await finished_job(jobs, guild_id, ctx.id_metadata)
 
 
 async def _activate(ctx: yuyo.ComponentContext, job: TrainingJob, guilds: GuildSettingsStore) -> None:

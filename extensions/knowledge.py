@@ -8,16 +8,15 @@ import hikari
 import lightbulb
 
 from bot.discord.attachments import shown_name
+from bot.discord.checks import GUILD_ONLY, admin_only, guild_of
 from bot.discord.knowledge import KnowledgeReader
-from bot.discord.permissions import require_admin
-from bot.discord.settings import DiscordSettings
 from bot.errors import InvalidInput, NotFound
 from bot.i18n import N_, _, pgettext
 from bot.store.knowledge import KnowledgeSource, KnowledgeStore
 
 loader = lightbulb.Loader()
-group = lightbulb.Group("knowledge", N_("Channels and files the bot answers from"), localize=True)
-ACTION = N_("manage the bot's knowledge sources")
+group = lightbulb.Group("knowledge", N_("Channels and files the bot answers from"), localize=True, contexts=GUILD_ONLY)
+ADMIN = admin_only(N_("manage the bot's knowledge sources"))
 PROGRESS_EVERY_S = 2.0
 SOURCE_CHANNELS = [
     hikari.ChannelType.GUILD_TEXT,
@@ -39,7 +38,11 @@ def describe(source: KnowledgeSource) -> str:
 
 @group.register
 class Add(
-    lightbulb.SlashCommand, name="add", description=N_("Answer from a channel, thread or file (admins)"), localize=True
+    lightbulb.SlashCommand,
+    name="add",
+    description=N_("Answer from a channel, thread or file (admins)"),
+    localize=True,
+    hooks=[ADMIN],
 ):
     channel = lightbulb.channel(
         "channel", N_("A text channel or thread to read"), localize=True, channel_types=SOURCE_CHANNELS, default=None
@@ -51,21 +54,15 @@ class Add(
     label = lightbulb.string("label", N_("What to call it in citations"), localize=True, max_length=100, default=None)
 
     @lightbulb.invoke
-    async def invoke(
-        self,
-        ctx: lightbulb.Context,
-        reader: KnowledgeReader = lightbulb.di.INJECTED,
-        discord: DiscordSettings = lightbulb.di.INJECTED,
-    ) -> None:
-        require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, ACTION)
-        assert ctx.guild_id is not None
+    async def invoke(self, ctx: lightbulb.Context, reader: KnowledgeReader = lightbulb.di.INJECTED) -> None:
+        guild_id = guild_of(ctx)
         if (self.channel is None) == (self.file is None):
             raise InvalidInput(_("Give either a channel (or thread) or a file."))
         if self.file is not None:
             reader.check_file(self.file)  # before anything is downloaded
             shown = await ctx.respond(_("📄 Reading `{name}`…", name=shown_name(self.file.filename)), ephemeral=True)
             label = self.label or self.file.filename
-            source, count = await reader.add_file(ctx.guild_id, self.file, label=label[:100], added_by=ctx.user.id)
+            source, count = await reader.add_file(guild_id, self.file, label=label[:100], added_by=ctx.user.id)
             await ctx.edit_response(
                 shown,
                 _(
@@ -79,7 +76,7 @@ class Add(
         assert self.channel is not None
         channel = self.channel
         label = self.label or (f"#{channel.name}" if channel.name else pgettext("source label", "channel"))
-        await reader.check_channel(ctx.guild_id, int(channel.id), pinned_only=self.pinned_only)
+        await reader.check_channel(guild_id, int(channel.id), pinned_only=self.pinned_only)
         shown = await ctx.respond(_("📖 Reading <#{channel_id}>…", channel_id=channel.id), ephemeral=True)
         last = time.monotonic()
 
@@ -94,7 +91,7 @@ class Add(
             )
 
         source, result = await reader.add_channel(
-            ctx.guild_id,
+            guild_id,
             int(channel.id),
             pinned_only=self.pinned_only,
             label=str(label)[:100],
@@ -115,18 +112,16 @@ class Add(
 
 @group.register
 class List(
-    lightbulb.SlashCommand, name="list", description=N_("The knowledge sources of this server (admins)"), localize=True
+    lightbulb.SlashCommand,
+    name="list",
+    description=N_("The knowledge sources of this server (admins)"),
+    localize=True,
+    hooks=[ADMIN],
 ):
     @lightbulb.invoke
-    async def invoke(
-        self,
-        ctx: lightbulb.Context,
-        store: KnowledgeStore = lightbulb.di.INJECTED,
-        discord: DiscordSettings = lightbulb.di.INJECTED,
-    ) -> None:
-        require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, ACTION)
-        assert ctx.guild_id is not None
-        sources = await store.sources(ctx.guild_id)
+    async def invoke(self, ctx: lightbulb.Context, store: KnowledgeStore = lightbulb.di.INJECTED) -> None:
+        guild_id = guild_of(ctx)
+        sources = await store.sources(guild_id)
         if not sources:
             await ctx.respond(_("No knowledge sources yet. Add one with `/knowledge add`."), ephemeral=True)
             return
@@ -139,7 +134,29 @@ class List(
 
 @group.register
 class Remove(
-    lightbulb.SlashCommand, name="remove", description=N_("Stop answering from a source (admins)"), localize=True
+    lightbulb.SlashCommand,
+    name="remove",
+    description=N_("Stop answering from a source (admins)"),
+    localize=True,
+    hooks=[ADMIN],
+):
+    source = lightbulb.integer("source", N_("The source's number (see /knowledge list)"), localize=True, min_value=1)
+
+    @lightbulb.invoke
+    async def invoke(self, ctx: lightbulb.Context, reader: KnowledgeReader = lightbulb.di.INJECTED) -> None:
+        guild_id = guild_of(ctx)
+        if not await reader.remove(guild_id, self.source):
+            raise NotFound(_("This server has no knowledge source #{id}.", id=self.source))
+        await ctx.respond(_("🗑️ Source #{id} and all its passages are removed.", id=self.source), ephemeral=True)
+
+
+@group.register
+class Sync(
+    lightbulb.SlashCommand,
+    name="sync",
+    description=N_("Re-read a channel source now (admins)"),
+    localize=True,
+    hooks=[ADMIN],
 ):
     source = lightbulb.integer("source", N_("The source's number (see /knowledge list)"), localize=True, min_value=1)
 
@@ -148,30 +165,10 @@ class Remove(
         self,
         ctx: lightbulb.Context,
         reader: KnowledgeReader = lightbulb.di.INJECTED,
-        discord: DiscordSettings = lightbulb.di.INJECTED,
-    ) -> None:
-        require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, ACTION)
-        assert ctx.guild_id is not None
-        if not await reader.remove(ctx.guild_id, self.source):
-            raise NotFound(_("This server has no knowledge source #{id}.", id=self.source))
-        await ctx.respond(_("🗑️ Source #{id} and all its passages are removed.", id=self.source), ephemeral=True)
-
-
-@group.register
-class Sync(lightbulb.SlashCommand, name="sync", description=N_("Re-read a channel source now (admins)"), localize=True):
-    source = lightbulb.integer("source", N_("The source's number (see /knowledge list)"), localize=True, min_value=1)
-
-    @lightbulb.invoke
-    async def invoke(
-        self,
-        ctx: lightbulb.Context,
-        reader: KnowledgeReader = lightbulb.di.INJECTED,
         store: KnowledgeStore = lightbulb.di.INJECTED,
-        discord: DiscordSettings = lightbulb.di.INJECTED,
     ) -> None:
-        require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, ACTION)
-        assert ctx.guild_id is not None
-        source = await store.source(ctx.guild_id, self.source)
+        guild_id = guild_of(ctx)
+        source = await store.source(guild_id, self.source)
         if source is None:
             raise NotFound(_("This server has no knowledge source #{id}.", id=self.source))
         if source.kind != "channel":

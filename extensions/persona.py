@@ -5,16 +5,17 @@ from __future__ import annotations
 import hikari
 import lightbulb
 
-from bot.discord.permissions import require_admin
+from bot.discord.checks import GUILD_ONLY, admin_only, guild_of
 from bot.discord.personas import check_prompt, persona_view, where
-from bot.discord.settings import DiscordSettings
 from bot.i18n import N_, _
 from bot.llm.settings import LLMSettings
 from bot.store.personas import PersonaStore
 
 loader = lightbulb.Loader()
-group = lightbulb.Group("persona", N_("What the bot is told before every question here"), localize=True)
-ACTION = N_("change or view the bot's persona")
+group = lightbulb.Group(
+    "persona", N_("What the bot is told before every question here"), localize=True, contexts=GUILD_ONLY
+)
+ADMIN = admin_only(N_("change or view the bot's persona"))
 SCOPES = [(N_("this channel"), "channel"), (N_("the whole server"), "server")]
 
 
@@ -34,6 +35,7 @@ class Set(
     name="set",
     description=N_("Set the persona for this channel or server (admins)"),
     localize=True,
+    hooks=[ADMIN],
 ):
     prompt = lightbulb.string(
         "prompt", N_("The system prompt: who the bot is and how it answers"), localize=True, max_length=6000
@@ -47,17 +49,15 @@ class Set(
         ctx: lightbulb.Context,
         personas: PersonaStore = lightbulb.di.INJECTED,
         llm: LLMSettings = lightbulb.di.INJECTED,
-        discord: DiscordSettings = lightbulb.di.INJECTED,
     ) -> None:
-        require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, ACTION)
-        assert ctx.guild_id is not None
+        guild_id = guild_of(ctx)
         prompt = check_prompt(self.prompt, llm.max_persona_chars)
         channel = ctx.channel_id if self.scope == "channel" else None
         place = f"<#{ctx.channel_id}>" if channel else _("this server")
         if self.preview:
             text, file = persona_view(_("👀 Preview, not saved: in {place} the bot would be told", place=place), prompt)
         else:
-            await personas.set(ctx.guild_id, channel, prompt, ctx.user.id)
+            await personas.set(guild_id, channel, prompt, ctx.user.id)
             text, file = persona_view(_("✅ Saved: in {place} the bot is now told", place=place), prompt)
         await ctx.respond(text, attachment=file or hikari.UNDEFINED, ephemeral=True)
 
@@ -68,6 +68,7 @@ class Show(
     name="show",
     description=N_("The persona the bot is given in this channel (admins)"),
     localize=True,
+    hooks=[ADMIN],
 ):
     @lightbulb.invoke
     async def invoke(
@@ -75,10 +76,9 @@ class Show(
         ctx: lightbulb.Context,
         personas: PersonaStore = lightbulb.di.INJECTED,
         llm: LLMSettings = lightbulb.di.INJECTED,
-        discord: DiscordSettings = lightbulb.di.INJECTED,
     ) -> None:
-        require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, ACTION)
-        persona = await personas.find(ctx.guild_id, [ctx.channel_id])
+        guild_id = guild_of(ctx)
+        persona = await personas.find(guild_id, [ctx.channel_id])
         prompt = persona.prompt if persona is not None else llm.system_prompt
         text, file = persona_view(_("In this channel the bot is told {where}:", where=where(persona)), prompt)
         await ctx.respond(text, attachment=file or hikari.UNDEFINED, ephemeral=True)
@@ -90,20 +90,15 @@ class Reset(
     name="reset",
     description=N_("Remove this channel's or server's persona (admins)"),
     localize=True,
+    hooks=[ADMIN],
 ):
     scope = scope_option()
 
     @lightbulb.invoke
-    async def invoke(
-        self,
-        ctx: lightbulb.Context,
-        personas: PersonaStore = lightbulb.di.INJECTED,
-        discord: DiscordSettings = lightbulb.di.INJECTED,
-    ) -> None:
-        require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, ACTION)
-        assert ctx.guild_id is not None
+    async def invoke(self, ctx: lightbulb.Context, personas: PersonaStore = lightbulb.di.INJECTED) -> None:
+        guild_id = guild_of(ctx)
         channel = ctx.channel_id if self.scope == "channel" else None
-        removed = await personas.reset(ctx.guild_id, channel)
+        removed = await personas.reset(guild_id, channel)
         if removed:
             text = (
                 _("↩️ This channel no longer has a persona of its own.")

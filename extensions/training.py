@@ -2,36 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import hikari
 import lightbulb
 import yuyo
 
-from bot.discord import attachments
 from bot.discord import custom_ids as keys
+from bot.discord.checks import GUILD_ONLY, admin_only, guild_of
 from bot.discord.choices import name_choices
+from bot.discord.dataset_upload import dataset_upload
 from bot.discord.handlers import Handlers
 from bot.discord.permissions import require_admin
 from bot.discord.settings import DiscordSettings
-from bot.discord.training import (
-    DATASET_EXTENSIONS,
-    DATASET_TYPES,
-    confirm_row,
-    job_embed,
-    started_notice,
-    summary_embed,
-)
-from bot.discord.usage import budget_left_text
-from bot.errors import InvalidInput, NotFound
+from bot.discord.training import confirm_row, job_embed, started_notice
+from bot.discord.training_flow import again_of, start_confirmed, summary_with_budget
+from bot.errors import InvalidInput
 from bot.finetuning.awaiting_confirm import PreparedDatasets
 from bot.finetuning.backends import Trainers
 from bot.finetuning.cutoff import TrainingClosed, TrainingCutoff
 from bot.finetuning.kept import KeptDatasets
 from bot.finetuning.preparing import DatasetPreparer
 from bot.finetuning.settings import TrainingSettings
-from bot.finetuning.starting import start_training
-from bot.finetuning.trainer import Hyperparameters
 from bot.finetuning.watcher import JobWatcher
 from bot.i18n import N_, _
 from bot.llm.settings import LLMSettings
@@ -43,7 +33,8 @@ from bot.store.requests import JobRequestStore
 loader = lightbulb.Loader()
 handlers = Handlers()
 loader.add(handlers)
-TRAIN = N_("start training")
+TRAINING = N_("start training")
+TRAIN = admin_only(TRAINING)
 
 
 async def base_model_choices(
@@ -70,6 +61,8 @@ class Train(
     name="train",
     description=N_("Fine-tune a model from a file or from corrections"),
     localize=True,
+    contexts=GUILD_ONLY,
+    hooks=[TRAIN],
 ):
     data = lightbulb.attachment(
         "data", N_("A .jsonl (chat or DPO lines) or .csv (question,answer[,rejected])"), localize=True, default=None
@@ -115,7 +108,6 @@ class Train(
         *,
         preparer: DatasetPreparer = lightbulb.di.INJECTED,
         corrections: CorrectionStore = lightbulb.di.INJECTED,
-        discord: DiscordSettings = lightbulb.di.INJECTED,
         llm: LLMSettings = lightbulb.di.INJECTED,
         training: TrainingSettings = lightbulb.di.INJECTED,
         cutoff: TrainingCutoff = lightbulb.di.INJECTED,
@@ -123,8 +115,7 @@ class Train(
         kept: KeptDatasets = lightbulb.di.INJECTED,
         ledger: UsageLedger = lightbulb.di.INJECTED,
     ) -> None:
-        require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, TRAIN)
-        assert ctx.guild_id is not None
+        guild_id = guild_of(ctx)
         backend = preparer.backend(self.backend)  # a name that is not configured is refused here
         cutoff.check(backend.name)  # before anything is downloaded or uploaded
         if [self.data, self.source, self.again].count(None) != 2:
@@ -132,63 +123,30 @@ class Train(
                 _("Give either a `data` file, `source: approved corrections`, or `again: <job>` (one of the three).")
             )
         base_model, suffix, method = self.base_model, self.suffix, self.method
-        kept_path, again = None, ""
-        if self.again is not None:
-            job = await jobs.get(self.again)
-            if job is None or job.guild_id != ctx.guild_id:
-                raise NotFound(_("This server has no training job #{id}.", id=self.again))
-            kept_path = kept.path_of(job.dataset_sha256)
-            if kept_path is None:
-                raise NotFound(
-                    _(
-                        "Job #{id}'s training data is no longer kept (kept {days} days).",
-                        id=job.id,
-                        days=f"{training.keep_datasets_days:g}",
-                    )
-                )
-            if base_model is None and job.base_model in backend.base_models:
-                base_model = job.base_model  # the same base, where the backend asked for trains it
-            suffix, method = suffix or job.suffix, method or job.method
-            again = _("the data of job #{id} ({count} examples)", id=job.id, count=job.dataset_examples)
+        again = None if self.again is None else await again_of(jobs, kept, training, guild_id, self.again)
+        if again is not None:
+            base_model, suffix, method = again.choices(base_model, suffix, method, backend)
         ask = preparer.ask(
             base_model,
             suffix,
             method,
-            guild_id=ctx.guild_id,
+            guild_id=guild_id,
             channel_id=ctx.channel_id,
             requester_id=ctx.user.id,
             backend=backend.name,
         )
-        limit = preparer.max_upload_bytes
-        if self.data is not None:  # size and type are checked before a single byte is downloaded
-            attachments.check_attachment(
-                self.data,
-                max_bytes=limit,
-                extensions=DATASET_EXTENSIONS,
-                media_types=DATASET_TYPES,
-                what=_("a training file"),
-            )
+        # Size and type are checked before a single byte is downloaded.
+        upload = dataset_upload(self.data, max_bytes=preparer.max_upload_bytes, what="training file")
         await ctx.defer(ephemeral=True)
-        await ledger.check(ctx.guild_id, None)  # a spent monthly budget: no job can start, so none is prepared
-        if self.data is not None:
-            fmt = "csv" if attachments.extension(self.data.filename) == "csv" else "jsonl"
-            chunks = attachments.chunks(self.data, max_bytes=limit, what=_("the training file"))
-            prepared = await preparer.from_upload(chunks, fmt, ask)
-        elif kept_path is not None:
-            prepared = await preparer.from_kept(kept_path, ask, again)
+        await ledger.check(guild_id, None)  # a spent monthly budget: no job can start, so none is prepared
+        if upload is not None:
+            prepared = await preparer.from_upload(upload.chunks(), upload.format, ask)
+        elif again is not None:
+            prepared = await preparer.from_kept(again.path, ask, again.described)
         else:
-            approved = await corrections.with_status(ctx.guild_id, "approved")
+            approved = await corrections.with_status(guild_id, "approved")
             prepared = await preparer.from_corrections(approved, ask, llm.system_prompt or None)
-        embed = summary_embed(
-            prepared.report,
-            method=prepared.method,
-            base_model=prepared.base_model,
-            source=prepared.source,
-            backend=backend.label,
-        )
-        report = prepared.report
-        estimate = await ledger.estimate_spend(ctx.guild_id, report.billed_tokens_estimate, report.estimated_cost)
-        embed.add_field(_("This server's budget"), budget_left_text(estimate), inline=False)
+        embed = await summary_with_budget(prepared, backend, ledger)
         # Replaces the deferred "thinking…" response (a follow-up would leave it hanging).
         note = cutoff.note(backend.name)
         await ctx.interaction.edit_initial_response(
@@ -211,18 +169,18 @@ async def on_train_button(
     ledger: UsageLedger = lightbulb.di.INJECTED,
 ) -> None:
     interaction = ctx.interaction
-    require_admin(interaction.app, interaction.member, interaction.guild_id, discord, TRAIN)
+    guild_id = require_admin(interaction, discord, TRAINING)
     action, _sep, prepared_id = ctx.id_metadata.partition(".")
     update = hikari.ResponseType.MESSAGE_UPDATE
     if action == "cancel":
-        prepared_datasets.discard(prepared_id, interaction.guild_id)
+        prepared_datasets.discard(prepared_id, guild_id)
         await ctx.create_initial_response(
             _("Cancelled: nothing was uploaded."), response_type=update, components=[], embeds=[]
         )
         return
     # A spent monthly budget starts no job (one read; the dataset stays ready: a raised budget lets Confirm start it).
-    await ledger.check(interaction.guild_id, None)
-    prepared = prepared_datasets.take(prepared_id, interaction.guild_id)
+    await ledger.check(guild_id, None)
+    prepared = prepared_datasets.take(prepared_id, guild_id)
     backend = prepared.backend or None
     try:
         trainer = trainers.of(backend)
@@ -231,17 +189,9 @@ async def on_train_button(
         prepared.path.unlink(missing_ok=True)  # the cut-off passed while Confirm waited (or the backend went)
         raise
     await ctx.defer(defer_type=hikari.ResponseType.DEFERRED_MESSAGE_UPDATE)
-    # Kept before the upload (which deletes the prepared file): `/train again:<job>` trains it elsewhere later.
-    await asyncio.to_thread(kept.keep, prepared.path, prepared.report.sha256)
-    hyper = Hyperparameters(n_epochs=training.epochs, beta=training.dpo_beta if prepared.method == "dpo" else None)
-    result = await start_training(prepared, trainer=trainer, requests=requests, hyperparameters=hyper)
-    watcher.poke()
-    report = prepared.report
-    await ledger.record_training(
-        prepared.guild_id, prepared.requester_id, prepared.base_model, report.billed_tokens_estimate,
-        report.estimated_cost,
-    )  # fmt: skip
-    job = result.job
+    job = await start_confirmed(
+        prepared, trainer=trainer, requests=requests, watcher=watcher, kept=kept, ledger=ledger, training=training
+    )
     await ctx.edit_initial_response(
         started_notice(job, prepared.channel_id), components=[], embeds=[job_embed(job)] if job is not None else []
     )

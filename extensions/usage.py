@@ -8,8 +8,7 @@ import asyncio
 import hikari
 import lightbulb
 
-from bot.discord.permissions import require_admin
-from bot.discord.settings import DiscordSettings
+from bot.discord.checks import admin_only, guild_of
 from bot.discord.usage import budget_text, report_text
 from bot.i18n import N_, _
 from bot.llm.usage import PERIODS, Period, UsageLedger, UsageReport
@@ -17,7 +16,8 @@ from bot.store.usage import StoredBudget
 
 loader = lightbulb.Loader()
 group = lightbulb.Group("usage", N_("What the bot's model calls used and cost"), localize=True)
-ACTION = N_("see this server's model usage or change its budget")
+# /usage me works in DMs too, so the group is offered there; its admin subcommands refuse outside a server.
+ADMIN = admin_only(N_("see this server's model usage or change its budget"))
 
 
 def period_option() -> str:
@@ -39,22 +39,19 @@ async def respond(ctx: lightbulb.Context, report: UsageReport, text: str) -> Non
 
 @group.register
 class Server(
-    lightbulb.SlashCommand, name="server", description=N_("This server's model usage and cost (admins)"), localize=True
+    lightbulb.SlashCommand,
+    name="server",
+    description=N_("This server's model usage and cost (admins)"),
+    localize=True,
+    hooks=[ADMIN],
 ):
     period = period_option()
     member = lightbulb.user("member", N_("Only this member's usage"), localize=True, default=None)
 
     @lightbulb.invoke
-    async def invoke(
-        self,
-        ctx: lightbulb.Context,
-        ledger: UsageLedger = lightbulb.di.INJECTED,
-        discord: DiscordSettings = lightbulb.di.INJECTED,
-    ) -> None:
-        require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, ACTION)
-        assert ctx.guild_id is not None
+    async def invoke(self, ctx: lightbulb.Context, ledger: UsageLedger = lightbulb.di.INJECTED) -> None:
         user_id = int(self.member.id) if self.member is not None else None
-        report = await ledger.report(int(ctx.guild_id), _period(self.period), user_id)
+        report = await ledger.report(int(guild_of(ctx)), _period(self.period), user_id)
         whose = _("this server's") if user_id is None else _("<@{user_id}>'s", user_id=user_id)
         await respond(ctx, report, report_text(report, whose, member=user_id is not None))
 
@@ -72,7 +69,11 @@ class Me(lightbulb.SlashCommand, name="me", description=N_("Your own model usage
 
 @group.register
 class SetBudget(
-    lightbulb.SlashCommand, name="budget", description=N_("Cap this server's model use (admins)"), localize=True
+    lightbulb.SlashCommand,
+    name="budget",
+    description=N_("Cap this server's model use (admins)"),
+    localize=True,
+    hooks=[ADMIN],
 ):
     monthly_tokens = lightbulb.integer(
         "monthly_tokens", N_("Tokens a month for the server (0: no limit)"), localize=True, min_value=0, default=None
@@ -93,15 +94,8 @@ class SetBudget(
     )
 
     @lightbulb.invoke
-    async def invoke(
-        self,
-        ctx: lightbulb.Context,
-        ledger: UsageLedger = lightbulb.di.INJECTED,
-        discord: DiscordSettings = lightbulb.di.INJECTED,
-    ) -> None:
-        require_admin(ctx.client.app, ctx.member, ctx.guild_id, discord, ACTION)
-        assert ctx.guild_id is not None
-        guild_id = int(ctx.guild_id)
+    async def invoke(self, ctx: lightbulb.Context, ledger: UsageLedger = lightbulb.di.INJECTED) -> None:
+        guild_id = int(guild_of(ctx))
         stored = await ledger.store.budget(guild_id)
         if (self.monthly_tokens, self.monthly_usd, self.member_daily_tokens) != (None, None, None):
             stored = StoredBudget(

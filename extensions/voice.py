@@ -6,6 +6,7 @@ import hikari
 import lightbulb
 
 from bot.conversation.settings import ConversationSettings
+from bot.discord.checks import GUILD_ONLY, guild_of
 from bot.discord.permissions import is_admin, role_names
 from bot.discord.settings import DiscordSettings
 from bot.discord.voice_rooms import Caller, VoiceRooms, caller_channel, check_join, check_leave, humans_in, status_embed
@@ -13,16 +14,15 @@ from bot.errors import InvalidInput
 from bot.i18n import N_, _
 
 loader = lightbulb.Loader()
-group = lightbulb.Group("voice", N_("Talk with the bot in a voice channel"), localize=True)
+group = lightbulb.Group("voice", N_("Talk with the bot in a voice channel"), localize=True, contexts=GUILD_ONLY)
 VOICE_TYPES = [hikari.ChannelType.GUILD_VOICE]
 
 
 def caller_of(ctx: lightbulb.Context, discord: DiscordSettings) -> Caller:
-    assert ctx.guild_id is not None
-    app = ctx.client.app
-    admin = is_admin(ctx.member, discord, role_names(app, ctx.guild_id), ctx.guild_id)
+    guild_id, app = guild_of(ctx), ctx.client.app
+    admin = is_admin(ctx.member, discord, role_names(app, guild_id), guild_id)
     roles = [int(r) for r in ctx.member.role_ids] if ctx.member is not None else []
-    return Caller(ctx.user.id, roles, admin, caller_channel(app, ctx.guild_id, ctx.user.id))
+    return Caller(ctx.user.id, roles, admin, caller_channel(app, guild_id, ctx.user.id))
 
 
 @group.register

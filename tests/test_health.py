@@ -1,11 +1,10 @@
-"""The health endpoint's parts: settings and their environment overrides, readiness of shards and of the database
-(through a connection an operator can cut), and a port that is already taken."""
+"""The health endpoint's parts: settings and their environment overrides, readiness of the database (through a
+connection an operator can cut), and a port that is already taken. Readiness of shards: tests/discord/test_health.py."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import os
 import socket
 from collections.abc import AsyncIterator
@@ -13,12 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import attrs
 import pytest
 from sqlalchemy.engine import make_url
 
 from bot.config import HealthSettings, load_config
-from bot.discord.health import shard_latencies, shards_problem
 from bot.errors import ConfigError
 from bot.health import HealthServer
 from bot.metrics import Metrics
@@ -45,25 +42,6 @@ def test_a_wrong_health_port_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(config, ENV)
     assert any(p.startswith("health.port:") for p in info.value.problems)
-
-
-@attrs.define
-class Shard:
-    """What readiness reads of a hikari shard."""
-
-    is_alive: bool = True
-    is_connected: bool = True
-    heartbeat_latency: float = math.nan
-
-
-def test_ready_needs_every_shard_of_the_process_connected() -> None:
-    shards: dict[int, Any] = {}
-    assert shards_problem(shards) == "no shard has connected yet"
-    shards = {0: Shard(heartbeat_latency=0.042), 2: Shard(is_connected=False)}  # shard 2 is reconnecting
-    assert shards_problem(shards) == "shard 2 not connected"
-    shards[2] = Shard()
-    assert shards_problem(shards) is None
-    assert shard_latencies(shards)[0] == 0.042
 
 
 async def get(url: str) -> tuple[int, Any]:

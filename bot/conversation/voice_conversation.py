@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import re
 import time
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable
@@ -26,6 +25,7 @@ from typing import Protocol
 import attrs
 
 from bot.conversation.addressing import addressed_question
+from bot.conversation.early_answers import EarlyAnswer, EarlyAnswers, same_words
 from bot.conversation.sentences import SentenceSplitter
 from bot.conversation.settings import AddressingMode, ConversationSettings
 from bot.conversation.turns import (
@@ -98,13 +98,7 @@ class Asking(Protocol):
     async def begin(self, question: Question) -> AnswerStream: ...
 
 
-def same_words(a: str, b: str) -> bool:
-    """Two transcripts that differ only in case, punctuation or spacing say the same thing."""
-    return _words(a) == _words(b)
-
-
-def _words(text: str) -> list[str]:
-    return re.sub(r"[^\w\s]", "", text.lower()).split()
+__all__ = ["TurnRecord", "TurnTimings", "VoiceConversation", "same_words"]
 
 
 @attrs.frozen
@@ -160,6 +154,23 @@ class _Transcription:
         return round((self.times[1] - self.times[0]) * 1000, 1) if len(self.times) == 2 else None
 
 
+@attrs.frozen
+class _Speculation:
+    """A transcription started when a speaker's pause began, of the audio up to their last voiced frame then."""
+
+    last_voiced_at: float
+    transcription: _Transcription
+
+
+@attrs.define
+class AnswerMoments:
+    """When an answer reached each stage, on the conversation's clock; None for a stage not reached (yet)."""
+
+    first_token: float | None = None  # the model's first words
+    first_audio: float | None = None  # the first synthesised audio
+    first_packet: float | None = None  # the first audio handed to the speaker
+
+
 class _SpokenAnswer:
     """One question's answer on its way to speech: the model's text cut into phrases, each synthesised one phrase
     ahead of playback, so speech flows without a gap at phrase boundaries.
@@ -185,7 +196,7 @@ class _SpokenAnswer:
         self.failed = False  # the model's stream broke off: the answer is not stored
         # The request went (or is going) to the model: from here on, dropping the answer does not undo its cost.
         self.asked_model = False
-        self.marks: dict[str, float] = {}
+        self.moments = AnswerMoments()
         self._language = language
         self._voice = voice
         self._clock = clock
@@ -224,7 +235,8 @@ class _SpokenAnswer:
                     previous = text
                     if not text:
                         continue  # a reasoning model still thinking: nothing to say yet
-                    self.marks.setdefault("first_token", self._clock())
+                    if self.moments.first_token is None:
+                        self.moments.first_token = self._clock()
                     for sentence in splitter.feed(text):
                         self._sentences.put_nowait(sentence)
                 for sentence in splitter.flush():
@@ -248,7 +260,8 @@ class _SpokenAnswer:
                 try:
                     async for chunk in self._voice.stream_pcm48k(sentence, self._language):
                         if chunk:
-                            self.marks.setdefault("first_audio", self._clock())
+                            if self.moments.first_audio is None:
+                                self.moments.first_audio = self._clock()
                             audio.put_nowait(chunk)
                 except Exception as exc:
                     _log.debug("voice answer: speech synthesis failed: %s", exc)
@@ -267,7 +280,8 @@ class _SpokenAnswer:
             while (chunk := await phrase.get()) is not None:
                 if isinstance(chunk, BaseException):
                     raise chunk
-                self.marks.setdefault("first_packet", self._clock())
+                if self.moments.first_packet is None:
+                    self.moments.first_packet = self._clock()
                 yield chunk
 
     def discard(self) -> None:
@@ -292,18 +306,10 @@ def _log_failure(task: asyncio.Task[None]) -> None:
 
 
 @attrs.define
-class _EarlyAnswer:
-    """An answer begun during a speaker's pause, for `transcript`; its model call is already admitted."""
-
-    transcript: str
-    answer: _SpokenAnswer
-
-
-@attrs.define
 class _Pending:
     utterance: UtteranceEnded
     transcription: _Transcription
-    early: _EarlyAnswer | None = None
+    early: EarlyAnswer[_SpokenAnswer] | None = None
     # Set once the turn is over (its answer stored) or dropped: a later answer to the same speaker reads memory after.
     done: asyncio.Event = attrs.field(factory=asyncio.Event)
 
@@ -351,10 +357,10 @@ class VoiceConversation:
                 vad_model, threshold=settings.vad_threshold, min_level_dbfs=settings.vad_min_level_dbfs
             ),
         )
-        self._speculative: dict[int, tuple[float, _Transcription]] = {}
-        self._early: dict[int, _EarlyAnswer] = {}
-        # Early answers begun in each speaker's current utterance (bounded by early_answers_per_utterance).
-        self._early_begun: dict[int, int] = {}
+        self._speculative: dict[int, _Speculation] = {}
+        self._early: EarlyAnswers[_SpokenAnswer] = EarlyAnswers(
+            answerer, per_utterance=settings.early_answers_per_utterance, guild_id=guild_id
+        )
         self._queue: deque[_Pending] = deque()
         self._current: _Pending | None = None
         self._queued = asyncio.Event()
@@ -365,11 +371,6 @@ class VoiceConversation:
         self._ticker: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
         self._idle.set()
-        # Model calls being taken for early answers, and given back for dropped ones (the rate limit may be kept in
-        # the database, shared by several bot processes).
-        self._admitting: set[asyncio.Task[None]] = set()
-        self._giving_back: set[asyncio.Task[None]] = set()
-        self._closing = False
 
     # -- audio in ---------------------------------------------------------------------------------------------------
 
@@ -393,39 +394,33 @@ class VoiceConversation:
 
     def user_left(self, user_id: int) -> None:
         self._detector.forget(user_id)
-        self._early_begun.pop(user_id, None)
         spec = self._speculative.pop(user_id, None)
         if spec is not None:
-            spec[1].task.cancel()
-        self._drop_early(user_id)
+            spec.transcription.task.cancel()
+        self._early.forget(user_id)
 
     async def wait_idle(self) -> None:
         """Returns once every utterance heard so far has had its turn (and the calls of dropped answers are back)."""
         await self._idle.wait()
-        await self._settle_calls()
-
-    async def _settle_calls(self) -> None:
-        while self._admitting or self._giving_back:
-            await asyncio.gather(*self._admitting, *self._giving_back, return_exceptions=True)
+        await self._early.settle()
 
     async def close(self) -> None:
-        self._closing = True  # an early answer whose call is being taken now gives it back instead of starting
+        self._early.close()  # an early answer whose call is being taken now gives it back instead of starting
         self._speaker.stop()
-        for user_id in list(self._early):
-            self._drop_early(user_id)
         for pending in self._queue:
             pending.done.set()
             if pending.early is not None:
-                self._drop(pending.utterance.user_id, pending.early)
+                self._early.drop_answer(pending.utterance.user_id, pending.early)
         tasks = [t for t in (self._worker, self._ticker) if t is not None]
-        tasks += [s.task for _, s in self._speculative.values()] + [p.transcription.task for p in self._queue]
+        tasks += [s.transcription.task for s in self._speculative.values()]
+        tasks += [p.transcription.task for p in self._queue]
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._worker = self._ticker = None
-        await self._settle_calls()  # not cancelled: a call being taken or given back must not be lost midway
+        await self._early.settle()  # not cancelled: a call being taken or given back must not be lost midway
 
     @property
     def status(self) -> ConversationStatus:
@@ -447,16 +442,16 @@ class VoiceConversation:
             elif isinstance(event, SilenceBegan):
                 old = self._speculative.pop(event.user_id, None)
                 if old is not None:
-                    old[1].task.cancel()
+                    old.transcription.task.cancel()
                 job = self._transcribe(event.samples)
-                self._speculative[event.user_id] = (event.last_voiced_at, job)
+                self._speculative[event.user_id] = _Speculation(event.last_voiced_at, job)
                 job.task.add_done_callback(functools.partial(self._heard_in_pause, event.user_id, job))
             elif isinstance(event, SpeechResumed):
                 # The utterance goes on: that pause's transcript and answer are of no use (its end will differ).
                 spec = self._speculative.pop(event.user_id, None)
                 if spec is not None:
-                    spec[1].task.cancel()
-                self._drop_early(event.user_id)
+                    spec.transcription.task.cancel()
+                self._early.drop(event.user_id)
             else:
                 self._enqueue(event)
 
@@ -464,67 +459,37 @@ class VoiceConversation:
         """The speculative transcript exists while the speaker is still pausing: begin answering it."""
         if task.cancelled() or task.exception() is not None:
             return
-        spec = self._speculative.get(user_id)
-        if spec is None or spec[1] is not job or self._detector.last_voiced_at(user_id) != spec[0]:
+        if not self._still_pausing(user_id, job):
             return  # the pause ended, or the speaker made a sound again, meanwhile: the turn takes it from here
         heard = task.result()
-        early = self._early.get(user_id)
-        if early is not None:
-            if same_words(early.transcript, heard.text):
-                return  # a short sound in the pause changed nothing
-            self._drop_early(user_id)
-        if heard.is_empty:
+        if not self._early.heard_again(user_id, heard.text) or heard.is_empty:
             return
         question = self._question(user_id, heard)
-        if question is None or self._closing:
+        if question is None or not self._early.may_begin(user_id):
             return
-        begun = self._early_begun.get(user_id, 0)
-        if begun >= self._settings.early_answers_per_utterance:
-            return  # this utterance has had its early answers: the turn answers once speech has ended
-        self._early_begun[user_id] = begun + 1
-        admission = asyncio.get_running_loop().create_task(self._answer_early(user_id, job, heard, question))
-        self._admitting.add(admission)
-        admission.add_done_callback(self._admitting.discard)
 
-    async def _answer_early(self, user_id: int, job: _Transcription, heard: HeardText, question: Question) -> None:
-        """Take the model call for an early answer, then begin it, if the speaker is still pausing after `job`."""
-        try:
-            await self._answerer.admit(user_id)
-        except UserError:
-            return  # out of calls: the turn says so once the end of speech is confirmed
-        except Exception as exc:  # e.g. the database is unreachable: the turn tries again once speech has ended
-            _log.warning("guild %s: could not take a model call for an early answer: %s", self.guild_id, exc)
-            return
+        def start() -> _SpokenAnswer:
+            # Also while another turn is taken or waiting (someone else's answer may be playing): only the speaker's
+            # own earlier turns must be stored before the model is asked, so that their memory has them.
+            queued = (self._current, *self._queue)
+            earlier = [p.done for p in queued if p is not None and p.utterance.user_id == user_id]
+            return self._spoken_answer(attrs.evolve(question, admitted=True), heard, after=earlier)
+
+        self._early.begin(user_id, heard.text, still_pausing=lambda: self._is_speculating(user_id, job), start=start)
+
+    def _is_speculating(self, user_id: int, job: _Transcription) -> bool:
+        """Whether `job` is still the speaker's speculative transcription (their pause has not ended)."""
         spec = self._speculative.get(user_id)
-        if self._closing or spec is None or spec[1] is not job or user_id in self._early:
-            await self._give_back(user_id)  # the pause ended while the call was being taken
-            return
-        # Also while another turn is taken or waiting (someone else's answer may be playing): only the speaker's own
-        # earlier turns must be stored before the model is asked, so that their memory has them.
-        earlier = [p.done for p in (self._current, *self._queue) if p is not None and p.utterance.user_id == user_id]
-        answer = self._spoken_answer(attrs.evolve(question, admitted=True), heard, after=earlier)
-        self._early[user_id] = _EarlyAnswer(heard.text, answer)
-        _log.debug("guild %s: answering user %s early: %r", self.guild_id, user_id, heard.text)
+        return spec is not None and spec.transcription is job
 
-    def _drop_early(self, user_id: int) -> None:
-        early = self._early.pop(user_id, None)
-        if early is not None:
-            self._drop(user_id, early)
-
-    def _drop(self, user_id: int, early: _EarlyAnswer) -> None:
-        early.answer.discard()
-        _log.debug("guild %s: dropped the early answer to user %s: %r", self.guild_id, user_id, early.transcript)
-        if early.answer.asked_model:
-            return  # the model was asked: that call was made, and stays counted against the speaker's limit
-        task = asyncio.get_running_loop().create_task(self._give_back(user_id))
-        self._giving_back.add(task)
-        task.add_done_callback(self._giving_back.discard)
-
-    async def _give_back(self, user_id: int) -> None:
-        try:
-            await self._answerer.give_back(user_id)
-        except Exception as exc:  # the call stays counted: the user has one fewer in this window
-            _log.warning("guild %s: could not give back user %s's unused model call: %s", self.guild_id, user_id, exc)
+    def _still_pausing(self, user_id: int, job: _Transcription) -> bool:
+        """As `_is_speculating`, and the speaker has made no sound since."""
+        spec = self._speculative.get(user_id)
+        return (
+            spec is not None
+            and spec.transcription is job
+            and self._detector.last_voiced_at(user_id) == spec.last_voiced_at
+        )
 
     def _question(self, user_id: int, heard: HeardText) -> Question | None:
         """What `heard` asks the bot, or None when it is not addressed to it."""
@@ -575,23 +540,22 @@ class VoiceConversation:
         # voiced frame: it stands only if that missing audio is silence.
         if (
             spec is not None
-            and spec[0] == utterance.last_voiced_at
+            and spec.last_voiced_at == utterance.last_voiced_at
             and not utterance.cut
-            and level_dbfs(utterance.samples[spec[1].heard_samples :]) < self._settings.vad_min_level_dbfs
+            and level_dbfs(utterance.samples[spec.transcription.heard_samples :]) < self._settings.vad_min_level_dbfs
         ):
-            transcription = spec[1]
+            transcription = spec.transcription
         else:
             if spec is not None:
-                spec[1].task.cancel()
+                spec.transcription.task.cancel()
             transcription = self._transcribe(utterance.samples)
-        self._early_begun.pop(utterance.user_id, None)  # the next utterance may be answered early again
-        self._queue.append(_Pending(utterance, transcription, self._early.pop(utterance.user_id, None)))
+        self._queue.append(_Pending(utterance, transcription, self._early.utterance_ended(utterance.user_id)))
         while len(self._queue) > self._settings.max_queued_utterances:
             dropped = self._queue.popleft()
             dropped.done.set()
             dropped.transcription.task.cancel()
             if dropped.early is not None:
-                self._drop(dropped.utterance.user_id, dropped.early)
+                self._early.drop_answer(dropped.utterance.user_id, dropped.early)
             _log.info("guild %s: dropped an utterance of user %s (too many waiting)", self.guild_id, dropped.utterance)
         self._idle.clear()
         self._queued.set()
@@ -621,46 +585,64 @@ class VoiceConversation:
             await self._answer_turn(pending)
         finally:
             if pending.early is not None:  # not kept: the words changed, there was nothing to answer, or it failed
-                self._drop(pending.utterance.user_id, pending.early)
+                self._early.drop_answer(pending.utterance.user_id, pending.early)
 
     async def _answer_turn(self, pending: _Pending) -> None:
         utterance = pending.utterance
         origin = utterance.last_voiced_at
         job = pending.transcription
-
-        def since(t: float | None) -> float | None:
-            return None if t is None else round((t - origin) * 1000, 1)
-
         try:
             heard = await job.task
         except UserError as exc:
             _log.warning("guild %s: transcription failed: %s", self.guild_id, exc)
             return
         timings = TurnTimings(
-            end_of_speech_ms=since(utterance.ended_at) or 0.0,
+            end_of_speech_ms=_since(origin, utterance.ended_at) or 0.0,
             # When the transcript existed: during the pause, for a speculative one that finished in time.
-            transcribed_ms=since(job.times[1] if len(job.times) == 2 else self._clock()),
+            transcribed_ms=_since(origin, job.times[1] if len(job.times) == 2 else self._clock()),
             transcription_ms=job.compute_ms,
             speculative=job.created_at < utterance.ended_at,
         )
         if heard.is_empty:
             return
-        early = pending.early
-        kept = early is not None and same_words(early.transcript, heard.text)
-        if early is not None and kept:
-            pending.early = None
-            answer = early.answer
-            heard_text = early.transcript
-        else:
-            if early is not None:
-                pending.early = None
-                self._drop(utterance.user_id, early)  # other words: that answer is not this question's
+        early, pending.early = pending.early, None
+        answer = None if early is None else self._early.for_turn(utterance.user_id, early, heard.text)
+        kept = answer is not None
+        heard_text = early.transcript if early is not None and kept else heard.text
+        if answer is None:
             question = self._question(utterance.user_id, heard)
             if question is None:
                 _log.debug("guild %s: not addressed to the bot: %r", self.guild_id, heard.text)
                 return
             answer = self._spoken_answer(question, heard)
-            heard_text = heard.text
+        interrupted = await self._speak(answer)
+        reply = answer.reply
+        stored: Answer | None = None
+        if reply is not None and reply.text.strip() and not answer.failed:
+            stored = await reply.save()
+        moments = answer.moments
+        record = TurnRecord(
+            user_id=utterance.user_id,
+            transcript=heard_text,
+            question=answer.question.text,
+            answer_text=reply.text if reply is not None else "",
+            answer_id=stored.id if stored is not None else None,
+            timings=attrs.evolve(
+                timings,
+                first_token_ms=_since(origin, moments.first_token),
+                first_audio_ms=_since(origin, moments.first_audio),
+                first_packet_ms=_since(origin, moments.first_packet),
+                early_answer=kept,
+            ),
+            interrupted=interrupted,
+        )
+        self._recent.append(record)
+        if self._on_turn is not None:
+            await self._on_turn(record)
+
+    async def _speak(self, answer: _SpokenAnswer) -> bool:
+        """Plays the answer until it ends or the speaker barges in, then lets the model's stream end; whether the
+        answer was interrupted."""
         pcm = answer.audio()
         self._barged_in = False
         self._bot_speaking = True
@@ -677,26 +659,9 @@ class VoiceConversation:
         except BaseException:
             answer.discard()  # the conversation is closing, or something broke: the model stream must not run on
             raise
-        reply = answer.reply
-        stored: Answer | None = None
-        if reply is not None and reply.text.strip() and not answer.failed:
-            stored = await reply.save()
-        marks = answer.marks
-        record = TurnRecord(
-            user_id=utterance.user_id,
-            transcript=heard_text,
-            question=answer.question.text,
-            answer_text=reply.text if reply is not None else "",
-            answer_id=stored.id if stored is not None else None,
-            timings=attrs.evolve(
-                timings,
-                first_token_ms=since(marks.get("first_token")),
-                first_audio_ms=since(marks.get("first_audio")),
-                first_packet_ms=since(marks.get("first_packet")),
-                early_answer=kept,
-            ),
-            interrupted=interrupted,
-        )
-        self._recent.append(record)
-        if self._on_turn is not None:
-            await self._on_turn(record)
+        return interrupted
+
+
+def _since(origin: float, t: float | None) -> float | None:
+    """Milliseconds from `origin` to `t` (None stays None)."""
+    return None if t is None else round((t - origin) * 1000, 1)

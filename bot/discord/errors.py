@@ -9,7 +9,7 @@ from bot.discord.message_split import DISCORD_LIMIT, split_message
 from bot.errors import AfterAnswer, UserError
 from bot.i18n import _
 
-_log = logging.getLogger("bot.errors")
+_log = logging.getLogger(__name__)
 
 
 def describe_error(exc: BaseException, where: str) -> str:

@@ -25,7 +25,7 @@ async def guild_locale(app: hikari.RESTAware | hikari.api.RESTClient, guild_id: 
     guild = cache.get_guild(guild_id) if cache is not None else None
     if guild is not None:
         return str(guild.preferred_locale)
-    rest = app if isinstance(app, hikari.api.RESTClient) else app.rest
+    rest = app.rest if isinstance(app, hikari.RESTAware) else app
     try:
         return str((await rest.fetch_guild(guild_id)).preferred_locale)
     except hikari.HTTPError:

@@ -63,18 +63,17 @@ def role_names(app: hikari.RESTAware, guild_id: hikari.Snowflakeish | None) -> d
     return {int(role_id): role.name for role_id, role in cache.get_roles_view_for_guild(guild_id).items()}
 
 
-def require_admin(
-    app: hikari.RESTAware,
-    member: hikari.InteractionMember | None,
-    guild_id: hikari.Snowflakeish | None,
-    settings: DiscordSettings,
-    action: str,
-) -> None:
-    """Raise NotAllowed (shown ephemerally) unless the member may run admin actions in this guild. `action` is in
-    English, marked for the catalog (`N_`) where it is written, and shown translated."""
+AdminInteraction = hikari.CommandInteraction | hikari.ComponentInteraction | hikari.ModalInteraction
+
+
+def require_admin(interaction: AdminInteraction, settings: DiscordSettings, action: str) -> hikari.Snowflake:
+    """The guild the interaction came from, when its member may run admin actions there; else NotAllowed (shown
+    ephemerally). The one admin check: commands run it as a hook (bot.discord.checks), buttons and forms call it.
+    `action` is in English, marked for the catalog (`N_`) where it is written, and shown translated."""
+    guild_id = interaction.guild_id
     if guild_id is None:
         raise NotAllowed(_("{action} only works in a server.", action=_(action)))
-    if not is_admin(member, settings, role_names(app, guild_id), int(guild_id)):
+    if not is_admin(interaction.member, settings, role_names(interaction.app, guild_id), int(guild_id)):
         roles = ", ".join(f"`{r}`" for r in settings.admin_roles) or _("none configured")
         raise NotAllowed(
             _(
@@ -83,6 +82,7 @@ def require_admin(
                 roles=roles,
             )
         )
+    return guild_id
 
 
 def channel_permissions(

@@ -17,6 +17,10 @@ from bot.store.model_tests import ModelTest, ModelTestStore, NewModelTest
 _log = logging.getLogger(__name__)
 
 
+def _nobody() -> None:
+    pass
+
+
 class JobTests:
     def __init__(
         self,
@@ -24,15 +28,17 @@ class JobTests:
         store: ModelTestStore,
         guilds: GuildSettingsStore,
         default_model: str,
-        *,
-        when_done: Callable[[], None],
     ) -> None:
         self._tester = tester
         self._store = store
         self._guilds = guilds
         self._default_model = default_model
-        self._when_done = when_done  # the watcher's poke: post the notice now
+        self._wake: Callable[[], None] = _nobody  # the watcher's poke: post the notice now
         self._running: dict[int, asyncio.Task[None]] = {}
+
+    def when_ready(self, wake: Callable[[], None]) -> None:
+        """`wake` is called when a test ends, so that the job's notice is posted at once (JobWatcher.hold_notices)."""
+        self._wake = wake
 
     async def ready(self, job: TrainingJob) -> bool:
         """Whether the job's notice may be posted: it has no model to test, or its test is done or failed. Starts
@@ -65,7 +71,7 @@ class JobTests:
                 await self._mark_failed(job, ask, test)
         finally:
             self._running.pop(job.id, None)
-            self._when_done()
+            self._wake()
 
     async def _mark_failed(self, job: TrainingJob, ask: EvalRequest, test: ModelTest | None) -> None:
         if test is not None:

@@ -9,12 +9,12 @@ from typing import BinaryIO, Literal, Protocol
 import attrs
 
 from bot.errors import NotFound, ServiceUnavailable
-from bot.store.jobs import TERMINAL, JobEvent
+from bot.job_status import ACTIVE, TERMINAL, JobStatus
+from bot.store.jobs import JobEvent
 
-__all__ = ["TERMINAL", "JobEvent"]  # the store owns these records; backends speak them too
+__all__ = ["ACTIVE", "TERMINAL", "JobEvent", "JobStatus"]  # the store owns these records; backends speak them too
 
 Method = Literal["sft", "dpo"]
-Status = Literal["validating_files", "queued", "running", "succeeded", "failed", "cancelled"]
 # The metadata key that marks a job with the training request it was started for (see bot/finetuning/starting.py).
 TAG_KEY = "teachbot_request"
 
@@ -50,7 +50,7 @@ class UploadedDataset:
 @attrs.frozen
 class RemoteJob:
     remote_id: str
-    status: Status
+    status: JobStatus
     base_model: str
     fine_tuned_model: str | None
     error: str | None

@@ -18,6 +18,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from bot.finetuning.backends import Trainers
 from bot.finetuning.starting import delete_upload
@@ -30,9 +31,27 @@ from bot.store.requests import JobRequest, JobRequestStore
 _log = logging.getLogger(__name__)
 
 Notify = Callable[[TrainingJob], Awaitable[None]]
-# Whether a finished job's notice may be posted yet (False: ask again next round), e.g. once its model is tested.
-NoticeReady = Callable[[TrainingJob], Awaitable[bool]]
 NotifyRequest = Callable[[JobRequest, TrainingJob | None], Awaitable[None]]
+
+
+class Announcements(Protocol):
+    """Where a job's end and a settled request are told (posted to Discord by bot/discord/training.py)."""
+
+    async def job_ended(self, job: TrainingJob) -> None: ...
+
+    async def request_settled(self, request: JobRequest, job: TrainingJob | None) -> None: ...
+
+
+class NoticeGate(Protocol):
+    """Holds a finished job's notice until it may be posted (bot/evaluation/job_tests.py: once its model is tested)."""
+
+    async def ready(self, job: TrainingJob) -> bool:
+        """Whether the notice may be posted now (False: asked again next round)."""
+        ...
+
+    def when_ready(self, wake: Callable[[], None]) -> None:
+        """Call `wake` when a held notice may be posted, so it is not left to the next round."""
+        ...
 
 
 def _vanished(job: TrainingJob) -> RemoteJob:
@@ -62,7 +81,6 @@ class JobWatcher:
         notify_request: NotifyRequest | None = None,
         notice_attempts: int = 5,
         start_grace_s: float = 600.0,
-        notice_ready: NoticeReady | None = None,
         clock: Callable[[], float] = time.monotonic,
         lease_s: float | None = None,
         identity: str | None = None,
@@ -73,7 +91,7 @@ class JobWatcher:
         self._unconfigured: set[str] = set()  # backends already warned about
         self._jobs = jobs
         self._notify = notify
-        self._notice_ready = notice_ready
+        self._gate: NoticeGate | None = None
         self._requests = requests
         self._notify_request = notify_request
         self._interval = interval_s
@@ -117,6 +135,11 @@ class JobWatcher:
                 return
         if released:
             _log.info("released %d training job and request claim(s) for another process to take", released)
+
+    def hold_notices(self, gate: NoticeGate) -> None:
+        """Post each finished job's notice only once `gate` lets it; the gate wakes the watcher when it does."""
+        self._gate = gate
+        gate.when_ready(self.poke)
 
     def poke(self) -> None:
         """Check now rather than at the next interval (a job was just started or cancelled)."""
@@ -203,10 +226,10 @@ class JobWatcher:
         return due is None or self._clock() >= due
 
     async def _may_announce(self, job: TrainingJob) -> bool:
-        if self._notice_ready is None:
+        if self._gate is None:
             return True
         try:
-            return await self._notice_ready(job)
+            return await self._gate.ready(job)
         except Exception as exc:  # asked again next round; other jobs' notices go on
             _log.warning("could not get the notice of training job #%d ready: %s", job.id, _reason(exc))
             return False

@@ -287,7 +287,7 @@ class Knowledge:
             vectors[0],
             sources=allowed,
             limit=CANDIDATES,
-            min_similarity=self._settings.embeddings_min_similarity,
+            min_similarity=self._settings.min_similarity,
         )
 
     async def block(self, reader: Reader, question: str) -> KnowledgeBlock:

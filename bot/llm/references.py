@@ -133,6 +133,8 @@ class References:
         model = self._embedder.model
         # Corrections approved or edited since the last question are embedded now (a few at a time).
         missing = await self._embeddings.missing(guild_id, model, limit=EMBED_PER_QUESTION)
+        if not missing and not await self._embeddings.any_stored(guild_id, model):
+            return []  # a server with no approved correction: nothing to compare the question with
         spender = Spender("embeddings", guild_id, user_id)
         vectors = await self._embedder.embed([question] + [text for _, text in missing], spender=spender)
         if vectors is None:
@@ -146,7 +148,7 @@ class References:
             vectors[0],
             user_id=user_id,
             limit=CANDIDATES,
-            min_similarity=self._settings.embeddings_min_similarity,
+            min_similarity=self._settings.min_similarity,
             exclude=exclude,
         )
 

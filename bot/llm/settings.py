@@ -52,13 +52,18 @@ class LLMSettings:
     # Optional: also find corrections asked in other words, by embeddings from the model endpoint's /embeddings (e.g.
     # "text-embedding-3-small", or any OpenAI-compatible server's embedding model). Unset: full-text search only.
     embeddings_model: str | None = None
-    # Where embeddings come from: "local" (a static multilingual model on the CPU, `local_embeddings_model`: a hub
-    # name downloaded on first use, or a directory), "endpoint" (`embeddings_model` above) or "off". Unset: "endpoint"
-    # when `embeddings_model` is set, else "off".
+    # Where embeddings come from: "local" (a multilingual model on the CPU, `local_embeddings_model`), "endpoint"
+    # (`embeddings_model` above) or "off". Unset: "endpoint" when `embeddings_model` is set, else "local" (for
+    # corrections; knowledge passages are found by meaning only with embeddings chosen here or `embeddings_model`).
     embeddings: Literal["off", "local", "endpoint"] | None = None
-    local_embeddings_model: str = "minishlab/potion-multilingual-128M"
-    # The cosine similarity a correction's question needs to the one asked, to be given by its embedding alone.
+    # The local model: "universal-sentence-encoder-multilingual-3" (shipped in a Python package, nothing to
+    # download), a Model2Vec model's directory, or its hub name (downloaded on first use).
+    local_embeddings_model: str = "universal-sentence-encoder-multilingual-3"
+    # The cosine similarity a correction's question needs to the one asked, to be given by its embedding alone: from
+    # the endpoint's model, and from the local one (0.63: the default model's false positives stay at 0.05 on
+    # bench/retrieval.py's set; each model has its own scale, so measure again after changing it).
     embeddings_min_similarity: float = attrs.field(default=0.8, validator=positive)
+    local_embeddings_min_similarity: float = attrs.field(default=0.63, validator=positive)
     # Knowledge sources (/knowledge): channels, threads and files whose passages relevant to a question are given to
     # the model and cited under the answer. Reading channels needs the privileged Message Content intent.
     knowledge_sources: bool = False
@@ -93,7 +98,19 @@ class LLMSettings:
     def embeddings_source(self) -> Literal["off", "local", "endpoint"]:
         if self.embeddings is not None:
             return self.embeddings
-        return "endpoint" if self.embeddings_model else "off"
+        return "endpoint" if self.embeddings_model else "local"
+
+    @property
+    def passage_embeddings(self) -> bool:
+        """Whether knowledge passages are found by meaning too: the default local model was measured on questions
+        (bench/retrieval.py), not on passages, so only where embeddings were chosen."""
+        return self.embeddings_source != "off" and (self.embeddings is not None or self.embeddings_model is not None)
+
+    @property
+    def min_similarity(self) -> float:
+        """The cosine similarity that finds a text by its embedding alone, for the embeddings in use."""
+        local = self.embeddings_source == "local"
+        return self.local_embeddings_min_similarity if local else self.embeddings_min_similarity
 
     def takes_images(self, model: str) -> bool:
         """Listed models take pictures, and so do their dated snapshots and fine-tunes (`ft:base:org:suffix:id`)."""

@@ -96,6 +96,11 @@ class EmbeddingStore:
         found = [(Found(int(r.id), str(r.question), str(r.corrected_answer)), close[int(r.id)]) for r in rows]
         return sorted(found, key=lambda f: -f[1])[:limit]
 
+    async def any_stored(self, guild_id: int, model: str) -> bool:
+        """Whether the server holds any correction embedded by `model` (else a question needs no embedding)."""
+        held = await self._vectors(guild_id, model)
+        return held is not None and len(held.ids) > 0
+
     async def _vectors(self, guild_id: int, model: str) -> _Held | None:
         e = correction_embeddings
         mine = sa.and_(e.c.guild_id == guild_id, e.c.model == model)

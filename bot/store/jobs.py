@@ -8,13 +8,11 @@ from typing import Any, Literal, Protocol
 import attrs
 import sqlalchemy as sa
 
+from bot.job_status import TERMINAL, JobStatus
 from bot.store import claims
 from bot.store.database import Database
 from bot.store.records import as_utc, from_row, utcnow
 from bot.store.schema import job_events, training_jobs
-
-# The statuses a job ends in.
-TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 
 
 @attrs.frozen
@@ -39,7 +37,7 @@ class JobState(Protocol):
     @property
     def remote_id(self) -> str: ...
     @property
-    def status(self) -> str: ...
+    def status(self) -> JobStatus: ...
     @property
     def fine_tuned_model(self) -> str | None: ...
     @property
@@ -60,7 +58,7 @@ class NewJob:
     suffix: str | None
     dataset_sha256: str
     dataset_examples: int
-    status: str
+    status: JobStatus
 
 
 @attrs.frozen(kw_only=True)
@@ -122,11 +120,6 @@ class JobStore:
                 .returning(*training_jobs.c)
             )
             return _job(result.one())
-
-    async def by_remote_id(self, remote_id: str) -> TrainingJob | None:
-        async with self._db.reading() as conn:
-            row = (await conn.execute(sa.select(training_jobs).where(training_jobs.c.remote_id == remote_id))).first()
-        return None if row is None else _job(row)
 
     async def get(self, job_id: int) -> TrainingJob | None:
         async with self._db.reading() as conn:

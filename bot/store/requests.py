@@ -137,12 +137,6 @@ class JobRequestStore:
                 .values(upload_deleted_at=utcnow(), updated_at=utcnow())
             )
 
-    async def uploads_to_delete(self) -> list[JobRequest]:
-        """Failed requests whose upload could not be deleted when they failed."""
-        async with self._db.reading() as conn:
-            rows = (await conn.execute(sa.select(training_requests).where(_upload_left))).all()
-        return [_request(r) for r in rows]
-
     async def claim(self, me: str, *, now: dt.datetime, lease: dt.timedelta) -> list[JobRequest]:
         """Claim (or renew) the requests the watcher of process `me` settles: pending ones, failed ones whose upload
         is left, and those whose notice is owed, unless another process's lease on them still runs."""

@@ -23,7 +23,7 @@ import snowballstemmer  # pyright: ignore[reportMissingTypeStubs]
 
 WORD = re.compile(r"[^\W_]+")
 MAX_TERMS = 12  # a question is searched by at most this many terms
-MIN_PREFIX = 4  # shorter stems match only themselves: "car" must not find "card", "mar" not "market"
+MIN_PREFIX = 4  # shorter stems match only themselves and the 4-letter stems they start: "mar" must not find "market"
 MIN_TYPO = 4  # words this long may be misspelt by one edit ("shpo" for "shop"); shorter ones are too ambiguous
 
 

@@ -19,8 +19,10 @@ from urllib.parse import urlsplit
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from bot.job_status import ACTIVE
 from bot.training_service.config import TrainerSettings
 from bot.training_service.job_queue import JobRunner, Layout
+from bot.training_service.job_spec import Hyperparameters, Method
 from bot.training_service.store import StoredFile, StoredJob, TrainerStore, new_id
 
 _log = logging.getLogger(__name__)
@@ -353,7 +355,7 @@ class TrainerApi:
         self._runner.wake()
         return web.json_response(job.payload())
 
-    def _method(self, body: Json) -> tuple[str, Json]:
+    def _method(self, body: Json) -> tuple[Method, Hyperparameters]:
         """The method type and its hyperparameters with every "auto" resolved to the service's defaults.
 
         Top-level `hyperparameters` are deprecated but OpenAI still honours them: here too, for either method,
@@ -367,13 +369,14 @@ class TrainerApi:
         if unknown:
             raise ApiError(400, f"Unknown hyperparameter: {unknown[0]}", param="hyperparameters")
         given: Any
+        kind: Method
         if method is None:
             kind, given = "supervised", top
         else:
             if not isinstance(method, dict) or cast(Json, method).get("type") not in METHODS:
                 raise ApiError(400, "method.type must be 'supervised' or 'dpo'.", param="method")
             method = cast(Json, method)
-            kind = str(method["type"])
+            kind = "dpo" if method["type"] == "dpo" else "supervised"
             extra = sorted(set(method) - {"type", kind})
             if extra:
                 raise ApiError(400, f"method.{extra[0]} is not supported here.", param="method")
@@ -396,15 +399,12 @@ class TrainerApi:
         if unknown:
             raise ApiError(400, f"Unknown hyperparameter for {kind}: {unknown[0]}", param="hyperparameters")
         s = self._settings
-        resolved: Json = {
-            "n_epochs": _number(given, "n_epochs", s.epochs, kind=int, low=1, high=50),
-            "batch_size": _number(given, "batch_size", s.batch_size, kind=int, low=1, high=256),
-            "learning_rate_multiplier": _number(
-                given, "learning_rate_multiplier", 1.0, kind=float, low=1e-3, high=10.0
-            ),
-        }
-        if kind == "dpo":
-            resolved["beta"] = _number(given, "beta", s.dpo_beta, kind=float, low=1e-3, high=2.0)
+        resolved = Hyperparameters(
+            n_epochs=_number(given, "n_epochs", s.epochs, kind=int, low=1, high=50),
+            batch_size=_number(given, "batch_size", s.batch_size, kind=int, low=1, high=256),
+            learning_rate_multiplier=_number(given, "learning_rate_multiplier", 1.0, kind=float, low=1e-3, high=10.0),
+            beta=_number(given, "beta", s.dpo_beta, kind=float, low=1e-3, high=2.0) if kind == "dpo" else None,
+        )
         return kind, resolved
 
     async def get_job(self, request: web.Request) -> web.Response:
@@ -434,7 +434,7 @@ class TrainerApi:
             job.id,
             status="cancelled",
             finished_at=int(time.time()),
-            only_from=("validating_files", "queued", "running"),
+            only_from=ACTIVE,
         )
         if changed:
             await self._runner.cancel(job.id)
@@ -541,7 +541,3 @@ def _metadata(value: Any) -> dict[str, str] | None:
                 400, "metadata keys must be strings up to 64 characters, values up to 512.", param="metadata"
             )
     return cast(dict[str, str], pairs)
-
-
-def layout_for(settings: TrainerSettings) -> Layout:
-    return Layout(Path(settings.data_dir))

@@ -22,7 +22,9 @@ from typing import Any, cast
 
 import attrs
 
+from bot.job_status import ACTIVE
 from bot.training_service.config import TrainerSettings
+from bot.training_service.job_spec import JobSpec
 from bot.training_service.publish import Publisher, PublishError
 from bot.training_service.store import StoredJob, TrainerStore
 from bot.training_service.training_rows import DatasetProblem, check_file
@@ -239,7 +241,7 @@ class JobRunner:
             status="failed",
             error=error,
             finished_at=int(time.time()),
-            only_from=("validating_files", "queued", "running"),
+            only_from=ACTIVE,
         )
         if changed:
             await self._store.add_event(job_id, message, level="error")
@@ -310,27 +312,27 @@ class JobRunner:
         await asyncio.to_thread(_fresh_dir, work)
         hyper = job.hyperparameters
         s = self._settings
-        spec: Json = {
-            "job_id": job.id,
-            "method": job.method,
-            "model_name": job.model,
-            "model_path": model_path,
-            "train_file": str(self._layout.upload(job.training_file)),
-            "work_dir": str(work / "trainer"),
-            "output_dir": str(work / "adapter"),
-            "log_path": str(self._layout.log(job.id)),
-            "epochs": hyper["n_epochs"],
-            "batch_size": hyper["batch_size"],
-            "learning_rate": s.learning_rate * hyper["learning_rate_multiplier"],
-            "beta": hyper.get("beta", s.dpo_beta),
-            "lora_rank": s.lora_rank,
-            "lora_alpha": s.lora_alpha,
-            "lora_dropout": s.lora_dropout,
-            "max_length": s.max_length,
-            "seed": job.seed,
-            "device": s.device,
-            "cpu_threads": s.cpu_threads,
-        }
+        spec = JobSpec(
+            job_id=job.id,
+            method=job.method,
+            model_name=job.model,
+            model_path=model_path,
+            train_file=str(self._layout.upload(job.training_file)),
+            work_dir=str(work / "trainer"),
+            output_dir=str(work / "adapter"),
+            log_path=str(self._layout.log(job.id)),
+            epochs=hyper.n_epochs,
+            batch_size=hyper.batch_size,
+            learning_rate=s.learning_rate * hyper.learning_rate_multiplier,
+            beta=s.dpo_beta if hyper.beta is None else hyper.beta,
+            lora_rank=s.lora_rank,
+            lora_alpha=s.lora_alpha,
+            lora_dropout=s.lora_dropout,
+            max_length=s.max_length,
+            seed=job.seed,
+            device=s.device,
+            cpu_threads=s.cpu_threads,
+        )
         final = await self._train(spec, running)
         if running.cancelled:
             await asyncio.to_thread(shutil.rmtree, work, True)
@@ -348,31 +350,31 @@ class JobRunner:
             return
         await self._succeed(job, final, work)
 
-    async def _train(self, spec: Json, running: _Running) -> Json | None:
+    async def _train(self, spec: JobSpec, running: _Running) -> Json | None:
         """Run the child; relay its events; returns its last word (`done` / `failed`), None if it died silently."""
         from bot.training_service.worker import run_job
 
         ctx = _context()
         receive, send = ctx.Pipe(duplex=False)
-        process = ctx.Process(target=run_job, args=(spec, send), name=f"trainer-{spec['job_id']}")
+        process = ctx.Process(target=run_job, args=(spec, send), name=f"trainer-{spec.job_id}")
         # Starting the fork server the first time imports torch there: never on the event loop.
         await asyncio.to_thread(process.start)
         send.close()
         running.process = process
         if running.cancelled or self._stopping:  # asked to stop while the process was starting
             await self._end_process(running)
-        _log.info("job %s: training in process %s", spec["job_id"], process.pid)
+        _log.info("job %s: training in process %s", spec.job_id, process.pid)
         loop = asyncio.get_running_loop()
         messages: asyncio.Queue[Json | None] = asyncio.Queue()
         threading.Thread(
-            target=_relay, args=(receive, loop, messages), name=f"trainer-pipe-{spec['job_id']}", daemon=True
+            target=_relay, args=(receive, loop, messages), name=f"trainer-pipe-{spec.job_id}", daemon=True
         ).start()
         final: Json | None = None
         while (message := await messages.get()) is not None:
             if message.get("kind") == "event":
                 if not running.cancelled:
                     await self._store.add_event(
-                        spec["job_id"],
+                        spec.job_id,
                         str(message["message"]),
                         level=str(message.get("level", "info")),
                         kind=str(message.get("type", "message")),

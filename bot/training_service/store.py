@@ -11,11 +11,14 @@ import json
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, TypeVar
 
 import attrs
+
+from bot.job_status import TERMINAL, JobStatus
+from bot.training_service.job_spec import Hyperparameters, Method
 
 T = TypeVar("T")
 Json = dict[str, Any]
@@ -62,8 +65,6 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_job ON events (job_id, seq);
 """
 
-TERMINAL = ("succeeded", "failed", "cancelled")
-
 
 def new_id(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(12)}"
@@ -96,12 +97,12 @@ class StoredJob:
     id: str
     model: str
     training_file: str
-    method: str  # "supervised" | "dpo"
-    hyperparameters: Json  # resolved values
+    method: Method
+    hyperparameters: Hyperparameters
     suffix: str | None
     metadata: dict[str, str] | None
     seed: int
-    status: str
+    status: JobStatus
     fine_tuned_model: str | None
     error: Json | None
     created_at: int
@@ -128,8 +129,8 @@ class StoredJob:
             "status": self.status,
             "validation_file": None,
             "training_file": self.training_file,
-            "hyperparameters": self.hyperparameters,
-            "method": {"type": self.method, self.method: {"hyperparameters": self.hyperparameters}},
+            "hyperparameters": self.hyperparameters.to_json(),
+            "method": {"type": self.method, self.method: {"hyperparameters": self.hyperparameters.to_json()}},
             "trained_tokens": self.trained_tokens,
             "error": self.error,
             "user_provided_suffix": self.suffix,
@@ -146,7 +147,7 @@ def _job(row: sqlite3.Row) -> StoredJob:
         model=row["model"],
         training_file=row["training_file"],
         method=row["method"],
-        hyperparameters=json.loads(row["hyperparameters"]),
+        hyperparameters=Hyperparameters.from_json(json.loads(row["hyperparameters"])),
         suffix=row["suffix"],
         metadata=json.loads(row["metadata"]) if row["metadata"] else None,
         seed=row["seed"],
@@ -262,7 +263,7 @@ class TrainerStore:
                 job.model,
                 job.training_file,
                 job.method,
-                json.dumps(job.hyperparameters),
+                json.dumps(job.hyperparameters.to_json()),
                 job.suffix,
                 json.dumps(job.metadata) if job.metadata is not None else None,
                 job.seed,
@@ -299,7 +300,7 @@ class TrainerStore:
 
         return await self._call(page)
 
-    async def jobs_with_status(self, *statuses: str) -> list[StoredJob]:
+    async def jobs_with_status(self, *statuses: JobStatus) -> list[StoredJob]:
         """Oldest first: the queue's order."""
 
         def select() -> list[StoredJob]:
@@ -309,17 +310,27 @@ class TrainerStore:
 
         return await self._call(select)
 
-    async def update_job(self, job_id: str, *, only_from: tuple[str, ...] | None = None, **fields: Any) -> bool:
+    async def update_job(
+        self,
+        job_id: str,
+        *,
+        status: JobStatus | None = None,
+        only_from: Collection[JobStatus] | None = None,
+        **fields: Any,
+    ) -> bool:
         """Set columns; with `only_from`, only while the job is in one of those states. True when it changed."""
+        if status is not None:
+            fields = {"status": status, **fields}
+        states = sorted(only_from or ())
 
         def update() -> bool:
             values = {k: json.dumps(v) if k == "error" and v is not None else v for k, v in fields.items()}
             sets = ", ".join(f"{k} = ?" for k in values)
             sql = f"UPDATE jobs SET {sets} WHERE id = ?"
             args: list[Any] = [*values.values(), job_id]
-            if only_from:
-                sql += f" AND status IN ({', '.join('?' for _ in only_from)})"
-                args.extend(only_from)
+            if states:
+                sql += f" AND status IN ({', '.join('?' for _ in states)})"
+                args.extend(states)
             return self.db.execute(sql, args).rowcount > 0
 
         return await self._write(update)

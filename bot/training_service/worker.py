@@ -20,6 +20,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, cast
 
+from bot.training_service.job_spec import JobSpec
 from bot.training_service.training_rows import DatasetProblem, check_file, trl_rows
 
 _log = logging.getLogger("bot.training_service.worker")
@@ -55,19 +56,19 @@ def _to_log(log_path: Path) -> None:
     root.setLevel(logging.INFO)
 
 
-def run_job(spec: Json, conn: Connection) -> None:
-    """The child's entry point. `spec` is plain data made by the service (paths are never from user input)."""
+def run_job(spec: JobSpec, conn: Connection) -> None:
+    """The child's entry point. `spec` is made by the service (paths are never from user input)."""
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
-    _to_log(Path(spec["log_path"]))
-    _log.info("job %s: starting (%s on %s)", spec["job_id"], spec["method"], spec["model_name"])
+    _to_log(Path(spec.log_path))
+    _log.info("job %s: starting (%s on %s)", spec.job_id, spec.method, spec.model_name)
     try:
         result = _train(spec, conn)
     except JobProblem as exc:
-        _log.warning("job %s failed: %s", spec["job_id"], exc)
+        _log.warning("job %s failed: %s", spec.job_id, exc)
         conn.send({"kind": "failed", "message": str(exc)})
     except BaseException as exc:
-        _log.error("job %s: unexpected error\n%s", spec["job_id"], traceback.format_exc())
-        conn.send({"kind": "failed", "message": _unexpected(exc, spec["job_id"])})
+        _log.error("job %s: unexpected error\n%s", spec.job_id, traceback.format_exc())
+        conn.send({"kind": "failed", "message": _unexpected(exc, spec.job_id)})
     else:
         conn.send({"kind": "done", **result})
     finally:
@@ -90,7 +91,7 @@ def _send_event(conn: Connection, message: str, *, kind: str = "message", data: 
     conn.send({"kind": "event", "level": "info", "message": message, "type": kind, "data": data or {}})
 
 
-def _train(spec: Json, conn: Connection) -> Json:
+def _train(spec: JobSpec, conn: Connection) -> Json:
     # torch and TRL have no complete type information: they are used through `Any` here, and only here.
     torch: Any = importlib.import_module("torch")
     datasets: Any = importlib.import_module("datasets")
@@ -98,8 +99,8 @@ def _train(spec: Json, conn: Connection) -> Json:
     transformers: Any = importlib.import_module("transformers")
     trl: Any = importlib.import_module("trl")
 
-    method: str = spec["method"]
-    train_file = Path(spec["train_file"])
+    method = spec.method
+    train_file = Path(spec.train_file)
     try:
         examples = check_file(train_file, method)
         rows = trl_rows(train_file, method)
@@ -110,22 +111,22 @@ def _train(spec: Json, conn: Connection) -> Json:
     if method == "supervised":
         rows = [_prompt_completion(r) for r in rows]
 
-    device: str = spec["device"]
+    device = spec.device
     on_gpu = device == "cuda" or (device == "auto" and torch.cuda.is_available())
     if on_gpu and not torch.cuda.is_available():
         raise JobProblem('The service is configured for a GPU (device = "cuda") but none is visible to it.')
     dtype = torch.float32
-    if not on_gpu and spec.get("cpu_threads"):
-        torch.set_num_threads(int(spec["cpu_threads"]))
+    if not on_gpu and spec.cpu_threads:
+        torch.set_num_threads(spec.cpu_threads)
     if on_gpu:
         dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
-    name = spec["model_name"]
+    name = spec.model_name
     try:
-        tokenizer: Any = transformers.AutoTokenizer.from_pretrained(spec["model_path"])
-        model: Any = transformers.AutoModelForCausalLM.from_pretrained(spec["model_path"], dtype=dtype)
+        tokenizer: Any = transformers.AutoTokenizer.from_pretrained(spec.model_path)
+        model: Any = transformers.AutoModelForCausalLM.from_pretrained(spec.model_path, dtype=dtype)
     except (OSError, ValueError, KeyError) as exc:
-        _log.warning("job %s: loading %s failed: %s", spec["job_id"], spec["model_path"], exc)
+        _log.warning("job %s: loading %s failed: %s", spec.job_id, spec.model_path, exc)
         raise JobProblem(
             f"The base model {name!r} could not be loaded from its configured location (not a model directory, "
             "or not downloadable from the hub). An operator needs to check base_models in trainer.toml."
@@ -137,19 +138,19 @@ def _train(spec: Json, conn: Connection) -> Json:
     _send_event(conn, f"Loaded base model {name} ({examples} examples)")
 
     lora = peft.LoraConfig(
-        r=spec["lora_rank"],
-        lora_alpha=spec["lora_alpha"],
-        lora_dropout=spec["lora_dropout"],
+        r=spec.lora_rank,
+        lora_alpha=spec.lora_alpha,
+        lora_dropout=spec.lora_dropout,
         target_modules="all-linear",
         task_type="CAUSAL_LM",
     )
     common: Json = {
-        "output_dir": spec["work_dir"],
-        "num_train_epochs": spec["epochs"],
-        "per_device_train_batch_size": spec["batch_size"],
-        "learning_rate": spec["learning_rate"],
-        "seed": spec["seed"],
-        "max_length": spec["max_length"],
+        "output_dir": spec.work_dir,
+        "num_train_epochs": spec.epochs,
+        "per_device_train_batch_size": spec.batch_size,
+        "learning_rate": spec.learning_rate,
+        "seed": spec.seed,
+        "max_length": spec.max_length,
         "logging_steps": 1,
         "save_strategy": "no",
         "report_to": [],
@@ -177,7 +178,7 @@ def _train(spec: Json, conn: Connection) -> Json:
     dataset = datasets.Dataset.from_list(rows)
     trainer: Any
     if method == "dpo":
-        config = trl.DPOConfig(**common, beta=spec["beta"])
+        config = trl.DPOConfig(**common, beta=spec.beta)
         trainer = trl.DPOTrainer(
             model=model, args=config, train_dataset=dataset, processing_class=tokenizer, peft_config=lora
         )
@@ -190,7 +191,7 @@ def _train(spec: Json, conn: Connection) -> Json:
     trainer.add_callback(Relay())
     trainer.train()
 
-    out = Path(spec["output_dir"])
+    out = Path(spec.output_dir)
     trainer.model.save_pretrained(out)
     if not (out / "adapter_config.json").exists():
         raise JobProblem("Training finished but no adapter was written.")

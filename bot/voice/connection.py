@@ -12,7 +12,7 @@ through the main gateway and waits for the new voice server; 4014 and 4022 (move
 new voice server; a voice-server change reconnects to the new endpoint. 4017 (DAVE required: identical retries
 cannot help), the other fatal codes and too many failed attempts in a row end the session, and `state` /
 `status().ended_reason` say why. The driver's own closes use 4000, which keeps the session resumable. Every step is
-logged.
+logged. What to do after a close is decided by `bot.voice.reconnect_policy`; this module does it.
 
 UDP: a keepalive every `udp_keepalive_s` from the moment the socket exists (Discord stops sending audio to a
 client it has not heard from); SPEAKING announces the ssrc on every new session, before any audio.
@@ -37,8 +37,10 @@ from hikari.api import VoiceComponent, VoiceConnection
 
 from bot.voice.dave import BINARY_OPS, JSON_OPS, DaveState, client_binary, parse_server_binary
 from bot.voice.dave_recovery import DaveRecovery
+from bot.voice.gateway_codes import VoiceOp
 from bot.voice.player import Player
 from bot.voice.receiver import Receiver, ReceiverStats
+from bot.voice.reconnect_policy import Closed, OwnClose, Recovery, Step, backoff_s, decide
 from bot.voice.sender import FrameSender
 from bot.voice.settings import EncryptionMode, VoiceSettings
 from bot.voice.transport import (
@@ -53,20 +55,9 @@ from bot.voice.transport import (
 _log = logging.getLogger(__name__)
 
 GATEWAY_VERSION = 8
-# Close codes (discord-api-docs, voice close event codes).
-SESSION_INVALID = 4006
-SESSION_TIMEOUT = 4009
-DISCONNECTED = 4014
-SERVER_CRASHED = 4015
-DAVE_REQUIRED = 4017
-CALL_TERMINATED = 4022
-_FATAL = {4001, 4002, 4003, 4004, 4005, 4011, 4012, 4016, 4020, 4021}
 # The code the driver closes its own socket with when it means to come back (resume or re-identify): a normal
 # close (1000) would end the session on Discord's side. Why it closed is kept in `_own_close`.
 OWN_CLOSE = 4000
-
-# Why the driver closes its socket when DAVE recovery needs a new voice session (see `_after_close`).
-_DAVE_REJOIN = "DAVE keys out of step; rejoining"
 
 ConnectionState = Literal["connecting", "connected", "reconnecting", "ended"]
 
@@ -161,7 +152,7 @@ class VoiceSession(VoiceConnection):
         # Leaves and rejoins the channel through the main gateway (4006); set by `connect`.
         self.rejoin: Callable[[int], Awaitable[None]] | None = None
         self._rejoining = False
-        self._own_close: str | None = None
+        self._own_close: OwnClose | None = None
         self._keepalive: asyncio.Task[None] | None = None
         self.keepalives_sent = 0
         self.state: ConnectionState = "connecting"
@@ -274,7 +265,7 @@ class VoiceSession(VoiceConnection):
             self._server_changed.set()
             if changed and self._ws is not None and not self._ws.closed and self._ready.is_set():
                 _log.info("voice: voice server is now %s; reconnecting", event.endpoint)
-                await self._close_own(self._ws, "server changed")
+                await self._close_own(self._ws, OwnClose.SERVER_CHANGED)
         elif isinstance(event, hikari.VoiceStateUpdateEvent) and event.state.user_id == self._user_id:
             if event.state.session_id != self._session_id:
                 self._session_id = str(event.state.session_id)
@@ -337,7 +328,7 @@ class VoiceSession(VoiceConnection):
             if self._loop is not None and self._ws is not None:
                 ws = self._ws
                 self._loop.call_soon_threadsafe(
-                    lambda: self._loop and self._loop.create_task(self._close_own(ws, "new key needed"))
+                    lambda: self._loop and self._loop.create_task(self._close_own(ws, OwnClose.NEW_KEY))
                 )
             return
         try:
@@ -354,15 +345,17 @@ class VoiceSession(VoiceConnection):
 
     async def _send_speaking(self) -> None:
         """SPEAKING with the current state; it also tells Discord our ssrc, which it needs before any audio."""
-        await self._send_json(5, {"speaking": 1 if self._speaking else 0, "delay": 0, "ssrc": self._ssrc})
+        await self._send_json(
+            VoiceOp.SPEAKING, {"speaking": 1 if self._speaking else 0, "delay": 0, "ssrc": self._ssrc}
+        )
 
     def _rejoin_for_dave(self) -> None:
         """Re-keying did not bring members' audio back: leave and rejoin for a new voice session and DAVE group."""
         ws = self._ws
         if ws is not None and not ws.closed and self._loop is not None:
-            self._dave_rejoin = self._loop.create_task(self._close_own(ws, _DAVE_REJOIN))
+            self._dave_rejoin = self._loop.create_task(self._close_own(ws, OwnClose.DAVE_REJOIN))
 
-    async def _close_own(self, ws: aiohttp.ClientWebSocketResponse, reason: str) -> None:
+    async def _close_own(self, ws: aiohttp.ClientWebSocketResponse, reason: OwnClose) -> None:
         self._own_close = reason
         await ws.close(code=OWN_CLOSE)
 
@@ -416,7 +409,7 @@ class VoiceSession(VoiceConnection):
                 except Exception as exc:
                     failed, code = exc, None
                     if self._ws is not None and not self._ws.closed:
-                        await self._close_own(self._ws, f"error: {exc!r}")
+                        await self._close_own(self._ws, OwnClose.FAILED)
                 if self._closed.is_set():
                     return
                 reached_ready = self._ready.is_set()
@@ -424,16 +417,27 @@ class VoiceSession(VoiceConnection):
                 self._set_state("reconnecting")
                 self.reconnects += 1
                 failures = 0 if reached_ready else failures + 1
-                ended = await self._after_close(code, failed, failures)
+                closed = Closed(
+                    code=code,
+                    own=self._own_close,
+                    error=None if failed is None else str(failed),
+                    reached_ready=reached_ready,
+                    had_session=self._cipher is not None,
+                    failures=failures,
+                    max_failures=self.settings.max_reconnects,
+                )
+                recovery = decide(closed)
+                ended = await self._recover(recovery, failed)
                 if ended is not None:
                     self._end(ended)
                     break
-                resume = self._resume_next(code, failed, reached_ready)
+                resume = recovery.resume
                 self._server_changed.clear()
                 if failures:
-                    delay = min(self.settings.reconnect_backoff_s * 2 ** (failures - 1), 30.0)
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._closed.wait(), delay)
+                        await asyncio.wait_for(
+                            self._closed.wait(), backoff_s(failures, self.settings.reconnect_backoff_s)
+                        )
             if not self._closed.is_set():
                 self._supervisor = None
                 await self.disconnect()
@@ -456,48 +460,15 @@ class VoiceSession(VoiceConnection):
         # A warning, not an error: the session says so through its status, and the bot goes on.
         _log.warning("voice: session in guild %s ended: %s", self._guild_id, reason)
 
-    def _resume_next(self, code: int | None, failed: Exception | None, reached_ready: bool) -> bool:
-        """Whether the next socket RESUMEs (the server still holds the session) or IDENTIFYs afresh."""
-        if code in (SESSION_INVALID, SESSION_TIMEOUT, DISCONNECTED, CALL_TERMINATED) or self._cipher is None:
-            return False
-        if self._own_close in ("server changed", "new key needed", _DAVE_REJOIN):
-            return False
-        if failed is not None:
-            # Broken after the session was up: resume it. Broken during the handshake: start again (new discovery).
-            return reached_ready
-        return True
-
-    async def _after_close(self, code: int | None, failed: Exception | None, failures: int) -> str | None:
+    async def _recover(self, recovery: Recovery, failed: Exception | None) -> str | None:
         """Logs why the socket ended and waits for what recovery needs; returns why the session ends, if it does."""
-        if code in _FATAL:
-            return f"the voice server refused the connection (close code {code})"
-        if code == DAVE_REQUIRED:
-            return (
-                "the voice server requires end-to-end encryption (DAVE), which this connection could not set up (4017)"
-            )
-        if failures > self.settings.max_reconnects:
-            return f"{failures} attempts to reconnect failed in a row"
-        if failed is not None:
-            _log.warning("voice: connection failed (%s); reconnecting", failed, exc_info=failed)
-        elif code in (DISCONNECTED, CALL_TERMINATED):
-            _log.info("voice: disconnected (%s: moved, kicked or call ended); waiting for a new voice server", code)
-            if not await self._wait_for_server():
-                return f"disconnected from the channel ({code}) and no new voice server came"
-        elif code == SESSION_INVALID:
-            _log.warning("voice: session no longer valid (4006); rejoining through the main gateway")
-            if not await self._rejoin():
-                return "the voice session became invalid (4006) and rejoining the channel failed"
-        elif code == SESSION_TIMEOUT:
-            _log.warning("voice: session timed out (4009); starting a fresh session")
-        elif self._own_close == _DAVE_REJOIN:
-            _log.warning("voice: %s through the main gateway", _DAVE_REJOIN)
-            if not await self._rejoin():
-                return "members could not be heard (DAVE keys out of step) and rejoining the channel failed"
-        elif self._own_close is not None:
-            _log.info("voice: reconnecting (%s)", self._own_close)
-        else:
-            reason = {SERVER_CRASHED: "voice server crashed (4015)"}.get(code or 0, f"socket closed ({code})")
-            _log.warning("voice: %s; reconnecting", reason)
+        if recovery.step is Step.END:
+            return recovery.ended
+        _log.log(logging.WARNING if recovery.warn else logging.INFO, "voice: %s", recovery.note, exc_info=failed)
+        if recovery.step is Step.AWAIT_SERVER and not await self._wait_for_server():
+            return recovery.ended
+        if recovery.step is Step.REJOIN and not await self._rejoin():
+            return recovery.ended
         return None
 
     async def _wait_for_server(self) -> bool:
@@ -548,7 +519,7 @@ class VoiceSession(VoiceConnection):
                     if payload.get("seq") is not None:
                         self._seq_ack = payload["seq"]
                     op, data = payload["op"], payload.get("d")
-                    if op == 8:
+                    if op == VoiceOp.HELLO:
                         heartbeat = asyncio.get_running_loop().create_task(
                             self._heartbeat(ws, data["heartbeat_interval"] / 1000)
                         )
@@ -570,14 +541,14 @@ class VoiceSession(VoiceConnection):
             if heartbeat is not None:
                 heartbeat.cancel()
             if not ws.closed:
-                await self._close_own(ws, self._own_close or "socket error")
+                await self._close_own(ws, self._own_close or OwnClose.SOCKET_ERROR)
         return None if self._own_close is not None else ws.close_code
 
     async def _send_identify(self) -> None:
         self._seq_ack = -1
         self.dave.forget_members()
         await self._send_json(
-            0,
+            VoiceOp.IDENTIFY,
             {
                 "server_id": str(self._guild_id),
                 "user_id": str(self._user_id),
@@ -589,7 +560,7 @@ class VoiceSession(VoiceConnection):
 
     async def _send_resume(self) -> None:
         await self._send_json(
-            7,
+            VoiceOp.RESUME,
             {
                 "server_id": str(self._guild_id),
                 "session_id": self._session_id,
@@ -605,18 +576,18 @@ class VoiceSession(VoiceConnection):
                 _log.warning(
                     "voice: no heartbeat ack for %.1f s; treating the socket as dead", self.settings.watchdog_s
                 )
-                await self._close_own(ws, "watchdog: no heartbeat ack")
+                await self._close_own(ws, OwnClose.WATCHDOG)
                 return
             await asyncio.sleep(min(interval, self.settings.watchdog_s / 2))
             if ws.closed:
                 return
             nonce = int(time.time() * 1000)
-            await ws.send_str(json.dumps({"op": 3, "d": {"t": nonce, "seq_ack": self._seq_ack}}))
+            await ws.send_str(json.dumps({"op": VoiceOp.HEARTBEAT, "d": {"t": nonce, "seq_ack": self._seq_ack}}))
 
     async def _on_json(self, op: int, data: Any) -> None:
-        if op == 2:
+        if op == VoiceOp.READY:
             await self._on_ready(data)
-        elif op == 4:
+        elif op == VoiceOp.SESSION_DESCRIPTION:
             self._mode = data["mode"]
             assert self._mode is not None
             self._cipher = TransportCipher(self._mode, bytes(data["secret_key"]))
@@ -633,20 +604,20 @@ class VoiceSession(VoiceConnection):
                 self._mode,
                 self.dave.protocol_version,
             )
-        elif op == 6:
+        elif op == VoiceOp.HEARTBEAT_ACK:
             sent = cast("dict[str, object]", data).get("t") if isinstance(data, dict) else data
             self._last_ack = time.monotonic()
             if isinstance(sent, int):
                 self._latency_ms = max(0.0, time.time() * 1000 - sent)
-        elif op == 9:
+        elif op == VoiceOp.RESUMED:
             self._ready.set()
             self._set_state("connected")
             _log.info("voice: session resumed")
-        elif op == 5:
+        elif op == VoiceOp.SPEAKING:
             self.receiver.map_ssrc(int(data["ssrc"]), int(data["user_id"]))
-        elif op == 11:
+        elif op == VoiceOp.CLIENTS_CONNECT:
             self.dave.other_users.update(int(u) for u in data["user_ids"])
-        elif op == 13:
+        elif op == VoiceOp.CLIENT_DISCONNECT:
             user = int(data["user_id"])
             self.dave.other_users.discard(user)
             self.receiver.user_left(user)
@@ -676,7 +647,9 @@ class VoiceSession(VoiceConnection):
         except TimeoutError:
             raise TimeoutError("no answer to UDP IP discovery") from None
         address, port = parse_discovery_response(response)
-        await self._send_json(1, {"protocol": "udp", "data": {"address": address, "port": port, "mode": self._mode}})
+        await self._send_json(
+            VoiceOp.SELECT_PROTOCOL, {"protocol": "udp", "data": {"address": address, "port": port, "mode": self._mode}}
+        )
 
     async def _send_keepalives(self, transport: asyncio.DatagramTransport) -> None:
         # 8 bytes with a counter, as discord.js and songbird send: without them Discord stops sending us audio

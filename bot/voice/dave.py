@@ -44,8 +44,26 @@ class DaveOp(enum.IntEnum):
     MLS_INVALID_COMMIT_WELCOME = 31
 
 
-JSON_OPS = frozenset({21, 22, 23, 24, 31})
-BINARY_OPS = frozenset({25, 26, 27, 28, 29, 30})
+# Which DAVE opcodes come as JSON and which as binary frames.
+JSON_OPS: frozenset[DaveOp] = frozenset(
+    {
+        DaveOp.PREPARE_TRANSITION,
+        DaveOp.EXECUTE_TRANSITION,
+        DaveOp.TRANSITION_READY,
+        DaveOp.PREPARE_EPOCH,
+        DaveOp.MLS_INVALID_COMMIT_WELCOME,
+    }
+)
+BINARY_OPS: frozenset[DaveOp] = frozenset(
+    {
+        DaveOp.MLS_EXTERNAL_SENDER,
+        DaveOp.MLS_KEY_PACKAGE,
+        DaveOp.MLS_PROPOSALS,
+        DaveOp.MLS_COMMIT_WELCOME,
+        DaveOp.MLS_ANNOUNCE_COMMIT_TRANSITION,
+        DaveOp.MLS_WELCOME,
+    }
+)
 # How long receivers keep the other side of a transition working after it executes (seconds; the whitepaper's window):
 # plain frames after an upgrade, frames under the old keys after a downgrade.
 TRANSITION_EXPIRY_S = 10

@@ -84,10 +84,6 @@ class TransportCipher:
         self._nonce_size = _NONCE_SIZE[mode]
         self._counter = 0
 
-    @property
-    def packets_sealed(self) -> int:
-        return self._counter
-
     def _full_nonce(self, counter: bytes) -> bytes:
         return counter + bytes(self._nonce_size - 4)
 

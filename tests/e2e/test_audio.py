@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.metrics import Metrics
+from bot.speech.transcribe import Transcriber
 from tests.assets import DATA
 from tests.fakes.discord import IS_VOICE_MESSAGE, Event, FakeDiscord
 from tests.fakes.harness import running_bot
@@ -49,7 +51,7 @@ async def test_a_voice_message_in_a_dm_is_transcribed_and_answered_and_can_be_co
         reply = replies[0].content
         assert "Tell me about the weather on Mars." in reply and reply.endswith("Mars is cold and dusty.")
         assert openai_fake.chat_requests[-1]["messages"][-1]["content"] == "Tell me about the weather on Mars."
-        answers = built.services.metrics.registry.get_sample_value
+        answers = built.get(Metrics).registry.get_sample_value
         assert answers("teachbot_answers_total", {"route": "audio"}) == 1  # counted as audio, not as a DM
         assert answers("teachbot_answers_total", {"route": "dm"}) == 0
         # The correction form of an answer that came from audio lets the user fix the transcript.
@@ -100,13 +102,13 @@ async def test_a_rate_limited_audio_message_costs_no_download_and_no_transcripti
     openai_fake.reply("Four.")
     async with running_bot(discord, openai_fake, tmp_path, limits={"model_calls": 1, "window_s": 600}) as built:
         transcribed: list[object] = []
-        real = built.services.transcriber.transcribe
+        real = built.get(Transcriber).transcribe
 
         async def counting(*args: object, **kwargs: object) -> object:
             transcribed.append(args)
             return await real(*args, **kwargs)  # type: ignore[arg-type]
 
-        built.services.transcriber.transcribe = counting  # type: ignore[method-assign]
+        built.get(Transcriber).transcribe = counting  # type: ignore[method-assign]
         discord.post_message("what is 2+2?", guild_id=None)
         dm = discord.dm_channel(discord.member)
         await discord.wait_for(lambda: [m for m in discord.bot_messages_in(dm) if m.custom_ids])
@@ -125,8 +127,8 @@ async def test_a_full_transcription_queue_says_busy_before_downloading(
 ) -> None:
     async with running_bot(discord, openai_fake, tmp_path, speech={"max_queued": 1}) as built:
         audio = discord.attachment("question.wav", (DATA / "weather_question.wav").read_bytes(), "audio/wav")
-        with built.services.transcriber.queue_place():  # someone else's audio is being transcribed
-            depth = built.services.metrics.registry.get_sample_value("teachbot_transcription_queue_depth")
+        with built.get(Transcriber).queue_place():  # someone else's audio is being transcribed
+            depth = built.get(Metrics).registry.get_sample_value("teachbot_transcription_queue_depth")
             assert depth == 1
             busy = discord.slash("ask", options={"audio": audio})
             said = await busy.wait(lambda e: e.kind in ("followup", "callback") and "busy" in json.dumps(e.json))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from bot.store.corrections import CorrectionStore
 from tests.fakes.discord import Event, FakeDiscord, InteractionHandle, User
 from tests.fakes.harness import running_bot
 from tests.fakes.openai import FakeOpenAI
@@ -114,7 +115,7 @@ async def test_refusals_change_nothing(discord: FakeDiscord, openai_fake: FakeOp
         assert "not posted here" in await reply_text(elsewhere)
         missing = discord.slash("correct", options={"answer": 999})
         assert "no answer #999" in await reply_text(missing)
-        assert (await built.services.corrections.stats(discord.guild_id)).by_status == {}
+        assert (await built.get(CorrectionStore).stats(discord.guild_id)).by_status == {}
 
 
 async def test_correct_command_autocompletes_recent_answers_and_defaults_to_the_latest(
@@ -170,7 +171,7 @@ async def test_admin_edits_a_proposal_before_approving_and_the_list_pages(
         assert edit.modal is not None and edit.modal["fields"][0]["value"] == "Better answer 0"
         done = discord.submit_modal(edit.modal["custom_id"], {"corrected": "The best answer 0"}, user=discord.admin)
         assert "edited and approved" in await reply_text(done)
-        approved = await built.services.corrections.get(1)
+        approved = await built.get(CorrectionStore).get(1)
         assert approved is not None and approved.status == "approved"
         assert approved.corrected_answer == "The best answer 0" and approved.reviewer_id == discord.admin.id
 

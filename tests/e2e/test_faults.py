@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from bot.errors import ServiceUnavailable
+from bot.speech.tts import SpeechEngine
+from bot.store.answers import AnswerStore
 from tests.conftest import AllowedErrors
 from tests.fakes.discord import Event, FakeDiscord
 from tests.fakes.harness import running_bot
@@ -28,7 +30,7 @@ async def test_an_answer_cut_off_mid_stream_keeps_what_was_shown_and_says_so(
         await handle.wait_until(lambda: "cut off" in handle.content)
         assert handle.content.startswith("The first part arrives.")
         assert "model provider" in handle.content and "Traceback" not in handle.content
-        assert await built.services.answers.latest(discord.channel_id, discord.member.id) is None  # not stored
+        assert await built.get(AnswerStore).latest(discord.channel_id, discord.member.id) is None  # not stored
         again = discord.slash("ask", options={"question": "And now?"})
         await again.wait(final)
 
@@ -46,7 +48,7 @@ async def test_an_unexpected_error_shows_only_an_error_id(
         async def broken(*_: object, **__: object) -> None:
             raise RuntimeError("secret internal detail")
 
-        monkeypatch.setattr(built.services.answers, "memory", broken)
+        monkeypatch.setattr(built.get(AnswerStore), "memory", broken)
         handle = discord.slash("ask", options={"question": "hello"})
         shown = await handle.wait(lambda e: e.kind == "followup")
         assert "error id `" in shown.json["content"] and "secret internal detail" not in shown.json["content"]
@@ -72,7 +74,7 @@ async def test_speech_failing_after_the_answer_adds_an_error_and_keeps_the_answe
         async def broken(*_: object, **__: object) -> None:
             raise ServiceUnavailable("Speaking the answer failed: the speech service is down.")
 
-        monkeypatch.setattr(built.services.speech, "synthesize", broken)
+        monkeypatch.setattr(built.get(SpeechEngine), "synthesize", broken)
         handle = discord.slash("ask", options={"question": "Capital of France?", "speak": True})
         error = await handle.wait(lambda e: e.kind == "followup" and "speech service is down" in str(e.json))
         assert error.json["flags"] & 64
@@ -95,7 +97,7 @@ async def test_a_discord_error_on_the_final_edit_keeps_what_was_shown_and_out_of
         assert error.json["flags"] & 64
         assert handle.original is not None and not handle.original.deleted
         assert handle.original.content.startswith("The first answer"), handle.original.content
-        stored = await built.services.answers.get(1)
+        stored = await built.get(AnswerStore).get(1)
         assert stored is not None and not stored.delivered
         again = discord.slash("ask", options={"question": "Second question?"})
         await again.wait(final)

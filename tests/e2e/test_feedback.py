@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bot.store.votes import VoteStore
 from tests.fakes.discord import Event, FakeDiscord, InteractionHandle, Message, User
 from tests.fakes.harness import running_bot
 from tests.fakes.openai import FakeOpenAI
@@ -115,7 +116,7 @@ async def test_a_private_answer_takes_votes_from_its_asker_alone(
         event = await forged.wait_callback()
         assert event.type == 4 and forged.ephemeral and "private to the person who asked" in forged.content
         answer_id = int(button(answer, "vote:up.").split(".")[1])
-        tally = await built.services.votes.tally(answer_id)
+        tally = await built.get(VoteStore).tally(answer_id)
         assert (tally.up, tally.down) == (1, 0)
 
 

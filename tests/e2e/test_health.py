@@ -11,6 +11,7 @@ import hikari
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.app import BuiltBot, build
+from bot.health import HealthServer
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.harness import make_config, running_bot
 from tests.fakes.openai import FakeOpenAI
@@ -23,7 +24,7 @@ async def get(url: str) -> tuple[int, Any]:
 
 
 def health_url(built: BuiltBot) -> str:
-    url = built.services.health.url
+    url = built.get(HealthServer).url
     assert url is not None, "the health endpoint is not serving"
     return url
 
@@ -58,7 +59,7 @@ async def test_ready_only_once_the_shard_has_connected(
 
     async def probe_while_starting(_: hikari.StartingEvent) -> None:
         # hikari starts the shards only after every StartingEvent listener is done: this is before any IDENTIFY.
-        await asyncio.wait_for(built.services.health.serving.wait(), 10)
+        await asyncio.wait_for(built.get(HealthServer).serving.wait(), 10)
         before["identifies"] = discord.identifies
         before["healthz"] = await get(health_url(built) + "/healthz")
         before["readyz"] = await get(health_url(built) + "/readyz")
@@ -75,10 +76,10 @@ async def test_ready_only_once_the_shard_has_connected(
         assert await get(health_url(built) + "/readyz") == (200, {"status": "ready"})
         assert discord.identifies == 1
         # Loopback unless configured otherwise: nothing outside the machine reaches it.
-        assert {host for host, _ in built.services.health.addresses} == {"127.0.0.1"}
+        assert {host for host, _ in built.get(HealthServer).addresses} == {"127.0.0.1"}
     finally:
         await built.bot.close()
-    assert built.services.health.url is None  # stopped with the bot
+    assert built.get(HealthServer).url is None  # stopped with the bot
 
 
 async def test_metrics_count_interactions_answers_by_route_and_model_errors(

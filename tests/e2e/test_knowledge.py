@@ -8,7 +8,8 @@ from pathlib import Path
 
 from bot.app import BuiltBot
 from bot.discord.knowledge import KnowledgeReader
-from bot.store.answers import NewAnswer
+from bot.store.answers import AnswerStore, NewAnswer
+from bot.store.corrections import CorrectionStore
 from tests.fakes.discord import READ_MESSAGE_HISTORY, VIEW_CHANNEL, FakeDiscord, InteractionHandle
 from tests.fakes.harness import running_bot
 from tests.fakes.openai import FakeOpenAI
@@ -43,7 +44,7 @@ async def _add_channel(discord: FakeDiscord, channel_id: int, **options: object)
 
 
 def _reader(built: BuiltBot) -> KnowledgeReader:
-    return built.services.knowledge_reader
+    return built.get(KnowledgeReader)
 
 
 async def test_a_channel_source_is_cited_and_follows_edits_and_deletions(
@@ -220,8 +221,7 @@ async def test_pinned_only_sources_follow_the_pins_and_a_correction_comes_first(
         assert FAQ[1] in system
 
         # An approved correction that says otherwise is given first, and the model is told it wins.
-        services = built.services
-        answer = await services.answers.add(
+        answer = await built.get(AnswerStore).add(
             NewAnswer(
                 guild_id=discord.guild_id,
                 channel_id=discord.channel_id,
@@ -233,8 +233,10 @@ async def test_pinned_only_sources_follow_the_pins_and_a_correction_comes_first(
                 answer="At 18:00 UTC.",
             )
         )
-        saved = await services.corrections.submit(answer, discord.member.id, "Friday voice chat moved to 20:00 UTC.")
-        await services.corrections.review(saved.correction.id, discord.admin.id, "approved")
+        saved = await built.get(CorrectionStore).submit(
+            answer, discord.member.id, "Friday voice chat moved to 20:00 UTC."
+        )
+        await built.get(CorrectionStore).review(saved.correction.id, discord.admin.id, "approved")
         _, system = await _ask(discord, openai_fake, "When does voice chat open on Friday?")
         assert system.index("moved to 20:00 UTC") < system.index(FAQ[1])
         assert "the community-verified answer wins" in system

@@ -11,8 +11,12 @@ from typing import Any
 
 import openai
 
+from bot.evaluation.model_test import ModelTester
 from bot.finetuning.settings import BackendSettings
-from bot.store.answers import NewAnswer
+from bot.store.answers import AnswerStore, NewAnswer
+from bot.store.corrections import CorrectionStore
+from bot.store.guilds import GuildSettingsStore
+from bot.store.jobs import JobStore
 from bot.training_service.job_queue import model_name
 from tests.e2e.test_model_retirement import SetClock, cutoff_day
 from tests.e2e.test_model_testing import judge
@@ -52,7 +56,6 @@ async def test_corrections_train_a_local_adapter_that_the_next_answer_uses(
         }
         async with running_bot(discord, openai_fake, tmp_path, training=training) as built:
             # Eight corrections, taught and approved (the form and the review are tested in test_corrections.py).
-            stores = built.services
             await approve_corrections(built, discord, FACTS)
 
             started = discord.slash("train", options={"source": "corrections"}, user=discord.admin)
@@ -65,10 +68,10 @@ async def test_corrections_train_a_local_adapter_that_the_next_answer_uses(
             confirm = discord.click(card, next(c for c in card.custom_ids if "confirm" in c), user=discord.admin)
             await confirm.wait(lambda e: e.kind == "edit")
             assert "Started training job #1" in card.content
-            source, asked = await stores.tester.questions(discord.guild_id)
+            source, asked = await built.get(ModelTester).questions(discord.guild_id)
             test_set = {q.question for q in asked}
             assert source == "corrections" and len(test_set) == 2
-            job = await stores.jobs.get(1)
+            job = await built.get(JobStore).get(1)
             assert job is not None
             async with openai.AsyncOpenAI(api_key="none", base_url=service.base_url) as client:
                 training_file = (await client.fine_tuning.jobs.retrieve(job.remote_id)).training_file
@@ -81,7 +84,7 @@ async def test_corrections_train_a_local_adapter_that_the_next_answer_uses(
                 return [m for m in discord.bot_messages_in(discord.channel_id) if "job #1 finished" in m.content]
 
             (done,) = await discord.wait_for(notice, timeout=90)
-            job = await stores.jobs.get(1)
+            job = await built.get(JobStore).get(1)
             assert job is not None and job.backend == "local" and job.fine_tuned_model is not None
             adapter = job.fine_tuned_model
             assert adapter in done.content and adapter in vllm.adapters  # published to the inference server
@@ -116,15 +119,14 @@ async def test_train_again_moves_a_jobs_data_from_openai_to_the_training_service
         }
         clock = SetClock(cutoff_day() - dt.timedelta(days=20))
         async with running_bot(discord, openai_fake, tmp_path, clock=clock, **sections) as built:
-            stores = built.services
             for question, wrong, fixed in FACTS:
-                answer = await stores.answers.add(
+                answer = await built.get(AnswerStore).add(
                     NewAnswer(
                         discord.guild_id, discord.channel_id, discord.member.id, "c", "slash", "m", question, wrong
                     )
                 )
-                saved = await stores.corrections.submit(answer, discord.member.id, fixed)
-                await stores.corrections.review(saved.correction.id, discord.admin.id, "approved")
+                saved = await built.get(CorrectionStore).submit(answer, discord.member.id, fixed)
+                await built.get(CorrectionStore).review(saved.correction.id, discord.admin.id, "approved")
             started = discord.slash("train", options={"source": "corrections"}, user=discord.admin)
             # The fork server the training service warms may hold up the first token count (see the test above).
             await started.wait(lambda e: "train:confirm" in str(e.json.get("components")), timeout=90)
@@ -139,7 +141,7 @@ async def test_train_again_moves_a_jobs_data_from_openai_to_the_training_service
             assert "training service" in json.dumps(card.embeds) and "`tiny`" in json.dumps(card.embeds)
             confirm = discord.click(card, next(c for c in card.custom_ids if "confirm" in c), user=discord.admin)
             await confirm.wait(lambda e: e.kind == "edit")
-            job = await stores.jobs.get(2)
+            job = await built.get(JobStore).get(2)
             assert job is not None and job.backend == "gpu" and len(openai_fake.jobs) == 1
             adapter = model_name("tiny", None, job.remote_id)  # the name the service gives it
             openai_fake.answer_as(adapter, adapter_answers)
@@ -158,4 +160,4 @@ async def test_train_again_moves_a_jobs_data_from_openai_to_the_training_service
                 done, next(c for c in done.custom_ids if c.startswith("activate:")), user=discord.admin
             )
             await activate.wait_callback()
-            assert await stores.guilds.active_model(discord.guild_id) == adapter
+            assert await built.get(GuildSettingsStore).active_model(discord.guild_id) == adapter

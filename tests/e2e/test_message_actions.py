@@ -10,6 +10,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from bot.store.corrections import CorrectionStore
 from tests.fakes.discord import VIEW_CHANNEL, Event, FakeDiscord, InteractionHandle
 from tests.fakes.harness import running_bot
 from tests.fakes.openai import FakeOpenAI
@@ -58,7 +59,7 @@ async def test_correct_this_answer_opens_the_form_under_the_buttons_rule(
         saved = discord.submit_modal(opened.modal["custom_id"], {"corrected": "A dwarf planet."}, user=eve)
         await saved.wait_callback()
         assert "Saved your correction #1" in saved.content
-        assert (await built.services.corrections.stats(discord.guild_id)).by_status == {"pending": 1}
+        assert (await built.get(CorrectionStore).stats(discord.guild_id)).by_status == {"pending": 1}
 
         # Not an answer of the bot's.
         posted = discord.post_message("just chatting")

@@ -8,10 +8,14 @@ from pathlib import Path
 
 import attrs
 
+from bot.config import Settings
+from bot.discord.model_notices import ModelNotices
 from bot.finetuning.settings import TrainingSettings
+from bot.finetuning.watcher import JobWatcher
 from bot.llm.retirements import shutdown_of
 from bot.llm.settings import LLMSettings
-from bot.store.jobs import NewJob
+from bot.store.guilds import GuildSettingsStore
+from bot.store.jobs import JobStore, NewJob
 from tests.e2e.test_training import reply, sft_lines, summary
 from tests.fakes.discord import Event, FakeDiscord
 from tests.fakes.harness import running_bot
@@ -51,7 +55,7 @@ async def test_a_shut_down_fine_tune_is_answered_by_the_previous_model_admins_to
 ) -> None:
     clock = SetClock(cutoff_day() - dt.timedelta(days=20))
     async with running_bot(discord, openai_fake, tmp_path, clock=clock) as built:
-        retry_s = built.services.config.settings.llm.model_retry_s
+        retry_s = built.get(Settings).llm.model_retry_s
         before = discord.slash("model", subcommand="use", options={"name": "gpt-6.1-terra"}, user=discord.admin)
         assert "now uses `gpt-6.1-terra`" in said(await before.wait_callback())
         # A model trained here: its job ran from this channel.
@@ -62,7 +66,7 @@ async def test_a_shut_down_fine_tune_is_answered_by_the_previous_model_admins_to
         await confirm.wait(lambda e: e.kind == "edit")
         (job_id,) = openai_fake.jobs
         tuned = openai_fake.advance(job_id, "succeeded")["fine_tuned_model"]
-        await built.services.watcher.run_once()
+        await built.get(JobWatcher).run_once()
         await discord.wait_for(lambda: [m for m in discord.bot_messages_in(discord.channel_id) if tuned in m.content])
         switched = discord.slash("model", subcommand="use", options={"name": tuned}, user=discord.admin)
         assert f"now uses `{tuned}`" in said(await switched.wait_callback())
@@ -137,8 +141,8 @@ async def test_servers_whose_model_shuts_down_soon_are_told_once_also_after_a_re
         return [m.content for m in discord.bot_messages_in(discord.other_channel_id) if "shuts down" in m.content]
 
     async with running_bot(discord, openai_fake, tmp_path, clock=clock, discord=admin_channels) as built:
-        notices = built.services.model_notices
-        await built.services.guilds.set_active_model(discord.guild_id, tuned, discord.admin.id)
+        notices = built.get(ModelNotices)
+        await built.get(GuildSettingsStore).set_active_model(discord.guild_id, tuned, discord.admin.id)
         assert await notices.warn_shutdowns() == 0  # not yet within the lead time
         clock.now += dt.timedelta(days=2)
         assert await notices.warn_shutdowns() == 1
@@ -147,7 +151,7 @@ async def test_servers_whose_model_shuts_down_soon_are_told_once_also_after_a_re
         assert tuned in text and f"{shutdown.date:%Y-%m-%d}" in text and "/model use" in text
         assert "gpt-4o-mini-2024-07-18" in text  # the base it dies with
     async with running_bot(discord, openai_fake, tmp_path, clock=clock, discord=admin_channels) as built:
-        assert await built.services.model_notices.warn_shutdowns() == 0
+        assert await built.get(ModelNotices).warn_shutdowns() == 0
     assert len(told()) == 1
 
 
@@ -162,12 +166,12 @@ async def test_train_again_trains_a_jobs_kept_data_on_another_base_model(
         confirm = discord.click(card, next(c for c in card.custom_ids if "confirm" in c), user=discord.admin)
         await confirm.wait(lambda e: e.kind == "edit")
         (first,) = openai_fake.jobs.values()
-        first_job = await built.services.jobs.get(1)
+        first_job = await built.get(JobStore).get(1)
         assert first_job is not None
 
         fields = {f.name: getattr(first_job, f.name) for f in attrs.fields(NewJob)}
         fields |= {"guild_id": discord.other_guild_id, "remote_id": "ftjob-elsewhere", "status": "succeeded"}
-        elsewhere = await built.services.jobs.add(NewJob(**fields))  # another server's job, with the same data
+        elsewhere = await built.get(JobStore).add(NewJob(**fields))  # another server's job, with the same data
         for job_id in (elsewhere.id, 99):
             refused = discord.slash("train", options={"again": job_id}, user=discord.admin)
             assert f"no training job #{job_id}" in await reply(refused)

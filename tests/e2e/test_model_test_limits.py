@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bot.app import BuiltBot
-from bot.store.model_tests import EvalQuestion
+from bot.store.model_tests import EvalQuestion, ModelTestStore
 from tests.fakes.discord import VIEW_CHANNEL, Event, FakeDiscord, InteractionHandle
 from tests.fakes.harness import running_bot
 from tests.fakes.openai import FakeOpenAI
@@ -41,7 +41,7 @@ def scored(e: Event) -> bool:
 
 
 async def upload_questions(built: BuiltBot, guild_id: int, admin_id: int) -> None:
-    await built.services.model_tests.replace_questions(guild_id, QUESTIONS, admin_id)
+    await built.get(ModelTestStore).replace_questions(guild_id, QUESTIONS, admin_id)
 
 
 def start_model_test(discord: FakeDiscord, *, user: Any = None, guild_id: int | None = None) -> InteractionHandle:

@@ -9,8 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import BuiltBot
+from bot.config import Settings
+from bot.evaluation.model_test import ModelTester
 from bot.finetuning.held_out import split_approved
-from bot.store.answers import NewAnswer
+from bot.finetuning.watcher import JobWatcher
+from bot.store.answers import AnswerStore, NewAnswer
+from bot.store.corrections import CorrectionStore
+from bot.store.guilds import GuildSettingsStore
+from bot.store.model_tests import ModelTestStore
 from tests.e2e.test_training import reply, sft_lines, summary
 from tests.fakes.discord import Event, FakeDiscord
 from tests.fakes.harness import running_bot
@@ -25,8 +31,7 @@ def said(e: Event) -> str:
 
 
 async def approve(built: BuiltBot, discord: FakeDiscord, question: str, fixed: str) -> int:
-    services = built.services
-    answer = await services.answers.add(
+    answer = await built.get(AnswerStore).add(
         NewAnswer(
             guild_id=discord.guild_id,
             channel_id=discord.channel_id,
@@ -38,8 +43,8 @@ async def approve(built: BuiltBot, discord: FakeDiscord, question: str, fixed: s
             answer="I am not sure.",
         )
     )
-    saved = await services.corrections.submit(answer, discord.member.id, fixed)
-    return (await services.corrections.review(saved.correction.id, discord.admin.id, "approved")).id
+    saved = await built.get(CorrectionStore).submit(answer, discord.member.id, fixed)
+    return (await built.get(CorrectionStore).review(saved.correction.id, discord.admin.id, "approved")).id
 
 
 def knows(request: dict[str, Any]) -> str:
@@ -95,8 +100,8 @@ async def test_model_test_scores_two_models_on_held_out_corrections_that_trainin
     async with running_bot(discord, openai_fake, tmp_path, **sections) as built:
         for question, fixed in FACTS.items():
             await approve(built, discord, question, fixed)
-        approved = await built.services.corrections.with_status(discord.guild_id, "approved")
-        held_out = split_approved(approved, built.services.config.settings.training).held_out
+        approved = await built.get(CorrectionStore).with_status(discord.guild_id, "approved")
+        held_out = split_approved(approved, built.get(Settings).training).held_out
         assert len(held_out) >= 5
 
         exported = discord.slash("corrections", subcommand="export", options={"format": "sft"}, user=discord.admin)
@@ -144,26 +149,26 @@ async def test_a_finished_job_is_tested_before_its_notice_and_a_worse_model_need
         (job_id,) = openai_fake.jobs
         model = openai_fake.advance(job_id, "succeeded")["fine_tuned_model"]
         openai_fake.answer_as(model, "No idea.")
-        await built.services.watcher.run_once()
+        await built.get(JobWatcher).run_once()
         notices = await discord.wait_for(
             lambda: [m for m in discord.bot_messages_in(discord.channel_id) if "finished" in m.content]
         )
         notice = notices[0]
-        n = len(split_approved(await built.services.corrections.with_status(discord.guild_id, "approved"),
-                               built.services.config.settings.training).held_out)  # fmt: skip
+        n = len(split_approved(await built.get(CorrectionStore).with_status(discord.guild_id, "approved"),
+                               built.get(Settings).training).held_out)  # fmt: skip
         assert f"new 0/{n}, current {n}/{n}" in notice.content and "scored worse" in notice.content
         assert any(r["model"] == model for r in openai_fake.chat_requests)
-        await built.services.watcher.run_once()
+        await built.get(JobWatcher).run_once()
         assert len([m for m in discord.bot_messages_in(discord.channel_id) if "finished" in m.content]) == 1
 
         activate = discord.click(notice, notice.custom_ids[0], user=discord.admin)
         asked = await activate.wait_callback()
         assert "Activate it anyway?" in said(asked) and activate.ephemeral
-        assert await built.services.guilds.active_model(discord.guild_id) is None  # nothing switched yet
+        assert await built.get(GuildSettingsStore).active_model(discord.guild_id) is None  # nothing switched yet
         assert activate.original is not None
         anyway = discord.click(activate.original, activate.original.custom_ids[0], user=discord.admin)
         assert f"now uses `{model}`" in said(await anyway.wait_callback())
-        assert await built.services.guilds.active_model(discord.guild_id) == model
+        assert await built.get(GuildSettingsStore).active_model(discord.guild_id) == model
 
 
 async def test_an_uploaded_test_set_replaces_the_held_out_corrections_until_it_is_removed(
@@ -180,7 +185,7 @@ async def test_an_uploaded_test_set_replaces_the_held_out_corrections_until_it_i
         broken = discord.attachment("t.jsonl", sft_lines(2) + b"{broken\n", "application/jsonl")
         refused = discord.slash("model", subcommand="testset", options={"data": broken}, user=discord.admin)
         assert "line 3: not valid JSON" in await reply(refused)
-        assert await built.services.model_tests.uploaded_questions(discord.guild_id) == []  # nothing changed
+        assert await built.get(ModelTestStore).uploaded_questions(discord.guild_id) == []  # nothing changed
         member = discord.slash("model", subcommand="testset", options={"remove": True}, user=discord.member)
         assert "Only admins" in await reply(member)
 
@@ -217,8 +222,8 @@ async def test_model_test_with_corrections_shows_what_they_already_fix_before_an
             fact = f"Release {i} is called Falcon-{i * 7}."  # given, but its twin is
             await approve(built, discord, f"What is the code name of release {i}?", fact)
             await approve(built, discord, f"Which code name does release {i} have?", fact)
-        approved = await built.services.corrections.with_status(discord.guild_id, "approved")
-        n = min(len(split_approved(approved, built.services.config.settings.training).held_out), 100)
+        approved = await built.get(CorrectionStore).with_status(discord.guild_id, "approved")
+        n = min(len(split_approved(approved, built.get(Settings).training).held_out), 100)
         for on, expected in ((False, f"new 0/{n}, current 0/{n}"), (True, f"new {n}/{n}, current 0/{n}")):
             options = {"model": "reader", "against": "gpt-4o-mini", "with_corrections": on}
             tested = discord.slash("model", subcommand="test", options=options, user=discord.admin)
@@ -234,7 +239,7 @@ async def test_model_test_prompts_never_hold_a_private_answers_correction(
     async with running_bot(discord, openai_fake, tmp_path, **sections) as built:
         for i in range(1, 25):  # each fact twice: publicly, and in a private answer's correction
             await approve(built, discord, f"What is the code name of release {i}?", f"Release {i} is Falcon-{i * 7}.")
-            private = await built.services.answers.add(
+            private = await built.get(AnswerStore).add(
                 NewAnswer(
                     guild_id=discord.guild_id,
                     channel_id=discord.channel_id,
@@ -247,8 +252,8 @@ async def test_model_test_prompts_never_hold_a_private_answers_correction(
                     private=True,
                 )
             )
-            saved = await built.services.corrections.submit(private, discord.member.id, f"Kestrel-{i}, privately.")
-            await built.services.corrections.review(saved.correction.id, discord.admin.id, "approved")
+            saved = await built.get(CorrectionStore).submit(private, discord.member.id, f"Kestrel-{i}, privately.")
+            await built.get(CorrectionStore).review(saved.correction.id, discord.admin.id, "approved")
 
         options = {"model": "reader", "against": "gpt-4o-mini", "with_corrections": True}
         tested = discord.slash("model", subcommand="test", options=options, user=discord.admin)
@@ -275,7 +280,7 @@ async def test_no_question_model_test_asks_is_in_the_file_uploaded_to_train_from
     async with running_bot(discord, openai_fake, tmp_path) as built:
         for question, fixed in FACTS.items():
             await approve(built, discord, question, fixed)
-        source, asked = await built.services.tester.questions(discord.guild_id)
+        source, asked = await built.get(ModelTester).questions(discord.guild_id)
         test_set = {q.question for q in asked}
         assert source == "corrections" and len(test_set) >= 5
         # Every way a job is started from corrections: /train with either method, or with none (what the data holds).

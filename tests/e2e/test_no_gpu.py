@@ -10,6 +10,7 @@ from pathlib import Path
 import attrs
 import pytest
 
+from bot.store.jobs import JobStore
 from tests.fakes.discord import FakeDiscord, Message
 from tests.fakes.harness import approve_corrections, make_config, running_bot
 from tests.fakes.openai import FakeOpenAI
@@ -49,7 +50,6 @@ async def test_corrections_train_on_the_cpu_and_transformers_serve_answers_with_
         # The bot's model endpoint is the CPU server; the fake OpenAI only proves nothing went there.
         config = attrs.evolve(config, secrets=attrs.evolve(config.secrets, openai_base_url=serve_url))
         async with running_bot(discord, openai_fake, tmp_path, config=config) as built:
-            stores = built.services
             await approve_corrections(built, discord, FACTS)
 
             started = discord.slash("train", options={"source": "corrections"}, user=discord.admin)
@@ -63,7 +63,7 @@ async def test_corrections_train_on_the_cpu_and_transformers_serve_answers_with_
                 return [m for m in discord.bot_messages_in(discord.channel_id) if "job #1 finished" in m.content]
 
             (done,) = await discord.wait_for(notice, timeout=120)
-            job = await stores.jobs.get(1)
+            job = await built.get(JobStore).get(1)
             assert job is not None and job.fine_tuned_model is not None
             name = job.fine_tuned_model
             assert (served / name / "config.json").exists()  # merged and written where the server looks

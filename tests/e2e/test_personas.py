@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from bot.config import Settings
 from tests.fakes.discord import Event, FakeDiscord, InteractionHandle
 from tests.fakes.harness import running_bot
 from tests.fakes.openai import FakeOpenAI
@@ -39,8 +40,10 @@ async def test_channel_persona_wins_over_the_server_one_and_goes_into_training_d
     discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
 ) -> None:
     poem = discord.other_channel_id
-    async with running_bot(discord, openai_fake, tmp_path, llm={"max_persona_chars": 100}) as built:
-        default = built.services.config.settings.llm.system_prompt
+    # Words only: by meaning, "Who are you?" asked again would rightly get its approved correction in the prompt.
+    llm = {"max_persona_chars": 100, "embeddings": "off"}
+    async with running_bot(discord, openai_fake, tmp_path, llm=llm) as built:
+        default = built.get(Settings).llm.system_prompt
         refused = discord.slash("persona", subcommand="set", options={"prompt": PIRATE})
         assert "Only admins" in await said(refused)
         too_long = discord.slash("persona", subcommand="set", options={"prompt": "x" * 101}, user=discord.admin)

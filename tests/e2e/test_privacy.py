@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from bot.store.corrections import CorrectionStore
 from tests.fakes.discord import VIEW_CHANNEL, Event, FakeDiscord, InteractionHandle, User
 from tests.fakes.harness import running_bot
 from tests.fakes.openai import FakeOpenAI
@@ -68,7 +69,7 @@ async def test_a_private_answer_is_opened_only_by_its_asker(
         reviewer = discord.slash("corrections", subcommand="list", user=discord.admin)
         await reviewer.wait_callback()
         assert "landlord" in everything(reviewer)
-        assert (await built.services.corrections.stats(discord.guild_id)).by_status == {"pending": 1}
+        assert (await built.get(CorrectionStore).stats(discord.guild_id)).by_status == {"pending": 1}
 
 
 async def test_dm_answers_stay_between_the_asker_and_the_dm_review_queue(
@@ -90,7 +91,7 @@ async def test_dm_answers_stay_between_the_asker_and_the_dm_review_queue(
         # With no DM review queue configured, even the asker's correction is not collected (and says why).
         own = discord.click(reply, reply.custom_ids[0])
         assert "not collected" in await refusal(own)
-        assert (await built.services.corrections.stats(discord.guild_id)).by_status == {}
+        assert (await built.get(CorrectionStore).stats(discord.guild_id)).by_status == {}
 
     queue = {"dm_review_guild": discord.guild_id, "command_guilds": [discord.guild_id]}
     async with running_bot(discord, openai_fake, tmp_path, discord=queue) as built:
@@ -99,7 +100,7 @@ async def test_dm_answers_stay_between_the_asker_and_the_dm_review_queue(
         assert own.modal is not None and "reviewers will see" in own.modal["title"]
         saved = discord.submit_modal(own.modal["custom_id"], {"corrected": "Mr Grimsby."}, guild_id=None)
         await saved.wait_callback()
-        pending = await built.services.corrections.next_pending(discord.guild_id)
+        pending = await built.get(CorrectionStore).next_pending(discord.guild_id)
         assert pending is not None and pending.answer_id == answer_id and pending.private
 
 
@@ -159,7 +160,7 @@ async def test_a_forged_review_edit_from_another_server_changes_nothing(
             channel_id=discord.other_guild_channel_id,
         )
         assert "not in this server's queue" in await refusal(forged)
-        correction = await built.services.corrections.get(1)
+        correction = await built.get(CorrectionStore).get(1)
         assert correction is not None and correction.status == "pending" and correction.corrected_answer == "Canberra."
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from bot.store.answers import AnswerStore
 from tests.fakes.discord import Event, FakeDiscord
 from tests.fakes.harness import running_bot
 from tests.fakes.openai import Deltas, FakeOpenAI
@@ -41,7 +42,7 @@ async def test_a_thinking_model_shows_that_it_thinks_and_never_shows_or_stores_t
         assert not any("secret" in s or "capitals" in s or "think>" in s or "France." in s for s in shown)
         assert asked.content == "The capital is Paris."
         answer_id = int(asked.original.custom_ids[0].split(":")[1]) if asked.original else 0
-        stored = await built.services.answers.get(answer_id)
+        stored = await built.get(AnswerStore).get(answer_id)
         assert stored is not None and stored.answer == "The capital is Paris."
 
         # The next question's memory holds the answer alone.
@@ -62,7 +63,7 @@ async def test_a_model_configured_to_show_its_thinking_shows_it_as_a_spoiler_abo
         assert asked.content == (
             "||🤔 The user asks about France. secret plan: recall capitals of Europe||\n\nThe capital is Paris."
         )
-        answers = await built.services.answers.recent_for_user(discord.guild_id, discord.member.id)
+        answers = await built.get(AnswerStore).recent_for_user(discord.guild_id, discord.member.id)
         assert [a.answer for a in answers] == ["The capital is Paris."]
 
 
@@ -101,7 +102,7 @@ async def test_thinking_opened_in_the_prompt_is_taken_back_once_its_end_shows_an
         assert any(e.kind == "delete" for e in asked.responses)
         (message,) = discord.bot_messages_in(discord.channel_id)
         assert message.content == "The capital is Paris."
-        stored = await built.services.answers.get(int(message.custom_ids[0].split(":")[1]))
+        stored = await built.get(AnswerStore).get(int(message.custom_ids[0].split(":")[1]))
         assert stored is not None and stored.answer == "The capital is Paris."
 
         follow_up = discord.slash("ask", options={"question": "And of Spain?"})
@@ -121,5 +122,5 @@ async def test_a_spoiler_of_thinking_opened_in_the_prompt_holds_it_all_even_its_
         await asked.wait(final)
         # Escaped as Discord's markdown reads them, the pipes cannot end the spoiler before the answer.
         assert asked.content == "||🤔 Is it a \\|\\| b? Or c \\|||\n\nThe capital is Paris."
-        answers = await built.services.answers.recent_for_user(discord.guild_id, discord.member.id)
+        answers = await built.get(AnswerStore).recent_for_user(discord.guild_id, discord.member.id)
         assert [a.answer for a in answers] == ["The capital is Paris."]

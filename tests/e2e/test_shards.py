@@ -15,8 +15,13 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.app import BuiltBot
+from bot.discord.model_notices import ModelNotices
+from bot.finetuning.watcher import JobWatcher
+from bot.llm.answering import Answerer
 from bot.llm.retirements import shutdown_of
 from bot.llm.settings import LLMSettings
+from bot.store.guilds import GuildSettingsStore
+from bot.store.jobs import JobStore
 from bot.store.schema import answers, training_jobs
 from tests.e2e.test_training import sft_lines, summary
 from tests.fakes.discord import Event, FakeDiscord, Request, shard_of
@@ -132,8 +137,8 @@ async def test_a_model_switch_in_one_process_is_what_the_other_process_answers_t
     await switch.wait(lambda e: "now uses" in str(e.json))
     # The guild's model is read from the database on every question (no per-process cache to go stale): the
     # process that did not switch it answers with the new model too, e.g. when its job watcher tests a model there.
-    assert await shards[0].services.answerer.model_for(discord.other_guild_id) == "gpt-4.1-mini"
-    assert await shards[0].services.answerer.model_for(discord.guild_id) == "gpt-4o-mini"
+    assert await shards[0].get(Answerer).model_for(discord.other_guild_id) == "gpt-4.1-mini"
+    assert await shards[0].get(Answerer).model_for(discord.guild_id) == "gpt-4o-mini"
     asked = discord.slash("ask", options={"question": "which model?"}, guild_id=discord.other_guild_id)
     await asked.wait(final)
     assert openai_fake.chat_requests[-1]["model"] == "gpt-4.1-mini"
@@ -181,7 +186,7 @@ async def test_a_job_that_ends_is_announced_once_though_both_processes_see_it_en
 ) -> None:
     remote = await _train(discord, openai_fake)
     for built in shards:  # the test runs the rounds itself, both at once
-        await built.services.watcher.stop()
+        await built.get(JobWatcher).stop()
     openai_fake.advance(remote, "failed", error="The training file has too few examples.")
     posts: list[Request] = []
     posted, second, release = asyncio.Event(), asyncio.Event(), asyncio.Event()
@@ -193,7 +198,7 @@ async def test_a_job_that_ends_is_announced_once_though_both_processes_see_it_en
             await release.wait()
 
     discord.rest_gate = slow_discord
-    rounds = [asyncio.create_task(b.services.watcher.run_once()) for b in shards]
+    rounds = [asyncio.create_task(b.get(JobWatcher).run_once()) for b in shards]
     await asyncio.wait_for(posted.wait(), 10)
     # While one process's notice is on its way, the other process's round ends without posting one (or, were the
     # job not claimed, it would post a second: the wait below would end on that post).
@@ -241,16 +246,16 @@ async def test_the_job_of_a_process_that_died_is_announced_by_the_other_once_its
                 await asyncio.sleep(0.05)  # polling the database for the claim, with the test's own timeout
         finally:
             await engine.dispose()
-        dead = next(b for b in bots if b.services.watcher.identity == holder)
+        dead = next(b for b in bots if b.get(JobWatcher).identity == holder)
         survivor = next(b for b in bots if b is not dead)
 
         async def dies(_: str) -> int:  # a killed process runs no shutdown: its claims stay until the lease ends
             return 0
 
-        dead.services.jobs.release_claims = dies  # type: ignore[method-assign]
-        await dead.services.watcher.stop()
+        dead.get(JobStore).release_claims = dies  # type: ignore[method-assign]
+        await dead.get(JobWatcher).stop()
         openai_fake.advance(remote, "failed", error="Out of GPU memory.")
-        await survivor.services.watcher.run_once()
+        await survivor.get(JobWatcher).run_once()
         assert notices(discord) == []  # the dead process's lease still runs
         notice = await discord.wait_for(lambda: notices(discord))  # the survivor's rounds, once the lease is out
         assert len(notice) == 1 and "Out of GPU memory" in notice[0]
@@ -267,8 +272,8 @@ async def test_a_coming_shutdown_is_told_once_though_both_processes_look_at_once
     discord.shard_count, discord.max_concurrency, discord.identify_window_s = 2, 1, 0.3
     admin = {"admin_channels": {str(discord.other_guild_id): discord.other_guild_channel_id}}
     async with running_shards(discord, openai_fake, tmp_path, empty_postgres, clock=lambda: day, discord=admin) as bots:
-        await bots[0].services.guilds.set_active_model(discord.other_guild_id, tuned, discord.admin.id)
-        told = await asyncio.gather(*(built.services.model_notices.warn_shutdowns() for built in bots))
+        await bots[0].get(GuildSettingsStore).set_active_model(discord.other_guild_id, tuned, discord.admin.id)
+        told = await asyncio.gather(*(built.get(ModelNotices).warn_shutdowns() for built in bots))
         assert sorted(told) == [0, 1]
     notices = [m for m in discord.bot_messages_in(discord.other_guild_channel_id) if "shuts down" in m.content]
     assert len(notices) == 1 and tuned in notices[0].content

@@ -8,8 +8,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+from openai import AsyncOpenAI
 from PIL import Image
 
+from bot.config import Settings
+from bot.finetuning.trainer import Trainer
+from bot.finetuning.watcher import JobWatcher
+from bot.store.answers import AnswerStore
+from bot.store.corrections import CorrectionStore
+from bot.store.jobs import JobStore
+from bot.store.requests import JobRequestStore
 from tests.fakes.discord import Event, FakeDiscord, InteractionHandle, Message
 from tests.fakes.harness import running_bot
 from tests.fakes.openai import FakeOpenAI
@@ -61,7 +69,7 @@ async def test_train_from_a_file_follow_the_job_and_activate_its_model(
         assert uploaded == sft_lines(12)
 
         openai_fake.advance(job_id, "running", steps=6)
-        await built.services.watcher.run_once()
+        await built.get(JobWatcher).run_once()
         choices = discord.autocomplete("jobs", "job", {"job": ""}, subcommand="show")
         await choices.wait_callback()
         assert [c["name"] for c in choices.choices] == ["#1 · running · gpt-4.1-mini-2025-04-14"]
@@ -72,13 +80,13 @@ async def test_train_from_a_file_follow_the_job_and_activate_its_model(
         assert image.format == "PNG" and image.size == (640, 360)
 
         openai_fake.advance(job_id, "succeeded")
-        await built.services.watcher.run_once()
+        await built.get(JobWatcher).run_once()
         notices = await discord.wait_for(
             lambda: [m for m in discord.bot_messages_in(discord.channel_id) if "finished" in m.content]
         )
         model = openai_fake.jobs[job_id].payload["fine_tuned_model"]
         assert model in notices[0].content
-        await built.services.watcher.run_once()  # a second round does not announce it again
+        await built.get(JobWatcher).run_once()  # a second round does not announce it again
         assert len([m for m in discord.bot_messages_in(discord.channel_id) if "finished" in m.content]) == 1
 
         refused = discord.click(notices[0], notices[0].custom_ids[0], user=discord.member)
@@ -98,14 +106,13 @@ async def test_train_from_approved_corrections_as_preference_pairs(
 ) -> None:
     openai_fake.reply(*[f"Wrong answer {i}" for i in range(10)])
     async with running_bot(discord, openai_fake, tmp_path, limits={"model_calls": 100}) as built:
-        services = built.services
         for i in range(10):
             asked = discord.slash("ask", options={"question": f"Question {i}?"})
             await asked.wait(lambda e: "correct:" in str(e.json.get("components")))
-            answer = await services.answers.latest(discord.channel_id, discord.member.id)
+            answer = await built.get(AnswerStore).latest(discord.channel_id, discord.member.id)
             assert answer is not None
-            saved = await services.corrections.submit(answer, discord.member.id, f"Right answer {i}")
-            await services.corrections.review(saved.correction.id, discord.admin.id, "approved")
+            saved = await built.get(CorrectionStore).submit(answer, discord.member.id, f"Right answer {i}")
+            await built.get(CorrectionStore).review(saved.correction.id, discord.admin.id, "approved")
         started = discord.slash("train", options={"source": "corrections", "method": "dpo"}, user=discord.admin)
         card = await summary(started)
         assert "10 approved corrections" in json.dumps(card.embeds)
@@ -156,7 +163,7 @@ async def test_bad_training_files_are_refused_with_the_line_and_nothing_is_uploa
         member = discord.slash("train", options={"data": picture}, user=discord.member)
         assert "Only admins" in await reply(member)
         assert openai_fake.files == {} and openai_fake.jobs == {}
-        assert (await built.services.jobs.list(discord.guild_id)).total == 0
+        assert (await built.get(JobStore).list(discord.guild_id)).total == 0
 
 
 async def test_cancel_a_job_and_the_notice_survives_a_restart(
@@ -225,7 +232,7 @@ async def test_a_failed_jobs_long_error_is_cut_to_fit_discords_message_limit(
         await _confirm(discord, "long")
         (job_id,) = openai_fake.jobs
         openai_fake.advance(job_id, "failed", error="Traceback (most recent call last):\n" + "  frame\n" * 400)
-        await built.services.watcher.run_once()
+        await built.get(JobWatcher).run_once()
         (notice,) = await discord.wait_for(
             lambda: [m for m in discord.bot_messages_in(discord.channel_id) if "job #1 failed" in m.content]
         )
@@ -255,7 +262,7 @@ async def test_a_start_that_times_out_starts_one_job_which_is_followed_and_annou
         assert "Started training job #1" in await _confirm(discord, "slow")
         (job_id,) = openai_fake.jobs  # one job, not one per client retry
         openai_fake.advance(job_id, "succeeded")
-        await built.services.watcher.run_once()
+        await built.get(JobWatcher).run_once()
         notices = await discord.wait_for(
             lambda: [m for m in discord.bot_messages_in(discord.channel_id) if "job #1 finished" in m.content]
         )
@@ -270,7 +277,7 @@ async def test_a_refused_start_deletes_the_uploaded_dataset(
         openai_fake.fail_next(400, path_prefix="/fine_tuning/jobs")
         assert "refused to start the job" in await _confirm(discord, "refused")
         assert openai_fake.jobs == {} and openai_fake.files == {}  # nothing left to pay for or to leak
-        assert (await built.services.jobs.list(discord.guild_id)).total == 0
+        assert (await built.get(JobStore).list(discord.guild_id)).total == 0
 
 
 async def test_a_job_started_just_before_a_crash_is_followed_after_the_restart(
@@ -281,8 +288,7 @@ async def test_a_job_started_just_before_a_crash_is_followed_after_the_restart(
 
     async with running_bot(discord, openai_fake, tmp_path) as built:
         # What a bot that died between the provider's answer and its own record leaves behind.
-        services = built.services
-        request = await services.requests.add(
+        request = await built.get(JobRequestStore).add(
             NewJobRequest(
                 "t" * 32,
                 discord.guild_id,
@@ -298,12 +304,12 @@ async def test_a_job_started_just_before_a_crash_is_followed_after_the_restart(
         )
         data = tmp_path / "d.jsonl"
         data.write_bytes(sft_lines(10))
-        uploaded = await services.trainer.upload(data, upload_name(request.tag))
-        await services.requests.uploaded(request.id, uploaded.id)
-        job = await services.openai.fine_tuning.jobs.create(
+        uploaded = await built.get(Trainer).upload(data, upload_name(request.tag))
+        await built.get(JobRequestStore).uploaded(request.id, uploaded.id)
+        job = await built.get(AsyncOpenAI).fine_tuning.jobs.create(
             model="gpt-4.1-mini-2025-04-14", training_file=uploaded.id, metadata={TAG_KEY: request.tag}
         )
-        await services.watcher.stop()  # it would adopt the job now: this bot is the one that "crashed"
+        await built.get(JobWatcher).stop()  # it would adopt the job now: this bot is the one that "crashed"
     async with running_bot(discord, openai_fake, tmp_path) as built:
         told = await discord.wait_for(
             lambda: [m for m in discord.bot_messages_in(discord.channel_id) if "confirmed" in m.content]
@@ -311,7 +317,7 @@ async def test_a_job_started_just_before_a_crash_is_followed_after_the_restart(
         assert "job #1" in told[0].content and job.id in told[0].content
         assert list(openai_fake.jobs) == [job.id]
         openai_fake.advance(job.id, "succeeded")
-        await built.services.watcher.run_once()
+        await built.get(JobWatcher).run_once()
         await discord.wait_for(
             lambda: [m for m in discord.bot_messages_in(discord.channel_id) if "job #1 finished" in m.content]
         )
@@ -328,13 +334,13 @@ async def test_an_undeliverable_notice_is_given_up_without_holding_up_other_jobs
         # The first notice meets a channel that is gone; the second is posted in the same round.
         discord.fail_next(rf"/channels/{discord.channel_id}/messages$", 404, times=1)
         with caplog.at_level("WARNING", logger="bot.finetuning.watcher"):
-            await built.services.watcher.run_once()
+            await built.get(JobWatcher).run_once()
         finished = [m for m in discord.bot_messages_in(discord.channel_id) if "finished" in m.content]
         assert len(finished) == 1
         assert any("gave up posting the end of training job" in r.getMessage() for r in caplog.records)
-        await built.services.watcher.run_once()  # given up: not posted, not retried
+        await built.get(JobWatcher).run_once()  # given up: not posted, not retried
         assert len([m for m in discord.bot_messages_in(discord.channel_id) if "finished" in m.content]) == 1
-        assert built.services.watcher._delay() == built.services.config.settings.training.watch_interval_s  # pyright: ignore[reportPrivateUsage]
+        assert built.get(JobWatcher)._delay() == built.get(Settings).training.watch_interval_s  # pyright: ignore[reportPrivateUsage]
 
 
 async def test_an_upload_that_outlasts_the_start_grace_period_starts_no_job(
@@ -348,14 +354,14 @@ async def test_an_upload_that_outlasts_the_start_grace_period_starts_no_job(
         async with asyncio.timeout(15):
             await upload.arrived.wait()
         # While the upload is on its way the watcher finds the request past its grace period and gives it up.
-        await built.services.watcher.run_once()
+        await built.get(JobWatcher).run_once()
         upload.release.set()
         told = said(await confirm.wait(lambda e: e.kind in ("edit", "followup")))
         assert "The upload took too long, so no job was started" in told
         assert openai_fake.jobs == {}
         assert openai_fake.files == {}  # the upload that arrived late was deleted: nothing left to pay for
-        await built.services.watcher.run_once()  # and nothing is started or adopted later
-        assert openai_fake.jobs == {} and (await built.services.jobs.list(discord.guild_id)).total == 0
+        await built.get(JobWatcher).run_once()  # and nothing is started or adopted later
+        assert openai_fake.jobs == {} and (await built.get(JobStore).list(discord.guild_id)).total == 0
 
 
 async def test_two_clicks_on_confirm_start_one_job(
@@ -385,4 +391,4 @@ async def test_two_clicks_on_confirm_start_one_job(
         assert sum("already handled" in a for a in answers) == 1
         assert len(openai_fake.files) == 2 and len(openai_fake.jobs) == 2
         assert [j.payload["user_provided_suffix"] for j in openai_fake.jobs.values()] == ["once", "twice"]
-        assert (await built.services.jobs.list(discord.guild_id)).total == 2
+        assert (await built.get(JobStore).list(discord.guild_id)).total == 2

@@ -15,9 +15,13 @@ from typing import Any
 import attrs
 import pytest
 
-from bot.config import Config
+from bot.config import Config, Settings
 from bot.finetuning.held_out import split_approved
 from bot.finetuning.settings import BackendSettings
+from bot.finetuning.watcher import JobWatcher
+from bot.store.corrections import CorrectionStore
+from bot.store.guilds import GuildSettingsStore
+from bot.store.jobs import JobStore
 from tests.e2e.test_model_retirement import SetClock, cutoff_day
 from tests.e2e.test_model_testing import FACTS, approve, judge, knows, said
 from tests.e2e.test_training import reply, sft_lines, summary
@@ -110,26 +114,26 @@ async def test_train_again_on_azure_sends_the_same_data_there_and_tests_the_new_
         uploads = [openai_fake.files[openai_fake.jobs[first].payload["training_file"]][1]]
         uploads.append(azure.files[second.payload["training_file"]][1])
         assert uploads == [sft_lines(10), sft_lines(10)]  # the same data, byte for byte
-        job = await built.services.jobs.get(2)
+        job = await built.get(JobStore).get(2)
         assert job is not None and job.backend == "azure"
 
         model = azure.advance(second.payload["id"], "succeeded")["fine_tuned_model"]
         openai_fake.answer_as(model, knows)  # the chat endpoint serves the Azure deployment of the new model
-        await built.services.watcher.run_once()  # followed on Azure: OpenAI does not know this job
+        await built.get(JobWatcher).run_once()  # followed on Azure: OpenAI does not know this job
 
         def notice() -> list[Message]:
             return [m for m in discord.bot_messages_in(discord.channel_id) if "job #2 finished" in m.content]
 
         (done,) = await discord.wait_for(notice)
-        approved = await built.services.corrections.with_status(discord.guild_id, "approved")
-        n = len(split_approved(approved, built.services.config.settings.training).held_out)
+        approved = await built.get(CorrectionStore).with_status(discord.guild_id, "approved")
+        n = len(split_approved(approved, built.get(Settings).training).held_out)
         assert f"new {n}/{n}, current 0/{n}" in done.content  # tested against the test set before the notice
         assert any(r["model"] == model for r in openai_fake.chat_requests)
         activate = discord.click(
             done, next(c for c in done.custom_ids if c.startswith("activate:")), user=discord.admin
         )
         assert f"now uses `{model}`" in said(await activate.wait_callback())
-        assert await built.services.guilds.active_model(discord.guild_id) == model
+        assert await built.get(GuildSettingsStore).active_model(discord.guild_id) == model
 
 
 async def test_jobs_cancel_reaches_the_backend_the_job_runs_on(
@@ -154,7 +158,7 @@ async def test_jobs_cancel_reaches_the_backend_the_job_runs_on(
         assert "Training job #2 is cancelled" in asked.original.content
         assert azure.jobs[remote_id].payload["status"] == "cancelled"
         assert openai_fake.jobs[first].payload["status"] != "cancelled"  # the OpenAI job runs on
-        job = await built.services.jobs.get(2)
+        job = await built.get(JobStore).get(2)
         assert job is not None and job.status == "cancelled"
 
 

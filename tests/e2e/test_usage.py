@@ -21,8 +21,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.app import BuiltBot
-from bot.llm.usage import ModelPrice
-from bot.store.model_tests import EvalQuestion
+from bot.llm.usage import ModelPrice, UsageLedger
+from bot.metrics import Metrics
+from bot.store.model_tests import EvalQuestion, ModelTestStore
 from tests.fakes.discord import Event, FakeDiscord, InteractionHandle, User
 from tests.fakes.harness import make_config, running_bot
 from tests.fakes.openai import FakeOpenAI
@@ -117,7 +118,7 @@ async def test_usage_totals_are_the_tokens_the_provider_reported_for_streamed_an
         assert len(streamed) == 2  # the streamed answers asked for their usage (stream_options.include_usage)
         # Plain completions: /model test's answers and the judge's grading.
         questions = [EvalQuestion("What is 2 + 2?", "4."), EvalQuestion("What is 3 + 3?", "6.")]
-        await built.services.model_tests.replace_questions(discord.guild_id, questions, discord.admin.id)
+        await built.get(ModelTestStore).replace_questions(discord.guild_id, questions, discord.admin.id)
         test = discord.slash(
             "model", subcommand="test", options={"model": "gpt-6-luna", "against": "other-model"}, user=discord.admin
         )
@@ -134,13 +135,13 @@ async def test_usage_totals_are_the_tokens_the_provider_reported_for_streamed_an
         assert "judge" in text and "test" in text and "answer" in text
         assert "cost unknown" in text  # "judge" and "other-model" have no price
         # Each purpose and model is counted apart, to the token.
-        totals = await built.services.ledger.store.totals(discord.guild_id, LONG_AGO)
+        totals = await built.get(UsageLedger).store.totals(discord.guild_id, LONG_AGO)
         by_key = {(t.model, t.purpose): t.prompt_tokens + t.completion_tokens for t in totals}
         assert by_key[("judge", "judge")] == tokens_of(reported, lambda u: u["model"] == "judge")
         assert by_key[("gpt-6-luna", "answer")] == tokens_of(streamed)
         assert by_key[("other-model", "test")] == tokens_of(reported, lambda u: u["model"] == "other-model")
         # Prometheus counts them by model and purpose too.
-        exposition = built.services.metrics.exposition().decode()
+        exposition = built.get(Metrics).exposition().decode()
         judge_prompt = sum(u["prompt_tokens"] for u in reported if u["model"] == "judge")
         assert f'teachbot_model_tokens_total{{kind="prompt",model="judge",purpose="judge"}} {float(judge_prompt)}' in (
             exposition
@@ -208,7 +209,7 @@ async def test_a_budget_crossed_mid_day_refuses_the_next_question_and_tells_admi
         refusal = await refused(discord, question)
         assert "used its model budget for this month" in refusal
         assert "used its model budget" in await refused(discord, "Me too?", discord.admin)
-        await built.services.model_tests.replace_questions(discord.guild_id, [EvalQuestion("Q?", "A.")], 1)
+        await built.get(ModelTestStore).replace_questions(discord.guild_id, [EvalQuestion("Q?", "A.")], 1)
         test = discord.slash("model", subcommand="test", options={"against": "gpt-6.1-terra"}, user=discord.admin)
         assert "used its model budget" in said(await test.wait(lambda e: bool(said(e))))
         assert len(openai_fake.chat_requests) == asked  # nothing that costs money was started

@@ -11,7 +11,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from bot.discord.voice_rooms import VoiceRooms
+from bot.metrics import Metrics
 from bot.speech.audio import to_pcm48k_stereo
+from bot.speech.transcribe import Transcriber
 from tests.assets import DATA
 from tests.fakes.discord import CONNECT, SPEAK, Event, FakeDiscord
 from tests.fakes.harness import running_bot
@@ -87,7 +90,7 @@ async def test_join_speak_hear_the_answer_and_leave(
         # The member asks out loud.
         await voice_server.send_json(5, {"user_id": str(discord.member.id), "ssrc": SPEAKER_SSRC, "speaking": 1})
         await voice_server.wait_for(lambda: bool(voice_server.identifies))
-        room = built.services.rooms.get(discord.guild_id)
+        room = built.get(VoiceRooms).get(discord.guild_id)
         assert room is not None
         await voice_server.wait_for(lambda: room.session.receiver.ssrc_users.get(SPEAKER_SSRC) == discord.member.id)
         speech = to_pcm48k_stereo((DATA / "weather_question.ogg").read_bytes())
@@ -99,14 +102,14 @@ async def test_join_speak_hear_the_answer_and_leave(
         )
         assert "Tell me about the weather on Mars." in posted[0].content
         assert "Mars is cold and dusty." in posted[0].content
-        metric = built.services.metrics.registry.get_sample_value
+        metric = built.get(Metrics).registry.get_sample_value
         assert metric("teachbot_voice_sessions") == 1
         assert metric("teachbot_answers_total", {"route": "voice"}) == 1
         # What the bot said, as the voice server received it, decoded and heard back by Whisper.
         await voice_server.wait_for(lambda: len(voice_server.frames) > 70, timeout=30)
         heard = np.frombuffer(voice_server.decoded_audio(), dtype=np.int16).reshape(-1, 2).mean(axis=1)
         heard16k = (heard[::3] / 32768.0).astype(np.float32)
-        spoken = await built.services.transcriber.transcribe(heard16k, "en")
+        spoken = await built.get(Transcriber).transcribe(heard16k, "en")
         assert "cold" in spoken.text.lower() and "dusty" in spoken.text.lower()
 
         status = discord.slash("voice", subcommand="status")
@@ -115,7 +118,7 @@ async def test_join_speak_hear_the_answer_and_leave(
 
         left = discord.slash("voice", subcommand="leave")
         assert "Left the voice channel" in said(await left.wait_callback())
-        assert built.services.rooms.get(discord.guild_id) is None
+        assert built.get(VoiceRooms).get(discord.guild_id) is None
         assert metric("teachbot_voice_sessions") == 0
         await asyncio.wait_for(room.session.join(), 5)
 
@@ -142,9 +145,9 @@ async def test_the_bot_leaves_when_nobody_is_left_in_the_channel(
         )
         joined = discord.slash("voice", subcommand="join")
         await joined.wait(lambda e: e.kind in ("edit", "followup"))
-        assert built.services.rooms.get(discord.guild_id) is not None
+        assert built.get(VoiceRooms).get(discord.guild_id) is not None
         discord.dispatch_voice_state_update(discord.member, None, "member-session", discord.guild_id)
-        await discord.wait_for(lambda: bool(left) and built.services.rooms.get(discord.guild_id) is None)
+        await discord.wait_for(lambda: bool(left) and built.get(VoiceRooms).get(discord.guild_id) is None)
 
 
 async def test_two_speakers_are_told_apart_and_talking_over_the_bot_stops_it(
@@ -165,7 +168,7 @@ async def test_two_speakers_are_told_apart_and_talking_over_the_bot_stops_it(
             discord.dispatch_voice_state_update(user, discord.voice_channel_id, f"s-{user.id}", discord.guild_id)
         joined = discord.slash("voice", subcommand="join")
         await joined.wait(lambda e: e.kind in ("edit", "followup"))
-        room = built.services.rooms.get(discord.guild_id)
+        room = built.get(VoiceRooms).get(discord.guild_id)
         assert room is not None
         for user, ssrc in ((discord.member, SPEAKER_SSRC), (other, SPEAKER_SSRC + 1)):
             await voice_server.send_json(5, {"user_id": str(user.id), "ssrc": ssrc, "speaking": 1})
@@ -214,16 +217,16 @@ async def test_nobody_moves_the_bot_into_a_room_they_are_not_in_or_cannot_enter(
         discord.dispatch_voice_state_update(locked_out, discord.voice_channel_id, "lou", discord.guild_id)
         no_connect = discord.slash("voice", subcommand="join", user=locked_out)
         assert "can't connect to" in said(await no_connect.wait_callback())
-        assert asked_gateway == [] and built.services.rooms.get(discord.guild_id) is None
+        assert asked_gateway == [] and built.get(VoiceRooms).get(discord.guild_id) is None
 
         discord.dispatch_voice_state_update(discord.member, discord.voice_channel_id, "m", discord.guild_id)
         joined = discord.slash("voice", subcommand="join")
         await joined.wait(lambda e: e.kind in ("edit", "followup"))
-        assert built.services.rooms.get(discord.guild_id) is not None
+        assert built.get(VoiceRooms).get(discord.guild_id) is not None
         # Someone outside the room cannot end the conversation; and a second room is past this process's cap.
         pulled = discord.slash("voice", subcommand="leave", user=eve)
         assert "Only someone in" in said(await pulled.wait_callback())
-        assert built.services.rooms.get(discord.guild_id) is not None
+        assert built.get(VoiceRooms).get(discord.guild_id) is not None
         elsewhere = discord.slash(
             "voice",
             subcommand="join",
@@ -244,7 +247,7 @@ async def test_the_bot_refuses_a_room_where_it_may_not_speak(
         discord.dispatch_voice_state_update(discord.member, discord.voice_channel_id, "m", discord.guild_id)
         joined = discord.slash("voice", subcommand="join")
         assert "need the View Channel, Connect and Speak" in said(await joined.wait_callback())
-        assert built.services.rooms.get(discord.guild_id) is None
+        assert built.get(VoiceRooms).get(discord.guild_id) is None
 
 
 async def test_a_spoken_answer_never_remembers_a_private_answer(
@@ -269,7 +272,7 @@ async def test_a_spoken_answer_never_remembers_a_private_answer(
         discord.dispatch_voice_state_update(discord.member, discord.voice_channel_id, "m", discord.guild_id)
         joined = discord.slash("voice", subcommand="join")
         await joined.wait(lambda e: e.kind in ("edit", "followup"))
-        room = built.services.rooms.get(discord.guild_id)
+        room = built.get(VoiceRooms).get(discord.guild_id)
         assert room is not None
         await voice_server.send_json(5, {"user_id": str(discord.member.id), "ssrc": SPEAKER_SSRC, "speaking": 1})
         await voice_server.wait_for(lambda: room.session.receiver.ssrc_users.get(SPEAKER_SSRC) == discord.member.id)
@@ -304,7 +307,7 @@ async def test_a_member_whose_dave_keys_went_out_of_step_is_heard_again_and_answ
             discord.dispatch_voice_state_update(discord.member, discord.voice_channel_id, "m", discord.guild_id)
             joined = discord.slash("voice", subcommand="join")
             await joined.wait(lambda e: e.kind in ("edit", "followup"))
-            room = built.services.rooms.get(discord.guild_id)
+            room = built.get(VoiceRooms).get(discord.guild_id)
             assert room is not None
             await server.send_json(5, {"user_id": str(discord.member.id), "ssrc": SPEAKER_SSRC, "speaking": 1})
             await server.wait_for(lambda: room.session.receiver.ssrc_users.get(SPEAKER_SSRC) == discord.member.id)

@@ -1005,7 +1005,7 @@ class FakeDiscord:
         inner = self._options(values, self._registered_option_types(name, guild, path))
         for part in reversed(path):
             inner = [{"name": part, "type": 1 if part == path[-1] else 2, "options": inner}]
-        command = self._command_named(name, guild)
+        command = self._offered(name, guild)
         data: Json = {"id": command.get("id", str(self.snowflake())), "name": name, "type": 1, "options": inner}
         if guild is not None and any(c["name"] == name for c in self.commands.get(guild, [])):
             data["guild_id"] = str(guild)  # as Discord: only for a command registered in the guild, not a global one
@@ -1057,7 +1057,7 @@ class FakeDiscord:
         inner = self._options(options, types, focused)
         for part in reversed(path):
             inner = [{"name": part, "type": 1 if part == path[-1] else 2, "options": inner}]
-        command = self._command_named(name, guild)
+        command = self._offered(name, guild)
         data: Json = {"id": command.get("id", str(self.snowflake())), "name": name, "type": 1, "options": inner}
         if guild is not None:
             data["guild_id"] = str(guild)
@@ -1100,7 +1100,7 @@ class FakeDiscord:
         if not unchecked and message.flags & EPHEMERAL and message.interaction_token is not None:
             owner = self.interactions[message.interaction_token].user_id
             assert owner == acting.id, "an ephemeral message is shown only to the user it answered"
-        command = self._command_named(name, message.guild_id)
+        command = self._offered(name, message.guild_id)
         assert command.get("type") == 3, f"no message command {name!r} is registered"
         data: Json = {
             "id": command["id"],
@@ -1603,7 +1603,19 @@ class FakeDiscord:
         for command in self.commands.get(guild_id, []) + self.commands.get(None, []):
             if command["name"] == name:
                 return command
+        if guild_id is None and any(c["name"] == name for cs in self.commands.values() for c in cs):
+            # As Discord: a command registered in a guild is offered in that guild only, never in a DM.
+            raise AssertionError(f"/{name} is registered in a server only: Discord does not offer it in a DM")
         return {}
+
+    def _offered(self, name: str, guild_id: int | None) -> Json:
+        """The registered command, where Discord would offer it: a global command whose `contexts` leave DMs out
+        (BOT_DM is 1) is not offered in a DM."""
+        command = self._command_named(name, guild_id)
+        contexts = command.get("contexts")
+        if guild_id is None and contexts is not None and 1 not in contexts:
+            raise AssertionError(f"/{name} is for servers only ({contexts=}): Discord does not offer it in a DM")
+        return command
 
     def _stored_command(self, payload: Json, guild_id: int | None) -> Json:
         stored = {

@@ -22,7 +22,8 @@ import hikari
 from bot.app import BuiltBot, build
 from bot.config import Config, Secrets, Settings
 from bot.llm.retirements import Clock, utc_now
-from bot.store.answers import NewAnswer
+from bot.store.answers import AnswerStore, NewAnswer
+from bot.store.corrections import CorrectionStore
 from tests.assets import whisper_base_dir
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.openai import FakeOpenAI
@@ -127,10 +128,9 @@ async def running_shards(
 async def approve_corrections(built: BuiltBot, discord: FakeDiscord, facts: Iterable[tuple[str, str, str]]) -> None:
     """Each (question, wrong answer, right answer) stored as the member's answer, corrected by them and approved by
     the admin, as the form and the review do (those are tested in tests/e2e/test_corrections.py)."""
-    stores = built.services
     for question, wrong, right in facts:
-        answer = await stores.answers.add(
+        answer = await built.get(AnswerStore).add(
             NewAnswer(discord.guild_id, discord.channel_id, discord.member.id, "c", "slash", "m", question, wrong)
         )
-        saved = await stores.corrections.submit(answer, discord.member.id, right)
-        await stores.corrections.review(saved.correction.id, discord.admin.id, "approved")
+        saved = await built.get(CorrectionStore).submit(answer, discord.member.id, right)
+        await built.get(CorrectionStore).review(saved.correction.id, discord.admin.id, "approved")

@@ -163,6 +163,32 @@ async def test_gateway_compresses_as_the_client_asks(discord: FakeDiscord, compr
     assert hello["op"] == 10 and hello["d"]["heartbeat_interval"] > 0
 
 
+async def test_a_dm_is_offered_only_global_commands_whose_contexts_include_dms(discord: FakeDiscord) -> None:
+    # Registered as hikari does (PUT of the whole list): contexts 0 is GUILD, 1 BOT_DM, 2 PRIVATE_CHANNEL.
+    async with aiohttp.ClientSession() as http:
+        headers = {"Authorization": f"Bot {discord.token}"}
+        base = f"{discord.rest_url}/applications/{discord.application_id}"
+        commands = [
+            {"name": "servers", "type": 1, "description": "In servers", "contexts": [0]},
+            {"name": "anywhere", "type": 1, "description": "Anywhere"},
+        ]
+        async with http.put(f"{base}/commands", json=commands, headers=headers) as response:
+            assert response.status == 200
+            assert [c["contexts"] for c in await response.json()] == [[0], None]
+        guild_commands = [{"name": "here", "type": 1, "description": "In this server"}]
+        async with http.put(f"{base}/guilds/{discord.guild_id}/commands", json=guild_commands, headers=headers) as r:
+            assert r.status == 200
+    for name in ("servers", "anywhere", "here"):  # in the server, all three are offered
+        assert discord.slash(name).payload["data"]["name"] == name
+    assert discord.slash("anywhere", guild_id=None).payload["context"] == 1
+    with pytest.raises(AssertionError, match="does not offer it in a DM"):
+        discord.slash("servers", guild_id=None)
+    with pytest.raises(AssertionError, match="does not offer it in a DM"):
+        discord.slash("here", guild_id=None)
+    with pytest.raises(AssertionError, match="does not offer it in a DM"):
+        discord.autocomplete("servers", "x", {"x": "a"}, guild_id=None)
+
+
 async def test_a_wrong_or_revoked_token_gets_discords_401(discord: FakeDiscord) -> None:
     url = f"{discord.rest_url}/gateway/bot"
     async with aiohttp.ClientSession() as http:

@@ -1,9 +1,8 @@
 """Training backends side by side in config.toml: what `python -m bot check` says about them, their keys from the
-environment only, the single-backend config as the default, and each backend's own last day."""
+environment only, the single-backend config as the default."""
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -11,8 +10,7 @@ import pytest
 from bot.config import load_config
 from bot.errors import ConfigError
 from bot.finetuning.backends import configured_backends
-from bot.finetuning.cutoff import TrainingClosed, TrainingCutoff
-from bot.finetuning.settings import BackendSettings, TrainingSettings
+from bot.finetuning.settings import TrainingSettings
 from tests.test_config import TOKEN
 
 ENV = {"DISCORD_TOKEN": TOKEN, "OPENAI_API_KEY": "sk-test"}
@@ -56,24 +54,3 @@ def test_check_names_a_missing_key_an_unknown_kind_and_a_default_that_is_no_back
     unaddressed = problems_of(config, '[training.backends.az]\nkind = "azure"\nkey_env = "K"\n', ENV | {"K": "k"})
     assert any(p.startswith("training.backends.az.base_url: the azure backend needs its address") for p in unaddressed)
     assert any(p.startswith("training.backends.az.base_models:") for p in unaddressed)
-
-
-def test_each_backend_has_its_own_last_day_and_a_closed_one_names_the_others() -> None:
-    training = TrainingSettings(
-        backends={
-            "azure": BackendSettings(
-                kind="azure",
-                base_url="https://x.openai.azure.com/openai/v1/",
-                base_models=["m"],
-                new_jobs_until="2027-04-01",
-            )
-        }
-    )
-    day = dt.datetime(2027, 2, 1, 12, tzinfo=dt.UTC)
-    cutoff = TrainingCutoff(training, clock=lambda: day)
-    with pytest.raises(TrainingClosed) as closed:
-        cutoff.check()  # the default, OpenAI: closed since 2027-01-06
-    assert "OpenAI takes no new fine-tuning jobs since 2027-01-06" in str(closed.value)
-    assert "`backend:` `azure`" in str(closed.value)
-    cutoff.check("azure")  # Azure still takes jobs
-    assert (note := cutoff.note("azure")) is not None and "Azure OpenAI" in note and "59 days left" in note

@@ -20,7 +20,7 @@ from bot.llm.settings import LLMSettings
 from bot.store.database import Database
 from bot.store.knowledge import KnowledgeSource, KnowledgeStore, terms_of
 from bot.store.passage_embeddings import PassageEmbeddingStore
-from bot.store.passage_search import PassageSearch, passage_terms
+from bot.store.passage_search import PassageSearch
 from tests.fakes.openai import FakeOpenAI
 from tests.store.conftest import BACKENDS, open_database
 
@@ -83,12 +83,6 @@ FAQ_MESSAGES = {
     14: "Правила сервера: запрещена реклама, спам и оскорбления участников.",
     15: "Голосовой чат открывается каждую пятницу в 18:00 по Москве.",
 }
-
-
-def test_terms_are_stemmed_and_stop_words_dropped() -> None:
-    assert passage_terms("The trains are running") == passage_terms("train runs")
-    assert passage_terms("Правила сервера") == passage_terms("правило серверов")
-    assert passage_terms("what is the") == ""
 
 
 async def test_finds_the_passage_and_cites_its_message(db: Database) -> None:

@@ -3,28 +3,13 @@ none for an unrelated question, and never another server's or someone else's pri
 
 from __future__ import annotations
 
-import contextlib
-import json
-from collections.abc import Sequence
-from pathlib import Path
-
-import numpy as np
-import openai
-import pytest
-from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
-
-from bot.llm.embeddings import Embedder
-from bot.llm.local_embeddings import LocalEmbedder
 from bot.llm.references import References
 from bot.llm.settings import LLMSettings
-from bot.llm.usage import Spender
 from bot.store.answers import AnswerStore, NewAnswer
-from bot.store.correction_embeddings import EmbeddingStore
 from bot.store.correction_search import CorrectionSearch
 from bot.store.corrections import CorrectionStore
 from bot.store.database import Database
 from bot.store.guilds import GuildSettingsStore
-from tests.fakes.openai import FakeOpenAI
 
 TOPICS = [
     ("How many moons does Mars have?", "Mars has two moons, Phobos and Deimos."),
@@ -38,7 +23,7 @@ TOPICS = [
 ]
 
 
-async def _approved(
+async def approved(
     db: Database, question: str, fixed: str, *, guild: int = 5, user: int = 1, private: bool = False
 ) -> int:
     answer = await AnswerStore(db).add(
@@ -64,9 +49,9 @@ def _references(db: Database) -> References:
 
 
 async def test_the_relevant_correction_is_found_among_many_and_none_for_an_unrelated_question(db: Database) -> None:
-    ids = {q: await _approved(db, q, a) for q, a in TOPICS}
+    ids = {q: await approved(db, q, a) for q, a in TOPICS}
     for i in range(40):  # noise that shares common words with the questions
-        await _approved(db, f"What is the weather like on day {i} of the trip?", f"Sunny on day {i}.")
+        await approved(db, f"What is the weather like on day {i} of the trip?", f"Sunny on day {i}.")
     refs = _references(db)
     found = await refs.relevant(5, "how many moons has mars got?", user_id=2)
     assert [f.id for f in found][:1] == [ids["How many moons does Mars have?"]]
@@ -97,7 +82,7 @@ async def test_pending_rejected_and_private_corrections_are_not_given_to_others(
     assert await refs.relevant(5, "wifi password of the lab", user_id=1) == []  # pending: not yet
     await store.review(saved.id, 99, "rejected")
     assert await refs.relevant(5, "wifi password of the lab", user_id=1) == []
-    private = await _approved(db, "What is my locker combination?", "Locker 12: 4-8-15.", user=3, private=True)
+    private = await approved(db, "What is my locker combination?", "Locker 12: 4-8-15.", user=3, private=True)
     assert await refs.relevant(5, "my locker combination", user_id=4) == []
     assert [f.id for f in await refs.relevant(5, "my locker combination", user_id=3)] == [private]
 
@@ -128,55 +113,11 @@ async def test_an_edit_on_approval_is_what_is_found_and_corrections_can_be_turne
 
 
 async def test_the_correction_sharing_most_words_wins_over_many_newer_ones_sharing_some(db: Database) -> None:
-    target = await _approved(db, "Which port does the staging server of the build farm use?", "Port 9000.")
+    target = await approved(db, "Which port does the staging server of the build farm use?", "Port 9000.")
     for i in range(30):  # newer, each sharing three of the five words asked about: more than the search keeps
-        await _approved(db, f"Which port does the staging server of team {i} use?", f"Port {8000 + i}.")
+        await approved(db, f"Which port does the staging server of team {i} use?", f"Port {8000 + i}.")
     found = await _references(db).relevant(5, "staging server port for the build farm", user_id=2)
     assert found[0].id == target and found[0].corrected_answer == "Port 9000."
-
-
-async def test_with_embeddings_a_correction_asked_in_other_words_is_found_once_embedded(
-    db: Database,
-) -> None:
-    async with FakeOpenAI() as fake, contextlib.AsyncExitStack() as stack:
-        fake.embedding_synonyms = {"bicycle": "bike", "bikes": "bike", "leave": "park", "cycle": "bike"}
-        client = await stack.enter_async_context(openai.AsyncOpenAI(api_key=fake.api_key, base_url=fake.base_url))
-        settings = LLMSettings(embeddings_model="text-embedding-3-small", embeddings_min_similarity=0.5)
-        refs = References(
-            CorrectionSearch(db),
-            GuildSettingsStore(db),
-            settings,
-            embedder=Embedder(client, "text-embedding-3-small"),
-            embeddings=EmbeddingStore(db),
-        )
-        bikes = await _approved(db, "Where do we park bikes?", "In the yard behind building B.")
-        await _approved(db, "What is the wifi password?", "hunter2", user=3, private=True)
-        for q, a in TOPICS:
-            await _approved(db, q, a)
-        question = "where can I leave my bicycle"
-        assert await _references(db).relevant(5, question, user_id=2) == []  # no word in common
-        assert [f.id for f in await refs.relevant(5, question, user_id=2)] == [bikes]
-        assert await refs.relevant(5, "wifi password", user_id=4) == []  # someone else's private correction
-        assert await refs.relevant(5, "Who painted the Mona Lisa?", user_id=2) == []  # unrelated
-        embedded = sum(len(r["input"]) for r in fake.embedding_requests)
-        assert embedded == 10 + 3  # each correction embedded once, then only the three questions asked
-        assert await refs.relevant(6, question, user_id=2) == []  # another server's
-
-
-async def test_a_failing_embeddings_endpoint_leaves_full_text_search_working(db: Database) -> None:
-    async with FakeOpenAI() as fake, contextlib.AsyncExitStack() as stack:
-        client = await stack.enter_async_context(
-            openai.AsyncOpenAI(api_key=fake.api_key, base_url=fake.base_url, max_retries=0)
-        )
-        refs = References(
-            CorrectionSearch(db),
-            GuildSettingsStore(db),
-            LLMSettings(embeddings_model="no-such-embedding-model"),
-            embedder=Embedder(client, "no-such-embedding-model"),
-            embeddings=EmbeddingStore(db),
-        )
-        mars = await _approved(db, *TOPICS[0])
-        assert [f.id for f in await refs.relevant(5, "how many moons has mars", user_id=2)] == [mars]
 
 
 RUSSIAN = [
@@ -193,7 +134,7 @@ RUSSIAN = [
 async def test_russian_and_english_questions_in_other_word_forms_or_misspelt_find_their_correction(
     db: Database,
 ) -> None:
-    ids = {q: await _approved(db, q, a) for q, a in RUSSIAN + TOPICS}
+    ids = {q: await approved(db, q, a) for q, a in RUSSIAN + TOPICS}
     refs = _references(db)
     asked = {
         "Расскажи о правилах сервера": "Какие правила сервера?",  # правила / правилах
@@ -213,7 +154,7 @@ async def test_russian_and_english_questions_in_other_word_forms_or_misspelt_fin
 
 async def test_a_question_sharing_only_stop_words_or_one_word_with_a_correction_gets_none(db: Database) -> None:
     for q, a in RUSSIAN + TOPICS:
-        await _approved(db, q, a)
+        await approved(db, q, a)
     refs = _references(db)
     for question in [
         "Сколько будет дважды два?",  # сколько, как, где, можно: not what a question is about
@@ -227,81 +168,3 @@ async def test_a_question_sharing_only_stop_words_or_one_word_with_a_correction_
         "Who is the best football player?",
     ]:
         assert await refs.relevant(5, question, user_id=2) == [], question
-
-
-def _static_model(directory: Path) -> Path:
-    """A tiny Model2Vec-format model: words of one meaning, in English and Russian, share one vector."""
-    meanings = [
-        ["bike", "bikes", "bicycle", "велосипед", "велосипеды"],
-        ["park", "leave", "оставить", "поставить"],
-        ["wifi", "вайфай"],
-        ["password", "пароль"],
-        ["moons", "moon", "луны", "спутники"],
-        ["mars", "марс", "марса"],
-    ]
-    vocab = {"[UNK]": 0}
-    rows = [np.zeros(len(meanings), dtype=np.float32)]
-    for i, words in enumerate(meanings):
-        for word in words:
-            vocab[word] = len(vocab)
-            rows.append(np.eye(len(meanings), dtype=np.float32)[i])
-    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.Lowercase()
-    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
-    directory.mkdir()
-    tokenizer.save(str(directory / "tokenizer.json"))
-    data = np.stack(rows).astype("<f4").tobytes()
-    header = json.dumps(
-        {"embeddings": {"dtype": "F32", "shape": [len(rows), len(meanings)], "data_offsets": [0, len(data)]}}
-    ).encode()
-    (directory / "model.safetensors").write_bytes(len(header).to_bytes(8, "little") + header + data)
-    (directory / "config.json").write_text('{"normalize": true}')
-    return directory
-
-
-class _Counting(LocalEmbedder):
-    texts = 0
-
-    async def embed(self, texts: Sequence[str], *, spender: Spender) -> np.ndarray | None:
-        self.texts += len(texts)
-        return await super().embed(texts, spender=spender)
-
-
-async def test_with_the_local_model_a_russian_question_finds_the_english_correction_with_its_meaning(
-    db: Database, tmp_path: Path
-) -> None:
-    embedder = _Counting(str(_static_model(tmp_path / "model")))
-    refs = References(
-        CorrectionSearch(db),
-        GuildSettingsStore(db),
-        LLMSettings(embeddings="local"),
-        embedder=embedder,
-        embeddings=EmbeddingStore(db),
-    )
-    bikes = await _approved(db, "Where do we park bikes?", "In the yard behind building B.")
-    await _approved(db, "What is the wifi password?", "hunter2", user=3, private=True)
-    for q, a in TOPICS:
-        await _approved(db, q, a)
-    question = "Где можно оставить велосипед?"
-    assert await _references(db).relevant(5, question, user_id=2) == []  # no word in common
-    assert [f.id for f in await refs.relevant(5, question, user_id=2)] == [bikes]
-    assert await refs.relevant(5, "пароль от вайфая", user_id=4) == []  # someone else's private correction
-    assert await refs.relevant(5, "Кто написал картину Мона Лиза?", user_id=2) == []  # unrelated
-    assert embedder.texts == 10 + 3  # each correction embedded once, then only the questions
-    assert await refs.relevant(6, question, user_id=2) == []  # another server's
-
-
-async def test_a_local_model_that_cannot_be_loaded_leaves_word_search_working(
-    db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    (tmp_path / "empty").mkdir()
-    refs = References(
-        CorrectionSearch(db),
-        GuildSettingsStore(db),
-        LLMSettings(embeddings="local"),
-        embedder=LocalEmbedder(str(tmp_path / "empty")),
-        embeddings=EmbeddingStore(db),
-    )
-    mars = await _approved(db, *TOPICS[0])
-    assert [f.id for f in await refs.relevant(5, "how many moons has mars", user_id=2)] == [mars]
-    assert "could not be loaded" in caplog.text  # a warning, not an error: answers go on

@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 
 from bot.finetuning.trainer import JobEvent, RemoteJob
+from bot.job_status import JobStatus
 from bot.store.database import Database
 from bot.store.jobs import JobStore, NewJob
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
-def new(guild: int = 1, remote: str = "ftjob-a", model: str = "gpt-4o-mini", status: str = "queued") -> NewJob:
+def new(guild: int = 1, remote: str = "ftjob-a", model: str = "gpt-4o-mini", status: JobStatus = "queued") -> NewJob:
     return NewJob(
         guild_id=guild,
         channel_id=10,
@@ -42,7 +43,7 @@ def event(n: int, *, step: int | None = None, loss: float | None = None, valid: 
     )
 
 
-def remote(status: str, model: str | None = None) -> RemoteJob:
+def remote(status: JobStatus, model: str | None = None) -> RemoteJob:
     return RemoteJob(
         remote_id="ftjob-a",
         status=status,  # type: ignore[arg-type]

@@ -49,27 +49,3 @@ async def test_two_processes_crossing_a_level_at_once_tell_admins_once(db: Datab
         await first.check(GUILD, 6)
     # A new month starts afresh.
     await ledger(db, sent, now=NOW + dt.timedelta(days=30)).check(GUILD, 6)
-
-
-async def test_cost_uses_the_configured_prices_and_is_unknown_for_other_models(db: Database) -> None:
-    made = ledger(db, [])
-    assert made.cost("priced", TokenUsage(1_000_000, 500_000, cached_tokens=400_000)) == pytest.approx(0.6 + 0.2 + 1.0)
-    assert made.cost("unpriced", TokenUsage(10, 10)) is None
-    await made.record(Spender("judge", GUILD), "unpriced", TokenUsage(10, 5))
-    await made.record(Spender("judge", GUILD), "priced", TokenUsage(1_000_000, 0))
-    totals = {t.model: t for t in await made.store.totals(GUILD, NOW - dt.timedelta(days=1))}
-    assert totals["unpriced"].unpriced_calls == 1 and totals["unpriced"].prompt_tokens == 10
-    assert totals["priced"].cost_usd == pytest.approx(1.0) and totals["priced"].unpriced_calls == 0
-
-
-async def test_a_currency_budget_counts_priced_calls_and_a_members_quota_resets_the_next_day(db: Database) -> None:
-    today = ledger(db, [])
-    await today.store.set_budget(GUILD, StoredBudget(monthly_usd=1.0, member_daily_tokens=2_000_000), by_user=9)
-    await today.record(Spender("answer", GUILD, 5), "unpriced", TokenUsage(5_000_000, 0))  # no price: no dollars
-    await today.check(GUILD, 6)
-    with pytest.raises(OverLimit, match="tokens for today"):
-        await today.check(GUILD, 5)
-    await ledger(db, [], now=NOW + dt.timedelta(days=1)).check(GUILD, 5)  # a new day (UTC)
-    await today.record(Spender("answer", GUILD, 6), "priced", TokenUsage(1_000_000, 0))  # $1.00
-    with pytest.raises(OverLimit, match="budget for this month"):
-        await today.check(GUILD, 7)
