@@ -83,6 +83,22 @@ def described(commands: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]
     return found
 
 
+async def test_a_commands_own_rules_refuse_outside_a_server_in_the_callers_language(
+    discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    ivan = discord.make_user("ivan")
+    ivan.locale = "ru"
+    # Global commands, as a DM is offered them: /usage is, and its admin subcommands refuse there by their hook.
+    async with running_bot(discord, openai_fake, tmp_path, discord={"command_guilds": []}):
+        in_dm = discord.slash("usage", subcommand="server", user=ivan, guild_id=None)
+        assert await reply_text(in_dm) == (
+            "Это работает только на сервере (смотреть расход моделей сервера или менять его бюджет)."
+        )
+        assert in_dm.ephemeral
+        english = discord.slash("usage", subcommand="server", user=discord.admin, guild_id=None)
+        assert await reply_text(english) == "see this server's model usage or change its budget only works in a server."
+
+
 async def test_commands_register_with_russian_descriptions_and_english_names(
     discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
 ) -> None:
