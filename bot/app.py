@@ -20,6 +20,7 @@ from bot.config import Config, Settings
 from bot.conversation.settings import ConversationSettings
 from bot.discord import wiring as discord
 from bot.discord.health import Readiness
+from bot.discord.language import command_localizations, speak_member_language
 from bot.discord.settings import DiscordSettings
 from bot.evaluation import wiring as evaluation
 from bot.evaluation.settings import EvaluationSettings
@@ -78,7 +79,14 @@ def build(
         logs=None,
         banner=None,
     )
-    client = lightbulb.client_from_app(bot, default_enabled_guilds=settings.discord.command_guilds)
+    # Commands keep English names; their descriptions come in every catalog language, and each command answers in the
+    # member's language (bot/i18n.py).
+    client = lightbulb.client_from_app(
+        bot,
+        default_enabled_guilds=settings.discord.command_guilds,
+        localization_provider=command_localizations,
+        hooks=[speak_member_language],
+    )
     wiring = Wiring(client.di.registry_for(lightbulb.di.Contexts.DEFAULT))
     # yuyo's clients take an explicit alluka client: letting them make their own is deprecated (alluka 0.4 warns).
     injector = alluka.Client()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from bot.i18n import _
+
 
 class UserError(Exception):
-    """An error caused by what the user asked for; its message is shown to them as-is (ephemeral)."""
+    """An error caused by what the user asked for; its message is shown to them as-is (ephemeral), so it is written
+    through the catalog (`_()`, bot/i18n.py) where it is raised, in the language of the interaction being answered."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -31,7 +34,7 @@ class RateLimited(UserError):
 
     def __init__(self, retry_after: float) -> None:
         seconds = max(1, round(retry_after))
-        super().__init__(f"You're asking too fast. Try again in {seconds} s.")
+        super().__init__(_("You're asking too fast. Try again in {seconds} s.", seconds=seconds))
         self.retry_after = retry_after
 
 

@@ -16,6 +16,7 @@ from bot.discord.errors import describe_error
 from bot.discord.forms import submitted
 from bot.discord.handlers import Handlers
 from bot.discord.hearing import audio_attachment
+from bot.discord.language import guild_locale
 from bot.discord.permissions import require_reading
 from bot.discord.pictures import picture_attachments
 from bot.discord.replies import Asker, ChannelTarget, InteractionTarget
@@ -23,6 +24,7 @@ from bot.discord.settings import DiscordSettings
 from bot.discord.threads import ConversationThreads
 from bot.discord.voice_rooms import VoiceRooms, caller_channel
 from bot.errors import AfterAnswer, InvalidInput
+from bot.i18n import N_, _, use_language
 from bot.llm.answering import Answerer
 from bot.llm.settings import LLMSettings
 from bot.speech.tts import SpeechEngine
@@ -34,16 +36,27 @@ _log = logging.getLogger(__name__)
 
 
 @loader.command
-class Ask(lightbulb.SlashCommand, name="ask", description="Ask the bot a question"):
-    question = lightbulb.string("question", "What you want to know", min_length=1, max_length=6000, default=None)
-    audio = lightbulb.attachment("audio", "Or ask out loud: a recording of your question", default=None)
-    image = lightbulb.attachment("image", "A picture to ask about (PNG, JPEG, WEBP or GIF)", default=None)
-    private = lightbulb.boolean("private", "Only you see the answer", default=False)
-    speak = lightbulb.boolean("speak", "Also send the answer as spoken audio", default=False)
-    new_conversation = lightbulb.boolean(
-        "new_conversation", "Start afresh: forget your earlier questions in this channel", default=False
+class Ask(lightbulb.SlashCommand, name="ask", description=N_("Ask the bot a question"), localize=True):
+    question = lightbulb.string(
+        "question", N_("What you want to know"), localize=True, min_length=1, max_length=6000, default=None
     )
-    thread = lightbulb.boolean("thread", "Go on in a thread: every message there continues this", default=False)
+    audio = lightbulb.attachment(
+        "audio", N_("Or ask out loud: a recording of your question"), localize=True, default=None
+    )
+    image = lightbulb.attachment(
+        "image", N_("A picture to ask about (PNG, JPEG, WEBP or GIF)"), localize=True, default=None
+    )
+    private = lightbulb.boolean("private", N_("Only you see the answer"), localize=True, default=False)
+    speak = lightbulb.boolean("speak", N_("Also send the answer as spoken audio"), localize=True, default=False)
+    new_conversation = lightbulb.boolean(
+        "new_conversation",
+        N_("Start afresh: forget your earlier questions in this channel"),
+        localize=True,
+        default=False,
+    )
+    thread = lightbulb.boolean(
+        "thread", N_("Go on in a thread: every message there continues this"), localize=True, default=False
+    )
 
     @lightbulb.invoke
     async def invoke(
@@ -55,7 +68,7 @@ class Ask(lightbulb.SlashCommand, name="ask", description="Ask the bot a questio
         discord: DiscordSettings = lightbulb.di.INJECTED,
     ) -> None:
         if self.question is None and self.audio is None:
-            raise InvalidInput("Ask something: type a `question` or attach `audio`.")
+            raise InvalidInput(_("Ask something: type a `question` or attach `audio`."))
         pictures = [self.image] if self.image is not None else []
         # Acknowledge first: Discord gives 3 s, and the model may take longer than that to say anything. Answers in
         # progress wait meanwhile, so a burst of questions is acknowledged before answer work takes the loop.
@@ -127,6 +140,8 @@ async def on_message(
     if not text and audio is None and not pictures:
         return
     rest = event.app.rest
+    # A message carries no locale: in a server, the server's language; in a DM, English.
+    use_language(await guild_locale(event.app, message.guild_id))
     try:
         await asker.admit(message.author.id, audio, pictures)
         await rest.trigger_typing(message.channel_id)
@@ -152,8 +167,9 @@ async def on_message(
 @loader.command
 class AskAboutThisMessage(
     lightbulb.MessageCommand,
-    name="Ask about this message",
+    name=N_("Ask about this message"),
     description="",
+    localize=True,
     contexts=[hikari.ApplicationContextType.GUILD],
 ):
     """On any message, under Apps: a short form for the question, answered with that message as context."""
@@ -162,11 +178,11 @@ class AskAboutThisMessage(
     async def invoke(self, ctx: lightbulb.Context) -> None:
         require_reading(ctx.member)
         if self.target.flags & hikari.MessageFlag.EPHEMERAL:  # shown to the caller alone: Discord keeps no copy to read
-            raise InvalidInput("That message is only shown to you. Ask with `/ask private: True` instead.")
+            raise InvalidInput(_("That message is only shown to you. Ask with `/ask private: True` instead."))
         if not (self.target.content or "").strip() and not picture_attachments(self.target):
-            raise InvalidInput("That message has no text or pictures to ask about.")
+            raise InvalidInput(_("That message has no text or pictures to ask about."))
         await ctx.respond_with_modal(
-            "Ask about this message", keys.custom_id(keys.ASK_ABOUT_MODAL, self.target.id), components=about_form()
+            _("Ask about this message"), keys.custom_id(keys.ASK_ABOUT_MODAL, self.target.id), components=about_form()
         )
 
 
@@ -183,7 +199,7 @@ async def on_ask_about(
     (message_id,) = keys.ids(ctx.id_metadata, 1)
     question = submitted(interaction).get(QUESTION, "").strip()
     if not question:
-        raise InvalidInput("Write a question about the message.")
+        raise InvalidInput(_("Write a question about the message."))
     message = await asked_message(interaction.app.rest, interaction.channel_id, message_id)
     pictures = await pictures_read(answerer, message, llm.max_images, interaction.guild_id)
     with asker.acknowledging():

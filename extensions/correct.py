@@ -25,6 +25,7 @@ from bot.discord.message_split import clip
 from bot.discord.permissions import require_reading
 from bot.discord.settings import DiscordSettings
 from bot.errors import NotFound
+from bot.i18n import N_, _
 from bot.store.answers import AnswerStore
 from bot.store.corrections import Actor, CorrectionStore, review_guild
 
@@ -58,9 +59,15 @@ async def recent_answers(ctx: lightbulb.AutocompleteContext[int], answers: Answe
 
 
 @loader.command
-class Correct(lightbulb.SlashCommand, name="correct", description="Correct one of the bot's answers to you"):
+class Correct(
+    lightbulb.SlashCommand, name="correct", description=N_("Correct one of the bot's answers to you"), localize=True
+):
     answer = lightbulb.integer(
-        "answer", "Which answer (default: your latest in this channel)", default=None, autocomplete=recent_answers
+        "answer",
+        N_("Which answer (default: your latest in this channel)"),
+        localize=True,
+        default=None,
+        autocomplete=recent_answers,
     )
 
     @lightbulb.invoke
@@ -73,7 +80,7 @@ class Correct(lightbulb.SlashCommand, name="correct", description="Correct one o
         if self.answer is None:
             latest = await answers.latest(ctx.channel_id, ctx.user.id)
             if latest is None:
-                raise NotFound("You have no answer from the bot in this channel yet. Ask something first!")
+                raise NotFound(_("You have no answer from the bot in this channel yet. Ask something first!"))
             answer_id = latest.id
         else:
             answer_id = self.answer
@@ -87,8 +94,9 @@ class Correct(lightbulb.SlashCommand, name="correct", description="Correct one o
 @loader.command
 class CorrectThisAnswer(
     lightbulb.MessageCommand,
-    name="Correct this answer",
+    name=N_("Correct this answer"),
     description="",
+    localize=True,
     contexts=[hikari.ApplicationContextType.GUILD, hikari.ApplicationContextType.BOT_DM],
 ):
     """On one of the bot's answers, under Apps: the same form, under the same rule, as its Correct button."""
@@ -106,7 +114,7 @@ class CorrectThisAnswer(
             shown = await answers.shown_as(ctx.channel_id, self.target.id)
             answer_id = shown.id if shown is not None else None
         if answer_id is None:
-            raise NotFound("That message is not one of the bot's answers: use this on an answer the bot gave.")
+            raise NotFound(_("That message is not one of the bot's answers: use this on an answer the bot gave."))
         actor = Actor(ctx.user.id, ctx.guild_id, ctx.channel_id, message_id=self.target.id)
         answer = await answer_for(answers, answer_id, actor, discord.dm_review_guild)
         await ctx.respond_with_modal(

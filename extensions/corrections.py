@@ -16,6 +16,7 @@ from bot.discord.permissions import require_admin
 from bot.discord.settings import DiscordSettings
 from bot.errors import InvalidInput, NotFound
 from bot.finetuning.settings import TrainingSettings
+from bot.i18n import N_, _
 from bot.llm.settings import LLMSettings
 from bot.store.corrections import CorrectionStore
 from bot.store.votes import VoteStore
@@ -24,19 +25,20 @@ loader = lightbulb.Loader()
 handlers = Handlers()
 loader.add(handlers)
 
-REVIEWING = "review corrections"
+REVIEWING = N_("review corrections")
 REVIEW = admin_only(REVIEWING)
-PER_SERVER = guild_only("Corrections are kept per server: run this in a server.")
-STATUS_CHOICES = [lightbulb.Choice(s, s) for s in STATUS_EMOJI]
+PER_SERVER = guild_only(N_("Corrections are kept per server: run this in a server."))
+STATUS_CHOICES = [lightbulb.Choice(s, s, localize=True) for s in STATUS_EMOJI]  # names in bot/discord/corrections
 
-group = lightbulb.Group("corrections", "Review, list and export corrections", contexts=GUILD_ONLY)
+group = lightbulb.Group("corrections", N_("Review, list and export corrections"), localize=True, contexts=GUILD_ONLY)
 
 
 @group.register
 class Review(
     lightbulb.SlashCommand,
     name="review",
-    description="Review pending corrections one at a time (admins)",
+    description=N_("Review pending corrections one at a time (admins)"),
+    localize=True,
     hooks=[REVIEW],
 ):
     @lightbulb.invoke
@@ -57,7 +59,7 @@ async def on_review_button(
     action, correction = await review_target(corrections, guild_id, ctx.id_metadata)
     if action == "edit":
         await ctx.create_modal_response(
-            f"Edit correction #{correction.id}",
+            _("Edit correction #{id}", id=correction.id),
             keys.custom_id(keys.REVIEW_EDIT_MODAL, correction.id),
             components=edit_form(correction),
         )
@@ -88,9 +90,17 @@ async def on_review_edit(
 
 
 @group.register
-class List(lightbulb.SlashCommand, name="list", description="List corrections in this server", hooks=[PER_SERVER]):
-    status = lightbulb.string("status", "Only corrections with this status", choices=STATUS_CHOICES, default=None)
-    author = lightbulb.user("author", "Only corrections by this member", default=None)
+class List(
+    lightbulb.SlashCommand,
+    name="list",
+    description=N_("List corrections in this server"),
+    localize=True,
+    hooks=[PER_SERVER],
+):
+    status = lightbulb.string(
+        "status", N_("Only corrections with this status"), localize=True, choices=STATUS_CHOICES, default=None
+    )
+    author = lightbulb.user("author", N_("Only corrections by this member"), localize=True, default=None)
 
     @lightbulb.invoke
     async def invoke(
@@ -116,7 +126,7 @@ async def on_list_page(
     interaction = ctx.interaction
     guild_id = interaction.guild_id
     if guild_id is None:
-        raise InvalidInput("Corrections are kept per server.")
+        raise InvalidInput(_("Corrections are kept per server."))
     offset, status, author = page_named(ctx.id_metadata)
     card = await list_page(corrections, guild_id, status, author, offset, viewer=viewer(interaction, guild_id, discord))
     await ctx.create_initial_response(
@@ -126,7 +136,11 @@ async def on_list_page(
 
 @group.register
 class Stats(
-    lightbulb.SlashCommand, name="stats", description="Corrections by status and by contributor", hooks=[PER_SERVER]
+    lightbulb.SlashCommand,
+    name="stats",
+    description=N_("Corrections by status and by contributor"),
+    localize=True,
+    hooks=[PER_SERVER],
 ):
     @lightbulb.invoke
     async def invoke(
@@ -144,20 +158,32 @@ class Stats(
 class Endorse(
     lightbulb.SlashCommand,
     name="endorse",
-    description="Queue answers members voted 👍 (and nobody corrected) for review as training examples (admins)",
-    hooks=[admin_only("queue endorsed answers")],
+    description=N_("Queue answers members voted 👍 (and nobody corrected) for review as training examples (admins)"),
+    localize=True,
+    hooks=[admin_only(N_("queue endorsed answers"))],
 ):
-    min_votes = lightbulb.integer("min_votes", "How many 👍 an answer needs (default 3)", default=3, min_value=1)
+    min_votes = lightbulb.integer(
+        "min_votes", N_("How many 👍 an answer needs (default 3)"), localize=True, default=3, min_value=1
+    )
 
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, votes: VoteStore = lightbulb.di.INJECTED) -> None:
         guild_id = guild_of(ctx)
         endorsed = await votes.endorse(guild_id, self.min_votes, ctx.user.id)
         if not endorsed.correction_ids:
-            raise NotFound(f"No public answer has {self.min_votes} or more 👍, more 👍 than 👎, and no correction yet.")
+            raise NotFound(
+                _(
+                    "No public answer has {votes} or more 👍, more 👍 than 👎, and no correction yet.",
+                    votes=self.min_votes,
+                )
+            )
         await ctx.respond(
-            f"Queued {len(endorsed.correction_ids)} answer(s) with {self.min_votes}+ 👍 for review. Approve them in "
-            "`/corrections review`: approved ones are exported and trained on as supervised examples.",
+            _(
+                "Queued {count} answer(s) with {votes}+ 👍 for review. Approve them in "
+                "`/corrections review`: approved ones are exported and trained on as supervised examples.",
+                count=len(endorsed.correction_ids),
+                votes=self.min_votes,
+            ),
             ephemeral=True,
         )
 
@@ -166,16 +192,21 @@ class Endorse(
 class Export(
     lightbulb.SlashCommand,
     name="export",
-    description="Download corrections as a training file (admins)",
-    hooks=[admin_only("export corrections")],
+    description=N_("Download corrections as a training file (admins)"),
+    localize=True,
+    hooks=[admin_only(N_("export corrections"))],
 ):
     format = lightbulb.string(
         "format",
-        "sft: question → corrected answer; dpo: corrected answer preferred over the bot's",
-        choices=[lightbulb.Choice("sft (supervised)", "sft"), lightbulb.Choice("dpo (preference pairs)", "dpo")],
+        N_("sft: question → corrected answer; dpo: corrected answer preferred over the bot's"),
+        localize=True,
+        choices=[
+            lightbulb.Choice(N_("sft (supervised)"), "sft", localize=True),
+            lightbulb.Choice(N_("dpo (preference pairs)"), "dpo", localize=True),
+        ],
     )
     status = lightbulb.string(
-        "status", "Which corrections (default: approved)", choices=STATUS_CHOICES, default="approved"
+        "status", N_("Which corrections (default: approved)"), localize=True, choices=STATUS_CHOICES, default="approved"
     )
 
     @lightbulb.invoke

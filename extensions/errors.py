@@ -10,6 +10,7 @@ import lightbulb
 
 from bot.discord.errors import describe_error
 from bot.errors import AfterAnswer
+from bot.i18n import use_language
 
 loader = lightbulb.Loader()
 _log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ async def tell_user(ctx: lightbulb.Context, message: str, *, answer_shown: bool 
 @loader.error_handler
 async def on_command_error(exc: lightbulb.exceptions.ExecutionPipelineFailedException) -> bool:
     cause: BaseException = exc.causes[0] if exc.causes else exc
+    use_language(exc.context.interaction.locale)  # also when a hook failed before the language hook ran
     message = describe_error(cause, f"/{exc.context.command_data.qualified_name}")
     try:
         await tell_user(exc.context, message, answer_shown=isinstance(cause, AfterAnswer))

@@ -10,6 +10,7 @@ from bot.discord.corrections import actor_of, correction_form, seen_answer, vote
 from bot.discord.handlers import Handlers
 from bot.discord.settings import DiscordSettings
 from bot.errors import InvalidInput, NotAllowed
+from bot.i18n import _
 from bot.store.answers import AnswerStore
 from bot.store.corrections import review_guild
 from bot.store.votes import VOTES, VoteStore
@@ -26,10 +27,10 @@ async def on_vote(
     votes: VoteStore = lightbulb.di.INJECTED,
     discord: DiscordSettings = lightbulb.di.INJECTED,
 ) -> None:
-    choice, _, rest = ctx.id_metadata.partition(".")
+    choice, _sep, rest = ctx.id_metadata.partition(".")
     (answer_id,) = keys.ids(rest, 1)
     if choice not in VOTES:
-        raise InvalidInput("This button is out of date. Run the command again.")
+        raise InvalidInput(_("This button is out of date. Run the command again."))
     # Only who could see the answer may vote on it (the rule of the correction form).
     answer = await seen_answer(answers, answer_id, actor_of(ctx.interaction))
     tally = await votes.vote(answer, int(ctx.interaction.user.id), "up" if choice == "up" else "down")

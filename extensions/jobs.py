@@ -27,6 +27,7 @@ from bot.errors import InvalidInput, NotFound
 from bot.evaluation.scorecard import stored_scorecard
 from bot.finetuning.backends import Trainers
 from bot.finetuning.watcher import JobWatcher
+from bot.i18n import N_, _, use_language
 from bot.store.guilds import GuildSettingsStore
 from bot.store.jobs import JobStore, TrainingJob
 from bot.store.model_tests import ModelTestStore
@@ -34,12 +35,13 @@ from bot.store.model_tests import ModelTestStore
 loader = lightbulb.Loader()
 handlers = Handlers()
 loader.add(handlers)
-jobs_group = lightbulb.Group("jobs", "Training jobs in this server", contexts=GUILD_ONLY)
-CANCELLING = "cancel training jobs"
+jobs_group = lightbulb.Group("jobs", N_("Training jobs in this server"), localize=True, contexts=GUILD_ONLY)
+CANCELLING = N_("cancel training jobs")
 
 
 async def job_choices(ctx: lightbulb.AutocompleteContext[int], jobs: JobStore = lightbulb.di.INJECTED) -> None:
     """This server's jobs, newest first, filtered by what was typed; the label shows the status."""
+    use_language(ctx.interaction.locale)  # autocomplete runs no hooks
     guild_id = ctx.interaction.guild_id
     found = await jobs.search(guild_id, str(ctx.focused.value or "")) if guild_id is not None else []
     await ctx.respond([(job_label(j), j.id) for j in found])
@@ -49,8 +51,9 @@ async def job_choices(ctx: lightbulb.AutocompleteContext[int], jobs: JobStore = 
 class ListJobs(
     lightbulb.SlashCommand,
     name="list",
-    description="This server's training jobs, newest first",
-    hooks=[guild_only("Training jobs belong to a server: run this in one.")],
+    description=N_("This server's training jobs, newest first"),
+    localize=True,
+    hooks=[guild_only(N_("Training jobs belong to a server: run this in one."))],
 ):
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, jobs: JobStore = lightbulb.di.INJECTED) -> None:
@@ -62,7 +65,7 @@ class ListJobs(
 async def on_jobs_page(ctx: yuyo.ComponentContext, jobs: JobStore = lightbulb.di.INJECTED) -> None:
     guild_id = ctx.interaction.guild_id
     if guild_id is None:
-        raise InvalidInput("Training jobs belong to a server.")
+        raise InvalidInput(_("Training jobs belong to a server."))
     (offset,) = keys.ids(ctx.id_metadata, 1)
     embed, components = await jobs_page(jobs, guild_id, offset)
     await ctx.create_initial_response(
@@ -71,8 +74,13 @@ async def on_jobs_page(ctx: yuyo.ComponentContext, jobs: JobStore = lightbulb.di
 
 
 @jobs_group.register
-class ShowJob(lightbulb.SlashCommand, name="show", description="A training job's status, progress and loss plot"):
-    job = lightbulb.integer("job", "Which job", autocomplete=job_choices)
+class ShowJob(
+    lightbulb.SlashCommand,
+    name="show",
+    description=N_("A training job's status, progress and loss plot"),
+    localize=True,
+):
+    job = lightbulb.integer("job", N_("Which job"), localize=True, autocomplete=job_choices)
 
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, jobs: JobStore = lightbulb.di.INJECTED) -> None:
@@ -87,33 +95,40 @@ class ShowJob(lightbulb.SlashCommand, name="show", description="A training job's
 
 
 @jobs_group.register
-class JobEvents(lightbulb.SlashCommand, name="events", description="A training job's latest events"):
-    job = lightbulb.integer("job", "Which job", autocomplete=job_choices)
+class JobEvents(lightbulb.SlashCommand, name="events", description=N_("A training job's latest events"), localize=True):
+    job = lightbulb.integer("job", N_("Which job"), localize=True, autocomplete=job_choices)
 
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, jobs: JobStore = lightbulb.di.INJECTED) -> None:
         job = await job_in_guild(jobs, ctx.guild_id, self.job)
         events = await jobs.events(job.id, limit=15)
-        text = "\n".join(f"{e.created_at:%H:%M:%S} {e.level}: {e.message}" for e in events) or "No events yet."
-        await ctx.respond(f"Events of job #{job.id}:\n```\n{text[-1900:]}\n```", ephemeral=True)
+        text = "\n".join(f"{e.created_at:%H:%M:%S} {e.level}: {e.message}" for e in events) or _("No events yet.")
+        await ctx.respond(_("Events of job #{id}:", id=job.id) + f"\n```\n{text[-1900:]}\n```", ephemeral=True)
 
 
 @jobs_group.register
 class CancelJob(
     lightbulb.SlashCommand,
     name="cancel",
-    description="Cancel a running training job (admins)",
+    description=N_("Cancel a running training job (admins)"),
+    localize=True,
     hooks=[admin_only(CANCELLING)],
 ):
-    job = lightbulb.integer("job", "Which job", autocomplete=job_choices)
+    job = lightbulb.integer("job", N_("Which job"), localize=True, autocomplete=job_choices)
 
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, jobs: JobStore = lightbulb.di.INJECTED) -> None:
         job = await job_in_guild(jobs, guild_of(ctx), self.job)
         if job.finished:
-            raise InvalidInput(f"Job #{job.id} already {job.status}; there is nothing to cancel.")
+            raise InvalidInput(
+                _("Job #{id} already {status}; there is nothing to cancel.", id=job.id, status=_(job.status))
+            )
         await ctx.respond(
-            f"Cancel training job #{job.id} (`{job.remote_id}`)? Work done so far is lost.",
+            _(
+                "Cancel training job #{id} (`{remote_id}`)? Work done so far is lost.",
+                id=job.id,
+                remote_id=job.remote_id,
+            ),
             components=[cancel_row(job)],
             ephemeral=True,
         )
@@ -133,19 +148,25 @@ async def on_cancel_button(
     job = await job_in_guild(jobs, guild_id, job_id)
     trainer = trainers.for_job(job.backend)  # where it runs, which need not be today's default backend
     if trainer is None:
-        raise NotFound(f"Job #{job.id} runs on backend `{job.backend}`, which this bot no longer has configured.")
+        raise NotFound(
+            _(
+                "Job #{id} runs on backend `{backend}`, which this bot no longer has configured.",
+                id=job.id,
+                backend=job.backend,
+            )
+        )
     remote = await trainer.cancel(job.remote_id)
     await jobs.update_from_remote(job.id, remote)
     watcher.poke()
     await ctx.create_initial_response(
-        f"🛑 Training job #{job.id} is {remote.status}.",
+        _("🛑 Training job #{id} is {status}.", id=job.id, status=_(remote.status)),
         response_type=hikari.ResponseType.MESSAGE_UPDATE,
         components=[],
     )
 
 
 async def _activatable(jobs: JobStore, ctx: yuyo.ComponentContext, discord: DiscordSettings) -> TrainingJob:
-    guild_id = require_admin(ctx.interaction, discord, "switch models")
+    guild_id = require_admin(ctx.interaction, discord, N_("switch models"))
     return await finished_job(jobs, guild_id, ctx.id_metadata)
 
 
@@ -153,7 +174,10 @@ async def _activate(ctx: yuyo.ComponentContext, job: TrainingJob, guilds: GuildS
     assert job.fine_tuned_model is not None
     await guilds.set_active_model(job.guild_id, job.fine_tuned_model, ctx.interaction.user.id)
     await ctx.create_initial_response(
-        f"✅ This server now uses `{job.fine_tuned_model}`. `/model rollback` returns to the previous model."
+        _(
+            "✅ This server now uses `{model}`. `/model rollback` returns to the previous model.",
+            model=job.fine_tuned_model,
+        )
     )
 
 
@@ -169,8 +193,11 @@ async def on_activate(
     card = await stored_scorecard(tests, await tests.for_job(job.id))
     if card is not None and card.worse:  # a second, deliberate click
         await ctx.create_initial_response(
-            f"⚠️ `{job.fine_tuned_model}` scored worse than the current model in its test: {score_line(card)}.\n"
-            "Activate it anyway?",
+            _(
+                "⚠️ `{model}` scored worse than the current model in its test: {score}.\nActivate it anyway?",
+                model=job.fine_tuned_model,
+                score=score_line(card),
+            ),
             components=[activate_anyway_row(job.id)],
             ephemeral=True,
         )

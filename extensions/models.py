@@ -24,6 +24,7 @@ from bot.evaluation.choosing import models_to_compare
 from bot.evaluation.eval_sets import EvalSets
 from bot.evaluation.model_test import EvalRequest, ModelTester
 from bot.evaluation.settings import EvaluationSettings
+from bot.i18n import N_, _
 from bot.llm.answering import Answerer
 from bot.llm.settings import LLMSettings
 from bot.store.guilds import GuildSettingsStore
@@ -33,9 +34,9 @@ from bot.store.model_tests import ModelTestStore
 loader = lightbulb.Loader()
 handlers = Handlers()
 loader.add(handlers)
-group = lightbulb.Group("model", "Which model answers in this server", contexts=GUILD_ONLY)
-TESTING = "test models"
-SWITCH, TEST = admin_only("switch models"), admin_only(TESTING)
+group = lightbulb.Group("model", N_("Which model answers in this server"), localize=True, contexts=GUILD_ONLY)
+TESTING = N_("test models")
+SWITCH, TEST = admin_only(N_("switch models")), admin_only(TESTING)
 
 
 async def model_choices(
@@ -48,7 +49,7 @@ async def model_choices(
 
 
 @group.register
-class Show(lightbulb.SlashCommand, name="show", description="The model answering in this server"):
+class Show(lightbulb.SlashCommand, name="show", description=N_("The model answering in this server"), localize=True):
     @lightbulb.invoke
     async def invoke(
         self,
@@ -62,9 +63,13 @@ class Show(lightbulb.SlashCommand, name="show", description="The model answering
 
 @group.register
 class Use(
-    lightbulb.SlashCommand, name="use", description="Switch this server to another model (admins)", hooks=[SWITCH]
+    lightbulb.SlashCommand,
+    name="use",
+    description=N_("Switch this server to another model (admins)"),
+    localize=True,
+    hooks=[SWITCH],
 ):
-    name = lightbulb.string("name", "The model", autocomplete=model_choices, max_length=200)
+    name = lightbulb.string("name", N_("The model"), localize=True, autocomplete=model_choices, max_length=200)
 
     @lightbulb.invoke
     async def invoke(
@@ -79,7 +84,11 @@ class Use(
 
 @group.register
 class Rollback(
-    lightbulb.SlashCommand, name="rollback", description="Return to the previous model (admins)", hooks=[SWITCH]
+    lightbulb.SlashCommand,
+    name="rollback",
+    description=N_("Return to the previous model (admins)"),
+    localize=True,
+    hooks=[SWITCH],
 ):
     @lightbulb.invoke
     async def invoke(
@@ -93,16 +102,24 @@ class Rollback(
 
 @group.register
 class Test(
-    lightbulb.SlashCommand, name="test", description="Score two models on the test questions (admins)", hooks=[TEST]
+    lightbulb.SlashCommand,
+    name="test",
+    description=N_("Score two models on the test questions (admins)"),
+    localize=True,
+    hooks=[TEST],
 ):
     model = lightbulb.string(
-        "model", "Model to test (default: this server's)", autocomplete=model_choices, default=None
+        "model", N_("Model to test (default: this server's)"), localize=True, autocomplete=model_choices, default=None
     )
     against = lightbulb.string(
-        "against", "Compared with (default: the previous model)", autocomplete=model_choices, default=None
+        "against",
+        N_("Compared with (default: the previous model)"),
+        localize=True,
+        autocomplete=model_choices,
+        default=None,
     )
     with_corrections = lightbulb.boolean(
-        "with_corrections", "Give both models the relevant approved corrections", default=False
+        "with_corrections", N_("Give both models the relevant approved corrections"), localize=True, default=False
     )
 
     @lightbulb.invoke
@@ -155,12 +172,16 @@ async def on_test_page(
 class TestSet(
     lightbulb.SlashCommand,
     name="testset",
-    description="Upload this server's test questions, or remove them (admins)",
+    description=N_("Upload this server's test questions, or remove them (admins)"),
+    localize=True,
     hooks=[TEST],
 ):
-    data = lightbulb.attachment("data", "A .jsonl or .csv, in the training formats", default=None)
+    data = lightbulb.attachment("data", N_("A .jsonl or .csv, in the training formats"), localize=True, default=None)
     remove = lightbulb.boolean(
-        "remove", "Remove the uploaded test set: tests go back to the held-out corrections", default=False
+        "remove",
+        N_("Remove the uploaded test set: tests go back to the held-out corrections"),
+        localize=True,
+        default=False,
     )
 
     @lightbulb.invoke
@@ -172,7 +193,7 @@ class TestSet(
     ) -> None:
         guild_id = guild_of(ctx)
         if self.remove == (self.data is not None):
-            raise InvalidInput("Attach a test file, or choose `remove: True` to remove the uploaded one (not both).")
+            raise InvalidInput(_("Attach a test file, or choose `remove: True` to remove the uploaded one (not both)."))
         upload = dataset_upload(self.data, max_bytes=sets.max_upload_bytes, what="test file")
         if upload is None:
             await ctx.respond(await remove_test_set(tests, guild_id, ctx.user.id), ephemeral=True)
@@ -184,17 +205,28 @@ class TestSet(
 
 @group.register
 class Corrections(
-    lightbulb.SlashCommand, name="corrections", description="Give answers the approved corrections", hooks=[SWITCH]
+    lightbulb.SlashCommand,
+    name="corrections",
+    description=N_("Give answers the approved corrections"),
+    localize=True,
+    hooks=[SWITCH],
 ):
     state = lightbulb.string(
-        "state", "on or off", choices=[lightbulb.Choice("on", "on"), lightbulb.Choice("off", "off")]
+        "state",
+        N_("on or off"),
+        localize=True,
+        choices=[lightbulb.Choice(N_("on"), "on", localize=True), lightbulb.Choice(N_("off"), "off", localize=True)],
     )
 
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, guilds: GuildSettingsStore = lightbulb.di.INJECTED) -> None:
         await guilds.set_use_corrections(guild_of(ctx), self.state == "on")
-        said = "are now given" if self.state == "on" else "are no longer given"
-        await ctx.respond(f"📚 Approved corrections {said} to the model with each question in this server.")
+        said = (
+            _("📚 Approved corrections are now given to the model with each question in this server.")
+            if self.state == "on"
+            else _("📚 Approved corrections are no longer given to the model with each question in this server.")
+        )
+        await ctx.respond(said)
 
 
 loader.command(group)

@@ -7,31 +7,41 @@ import lightbulb
 
 from bot.discord.checks import GUILD_ONLY, admin_only, guild_of
 from bot.discord.personas import check_prompt, persona_view, where
+from bot.i18n import N_, _
 from bot.llm.settings import LLMSettings
 from bot.store.personas import PersonaStore
 
 loader = lightbulb.Loader()
-group = lightbulb.Group("persona", "What the bot is told before every question here", contexts=GUILD_ONLY)
-ADMIN = admin_only("change or view the bot's persona")
-SCOPES = [("this channel", "channel"), ("the whole server", "server")]
+group = lightbulb.Group(
+    "persona", N_("What the bot is told before every question here"), localize=True, contexts=GUILD_ONLY
+)
+ADMIN = admin_only(N_("change or view the bot's persona"))
+SCOPES = [(N_("this channel"), "channel"), (N_("the whole server"), "server")]
 
 
 def scope_option() -> str:
     return lightbulb.string(
         "scope",
-        "This channel or the whole server",
-        choices=[lightbulb.Choice(n, v) for n, v in SCOPES],
+        N_("This channel or the whole server"),
+        localize=True,
+        choices=[lightbulb.Choice(n, v, localize=True) for n, v in SCOPES],
         default="server",
     )
 
 
 @group.register
 class Set(
-    lightbulb.SlashCommand, name="set", description="Set the persona for this channel or server (admins)", hooks=[ADMIN]
+    lightbulb.SlashCommand,
+    name="set",
+    description=N_("Set the persona for this channel or server (admins)"),
+    localize=True,
+    hooks=[ADMIN],
 ):
-    prompt = lightbulb.string("prompt", "The system prompt: who the bot is and how it answers", max_length=6000)
+    prompt = lightbulb.string(
+        "prompt", N_("The system prompt: who the bot is and how it answers"), localize=True, max_length=6000
+    )
     scope = scope_option()
-    preview = lightbulb.boolean("preview", "Only show what would be saved", default=False)
+    preview = lightbulb.boolean("preview", N_("Only show what would be saved"), localize=True, default=False)
 
     @lightbulb.invoke
     async def invoke(
@@ -43,12 +53,12 @@ class Set(
         guild_id = guild_of(ctx)
         prompt = check_prompt(self.prompt, llm.max_persona_chars)
         channel = ctx.channel_id if self.scope == "channel" else None
-        place = f"<#{ctx.channel_id}>" if channel else "this server"
+        place = f"<#{ctx.channel_id}>" if channel else _("this server")
         if self.preview:
-            text, file = persona_view(f"👀 Preview, not saved: in {place} the bot would be told", prompt)
+            text, file = persona_view(_("👀 Preview, not saved: in {place} the bot would be told", place=place), prompt)
         else:
             await personas.set(guild_id, channel, prompt, ctx.user.id)
-            text, file = persona_view(f"✅ Saved: in {place} the bot is now told", prompt)
+            text, file = persona_view(_("✅ Saved: in {place} the bot is now told", place=place), prompt)
         await ctx.respond(text, attachment=file or hikari.UNDEFINED, ephemeral=True)
 
 
@@ -56,7 +66,8 @@ class Set(
 class Show(
     lightbulb.SlashCommand,
     name="show",
-    description="The persona the bot is given in this channel (admins)",
+    description=N_("The persona the bot is given in this channel (admins)"),
+    localize=True,
     hooks=[ADMIN],
 ):
     @lightbulb.invoke
@@ -69,7 +80,7 @@ class Show(
         guild_id = guild_of(ctx)
         persona = await personas.find(guild_id, [ctx.channel_id])
         prompt = persona.prompt if persona is not None else llm.system_prompt
-        text, file = persona_view(f"In this channel the bot is told {where(persona)}:", prompt)
+        text, file = persona_view(_("In this channel the bot is told {where}:", where=where(persona)), prompt)
         await ctx.respond(text, attachment=file or hikari.UNDEFINED, ephemeral=True)
 
 
@@ -77,7 +88,8 @@ class Show(
 class Reset(
     lightbulb.SlashCommand,
     name="reset",
-    description="Remove this channel's or server's persona (admins)",
+    description=N_("Remove this channel's or server's persona (admins)"),
+    localize=True,
     hooks=[ADMIN],
 ):
     scope = scope_option()
@@ -87,11 +99,18 @@ class Reset(
         guild_id = guild_of(ctx)
         channel = ctx.channel_id if self.scope == "channel" else None
         removed = await personas.reset(guild_id, channel)
-        place = "This channel" if channel else "This server"
         if removed:
-            text = f"↩️ {place} no longer has a persona of its own."
+            text = (
+                _("↩️ This channel no longer has a persona of its own.")
+                if channel
+                else _("↩️ This server no longer has a persona of its own.")
+            )
         else:
-            text = f"{place} had no persona of its own; nothing changed."
+            text = (
+                _("This channel had no persona of its own; nothing changed.")
+                if channel
+                else _("This server had no persona of its own; nothing changed.")
+            )
         await ctx.respond(text, ephemeral=True)
 
 

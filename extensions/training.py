@@ -23,6 +23,7 @@ from bot.finetuning.kept import KeptDatasets
 from bot.finetuning.preparing import DatasetPreparer
 from bot.finetuning.settings import TrainingSettings
 from bot.finetuning.watcher import JobWatcher
+from bot.i18n import N_, _
 from bot.llm.settings import LLMSettings
 from bot.llm.usage import UsageLedger
 from bot.store.corrections import CorrectionStore
@@ -32,7 +33,7 @@ from bot.store.requests import JobRequestStore
 loader = lightbulb.Loader()
 handlers = Handlers()
 loader.add(handlers)
-TRAINING = "start training"
+TRAINING = N_("start training")
 TRAIN = admin_only(TRAINING)
 
 
@@ -58,36 +59,47 @@ async def backend_choices(ctx: lightbulb.AutocompleteContext[str], trainers: Tra
 class Train(
     lightbulb.SlashCommand,
     name="train",
-    description="Fine-tune a model from a file or from corrections",
+    description=N_("Fine-tune a model from a file or from corrections"),
+    localize=True,
     contexts=GUILD_ONLY,
     hooks=[TRAIN],
 ):
     data = lightbulb.attachment(
-        "data", "A .jsonl (chat or DPO lines) or .csv (question,answer[,rejected])", default=None
+        "data", N_("A .jsonl (chat or DPO lines) or .csv (question,answer[,rejected])"), localize=True, default=None
     )
     source = lightbulb.string(
         "source",
-        "Or train from this server's data",
-        choices=[lightbulb.Choice("approved corrections", "corrections")],
+        N_("Or train from this server's data"),
+        localize=True,
+        choices=[lightbulb.Choice(N_("approved corrections"), "corrections", localize=True)],
         default=None,
     )
     method = lightbulb.string(
         "method",
-        "supervised (examples) or dpo (preferred vs rejected answers); default: what the data holds",
-        choices=[lightbulb.Choice("supervised", "sft"), lightbulb.Choice("dpo", "dpo")],
+        N_("supervised (examples) or dpo (preferred vs rejected answers); default: what the data holds"),
+        localize=True,
+        choices=[lightbulb.Choice(N_("supervised"), "sft", localize=True), lightbulb.Choice("dpo", "dpo")],
         default=None,
     )
     again = lightbulb.integer(
-        "again", "Or train a job's data again (kept for a while), e.g. on another base model", default=None
+        "again",
+        N_("Or train a job's data again (kept for a while), e.g. on another base model"),
+        localize=True,
+        default=None,
     )
     backend = lightbulb.string(
         "backend",
-        "Where to train (a configured backend); default: the usual one",
+        N_("Where to train (a configured backend); default: the usual one"),
+        localize=True,
         autocomplete=backend_choices,
         default=None,
     )
-    base_model = lightbulb.string("base_model", "The model to fine-tune", autocomplete=base_model_choices, default=None)
-    suffix = lightbulb.string("suffix", "A short name for the new model (a-z, 0-9, - or _)", default=None)
+    base_model = lightbulb.string(
+        "base_model", N_("The model to fine-tune"), localize=True, autocomplete=base_model_choices, default=None
+    )
+    suffix = lightbulb.string(
+        "suffix", N_("A short name for the new model (a-z, 0-9, - or _)"), localize=True, default=None
+    )
 
     @lightbulb.invoke
     async def invoke(
@@ -108,7 +120,7 @@ class Train(
         cutoff.check(backend.name)  # before anything is downloaded or uploaded
         if [self.data, self.source, self.again].count(None) != 2:
             raise InvalidInput(
-                "Give either a `data` file, `source: approved corrections`, or `again: <job>` (one of the three)."
+                _("Give either a `data` file, `source: approved corrections`, or `again: <job>` (one of the three).")
             )
         base_model, suffix, method = self.base_model, self.suffix, self.method
         again = None if self.again is None else await again_of(jobs, kept, training, guild_id, self.again)
@@ -158,12 +170,12 @@ async def on_train_button(
 ) -> None:
     interaction = ctx.interaction
     guild_id = require_admin(interaction, discord, TRAINING)
-    action, _, prepared_id = ctx.id_metadata.partition(".")
+    action, _sep, prepared_id = ctx.id_metadata.partition(".")
     update = hikari.ResponseType.MESSAGE_UPDATE
     if action == "cancel":
         prepared_datasets.discard(prepared_id, guild_id)
         await ctx.create_initial_response(
-            "Cancelled: nothing was uploaded.", response_type=update, components=[], embeds=[]
+            _("Cancelled: nothing was uploaded."), response_type=update, components=[], embeds=[]
         )
         return
     # A spent monthly budget starts no job (one read; the dataset stays ready: a raised budget lets Confirm start it).

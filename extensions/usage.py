@@ -10,20 +10,24 @@ import lightbulb
 
 from bot.discord.checks import admin_only, guild_of
 from bot.discord.usage import budget_text, report_text
+from bot.i18n import N_, _
 from bot.llm.usage import PERIODS, Period, UsageLedger, UsageReport
 from bot.store.usage import StoredBudget
 
 loader = lightbulb.Loader()
-group = lightbulb.Group("usage", "What the bot's model calls used and cost")
+group = lightbulb.Group("usage", N_("What the bot's model calls used and cost"), localize=True)
 # /usage me works in DMs too, so the group is offered there; its admin subcommands refuse outside a server.
-ADMIN = admin_only("see this server's model usage or change its budget")
+ADMIN = admin_only(N_("see this server's model usage or change its budget"))
 
 
 def period_option() -> str:
     return lightbulb.string(
-        "period", "Which days", choices=[lightbulb.Choice(shown, value) for value, shown in PERIODS.items()],
+        "period",
+        N_("Which days"),
+        localize=True,
+        choices=[lightbulb.Choice(shown, value, localize=True) for value, shown in PERIODS.items()],
         default="30d",
-    )  # fmt: skip
+    )
 
 
 async def respond(ctx: lightbulb.Context, report: UsageReport, text: str) -> None:
@@ -35,40 +39,58 @@ async def respond(ctx: lightbulb.Context, report: UsageReport, text: str) -> Non
 
 @group.register
 class Server(
-    lightbulb.SlashCommand, name="server", description="This server's model usage and cost (admins)", hooks=[ADMIN]
+    lightbulb.SlashCommand,
+    name="server",
+    description=N_("This server's model usage and cost (admins)"),
+    localize=True,
+    hooks=[ADMIN],
 ):
     period = period_option()
-    member = lightbulb.user("member", "Only this member's usage", default=None)
+    member = lightbulb.user("member", N_("Only this member's usage"), localize=True, default=None)
 
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, ledger: UsageLedger = lightbulb.di.INJECTED) -> None:
         user_id = int(self.member.id) if self.member is not None else None
         report = await ledger.report(int(guild_of(ctx)), _period(self.period), user_id)
-        whose = "this server's" if user_id is None else f"<@{user_id}>'s"
+        whose = _("this server's") if user_id is None else _("<@{user_id}>'s", user_id=user_id)
         await respond(ctx, report, report_text(report, whose, member=user_id is not None))
 
 
 @group.register
-class Me(lightbulb.SlashCommand, name="me", description="Your own model usage here"):
+class Me(lightbulb.SlashCommand, name="me", description=N_("Your own model usage here"), localize=True):
     period = period_option()
 
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, ledger: UsageLedger = lightbulb.di.INJECTED) -> None:
         guild_id = int(ctx.guild_id) if ctx.guild_id is not None else None
         report = await ledger.report(guild_id, _period(self.period), int(ctx.user.id))
-        await respond(ctx, report, report_text(report, "your", member=True, own=True))
+        await respond(ctx, report, report_text(report, _("your"), member=True, own=True))
 
 
 @group.register
 class SetBudget(
-    lightbulb.SlashCommand, name="budget", description="Cap this server's model use (admins)", hooks=[ADMIN]
+    lightbulb.SlashCommand,
+    name="budget",
+    description=N_("Cap this server's model use (admins)"),
+    localize=True,
+    hooks=[ADMIN],
 ):
-    monthly_tokens = lightbulb.integer("monthly_tokens", "Tokens a month for the server (0: no limit)", min_value=0,
-                                       default=None)  # fmt: skip
-    monthly_usd = lightbulb.number("monthly_usd", "Estimated USD a month for the server (0: no limit)", min_value=0,
-                                   default=None)  # fmt: skip
+    monthly_tokens = lightbulb.integer(
+        "monthly_tokens", N_("Tokens a month for the server (0: no limit)"), localize=True, min_value=0, default=None
+    )
+    monthly_usd = lightbulb.number(
+        "monthly_usd",
+        N_("Estimated USD a month for the server (0: no limit)"),
+        localize=True,
+        min_value=0,
+        default=None,
+    )
     member_daily_tokens = lightbulb.integer(
-        "member_daily_tokens", "Tokens a day for each member (0: no limit)", min_value=0, default=None
+        "member_daily_tokens",
+        N_("Tokens a day for each member (0: no limit)"),
+        localize=True,
+        min_value=0,
+        default=None,
     )
 
     @lightbulb.invoke

@@ -11,9 +11,10 @@ from bot.discord.permissions import is_admin, role_names
 from bot.discord.settings import DiscordSettings
 from bot.discord.voice_rooms import Caller, VoiceRooms, caller_channel, check_join, check_leave, humans_in, status_embed
 from bot.errors import InvalidInput
+from bot.i18n import N_, _
 
 loader = lightbulb.Loader()
-group = lightbulb.Group("voice", "Talk with the bot in a voice channel", contexts=GUILD_ONLY)
+group = lightbulb.Group("voice", N_("Talk with the bot in a voice channel"), localize=True, contexts=GUILD_ONLY)
 VOICE_TYPES = [hikari.ChannelType.GUILD_VOICE]
 
 
@@ -25,9 +26,14 @@ def caller_of(ctx: lightbulb.Context, discord: DiscordSettings) -> Caller:
 
 
 @group.register
-class Join(lightbulb.SlashCommand, name="join", description="Join your voice channel (or the one named) and listen"):
+class Join(
+    lightbulb.SlashCommand,
+    name="join",
+    description=N_("Join your voice channel (or the one named) and listen"),
+    localize=True,
+):
     channel = lightbulb.channel(
-        "channel", "Which voice channel (default: yours)", channel_types=VOICE_TYPES, default=None
+        "channel", N_("Which voice channel (default: yours)"), localize=True, channel_types=VOICE_TYPES, default=None
     )
 
     @lightbulb.invoke
@@ -39,24 +45,28 @@ class Join(lightbulb.SlashCommand, name="join", description="Join your voice cha
         conversation: ConversationSettings = lightbulb.di.INJECTED,
     ) -> None:
         if ctx.guild_id is None:
-            raise InvalidInput("Voice channels are in servers: run this in one.")
+            raise InvalidInput(_("Voice channels are in servers: run this in one."))
         app = ctx.client.app
         caller = caller_of(ctx, discord)
         target = int(self.channel.id) if self.channel is not None else caller.in_channel
         if target is None:
-            raise InvalidInput("Join a voice channel first, or name one with `channel`.")
+            raise InvalidInput(_("Join a voice channel first, or name one with `channel`."))
         check_join(app, rooms, ctx.guild_id, target, caller)
         await ctx.defer(ephemeral=True)
         await rooms.join(ctx.guild_id, target)
         rooms.people_changed(ctx.guild_id, humans_in(app, ctx.guild_id, target))
-        how = "Just talk." if conversation.addressing == "all" else f"Say my name ({', '.join(conversation.names)})."
+        how = (
+            _("Just talk.")
+            if conversation.addressing == "all"
+            else _("Say my name ({names}).", names=", ".join(conversation.names))
+        )
         await ctx.interaction.edit_initial_response(
-            f"🎧 Listening in <#{target}>. {how} `/voice leave` when you're done."
+            _("🎧 Listening in <#{target}>. {how} `/voice leave` when you're done.", target=target, how=how)
         )
 
 
 @group.register
-class Leave(lightbulb.SlashCommand, name="leave", description="Leave the voice channel"):
+class Leave(lightbulb.SlashCommand, name="leave", description=N_("Leave the voice channel"), localize=True):
     @lightbulb.invoke
     async def invoke(
         self,
@@ -66,19 +76,21 @@ class Leave(lightbulb.SlashCommand, name="leave", description="Leave the voice c
     ) -> None:
         room = rooms.get(ctx.guild_id)
         if ctx.guild_id is None or room is None:
-            raise InvalidInput("I'm not in a voice channel here.")
+            raise InvalidInput(_("I'm not in a voice channel here."))
         check_leave(room, caller_of(ctx, discord))
         await rooms.leave(ctx.guild_id)
-        await ctx.respond("👋 Left the voice channel.", ephemeral=True)
+        await ctx.respond(_("👋 Left the voice channel."), ephemeral=True)
 
 
 @group.register
-class Status(lightbulb.SlashCommand, name="status", description="Voice connection, privacy code, who is heard"):
+class Status(
+    lightbulb.SlashCommand, name="status", description=N_("Voice connection, privacy code, who is heard"), localize=True
+):
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, rooms: VoiceRooms = lightbulb.di.INJECTED) -> None:
         room = rooms.get(ctx.guild_id)
         if room is None:
-            raise InvalidInput("I'm not in a voice channel here. `/voice join` brings me in.")
+            raise InvalidInput(_("I'm not in a voice channel here. `/voice join` brings me in."))
         await ctx.respond(embed=status_embed(room), ephemeral=True)
 
 

@@ -15,6 +15,7 @@ BOT = ROOT / "bot"
 
 # Lowest first. A unit may import units of lower layers only; units of one layer are independent of each other.
 LAYERS: tuple[frozenset[str], ...] = (
+    frozenset({"bot.i18n"}),  # the catalogs: every text shown to a member, in their language
     # errors every package raises, the settings-table reader, counters, the pre-start checks, and what each
     # package's `install` wires into (bot/wiring.py, where it exists)
     frozenset({"bot.errors", "bot.config_tables", "bot.job_status", "bot.metrics", "bot.launch", "bot.wiring"}),

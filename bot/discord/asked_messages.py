@@ -7,6 +7,7 @@ import hikari
 
 from bot.discord.pictures import picture_attachments
 from bot.errors import InvalidInput, NotAllowed, NotFound
+from bot.i18n import _
 from bot.llm.answering import Answerer
 
 
@@ -14,9 +15,9 @@ async def asked_message(rest: hikari.api.RESTClient, channel_id: int, message_id
     try:
         return await rest.fetch_message(channel_id, message_id)
     except hikari.NotFoundError:
-        raise NotFound("That message is not in this channel any more.") from None
+        raise NotFound(_("That message is not in this channel any more.")) from None
     except hikari.ForbiddenError:
-        raise NotAllowed("The bot may not read this channel's messages, so it cannot answer about them.") from None
+        raise NotAllowed(_("The bot may not read this channel's messages, so it cannot answer about them.")) from None
 
 
 async def pictures_read(

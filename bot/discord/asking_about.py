@@ -7,6 +7,7 @@ import hikari
 from bot.discord.forms import Field, rows
 from bot.discord.message_split import clip
 from bot.discord.pictures import picture_attachments
+from bot.i18n import _
 
 QUESTION = "question"
 MAX_QUESTION_CHARS = 1000
@@ -20,10 +21,10 @@ def about_form() -> list[hikari.api.ModalActionRowBuilder]:
         [
             Field(
                 QUESTION,
-                "Your question about the message",
+                _("Your question about the message"),
                 required=True,
                 max_length=MAX_QUESTION_CHARS,
-                placeholder="e.g. Is this right? What does it mean?",
+                placeholder=_("e.g. Is this right? What does it mean?"),
             )
         ]
     )
@@ -61,5 +62,10 @@ def quoted(message: hikari.Message, question: str, asker: hikari.User) -> str:
     who = asker.global_name or asker.username
     return (
         f"> **{_inert(_author(message))}**: {_inert(shown)}\n"
-        f"**{_inert(who)}** asks: {_inert(clip(' '.join(question.split()), SHOWN_QUOTE_CHARS))}\n\n"
+        + _(
+            "**{who}** asks: {question}",
+            who=_inert(who),
+            question=_inert(clip(" ".join(question.split()), SHOWN_QUOTE_CHARS)),
+        )
+        + "\n\n"
     )

@@ -8,11 +8,12 @@ from pathlib import PurePosixPath
 import hikari
 
 from bot.errors import InvalidInput
+from bot.i18n import _
 
 
 def human_size(n: int) -> str:
     if n < 1024:
-        return f"{n} bytes"
+        return _("{n} bytes", n=n)
     size = float(n)
     for unit in ("KB", "MB"):
         size /= 1024
@@ -37,13 +38,20 @@ def check_attachment(
     """Refuse before downloading: too big, or neither the extension nor the declared type is one we read."""
     if attachment.size > max_bytes:
         raise InvalidInput(
-            f"`{shown_name(attachment.filename)}` is {human_size(attachment.size)}; {what} may be at most "
-            f"{human_size(max_bytes)}."
+            _(
+                "`{name}` is {size}; {what} may be at most {limit}.",
+                name=shown_name(attachment.filename),
+                size=human_size(attachment.size),
+                what=what,
+                limit=human_size(max_bytes),
+            )
         )
     declared = (attachment.media_type or "").split(";")[0].strip().lower()
     if extension(attachment.filename) not in extensions and declared not in media_types:
         kinds = ", ".join(f".{e}" for e in sorted(extensions))
-        raise InvalidInput(f"`{shown_name(attachment.filename)}` is not {what} ({kinds}).")
+        raise InvalidInput(
+            _("`{name}` is not {what} ({kinds}).", name=shown_name(attachment.filename), what=what, kinds=kinds)
+        )
 
 
 async def chunks(attachment: hikari.Attachment, *, max_bytes: int, what: str) -> AsyncIterator[bytes]:
@@ -53,7 +61,9 @@ async def chunks(attachment: hikari.Attachment, *, max_bytes: int, what: str) ->
         async for chunk in reader:
             received += len(chunk)
             if received > max_bytes:
-                raise InvalidInput(f"{what.capitalize()} is larger than {human_size(max_bytes)}.")
+                raise InvalidInput(
+                    _("{what} is larger than {limit}.", what=what[:1].upper() + what[1:], limit=human_size(max_bytes))
+                )
             yield chunk
 
 

@@ -10,6 +10,7 @@ import lightbulb
 from bot.discord.permissions import require_admin
 from bot.discord.settings import DiscordSettings
 from bot.errors import NotAllowed
+from bot.i18n import _
 
 # Discord offers a command with these contexts only in servers, not in DMs (for global commands; guild commands are
 # only ever offered in their guild).
@@ -17,11 +18,12 @@ GUILD_ONLY: Sequence[hikari.ApplicationContextType] = (hikari.ApplicationContext
 
 
 def admin_only(action: str) -> lightbulb.ExecutionHook:
-    """A check for `hooks=[...]`: the caller must be an admin in a server; `action` completes "Only admins can …"."""
+    """A check for `hooks=[...]`: the caller must be an admin in a server; `action` completes "Only admins can …"
+    (English, marked for the catalog with `N_`, shown translated)."""
 
     @lightbulb.hook(lightbulb.ExecutionSteps.CHECKS, skip_when_failed=True, name=f"admin_only({action})")
     def check(
-        _: lightbulb.ExecutionPipeline, ctx: lightbulb.Context, discord: DiscordSettings = lightbulb.di.INJECTED
+        _pipeline: lightbulb.ExecutionPipeline, ctx: lightbulb.Context, discord: DiscordSettings = lightbulb.di.INJECTED
     ) -> None:
         require_admin(ctx.interaction, discord, action)
 
@@ -29,12 +31,13 @@ def admin_only(action: str) -> lightbulb.ExecutionHook:
 
 
 def guild_only(refusal: str) -> lightbulb.ExecutionHook:
-    """A check for `hooks=[...]`: the command works in a server only, and says `refusal` elsewhere."""
+    """A check for `hooks=[...]`: the command works in a server only, and says `refusal` elsewhere (English, marked
+    for the catalog with `N_`, shown translated)."""
 
     @lightbulb.hook(lightbulb.ExecutionSteps.CHECKS, skip_when_failed=True, name="guild_only")
-    def check(_: lightbulb.ExecutionPipeline, ctx: lightbulb.Context) -> None:
+    def check(_pipeline: lightbulb.ExecutionPipeline, ctx: lightbulb.Context) -> None:
         if ctx.guild_id is None:
-            raise NotAllowed(refusal)
+            raise NotAllowed(_(refusal))
 
     return check
 
@@ -42,5 +45,5 @@ def guild_only(refusal: str) -> lightbulb.ExecutionHook:
 def guild_of(ctx: lightbulb.Context) -> hikari.Snowflake:
     """The server a command runs in, for commands whose hooks already refused it anywhere else."""
     if ctx.guild_id is None:  # only when a command forgot its hook
-        raise NotAllowed("This only works in a server.")
+        raise NotAllowed(_("This only works in a server."))
     return ctx.guild_id

@@ -12,17 +12,18 @@ from bot.errors import InvalidInput, NotFound
 from bot.finetuning.builder import corrections_dataset
 from bot.finetuning.held_out import split_approved
 from bot.finetuning.settings import TrainingSettings
+from bot.i18n import N_, _
 from bot.store.corrections import Correction, CorrectionStore
 
-OUT_OF_DATE = "This button is out of date. Run the command again."
+OUT_OF_DATE = N_("This button is out of date. Run the command again.")
 
 
 async def review_target(corrections: CorrectionStore, guild_id: int, metadata: str) -> tuple[str, Correction]:
     """What a review button asks ("approve", "reject" or "edit") of which correction in this server's queue."""
-    action, _, rest = metadata.partition(".")
+    action, _sep, rest = metadata.partition(".")
     (correction_id,) = keys.ids(rest, 1)
     if action not in ("approve", "reject", "edit"):
-        raise InvalidInput(OUT_OF_DATE)
+        raise InvalidInput(_(OUT_OF_DATE))
     return action, await queued_correction(corrections, guild_id, correction_id)
 
 
@@ -32,7 +33,12 @@ async def review(
     """Approve or reject, then the next pending correction."""
     status = "approved" if action == "approve" else "rejected"
     await corrections.review(correction.id, reviewer_id, status)
-    return await next_card(corrections, guild_id, f"{STATUS_EMOJI[status]} Correction #{correction.id} {status}.")
+    done = (
+        _("Correction #{id} approved.", id=correction.id)
+        if status == "approved"
+        else _("Correction #{id} rejected.", id=correction.id)
+    )
+    return await next_card(corrections, guild_id, f"{STATUS_EMOJI[status]} {done}")
 
 
 async def approve_edited(
@@ -42,7 +48,7 @@ async def approve_edited(
     (correction_id,) = keys.ids(metadata, 1)
     await queued_correction(corrections, guild_id, correction_id)  # a forged id from another server's queue
     await corrections.review(correction_id, reviewer_id, "approved", corrected_answer=text)
-    return await next_card(corrections, guild_id, f"✅ Correction #{correction_id} edited and approved.")
+    return await next_card(corrections, guild_id, _("✅ Correction #{id} edited and approved.", id=correction_id))
 
 
 def viewer(
@@ -60,10 +66,10 @@ def viewer(
 
 def page_named(metadata: str) -> tuple[int, str | None, int | None]:
     """The offset, status (None: all) and author (None: anyone) a list page button carries."""
-    raw_offset, _, rest = metadata.partition(".")
-    raw_status, _, raw_author = rest.partition(".")
+    raw_offset, _sep, rest = metadata.partition(".")
+    raw_status, _sep, raw_author = rest.partition(".")
     if raw_status not in ("all", *STATUS_EMOJI):
-        raise InvalidInput(OUT_OF_DATE)
+        raise InvalidInput(_(OUT_OF_DATE))
     offset, author = keys.ids(f"{raw_offset}.{raw_author}", 2)
     return offset, None if raw_status == "all" else raw_status, author or None
 
@@ -85,9 +91,15 @@ async def export_file(
     held_out = ""
     if status == "approved":  # the test set stays out of every training file
         parts = split_approved(found, training)
-        found, held_out = parts.training, f" ({len(parts.held_out)} held out for testing)"
+        found, held_out = parts.training, " " + _("({count} held out for testing)", count=len(parts.held_out))
     if not found:
-        raise NotFound(f"There are no {status} corrections to export yet.")
+        raise NotFound(_("There are no {status} corrections to export yet.", status=_(status)))
     data = corrections_dataset(found, "dpo" if fmt == "dpo" else "sft", system_prompt)
-    text = f"{len(found)} {status} correction(s) as {fmt.upper()} training lines{held_out}."
+    text = _(
+        "{count} {status} correction(s) as {format} training lines{held_out}.",
+        count=len(found),
+        status=_(status),
+        format=fmt.upper(),
+        held_out=held_out,
+    )
     return text, hikari.Bytes(data, f"corrections-{status}-{fmt}.jsonl", mimetype="application/jsonl")

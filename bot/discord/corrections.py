@@ -12,12 +12,15 @@ from bot.discord.pager import footer, pager_row
 from bot.discord.permissions import is_admin, role_names
 from bot.discord.settings import DiscordSettings
 from bot.errors import NotFound
+from bot.i18n import N_, _
 from bot.store.answers import Answer, AnswerStore
 from bot.store.corrections import Actor, Correction, CorrectionStats, CorrectionStore, check_may_correct, review_guild
 from bot.store.votes import Tally, VoteStats
 
 PAGE_SIZE = 10
 STATUS_EMOJI = {"pending": "🕓", "approved": "✅", "rejected": "❌"}
+# Statuses as shown (stored in English).
+STATUS_NAMES = (N_("pending"), N_("approved"), N_("rejected"))
 
 # Form field ids.
 QUESTION, ORIGINAL, CORRECTED, NOTE, TRANSCRIPT = "question", "original", "corrected", "note", "transcript"
@@ -38,29 +41,34 @@ def correction_form(answer: Answer) -> list[hikari.api.ModalActionRowBuilder]:
     fields = [
         Field(
             TRANSCRIPT if heard else QUESTION,
-            "What the bot heard (fix it if wrong)" if heard else "The question",
+            _("What the bot heard (fix it if wrong)") if heard else _("The question"),
             value=answer.transcript or answer.question,
         ),
-        Field(ORIGINAL, "The bot's answer", value=answer.answer),
-        Field(CORRECTED, "The correct answer", required=True, placeholder="What the bot should have said"),
-        Field(NOTE, "Note for reviewers (optional)", max_length=1000),
+        Field(ORIGINAL, _("The bot's answer"), value=answer.answer),
+        Field(CORRECTED, _("The correct answer"), required=True, placeholder=_("What the bot should have said")),
+        Field(NOTE, _("Note for reviewers (optional)"), max_length=1000),
     ]
     return rows(fields)
 
 
 def form_title(answer: Answer) -> str:
     """A private or DM answer is shared with the reviewers once corrected: the form says so (titles hold 45 chars)."""
-    return "Correct (reviewers will see this answer)" if answer.seen_only_by_asker else "Correct this answer"
+    return _("Correct (reviewers will see this answer)") if answer.seen_only_by_asker else _("Correct this answer")
 
 
 def wrong_form_title(answer: Answer) -> str:
     """The form 👎 opens: what was wrong, as a correction (a private answer's form keeps its warning)."""
-    return form_title(answer) if answer.seen_only_by_asker else "👎 noted. What was wrong? Correct it"
+    return form_title(answer) if answer.seen_only_by_asker else _("👎 noted. What was wrong? Correct it")
 
 
 def voted_notice(tally: Tally) -> str:
     mine = "👍" if tally.mine == "up" else "👎"
-    return f"Thanks, your {mine} is counted (tap the other to change it). This answer: 👍 {tally.up} · 👎 {tally.down}"
+    return _(
+        "Thanks, your {mine} is counted (tap the other to change it). This answer: 👍 {up} · 👎 {down}",
+        mine=mine,
+        up=tally.up,
+        down=tally.down,
+    )
 
 
 def actor_of(interaction: hikari.ComponentInteraction | hikari.ModalInteraction) -> Actor:
@@ -84,7 +92,7 @@ def answer_id_on(message: hikari.Message, bot_id: int) -> int | None:
             continue
         for component in row.components:
             if isinstance(component, hikari.ButtonComponent) and component.custom_id:
-                prefix, _, metadata = component.custom_id.partition(":")
+                prefix, _sep, metadata = component.custom_id.partition(":")
                 if prefix == keys.CORRECT_BUTTON and metadata.isdigit() and len(metadata) <= 20:
                     return int(metadata)
     return None
@@ -94,7 +102,7 @@ async def seen_answer(answers: AnswerStore, answer_id: int, actor: Actor) -> Ans
     """The answer, if the actor could see it (see `check_may_correct`): ids in custom ids can be forged."""
     answer = await answers.get(answer_id)
     if answer is None:
-        raise NotFound(f"There is no answer #{answer_id}.")
+        raise NotFound(_("There is no answer #{answer_id}.", answer_id=answer_id))
     check_may_correct(answer, actor)
     return answer
 
@@ -107,40 +115,46 @@ async def answer_for(answers: AnswerStore, answer_id: int, actor: Actor, dm_revi
 
 
 def saved_notice(correction: Correction, updated: bool) -> str:
-    verb = "Updated your pending correction" if updated else "Thanks! Saved your correction"
-    return (
-        f"{verb} #{correction.id} for answer #{correction.answer_id}; an admin will review it.\n"
-        f">>> {clip(correction.corrected_answer, 1500)}"
+    ids = {"id": correction.id, "answer_id": correction.answer_id}
+    said = (
+        _("Updated your pending correction #{id} for answer #{answer_id}; an admin will review it.", **ids)
+        if updated
+        else _("Thanks! Saved your correction #{id} for answer #{answer_id}; an admin will review it.", **ids)
     )
+    return f"{said}\n>>> {clip(correction.corrected_answer, 1500)}"
 
 
 def review_card(c: Correction) -> tuple[hikari.Embed, list[hikari.api.MessageActionRowBuilder]]:
     endorsed = c.kind == "endorsement"
-    title = f"{'Endorsed answer' if endorsed else 'Correction'} #{c.id} · answer #{c.answer_id}"
+    title = (
+        _("Endorsed answer #{id} · answer #{answer_id}", id=c.id, answer_id=c.answer_id)
+        if endorsed
+        else _("Correction #{id} · answer #{answer_id}", id=c.id, answer_id=c.answer_id)
+    )
     embed = hikari.Embed(title=title, color=0x2ECC71 if endorsed else 0xF1C40F)
-    embed.add_field("Question", clip(c.question, 1024))
+    embed.add_field(_("Question"), clip(c.question, 1024))
     if c.corrected_transcript:
-        embed.add_field("Corrected transcript", clip(c.corrected_transcript, 1024))
+        embed.add_field(_("Corrected transcript"), clip(c.corrected_transcript, 1024))
     if endorsed:
-        embed.add_field("Bot's answer, voted good (approve to train on it as is)", clip(c.corrected_answer, 1024))
+        embed.add_field(_("Bot's answer, voted good (approve to train on it as is)"), clip(c.corrected_answer, 1024))
     else:
-        embed.add_field("Bot's answer", clip(c.original_answer, 1024))
-        embed.add_field("Proposed answer", clip(c.corrected_answer, 1024))
+        embed.add_field(_("Bot's answer"), clip(c.original_answer, 1024))
+        embed.add_field(_("Proposed answer"), clip(c.corrected_answer, 1024))
     if c.note:
-        embed.add_field("Votes" if endorsed else "Note", clip(c.note, 1024))
+        embed.add_field(_("Votes") if endorsed else _("Note"), clip(c.note, 1024))
     if c.private:
-        embed.add_field("Privacy", "🔒 This answer was private to its asker; only reviewers see it here.")
-    embed.set_footer(f"by user {c.author_id} · model {c.model}")
+        embed.add_field(_("Privacy"), _("🔒 This answer was private to its asker; only reviewers see it here."))
+    embed.set_footer(_("by user {author_id} · model {model}", author_id=c.author_id, model=c.model))
     row = (
         hikari.impl.MessageActionRowBuilder()
         .add_interactive_button(
-            hikari.ButtonStyle.SUCCESS, keys.custom_id(keys.REVIEW_BUTTON, "approve", c.id), label="Approve"
+            hikari.ButtonStyle.SUCCESS, keys.custom_id(keys.REVIEW_BUTTON, "approve", c.id), label=_("Approve")
         )
         .add_interactive_button(
-            hikari.ButtonStyle.DANGER, keys.custom_id(keys.REVIEW_BUTTON, "reject", c.id), label="Reject"
+            hikari.ButtonStyle.DANGER, keys.custom_id(keys.REVIEW_BUTTON, "reject", c.id), label=_("Reject")
         )
         .add_interactive_button(
-            hikari.ButtonStyle.SECONDARY, keys.custom_id(keys.REVIEW_BUTTON, "edit", c.id), label="Edit"
+            hikari.ButtonStyle.SECONDARY, keys.custom_id(keys.REVIEW_BUTTON, "edit", c.id), label=_("Edit")
         )
     )
     return embed, [row]
@@ -150,12 +164,12 @@ async def queued_correction(corrections: CorrectionStore, guild_id: int, correct
     """The correction, if it is in this server's review queue (ids arrive from buttons and forms)."""
     correction = await corrections.get(correction_id)
     if correction is None or correction.guild_id != guild_id:
-        raise NotFound(f"Correction #{correction_id} is not in this server's queue.")
+        raise NotFound(_("Correction #{correction_id} is not in this server's queue.", correction_id=correction_id))
     return correction
 
 
 def edit_form(correction: Correction) -> list[hikari.api.ModalActionRowBuilder]:
-    return rows([Field(CORRECTED, "The correct answer", value=correction.corrected_answer, required=True)])
+    return rows([Field(CORRECTED, _("The correct answer"), value=correction.corrected_answer, required=True)])
 
 
 async def next_card(corrections: CorrectionStore, guild_id: int, done: str = "") -> Card:
@@ -163,9 +177,9 @@ async def next_card(corrections: CorrectionStore, guild_id: int, done: str = "")
     pending = await corrections.next_pending(guild_id)
     prefix = f"{done} " if done else ""
     if pending is None:
-        return Card(f"{prefix}🎉 No corrections are waiting for review.", [], [])
+        return Card(prefix + _("🎉 No corrections are waiting for review."), [], [])
     embed, components = review_card(pending)
-    return Card(f"{prefix}Pending corrections, oldest first:", [embed], components)
+    return Card(prefix + _("Pending corrections, oldest first:"), [embed], components)
 
 
 @attrs.frozen
@@ -195,9 +209,9 @@ def snippet(c: Correction, viewer: Viewer) -> str:
     if viewer.reviewer or viewer.user_id in (c.author_id, c.asker_id):
         return clip(c.question, 60, one_line=True)
     if c.private:
-        return "🔒 *private question*"
+        return _("🔒 *private question*")
     if c.channel_id != viewer.channel_id:
-        return f"🔒 *asked in <#{c.channel_id}>*"
+        return _("🔒 *asked in <#{channel_id}>*", channel_id=c.channel_id)
     return clip(c.question, 60, one_line=True)
 
 
@@ -212,24 +226,35 @@ async def list_page(
 ) -> Card:
     page = await corrections.list(guild_id, status=status, author_id=author_id, offset=offset, limit=PAGE_SIZE)
     if page.total == 0:
-        return Card("No corrections match.", [], [])
+        return Card(_("No corrections match."), [], [])
     lines = [
-        f"{STATUS_EMOJI[c.status]} **#{c.id}** {'👍 endorsed' if c.kind == 'endorsement' else 'by'} <@{c.author_id}> · "
-        f"answer #{c.answer_id} · {snippet(c, viewer)}"
+        f"{STATUS_EMOJI[c.status]} **#{c.id}** "
+        + (
+            _("👍 endorsed <@{author_id}> · answer #{answer_id}", author_id=c.author_id, answer_id=c.answer_id)
+            if c.kind == "endorsement"
+            else _("by <@{author_id}> · answer #{answer_id}", author_id=c.author_id, answer_id=c.answer_id)
+        )
+        + f" · {snippet(c, viewer)}"
         for c in page.items
     ]
-    embed = hikari.Embed(title="Corrections", description="\n".join(lines), color=0x3498DB)
-    embed.set_footer(footer(offset, PAGE_SIZE, page.total) + (f" · {status}" if status else ""))
+    embed = hikari.Embed(title=_("Corrections"), description="\n".join(lines), color=0x3498DB)
+    embed.set_footer(footer(offset, PAGE_SIZE, page.total) + (f" · {_(status)}" if status else ""))
     state = (status or "all", author_id or 0)
     return Card("", [embed], pager_row(keys.CORRECTIONS_PAGE, offset, PAGE_SIZE, page.total, *state))
 
 
 def stats_embed(stats: CorrectionStats, votes: VoteStats) -> hikari.Embed:
-    embed = hikari.Embed(title="Corrections", color=0x2ECC71)
+    embed = hikari.Embed(title=_("Corrections"), color=0x2ECC71)
     embed.add_field(
-        "By status", "\n".join(f"{STATUS_EMOJI[s]} {s}: **{stats.by_status.get(s, 0)}**" for s in STATUS_EMOJI)
+        _("By status"), "\n".join(f"{STATUS_EMOJI[s]} {_(s)}: **{stats.by_status.get(s, 0)}**" for s in STATUS_EMOJI)
     )
-    top = [f"<@{a.author_id}>: {a.total} ({a.approved} approved)" for a in stats.by_author[:10]]
-    embed.add_field("Top contributors", "\n".join(top) or "nobody yet")
-    embed.add_field("Votes on answers", f"👍 **{votes.up}** · 👎 **{votes.down}** on {votes.answers} answer(s)")
+    top = [
+        _("<@{author_id}>: {total} ({approved} approved)", author_id=a.author_id, total=a.total, approved=a.approved)
+        for a in stats.by_author[:10]
+    ]
+    embed.add_field(_("Top contributors"), "\n".join(top) or _("nobody yet"))
+    embed.add_field(
+        _("Votes on answers"),
+        _("👍 **{up}** · 👎 **{down}** on {answers} answer(s)", up=votes.up, down=votes.down, answers=votes.answers),
+    )
     return embed

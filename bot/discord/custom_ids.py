@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.errors import InvalidInput
+from bot.i18n import _
 
 CORRECT_BUTTON = "correct"  # metadata: answer id
 CORRECTION_MODAL = "correction"  # metadata: answer id
@@ -33,5 +34,5 @@ def ids(metadata: str, count: int) -> list[int]:
     or from an older version of the bot) is a clear refusal, never a crash."""
     parts = metadata.split(".")
     if len(parts) != count or not all(p.isdigit() and len(p) <= 20 for p in parts):
-        raise InvalidInput("This button or form is out of date. Run the command again.")
+        raise InvalidInput(_("This button or form is out of date. Run the command again."))
     return [int(p) for p in parts]

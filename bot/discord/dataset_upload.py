@@ -11,6 +11,14 @@ import hikari
 
 from bot.discord import attachments
 from bot.discord.training import DATASET_EXTENSIONS, DATASET_TYPES
+from bot.i18n import N_, _
+
+DatasetFile = Literal["training file", "test file"]
+# How messages name each kind of file, translated whole: "a …" where it is refused, "the …" while it downloads.
+NAMED: dict[DatasetFile, tuple[str, str]] = {
+    "training file": (N_("a training file"), N_("the training file")),
+    "test file": (N_("a test file"), N_("the test file")),
+}
 
 
 @attrs.frozen
@@ -19,7 +27,7 @@ class DatasetUpload:
 
     attachment: hikari.Attachment
     max_bytes: int
-    what: str
+    what: DatasetFile
 
     @property
     def format(self) -> Literal["jsonl", "csv"]:
@@ -27,14 +35,18 @@ class DatasetUpload:
 
     def chunks(self) -> AsyncIterator[bytes]:
         """The file as it downloads; refused with a short message once more than `max_bytes` arrive."""
-        return attachments.chunks(self.attachment, max_bytes=self.max_bytes, what=f"the {self.what}")
+        return attachments.chunks(self.attachment, max_bytes=self.max_bytes, what=_(NAMED[self.what][1]))
 
 
-def dataset_upload(attachment: hikari.Attachment | None, *, max_bytes: int, what: str) -> DatasetUpload | None:
+def dataset_upload(attachment: hikari.Attachment | None, *, max_bytes: int, what: DatasetFile) -> DatasetUpload | None:
     """Refuse a file that is too big or not .jsonl/.csv before anything is downloaded; None when none is attached."""
     if attachment is None:
         return None
     attachments.check_attachment(
-        attachment, max_bytes=max_bytes, extensions=DATASET_EXTENSIONS, media_types=DATASET_TYPES, what=f"a {what}"
+        attachment,
+        max_bytes=max_bytes,
+        extensions=DATASET_EXTENSIONS,
+        media_types=DATASET_TYPES,
+        what=_(NAMED[what][0]),
     )
     return DatasetUpload(attachment, max_bytes, what)

@@ -7,6 +7,7 @@ import secrets
 
 from bot.discord.message_split import DISCORD_LIMIT, split_message
 from bot.errors import AfterAnswer, UserError
+from bot.i18n import _
 
 _log = logging.getLogger(__name__)
 
@@ -22,4 +23,7 @@ def describe_error(exc: BaseException, where: str) -> str:
         )
     error_id = secrets.token_hex(4)
     _log.error("unexpected error %s in %s", error_id, where, exc_info=exc)
-    return f"Something went wrong on the bot's side (error id `{error_id}`). An admin can find it in the logs."
+    return _(
+        "Something went wrong on the bot's side (error id `{error_id}`). An admin can find it in the logs.",
+        error_id=error_id,
+    )

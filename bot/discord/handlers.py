@@ -12,6 +12,7 @@ import lightbulb
 import yuyo
 
 from bot.discord.errors import describe_error
+from bot.i18n import use_language
 
 _log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ async def _tell(ctx: yuyo.ComponentContext | yuyo.ModalContext, exc: BaseExcepti
 
 
 async def _run(client: lightbulb.Client, callback: Callable[..., Awaitable[None]], ctx: Any, where: str) -> None:
+    use_language(ctx.interaction.locale)  # the button's or form's replies and errors, in the member's language
     try:
         async with client.di.enter_context(lightbulb.di.Contexts.DEFAULT):
             await callback(ctx)

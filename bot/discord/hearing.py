@@ -6,6 +6,7 @@ import hikari
 
 from bot.discord import attachments
 from bot.errors import InvalidInput
+from bot.i18n import _
 from bot.speech.audio import check_upload, is_audio
 from bot.speech.settings import SpeechSettings
 from bot.speech.transcribe import Transcriber
@@ -27,7 +28,7 @@ async def transcribe_attachment(
     """What was said; InvalidInput for silence. Size, type and length are checked before anything is downloaded."""
     check_upload(attachment.size, attachment.media_type, attachment.filename, attachment.duration, settings)
     with transcriber.queue_place():
-        data = await attachments.read(attachment, max_bytes=int(settings.max_audio_mb * MB), what="the audio")
+        data = await attachments.read(attachment, max_bytes=int(settings.max_audio_mb * MB), what=_("the audio"))
         language = settings.guild_languages.get(str(guild_id)) if guild_id is not None else None
         heard = await transcriber.transcribe(data, language or settings.language)
     if heard.is_empty:
@@ -41,7 +42,7 @@ def quoted(transcript: str) -> str:
 
 
 def nothing_heard() -> InvalidInput:
-    return InvalidInput("I couldn't hear any speech in that audio, so there's nothing to answer.")
+    return InvalidInput(_("I couldn't hear any speech in that audio, so there's nothing to answer."))
 
 
 async def heard_question(

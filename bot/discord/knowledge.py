@@ -15,6 +15,7 @@ import hikari
 from bot.discord.attachments import check_attachment, read
 from bot.discord.permissions import channel_permissions
 from bot.errors import InvalidInput
+from bot.i18n import _
 from bot.llm.knowledge import UnreadablePdf, file_passages, message_passages, pdf_passages
 from bot.llm.settings import LLMSettings
 from bot.store.knowledge import KnowledgeSource, KnowledgeStore, NewPassage, terms_of
@@ -98,7 +99,7 @@ class CachedChannelAccess:
 def bot_permission_problem(app: hikari.RESTAware, guild_id: int, channel_id: int) -> str | None:
     """What stops the bot from reading a channel's history, in words; None when nothing does."""
     if isinstance(app, hikari.GatewayBot) and not app.intents & hikari.Intents.MESSAGE_CONTENT:
-        return (
+        return _(
             "I can't read what messages say: the Message Content intent is off. The operator sets "
             "`knowledge_sources = true` in config.toml and switches the intent on in the Developer Portal "
             "(Bot → Privileged Gateway Intents)."
@@ -113,7 +114,10 @@ def bot_permission_problem(app: hikari.RESTAware, guild_id: int, channel_id: int
         else None
     )
     if perms is None or (perms & BOT_NEEDS) != BOT_NEEDS:
-        return f"I need the View Channel and Read Message History permissions in <#{channel_id}>. Ask an admin."
+        return _(
+            "I need the View Channel and Read Message History permissions in <#{channel_id}>. Ask an admin.",
+            channel_id=channel_id,
+        )
     return None
 
 
@@ -160,7 +164,13 @@ class KnowledgeReader:
             raise InvalidInput(problem)
         for existing in await self._store.sources(guild_id):
             if existing.channel_id == channel_id and existing.pinned_only == pinned_only:
-                raise InvalidInput(f"<#{channel_id}> is already source #{existing.id}. Use `/knowledge sync` instead.")
+                raise InvalidInput(
+                    _(
+                        "<#{channel_id}> is already source #{id}. Use `/knowledge sync` instead.",
+                        channel_id=channel_id,
+                        id=existing.id,
+                    )
+                )
 
     def check_file(self, attachment: hikari.Attachment) -> None:
         """Refuse a file before downloading it: too big, or not Markdown, plain text or PDF."""
@@ -169,27 +179,27 @@ class KnowledgeReader:
             max_bytes=self.max_file_bytes,
             extensions=TEXT_EXTENSIONS,
             media_types=TEXT_MEDIA_TYPES,
-            what="a knowledge file",
+            what=_("a knowledge file"),
         )
 
     async def add_file(
         self, guild_id: int, attachment: hikari.Attachment, *, label: str, added_by: int
     ) -> tuple[KnowledgeSource, int]:
         self.check_file(attachment)
-        data = await read(attachment, max_bytes=self.max_file_bytes, what="the file")
+        data = await read(attachment, max_bytes=self.max_file_bytes, what=_("the file"))
         if data.startswith(b"%PDF-"):
             try:
                 passages = await asyncio.to_thread(pdf_passages, data)
             except UnreadablePdf as exc:
-                raise InvalidInput(f"I can't read that PDF: {exc}.") from None
+                raise InvalidInput(_("I can't read that PDF: {problem}.", problem=exc)) from None
         else:
             try:
                 text = data.decode("utf-8-sig")
             except UnicodeDecodeError:
-                raise InvalidInput("The file is not UTF-8 text. Save it as UTF-8 Markdown or plain text.") from None
+                raise InvalidInput(_("The file is not UTF-8 text. Save it as UTF-8 Markdown or plain text.")) from None
             passages = await asyncio.to_thread(file_passages, text)
         if not passages:
-            raise InvalidInput("The file holds no text.")
+            raise InvalidInput(_("The file holds no text."))
         terms = await asyncio.to_thread(terms_of, passages)
         source = await self._store.add_source(
             guild_id, "file", label=label, added_by=added_by, filename=attachment.filename[:200]

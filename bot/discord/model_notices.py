@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable, Iterable
 
 import hikari
 
+from bot.discord.language import guild_locale
 from bot.discord.settings import DiscordSettings
-from bot.llm.retirements import Clock, shutdown_of, utc_now
+from bot.i18n import _, speaking
+from bot.llm.retirements import Clock, Shutdown, shutdown_of, utc_now
 from bot.llm.settings import LLMSettings
 from bot.store.guilds import GuildSettingsStore
 from bot.store.jobs import JobStore
@@ -49,11 +52,16 @@ class ModelNotices:
 
     async def missing(self, guild_id: int, model: str, fallback: str) -> None:
         """The server's model answered "not found": its admins are told once which model answers instead."""
-        text = (
-            f"⚠️ This server's model `{model}` no longer answers: the provider says it does not exist (retired, "
-            f"deleted, or a fine-tune shut down). `{fallback}` answers questions here meanwhile, and `{model}` is "
-            "tried again now and then. `/model use` moves this server to another model for good."
-        )
+
+        def text() -> str:
+            return _(
+                "⚠️ This server's model `{model}` no longer answers: the provider says it does not exist (retired, "
+                "deleted, or a fine-tune shut down). `{fallback}` answers questions here meanwhile, and `{model}` is "
+                "tried again now and then. `/model use` moves this server to another model for good.",
+                model=model,
+                fallback=fallback,
+            )
+
         await self._send(guild_id, model, "missing", text)
 
     async def answering_again(self, guild_id: int, model: str) -> None:
@@ -74,13 +82,9 @@ class ModelNotices:
             days = shutdown.days_left(now)
             if not 0 < days <= self._llm.shutdown_notice_days:
                 continue
-            base = "" if shutdown.listed == model else f" (it is built on `{shutdown.listed}`)"
-            text = (
-                f"📅 This server's model `{model}`{base} shuts down on {shutdown.date:%Y-%m-%d}, in {days} "
-                f"day{'s' if days != 1 else ''}; after that it answers nothing. `/model use name:<model>` moves this "
-                "server to a model that stays (train a new one elsewhere first if it should know this community)."
+            told += await self._send(
+                guild_id, model, "shutdown", functools.partial(shutdown_text, model, shutdown, days)
             )
-            told += await self._send(guild_id, model, "shutdown", text)
         return told
 
     def start(self) -> None:
@@ -103,7 +107,8 @@ class ModelNotices:
                 _log.warning("could not look for coming model shutdowns", exc_info=True)
             await asyncio.sleep(SHUTDOWN_CHECK_S)  # a periodic look, not synchronisation
 
-    async def _send(self, guild_id: int, model: str, kind: NoticeKind, text: str) -> bool:
+    async def _send(self, guild_id: int, model: str, kind: NoticeKind, text: Callable[[], str]) -> bool:
+        """Post the notice (`text` is made in the server's language) once per server, model and kind."""
         channel = self._discord.admin_channels.get(str(guild_id)) or await self._jobs.channel_of_model(guild_id, model)
         if channel is None:
             _log.warning("guild %d: no admin channel for the %s notice about %s (set [discord.admin_channels])",
@@ -112,10 +117,30 @@ class ModelNotices:
         if not await self._notices.claim(guild_id, model, kind, self._clock()):
             return False  # told already (by this process or another)
         try:
-            await self._rest.create_message(channel, text, role_mentions=False, user_mentions=False)
+            with speaking(await guild_locale(self._rest, guild_id)):
+                shown = text()
+            await self._rest.create_message(channel, shown, role_mentions=False, user_mentions=False)
         except hikari.HTTPError as exc:
             # Not posted: forget the claim, so the next look (or the next outage of the model) tries again.
             _log.warning("guild %d: could not post the %s notice about %s: %s", guild_id, kind, model, exc)
             await self._notices.release(guild_id, model, kind)
             return False
         return True
+
+
+def shutdown_text(model: str, shutdown: Shutdown, days: int) -> str:
+    base = "" if shutdown.listed == model else " " + _("(it is built on `{model}`)", model=shutdown.listed)
+    counted = {"model": model, "base": base, "date": f"{shutdown.date:%Y-%m-%d}", "days": days}
+    if days == 1:
+        return _(
+            "📅 This server's model `{model}`{base} shuts down on {date}, in {days} day; after that it answers "
+            "nothing. `/model use name:<model>` moves this server to a model that stays (train a new one elsewhere "
+            "first if it should know this community).",
+            **counted,
+        )
+    return _(
+        "📅 This server's model `{model}`{base} shuts down on {date}, in {days} days; after that it answers "
+        "nothing. `/model use name:<model>` moves this server to a model that stays (train a new one elsewhere "
+        "first if it should know this community).",
+        **counted,
+    )

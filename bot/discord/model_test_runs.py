@@ -20,13 +20,14 @@ from bot.discord.permissions import channel_permissions
 from bot.errors import NotFound, OverLimit
 from bot.evaluation.model_test import EvalRefusal, EvalRequest, ModelTester, StartedTest
 from bot.evaluation.scorecard import scorecard
+from bot.i18n import _
 from bot.store.model_tests import ModelTestStore
 
 
 async def start_test(tester: ModelTester, interaction: hikari.CommandInteraction, ask: EvalRequest) -> StartedTest:
     """The test, recorded as running; refused (OverLimit) while another runs or the server's calls are spent."""
     if not (await tester.questions(ask.guild_id))[1]:
-        raise NotFound("There are no test questions yet: approve corrections, or upload a test set.")
+        raise NotFound(_("There are no test questions yet: approve corrections, or upload a test set."))
     started = await tester.start(ask)
     if isinstance(started, EvalRefusal):
         raise OverLimit(refusal_text(started, ask.guild_id, sees_channel=sees_running_test(interaction, started)))
@@ -74,12 +75,17 @@ async def remove_test_set(tests: ModelTestStore, guild_id: int, user_id: int) ->
     """Tests go back to the held-out corrections; says how many uploaded questions went."""
     count = len(await tests.uploaded_questions(guild_id))
     await tests.replace_questions(guild_id, [], user_id)
-    said = f"Removed the uploaded test set ({count} questions)" if count else "There was no uploaded test set"
-    return f"🧪 {said}: tests use the held-out approved corrections."
+    if count:
+        return _(
+            "🧪 Removed the uploaded test set ({count} questions): tests use the held-out approved corrections.",
+            count=count,
+        )
+    return _("🧪 There was no uploaded test set: tests use the held-out approved corrections.")
 
 
 def uploaded_set_text(count: int) -> str:
-    return (
-        f"🧪 This server's test set now has {count} questions; `/model test` asks them instead of the held-out "
-        "corrections until `/model testset remove: True`."
+    return _(
+        "🧪 This server's test set now has {count} questions; `/model test` asks them instead of the held-out "
+        "corrections until `/model testset remove: True`.",
+        count=count,
     )

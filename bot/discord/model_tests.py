@@ -16,97 +16,146 @@ from bot.discord.usage import estimate_line
 from bot.errors import NotFound
 from bot.evaluation.model_test import EvalRefusal, StartedTest
 from bot.evaluation.scorecard import Scorecard
+from bot.i18n import _, pgettext
 from bot.store.model_tests import ModelTest, ModelTestStore, Side
 
 VERDICT_EMOJI = {"correct": "✅", "partly": "🟡", "wrong": "❌"}
 
 
+def verdict_name(verdict: str) -> str:
+    """A grader's verdict as shown (stored in English)."""
+    names = {
+        "correct": pgettext("verdict", "correct"),
+        "partly": pgettext("verdict", "partly"),
+        "wrong": pgettext("verdict", "wrong"),
+    }
+    return names.get(verdict, verdict)
+
+
 def score_line(card: Scorecard) -> str:
     """ "new 17/20, current 6/20 (mean score 8.1 vs 3.0 · 15 wins, 3 ties, 2 losses)"."""
     if not card.total:
-        return "no test questions yet"
+        return _("no test questions yet")
 
     def mean(value: float | None) -> str:
         return "–" if value is None else f"{value:.1f}"
 
-    line = f"new {card.model_correct}/{card.total}, current {card.against_correct}/{card.total}"
+    line = _(
+        "new {model}/{total}, current {against}/{total}",
+        model=card.model_correct,
+        against=card.against_correct,
+        total=card.total,
+    )
     if card.graded:
-        line += (
-            f" (mean score {mean(card.model_mean)} vs {mean(card.against_mean)} · {card.wins} wins, {card.ties} ties, "
-            f"{card.losses} losses)"
+        line += " " + _(
+            "(mean score {model} vs {against} · {wins} wins, {ties} ties, {losses} losses)",
+            model=mean(card.model_mean),
+            against=mean(card.against_mean),
+            wins=card.wins,
+            ties=card.ties,
+            losses=card.losses,
         )
     if card.graded < card.total:
-        line += f" · {card.total - card.graded} ungraded"
+        line += " · " + _("{count} ungraded", count=card.total - card.graded)
     return line
 
 
 def notice_line(test: ModelTest | None, card: Scorecard | None) -> str:
     """The test result under a finished job's notice."""
     if test is None or test.status == "failed" or card is None:
-        return "⚠️ Testing failed, so this model has no score yet: run `/model test` before activating it."
+        return _("⚠️ Testing failed, so this model has no score yet: run `/model test` before activating it.")
     if not card.total:
-        return (
-            "🧪 Not tested: there are no test questions yet (approved corrections are held out as tests once there "
-            "are some; `/model testset` uploads a test set)."
+        return _(
+            "🧪 Not tested: there are no test questions yet (approved corrections are held out as tests once "
+            "there are some; `/model testset` uploads a test set)."
         )
-    warning = " ⚠️ It scored worse than the current model." if card.worse else ""
-    return f"🧪 Test: {score_line(card)}.{warning}"
+    warning = " " + _("⚠️ It scored worse than the current model.") if card.worse else ""
+    return _("🧪 Test: {score}.", score=score_line(card)) + warning
 
 
 def _hours(hours: float) -> str:
-    return f"{hours:g} h"
+    return _("{hours} h", hours=f"{hours:g}")
 
 
 def start_text(started: StartedTest) -> str:
     """Shown before the first model call: what the test may cost and what the server's budget has left."""
     test = started.test
     left = started.budget - started.used_before - test.calls
-    return (
-        f"🧪 Testing `{clip(test.model, 80)}` against `{clip(test.against, 80)}` on {test.total} questions: up to "
-        f"{test.calls:,} model calls (each model's answer and its grading). This server's budget is {started.budget:,} "
-        f"calls per {_hours(started.window_h)}: {started.used_before:,} used before this test, at least {left:,} left "
-        "after it (calls a test does not make are given back when it ends)."
-        + (f" {estimate_line(started.estimate)}" if started.estimate is not None else "")
-    )
+    return _(
+        "🧪 Testing `{model}` against `{against}` on {total} questions: up to {calls} model calls (each model's "
+        "answer and its grading). This server's budget is {budget} calls per {window}: {used} used before this "
+        "test, at least {left} left after it (calls a test does not make are given back when it ends).",
+        model=clip(test.model, 80),
+        against=clip(test.against, 80),
+        total=test.total,
+        calls=f"{test.calls:,}",
+        budget=f"{started.budget:,}",
+        window=_hours(started.window_h),
+        used=f"{started.used_before:,}",
+        left=f"{left:,}",
+    ) + (f" {estimate_line(started.estimate)}" if started.estimate is not None else "")
 
 
 def refusal_text(refusal: EvalRefusal, guild_id: int, *, sees_channel: bool) -> str:
     """Why /model test did not start; a test already running is linked when the caller can see its channel."""
     if refusal.reason == "busy":
-        return (
-            f"🧪 The bot is running {refusal.running_here} model test{'' if refusal.running_here == 1 else 's'} at the "
-            "moment, the most it runs at once. Try again when one has finished."
+        if refusal.running_here == 1:
+            return _(
+                "🧪 The bot is running {count} model test at the moment, the most it runs at once. Try again when "
+                "one has finished.",
+                count=refusal.running_here,
+            )
+        return _(
+            "🧪 The bot is running {count} model tests at the moment, the most it runs at once. Try again when "
+            "one has finished.",
+            count=refusal.running_here,
         )
     if refusal.reason == "running":
         running = refusal.running
         assert running is not None
-        who = f" by <@{running.requested_by}>" if running.requested_by is not None else ""
+        who = " " + _("by <@{user_id}>", user_id=running.requested_by) if running.requested_by is not None else ""
         when = f"<t:{int(running.created_at.timestamp())}:R>"
         if running.channel_id is not None and running.message_id is not None and sees_channel:
             where = f": https://discord.com/channels/{guild_id}/{running.channel_id}/{running.message_id}"
         elif running.channel_id is not None:
-            where = ", in a channel you cannot see"
+            where = _(", in a channel you cannot see")
         else:
             where = ""
-        return (
-            f"🧪 Test #{running.id} is already running in this server (started {when}{who}){where}. A server runs one "
-            "test at a time: try again once it has finished."
+        return _(
+            "🧪 Test #{id} is already running in this server (started {when}{who}){where}. A server runs one "
+            "test at a time: try again once it has finished.",
+            id=running.id,
+            when=when,
+            who=who,
+            where=where,
         )
-    budget = f"{refusal.budget:,} model calls per {_hours(refusal.window_h)}"
+    budget = _("{calls} model calls per {window}", calls=f"{refusal.budget:,}", window=_hours(refusal.window_h))
     if refusal.needed > refusal.budget:
-        return (
-            f"🧪 This test needs up to {refusal.needed:,} model calls, more than this server's whole budget of "
-            f"{budget}. Upload a smaller test set with `/model testset`."
+        return _(
+            "🧪 This test needs up to {needed} model calls, more than this server's whole budget of "
+            "{budget}. Upload a smaller test set with `/model testset`.",
+            needed=f"{refusal.needed:,}",
+            budget=budget,
         )
-    again = f" It fits again <t:{int(refusal.frees_at.timestamp())}:R>." if refusal.frees_at is not None else ""
+    again = (
+        " " + _("It fits again <t:{when}:R>.", when=int(refusal.frees_at.timestamp()))
+        if refusal.frees_at is not None
+        else ""
+    )
     return (
-        f"🧪 This test needs up to {refusal.needed:,} model calls, but this server's tests have used "
-        f"{refusal.used:,} of its {budget}, so it was not started.{again}"
+        _(
+            "🧪 This test needs up to {needed} model calls, but this server's tests have used "
+            "{used} of its {budget}, so it was not started.",
+            needed=f"{refusal.needed:,}",
+            used=f"{refusal.used:,}",
+            budget=budget,
+        )
+        + again
     )
 
 
 def progress_text(done: int, total: int) -> str:
-    return f"🧪 Testing… {done}/{total} graded"
+    return _("🧪 Testing… {done}/{total} graded", done=done, total=total)
 
 
 class ProgressEdits:
@@ -132,35 +181,36 @@ class ProgressEdits:
 
 
 def scorecard_embed(test: ModelTest, card: Scorecard) -> hikari.Embed:
-    title = f"Test #{test.id}: `{clip(test.model, 80)}`"
-    embed = hikari.Embed(title=title, description=f"against `{clip(test.against, 200)}`", color=0x5865F2)
-    embed.add_field("Result", score_line(card))
-    source = "held-out approved corrections" if test.source == "corrections" else "the uploaded test set"
-    embed.add_field("Questions", f"{card.total} from {source}", inline=True)
-    embed.add_field("Corrections given", "yes" if test.with_corrections else "no", inline=True)
+    title = _("Test #{id}: `{model}`", id=test.id, model=clip(test.model, 80))
+    against = _("against `{model}`", model=clip(test.against, 200))
+    embed = hikari.Embed(title=title, description=against, color=0x5865F2)
+    embed.add_field(_("Result"), score_line(card))
+    source = _("held-out approved corrections") if test.source == "corrections" else _("the uploaded test set")
+    embed.add_field(_("Questions"), _("{total} from {source}", total=card.total, source=source), inline=True)
+    embed.add_field(_("Corrections given"), _("yes") if test.with_corrections else _("no"), inline=True)
     if card.model_similarity is not None and card.against_similarity is not None:
-        embed.add_field(
-            "Word overlap", f"{card.model_similarity:.2f} vs {card.against_similarity:.2f} (0–1)", inline=True
-        )
+        overlap = f"{card.model_similarity:.2f} vs {card.against_similarity:.2f} (0–1)"
+        embed.add_field(_("Word overlap"), overlap, inline=True)
     if card.worse:
-        embed.add_field("⚠️", "The tested model scored worse than the one it was tested against.")
-    embed.set_footer(f"graded by {test.judge_model}")
+        embed.add_field("⚠️", _("The tested model scored worse than the one it was tested against."))
+    embed.set_footer(_("graded by {model}", model=test.judge_model))
     return embed
 
 
 def items_button(test_id: int) -> hikari.api.MessageActionRowBuilder:
     return hikari.impl.MessageActionRowBuilder().add_interactive_button(
-        hikari.ButtonStyle.SECONDARY, keys.custom_id(keys.TEST_ITEMS, test_id), label="Show each question"
+        hikari.ButtonStyle.SECONDARY, keys.custom_id(keys.TEST_ITEMS, test_id), label=_("Show each question")
     )
 
 
 def _side(name: str, side: Side) -> str:
     if side.answer is None:
-        return f"**{name}**: no answer (the model failed)"
+        return f"**{name}**: " + _("no answer (the model failed)")
     verdict = (
-        f"{VERDICT_EMOJI.get(side.verdict or '', '')} {side.verdict} · score {side.score}/10"
+        f"{VERDICT_EMOJI.get(side.verdict or '', '')} {verdict_name(side.verdict or '')} · "
+        + _("score {score}/10", score=side.score)
         if side.score is not None
-        else "ungraded"
+        else _("ungraded")
     )
     reason = f" — {clip(side.reason, 200)}" if side.reason else ""
     return f"**{name}** ({verdict}{reason})\n{clip(side.answer, 400)}"
@@ -170,7 +220,7 @@ async def model_test_in_guild(store: ModelTestStore, guild_id: int | None, test_
     """The test, if it belongs to this server (ids arrive from buttons)."""
     test = await store.get(test_id)
     if test is None or test.guild_id != guild_id:
-        raise NotFound(f"There is no test #{test_id} in this server.")
+        raise NotFound(_("There is no test #{test_id} in this server.", test_id=test_id))
     return test
 
 
@@ -180,16 +230,17 @@ async def item_page(
     """One question per page: the question, the corrected answer, each model's answer and verdict."""
     found = await store.items(test.id, offset=offset, limit=1)
     if not found:
-        return hikari.Embed(title=f"Test #{test.id}", description="No questions were graded."), []
+        return hikari.Embed(title=_("Test #{id}", id=test.id), description=_("No questions were graded.")), []
     item = found[0]
     text = "\n\n".join(
         [
-            f"**Question**\n{clip(item.question.question, 500)}",
-            f"**Corrected answer**\n{clip(item.question.expected, 500)}",
-            _side(f"new · {clip(test.model, 60)}", item.model),
-            _side(f"current · {clip(test.against, 60)}", item.against),
+            f"**{_('Question')}**\n{clip(item.question.question, 500)}",
+            f"**{_('Corrected answer')}**\n{clip(item.question.expected, 500)}",
+            _side(_("new · {model}", model=clip(test.model, 60)), item.model),
+            _side(_("current · {model}", model=clip(test.against, 60)), item.against),
         ]
     )
-    embed = hikari.Embed(title=f"Test #{test.id} · question {offset + 1}", description=clip(text, 4000))
+    title = _("Test #{id} · question {number}", id=test.id, number=offset + 1)
+    embed = hikari.Embed(title=title, description=clip(text, 4000))
     embed.set_footer(footer(offset, 1, test.total))
     return embed, pager_row(keys.TEST_PAGE, offset, 1, test.total, test.id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hikari
 
 from bot.discord.custom_ids import custom_id
+from bot.i18n import _
 
 
 def pager_row(
@@ -19,13 +20,13 @@ def pager_row(
         .add_interactive_button(
             hikari.ButtonStyle.SECONDARY,
             custom_id(prefix, max(0, offset - page_size), *state),
-            label="◀ Previous",
+            label=_("◀ Previous"),
             is_disabled=offset == 0,
         )
         .add_interactive_button(
             hikari.ButtonStyle.SECONDARY,
             custom_id(prefix, offset + page_size, *state),
-            label="Next ▶",
+            label=_("Next ▶"),
             is_disabled=offset + page_size >= total,
         )
     )
@@ -34,4 +35,4 @@ def pager_row(
 
 def footer(offset: int, page_size: int, total: int) -> str:
     """ "11–20 of 34"."""
-    return f"{offset + 1}–{min(offset + page_size, total)} of {total}"
+    return _("{first}–{last} of {total}", first=offset + 1, last=min(offset + page_size, total), total=total)

@@ -9,6 +9,7 @@ import hikari
 
 from bot.discord.settings import DiscordSettings
 from bot.errors import NotAllowed
+from bot.i18n import _
 
 _log = logging.getLogger(__name__)
 
@@ -67,13 +68,20 @@ AdminInteraction = hikari.CommandInteraction | hikari.ComponentInteraction | hik
 
 def require_admin(interaction: AdminInteraction, settings: DiscordSettings, action: str) -> hikari.Snowflake:
     """The guild the interaction came from, when its member may run admin actions there; else NotAllowed (shown
-    ephemerally). The one admin check: commands run it as a hook (bot.discord.checks), buttons and forms call it."""
+    ephemerally). The one admin check: commands run it as a hook (bot.discord.checks), buttons and forms call it.
+    `action` is in English, marked for the catalog (`N_`) where it is written, and shown translated."""
     guild_id = interaction.guild_id
     if guild_id is None:
-        raise NotAllowed(f"{action} only works in a server.")
+        raise NotAllowed(_("{action} only works in a server.", action=_(action)))
     if not is_admin(interaction.member, settings, role_names(interaction.app, guild_id), int(guild_id)):
-        roles = ", ".join(f"`{r}`" for r in settings.admin_roles) or "none configured"
-        raise NotAllowed(f"Only admins can {action} (Manage Server permission or an admin role: {roles}).")
+        roles = ", ".join(f"`{r}`" for r in settings.admin_roles) or _("none configured")
+        raise NotAllowed(
+            _(
+                "Only admins can {action} (Manage Server permission or an admin role: {roles}).",
+                action=_(action),
+                roles=roles,
+            )
+        )
     return guild_id
 
 
@@ -124,4 +132,4 @@ def require_reading(member: hikari.InteractionMember | None) -> None:
     permissions in that channel, overwrites applied). A client can still show a message after its channel was hidden
     from the member: what the bot would read out of it must not reach them. DMs (no member) are the user's own."""
     if member is not None and member.permissions & READING != READING:
-        raise NotAllowed("You cannot read this channel, so the bot will not act on its messages for you.")
+        raise NotAllowed(_("You cannot read this channel, so the bot will not act on its messages for you."))

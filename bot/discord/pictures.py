@@ -10,13 +10,14 @@ import hikari
 
 from bot.discord import attachments
 from bot.errors import InvalidInput
+from bot.i18n import N_, _
 from bot.llm.answering import QuestionImage
 from bot.llm.images import IMAGE_EXTENSIONS, IMAGE_MEDIA_TYPES, prepare_image
 from bot.llm.settings import LLMSettings
 from bot.store.answers import ImageRef
 
 MB = 1024 * 1024
-WHAT = "a picture"
+WHAT = N_("a picture")
 
 
 def picture_attachments(message: hikari.Message) -> list[hikari.Attachment]:
@@ -31,14 +32,14 @@ def picture_attachments(message: hikari.Message) -> list[hikari.Attachment]:
 def check_pictures(pictures: Sequence[hikari.Attachment], settings: LLMSettings) -> None:
     """Refuse too many, too big or non-picture attachments, before anything is downloaded."""
     if len(pictures) > settings.max_images:
-        raise InvalidInput(f"Send at most {settings.max_images} pictures with a question.")
+        raise InvalidInput(_("Send at most {count} pictures with a question.", count=settings.max_images))
     for picture in pictures:
         attachments.check_attachment(
             picture,
             max_bytes=int(settings.max_image_mb * MB),
             extensions=IMAGE_EXTENSIONS,
             media_types=IMAGE_MEDIA_TYPES,
-            what=WHAT,
+            what=_(WHAT),
         )
 
 
@@ -47,7 +48,7 @@ async def read_pictures(pictures: Sequence[hikari.Attachment], settings: LLMSett
     bombs, downscaled and re-encoded in a thread."""
     images: list[QuestionImage] = []
     for picture in pictures:
-        data = await attachments.read(picture, max_bytes=int(settings.max_image_mb * MB), what=WHAT)
+        data = await attachments.read(picture, max_bytes=int(settings.max_image_mb * MB), what=_(WHAT))
         prepared = await asyncio.to_thread(
             prepare_image,
             data,

@@ -18,6 +18,7 @@ from bot.discord.message_split import DISCORD_LIMIT, split_message
 from bot.discord.pictures import check_pictures, read_pictures
 from bot.discord.threads import ConversationThreads
 from bot.errors import AfterAnswer, UserError
+from bot.i18n import _
 from bot.llm.answering import AcknowledgementsFirst, Answerer, Question, Reply
 from bot.llm.knowledge import Citation
 from bot.llm.settings import LLMSettings
@@ -164,7 +165,7 @@ def answer_buttons(answer_id: int) -> hikari.api.MessageActionRowBuilder:
     return (
         hikari.impl.MessageActionRowBuilder()
         .add_interactive_button(
-            hikari.ButtonStyle.SECONDARY, keys.custom_id(keys.CORRECT_BUTTON, answer_id), label="Correct", emoji="✏️"
+            hikari.ButtonStyle.SECONDARY, keys.custom_id(keys.CORRECT_BUTTON, answer_id), label=_("Correct"), emoji="✏️"
         )
         .add_interactive_button(
             hikari.ButtonStyle.SECONDARY, keys.custom_id(keys.VOTE_BUTTON, "up", answer_id), emoji="👍"
@@ -179,14 +180,18 @@ def used_corrections_line(ids: Sequence[int]) -> str:
     """Under an answer: which approved corrections the model was given (shown, not stored with the answer)."""
     if not ids:
         return ""
-    return "\n-# 📚 used corrections " + ", ".join(f"#{i}" for i in ids)
+    return "\n-# " + _("📚 used corrections {ids}", ids=", ".join(f"#{i}" for i in ids))
 
 
 def replaced_line(reply: Reply) -> str:
     """Under an answer that another model gave because the server's model no longer exists at the provider."""
     if reply.replaced is None:
         return ""
-    return f"\n-# ↪️ answered by `{reply.model}`: this server's model `{reply.replaced}` is not available"
+    return "\n-# " + _(
+        "↪️ answered by `{model}`: this server's model `{replaced}` is not available",
+        model=reply.model,
+        replaced=reply.replaced,
+    )
 
 
 def sources_line(citations: Sequence[Citation], answer: str) -> str:
@@ -202,14 +207,14 @@ def sources_line(citations: Sequence[Citation], answer: str) -> str:
             shown.append(f"[{c.number}] [{name}](<{c.link}>)")
         else:
             shown.append(f"[{c.number}] {name}" + (f" § {c.section}" if c.section else ""))
-    return "\n-# 📖 sources: " + ", ".join(shown)
+    return "\n-# " + _("📖 sources: {sources}", sources=", ".join(shown))
 
 
 MAX_SHOWN_THINKING = 1000
 
 
 def thinking_label(seconds: float) -> str:
-    return f"🤔 thinking… {int(seconds)} s"
+    return _("🤔 thinking… {seconds} s", seconds=int(seconds))
 
 
 def spoiler(thinking: str) -> str:
@@ -268,7 +273,7 @@ async def answer_question(
         except UserError as exc:
             if not shown.message_ids:
                 raise
-            await shown.finish(f"{reply.text}\n\n⚠️ The answer was cut off: {exc.message}")
+            await shown.finish(f"{reply.text}\n\n" + _("⚠️ The answer was cut off: {problem}", problem=exc.message))
             return None
         text = (spoiler(reply.thinking) if show_thinking else "") + reply.text
         await acks.wait()

@@ -9,6 +9,7 @@ import logging
 import hikari
 
 from bot.errors import AfterAnswer, ServiceUnavailable
+from bot.i18n import _
 from bot.store.threads import BotThread, ThreadStore
 
 _log = logging.getLogger(__name__)
@@ -19,7 +20,7 @@ def thread_name(question: str) -> str:
     """The question's first line, cut to fit; mentions and markup are left to Discord to show as text."""
     first = " ".join(question.strip().splitlines()[0].split()) if question.strip() else ""
     if not first:
-        return "Conversation"
+        return _("Conversation")
     return first if len(first) <= MAX_NAME else first[: MAX_NAME - 1] + "…"
 
 
@@ -48,7 +49,7 @@ class ConversationThreads:
             _log.warning("could not open a thread in %s on %s: %s", channel_id, message_id, exc)
             raise AfterAnswer(
                 ServiceUnavailable(
-                    "I answered, but could not open a thread here (the bot needs Create Public Threads)."
+                    _("I answered, but could not open a thread here (the bot needs Create Public Threads).")
                 )
             ) from exc
         if int(thread.id) != message_id:  # not as Discord documents it, but then the record follows the thread

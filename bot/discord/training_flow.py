@@ -19,6 +19,7 @@ from bot.finetuning.settings import TrainingSettings
 from bot.finetuning.starting import start_training
 from bot.finetuning.trainer import Hyperparameters, Trainer
 from bot.finetuning.watcher import JobWatcher
+from bot.i18n import _
 from bot.llm.usage import UsageLedger
 from bot.store.jobs import JobStore, TrainingJob
 from bot.store.requests import JobRequestStore
@@ -33,7 +34,7 @@ class Again:
 
     @property
     def described(self) -> str:
-        return f"the data of job #{self.job.id} ({self.job.dataset_examples} examples)"
+        return _("the data of job #{id} ({count} examples)", id=self.job.id, count=self.job.dataset_examples)
 
     def choices(
         self, base_model: str | None, suffix: str | None, method: str | None, backend: Backend
@@ -47,10 +48,16 @@ class Again:
 async def again_of(jobs: JobStore, kept: KeptDatasets, training: TrainingSettings, guild_id: int, job_id: int) -> Again:
     job = await jobs.get(job_id)
     if job is None or job.guild_id != guild_id:
-        raise NotFound(f"This server has no training job #{job_id}.")
+        raise NotFound(_("This server has no training job #{id}.", id=job_id))
     path = kept.path_of(job.dataset_sha256)
     if path is None:
-        raise NotFound(f"Job #{job.id}'s training data is no longer kept (kept {training.keep_datasets_days:g} days).")
+        raise NotFound(
+            _(
+                "Job #{id}'s training data is no longer kept (kept {days} days).",
+                id=job.id,
+                days=f"{training.keep_datasets_days:g}",
+            )
+        )
     return Again(job, path)
 
 
@@ -61,7 +68,7 @@ async def summary_with_budget(prepared: PreparedDataset, backend: Backend, ledge
         report, method=prepared.method, base_model=prepared.base_model, source=prepared.source, backend=backend.label
     )
     estimate = await ledger.estimate_spend(prepared.guild_id, report.billed_tokens_estimate, report.estimated_cost)
-    return embed.add_field("This server's budget", budget_left_text(estimate), inline=False)
+    return embed.add_field(_("This server's budget"), budget_left_text(estimate), inline=False)
 
 
 async def start_confirmed(

@@ -15,10 +15,12 @@ from bot.conversation.addressing import AddressingMode
 from bot.conversation.settings import ConversationSettings
 from bot.conversation.vad import SileroModel
 from bot.conversation.voice_conversation import TurnRecord, VoiceConversation
+from bot.discord.language import guild_locale
 from bot.discord.message_split import DISCORD_LIMIT, clip
 from bot.discord.permissions import channel_permissions
 from bot.discord.replies import answer_buttons
 from bot.errors import InvalidInput, NotAllowed, ServiceUnavailable
+from bot.i18n import _, speaking
 from bot.llm.answering import Answerer
 from bot.metrics import Metrics
 from bot.speech.transcribe import Transcriber, VoiceTranscription
@@ -74,16 +76,23 @@ def check_join(app: hikari.RESTAware, rooms: VoiceRooms, guild_id: int, target: 
     """The bot listens to (and transcribes) everyone in a room, so it goes only where its caller is, unless an admin
     sends it; both need the permissions to be there, and a conversation elsewhere is not pulled away by a bystander."""
     if caller.in_channel != target and not caller.admin:
-        raise NotAllowed("I only join a voice channel you are in. Join it first (admins may send me anywhere).")
+        raise NotAllowed(_("I only join a voice channel you are in. Join it first (admins may send me anywhere)."))
     theirs = channel_permissions(app, guild_id, target, caller.user_id, caller.role_ids)
     if theirs is None or (theirs & CALLER_NEEDS) != CALLER_NEEDS:
-        raise NotAllowed(f"You can't connect to <#{target}>, so I won't join it for you.")
+        raise NotAllowed(_("You can't connect to <#{target}>, so I won't join it for you.", target=target))
     mine = _bot_permissions(app, guild_id, target)
     if mine is None or (mine & BOT_NEEDS) != BOT_NEEDS:
-        raise InvalidInput(f"I need the View Channel, Connect and Speak permissions in <#{target}>. Ask an admin.")
+        raise InvalidInput(
+            _("I need the View Channel, Connect and Speak permissions in <#{target}>. Ask an admin.", target=target)
+        )
     room = rooms.get(guild_id)
     if room is not None and room.channel_id != target and not caller.admin and caller.in_channel != room.channel_id:
-        raise NotAllowed(f"I'm in a conversation in <#{room.channel_id}>. Someone there (or an admin) can move me.")
+        raise NotAllowed(
+            _(
+                "I'm in a conversation in <#{channel_id}>. Someone there (or an admin) can move me.",
+                channel_id=room.channel_id,
+            )
+        )
     rooms.check_capacity(guild_id)
 
 
@@ -99,7 +108,9 @@ def _bot_permissions(app: hikari.RESTAware, guild_id: int, channel_id: int) -> h
 
 def check_leave(room: Room, caller: Caller) -> None:
     if caller.in_channel != room.channel_id and not caller.admin:
-        raise NotAllowed(f"Only someone in <#{room.channel_id}> (or an admin) can make me leave it.")
+        raise NotAllowed(
+            _("Only someone in <#{channel_id}> (or an admin) can make me leave it.", channel_id=room.channel_id)
+        )
 
 
 # A mention and its comma take about 24 characters; an embed field holds 1,024 (a voice channel, up to 99 people).
@@ -110,35 +121,40 @@ def status_embed(room: Room) -> hikari.Embed:
     """/voice status: the connection, its encryption and privacy code, who is heard, and recent reply latency."""
     status = room.session.status()
     talk = room.conversation.status
-    embed = hikari.Embed(title="Voice", color=0x57F287 if status.connected else 0xED4245)
-    embed.add_field("Channel", f"<#{status.channel_id}>", inline=True)
-    state = "yes" if status.connected else "reconnecting…"
+    embed = hikari.Embed(title=_("Voice"), color=0x57F287 if status.connected else 0xED4245)
+    embed.add_field(_("Channel"), f"<#{status.channel_id}>", inline=True)
+    state = _("yes") if status.connected else _("reconnecting…")
     if status.state == "ended":
-        state = f"no — {status.ended_reason}. `/voice join` to try again"
-    embed.add_field("Connected", state, inline=True)
-    latency = f"{status.latency_ms:.0f} ms" if status.latency_ms is not None else "—"
-    embed.add_field("Gateway latency", latency, inline=True)
+        state = _("no — {reason}. `/voice join` to try again", reason=status.ended_reason)
+    embed.add_field(_("Connected"), state, inline=True)
+    latency = _("{ms} ms", ms=f"{status.latency_ms:.0f}") if status.latency_ms is not None else "—"
+    embed.add_field(_("Gateway latency"), latency, inline=True)
     encryption = f"{status.encryption_mode or '—'}; DAVE v{status.dave_protocol_version}"
     if status.dave_reinitialisations or status.dave_rejoins:
         # Members' audio stopped decrypting and the bot recovered it: worth knowing when someone was not heard.
-        encryption += (
-            f"; keys re-synced {status.dave_reinitialisations}× and rejoined {status.dave_rejoins}× "
-            "after members could not be heard"
+        encryption += "; " + _(
+            "keys re-synced {resynced}× and rejoined {rejoined}× after members could not be heard",
+            resynced=status.dave_reinitialisations,
+            rejoined=status.dave_rejoins,
         )
-    embed.add_field("Encryption", encryption)
+    embed.add_field(_("Encryption"), encryption)
     code = status.privacy_code
-    shown = " ".join(code[i : i + 5] for i in range(0, len(code), 5)) if code else "not end-to-end encrypted"
-    embed.add_field("Voice privacy code", f"`{shown}`")
+    shown = " ".join(code[i : i + 5] for i in range(0, len(code), 5)) if code else _("not end-to-end encrypted")
+    embed.add_field(_("Voice privacy code"), f"`{shown}`")
     heard = sorted(set(status.heard_users) | set(talk.speaking))
-    hearing = ", ".join(f"<@{u}>" for u in heard[:MAX_HEARD_SHOWN]) or "nobody right now"
+    hearing = ", ".join(f"<@{u}>" for u in heard[:MAX_HEARD_SHOWN]) or _("nobody right now")
     if len(heard) > MAX_HEARD_SHOWN:
-        hearing += f" and {len(heard) - MAX_HEARD_SHOWN} more"
-    embed.add_field("Hearing", hearing)
+        hearing += " " + _("and {count} more", count=len(heard) - MAX_HEARD_SHOWN)
+    embed.add_field(_("Hearing"), hearing)
     turns = [t.timings.first_packet_ms for t in talk.recent_turns if t.timings.first_packet_ms is not None]
     if turns:
         embed.add_field(
-            "Reply latency (last turns)",
-            f"median {statistics.median(turns):.0f} ms over {len(turns)} turn(s), from end of speech to reply",
+            _("Reply latency (last turns)"),
+            _(
+                "median {ms} ms over {turns} turn(s), from end of speech to reply",
+                ms=f"{statistics.median(turns):.0f}",
+                turns=len(turns),
+            ),
         )
     return embed
 
@@ -155,9 +171,9 @@ class TranscriptPoster:
         if self._channel is None or turn.answer_id is None:
             return
         text = clip(f"🎙️ <@{turn.user_id}>: *{turn.transcript}*\n\n{turn.answer_text}", DISCORD_LIMIT)
-        message = await self._rest.create_message(
-            self._channel, text, components=[answer_buttons(turn.answer_id)], user_mentions=False
-        )
+        with speaking(await guild_locale(self._rest, guild_id)):  # the buttons' labels, in the server's language
+            buttons = answer_buttons(turn.answer_id)
+        message = await self._rest.create_message(self._channel, text, components=[buttons], user_mentions=False)
         await self._answers.set_message_ids(turn.answer_id, [int(message.id)])
         _log.debug("voice turn in guild %s posted to %s", guild_id, self._channel)
 
@@ -202,7 +218,7 @@ class VoiceRooms:
         """A new room past `max_sessions` is refused (moving within a guild keeps its room)."""
         if guild_id not in self._rooms and len(self._rooms) >= self._voice.max_sessions:
             raise ServiceUnavailable(
-                "I'm already talking in as many voice channels as I can handle. Try again when one of them ends."
+                _("I'm already talking in as many voice channels as I can handle. Try again when one of them ends.")
             )
 
     async def join(self, guild_id: int, channel_id: int) -> Room:
@@ -217,7 +233,7 @@ class VoiceRooms:
                 session = await connect(self._bot, guild_id, channel_id, self._voice)
             except (VoiceConnectFailed, TimeoutError, hikari.HikariError) as exc:
                 _log.warning("could not join voice channel %s in guild %s: %s", channel_id, guild_id, exc)
-                raise ServiceUnavailable("I couldn't connect to that voice channel. Try again in a moment.") from exc
+                raise ServiceUnavailable(_("I couldn't connect to that voice channel. Try again in a moment.")) from exc
 
             async def on_turn(turn: TurnRecord) -> None:
                 if turn.answer_id is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.errors import InvalidInput, NotFound
+from bot.i18n import _
 from bot.llm.settings import LLMSettings
 from bot.store.guilds import GuildSettingsStore
 from bot.store.jobs import JobStore
@@ -28,7 +29,10 @@ async def models_to_compare(
     for name in (model, against):
         if name is not None and name.strip() not in known:
             raise NotFound(
-                f"`{name.strip()}` is neither a configured model nor one of this server's fine-tuned models."
+                _(
+                    "`{model}` is neither a configured model nor one of this server's fine-tuned models.",
+                    model=name.strip(),
+                )
             )
     chosen = (model or "").strip() or await guilds.active_model(guild_id) or llm.default_model
     other = (against or "").strip()
@@ -36,5 +40,5 @@ async def models_to_compare(
         has_history, previous = await guilds.previous_model(guild_id)
         other = (previous or llm.default_model) if has_history else llm.default_model
     if other == chosen:
-        raise InvalidInput(f"Both sides would be `{chosen}`: name another model with `against`.")
+        raise InvalidInput(_("Both sides would be `{chosen}`: name another model with `against`.", chosen=chosen))
     return chosen, other

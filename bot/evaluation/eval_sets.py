@@ -15,6 +15,7 @@ from bot.finetuning.awaiting_confirm import PreparedDatasets
 from bot.finetuning.settings import TrainingSettings
 from bot.finetuning.tokens import TokenCounter
 from bot.finetuning.training_files import DatasetRules, validate_path
+from bot.i18n import _
 from bot.store.model_tests import EvalQuestion, ModelTestStore
 
 
@@ -37,7 +38,9 @@ def read_test_set(
     """Blocking: check the file like training data, then read its questions (run it in a thread)."""
     report = validate_path(source, fmt, rules, out, counter)
     if not report.ok:
-        raise InvalidInput(f"The test file has problems:\n```\n{report.error_summary()[:1800]}\n```")
+        raise InvalidInput(
+            _("The test file has problems:\n```\n{problems}\n```", problems=report.error_summary()[:1800])
+        )
     questions: list[EvalQuestion] = []
     with open(out, "rb") as lines:
         for raw in lines:
@@ -45,7 +48,9 @@ def read_test_set(
                 try:
                     questions.append(eval_question(json.loads(raw)))
                 except (StopIteration, ValueError):
-                    raise InvalidInput(f"Test line {len(questions) + 1} has no question before its answer.") from None
+                    raise InvalidInput(
+                        _("Test line {line} has no question before its answer.", line=len(questions) + 1)
+                    ) from None
     return questions
 
 
@@ -84,7 +89,11 @@ class EvalSets:
             out.unlink(missing_ok=True)
         if len(questions) > self._testing.max_questions:
             raise InvalidInput(
-                f"The test file has {len(questions):,} questions; a test asks at most {self._testing.max_questions}."
+                _(
+                    "The test file has {count} questions; a test asks at most {max_questions}.",
+                    count=f"{len(questions):,}",
+                    max_questions=self._testing.max_questions,
+                )
             )
         await self._store.replace_questions(guild_id, questions, by_user)
         return len(questions)

@@ -22,6 +22,7 @@ from bot.evaluation.grading import RUBRIC, Judge, token_f1
 from bot.evaluation.settings import EvaluationSettings
 from bot.finetuning.held_out import split_approved
 from bot.finetuning.settings import TrainingSettings
+from bot.i18n import _
 from bot.llm.answering import fit_context
 from bot.llm.chat import ChatModel
 from bot.llm.references import References
@@ -251,7 +252,10 @@ class ModelTester:
             await self._store.finish(test_id, "failed", "the test took too long", calls=count.made)
             minutes = round(self.settings.max_run_s / 60)
             raise ServiceUnavailable(
-                f"The test took longer than {minutes} min and was stopped, so it has no score. Try again later."
+                _(
+                    "The test took longer than {minutes} min and was stopped, so it has no score. Try again later.",
+                    minutes=minutes,
+                )
             ) from None
         except Exception as exc:
             await self._store.finish(test_id, "failed", type(exc).__name__, calls=count.made)

@@ -13,6 +13,7 @@ import attrs
 from bot.errors import NotFound
 from bot.finetuning.trainer import Method
 from bot.finetuning.training_files import DatasetReport
+from bot.i18n import _
 
 _log = logging.getLogger(__name__)
 # The names `new_path` makes: nothing else in the work directory is ever touched.
@@ -70,7 +71,7 @@ class PreparedDatasets:
         self.sweep()
         prepared = self._items.get(prepared_id)
         if prepared is None or prepared.guild_id != guild_id:
-            raise NotFound("This training request has expired or was already handled. Run /train again.")
+            raise NotFound(_("This training request has expired or was already handled. Run /train again."))
         del self._items[prepared_id]
         return prepared
 

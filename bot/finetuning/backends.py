@@ -10,6 +10,7 @@ import attrs
 from bot.errors import InvalidInput
 from bot.finetuning.settings import BackendKind, TrainingSettings
 from bot.finetuning.trainer import Trainer
+from bot.i18n import _
 
 # What /train's summary says for each kind.
 KIND_NAMES: dict[str, str] = {
@@ -150,7 +151,9 @@ class Trainers:
         if trainer is None:
             shown = name if len(name) <= 40 else name[:39] + "…"
             names = ", ".join(f"`{n}`" for n in self._trainers)
-            raise InvalidInput(f"`{shown}` is not a training backend of this bot. Choose one of: {names}.")
+            raise InvalidInput(
+                _("`{shown}` is not a training backend of this bot. Choose one of: {names}.", shown=shown, names=names)
+            )
         return trainer
 
     def for_job(self, backend: str) -> Trainer | None:

@@ -8,6 +8,7 @@ import datetime as dt
 from bot.errors import InvalidInput
 from bot.finetuning.backends import PROVIDERS, Backend, configured_backends
 from bot.finetuning.settings import TrainingSettings
+from bot.i18n import _
 from bot.llm.retirements import Clock, utc_now
 
 
@@ -52,8 +53,8 @@ class TrainingCutoff:
         ]
         if others:
             names = ", ".join(f"`{n}`" for n in others)
-            return f"Train on a backend that still takes jobs (`backend:` {names})"
-        return (
+            return _("Train on a backend that still takes jobs (`backend:` {names})", names=names)
+        return _(
             'Train on this project\'s training service instead ([training] backend = "local"; on a GPU or, for '
             'small models, on the CPU: see the README\'s "Training on your own GPU" and "No GPU")'
         )
@@ -66,8 +67,13 @@ class TrainingCutoff:
             return
         instead = self._elsewhere(backend, self._clock().date())
         raise TrainingClosed(
-            f"{PROVIDERS[found.kind]} takes no new fine-tuning jobs since {found.new_jobs_until:%Y-%m-%d}, so nothing "
-            f"was uploaded. {instead}, or give the model your corrections without training (`/model corrections on`)."
+            _(
+                "{provider} takes no new fine-tuning jobs since {new_jobs_until}, so nothing was uploaded. {instead}, "
+                "or give the model your corrections without training (`/model corrections on`).",
+                provider=PROVIDERS[found.kind],
+                new_jobs_until=f"{found.new_jobs_until:%Y-%m-%d}",
+                instead=instead,
+            )
         )
 
     def note(self, backend: str | None = None) -> str | None:
@@ -76,10 +82,13 @@ class TrainingCutoff:
         found = self._backend(backend)
         if left is None or left <= 0 or found is None:
             return None
-        days = "1 day" if left == 1 else f"{left} days"
+        days = _("1 day") if left == 1 else _("{count} days", count=left)
         assert found.new_jobs_until is not None
         instead = self._elsewhere(backend, found.new_jobs_until)
-        return (
-            f"{PROVIDERS[found.kind]} takes no new fine-tuning jobs from {found.new_jobs_until:%Y-%m-%d}: {days} left "
-            f"to train there. After that, {instead[0].lower()}{instead[1:]}."
+        return _(
+            "{provider} takes no new fine-tuning jobs from {date}: {days} left to train there. After that, {instead}.",
+            provider=PROVIDERS[found.kind],
+            date=f"{found.new_jobs_until:%Y-%m-%d}",
+            days=days,
+            instead=instead[0].lower() + instead[1:],
         )

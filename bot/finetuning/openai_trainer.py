@@ -25,6 +25,7 @@ from bot.finetuning.trainer import (
     UploadedDataset,
     upload_name,
 )
+from bot.i18n import _
 
 _log = logging.getLogger(__name__)
 
@@ -37,16 +38,16 @@ def _error(exc: openai.OpenAIError, what: str, thing: str) -> TrainerError:
     """The backend's failure as a short message; the raw detail goes to the log only."""
     _log.warning("fine-tuning backend: %s failed: %s: %s", what, type(exc).__name__, exc)
     if isinstance(exc, openai.NotFoundError):
-        return TrainerNotFound(f"The training service does not know that {thing}.")
+        return TrainerNotFound(_("The training service does not know that {thing}.", thing=thing))
     if isinstance(exc, openai.RateLimitError):
-        return TrainerRateLimited("The training service is rate-limiting the bot. Try again in a minute.")
+        return TrainerRateLimited(_("The training service is rate-limiting the bot. Try again in a minute."))
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
-        return TrainerAuthFailed("The training service rejected the bot's API key. An admin needs to check it.")
+        return TrainerAuthFailed(_("The training service rejected the bot's API key. An admin needs to check it."))
     if isinstance(exc, openai.BadRequestError | openai.ConflictError | openai.UnprocessableEntityError):
-        return TrainerRejected(f"The training service refused to {what}: {_short(exc)}")
+        return TrainerRejected(_("The training service refused to {what}: {problem}", what=what, problem=_short(exc)))
     if isinstance(exc, openai.APITimeoutError | openai.APIConnectionError):
-        return TrainerRemoteError("The training service could not be reached. Try again shortly.")
-    return TrainerRemoteError("The training service had an error. Try again shortly.")
+        return TrainerRemoteError(_("The training service could not be reached. Try again shortly."))
+    return TrainerRemoteError(_("The training service had an error. Try again shortly."))
 
 
 def _short(exc: openai.APIStatusError) -> str:

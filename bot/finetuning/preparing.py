@@ -22,6 +22,7 @@ from bot.finetuning.settings import TrainingSettings
 from bot.finetuning.tokens import TokenCounter
 from bot.finetuning.trainer import Method
 from bot.finetuning.training_files import DatasetReport, DatasetRules, validate_path
+from bot.i18n import _
 from bot.store.corrections import Correction
 
 SUFFIX = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -72,10 +73,17 @@ class DatasetPreparer:
             names = ", ".join(f"`{m}`" for m in found.base_models)
             shown = model if len(model) <= SHOWN_NAME else model[: SHOWN_NAME - 1] + "…"  # typed: may be long
             where = "this bot" if len(self._backends) == 1 else f"backend `{found.name}`"
-            raise InvalidInput(f"`{shown}` is not a base model {where} trains. Choose one of: {names}.")
+            raise InvalidInput(
+                _(
+                    "`{shown}` is not a base model {where} trains. Choose one of: {names}.",
+                    shown=shown,
+                    where=where,
+                    names=names,
+                )
+            )
         cleaned = (suffix or "").strip().lower() or None
         if cleaned is not None and not SUFFIX.match(cleaned):
-            raise InvalidInput("The suffix may use a-z, 0-9, - and _ only, up to 40 characters.")
+            raise InvalidInput(_("The suffix may use a-z, 0-9, - and _ only, up to 40 characters."))
         wanted: Method | None = "dpo" if method == "dpo" else "sft" if method == "sft" else None
         return TrainingAsk(model, cleaned, wanted, guild_id, channel_id, requester_id, found.name)
 
@@ -90,7 +98,9 @@ class DatasetPreparer:
             assert name is not None
             shown = name if len(name) <= SHOWN_NAME else name[: SHOWN_NAME - 1] + "…"
             names = ", ".join(f"`{n}`" for n in self._backends)
-            raise InvalidInput(f"`{shown}` is not a training backend of this bot. Choose one of: {names}.")
+            raise InvalidInput(
+                _("`{shown}` is not a training backend of this bot. Choose one of: {names}.", shown=shown, names=names)
+            )
         return found
 
     async def from_upload(
@@ -120,17 +130,22 @@ class DatasetPreparer:
     ) -> PreparedDataset:
         """The approved corrections minus the held-out test set (which no model is ever trained on)."""
         if not corrections:
-            raise NotFound("There are no approved corrections yet. Review some with `/corrections review`.")
+            raise NotFound(_("There are no approved corrections yet. Review some with `/corrections review`."))
         parts = split_approved(corrections, self._settings)
         if not parts.training:
             raise NotFound(
-                f"All {len(parts.held_out)} approved corrections are held out as the test set. Approve more first."
+                _(
+                    "All {count} approved corrections are held out as the test set. Approve more first.",
+                    count=len(parts.held_out),
+                )
             )
         method = ask.method or "sft"
         # An endorsed answer (voted 👍, kept as given) has no worse answer to make a preference pair with.
         training = [c for c in parts.training if method == "sft" or c.kind == "correction"]
         if not training:
-            raise NotFound("The approved examples are all endorsed answers, which make no DPO pairs: train with SFT.")
+            raise NotFound(
+                _("The approved examples are all endorsed answers, which make no DPO pairs: train with SFT.")
+            )
         raw = self._prepared.new_path(".raw")
         try:
             data = corrections_dataset(training, method, default_system_prompt)
@@ -182,8 +197,16 @@ class DatasetPreparer:
     @staticmethod
     def _check(report: DatasetReport, ask: TrainingAsk) -> Method:
         if not report.ok:
-            raise InvalidInput(f"The training data has problems:\n```\n{report.error_summary()[:1800]}\n```")
+            raise InvalidInput(
+                _("The training data has problems:\n```\n{problems}\n```", problems=report.error_summary()[:1800])
+            )
         assert report.kind is not None
         if ask.method is not None and ask.method != report.kind:
-            raise InvalidInput(f"The data holds {NAMES[report.kind]}, which does not fit method `{ask.method}`.")
+            raise InvalidInput(
+                _(
+                    "The data holds {kind}, which does not fit method `{method}`.",
+                    kind=NAMES[report.kind],
+                    method=ask.method,
+                )
+            )
         return report.kind

@@ -20,6 +20,7 @@ from bot.finetuning.trainer import (
     TrainingRequest,
     upload_name,
 )
+from bot.i18n import _
 from bot.store.jobs import TrainingJob
 from bot.store.requests import JobRequest, JobRequestStore, NewJobRequest
 
@@ -88,7 +89,7 @@ async def start_training(
     if not await requests.uploaded(request.id, uploaded.id):
         # The watcher gave up on this request while the upload ran (longer than the grace period): start nothing.
         await delete_upload(trainer, requests, request.id, uploaded.id)
-        raise TrainerError("The upload took too long, so no job was started. Try again.")
+        raise TrainerError(_("The upload took too long, so no job was started. Try again."))
     wanted = TrainingRequest(uploaded.id, prepared.base_model, prepared.method, prepared.suffix, hyperparameters)
     remote: RemoteJob | None
     try:

@@ -17,6 +17,7 @@ from pathlib import Path
 import tiktoken
 
 from bot.errors import ServiceUnavailable
+from bot.i18n import _
 
 _lock = threading.Lock()
 # tiktoken looks for a downloaded encoding file under TIKTOKEN_CACHE_DIR, named by the SHA-1 of its URL.
@@ -43,7 +44,7 @@ def encoding(name: str = "o200k_base") -> tiktoken.Encoding:
             origin = spec.origin if spec is not None else None
             packaged = Path(origin or ".").parent / "data" / f"{name}.tiktoken.gz"
             if origin is None or not packaged.exists():
-                raise ServiceUnavailable(f"The token encoding `{name}` is not available offline.")
+                raise ServiceUnavailable(_("The token encoding `{name}` is not available offline.", name=name))
             cache.mkdir(parents=True, exist_ok=True)
             partial = target.with_suffix(f".{os.getpid()}.part")
             with gzip.open(packaged, "rb") as src, open(partial, "wb") as dst:

@@ -12,6 +12,7 @@ from typing import Protocol
 import attrs
 
 from bot.errors import InvalidInput, ServiceUnavailable
+from bot.i18n import _
 from bot.limits import Limiter
 from bot.llm.chat import ChatMessage, ChatModel, ChatStream, ModelNotFound
 from bot.llm.knowledge import Citation, Knowledge, KnowledgeBlock, Reader
@@ -127,7 +128,7 @@ class Reply:
                 self.text += delta.text
             yield self.text
         if not self.text.strip():
-            raise ServiceUnavailable("The model returned an empty answer. Try rephrasing your question.")
+            raise ServiceUnavailable(_("The model returned an empty answer. Try rephrasing your question."))
 
     async def save(self, message_ids: list[int] | None = None) -> Answer:
         q = self.question
@@ -310,16 +311,24 @@ class Answerer:
         """InvalidInput when the model answering here does not take pictures (checked before any download)."""
         model = await self.model_for(guild_id)
         if not self._settings.takes_images(model):
-            raise InvalidInput(f"The model answering here (`{model}`) does not take pictures. Ask in words instead.")
+            raise InvalidInput(
+                _("The model answering here (`{model}`) does not take pictures. Ask in words instead.", model=model)
+            )
 
     def check(self, text: str) -> str:
         """The question, trimmed; InvalidInput if it is empty or too long."""
         text = text.strip()
         if not text:
-            raise InvalidInput("There's no question to answer: the text was empty.")
+            raise InvalidInput(_("There's no question to answer: the text was empty."))
         limit = self._settings.max_question_chars
         if len(text) > limit:
-            raise InvalidInput(f"Your question is {len(text):,} characters long; the limit is {limit:,}.")
+            raise InvalidInput(
+                _(
+                    "Your question is {count} characters long; the limit is {limit}.",
+                    count=f"{len(text):,}",
+                    limit=f"{limit:,}",
+                )
+            )
         return text
 
     async def admit(self, user_id: int) -> None:
@@ -385,7 +394,9 @@ class Answerer:
         turns = remembered.turns
         conversation_id = remembered.conversation_id or new_conversation_id()
         if question.images and not settings.takes_images(model):
-            raise InvalidInput(f"The model answering here (`{model}`) does not take pictures. Ask in words instead.")
+            raise InvalidInput(
+                _("The model answering here (`{model}`) does not take pictures. Ask in words instead.", model=model)
+            )
         # The references have their own budget, on top of the conversation's; corrections come before passages.
         given = "\n\n".join(t for t in (block.text, passages.text) if t)
         budget = settings.context_token_budget + estimate_tokens(given)

@@ -12,6 +12,7 @@ from openai.types import CompletionUsage
 from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionMessageParam
 
 from bot.errors import ServiceUnavailable
+from bot.i18n import _
 from bot.llm.reasoning import Delta, ThinkSplitter, answer_only
 from bot.llm.tokens import estimate_tokens
 from bot.llm.usage import Spender, TokenUsage, UsageLedger
@@ -76,16 +77,18 @@ class ChatStream:
 def provider_error(exc: Exception, model: str) -> ServiceUnavailable:
     """The user-facing error for an OpenAI client exception (the details go to the log, not to Discord)."""
     if isinstance(exc, openai.RateLimitError):
-        return ModelRateLimited("The model provider is rate-limiting the bot right now. Try again in a minute.")
+        return ModelRateLimited(_("The model provider is rate-limiting the bot right now. Try again in a minute."))
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
-        return ModelAuthFailed("The model provider rejected the bot's API key. An admin needs to check it.")
+        return ModelAuthFailed(_("The model provider rejected the bot's API key. An admin needs to check it."))
     if isinstance(exc, openai.APITimeoutError):
-        return ModelTimedOut("The model took too long to answer. Try again.")
+        return ModelTimedOut(_("The model took too long to answer. Try again."))
     if isinstance(exc, openai.NotFoundError):
-        return ModelNotFound(f"The model `{model}` is not available at the provider. An admin can switch models.")
+        return ModelNotFound(
+            _("The model `{model}` is not available at the provider. An admin can switch models.", model=model)
+        )
     if isinstance(exc, openai.APIConnectionError):
-        return ModelServerError("The bot could not reach the model provider. Try again shortly.")
-    return ModelServerError("The model provider had an error. Try again shortly.")
+        return ModelServerError(_("The bot could not reach the model provider. Try again shortly."))
+    return ModelServerError(_("The model provider had an error. Try again shortly."))
 
 
 def error_kind(exc: Exception) -> ModelErrorKind:

@@ -12,6 +12,7 @@ import attrs
 from PIL import Image, UnidentifiedImageError
 
 from bot.errors import InvalidInput
+from bot.i18n import _
 
 # What the model providers accept as image inputs (OpenAI: PNG, JPEG, WEBP, non-animated GIF).
 IMAGE_EXTENSIONS = frozenset({"png", "jpg", "jpeg", "webp", "gif"})
@@ -32,7 +33,7 @@ class PreparedImage:
 def prepare_image(data: bytes, *, max_side: int, max_pixels: int, name: str) -> PreparedImage:
     """Decode `data` (PNG, JPEG, WEBP or GIF), refuse more than `max_pixels` before decoding the pixels, fit it into
     `max_side`×`max_side`, and re-encode it: PNG when it has transparency, JPEG otherwise."""
-    not_a_picture = InvalidInput(f"`{name}` is not a picture I can read (PNG, JPEG, WEBP or GIF).")
+    not_a_picture = InvalidInput(_("`{name}` is not a picture I can read (PNG, JPEG, WEBP or GIF).", name=name))
     try:
         with warnings.catch_warnings():
             # Pillow warns (then raises) on huge images; either way it is refused, never decoded.
@@ -40,11 +41,19 @@ def prepare_image(data: bytes, *, max_side: int, max_pixels: int, name: str) -> 
             image = Image.open(io.BytesIO(data), formats=_FORMATS)
             width, height = image.size
             if width * height > max_pixels:
-                raise InvalidInput(f"`{name}` is {width}×{height} pixels; pictures may have at most {max_pixels:,}.")
+                raise InvalidInput(
+                    _(
+                        "`{name}` is {width}×{height} pixels; pictures may have at most {max_pixels}.",
+                        name=name,
+                        width=width,
+                        height=height,
+                        max_pixels=f"{max_pixels:,}",
+                    )
+                )
             image.seek(0)  # an animation's first frame
             image.load()
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise InvalidInput(f"`{name}` has too many pixels to be read safely.") from None
+        raise InvalidInput(_("`{name}` has too many pixels to be read safely.", name=name)) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
         raise not_a_picture from None
     image.thumbnail((max_side, max_side))

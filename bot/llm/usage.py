@@ -13,6 +13,7 @@ import attrs
 
 from bot.config_tables import non_negative
 from bot.errors import OverLimit
+from bot.i18n import N_, SOURCE_LANGUAGE, _, current_language
 from bot.metrics import Metrics
 from bot.store.records import utcnow
 from bot.store.usage import Spent, StoredBudget, UsageRow, UsageStore, UsageTotal, day_key, month_key
@@ -24,8 +25,9 @@ _log = logging.getLogger(__name__)
 Purpose = Literal["answer", "voice", "embeddings", "test", "judge", "training"]
 PURPOSES: tuple[Purpose, ...] = ("answer", "voice", "embeddings", "test", "judge", "training")
 Period = Literal["today", "7d", "30d", "month"]
-PERIODS: dict[Period, str] = {"today": "today (UTC)", "7d": "the last 7 days", "30d": "the last 30 days",
-                              "month": "this month (UTC)"}  # fmt: skip
+# Shown translated (bot/i18n.py).
+PERIODS: dict[Period, str] = {"today": N_("today (UTC)"), "7d": N_("the last 7 days"), "30d": N_("the last 30 days"),
+                              "month": N_("this month (UTC)")}  # fmt: skip
 CHART_DAYS = 30
 NOTICE_LEVELS = (80, 100)  # per cent of a server's monthly budget at which its admins are told (once each)
 
@@ -276,12 +278,19 @@ class UsageLedger:
         if guild_id is not None and budget.limited and budget.share(spent.server_tokens, spent.server_usd) >= 1:
             again = next_month(self._clock())
             raise OverBudget(
-                f"This server has used its model budget for this month, so the bot does not answer until "
-                f"{again.day} {again:%B} (UTC). An admin can raise it with `/usage budget`."
+                _(
+                    "This server has used its model budget for this month, so the bot does not answer until {date} "
+                    "(UTC). An admin can raise it with `/usage budget`.",
+                    # English names the month; other languages get a plain date.
+                    date=f"{again.day} {again:%B}" if current_language() == SOURCE_LANGUAGE else f"{again:%d.%m.%Y}",
+                )
             )
         if user_id is not None and budget.member_daily_tokens and spent.member_tokens >= budget.member_daily_tokens:
             raise OverBudget(
-                f"You have used your {budget.member_daily_tokens:,} tokens for today. Ask again after 00:00 UTC."
+                _(
+                    "You have used your {limit} tokens for today. Ask again after 00:00 UTC.",
+                    limit=f"{budget.member_daily_tokens:,}",
+                )
             )
 
     async def report(self, guild_id: int | None, period: Period, user_id: int | None = None) -> UsageReport:
@@ -297,7 +306,7 @@ class UsageLedger:
 
     async def estimate(self, guild_id: int, calls: list[tuple[str, TokenUsage]]) -> Estimate:
         """At most what `calls` (model, tokens) would spend, and what the server's month has left."""
-        tokens = sum(u.prompt_tokens + u.completion_tokens for _, u in calls)
+        tokens = sum(u.prompt_tokens + u.completion_tokens for _model, u in calls)
         costs = [self.cost(model, u) for model, u in calls]
         usd = None if any(c is None for c in costs) else sum(c for c in costs if c is not None)
         return await self.estimate_spend(guild_id, tokens, usd)

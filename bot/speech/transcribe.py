@@ -14,6 +14,7 @@ import attrs
 import numpy as np
 
 from bot.errors import ServiceUnavailable
+from bot.i18n import _
 from bot.speech.audio import RATE, Samples, decode_sync
 from bot.speech.settings import SpeechSettings
 
@@ -93,7 +94,7 @@ class Transcriber:
 
         A full queue raises at once ("busy"), so a burst costs neither downloads nor a growing backlog."""
         if self._queued >= self._settings.max_queued:
-            raise ServiceUnavailable("Speech recognition is busy right now. Try again in a minute.")
+            raise ServiceUnavailable(_("Speech recognition is busy right now. Try again in a minute."))
         self._queued += 1
         try:
             yield
@@ -108,7 +109,7 @@ class Transcriber:
                     self._model = await loop.run_in_executor(self._pool, self._load)
                 except Exception as exc:
                     _log.warning("could not load the speech model %s: %s", self._model_path, exc)
-                    raise ServiceUnavailable("Speech recognition is not available right now.") from exc
+                    raise ServiceUnavailable(_("Speech recognition is not available right now.")) from exc
         return self._model
 
     def _load(self) -> Any:

@@ -18,6 +18,7 @@ import edge_tts.communicate
 import openai
 
 from bot.errors import InvalidInput, ServiceUnavailable
+from bot.i18n import _
 from bot.speech.audio import to_pcm48k_stereo
 from bot.speech.language import voice_language
 from bot.speech.settings import SpeechSettings
@@ -46,7 +47,7 @@ class SpeechEngine(Protocol):
 def _checked(text: str, settings: SpeechSettings) -> str:
     text = " ".join(text.split())
     if not text:
-        raise InvalidInput("There is nothing to say.")
+        raise InvalidInput(_("There is nothing to say."))
     if len(text) > settings.max_speech_chars:
         text = text[: settings.max_speech_chars].rsplit(" ", 1)[0] + "…"
     return text
@@ -81,7 +82,7 @@ class EdgeSpeech:
                     audio += chunk.get("data", b"")
         except Exception as exc:  # edge-tts raises its own and aiohttp's errors
             _log.warning("edge-tts failed: %s: %s", type(exc).__name__, exc)
-            raise ServiceUnavailable("The speech service is not reachable right now.") from exc
+            raise ServiceUnavailable(_("The speech service is not reachable right now.")) from exc
         return SynthesizedSpeech(bytes(audio), "audio/mpeg", "mp3")
 
     def stream_pcm48k(self, text: str, language: str | None, /) -> AsyncIterator[bytes]:
@@ -106,7 +107,7 @@ class OpenAISpeech:
             )
         except openai.OpenAIError as exc:
             _log.warning("speech endpoint failed: %s: %s", type(exc).__name__, exc)
-            raise ServiceUnavailable("The speech service had an error. Try again shortly.") from exc
+            raise ServiceUnavailable(_("The speech service had an error. Try again shortly.")) from exc
         return SynthesizedSpeech(response.read(), "audio/wav", "wav")
 
     def stream_pcm48k(self, text: str, language: str | None, /) -> AsyncIterator[bytes]:
@@ -129,7 +130,7 @@ class EspeakSpeech:
         text = _checked(text, self._settings)
         binary = shutil.which("espeak-ng")
         if binary is None:
-            raise ServiceUnavailable("The offline speech engine (espeak-ng) is not installed.")
+            raise ServiceUnavailable(_("The offline speech engine (espeak-ng) is not installed."))
         voice = self.voice(voice_language(text, language))
         process = await asyncio.create_subprocess_exec(
             binary,
@@ -144,7 +145,7 @@ class EspeakSpeech:
         wav, err = await process.communicate()
         if process.returncode != 0 or not wav:
             _log.warning("espeak-ng failed (%s): %s", process.returncode, err.decode(errors="replace")[:200])
-            raise ServiceUnavailable("The offline speech engine failed.")
+            raise ServiceUnavailable(_("The offline speech engine failed."))
         return SynthesizedSpeech(wav, "audio/wav", "wav")
 
     def stream_pcm48k(self, text: str, language: str | None, /) -> AsyncIterator[bytes]:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.errors import InvalidInput, NotAllowed, NotFound
+from bot.i18n import _
 from bot.store.answers import Answer, ImageRef, image_refs
 from bot.store.database import Database
 from bot.store.records import from_row, utcnow
@@ -116,12 +117,17 @@ def check_may_correct(answer: Answer, actor: Actor) -> None:
     if answer.user_id == actor.user_id:
         return
     if answer.seen_only_by_asker:
-        raise NotAllowed(f"Answer #{answer.id} was private to the person who asked, so only they can correct it.")
+        raise NotAllowed(
+            _("Answer #{id} was private to the person who asked, so only they can correct it.", id=answer.id)
+        )
     on_its_message = actor.message_id is not None and actor.message_id in answer.message_ids
     if answer.guild_id != actor.guild_id or not (on_its_message or actor.channel_id == answer.channel_id):
         raise NotAllowed(
-            f"Answer #{answer.id} was not posted here. Use the Correct button on its message, or `/correct` in its "
-            "channel."
+            _(
+                "Answer #{id} was not posted here. Use the Correct button on its message, or `/correct` in its "
+                "channel.",
+                id=answer.id,
+            )
         )
 
 
@@ -130,7 +136,7 @@ def review_guild(answer: Answer, dm_review_guild: int | None) -> int:
     if answer.guild_id is not None:
         return answer.guild_id
     if dm_review_guild is None:
-        raise NotAllowed("Corrections of answers given in DMs are not collected by this bot.")
+        raise NotAllowed(_("Corrections of answers given in DMs are not collected by this bot."))
     return dm_review_guild
 
 
@@ -138,15 +144,25 @@ def check_text(corrected: str, note: str | None, original: str) -> tuple[str, st
     corrected = corrected.strip()
     note = (note or "").strip() or None
     if not corrected:
-        raise InvalidInput("The corrected answer is empty: write what the bot should have said.")
+        raise InvalidInput(_("The corrected answer is empty: write what the bot should have said."))
     if len(corrected) > MAX_CORRECTION_CHARS:
         raise InvalidInput(
-            f"The corrected answer is {len(corrected):,} characters; the limit is {MAX_CORRECTION_CHARS:,}."
+            _(
+                "The corrected answer is {count} characters; the limit is {limit}.",
+                count=f"{len(corrected):,}",
+                limit=f"{MAX_CORRECTION_CHARS:,}",
+            )
         )
     if note is not None and len(note) > MAX_NOTE_CHARS:
-        raise InvalidInput(f"The note is {len(note):,} characters; the limit is {MAX_NOTE_CHARS:,}.")
+        raise InvalidInput(
+            _(
+                "The note is {count} characters; the limit is {limit}.",
+                count=f"{len(note):,}",
+                limit=f"{MAX_NOTE_CHARS:,}",
+            )
+        )
     if normalise(corrected) == normalise(original):
-        raise InvalidInput("The corrected answer is the same as the bot's answer: change what was wrong.")
+        raise InvalidInput(_("The corrected answer is the same as the bot's answer: change what was wrong."))
     return corrected, note
 
 
@@ -172,7 +188,12 @@ class CorrectionStore:
         if corrected_transcript is not None:
             corrected_transcript = corrected_transcript.strip() or None
             if corrected_transcript and len(corrected_transcript) > MAX_CORRECTION_CHARS:
-                raise InvalidInput(f"The transcript is longer than {MAX_CORRECTION_CHARS:,} characters.")
+                raise InvalidInput(
+                    _(
+                        "The transcript is longer than {limit} characters.",
+                        limit=f"{MAX_CORRECTION_CHARS:,}",
+                    )
+                )
         now = utcnow()
         values = {
             "corrected_answer": corrected,
@@ -242,15 +263,20 @@ class CorrectionStore:
                 await conn.execute(sa.select(*_SHOWN).where(corrections.c.id == correction_id).with_for_update())
             ).first()
             if row is None:
-                raise NotFound(f"Correction #{correction_id} does not exist.")
+                raise NotFound(_("Correction #{correction_id} does not exist.", correction_id=correction_id))
             current = _correction(row)
             if current.status != "pending":
                 raise InvalidInput(
-                    f"Correction #{correction_id} was already {current.status} by <@{current.reviewer_id}>."
+                    _(
+                        "Correction #{correction_id} was already {status} by <@{reviewer_id}>.",
+                        correction_id=correction_id,
+                        status=_(current.status),
+                        reviewer_id=current.reviewer_id,
+                    )
                 )
             values: dict[str, Any] = {"status": status, "reviewer_id": reviewer_id, "reviewed_at": utcnow()}
             if corrected_answer is not None:
-                values["corrected_answer"], _ = check_text(corrected_answer, None, current.original_answer)
+                values["corrected_answer"], _note = check_text(corrected_answer, None, current.original_answer)
             values["updated_at"] = values["reviewed_at"]
             result = await conn.execute(
                 sa.update(corrections)
@@ -260,7 +286,9 @@ class CorrectionStore:
             )
             updated = result.first()
             if updated is None:  # reviewed by someone else in the meantime
-                raise InvalidInput(f"Correction #{correction_id} was just reviewed by someone else.")
+                raise InvalidInput(
+                    _("Correction #{correction_id} was just reviewed by someone else.", correction_id=correction_id)
+                )
             return _correction(updated)
 
     async def list(

@@ -37,6 +37,16 @@ class Channels:
             raise hikari.HTTPError("Discord is down")
         self.posted.append((channel, content))
 
+    async def fetch_guild(self, guild: int) -> Any:
+        """Where a notice's language comes from: these servers prefer US English."""
+        return Guild(int(guild), hikari.Locale.EN_US)
+
+
+@attrs.frozen
+class Guild:
+    id: int
+    preferred_locale: hikari.Locale
+
 
 def notices(db: Database, channels: Channels, *, days_before: int, admin_channels: dict[str, int]) -> ModelNotices:
     rest: Any = channels

@@ -188,6 +188,132 @@ def check_choices(data: Json, errors: FormErrors) -> None:
         errors.longer_than(("choices", i, "value"), choice.get("value"), CHOICE_LIMIT)
 
 
+# Application commands (interactions/application-commands "Application Command Object", "Localization"): names and
+# descriptions, their localisations keyed by Discord's locales only, and options the same way, nested.
+DISCORD_LOCALES = frozenset(
+    [
+        "id",
+        "da",
+        "de",
+        "en-GB",
+        "en-US",
+        "es-ES",
+        "es-419",
+        "fr",
+        "hr",
+        "it",
+        "lt",
+        "hu",
+        "nl",
+        "no",
+        "pl",
+        "pt-BR",
+        "ro",
+        "fi",
+        "sv-SE",
+        "vi",
+        "tr",
+        "cs",
+        "el",
+        "bg",
+        "ru",
+        "uk",
+        "hi",
+        "th",
+        "zh-CN",
+        "ja",
+        "zh-TW",
+        "ko",
+    ]
+)
+COMMAND_NAME = re.compile(r"^[-_\w]{1,32}$")
+COMMAND_NAME_LIMIT = 32
+DESCRIPTION_LIMIT = 100
+OPTIONS_LIMIT = 25
+
+
+def _invalid(message: str, code: str = "BASE_TYPE_BAD_FORMAT") -> Json:
+    return {"code": code, "message": message}
+
+
+def _check_name(path: tuple[str | int, ...], name: Any, slash: bool, errors: FormErrors) -> None:
+    if not isinstance(name, str) or not 1 <= len(name) <= COMMAND_NAME_LIMIT:
+        errors.add(path, _invalid(f"Must be between 1 and {COMMAND_NAME_LIMIT} in length.", "BASE_TYPE_BAD_LENGTH"))
+    elif slash and (not COMMAND_NAME.match(name) or name != name.lower()):
+        errors.add(path, _invalid("Command name is invalid", "APPLICATION_COMMAND_INVALID_NAME"))
+
+
+def _check_description(path: tuple[str | int, ...], text: Any, errors: FormErrors) -> None:
+    if not isinstance(text, str) or not 1 <= len(text) <= DESCRIPTION_LIMIT:
+        errors.add(path, _invalid(f"Must be between 1 and {DESCRIPTION_LIMIT} in length.", "BASE_TYPE_BAD_LENGTH"))
+
+
+def _check_texts(path: tuple[str | int, ...], item: Json, slash: bool, described: bool, errors: FormErrors) -> None:
+    """A command's or option's name and description, and their localisations (a dict of Discord locales, or null)."""
+    _check_name((*path, "name"), item.get("name"), slash, errors)
+    if described:
+        _check_description((*path, "description"), item.get("description"), errors)
+    elif item.get("description"):
+        errors.add((*path, "description"), _invalid("Only slash commands have descriptions"))
+    for key, check in (("name_localizations", "name"), ("description_localizations", "description")):
+        localized: Json | None = item.get(key)
+        if localized is None:
+            continue
+        if check == "description" and not described:
+            errors.add((*path, key), _invalid("Only slash commands have descriptions"))
+            continue
+        for locale, text in localized.items():
+            if locale not in DISCORD_LOCALES:
+                errors.add((*path, key, locale), _invalid(f"Invalid locale: {locale}", "LOCALE_INVALID"))
+            elif check == "name":
+                _check_name((*path, key, locale), text, slash, errors)
+            else:
+                _check_description((*path, key, locale), text, errors)
+
+
+def check_commands(commands: list[Json], errors: FormErrors) -> None:
+    """What Discord refuses in a bulk overwrite of application commands."""
+    for i, command in enumerate(commands):
+        slash = command.get("type", 1) == 1
+        _check_texts((i,), command, slash, slash, errors)
+        _check_options((i, "options"), command.get("options") or [], errors)
+
+
+def _check_options(path: tuple[str | int, ...], options: list[Json], errors: FormErrors) -> None:
+    errors.longer_than(path, options, OPTIONS_LIMIT)
+    for j, option in enumerate(options):
+        _check_texts((*path, j), option, True, True, errors)
+        for k, choice in enumerate(option.get("choices") or []):
+            errors.longer_than((*path, j, "choices", k, "name"), choice.get("name"), CHOICE_LIMIT)
+            for locale, text in (choice.get("name_localizations") or {}).items():
+                where = (*path, j, "choices", k, "name_localizations", locale)
+                if locale not in DISCORD_LOCALES:
+                    errors.add(where, _invalid(f"Invalid locale: {locale}", "LOCALE_INVALID"))
+                elif not isinstance(text, str) or not 1 <= len(text) <= CHOICE_LIMIT:
+                    errors.add(
+                        where, _invalid(f"Must be between 1 and {CHOICE_LIMIT} in length.", "BASE_TYPE_BAD_LENGTH")
+                    )
+        _check_options((*path, j, "options"), option.get("options") or [], errors)
+
+
+# What GUILD_CREATE carries and GET /guilds/{id} does not.
+GATEWAY_ONLY_GUILD_FIELDS = frozenset(
+    {
+        "joined_at",
+        "large",
+        "unavailable",
+        "member_count",
+        "members",
+        "channels",
+        "threads",
+        "voice_states",
+        "presences",
+        "stage_instances",
+        "guild_scheduled_events",
+    }
+)
+
+
 def is_empty(content: str | None, embeds: list[Json], components: list[Json], attachments: int) -> bool:
     """What Discord calls an empty message (50006): no text but blanks, no embed, component or attachment."""
     return not (content or "").strip() and not embeds and not components and not attachments
@@ -228,6 +354,7 @@ class User:
     permissions: int = EVERYDAY
     roles: list[int] = attrs.field(factory=list[int])
     bot: bool = False
+    locale: str = "en-US"  # the Discord client's language, sent with each of their interactions
 
     def payload(self) -> Json:
         return {
@@ -454,6 +581,8 @@ class FakeDiscord:
         # Roles beyond @everyone and "Bot Admin": id -> (name, permissions). A user made with extra permissions
         # gets a role of their own holding them, as on Discord, where permissions only come from roles.
         self.extra_roles: dict[int, tuple[str, int]] = {}
+        # Each server's preferred locale (Server Settings → Community → Server Primary Language).
+        self.guild_locales: dict[int, str] = {}
         # Channel permission overwrites as Discord sends them: channel id -> [{"id", "type", "allow", "deny"}].
         self.overwrites: dict[int, list[Json]] = {}
         self.admin = self.make_user("ada", permissions=EVERYDAY | MANAGE_GUILD)
@@ -656,7 +785,7 @@ class FakeDiscord:
             "vanity_url_code": None,
             "premium_tier": 0,
             "premium_subscription_count": 0,
-            "preferred_locale": "en-US",
+            "preferred_locale": self.guild_locales.get(guild_id, "en-US"),
             "nsfw_level": 0,
             "roles": roles,
             "emojis": [],
@@ -797,7 +926,7 @@ class FakeDiscord:
             "token": token,
             "version": 1,
             "app_permissions": str(self.permissions_in(self.bot_user, channel) if guild else EVERYDAY),
-            "locale": "en-US",
+            "locale": user.locale,
             "entitlements": [],
             "authorizing_integration_owners": {"0": str(guild)} if guild else {"1": str(user.id)},
             "context": 0 if guild else 1,
@@ -805,7 +934,7 @@ class FakeDiscord:
         }
         if guild is not None:
             payload["guild_id"] = str(guild)
-            payload["guild_locale"] = "en-US"
+            payload["guild_locale"] = self.guild_locales.get(guild, "en-US")
             payload["member"] = user.member() | {"permissions": str(self.permissions_in(user, channel))}
         else:
             payload["user"] = user.payload()
@@ -1420,6 +1549,10 @@ class FakeDiscord:
             if method == "GET":
                 return web.json_response(self.commands.get(guild, []))
             if method == "PUT":
+                errors = FormErrors()
+                check_commands(body or [], errors)
+                if (refused := errors.response()) is not None:
+                    return refused
                 self.commands[guild] = [self._stored_command(c, guild) for c in body or []]
                 self.commands_synced.set()
                 return web.json_response(self.commands[guild])
@@ -1446,6 +1579,14 @@ class FakeDiscord:
                 for c in self.guild_payload(guild)["channels"]:
                     if int(c["id"]) == channel:
                         return web.json_response(c)
+        if method == "GET" and (m := re.fullmatch(r"/guilds/(\d+)", path)):
+            if int(m.group(1)) in (self.guild_id, self.other_guild_id):
+                guild = self.guild_payload(int(m.group(1)))
+                rest_only = {"max_members": 500_000, "max_presences": None}
+                return web.json_response(
+                    {k: v for k, v in guild.items() if k not in GATEWAY_ONLY_GUILD_FIELDS} | rest_only
+                )
+            return web.json_response({"message": "Unknown Guild", "code": 10004}, status=404)
         if method == "GET" and (m := re.fullmatch(r"/guilds/(\d+)/members/(\d+)", path)):
             user = self.users.get(int(m.group(2)))
             if user is not None:
@@ -1484,6 +1625,8 @@ class FakeDiscord:
             "type": payload.get("type", 1),
             "name": payload["name"],
             "description": payload.get("description", ""),
+            "name_localizations": payload.get("name_localizations"),
+            "description_localizations": payload.get("description_localizations"),
             "options": payload.get("options", []),
             "default_member_permissions": payload.get("default_member_permissions"),
             "nsfw": payload.get("nsfw", False),

@@ -168,11 +168,14 @@ async def test_a_dm_is_offered_only_global_commands_whose_contexts_include_dms(d
     async with aiohttp.ClientSession() as http:
         headers = {"Authorization": f"Bot {discord.token}"}
         base = f"{discord.rest_url}/applications/{discord.application_id}"
-        commands = [{"name": "servers", "type": 1, "contexts": [0]}, {"name": "anywhere", "type": 1}]
+        commands = [
+            {"name": "servers", "type": 1, "description": "In servers", "contexts": [0]},
+            {"name": "anywhere", "type": 1, "description": "Anywhere"},
+        ]
         async with http.put(f"{base}/commands", json=commands, headers=headers) as response:
             assert response.status == 200
             assert [c["contexts"] for c in await response.json()] == [[0], None]
-        guild_commands = [{"name": "here", "type": 1}]
+        guild_commands = [{"name": "here", "type": 1, "description": "In this server"}]
         async with http.put(f"{base}/guilds/{discord.guild_id}/commands", json=guild_commands, headers=headers) as r:
             assert r.status == 200
     for name in ("servers", "anywhere", "here"):  # in the server, all three are offered
@@ -718,3 +721,156 @@ async def test_pins_edits_and_deletes_are_read_by_hikari(
     update = factory.deserialize_partial_message(discord._user_message_payload(third))
     assert update.content == "chatter, edited" and update.edited_timestamp is not None
     assert update.member is not None and not update.is_pinned
+
+
+def slash_command(**texts: Any) -> dict[str, Any]:
+    option = {"type": 3, "name": "question", "description": "What you want to know"}
+    return {"type": 1, "name": "ask", "description": "Ask the bot a question", "options": [option], **texts}
+
+
+@pytest.mark.parametrize(
+    ("command", "errors"),
+    [
+        (
+            slash_command(description_localizations={"russian": "Задать вопрос"}),
+            {
+                "0": {
+                    "description_localizations": {
+                        "russian": {"_errors": [{"code": "LOCALE_INVALID", "message": "Invalid locale: russian"}]}
+                    }
+                }
+            },
+        ),
+        (
+            slash_command(description_localizations={"ru": "ы" * 101}),
+            {
+                "0": {
+                    "description_localizations": {
+                        "ru": {
+                            "_errors": [
+                                {"code": "BASE_TYPE_BAD_LENGTH", "message": "Must be between 1 and 100 in length."}
+                            ]
+                        }
+                    }
+                }
+            },
+        ),
+        (
+            slash_command(description_localizations={"ru": ""}),
+            {
+                "0": {
+                    "description_localizations": {
+                        "ru": {
+                            "_errors": [
+                                {"code": "BASE_TYPE_BAD_LENGTH", "message": "Must be between 1 and 100 in length."}
+                            ]
+                        }
+                    }
+                }
+            },
+        ),
+        (
+            slash_command(name_localizations={"ru": "Спросить бота"}),
+            {
+                "0": {
+                    "name_localizations": {
+                        "ru": {
+                            "_errors": [
+                                {"code": "APPLICATION_COMMAND_INVALID_NAME", "message": "Command name is invalid"}
+                            ]
+                        }
+                    }
+                }
+            },
+        ),
+        (
+            slash_command(description=""),
+            {
+                "0": {
+                    "description": {
+                        "_errors": [{"code": "BASE_TYPE_BAD_LENGTH", "message": "Must be between 1 and 100 in length."}]
+                    }
+                }
+            },
+        ),
+        (
+            {"type": 3, "name": "Ask", "description": "", "description_localizations": {"ru": "Спросить"}},
+            {
+                "0": {
+                    "description_localizations": {
+                        "_errors": [
+                            {"code": "BASE_TYPE_BAD_FORMAT", "message": "Only slash commands have descriptions"}
+                        ]
+                    }
+                }
+            },
+        ),
+        (
+            slash_command(
+                options=[
+                    {
+                        "type": 3,
+                        "name": "scope",
+                        "description": "Where",
+                        "choices": [{"name": "here", "value": "here", "name_localizations": {"ru-RU": "здесь"}}],
+                    }
+                ]
+            ),
+            {
+                "0": {
+                    "options": {
+                        "0": {
+                            "choices": {
+                                "0": {
+                                    "name_localizations": {
+                                        "ru-RU": {
+                                            "_errors": [{"code": "LOCALE_INVALID", "message": "Invalid locale: ru-RU"}]
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            },
+        ),
+    ],
+    ids=[
+        "unknown locale",
+        "description over 100",
+        "empty description",
+        "name with a space",
+        "no description",
+        "message command description",
+        "choice in an unknown locale",
+    ],
+)
+async def test_commands_are_refused_like_discord_unless_names_descriptions_and_locales_are_valid(
+    discord: FakeDiscord, command: dict[str, Any], errors: dict[str, Any]
+) -> None:
+    good = slash_command(
+        description_localizations={"ru": "Задать вопрос боту", "en-GB": "Ask the bot"},
+        name_localizations={"en-US": "ask"},
+    )
+    good["options"][0]["description_localizations"] = {"ru": "Что вы хотите узнать", "uk": "Що ви хочете дізнатися"}
+    message = {"type": 3, "name": "Ask about this message", "name_localizations": {"ru": "Спросить об этом"}}
+    url = f"{discord.rest_url}/applications/{discord.application_id}/commands"
+    headers = {"Authorization": f"Bot {discord.token}"}
+    async with aiohttp.ClientSession() as http:
+        async with http.put(url, json=[good, message], headers=headers) as response:
+            assert response.status == 200
+        stored = discord.commands[None][0]
+        assert stored["description_localizations"] == {"ru": "Задать вопрос боту", "en-GB": "Ask the bot"}
+        async with http.put(url, json=[command], headers=headers) as response:
+            body = await response.json()
+    assert response.status == 400
+    assert body == {"message": "Invalid Form Body", "code": 50035, "errors": errors}
+    assert discord.commands[None][0] == stored  # the refused overwrite changed nothing
+
+
+async def test_a_guild_is_fetched_with_its_preferred_locale(discord: FakeDiscord, rest: hikari.api.RESTClient) -> None:
+    discord.guild_locales[discord.guild_id] = "ru"
+    guild = await rest.fetch_guild(discord.guild_id)
+    assert guild.preferred_locale == hikari.Locale.RU and guild.name == "Teaching Guild"
+    with pytest.raises(hikari.NotFoundError):
+        await rest.fetch_guild(discord.snowflake())
