@@ -3,28 +3,22 @@ models on the held-out questions, and turn corrections on or off."""
 
 from __future__ import annotations
 
-import asyncio
-
-import hikari
 import lightbulb
 import yuyo
 
 from bot.discord import custom_ids as keys
 from bot.discord.checks import GUILD_ONLY, admin_only, guild_of
 from bot.discord.choices import name_choices
-from bot.discord.dataset_upload import dataset_upload
 from bot.discord.handlers import Handlers
-from bot.discord.model_choice import model_status, models_named, roll_back, switch_to
-from bot.discord.model_test_runs import items_page, remove_test_set, run_and_show, start_test, uploaded_set_text
-from bot.discord.model_tests import start_text
+from bot.discord.model_choice import model_status, models_named, roll_back, set_corrections, switch_to
+from bot.discord.model_test_runs import show_items_page, start_and_run, upload_or_remove
 from bot.discord.permissions import require_admin
 from bot.discord.settings import DiscordSettings
-from bot.errors import InvalidInput
 from bot.evaluation.choosing import models_to_compare
 from bot.evaluation.eval_sets import EvalSets
 from bot.evaluation.model_test import EvalRequest, ModelTester
 from bot.evaluation.settings import EvaluationSettings
-from bot.i18n import N_, _
+from bot.i18n import N_
 from bot.llm.answering import Answerer
 from bot.llm.settings import LLMSettings
 from bot.store.guilds import GuildSettingsStore
@@ -137,16 +131,7 @@ class Test(
         guild_id = guild_of(ctx)
         model, against = await models_to_compare(jobs, guilds, llm, guild_id, model=self.model, against=self.against)
         ask = EvalRequest(guild_id, model, against, self.with_corrections, requested_by=ctx.user.id)
-        started = await start_test(tester, ctx.interaction, ask)
-        try:
-            # In the channel, not ephemeral: another admin's /model test links here while this one runs.
-            await ctx.defer()
-            message = await ctx.interaction.edit_initial_response(start_text(started))
-            await tests.show_in(started.test.id, ctx.channel_id, message.id)
-        except BaseException:
-            await asyncio.shield(tester.abandon(started))
-            raise
-        await run_and_show(ctx.interaction, tester, tests, started, testing.progress_interval_s)
+        await start_and_run(ctx, tester, tests, ask, testing.progress_interval_s)
 
 
 @handlers.button(keys.TEST_ITEMS)
@@ -156,16 +141,7 @@ async def on_test_page(
     tests: ModelTestStore = lightbulb.di.INJECTED,
     discord: DiscordSettings = lightbulb.di.INJECTED,
 ) -> None:
-    interaction = ctx.interaction
-    guild_id = require_admin(interaction, discord, TESTING)
-    opening = interaction.custom_id.startswith(f"{keys.TEST_ITEMS}:")
-    embed, components = await items_page(tests, guild_id, ctx.id_metadata, opening=opening)
-    if opening:  # a page of its own under the scorecard
-        await ctx.create_initial_response(embed=embed, components=components, ephemeral=True)
-    else:
-        await ctx.create_initial_response(
-            response_type=hikari.ResponseType.MESSAGE_UPDATE, embeds=[embed], components=components
-        )
+    await show_items_page(ctx, tests, require_admin(ctx.interaction, discord, TESTING))
 
 
 @group.register
@@ -191,16 +167,7 @@ class TestSet(
         sets: EvalSets = lightbulb.di.INJECTED,
         tests: ModelTestStore = lightbulb.di.INJECTED,
     ) -> None:
-        guild_id = guild_of(ctx)
-        if self.remove == (self.data is not None):
-            raise InvalidInput(_("Attach a test file, or choose `remove: True` to remove the uploaded one (not both)."))
-        upload = dataset_upload(self.data, max_bytes=sets.max_upload_bytes, what="test file")
-        if upload is None:
-            await ctx.respond(await remove_test_set(tests, guild_id, ctx.user.id), ephemeral=True)
-            return
-        await ctx.defer(ephemeral=True)
-        count = await sets.upload(upload.chunks(), upload.format, guild_id, ctx.user.id)
-        await ctx.interaction.edit_initial_response(uploaded_set_text(count))
+        await upload_or_remove(ctx, sets, tests, guild_of(ctx), self.data, remove=self.remove)
 
 
 @group.register
@@ -220,13 +187,7 @@ class Corrections(
 
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, guilds: GuildSettingsStore = lightbulb.di.INJECTED) -> None:
-        await guilds.set_use_corrections(guild_of(ctx), self.state == "on")
-        said = (
-            _("📚 Approved corrections are now given to the model with each question in this server.")
-            if self.state == "on"
-            else _("📚 Approved corrections are no longer given to the model with each question in this server.")
-        )
-        await ctx.respond(said)
+        await ctx.respond(await set_corrections(guilds, guild_of(ctx), on=self.state == "on"))
 
 
 loader.command(group)

@@ -1,5 +1,6 @@
 """Which model answers in a server, as `/model show` tells it (with the stand-in while the provider has lost it, and
-the date it shuts down) and `/model use` and `/model rollback` change it."""
+the date it shuts down) and `/model use` and `/model rollback` change it; and whether answers are given the approved
+corrections (`/model corrections`)."""
 
 from __future__ import annotations
 
@@ -63,3 +64,13 @@ async def roll_back(guilds: GuildSettingsStore, llm: LLMSettings, guild_id: int,
     await guilds.set_active_model(guild_id, previous, user_id)
     shown = f"`{previous}`" if previous else _("the default model, `{model}`", model=llm.default_model)
     return _("↩️ This server is back on {model}.", model=shown)
+
+
+async def set_corrections(guilds: GuildSettingsStore, guild_id: int, *, on: bool) -> str:
+    """Give answers the approved corrections, or stop; says which."""
+    await guilds.set_use_corrections(guild_id, on)
+    return (
+        _("📚 Approved corrections are now given to the model with each question in this server.")
+        if on
+        else _("📚 Approved corrections are no longer given to the model with each question in this server.")
+    )
