@@ -8,13 +8,13 @@ import yuyo
 
 from bot.discord import custom_ids as keys
 from bot.discord.checks import GUILD_ONLY, admin_only, guild_of, guild_only
-from bot.discord.correction_flows import approve_edited, export_file, page_named, review, review_target, viewer
-from bot.discord.corrections import CORRECTED, STATUS_EMOJI, edit_form, list_page, next_card, stats_embed
+from bot.discord.correction_flows import approve_edited, endorse, export_file, page_named, review_step, viewer
+from bot.discord.corrections import CORRECTED, STATUS_EMOJI, list_page, next_card, stats_embed
 from bot.discord.forms import submitted
 from bot.discord.handlers import Handlers
 from bot.discord.permissions import require_admin
 from bot.discord.settings import DiscordSettings
-from bot.errors import InvalidInput, NotFound
+from bot.errors import InvalidInput
 from bot.finetuning.settings import TrainingSettings
 from bot.i18n import N_, _
 from bot.llm.settings import LLMSettings
@@ -54,23 +54,7 @@ async def on_review_button(
     corrections: CorrectionStore = lightbulb.di.INJECTED,
     discord: DiscordSettings = lightbulb.di.INJECTED,
 ) -> None:
-    interaction = ctx.interaction
-    guild_id = require_admin(interaction, discord, REVIEWING)
-    action, correction = await review_target(corrections, guild_id, ctx.id_metadata)
-    if action == "edit":
-        await ctx.create_modal_response(
-            _("Edit correction #{id}", id=correction.id),
-            keys.custom_id(keys.REVIEW_EDIT_MODAL, correction.id),
-            components=edit_form(correction),
-        )
-        return
-    card = await review(corrections, guild_id, correction, action, interaction.user.id)
-    await ctx.create_initial_response(
-        card.content,
-        response_type=hikari.ResponseType.MESSAGE_UPDATE,
-        embeds=card.embeds,
-        components=card.components,
-    )
+    await review_step(ctx, corrections, require_admin(ctx.interaction, discord, REVIEWING))
 
 
 @handlers.modal(keys.REVIEW_EDIT_MODAL)
@@ -168,24 +152,7 @@ class Endorse(
 
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, votes: VoteStore = lightbulb.di.INJECTED) -> None:
-        guild_id = guild_of(ctx)
-        endorsed = await votes.endorse(guild_id, self.min_votes, ctx.user.id)
-        if not endorsed.correction_ids:
-            raise NotFound(
-                _(
-                    "No public answer has {votes} or more 👍, more 👍 than 👎, and no correction yet.",
-                    votes=self.min_votes,
-                )
-            )
-        await ctx.respond(
-            _(
-                "Queued {count} answer(s) with {votes}+ 👍 for review. Approve them in "
-                "`/corrections review`: approved ones are exported and trained on as supervised examples.",
-                count=len(endorsed.correction_ids),
-                votes=self.min_votes,
-            ),
-            ephemeral=True,
-        )
+        await ctx.respond(await endorse(votes, guild_of(ctx), self.min_votes, ctx.user.id), ephemeral=True)
 
 
 @group.register

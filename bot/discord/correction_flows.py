@@ -1,12 +1,13 @@
 """`/corrections` from the command's side: a review step from a button or the edit form, the list page a pager
-button names, who is looking (admins see more), and the export file."""
+button names, who is looking (admins see more), answers queued by their 👍, and the export file."""
 
 from __future__ import annotations
 
 import hikari
+import yuyo
 
 from bot.discord import custom_ids as keys
-from bot.discord.corrections import STATUS_EMOJI, Card, Viewer, next_card, queued_correction, viewer_of
+from bot.discord.corrections import STATUS_EMOJI, Card, Viewer, edit_form, next_card, queued_correction, viewer_of
 from bot.discord.settings import DiscordSettings
 from bot.errors import InvalidInput, NotFound
 from bot.finetuning.builder import corrections_dataset
@@ -14,6 +15,7 @@ from bot.finetuning.held_out import split_approved
 from bot.finetuning.settings import TrainingSettings
 from bot.i18n import N_, _
 from bot.store.corrections import Correction, CorrectionStore
+from bot.store.votes import VoteStore
 
 OUT_OF_DATE = N_("This button is out of date. Run the command again.")
 
@@ -25,6 +27,25 @@ async def review_target(corrections: CorrectionStore, guild_id: int, metadata: s
     if action not in ("approve", "reject", "edit"):
         raise InvalidInput(_(OUT_OF_DATE))
     return action, await queued_correction(corrections, guild_id, correction_id)
+
+
+async def review_step(ctx: yuyo.ComponentContext, corrections: CorrectionStore, guild_id: int) -> None:
+    """A review button: the edit form for "edit", else the correction approved or rejected and the next one shown."""
+    action, correction = await review_target(corrections, guild_id, ctx.id_metadata)
+    if action == "edit":
+        await ctx.create_modal_response(
+            _("Edit correction #{id}", id=correction.id),
+            keys.custom_id(keys.REVIEW_EDIT_MODAL, correction.id),
+            components=edit_form(correction),
+        )
+        return
+    card = await review(corrections, guild_id, correction, action, ctx.interaction.user.id)
+    await ctx.create_initial_response(
+        card.content,
+        response_type=hikari.ResponseType.MESSAGE_UPDATE,
+        embeds=card.embeds,
+        components=card.components,
+    )
 
 
 async def review(
@@ -72,6 +93,24 @@ def page_named(metadata: str) -> tuple[int, str | None, int | None]:
         raise InvalidInput(_(OUT_OF_DATE))
     offset, author = keys.ids(f"{raw_offset}.{raw_author}", 2)
     return offset, None if raw_status == "all" else raw_status, author or None
+
+
+async def endorse(votes: VoteStore, guild_id: int, min_votes: int, by: int) -> str:
+    """Queue the answers with `min_votes` or more 👍 (and no correction) for review; says how many."""
+    endorsed = await votes.endorse(guild_id, min_votes, by)
+    if not endorsed.correction_ids:
+        raise NotFound(
+            _(
+                "No public answer has {votes} or more 👍, more 👍 than 👎, and no correction yet.",
+                votes=min_votes,
+            )
+        )
+    return _(
+        "Queued {count} answer(s) with {votes}+ 👍 for review. Approve them in "
+        "`/corrections review`: approved ones are exported and trained on as supervised examples.",
+        count=len(endorsed.correction_ids),
+        votes=min_votes,
+    )
 
 
 async def export_file(
