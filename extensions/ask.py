@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import re
-
 import hikari
 import lightbulb
 import yuyo
@@ -12,10 +9,9 @@ import yuyo
 from bot.discord import custom_ids as keys
 from bot.discord.asked_messages import asked_message, pictures_read
 from bot.discord.asking_about import QUESTION, about_form, question_about, quoted
-from bot.discord.errors import describe_error
 from bot.discord.forms import submitted
 from bot.discord.handlers import Handlers
-from bot.discord.hearing import audio_attachment
+from bot.discord.heard_messages import heard_question, tell_error
 from bot.discord.language import guild_locale
 from bot.discord.permissions import require_reading
 from bot.discord.pictures import picture_attachments
@@ -32,7 +28,6 @@ from bot.speech.tts import SpeechEngine
 loader = lightbulb.Loader()
 handlers = Handlers()
 loader.add(handlers)
-_log = logging.getLogger(__name__)
 
 
 @loader.command
@@ -108,10 +103,6 @@ class Ask(lightbulb.SlashCommand, name="ask", description=N_("Ask the bot a ques
                 raise AfterAnswer(exc) from exc
 
 
-def _strip_mention(content: str, bot_id: int) -> str:
-    return re.sub(rf"<@!?{bot_id}>", "", content).strip()
-
-
 @loader.listener(hikari.MessageCreateEvent)
 async def on_message(
     event: hikari.MessageCreateEvent,
@@ -121,47 +112,28 @@ async def on_message(
 ) -> None:
     """Answer a message that mentions the bot, arrives in a DM, is posted in a configured chat channel, or goes on
     in a thread the bot opened."""
-    message = event.message
-    if event.author.is_bot or event.author.is_system or message.webhook_id is not None:
+    heard = await heard_question(event, discord, threads)
+    if heard is None:
         return
-    me = event.app.get_me() if isinstance(event.app, hikari.GatewayBot) else None
-    if me is None:
-        return
-    is_dm = message.guild_id is None
-    mentions = message.user_mentions_ids
-    mentioned = bool(mentions) and me.id in mentions
-    thread = None if is_dm else await threads.find(message.channel_id)
-    in_thread = thread is not None and (mentioned or discord.answer_in_threads)
-    if not (mentioned or in_thread or (is_dm and discord.answer_in_dms) or message.channel_id in discord.chat_channels):
-        return
-    text = _strip_mention(message.content or "", me.id)
-    audio = audio_attachment(message)
-    pictures = picture_attachments(message)
-    if not text and audio is None and not pictures:
-        return
-    rest = event.app.rest
+    message, rest = event.message, event.app.rest
     # A message carries no locale: in a server, the server's language; in a DM, English.
     use_language(await guild_locale(event.app, message.guild_id))
     try:
-        await asker.admit(message.author.id, audio, pictures)
+        await asker.admit(message.author.id, heard.audio, heard.pictures)
         await rest.trigger_typing(message.channel_id)
         await asker.reply(
             ChannelTarget(rest, message.channel_id, reply_to=message.id),
             guild_id=message.guild_id,
             channel_id=message.channel_id,
             user_id=message.author.id,
-            typed=text,
-            audio=audio,
-            route="dm" if is_dm else "mention" if mentioned else "chat",
-            pictures=pictures,
-            thread=thread,
+            typed=heard.text,
+            audio=heard.audio,
+            route=heard.route,
+            pictures=heard.pictures,
+            thread=heard.thread,
         )
     except Exception as exc:  # one error path: a short reply; unexpected errors are logged with an id
-        notice = describe_error(exc, "message answer")
-        try:
-            await rest.create_message(message.channel_id, notice, reply=message.id, user_mentions=False)
-        except hikari.HTTPError as send_error:
-            _log.warning("could not tell %s about an error: %s", message.author.id, send_error)
+        await tell_error(rest, message, exc)
 
 
 @loader.command
