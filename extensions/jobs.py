@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import hikari
 import lightbulb
 import yuyo
@@ -11,20 +9,11 @@ import yuyo
 from bot.discord import custom_ids as keys
 from bot.discord.checks import GUILD_ONLY, admin_only, guild_of, guild_only
 from bot.discord.handlers import Handlers
-from bot.discord.model_tests import score_line
+from bot.discord.job_actions import activate, cancel, cancel_question, events_text, loss_plot_embed, worse_warning
 from bot.discord.permissions import require_admin
 from bot.discord.settings import DiscordSettings
-from bot.discord.training import (
-    activate_anyway_row,
-    cancel_row,
-    finished_job,
-    job_embed,
-    job_in_guild,
-    job_label,
-    jobs_page,
-)
-from bot.errors import InvalidInput, NotFound
-from bot.evaluation.scorecard import stored_scorecard
+from bot.discord.training import activate_anyway_row, finished_job, job_in_guild, job_label, jobs_page
+from bot.errors import InvalidInput
 from bot.finetuning.backends import Trainers
 from bot.finetuning.watcher import JobWatcher
 from bot.i18n import N_, _, use_language
@@ -86,12 +75,7 @@ class ShowJob(
     async def invoke(self, ctx: lightbulb.Context, jobs: JobStore = lightbulb.di.INJECTED) -> None:
         job = await job_in_guild(jobs, ctx.guild_id, self.job)
         await ctx.defer(ephemeral=True)
-        from bot.finetuning.plot import render_loss_plot  # Pillow drawing, imported when first needed
-
-        points = await jobs.metrics(job.id)
-        png = await asyncio.to_thread(render_loss_plot, points, f"job #{job.id} · {job.base_model}")
-        embed = job_embed(job).set_image(hikari.Bytes(png, f"job-{job.id}-loss.png", mimetype="image/png"))
-        await ctx.interaction.edit_initial_response(embed=embed)
+        await ctx.interaction.edit_initial_response(embed=await loss_plot_embed(jobs, job))
 
 
 @jobs_group.register
@@ -101,9 +85,7 @@ class JobEvents(lightbulb.SlashCommand, name="events", description=N_("A trainin
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, jobs: JobStore = lightbulb.di.INJECTED) -> None:
         job = await job_in_guild(jobs, ctx.guild_id, self.job)
-        events = await jobs.events(job.id, limit=15)
-        text = "\n".join(f"{e.created_at:%H:%M:%S} {e.level}: {e.message}" for e in events) or _("No events yet.")
-        await ctx.respond(_("Events of job #{id}:", id=job.id) + f"\n```\n{text[-1900:]}\n```", ephemeral=True)
+        await ctx.respond(await events_text(jobs, job), ephemeral=True)
 
 
 @jobs_group.register
@@ -118,20 +100,8 @@ class CancelJob(
 
     @lightbulb.invoke
     async def invoke(self, ctx: lightbulb.Context, jobs: JobStore = lightbulb.di.INJECTED) -> None:
-        job = await job_in_guild(jobs, guild_of(ctx), self.job)
-        if job.finished:
-            raise InvalidInput(
-                _("Job #{id} already {status}; there is nothing to cancel.", id=job.id, status=_(job.status))
-            )
-        await ctx.respond(
-            _(
-                "Cancel training job #{id} (`{remote_id}`)? Work done so far is lost.",
-                id=job.id,
-                remote_id=job.remote_id,
-            ),
-            components=[cancel_row(job)],
-            ephemeral=True,
-        )
+        question, components = cancel_question(await job_in_guild(jobs, guild_of(ctx), self.job))
+        await ctx.respond(question, components=components, ephemeral=True)
 
 
 @handlers.button(keys.JOB_CANCEL)
@@ -142,43 +112,14 @@ async def on_cancel_button(
     watcher: JobWatcher = lightbulb.di.INJECTED,
     discord: DiscordSettings = lightbulb.di.INJECTED,
 ) -> None:
-    interaction = ctx.interaction
-    guild_id = require_admin(interaction, discord, CANCELLING)
-    (job_id,) = keys.ids(ctx.id_metadata.partition(".")[2], 1)
-    job = await job_in_guild(jobs, guild_id, job_id)
-    trainer = trainers.for_job(job.backend)  # where it runs, which need not be today's default backend
-    if trainer is None:
-        raise NotFound(
-            _(
-                "Job #{id} runs on backend `{backend}`, which this bot no longer has configured.",
-                id=job.id,
-                backend=job.backend,
-            )
-        )
-    remote = await trainer.cancel(job.remote_id)
-    await jobs.update_from_remote(job.id, remote)
-    watcher.poke()
-    await ctx.create_initial_response(
-        _("🛑 Training job #{id} is {status}.", id=job.id, status=_(remote.status)),
-        response_type=hikari.ResponseType.MESSAGE_UPDATE,
-        components=[],
-    )
+    guild_id = require_admin(ctx.interaction, discord, CANCELLING)
+    said = await cancel(jobs, trainers, watcher, guild_id, ctx.id_metadata)
+    await ctx.create_initial_response(said, response_type=hikari.ResponseType.MESSAGE_UPDATE, components=[])
 
 
 async def _activatable(jobs: JobStore, ctx: yuyo.ComponentContext, discord: DiscordSettings) -> TrainingJob:
     guild_id = require_admin(ctx.interaction, discord, N_("switch models"))
     return await finished_job(jobs, guild_id, ctx.id_metadata)
-
-
-async def _activate(ctx: yuyo.ComponentContext, job: TrainingJob, guilds: GuildSettingsStore) -> None:
-    assert job.fine_tuned_model is not None
-    await guilds.set_active_model(job.guild_id, job.fine_tuned_model, ctx.interaction.user.id)
-    await ctx.create_initial_response(
-        _(
-            "✅ This server now uses `{model}`. `/model rollback` returns to the previous model.",
-            model=job.fine_tuned_model,
-        )
-    )
 
 
 @handlers.button(keys.ACTIVATE_MODEL)
@@ -190,19 +131,10 @@ async def on_activate(
     discord: DiscordSettings = lightbulb.di.INJECTED,
 ) -> None:
     job = await _activatable(jobs, ctx, discord)
-    card = await stored_scorecard(tests, await tests.for_job(job.id))
-    if card is not None and card.worse:  # a second, deliberate click
-        await ctx.create_initial_response(
-            _(
-                "⚠️ `{model}` scored worse than the current model in its test: {score}.\nActivate it anyway?",
-                model=job.fine_tuned_model,
-                score=score_line(card),
-            ),
-            components=[activate_anyway_row(job.id)],
-            ephemeral=True,
-        )
+    if (warning := await worse_warning(tests, job)) is not None:  # a second, deliberate click
+        await ctx.create_initial_response(warning, components=[activate_anyway_row(job.id)], ephemeral=True)
         return
-    await _activate(ctx, job, guilds)
+    await ctx.create_initial_response(await activate(guilds, job, ctx.interaction.user.id))
 
 
 @handlers.button(keys.ACTIVATE_ANYWAY)
@@ -212,7 +144,8 @@ async def on_activate_anyway(
     guilds: GuildSettingsStore = lightbulb.di.INJECTED,
     discord: DiscordSettings = lightbulb.di.INJECTED,
 ) -> None:
-    await _activate(ctx, await _activatable(jobs, ctx, discord), guilds)
+    job = await _activatable(jobs, ctx, discord)
+    await ctx.create_initial_response(await activate(guilds, job, ctx.interaction.user.id))
 
 
 loader.command(jobs_group)
