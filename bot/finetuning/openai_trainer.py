@@ -25,7 +25,7 @@ from bot.finetuning.trainer import (
     UploadedDataset,
     upload_name,
 )
-from bot.i18n import _
+from bot.i18n import N_, _
 
 _log = logging.getLogger(__name__)
 
@@ -34,17 +34,25 @@ def _time(seconds: int | None) -> dt.datetime | None:
     return None if seconds is None else dt.datetime.fromtimestamp(seconds, dt.UTC)
 
 
-def _error(exc: openai.OpenAIError, what: str, thing: str) -> TrainerError:
-    """The backend's failure as a short message; the raw detail goes to the log only."""
+UNKNOWN_FILE = N_("The training service does not know that file.")
+UNKNOWN_JOB = N_("The training service does not know that job.")
+UNKNOWN_DATA = N_("The training service does not know that dataset or base model.")
+
+
+def _error(exc: openai.OpenAIError, what: str, unknown: str) -> TrainerError:
+    """The backend's failure as a short message (`what` it refused to do, the `unknown` text when it knows no such
+    thing, both marked for the catalog); the raw detail goes to the log only."""
     _log.warning("fine-tuning backend: %s failed: %s: %s", what, type(exc).__name__, exc)
     if isinstance(exc, openai.NotFoundError):
-        return TrainerNotFound(_("The training service does not know that {thing}.", thing=thing))
+        return TrainerNotFound(_(unknown))
     if isinstance(exc, openai.RateLimitError):
         return TrainerRateLimited(_("The training service is rate-limiting the bot. Try again in a minute."))
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
         return TrainerAuthFailed(_("The training service rejected the bot's API key. An admin needs to check it."))
     if isinstance(exc, openai.BadRequestError | openai.ConflictError | openai.UnprocessableEntityError):
-        return TrainerRejected(_("The training service refused to {what}: {problem}", what=what, problem=_short(exc)))
+        return TrainerRejected(
+            _("The training service refused to {what}: {problem}", what=_(what), problem=_short(exc))
+        )
     if isinstance(exc, openai.APITimeoutError | openai.APIConnectionError):
         return TrainerRemoteError(_("The training service could not be reached. Try again shortly."))
     return TrainerRemoteError(_("The training service had an error. Try again shortly."))
@@ -115,7 +123,7 @@ class OpenAITrainer:
                 client = self._client if seekable else self._client.with_options(max_retries=0)
                 uploaded = await client.files.create(file=(filename, source), purpose="fine-tune")
         except openai.OpenAIError as exc:
-            raise _error(exc, "upload the dataset", "file") from exc
+            raise _error(exc, N_("upload the dataset"), UNKNOWN_FILE) from exc
         return UploadedDataset(uploaded.id, uploaded.bytes)
 
     async def start(self, request: TrainingRequest, *, tag: str) -> RemoteJob:
@@ -146,7 +154,7 @@ class OpenAITrainer:
                 metadata={TAG_KEY: tag},
             )
         except openai.OpenAIError as exc:
-            raise _error(exc, "start the job", "dataset or base model") from exc
+            raise _error(exc, N_("start the job"), UNKNOWN_DATA) from exc
         return remote_job(job)
 
     async def find_tagged(self, tag: str) -> RemoteJob | None:
@@ -156,7 +164,7 @@ class OpenAITrainer:
                 if (job.metadata or {}).get(TAG_KEY) == tag:
                     return remote_job(job)
         except openai.OpenAIError as exc:
-            raise _error(exc, "look for the job", "job") from exc
+            raise _error(exc, N_("look for the job"), UNKNOWN_JOB) from exc
         return None
 
     async def find_uploads(self, tag: str) -> list[str]:
@@ -164,7 +172,7 @@ class OpenAITrainer:
         try:
             return [f.id async for f in self._client.files.list(purpose="fine-tune") if f.filename == name]
         except openai.OpenAIError as exc:
-            raise _error(exc, "list the uploaded files", "file") from exc
+            raise _error(exc, N_("list the uploaded files"), UNKNOWN_FILE) from exc
 
     async def delete_upload(self, file_id: str) -> None:
         try:
@@ -172,13 +180,13 @@ class OpenAITrainer:
         except openai.NotFoundError:
             return
         except openai.OpenAIError as exc:
-            raise _error(exc, "delete the uploaded dataset", "file") from exc
+            raise _error(exc, N_("delete the uploaded dataset"), UNKNOWN_FILE) from exc
 
     async def get(self, remote_id: str) -> RemoteJob:
         try:
             return remote_job(await self._client.fine_tuning.jobs.retrieve(remote_id))
         except openai.OpenAIError as exc:
-            raise _error(exc, "look up the job", "job") from exc
+            raise _error(exc, N_("look up the job"), UNKNOWN_JOB) from exc
 
     async def list(self, limit: int = 20, after: str | None = None, *, follow: bool = False) -> list[RemoteJob]:
         jobs: list[RemoteJob] = []
@@ -190,13 +198,13 @@ class OpenAITrainer:
                     return jobs
                 after = page.data[-1].id
         except openai.OpenAIError as exc:
-            raise _error(exc, "list the jobs", "job") from exc
+            raise _error(exc, N_("list the jobs"), UNKNOWN_JOB) from exc
 
     async def cancel(self, remote_id: str) -> RemoteJob:
         try:
             return remote_job(await self._client.fine_tuning.jobs.cancel(remote_id))
         except openai.OpenAIError as exc:
-            raise _error(exc, "cancel the job", "job") from exc
+            raise _error(exc, N_("cancel the job"), UNKNOWN_JOB) from exc
 
     async def events(self, remote_id: str, after: str | None = None, limit: int | None = None) -> list[JobEvent]:
         """Events newer than `after`, oldest first. The API lists newest first, so pages are read back to `after`
@@ -216,5 +224,5 @@ class OpenAITrainer:
                     remote_id, limit=page_size, after=page.data[-1].id
                 )
         except openai.OpenAIError as exc:
-            raise _error(exc, "read the job's events", "job") from exc
+            raise _error(exc, N_("read the job's events"), UNKNOWN_JOB) from exc
         return newest_first[::-1]

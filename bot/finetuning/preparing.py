@@ -72,15 +72,18 @@ class DatasetPreparer:
         if model not in found.base_models:
             names = ", ".join(f"`{m}`" for m in found.base_models)
             shown = model if len(model) <= SHOWN_NAME else model[: SHOWN_NAME - 1] + "…"  # typed: may be long
-            where = "this bot" if len(self._backends) == 1 else f"backend `{found.name}`"
-            raise InvalidInput(
-                _(
-                    "`{shown}` is not a base model {where} trains. Choose one of: {names}.",
+            if len(self._backends) == 1:
+                text = _(
+                    "`{shown}` is not a base model this bot trains. Choose one of: {names}.", shown=shown, names=names
+                )
+            else:
+                text = _(
+                    "`{shown}` is not a base model backend `{backend}` trains. Choose one of: {names}.",
                     shown=shown,
-                    where=where,
+                    backend=found.name,
                     names=names,
                 )
-            )
+            raise InvalidInput(text)
         cleaned = (suffix or "").strip().lower() or None
         if cleaned is not None and not SUFFIX.match(cleaned):
             raise InvalidInput(_("The suffix may use a-z, 0-9, - and _ only, up to 40 characters."))
@@ -112,7 +115,7 @@ class DatasetPreparer:
             with open(upload, "wb") as f:  # noqa: ASYNC230 - small writes of streamed chunks
                 async for chunk in chunks:
                     f.write(chunk)
-            return await self._prepare(upload, fmt, ask, "uploaded file")
+            return await self._prepare(upload, fmt, ask, _("uploaded file"))
         finally:
             upload.unlink(missing_ok=True)
 
@@ -150,7 +153,11 @@ class DatasetPreparer:
         try:
             data = corrections_dataset(training, method, default_system_prompt)
             await asyncio.to_thread(raw.write_bytes, data)
-            described = f"{len(training)} approved corrections ({len(parts.held_out)} held out for testing)"
+            described = _(
+                "{count} approved corrections ({held} held out for testing)",
+                count=len(training),
+                held=len(parts.held_out),
+            )
             return await self._prepare(raw, "jsonl", ask, described)
         finally:
             raw.unlink(missing_ok=True)
