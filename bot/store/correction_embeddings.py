@@ -109,8 +109,10 @@ class EmbeddingStore:
             if (held := self._held.get((guild_id, model), version)) is not None:
                 return held
             rows = (await conn.execute(sa.select(e.c.correction_id, e.c.vector).where(mine))).all()
-        if not rows:
-            return None
+        if not rows:  # held too, so that a server with none is not read again for every question
+            return self._held.put(
+                (guild_id, model), version, _Held(np.zeros(0, np.int64), np.zeros((0, 0), np.float32))
+            )
         rows = newest_size(rows)
         ids = np.array([r.correction_id for r in rows], dtype=np.int64)
         return self._held.put((guild_id, model), version, _Held(ids, as_matrix([r.vector for r in rows])))
