@@ -41,6 +41,7 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.ack_latency import FakeLoop
+from bench.ack_latency import with_fakes as fakes_of_ack_latency
 from bot.store.database import Database
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.harness import make_config, running_bot
@@ -188,17 +189,15 @@ async def measure_baseline(fakes: FakeLoop, cpu: BotCpu, n: int, concurrency: in
 
 
 async def with_fakes(fakes: FakeLoop, body: Callable[[FakeDiscord, FakeOpenAI], Awaitable[Run]]) -> Run:
-    discord, openai_fake = FakeDiscord(), FakeOpenAI()
-    openai_fake.default_reply = ANSWER
-    openai_fake.stream_chunk_chars = CHUNK_CHARS
-    openai_fake.chunk_delay_s = CHUNK_DELAY_S
-    await fakes.run(discord.__aenter__())
-    await fakes.run(openai_fake.__aenter__())
-    try:
+    """ack_latency's fakes, the model streaming this benchmark's answer in its chunks."""
+
+    async def streaming(discord: FakeDiscord, openai_fake: FakeOpenAI) -> Run:
+        openai_fake.default_reply = ANSWER
+        openai_fake.stream_chunk_chars = CHUNK_CHARS
+        openai_fake.chunk_delay_s = CHUNK_DELAY_S
         return await body(discord, openai_fake)
-    finally:
-        await fakes.run(openai_fake.__aexit__(None, None, None))
-        await fakes.run(discord.__aexit__(None, None, None))
+
+    return await fakes_of_ack_latency(fakes, streaming)
 
 
 async def own_database(url: str, name: str, *, drop: bool = False) -> str:
