@@ -20,6 +20,7 @@ from bot.config import Config, Settings
 from bot.conversation.settings import ConversationSettings
 from bot.discord import wiring as discord
 from bot.discord.health import Readiness
+from bot.discord.injection import resolve_once
 from bot.discord.language import command_localizations, speak_member_language
 from bot.discord.settings import DiscordSettings
 from bot.evaluation import wiring as evaluation
@@ -143,6 +144,7 @@ def follow_lifecycle(
     async def on_starting(_: hikari.StartingEvent) -> None:
         await wiring.open()  # the health endpoint first (alive while the database migrates), then the database
         await client.load_extensions_from_package(extensions)
+        resolve_once(client.registered_commands)  # not again on every invocation (bot/discord/injection.py)
         if turns.needed:  # other shard processes may be starting too: take turns to IDENTIFY (hikari starts next)
             limit = (await bot.rest.fetch_gateway_bot_info()).session_start_limit
             await turns.take(shard_ids, limit.max_concurrency)
