@@ -23,7 +23,12 @@ def resolve_once(commands: Iterable[object]) -> int:
         if not isinstance(command, type):
             continue
         for value in vars(command).values():
-            if isinstance(value, linkd.AutoInjecting) and value._dependency_func is None:  # pyright: ignore[reportPrivateUsage]
-                value._dependency_func = value._codegen_dependency_func()  # pyright: ignore[reportPrivateUsage]
-                prepared += 1
+            if not isinstance(value, linkd.AutoInjecting):
+                continue
+            # linkd's own names (0.6): where another version has none, or prepared it already, it is left as it is.
+            generate = getattr(value, "_codegen_dependency_func", None)
+            if generate is None or getattr(value, "_dependency_func", ...) is not None:
+                continue
+            setattr(value, "_dependency_func", generate())  # noqa: B010
+            prepared += 1
     return prepared
