@@ -272,6 +272,8 @@ async def test_a_coming_shutdown_is_told_once_though_both_processes_look_at_once
     discord.shard_count, discord.max_concurrency, discord.identify_window_s = 2, 1, 0.3
     admin = {"admin_channels": {str(discord.other_guild_id): discord.other_guild_channel_id}}
     async with running_shards(discord, openai_fake, tmp_path, empty_postgres, clock=lambda: day, discord=admin) as bots:
+        for built in bots:  # their own first look (at start) is over: only the two looks below can tell
+            await built.get(ModelNotices).stop()
         await bots[0].get(GuildSettingsStore).set_active_model(discord.other_guild_id, tuned, discord.admin.id)
         told = await asyncio.gather(*(built.get(ModelNotices).warn_shutdowns() for built in bots))
         assert sorted(told) == [0, 1]
