@@ -56,7 +56,9 @@ def _build_attrs(cls: type[Any], data: Any, where: str, problems: list[str]) -> 
                 try:
                     field.validator(None, field, kwargs[name])
                 except (ValueError, TypeError) as exc:
-                    problems.append(f"{path}: {exc}")
+                    # attrs' validators put the readable message first, then the Attribute and the values
+                    message = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+                    problems.append(f"{path}: {message}")
         elif field.default is attrs.NOTHING:
             if attrs.has(hints[name]):
                 kwargs[name] = _build_attrs(hints[name], {}, path, problems)

@@ -51,7 +51,7 @@ class ConversationSettings:
     # How many recent turns `/voice status` shows.
     status_turns: int = attrs.field(default=5, validator=positive)
     # Per-guild addressing ("all" or "name"), by guild id, overriding `addressing`.
-    guild_addressing: dict[str, str] = attrs.field(factory=dict[str, str])
+    guild_addressing: dict[str, AddressingMode] = attrs.field(factory=dict[str, AddressingMode])
     # With a known `language`, transcribe only the utterance instead of Whisper's 30 s window (several times faster).
     short_window: bool = True
     # Speech starts at the answer's first clause boundary (comma, semicolon, colon, dash) once the first phrase is at

@@ -262,10 +262,7 @@ class VoiceRooms:
             return room
 
     def _addressing(self, guild_id: int) -> AddressingMode | None:
-        mode = self._conversation.guild_addressing.get(str(guild_id))
-        if mode == "all":
-            return "all"
-        return "name" if mode == "name" else None  # None: the configured default
+        return self._conversation.guild_addressing.get(str(guild_id))  # None: the configured default
 
     async def leave(self, guild_id: int) -> bool:
         room = self._rooms.pop(guild_id, None)

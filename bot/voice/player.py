@@ -177,7 +177,7 @@ class Player:
                         return
                     except TimeoutError:
                         pass
-                elif -delay > _MAX_LAG_S:
+                elif loop.time() - due > _MAX_LAG_S:  # late by its due time, not by when it is handed over
                     start = loop.time() - sent * FRAME_S
                     due = loop.time()
                 for packet in encoder.encode(frame):

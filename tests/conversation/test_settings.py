@@ -26,3 +26,9 @@ def test_an_unknown_addressing_mode_or_a_single_name_instead_of_a_list_is_refuse
     ]
     by_name = build_settings(ConversationSettings, {"addressing": "name", "names": ["teachbot", "tb"]}, "conversation")
     assert (by_name.addressing, by_name.names) == ("name", ["teachbot", "tb"])
+
+
+def test_a_servers_addressing_mode_written_wrongly_is_refused_like_the_default_one() -> None:
+    """Fails today: guild_addressing values are plain strings, so a typo silently means the default mode."""
+    with pytest.raises(SettingsProblems):
+        build_settings(ConversationSettings, {"guild_addressing": {"123": "names"}}, "conversation")

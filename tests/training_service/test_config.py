@@ -68,3 +68,10 @@ def test_an_unreadable_settings_file_names_the_file(tmp_path: Path) -> None:
     path.write_text("[trainer\n")
     with pytest.raises(TrainerConfigError, match=r"trainer\.toml: cannot be read"):
         load_config(path, env={})
+
+
+def test_a_device_the_service_cannot_use_is_named_plainly() -> None:
+    """Fails today: attrs' `in_` validator's ValueError carries the whole Attribute, shown raw to the operator."""
+    with pytest.raises(TrainerConfigError) as problem:
+        parse_settings({"trainer": {"device": "tpu"}})
+    assert "Attribute(" not in str(problem.value) and "tpu" in str(problem.value)

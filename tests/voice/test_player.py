@@ -103,3 +103,12 @@ def test_an_audio_file_is_decoded_to_48_khz_stereo() -> None:
     pcm = decode_audio(recording.getvalue())
     seconds = len(pcm) / (48_000 * 2 * 2)
     assert 0.95 <= seconds <= 1.05
+
+
+async def test_a_long_send_lead_still_paces_frames() -> None:
+    """Fails today: with send_lead_ms >= 200 (allowed by [voice]) every frame looks 'late' by more than _MAX_LAG_S,
+    the clock restarts each frame and all frames are due at once (audio bursts)."""
+    sender = Sender()
+    await player(sender, lead_s=0.3).play(b"\x01\x00" * (FRAME_BYTES * 2))
+    dues = [due for _, due in sender.frames]
+    assert all(later - earlier >= FRAME_S - 1e-9 for earlier, later in itertools.pairwise(dues))
