@@ -4,7 +4,6 @@ data, whose questions and answers replace the held-out corrections as what /mode
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterable
 from pathlib import Path
 from typing import Any, Literal
@@ -14,7 +13,7 @@ from bot.evaluation.settings import EvaluationSettings
 from bot.finetuning.awaiting_confirm import PreparedDatasets
 from bot.finetuning.settings import TrainingSettings
 from bot.finetuning.tokens import TokenCounter
-from bot.finetuning.training_files import DatasetRules, validate_path
+from bot.finetuning.training_files import DatasetRules, csv_records, jsonl_records, validate_path
 from bot.i18n import _
 from bot.store.model_tests import EvalQuestion, ModelTestStore
 
@@ -42,15 +41,12 @@ def read_test_set(
             _("The test file has problems:\n```\n{problems}\n```", problems=report.error_summary()[:1800])
         )
     questions: list[EvalQuestion] = []
-    with open(out, "rb") as lines:
-        for raw in lines:
-            if raw.strip():
-                try:
-                    questions.append(eval_question(json.loads(raw)))
-                except (StopIteration, ValueError):
-                    raise InvalidInput(
-                        _("Test line {line} has no question before its answer.", line=len(questions) + 1)
-                    ) from None
+    with open(source, "rb") as stream:  # read again, checked, for the file's own line numbers
+        for line, example, _raw in csv_records(stream) if fmt == "csv" else jsonl_records(stream):
+            try:
+                questions.append(eval_question(example))
+            except (StopIteration, ValueError):
+                raise InvalidInput(_("Test line {line} has no question before its answer.", line=line)) from None
     return questions
 
 

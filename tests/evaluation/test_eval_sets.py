@@ -123,3 +123,9 @@ async def test_a_test_set_with_more_questions_than_a_test_asks_is_refused_and_no
         await sets.upload(chunks(rows), "csv", guild_id=5, by_user=7)
     assert await store.uploaded_questions(5) == []
     assert list((tmp_path / "prepared").iterdir()) == []
+
+
+def test_an_answer_with_no_question_is_named_by_its_line_in_the_file(tmp_path: Path) -> None:
+    text = sft(("user", "q"), ("assistant", "a")) + "\n\n\n" + sft(("system", "Be brief."), ("assistant", "a")) + "\n"
+    with pytest.raises(InvalidInput, match=r"^Test line 4 has no question before its answer\.$"):
+        read(tmp_path, text)
