@@ -5,7 +5,6 @@ Discord."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TypeVar
 
 import hikari
 
@@ -20,17 +19,7 @@ from bot.llm.knowledge import ChannelAccess
 from bot.llm.settings import LLMSettings
 from bot.store.wiring import install as install_store
 from bot.wiring import Wiring
-
-T = TypeVar("T")
-
-
-class Registry:
-    def __init__(self) -> None:
-        self.values: dict[object, object] = {}
-
-    def register_value(self, typ: type[T], value: T) -> object:
-        self.values[typ] = value
-        return self
+from tests.test_wiring import Registry
 
 
 async def test_the_packages_below_reach_discord_through_its_outlets(tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ limit, and the job watcher's notices are held by the tests of finished jobs."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TypeVar
 
 from bot.evaluation.eval_sets import EvalSets
 from bot.evaluation.job_tests import JobTests
@@ -26,13 +25,7 @@ from bot.store.jobs import JobStore
 from bot.store.model_tests import ModelTestStore
 from bot.wiring import Wiring
 from tests.store.test_jobs import new, remote
-
-T = TypeVar("T")
-
-
-class Registry:
-    def register_value(self, typ: type[T], value: T) -> object:
-        return self
+from tests.test_wiring import Registry
 
 
 class Watcher:

@@ -4,7 +4,6 @@ member's calls are limited per window, and the answerer is there for commands.""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TypeVar
 
 import openai
 import pytest
@@ -19,17 +18,7 @@ from bot.llm.wiring import install
 from bot.metrics import Metrics
 from bot.store.wiring import install as install_store
 from bot.wiring import Wiring
-
-T = TypeVar("T")
-
-
-class Registry:
-    def __init__(self) -> None:
-        self.values: dict[object, object] = {}
-
-    def register_value(self, typ: type[T], value: T) -> object:
-        self.values[typ] = value
-        return self
+from tests.test_wiring import Registry
 
 
 async def test_the_client_follows_the_settings_and_closes_with_the_bot(tmp_path: Path) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 import openai
 import pytest
 
@@ -13,13 +11,7 @@ from bot.speech.transcribe import Transcriber
 from bot.speech.tts import EdgeSpeech, EspeakSpeech, OpenAISpeech, SpeechEngine
 from bot.speech.wiring import install
 from bot.wiring import Wiring
-
-T = TypeVar("T")
-
-
-class Registry:
-    def register_value(self, typ: type[T], value: T) -> object:
-        return self
+from tests.test_wiring import Registry
 
 
 async def wired(engine: str) -> Wiring:

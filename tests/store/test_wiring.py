@@ -4,7 +4,6 @@ closing gives the database back."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TypeVar
 
 from bot.store.answers import AnswerStore, NewAnswer
 from bot.store.corrections import CorrectionStore
@@ -15,17 +14,7 @@ from bot.store.jobs import JobStore
 from bot.store.requests import JobRequestStore
 from bot.store.wiring import install
 from bot.wiring import Wiring
-
-T = TypeVar("T")
-
-
-class Registry:
-    def __init__(self) -> None:
-        self.values: dict[object, object] = {}
-
-    def register_value(self, typ: type[T], value: T) -> object:
-        self.values[typ] = value
-        return self
+from tests.test_wiring import Registry
 
 
 async def test_an_opened_store_answers_and_corrects_on_one_database_and_closes(tmp_path: Path) -> None:
