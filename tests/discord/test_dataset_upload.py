@@ -6,12 +6,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
+import attrs
 import hikari
 import pytest
 
 from bot.discord.dataset_upload import dataset_upload
 from bot.errors import InvalidInput
 from bot.i18n import speaking
+from tests.discord.test_attachments import attachment
 
 MB = 1024 * 1024
 
@@ -20,21 +22,7 @@ class Attachment(hikari.Attachment):
     """A Discord attachment whose download is the given chunks (Discord's CDN is not asked)."""
 
     def __init__(self, filename: str, size: int, media_type: str | None = None, body: list[bytes] | None = None):
-        super().__init__(
-            id=hikari.Snowflake(1),
-            url=f"https://cdn.example/{filename}",
-            filename=filename,
-            title=None,
-            description=None,
-            media_type=media_type,
-            size=size,
-            proxy_url=f"https://media.example/{filename}",
-            height=None,
-            width=None,
-            is_ephemeral=False,
-            duration=None,
-            waveform=None,
-        )
+        super().__init__(**attrs.asdict(attachment(filename, size, media_type), recurse=False))
         self._body = body or []
 
     @contextlib.asynccontextmanager
