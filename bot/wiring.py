@@ -106,9 +106,7 @@ class Wiring:
             self._running_checks.add(asyncio.create_task(check()))
 
     async def stop(self) -> None:
-        for task in self._running_checks:
-            task.cancel()
-        await asyncio.gather(*self._running_checks, return_exceptions=True)
+        await cancelled(*self._running_checks)
         self._running_checks.clear()
         for step in self._stops:
             await _run(step)
@@ -123,3 +121,11 @@ async def _run(step: Step) -> None:
     done = step()
     if done is not None:
         await done
+
+
+async def cancelled(*tasks: asyncio.Task[Any] | None) -> None:
+    """Cancel the background tasks given (None: not running) and wait until each has ended."""
+    running = [task for task in tasks if task is not None]
+    for task in running:
+        task.cancel()
+    await asyncio.gather(*running, return_exceptions=True)

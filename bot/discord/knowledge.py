@@ -20,6 +20,7 @@ from bot.llm.knowledge import UnreadablePdf, file_passages, message_passages, pd
 from bot.llm.settings import LLMSettings
 from bot.store.knowledge import KnowledgeSource, KnowledgeStore, NewPassage, terms_of
 from bot.store.passage_search import passage_terms
+from bot.wiring import cancelled
 
 _log = logging.getLogger(__name__)
 
@@ -382,6 +383,4 @@ class KnowledgeReader:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await cancelled(task)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 from collections.abc import Callable, Iterable
@@ -18,6 +17,7 @@ from bot.llm.settings import LLMSettings
 from bot.store.guilds import GuildSettingsStore
 from bot.store.jobs import JobStore
 from bot.store.model_notices import ModelNoticeStore, NoticeKind
+from bot.wiring import cancelled
 
 _log = logging.getLogger(__name__)
 
@@ -93,11 +93,8 @@ class ModelNotices:
             self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancelled(task)
 
     async def _run(self) -> None:
         while True:

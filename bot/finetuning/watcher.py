@@ -27,6 +27,7 @@ from bot.store.claims import process_identity
 from bot.store.jobs import JobStore, TrainingJob
 from bot.store.records import utcnow
 from bot.store.requests import JobRequest, JobRequestStore
+from bot.wiring import cancelled
 
 _log = logging.getLogger(__name__)
 
@@ -118,11 +119,8 @@ class JobWatcher:
 
     async def stop(self) -> None:
         """Stop following, and release this process's claims so that another process takes over at once."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancelled(task)
         async with self._round:
             if not self._claimed:
                 return
