@@ -106,13 +106,13 @@ class EmbeddingStore:
         mine = sa.and_(e.c.guild_id == guild_id, e.c.model == model)
         async with self._db.reading() as conn:
             version = await stored_version(conn, e, mine)
+            if version is None:
+                return None
             if (held := self._held.get((guild_id, model), version)) is not None:
                 return held
             rows = (await conn.execute(sa.select(e.c.correction_id, e.c.vector).where(mine))).all()
-        if not rows:  # held too, so that a server with none is not read again for every question
-            return self._held.put(
-                (guild_id, model), version, _Held(np.zeros(0, np.int64), np.zeros((0, 0), np.float32))
-            )
+        if not rows:
+            return None
         rows = newest_size(rows)
         ids = np.array([r.correction_id for r in rows], dtype=np.int64)
         return self._held.put((guild_id, model), version, _Held(ids, as_matrix([r.vector for r in rows])))

@@ -18,10 +18,11 @@ Version = tuple[int, object]
 T = TypeVar("T")
 
 
-async def stored_version(conn: AsyncConnection, table: sa.Table, where: sa.ColumnElement[bool]) -> Version:
-    """What changes when an embedding is stored, replaced or removed: how many there are and the newest time."""
+async def stored_version(conn: AsyncConnection, table: sa.Table, where: sa.ColumnElement[bool]) -> Version | None:
+    """What changes when an embedding is stored, replaced or removed: how many there are and the newest time (None:
+    none is stored, so there is nothing to read)."""
     count, newest = (await conn.execute(sa.select(sa.func.count(), sa.func.max(table.c.stored_at)).where(where))).one()
-    return int(count), newest
+    return (int(count), newest) if count else None
 
 
 def newest_size(rows: Sequence[Any]) -> list[Any]:

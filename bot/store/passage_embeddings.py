@@ -113,6 +113,8 @@ class PassageEmbeddingStore:
         mine = sa.and_(e.c.guild_id == guild_id, e.c.model == model)
         async with self._db.reading() as conn:
             version = await stored_version(conn, e, mine)
+            if version is None:
+                return None
             if (held := self._held.get((guild_id, model), version)) is not None:
                 return held
             rows = (
