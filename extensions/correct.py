@@ -15,8 +15,7 @@ from bot.discord.corrections import (
     actor_of,
     answer_for,
     answer_id_on,
-    correction_form,
-    form_title,
+    open_correction_form,
     saved_notice,
 )
 from bot.discord.forms import submitted
@@ -42,9 +41,7 @@ async def on_correct_button(
 ) -> None:
     (answer_id,) = keys.ids(ctx.id_metadata, 1)
     answer = await answer_for(answers, answer_id, actor_of(ctx.interaction), discord.dm_review_guild)
-    await ctx.create_modal_response(
-        form_title(answer), keys.custom_id(keys.CORRECTION_MODAL, answer.id), components=correction_form(answer)
-    )
+    await open_correction_form(ctx.create_modal_response, answer)
 
 
 async def recent_answers(ctx: lightbulb.AutocompleteContext[int], answers: AnswerStore = lightbulb.di.INJECTED) -> None:
@@ -86,9 +83,7 @@ class Correct(
             answer_id = self.answer
         actor = Actor(ctx.user.id, ctx.guild_id, ctx.channel_id)
         answer = await answer_for(answers, answer_id, actor, discord.dm_review_guild)
-        await ctx.respond_with_modal(
-            form_title(answer), keys.custom_id(keys.CORRECTION_MODAL, answer.id), components=correction_form(answer)
-        )
+        await open_correction_form(ctx.respond_with_modal, answer)
 
 
 @loader.command
@@ -117,9 +112,7 @@ class CorrectThisAnswer(
             raise NotFound(_("That message is not one of the bot's answers: use this on an answer the bot gave."))
         actor = Actor(ctx.user.id, ctx.guild_id, ctx.channel_id, message_id=self.target.id)
         answer = await answer_for(answers, answer_id, actor, discord.dm_review_guild)
-        await ctx.respond_with_modal(
-            form_title(answer), keys.custom_id(keys.CORRECTION_MODAL, answer.id), components=correction_form(answer)
-        )
+        await open_correction_form(ctx.respond_with_modal, answer)
 
 
 @handlers.modal(keys.CORRECTION_MODAL)

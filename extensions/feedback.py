@@ -6,7 +6,7 @@ import lightbulb
 import yuyo
 
 from bot.discord import custom_ids as keys
-from bot.discord.corrections import actor_of, correction_form, seen_answer, voted_notice, wrong_form_title
+from bot.discord.corrections import actor_of, open_correction_form, seen_answer, voted_notice, wrong_form_title
 from bot.discord.handlers import Handlers
 from bot.discord.settings import DiscordSettings
 from bot.errors import InvalidInput, NotAllowed
@@ -40,10 +40,6 @@ async def on_vote(
         except NotAllowed:  # nobody reviews corrections of this DM answer: the vote is all there is
             await ctx.create_initial_response(voted_notice(tally), ephemeral=True)
             return
-        await ctx.create_modal_response(
-            wrong_form_title(answer),
-            keys.custom_id(keys.CORRECTION_MODAL, answer.id),
-            components=correction_form(answer),
-        )
+        await open_correction_form(ctx.create_modal_response, answer, wrong_form_title(answer))
         return
     await ctx.create_initial_response(voted_notice(tally), ephemeral=True)

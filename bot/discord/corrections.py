@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import attrs
 import hikari
 
@@ -49,6 +51,18 @@ def correction_form(answer: Answer) -> list[hikari.api.ModalActionRowBuilder]:
         Field(NOTE, _("Note for reviewers (optional)"), max_length=1000),
     ]
     return rows(fields)
+
+
+async def open_correction_form(
+    respond: Callable[..., Awaitable[object]], answer: Answer, title: str | None = None
+) -> None:
+    """Answer an interaction with the correction form of `answer` (`respond`: a command's `respond_with_modal` or a
+    component's `create_modal_response`), titled `title` or the form's own title."""
+    await respond(
+        title or form_title(answer),
+        keys.custom_id(keys.CORRECTION_MODAL, answer.id),
+        components=correction_form(answer),
+    )
 
 
 def form_title(answer: Answer) -> str:
