@@ -132,8 +132,9 @@ class References:
             return []
         model = self._embedder.model
         # Corrections approved or edited since the last question are embedded now (a few at a time).
-        missing = await self._embeddings.missing(guild_id, model, limit=EMBED_PER_QUESTION)
-        if not missing and not await self._embeddings.any_stored(guild_id, model):
+        stored = await self._embeddings.look(guild_id, model, limit=EMBED_PER_QUESTION)
+        missing = stored.missing
+        if not missing and stored.version is None:
             return []  # a server with no approved correction: nothing to compare the question with
         spender = Spender("embeddings", guild_id, user_id)
         vectors = await self._embedder.embed([question] + [text for _, text in missing], spender=spender)
@@ -150,6 +151,7 @@ class References:
             limit=CANDIDATES,
             min_similarity=self._settings.min_similarity,
             exclude=exclude,
+            as_of=None if missing else stored.version,  # what was just stored changed it
         )
 
     async def block(

@@ -90,6 +90,38 @@ def _seen_by(asker: PrivateAsker | None) -> sa.ColumnElement[bool]:
     return sa.or_(_PUBLIC, sa.and_(answers.c.channel_id == asker.channel_id, answers.c.user_id == asker.user_id))
 
 
+def _memory_statement(private: bool) -> sa.Executable:
+    """A member's current conversation in a channel (that of their latest delivered answer there) and its newest
+    turns they may remember, newest first, in one statement (built once: a question's reads are the bot's hot path).
+    One row per turn; with no turn to remember, one row whose turn columns are NULL; no row when there is no
+    conversation. Parameters: channel, user, limit (≥ 1)."""
+    a = answers.c
+    mine = sa.and_(a.channel_id == sa.bindparam("channel"), a.user_id == sa.bindparam("user"), a.delivered)
+    newest = sa.select(a.conversation_id).where(mine).order_by(a.id.desc()).limit(1)
+    latest = sa.select(a.conversation_id, a.created_at.label("latest_at")).where(mine).order_by(a.id.desc()).limit(1)
+    latest_row = latest.subquery("latest")
+    # In a channel, a member's own private turns are theirs to remember in a private turn (the `_seen_by` rule).
+    seen = sa.true() if private else _PUBLIC
+    turns = (
+        sa.select(a.id, a.question, a.answer, a.created_at)
+        .where(mine, seen, a.conversation_id == newest.scalar_subquery())
+        .order_by(a.id.desc())
+        .limit(sa.bindparam("limit"))
+        .subquery("turns")
+    )
+    return (
+        sa.select(
+            latest_row.c.conversation_id, latest_row.c.latest_at, turns.c.question, turns.c.answer, turns.c.created_at
+        )
+        .select_from(latest_row.outerjoin(turns, sa.true()))
+        .order_by(turns.c.id.desc())
+    )
+
+
+_MEMORY = {private: _memory_statement(private) for private in (False, True)}
+_INSERT_ANSWER = sa.insert(answers).returning(*answers.c)  # built once: every answer is stored
+
+
 @attrs.frozen
 class Turn:
     """One question and answer of a conversation, oldest first when listed."""
@@ -126,8 +158,7 @@ class AnswerStore:
             "created_at": utcnow(),
         }
         async with self._db.engine.begin() as conn:
-            result = await conn.execute(sa.insert(answers).values(**values).returning(*answers.c))
-            return _answer(result.one())
+            return _answer((await conn.execute(_INSERT_ANSWER, values)).one())
 
     async def set_message_ids(self, answer_id: int, message_ids: list[int]) -> None:
         async with self._db.engine.begin() as conn:
@@ -196,35 +227,17 @@ class AnswerStore:
         asker's next private turn still has them.
         """
         since = utcnow() - max_age
-        mine = sa.and_(answers.c.channel_id == channel_id, answers.c.user_id == user_id, answers.c.delivered)
+        params = {"channel": channel_id, "user": user_id, "limit": max(limit, 1)}
         async with self._db.reading() as conn:
-            latest = (
-                await conn.execute(
-                    sa.select(answers.c.conversation_id, answers.c.created_at)
-                    .where(mine)
-                    .order_by(answers.c.id.desc())
-                    .limit(1)
-                )
-            ).first()
-            if latest is None or as_utc(latest.created_at) < since:
-                return Memory(None, [])
-            if limit <= 0:
-                return Memory(latest.conversation_id, [])
-            rows = (
-                await conn.execute(
-                    sa.select(answers.c.question, answers.c.answer, answers.c.conversation_id, answers.c.created_at)
-                    .where(mine, answers.c.conversation_id == latest.conversation_id)
-                    .where(_seen_by(PrivateAsker(channel_id, user_id) if private else None))
-                    .order_by(answers.c.id.desc())
-                    .limit(limit)
-                )
-            ).all()
+            rows = (await conn.execute(_MEMORY[private], params)).all()
+        if not rows or as_utc(rows[0].latest_at) < since:
+            return Memory(None, [])
         turns: list[Turn] = []
-        for row in rows:
-            if as_utc(row.created_at) < since:
+        for row in rows if limit > 0 else ():
+            if row.question is None or as_utc(row.created_at) < since:
                 break
             turns.insert(0, Turn(question=row.question, answer=row.answer, conversation_id=row.conversation_id))
-        return Memory(latest.conversation_id, turns)
+        return Memory(rows[0].conversation_id, turns)
 
     async def conversation(
         self, conversation_id: str, *, limit: int, private_asker: PrivateAsker | None = None

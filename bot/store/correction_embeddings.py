@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Collection, Sequence
+from typing import Any
 
 import attrs
 import numpy as np
@@ -12,11 +13,46 @@ import sqlalchemy as sa
 
 from bot.store.correction_search import Found
 from bot.store.database import Database
-from bot.store.held_vectors import HeldVectors, as_matrix, newest_size, stored_version
+from bot.store.held_vectors import HeldVectors, Version, as_matrix, newest_size, stored_version
 from bot.store.records import utcnow
 from bot.store.schema import correction_embeddings, corrections
 
 _TEXT = sa.func.coalesce(corrections.c.corrected_transcript, corrections.c.question)
+
+
+def _missing_query(guild_id: Any, model: Any, limit: Any) -> sa.Select[int, str]:
+    e = correction_embeddings
+    return (
+        sa.select(corrections.c.id, _TEXT.label("text"))
+        .select_from(corrections.outerjoin(e, e.c.correction_id == corrections.c.id))
+        .where(corrections.c.guild_id == guild_id, corrections.c.status == "approved")
+        .where(sa.or_(e.c.correction_id.is_(None), e.c.model != model, e.c.text != _TEXT))
+        .order_by(corrections.c.id.desc())
+        .limit(limit)
+    )
+
+
+def _look_statement() -> sa.Executable:
+    """What is stored for a server and model (the version row first: its types decide the columns'), then the
+    approved corrections waiting for an embedding; built once, as a question's reads are the bot's hot path."""
+    e = correction_embeddings
+    guild, model = sa.bindparam("guild", type_=sa.BigInteger), sa.bindparam("model", type_=sa.String)
+    version = sa.select(
+        sa.func.count().label("n"), sa.func.max(e.c.stored_at).label("newest"), sa.null(), sa.null()
+    ).where(e.c.guild_id == guild, e.c.model == model)
+    waiting = _missing_query(guild, model, sa.bindparam("limit")).subquery("waiting")
+    return sa.union_all(version, sa.select(sa.null(), sa.null(), waiting.c.id, waiting.c.text))
+
+
+_LOOK = _look_statement()
+
+
+@attrs.frozen
+class Stored:
+    """A server's embeddings by one model as a question finds them."""
+
+    version: Version | None  # what changes when an embedding is stored or removed; None: none is stored
+    missing: list[tuple[int, str]]  # approved corrections with no embedding of their question as it reads now
 
 
 @attrs.frozen
@@ -32,17 +68,16 @@ class EmbeddingStore:
 
     async def missing(self, guild_id: int, model: str, limit: int) -> list[tuple[int, str]]:
         """Approved corrections of the server with no embedding by `model` of their question as it reads now."""
-        e = correction_embeddings
-        query = (
-            sa.select(corrections.c.id, _TEXT.label("text"))
-            .select_from(corrections.outerjoin(e, e.c.correction_id == corrections.c.id))
-            .where(corrections.c.guild_id == guild_id, corrections.c.status == "approved")
-            .where(sa.or_(e.c.correction_id.is_(None), e.c.model != model, e.c.text != _TEXT))
-            .order_by(corrections.c.id.desc())
-            .limit(limit)
-        )
+        return (await self.look(guild_id, model, limit)).missing
+
+    async def look(self, guild_id: int, model: str, limit: int) -> Stored:
+        """In one read: what is stored (its version) and up to `limit` corrections `missing` an embedding."""
         async with self._db.reading() as conn:
-            return [(int(r.id), str(r.text)) for r in (await conn.execute(query)).all()]
+            rows: list[Any] = list(await conn.execute(_LOOK, {"guild": guild_id, "model": model, "limit": limit}))
+        count, newest = next((r[0], r[1]) for r in rows if r[2] is None)  # the one row with no correction
+        return Stored(
+            (int(count), newest) if count else None, [(int(r[2]), str(r[3])) for r in rows if r[2] is not None]
+        )
 
     async def store(self, guild_id: int, model: str, items: Sequence[tuple[int, str, np.ndarray]]) -> None:
         if not items:
@@ -70,10 +105,12 @@ class EmbeddingStore:
         limit: int,
         min_similarity: float,
         exclude: Collection[int] = (),
+        as_of: Version | None = None,
     ) -> list[tuple[Found, float]]:
         """The server's approved corrections whose question is closest to `question` (a unit vector), at least
-        `min_similarity` (cosine) close, best first; private ones only for their asker, as in full-text search."""
-        held = await self._vectors(guild_id, model)
+        `min_similarity` (cosine) close, best first; private ones only for their asker, as in full-text search.
+        `as_of`: the stored version just read (`look`), so it is not read again; None: read it now."""
+        held = await self._vectors(guild_id, model, as_of)
         if held is None or len(held.ids) == 0 or held.vectors.shape[1] != question.shape[0]:
             return []
         # A large server's product takes milliseconds: numpy does it without the GIL, off the event loop.
@@ -96,16 +133,13 @@ class EmbeddingStore:
         found = [(Found(int(r.id), str(r.question), str(r.corrected_answer)), close[int(r.id)]) for r in rows]
         return sorted(found, key=lambda f: -f[1])[:limit]
 
-    async def any_stored(self, guild_id: int, model: str) -> bool:
-        """Whether the server holds any correction embedded by `model` (else a question needs no embedding)."""
-        held = await self._vectors(guild_id, model)
-        return held is not None and len(held.ids) > 0
-
-    async def _vectors(self, guild_id: int, model: str) -> _Held | None:
+    async def _vectors(self, guild_id: int, model: str, as_of: Version | None = None) -> _Held | None:
         e = correction_embeddings
         mine = sa.and_(e.c.guild_id == guild_id, e.c.model == model)
+        if as_of is not None and (held := self._held.get((guild_id, model), as_of)) is not None:
+            return held
         async with self._db.reading() as conn:
-            version = await stored_version(conn, e, mine)
+            version = as_of or await stored_version(conn, e, mine)
             if version is None:
                 return None
             if (held := self._held.get((guild_id, model), version)) is not None:

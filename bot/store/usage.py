@@ -101,6 +101,37 @@ _SPENT = "SELECT " + ", ".join(
 )
 
 
+# The statements of every answer's recording, built once (the bot's hot path).
+_INSERT_USAGE = sa.insert(model_usage)
+_BUDGET_OF = sa.select(usage_budgets).where(usage_budgets.c.guild_id == sa.bindparam("b"))
+_COUNTERS: dict[tuple[str, int], Any] = {}
+
+
+def _add_to_counters(dialect: str, rows: int) -> Any:
+    """One upsert adding a call to `rows` counters (parameters g, t, c, and w0/p0 … per counter: who and period),
+    returning each counter's totals after it."""
+    statement = _COUNTERS.get((dialect, rows))
+    if statement is None:
+        c = usage_counters.c
+        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(usage_counters).values(
+            [
+                {
+                    "guild_key": sa.bindparam("g"),
+                    "user_id": sa.bindparam(f"w{i}"),
+                    "period": sa.bindparam(f"p{i}"),
+                    "tokens": sa.bindparam("t"),
+                    "cost_usd": sa.bindparam("c"),
+                }
+                for i in range(rows)
+            ]
+        )
+        statement = _COUNTERS[(dialect, rows)] = insert.on_conflict_do_update(
+            index_elements=[c.guild_key, c.user_id, c.period],
+            set_={"tokens": c.tokens + insert.excluded.tokens, "cost_usd": c.cost_usd + insert.excluded.cost_usd},
+        ).returning(c.user_id, c.period, c.tokens, c.cost_usd)
+    return statement
+
+
 class UsageStore:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -115,21 +146,14 @@ class UsageStore:
         keys = [(WHOLE_SERVER, month), (WHOLE_SERVER, day)]
         if row.user_id is not None:
             keys.append((row.user_id, day))
+        params: dict[str, Any] = {"g": guild_key, "t": row.tokens, "c": cost, "b": guild_key}
+        for i, (who, period) in enumerate(keys):
+            params |= {f"w{i}": who, f"p{i}": period}
         async with self._db.engine.begin() as conn:
-            await conn.execute(sa.insert(model_usage).values(**attrs.asdict(row)))
-            c = usage_counters.c
-            insert = _insert(conn)(usage_counters).values(
-                [
-                    {"guild_key": guild_key, "user_id": who, "period": period, "tokens": row.tokens, "cost_usd": cost}
-                    for who, period in keys
-                ]
-            )
-            statement = insert.on_conflict_do_update(
-                index_elements=[c.guild_key, c.user_id, c.period],
-                set_={"tokens": c.tokens + insert.excluded.tokens, "cost_usd": c.cost_usd + insert.excluded.cost_usd},
-            ).returning(c.user_id, c.period, c.tokens, c.cost_usd)
-            totals = {(r.user_id, r.period): (int(r.tokens), float(r.cost_usd)) for r in await conn.execute(statement)}
-            budget = (await conn.execute(sa.select(usage_budgets).where(usage_budgets.c.guild_id == guild_key))).first()
+            await conn.execute(_INSERT_USAGE, attrs.asdict(row))
+            counted = await conn.execute(_add_to_counters(conn.dialect.name, len(keys)), params)
+            totals = {(r.user_id, r.period): (int(r.tokens), float(r.cost_usd)) for r in counted}
+            budget = (await conn.execute(_BUDGET_OF, params)).first()
         server_tokens, server_usd = totals[(WHOLE_SERVER, month)]
         member_tokens = totals[(row.user_id, day)][0] if row.user_id is not None else 0
         stored = (
