@@ -33,7 +33,7 @@ from bot.store.answers import (
     Turn,
     new_conversation_id,
 )
-from bot.store.guilds import GuildSettingsStore
+from bot.store.guilds import GuildSettingsStore, QuestionSettings
 from bot.store.personas import PersonaStore
 
 _log = logging.getLogger(__name__)
@@ -303,8 +303,7 @@ class Answerer:
 
     async def system_prompt_for(self, question: Question) -> str:
         """The persona that applies where the question was asked: the channel's, else the server's, else the default."""
-        channels = [c for c in (question.channel_id, question.parent_channel_id) if c is not None]
-        persona = await self._personas.find(question.guild_id, channels)
+        persona = await self._personas.find(question.guild_id, _channels(question))
         return persona.prompt if persona is not None else self._settings.system_prompt
 
     async def check_takes_images(self, guild_id: int | None) -> None:
@@ -373,23 +372,29 @@ class Answerer:
                 private=private,
             )
 
-        async def references() -> ReferenceBlock:
+        async def references(here: QuestionSettings) -> ReferenceBlock:
             if self._references is None:
                 return ReferenceBlock("", [])
-            return await self._references.block(question.guild_id, question.text, user_id=question.user_id)
+            on = self._references.chosen(here.use_corrections)
+            return await self._references.block(question.guild_id, question.text, user_id=question.user_id, force=on)
 
-        async def knowledge() -> KnowledgeBlock:
+        async def knowledge(here: QuestionSettings) -> KnowledgeBlock:
             if self._knowledge is None:
                 return KnowledgeBlock("", [])
             reader = Reader(
                 question.guild_id, question.channel_id, question.user_id, private, question.parent_channel_id
             )
-            return await self._knowledge.block(reader, question.text)
+            return await self._knowledge.block(reader, question.text, has_sources=here.has_knowledge)
+
+        async def settings_and_references() -> tuple[QuestionSettings, ReferenceBlock, KnowledgeBlock]:
+            here = await self._guilds.for_question(question.guild_id, _channels(question))  # one read
+            block, passages = await asyncio.gather(references(here), knowledge(here))
+            return here, block, passages
 
         # Independent look-ups, at once: the time to the model's first token is what a voice turn waits for.
-        remembered, chosen, system_prompt, block, passages = await asyncio.gather(
-            memory(), self._chosen(question.guild_id), self.system_prompt_for(question), references(), knowledge()
-        )
+        remembered, (here, block, passages) = await asyncio.gather(memory(), settings_and_references())
+        chosen = here.active_model or self._settings.default_model
+        system_prompt = here.persona.prompt if here.persona is not None else self._settings.system_prompt
         model = await self._instead_of(question.guild_id, chosen)
         turns = remembered.turns
         conversation_id = remembered.conversation_id or new_conversation_id()
@@ -421,6 +426,11 @@ class Answerer:
     def outage(self, model: str) -> Outage | None:
         """Whether `model` was found missing at the provider (for /model show)."""
         return self._outages.outage(model)
+
+
+def _channels(question: Question) -> list[int]:
+    """Where a question's persona is looked for, first to last (then the server's)."""
+    return [c for c in (question.channel_id, question.parent_channel_id) if c is not None]
 
 
 async def _no_deltas() -> AsyncIterator[Delta]:

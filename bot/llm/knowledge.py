@@ -243,9 +243,14 @@ class Knowledge:
         self._embedder = embedder
         self._embeddings = embeddings
 
-    async def relevant(self, reader: Reader, question: str) -> list[tuple[FoundPassage, KnowledgeSource]]:
-        """The best few passages for `question` that `reader` may be given; none for an unrelated question."""
-        if reader.guild_id is None or not await self._store.has_sources(reader.guild_id):
+    async def relevant(
+        self, reader: Reader, question: str, *, has_sources: bool | None = None
+    ) -> list[tuple[FoundPassage, KnowledgeSource]]:
+        """The best few passages for `question` that `reader` may be given; none for an unrelated question.
+        `has_sources`: whether the server has any source, when the caller already read it (None: read it here)."""
+        if reader.guild_id is None:
+            return []
+        if not (await self._store.has_sources(reader.guild_id) if has_sources is None else has_sources):
             return []
         sources = await self._store.sources(reader.guild_id)
         if not sources:
@@ -290,13 +295,14 @@ class Knowledge:
             min_similarity=self._settings.min_similarity,
         )
 
-    async def block(self, reader: Reader, question: str) -> KnowledgeBlock:
-        """The header and as many relevant passages (best first) as fit the knowledge token budget."""
+    async def block(self, reader: Reader, question: str, *, has_sources: bool | None = None) -> KnowledgeBlock:
+        """The header and as many relevant passages (best first) as fit the knowledge token budget (`has_sources`: as
+        in `relevant`)."""
         budget = self._settings.knowledge_token_budget
         used = estimate_tokens(HEADER)
         lines: list[str] = []
         citations: list[Citation] = []
-        for passage, source in await self.relevant(reader, question):
+        for passage, source in await self.relevant(reader, question, has_sources=has_sources):
             number = len(citations) + 1
             where = f"{source.label} › {passage.section}" if passage.section else source.label
             line = f"[{number}] ({where}) {passage.text}"

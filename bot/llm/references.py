@@ -98,8 +98,11 @@ class References:
     async def enabled(self, guild_id: int | None) -> bool:
         if guild_id is None:
             return False  # DMs: corrections belong to a server
-        chosen = await self._guilds.use_corrections(guild_id)
-        return self._settings.use_corrections if chosen is None else chosen
+        return self.chosen(await self._guilds.use_corrections(guild_id))
+
+    def chosen(self, use_corrections: bool | None) -> bool:
+        """Whether a server gives corrections to the model: its choice, else (None: never chosen) the default."""
+        return self._settings.use_corrections if use_corrections is None else use_corrections
 
     async def relevant(
         self, guild_id: int, question: str, *, user_id: int | None, exclude: Collection[int] = ()

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.store.database import Database
+from bot.store.personas import SERVER, Persona, first_persona
 from bot.store.records import utcnow
 from bot.store.schema import guild_settings
+
+
+@attrs.frozen
+class QuestionSettings:
+    """What answering a question in a server needs of its settings, read at once."""
+
+    active_model: str | None  # None: the configured default
+    use_corrections: bool | None  # None: never chosen, the configured default
+    persona: Persona | None  # the channel's (the first of those asked for that has one), else the server's
+    has_knowledge: bool  # whether the server has any knowledge source
 
 
 class GuildSettingsStore:
@@ -20,6 +35,31 @@ class GuildSettingsStore:
             return None
         rows = await self._db.fetch("SELECT active_model FROM guild_settings WHERE guild_id = :g", {"g": guild_id})
         return None if not rows or rows[0]["active_model"] is None else str(rows[0]["active_model"])
+
+    async def for_question(self, guild_id: int | None, channel_ids: Sequence[int]) -> QuestionSettings:
+        """The server's model, corrections switch, persona for the first of `channel_ids` that has one, and whether it
+        has knowledge sources, in one read (four small reads before every answer were a tenth of its CPU)."""
+        if guild_id is None:  # DMs: the configured defaults
+            return QuestionSettings(None, None, None, False)
+        wanted = [*channel_ids, SERVER]
+        params: dict[str, Any] = {"g": guild_id} | {f"c{i}": c for i, c in enumerate(wanted)}
+        each = ", ".join(f":c{i}" for i in range(len(wanted)))
+        rows = await self._db.fetch(
+            "SELECT s.active_model, s.use_corrections, "
+            "(SELECT 1 FROM knowledge_sources WHERE guild_id = q.g LIMIT 1) AS has_knowledge, p.channel_id, p.prompt "
+            "FROM (SELECT CAST(:g AS BIGINT) AS g) AS q "
+            "LEFT JOIN guild_settings AS s ON s.guild_id = q.g "
+            f"LEFT JOIN personas AS p ON p.guild_id = q.g AND p.channel_id IN ({each})",
+            params,
+        )
+        first = rows[0]
+        found = {int(r["channel_id"]): str(r["prompt"]) for r in rows if r["channel_id"] is not None}
+        return QuestionSettings(
+            None if first["active_model"] is None else str(first["active_model"]),
+            None if first["use_corrections"] is None else bool(first["use_corrections"]),
+            first_persona(found, wanted),
+            first["has_knowledge"] is not None,
+        )
 
     async def active_models(self) -> list[tuple[int, str]]:
         """(guild id, model) of every server that chose a model of its own."""

@@ -58,9 +58,13 @@ class PersonaStore:
         rows = await self._db.fetch(
             f"SELECT channel_id, prompt FROM personas WHERE guild_id = :g AND channel_id IN ({each})", params
         )
-        found = {int(r["channel_id"]): str(r["prompt"]) for r in rows}
-        for channel_id in wanted:
-            if channel_id in found:
-                scope: Scope = "server" if channel_id == SERVER else "channel"
-                return Persona(found[channel_id], scope, None if channel_id == SERVER else channel_id)
-        return None
+        return first_persona({int(r["channel_id"]): str(r["prompt"]) for r in rows}, wanted)
+
+
+def first_persona(found: dict[int, str], wanted: Sequence[int]) -> Persona | None:
+    """Of the prompts `found` by channel id, the one of the first channel in `wanted` (the server's is `SERVER`)."""
+    for channel_id in wanted:
+        if channel_id in found:
+            scope: Scope = "server" if channel_id == SERVER else "channel"
+            return Persona(found[channel_id], scope, None if channel_id == SERVER else channel_id)
+    return None
