@@ -136,6 +136,25 @@ async def test_users_whose_calls_left_the_window_are_forgotten(two_processes: tu
         await limiter.take(1)
 
 
+async def test_two_processes_pruning_while_taking_for_users_being_pruned_all_get_their_answer(
+    two_processes: tuple[Database, Database],
+) -> None:
+    clock = Clock()
+    users = range(1, 11)
+    first = DatabaseRateLimiter(two_processes[0], 2, 60, clock=clock)
+    for user in users:
+        await first.take(user)
+    clock.now += 61  # every row has expired: each process's next take prunes the others' rows while taking its own
+    a, b = (DatabaseRateLimiter(db, 2, 60, clock=clock) for db in two_processes)
+    takes = [(a, 1), (b, 2), *((limiter, user) for user in users for limiter in (a, b))]  # 3 takes for users 1, 2
+    results = await asyncio.gather(*(limiter.take(user) for limiter, user in takes), return_exceptions=True)
+    refused = sorted(user for (_, user), result in zip(takes, results, strict=True) if result is not None)
+    assert refused == [1, 2] and all(isinstance(r, RateLimited) for r in results if r is not None)
+    async with two_processes[0].engine.connect() as conn:
+        rows = (await conn.execute(sa.select(rate_limits.c.user_id, rate_limits.c.hits))).all()
+    assert sorted((user, len(hits)) for user, hits in rows) == [(user, 2) for user in users]
+
+
 async def test_the_limit_is_kept_in_the_database_only_on_postgresql(tmp_path: Path) -> None:
     sqlite_limiter = for_database(Database(f"sqlite+aiosqlite:///{tmp_path}/bot.sqlite3"), 6, 60)
     postgres_limiter = for_database(Database("postgresql+asyncpg://bot@db.invalid/bot"), 6, 60)
@@ -238,3 +257,22 @@ async def test_on_postgresql_a_take_is_one_round_trip(backend: str, tmp_path: Pa
             assert sorted((user, len(hits)) for user, hits in rows) == [(1, 1)]  # user 2's row was pruned
         finally:
             await db.close()
+
+
+@pytest.mark.parametrize("backend", POSTGRES)
+async def test_pruning_never_waits_for_a_row_another_process_is_taking_for(backend: str, tmp_path: Path) -> None:
+    db = await open_database(backend, tmp_path)
+    try:
+        clock = Clock()
+        await DatabaseRateLimiter(db, 2, 60, clock=clock).take(2)
+        clock.now += 61
+        limiter = DatabaseRateLimiter(db, 2, 60, clock=clock)  # its first take prunes
+        async with db.engine.begin() as other:  # another process, in the middle of a take for user 2
+            await other.execute(sa.select(rate_limits).where(rate_limits.c.user_id == 2).with_for_update())
+            async with asyncio.timeout(5):  # a take that waited for the other process would hang here
+                await limiter.take(1)
+        async with db.engine.connect() as conn:
+            users = (await conn.execute(sa.select(rate_limits.c.user_id).order_by(rate_limits.c.user_id))).scalars()
+            assert users.all() == [1, 2]  # user 2's row is left for a later prune
+    finally:
+        await db.close()
