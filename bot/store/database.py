@@ -52,7 +52,8 @@ class Database:
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         self._engine = engine
         # Reads on PostgreSQL run without BEGIN and ROLLBACK around each one (three round trips become one, and the
-        # transaction statements were an eighth of a busy bot's CPU); writes keep their transactions (engine.begin()).
+        # transaction statements were an eighth of a busy bot's CPU), and so do writes done in one statement (the rate
+        # limit's decision, bot.limits); other writes keep their transactions (engine.begin()).
         self._reads = engine.execution_options(isolation_level="AUTOCOMMIT") if backend == "postgresql" else engine
         async with engine.begin() as conn:
             await conn.run_sync(migrate)
@@ -62,6 +63,12 @@ class Database:
 
     def reading(self) -> AsyncConnection:
         """A connection for reads (`async with db.reading() as conn`); each statement sees what is committed."""
+        return self.autocommit()
+
+    def autocommit(self) -> AsyncConnection:
+        """A connection on which each statement commits on its own on PostgreSQL, with no BEGIN and COMMIT around it
+        (one round trip): for reads, and for writes done in one statement. On SQLite, the engine's usual connection,
+        whose transaction the caller commits."""
         if self._reads is None:
             raise RuntimeError("database is not open")
         return self._reads.connect()
