@@ -103,13 +103,22 @@ _SPENT = "SELECT " + ", ".join(
 
 # The statements of every answer's recording, built once (the bot's hot path).
 _INSERT_USAGE = sa.insert(model_usage)
-_BUDGET_OF = sa.select(usage_budgets).where(usage_budgets.c.guild_id == sa.bindparam("b"))
+# The server's budget, read in the counters' upsert (for the budget notices): NULLs when it set none.
+_BUDGET_OF = [
+    sa.select(column).where(usage_budgets.c.guild_id == sa.bindparam("b")).scalar_subquery().label(column.name)
+    for column in (
+        usage_budgets.c.monthly_tokens,
+        usage_budgets.c.monthly_usd,
+        usage_budgets.c.member_daily_tokens,
+        usage_budgets.c.notice_channel_id,
+    )
+]
 _COUNTERS: dict[tuple[str, int], Any] = {}
 
 
 def _add_to_counters(dialect: str, rows: int) -> Any:
     """One upsert adding a call to `rows` counters (parameters g, t, c, and w0/p0 … per counter: who and period),
-    returning each counter's totals after it."""
+    returning each counter's totals after it and the server's budget (parameter b)."""
     statement = _COUNTERS.get((dialect, rows))
     if statement is None:
         c = usage_counters.c
@@ -128,7 +137,7 @@ def _add_to_counters(dialect: str, rows: int) -> Any:
         statement = _COUNTERS[(dialect, rows)] = insert.on_conflict_do_update(
             index_elements=[c.guild_key, c.user_id, c.period],
             set_={"tokens": c.tokens + insert.excluded.tokens, "cost_usd": c.cost_usd + insert.excluded.cost_usd},
-        ).returning(c.user_id, c.period, c.tokens, c.cost_usd)
+        ).returning(c.user_id, c.period, c.tokens, c.cost_usd, *_BUDGET_OF)
     return statement
 
 
@@ -137,9 +146,9 @@ class UsageStore:
         self._db = db
 
     async def record(self, row: UsageRow) -> Spent:
-        """Store one call and add it to its counters, in one transaction of three statements (the call, its counters
-        in one upsert, the server's budget): the server's budget and month totals after it (`member_tokens`: the
-        caller's day total, 0 without a user), for the budget notices."""
+        """Store one call and add it to its counters, in one transaction of two statements (the call; its counters in
+        one upsert, which reads the server's budget too): the server's budget and month totals after it
+        (`member_tokens`: the caller's day total, 0 without a user), for the budget notices."""
         guild_key = row.guild_id or 0
         month, day = month_key(row.created_at), day_key(row.created_at)
         cost = row.cost_usd or 0.0
@@ -152,17 +161,12 @@ class UsageStore:
         async with self._db.engine.begin() as conn:
             await conn.execute(_INSERT_USAGE, attrs.asdict(row))
             counted = await conn.execute(_add_to_counters(conn.dialect.name, len(keys)), params)
-            totals = {(r.user_id, r.period): (int(r.tokens), float(r.cost_usd)) for r in counted}
-            budget = (await conn.execute(_BUDGET_OF, params)).first()
+            rows = counted.all()
+            totals = {(r.user_id, r.period): (int(r.tokens), float(r.cost_usd)) for r in rows}
+            budget = tuple(rows[0])[4:]  # the server's budget, beside each counter
         server_tokens, server_usd = totals[(WHOLE_SERVER, month)]
         member_tokens = totals[(row.user_id, day)][0] if row.user_id is not None else 0
-        stored = (
-            StoredBudget()
-            if budget is None
-            else StoredBudget(
-                budget.monthly_tokens, budget.monthly_usd, budget.member_daily_tokens, budget.notice_channel_id
-            )
-        )
+        stored = StoredBudget(*budget)
         return Spent(stored, server_tokens, server_usd, member_tokens)
 
     async def spent(self, guild_id: int | None, user_id: int, at: dt.datetime) -> Spent:
