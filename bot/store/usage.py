@@ -103,41 +103,30 @@ _SPENT = "SELECT " + ", ".join(
 
 # The statements of every answer's recording, built once (the bot's hot path).
 _INSERT_USAGE = sa.insert(model_usage)
-# The server's budget, read in the counters' upsert (for the budget notices): NULLs when it set none.
-_BUDGET_OF = [
-    sa.select(column).where(usage_budgets.c.guild_id == sa.bindparam("b")).scalar_subquery().label(column.name)
-    for column in (
-        usage_budgets.c.monthly_tokens,
-        usage_budgets.c.monthly_usd,
-        usage_budgets.c.member_daily_tokens,
-        usage_budgets.c.notice_channel_id,
-    )
-]
-_COUNTERS: dict[tuple[str, int], Any] = {}
+_COUNTERS: dict[int, sa.TextClause] = {}
 
 
-def _add_to_counters(dialect: str, rows: int) -> Any:
+def _add_to_counters(rows: int) -> sa.TextClause:
     """One upsert adding a call to `rows` counters (parameters g, t, c, and w0/p0 … per counter: who and period),
-    returning each counter's totals after it and the server's budget (parameter b)."""
-    statement = _COUNTERS.get((dialect, rows))
+    returning each counter's totals after it and, beside each, the server's budget (parameter b; NULLs when it set
+    none). Plain SQL, the same on both databases: SQLAlchemy does not cache a compiled multi-row INSERT, and this
+    one runs after every answer."""
+    statement = _COUNTERS.get(rows)
     if statement is None:
-        c = usage_counters.c
-        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(usage_counters).values(
-            [
-                {
-                    "guild_key": sa.bindparam("g"),
-                    "user_id": sa.bindparam(f"w{i}"),
-                    "period": sa.bindparam(f"p{i}"),
-                    "tokens": sa.bindparam("t"),
-                    "cost_usd": sa.bindparam("c"),
-                }
-                for i in range(rows)
-            ]
+        values = ", ".join(f"(:g, :w{i}, :p{i}, :t, :c)" for i in range(rows))
+        budget = ", ".join(
+            f"(SELECT {column} FROM usage_budgets WHERE guild_id = :b) AS {column}"
+            for column in ("monthly_tokens", "monthly_usd", "member_daily_tokens", "notice_channel_id")
         )
-        statement = _COUNTERS[(dialect, rows)] = insert.on_conflict_do_update(
-            index_elements=[c.guild_key, c.user_id, c.period],
-            set_={"tokens": c.tokens + insert.excluded.tokens, "cost_usd": c.cost_usd + insert.excluded.cost_usd},
-        ).returning(c.user_id, c.period, c.tokens, c.cost_usd, *_BUDGET_OF)
+        statement = _COUNTERS[rows] = sa.text(
+            f"INSERT INTO usage_counters (guild_key, user_id, period, tokens, cost_usd) VALUES {values} "
+            "ON CONFLICT (guild_key, user_id, period) DO UPDATE SET tokens = usage_counters.tokens + excluded.tokens, "
+            "cost_usd = usage_counters.cost_usd + excluded.cost_usd "
+            f"RETURNING user_id, period, tokens, cost_usd, {budget}"
+        ).bindparams(
+            *(sa.bindparam(name, type_=sa.BigInteger) for name in ("g", "b", "t", *(f"w{i}" for i in range(rows)))),
+            sa.bindparam("c", type_=sa.Float),
+        )
     return statement
 
 
@@ -160,7 +149,7 @@ class UsageStore:
             params |= {f"w{i}": who, f"p{i}": period}
         async with self._db.engine.begin() as conn:
             await conn.execute(_INSERT_USAGE, attrs.asdict(row))
-            counted = await conn.execute(_add_to_counters(conn.dialect.name, len(keys)), params)
+            counted = await conn.execute(_add_to_counters(len(keys)), params)
             rows = counted.all()
             totals = {(r.user_id, r.period): (int(r.tokens), float(r.cost_usd)) for r in rows}
             budget = tuple(rows[0])[4:]  # the server's budget, beside each counter
