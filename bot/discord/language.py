@@ -3,6 +3,7 @@ server's preferred locale for what the bot posts on its own, and the commands' l
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 import hikari
@@ -34,7 +35,14 @@ async def guild_locale(app: hikari.RESTAware | hikari.api.RESTClient, guild_id: 
 
 def command_localizations(key: str) -> Mapping[hikari.Locale, str]:
     """lightbulb's localization provider: a command's or option's English text (the key) and its translations, for
-    each Discord locale of each catalog language. Names are never in the catalog, so they stay English everywhere."""
+    each Discord locale of each catalog language. Names are never in the catalog, so they stay English everywhere.
+    lightbulb asks again at every command invocation: the answer is worked out once per key (a fresh dict each time,
+    which the caller may keep)."""
+    return dict(_localizations(key))
+
+
+@functools.cache
+def _localizations(key: str) -> tuple[tuple[hikari.Locale, str], ...]:
     found: dict[hikari.Locale, str] = {hikari.Locale.EN_US: key}
     for language in languages()[1:]:
         translated = catalog(language).gettext(key)
@@ -43,4 +51,4 @@ def command_localizations(key: str) -> Mapping[hikari.Locale, str]:
         for locale in hikari.Locale:
             if language_of(locale) == language:
                 found[locale] = translated
-    return found
+    return tuple(found.items())
