@@ -10,7 +10,7 @@ import attrs
 import sqlalchemy as sa
 
 from bot.store.database import Database
-from bot.store.records import as_utc, from_row, utcnow
+from bot.store.records import as_time, from_row, utcnow
 from bot.store.schema import answers
 
 Source = Literal["slash", "message", "audio", "voice"]
@@ -90,7 +90,7 @@ def _seen_by(asker: PrivateAsker | None) -> sa.ColumnElement[bool]:
     return sa.or_(_PUBLIC, sa.and_(answers.c.channel_id == asker.channel_id, answers.c.user_id == asker.user_id))
 
 
-def _memory_statement(private: bool) -> sa.Executable:
+def _memory_statement(private: bool) -> sa.ClauseElement:
     """A member's current conversation in a channel (that of their latest delivered answer there) and its newest
     turns they may remember, newest first, in one statement (built once: a question's reads are the bot's hot path).
     One row per turn; with no turn to remember, one row whose turn columns are NULL; no row when there is no
@@ -228,16 +228,16 @@ class AnswerStore:
         """
         since = utcnow() - max_age
         params = {"channel": channel_id, "user": user_id, "limit": max(limit, 1)}
-        async with self._db.reading() as conn:
-            rows = (await conn.execute(_MEMORY[private], params)).all()
-        if not rows or as_utc(rows[0].latest_at) < since:
+        rows = await self._db.fetch_statement(_MEMORY[private], params)
+        if not rows or as_time(rows[0]["latest_at"]) < since:
             return Memory(None, [])
+        current = str(rows[0]["conversation_id"])
         turns: list[Turn] = []
         for row in rows if limit > 0 else ():
-            if row.question is None or as_utc(row.created_at) < since:
+            if row["question"] is None or as_time(row["created_at"]) < since:
                 break
-            turns.insert(0, Turn(question=row.question, answer=row.answer, conversation_id=row.conversation_id))
-        return Memory(rows[0].conversation_id, turns)
+            turns.insert(0, Turn(question=row["question"], answer=row["answer"], conversation_id=current))
+        return Memory(current, turns)
 
     async def conversation(
         self, conversation_id: str, *, limit: int, private_asker: PrivateAsker | None = None

@@ -32,14 +32,15 @@ def _missing_query(guild_id: Any, model: Any, limit: Any) -> sa.Select[int, str]
     )
 
 
-def _look_statement() -> sa.Executable:
+def _look_statement() -> sa.ClauseElement:
     """What is stored for a server and model (the version row first: its types decide the columns'), then the
     approved corrections waiting for an embedding; built once, as a question's reads are the bot's hot path."""
     e = correction_embeddings
     guild, model = sa.bindparam("guild", type_=sa.BigInteger), sa.bindparam("model", type_=sa.String)
     version = sa.select(
-        sa.func.count().label("n"), sa.func.max(e.c.stored_at).label("newest"), sa.null(), sa.null()
-    ).where(e.c.guild_id == guild, e.c.model == model)
+        sa.func.count().label("n"), sa.func.max(e.c.stored_at).label("newest"), sa.null().label("id"),
+        sa.null().label("text"),
+    ).where(e.c.guild_id == guild, e.c.model == model)  # fmt: skip
     waiting = _missing_query(guild, model, sa.bindparam("limit")).subquery("waiting")
     return sa.union_all(version, sa.select(sa.null(), sa.null(), waiting.c.id, waiting.c.text))
 
@@ -72,12 +73,10 @@ class EmbeddingStore:
 
     async def look(self, guild_id: int, model: str, limit: int) -> Stored:
         """In one read: what is stored (its version) and up to `limit` corrections `missing` an embedding."""
-        async with self._db.reading() as conn:
-            rows: list[Any] = list(await conn.execute(_LOOK, {"guild": guild_id, "model": model, "limit": limit}))
-        count, newest = next((r[0], r[1]) for r in rows if r[2] is None)  # the one row with no correction
-        return Stored(
-            (int(count), newest) if count else None, [(int(r[2]), str(r[3])) for r in rows if r[2] is not None]
-        )
+        rows = await self._db.fetch_statement(_LOOK, {"guild": guild_id, "model": model, "limit": limit})
+        count, newest = next((r["n"], r["newest"]) for r in rows if r["id"] is None)  # the row of what is stored
+        missing = [(int(r["id"]), str(r["text"])) for r in rows if r["id"] is not None]
+        return Stored((int(count), newest) if count else None, missing)
 
     async def store(self, guild_id: int, model: str, items: Sequence[tuple[int, str, np.ndarray]]) -> None:
         if not items:

@@ -18,6 +18,11 @@ def as_utc(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
+def as_time(value: dt.datetime | str) -> dt.datetime:
+    """A stored time, in UTC: as SQLAlchemy gives it back, or as the SQLite file's own reader does (text)."""
+    return as_utc(dt.datetime.fromisoformat(value) if isinstance(value, str) else value)
+
+
 def from_row(cls: type[T], row: Any, **overrides: Any) -> T:
     """`cls(**row)` with every time made zone-aware; `overrides` replace columns that need converting."""
     mapping: Mapping[str, Any] = row._mapping
