@@ -34,7 +34,6 @@ from bot.store.answers import (
     new_conversation_id,
 )
 from bot.store.guilds import GuildSettingsStore, QuestionSettings
-from bot.store.personas import PersonaStore
 
 _log = logging.getLogger(__name__)
 
@@ -202,7 +201,6 @@ class Answerer:
         limiter: Limiter,
         settings: LLMSettings,
         *,
-        personas: PersonaStore,
         references: References | None = None,
         outages: ModelOutages | None = None,
         notices: MissingModelNotices | None = None,
@@ -217,7 +215,6 @@ class Answerer:
         self._chat = chat
         self._answers = answers
         self._guilds = guilds
-        self._personas = personas
         self._limiter = limiter
         self._settings = settings
         self._slots: asyncio.Semaphore | None = None
@@ -300,11 +297,6 @@ class Answerer:
     def shows_thinking(self, model: str) -> bool:
         """Whether a reasoning model's thinking is shown (as a spoiler) above its answers."""
         return self._settings.shows_thinking(model)
-
-    async def system_prompt_for(self, question: Question) -> str:
-        """The persona that applies where the question was asked: the channel's, else the server's, else the default."""
-        persona = await self._personas.find(question.guild_id, _channels(question))
-        return persona.prompt if persona is not None else self._settings.system_prompt
 
     async def check_takes_images(self, guild_id: int | None) -> None:
         """InvalidInput when the model answering here does not take pictures (checked before any download)."""

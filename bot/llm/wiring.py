@@ -27,7 +27,6 @@ from bot.store.guilds import GuildSettingsStore
 from bot.store.knowledge import KnowledgeStore
 from bot.store.passage_embeddings import PassageEmbeddingStore
 from bot.store.passage_search import PassageSearch
-from bot.store.personas import PersonaStore
 from bot.store.usage import UsageStore
 from bot.wiring import Stage, Wiring
 
@@ -106,7 +105,6 @@ def install(
             limiter,
             settings,
             references=references,
-            personas=wiring.get(PersonaStore),
             outages=wiring.add(ModelOutages, ModelOutages(settings.model_retry_s, clock)),
             notices=wiring.get(MissingModelNotices),
             ledger=ledger,

@@ -24,6 +24,34 @@ class Persona:
     channel_id: int | None = None  # for a channel's persona
 
 
+@attrs.frozen
+class PersonaLookup:
+    """Where a persona is looked for: the channels first to last, then the server's (`SERVER`); in SQL,
+    `channel_id IN (<in_list>)` with `params` c0, c1, …"""
+
+    wanted: tuple[int, ...]
+
+    @classmethod
+    def of(cls, channel_ids: Sequence[int]) -> PersonaLookup:
+        return cls((*channel_ids, SERVER))
+
+    @property
+    def in_list(self) -> str:
+        return ", ".join(f":c{i}" for i in range(len(self.wanted)))
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {f"c{i}": c for i, c in enumerate(self.wanted)}
+
+    def first(self, found: dict[int, str]) -> Persona | None:
+        """Of the prompts `found` by channel id, the one of the first place looked in that has one."""
+        for channel_id in self.wanted:
+            if channel_id in found:
+                scope: Scope = "server" if channel_id == SERVER else "channel"
+                return Persona(found[channel_id], scope, None if channel_id == SERVER else channel_id)
+        return None
+
+
 class PersonaStore:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -52,19 +80,9 @@ class PersonaStore:
         (and in DMs)."""
         if guild_id is None:
             return None
-        wanted = [*channel_ids, SERVER]
-        params: dict[str, Any] = {"g": guild_id} | {f"c{i}": c for i, c in enumerate(wanted)}
-        each = ", ".join(f":c{i}" for i in range(len(wanted)))
+        where = PersonaLookup.of(channel_ids)
         rows = await self._db.fetch(
-            f"SELECT channel_id, prompt FROM personas WHERE guild_id = :g AND channel_id IN ({each})", params
+            f"SELECT channel_id, prompt FROM personas WHERE guild_id = :g AND channel_id IN ({where.in_list})",
+            {"g": guild_id} | where.params,
         )
-        return first_persona({int(r["channel_id"]): str(r["prompt"]) for r in rows}, wanted)
-
-
-def first_persona(found: dict[int, str], wanted: Sequence[int]) -> Persona | None:
-    """Of the prompts `found` by channel id, the one of the first channel in `wanted` (the server's is `SERVER`)."""
-    for channel_id in wanted:
-        if channel_id in found:
-            scope: Scope = "server" if channel_id == SERVER else "channel"
-            return Persona(found[channel_id], scope, None if channel_id == SERVER else channel_id)
-    return None
+        return where.first({int(r["channel_id"]): str(r["prompt"]) for r in rows})

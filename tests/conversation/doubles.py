@@ -29,7 +29,6 @@ from bot.speech.audio import Samples
 from bot.store.answers import AnswerStore
 from bot.store.database import Database
 from bot.store.guilds import GuildSettingsStore
-from bot.store.personas import PersonaStore
 from tests.assets import DATA, whisper_base_dir
 from tests.fakes.openai import FakeOpenAI
 
@@ -67,7 +66,7 @@ async def answering(
     try:
         limiter = limiter or RateLimiter(1000, 60)
         yield (
-            Answerer(chat, answers, GuildSettingsStore(db), limiter, LLMSettings(), personas=PersonaStore(db)),
+            Answerer(chat, answers, GuildSettingsStore(db), limiter, LLMSettings()),
             answers,
         )
     finally:

@@ -44,7 +44,7 @@ def test_a_turn_that_does_not_fit_stops_older_ones_from_jumping_the_queue() -> N
 
 
 def test_questions_are_trimmed_and_empty_or_over_long_ones_refused() -> None:
-    answerer = Answerer(None, None, None, None, LLMSettings(max_question_chars=10), personas=None)  # type: ignore[arg-type]
+    answerer = Answerer(None, None, None, None, LLMSettings(max_question_chars=10))  # type: ignore[arg-type]
     assert answerer.check("  hello  ") == "hello"
     with pytest.raises(InvalidInput, match="empty"):
         answerer.check("   ")

@@ -17,7 +17,6 @@ from bot.llm.settings import LLMSettings
 from bot.store.answers import AnswerStore
 from bot.store.database import Database
 from bot.store.guilds import GuildSettingsStore
-from bot.store.personas import PersonaStore
 from tests.fakes.vllm import FakeVLLM
 
 GUILD = 1
@@ -73,7 +72,6 @@ async def test_an_adapter_vllm_lost_is_replaced_by_the_base_model_told_once_and_
             guilds,
             RateLimiter(100, 60),
             settings,
-            personas=PersonaStore(database),
             outages=ModelOutages(settings.model_retry_s, clock),
             notices=notices,
         )
@@ -97,7 +95,6 @@ async def test_an_adapter_vllm_lost_is_replaced_by_the_base_model_told_once_and_
             guilds,
             RateLimiter(100, 60),
             settings_without,
-            personas=PersonaStore(database),
         )
         with pytest.raises(ModelNotFound) as refused:
             await ask(lone, "four", guild_id=None)
