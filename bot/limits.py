@@ -74,18 +74,17 @@ class DatabaseRateLimiter:
 
     def __init__(self, db: Database, calls: int, window_s: float, clock: Callable[[], float] = time.time) -> None:
         self._db = db
-        self._calls = calls
         self._window = window_s
         self._clock = clock
         self._pruned_at: float | None = None
-        self._statements: _Statements | None = None
+        self._sql = _Statements(make_url(db.url).get_backend_name(), calls)
 
     async def take(self, key: int) -> None:
         now = self._clock()
         prune = self._pruned_at is None or now - self._pruned_at >= self._window
         if prune:
             self._pruned_at = now
-        statements = self._sql()
+        statements = self._sql
         params = {"key": key, "now": now, "start": now - self._window, "expires": now + self._window}
         if statements.postgresql:
             async with self._db.autocommit() as conn:
@@ -105,15 +104,10 @@ class DatabaseRateLimiter:
     async def give_back(self, key: int) -> None:
         """Returns the latest call taken for `key` (by any process), in one statement. The row's expiry stays: it may
         outlive its calls by up to a window before it is deleted."""
-        statements = self._sql()
+        statements = self._sql
         async with self._db.autocommit() as conn:
             await conn.execute(statements.give_back, {"key": key})
             await conn.commit()  # nothing to commit on PostgreSQL (autocommit); SQLite's transaction
-
-    def _sql(self) -> _Statements:
-        if self._statements is None:
-            self._statements = _Statements(make_url(self._db.url).get_backend_name(), self._calls)
-        return self._statements
 
 
 class _Statements:

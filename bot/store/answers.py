@@ -98,8 +98,7 @@ def _memory_statement(private: bool) -> sa.ClauseElement:
     a = answers.c
     mine = sa.and_(a.channel_id == sa.bindparam("channel"), a.user_id == sa.bindparam("user"), a.delivered)
     newest = sa.select(a.conversation_id).where(mine).order_by(a.id.desc()).limit(1)
-    latest = sa.select(a.conversation_id, a.created_at.label("latest_at")).where(mine).order_by(a.id.desc()).limit(1)
-    latest_row = latest.subquery("latest")
+    latest_row = newest.add_columns(a.created_at.label("latest_at")).subquery("latest")
     # In a channel, a member's own private turns are theirs to remember in a private turn (the `_seen_by` rule).
     seen = sa.true() if private else _PUBLIC
     turns = (

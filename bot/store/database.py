@@ -32,8 +32,7 @@ class Database:
         self._engine: AsyncEngine | None = None
         self._reader: SqliteReader | None = None
         self._reads: AsyncEngine | None = None
-        self._compiled: dict[int, tuple[str, dict[str, Any]]] = {}  # fetch_statement's SQLite SQL, by statement
-        self._keep: list[sa.ClauseElement] = []
+        self._compiled: dict[sa.ClauseElement, tuple[str, dict[str, Any]]] = {}  # fetch_statement's SQLite SQL
 
     @property
     def engine(self) -> AsyncEngine:
@@ -94,12 +93,11 @@ class Database:
         if self._reader is None:
             async with self.reading() as conn:
                 return (await conn.execute(cast(sa.Executable, statement), params)).mappings().all()
-        known = self._compiled.get(id(statement))
+        known = self._compiled.get(statement)  # a statement is its own key (by identity)
         if known is None:
             compiled = statement.compile(dialect=_NAMED_SQLITE)
             defaults: dict[str, Any] = {str(k): v for k, v in (compiled.params or {}).items()}
-            known = self._compiled[id(statement)] = (compiled.string, defaults)
-            self._keep.append(statement)  # its id stays its own
+            known = self._compiled[statement] = (compiled.string, defaults)
         sql, defaults = known
         return await self._reader.fetch(sql, defaults | params)
 

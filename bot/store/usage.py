@@ -108,23 +108,20 @@ _COUNTERS: dict[int, sa.TextClause] = {}
 
 def _add_to_counters(rows: int) -> sa.TextClause:
     """One upsert adding a call to `rows` counters (parameters g, t, c, and w0/p0 … per counter: who and period),
-    returning each counter's totals after it and, beside each, the server's budget (parameter b; NULLs when it set
-    none). Plain SQL, the same on both databases: SQLAlchemy does not cache a compiled multi-row INSERT, and this
-    one runs after every answer."""
+    returning each counter's totals after it and, beside each, the server's budget (NULLs when it set none). Plain
+    SQL, the same on both databases: SQLAlchemy does not cache a compiled multi-row INSERT, and this one runs after
+    every answer."""
     statement = _COUNTERS.get(rows)
     if statement is None:
         values = ", ".join(f"(:g, :w{i}, :p{i}, :t, :c)" for i in range(rows))
-        budget = ", ".join(
-            f"(SELECT {column} FROM usage_budgets WHERE guild_id = :b) AS {column}"
-            for column in ("monthly_tokens", "monthly_usd", "member_daily_tokens", "notice_channel_id")
-        )
+        budget = ", ".join(_BUDGET.format(c, c) for c in _SPENT_COLUMNS[:4])
         statement = _COUNTERS[rows] = sa.text(
             f"INSERT INTO usage_counters (guild_key, user_id, period, tokens, cost_usd) VALUES {values} "
             "ON CONFLICT (guild_key, user_id, period) DO UPDATE SET tokens = usage_counters.tokens + excluded.tokens, "
             "cost_usd = usage_counters.cost_usd + excluded.cost_usd "
             f"RETURNING user_id, period, tokens, cost_usd, {budget}"
         ).bindparams(
-            *(sa.bindparam(name, type_=sa.BigInteger) for name in ("g", "b", "t", *(f"w{i}" for i in range(rows)))),
+            *(sa.bindparam(name, type_=sa.BigInteger) for name in ("g", "t", *(f"w{i}" for i in range(rows)))),
             sa.bindparam("c", type_=sa.Float),
         )
     return statement
@@ -144,7 +141,7 @@ class UsageStore:
         keys = [(WHOLE_SERVER, month), (WHOLE_SERVER, day)]
         if row.user_id is not None:
             keys.append((row.user_id, day))
-        params: dict[str, Any] = {"g": guild_key, "t": row.tokens, "c": cost, "b": guild_key}
+        params: dict[str, Any] = {"g": guild_key, "t": row.tokens, "c": cost}
         for i, (who, period) in enumerate(keys):
             params |= {f"w{i}": who, f"p{i}": period}
         async with self._db.engine.begin() as conn:
