@@ -49,6 +49,20 @@ def judge(request: dict[str, Any]) -> str:
     return json.dumps({"score": 9 if good else 2, "verdict": "correct" if good else "wrong", "reason": "checked"})
 
 
+def _tester(chat: ChatModel, store: ModelTestStore, database: Database, settings: EvaluationSettings) -> ModelTester:
+    """A tester of the server's corrections through `chat`, with the default answering and training settings."""
+    references = References(CorrectionSearch(database), GuildSettingsStore(database), LLMSettings())
+    return ModelTester(
+        chat,
+        store,
+        CorrectionStore(database),
+        references,
+        llm=LLMSettings(),
+        training=TrainingSettings(),
+        settings=settings,
+    )
+
+
 async def test_a_failing_judge_leaves_questions_ungraded_and_the_run_completes(database: Database) -> None:
     async with FakeOpenAI() as fake:
         client = openai.AsyncOpenAI(api_key=fake.api_key, base_url=fake.base_url, max_retries=2)
@@ -63,14 +77,8 @@ async def test_a_failing_judge_leaves_questions_ungraded_and_the_run_completes(d
         fake.answer_as("judge", judge)
         fake.fail_next(429, model="judge", contains="Q1 429", times=2)
         fake.delay_next(1.5, model="judge", contains="Q2 SLOW", times=2)
-        tester = ModelTester(
-            chat,
-            store,
-            CorrectionStore(database),
-            References(CorrectionSearch(database), GuildSettingsStore(database), LLMSettings()),
-            llm=LLMSettings(),
-            training=TrainingSettings(),
-            settings=EvaluationSettings(judge_model="judge", judge_timeout_s=0.5, concurrency=3),
+        tester = _tester(
+            chat, store, database, EvaluationSettings(judge_model="judge", judge_timeout_s=0.5, concurrency=3)
         )
         seen: list[tuple[int, int]] = []
 
@@ -103,14 +111,11 @@ async def test_models_that_think_in_the_prompt_are_tested_and_judged_on_their_an
         fake.answer_as("r1", "Recall the facts. Fact 9 is tempting.</think>It is Fact 0")
         fake.answer_as("bad", "No idea.")
         fake.answer_as("judge", lambda r: "Compare the two.</think>" + judge(r))
-        tester = ModelTester(
+        tester = _tester(
             ChatModel(client, max_tokens=100, temperature=None),
             store,
-            CorrectionStore(database),
-            References(CorrectionSearch(database), GuildSettingsStore(database), LLMSettings()),
-            llm=LLMSettings(),
-            training=TrainingSettings(),
-            settings=EvaluationSettings(judge_model="judge"),
+            database,
+            EvaluationSettings(judge_model="judge"),
         )
         test = await tester.run(EvalRequest(5, "r1", "bad", requested_by=1))
         await client.close()
@@ -137,14 +142,11 @@ async def test_a_stopped_test_of_an_admin_is_marked_failed_and_a_jobs_test_stays
         fake.answer_as("good", "Fact")
         fake.answer_as("bad", "No.")
         fake.chat_latency_s = 1.0  # the models are still answering when the bot stops
-        tester = ModelTester(
+        tester = _tester(
             ChatModel(client, max_tokens=100, temperature=None),
             store,
-            CorrectionStore(database),
-            References(CorrectionSearch(database), GuildSettingsStore(database), LLMSettings()),
-            llm=LLMSettings(),
-            training=TrainingSettings(),
-            settings=EvaluationSettings(judge_model="judge"),
+            database,
+            EvaluationSettings(judge_model="judge"),
         )
         run = asyncio.create_task(tester.run(EvalRequest(5, "good", "bad", job_id=job_id, requested_by=1)))
         await asyncio.wait_for(fake.chat_started.wait(), 10)
