@@ -44,13 +44,12 @@ from bot.llm.local_embeddings import DEFAULT_MODEL, LocalEmbedder
 from bot.llm.references import References
 from bot.llm.settings import LLMSettings
 from bot.llm.usage import Spender
-from bot.store.answers import AnswerStore, NewAnswer
 from bot.store.correction_embeddings import EmbeddingStore
 from bot.store.correction_search import CorrectionSearch
-from bot.store.corrections import CorrectionStore
 from bot.store.database import Database
 from bot.store.guilds import GuildSettingsStore
 from bot.store.records import utcnow
+from tests.store.conftest import approved
 
 SET = Path(__file__).resolve().parent / "data" / "retrieval_set.json"
 GUILD, OTHER_GUILD = 5, 6
@@ -60,41 +59,17 @@ KINDS = (*LEXICAL, "paraphrase", "cross_language", "unrelated")
 SHOWN = ("hit1_en", "hit1_ru", "hit1_by_kind", "false_pos", "leaks")
 
 
-async def correction(
-    db: Database, question: str, answer: str, *, guild: int = GUILD, status: str = "approved", private: bool = False
-) -> int:
-    """A correction made the way the bot makes one: an answer, a member's fix of it, a review."""
-    asked = await AnswerStore(db).add(
-        NewAnswer(
-            guild_id=guild,
-            channel_id=10,
-            user_id=OTHER_MEMBER if private else 1,
-            conversation_id="c",
-            source="slash",
-            model="m",
-            question=question,
-            answer="I don't know.",
-            private=private,
-        )
-    )
-    store = CorrectionStore(db)
-    saved = (await store.submit(asked, 1, answer)).correction
-    if status == "pending":
-        return saved.id
-    return (await store.review(saved.id, 99, "approved" if status == "approved" else "rejected")).id
-
-
 async def fill(db: Database, data: dict[str, Any]) -> tuple[dict[int, str], set[int]]:
     """The set's corrections (id → key) and the copies that must never be found."""
     keys: dict[int, str] = {}
     forbidden: set[int] = set()
     for item in data["corrections"]:
         q, a = item["question"], item["answer"]
-        forbidden.add(await correction(db, q, f"[other server] {a}", guild=OTHER_GUILD))
-        forbidden.add(await correction(db, q, f"[pending] {a}", status="pending"))
-        forbidden.add(await correction(db, q, f"[rejected] {a}", status="rejected"))
-        forbidden.add(await correction(db, q, f"[private] {a}", private=True))
-        keys[await correction(db, q, a)] = item["key"]
+        forbidden.add(await approved(db, q, f"[other server] {a}", guild=OTHER_GUILD))
+        forbidden.add(await approved(db, q, f"[pending] {a}", guild=GUILD, review=None))
+        forbidden.add(await approved(db, q, f"[rejected] {a}", guild=GUILD, review="rejected"))
+        forbidden.add(await approved(db, q, f"[private] {a}", guild=GUILD, user=OTHER_MEMBER, private=True))
+        keys[await approved(db, q, a, guild=GUILD)] = item["key"]
     return keys, forbidden
 
 

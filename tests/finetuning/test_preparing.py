@@ -14,9 +14,9 @@ from bot.finetuning.awaiting_confirm import PreparedDatasets
 from bot.finetuning.preparing import DatasetPreparer, TrainingAsk
 from bot.finetuning.settings import TrainingSettings
 from bot.finetuning.tokens import TokenCounter
-from bot.store.answers import AnswerStore, NewAnswer
 from bot.store.corrections import Correction, CorrectionStore
 from bot.store.database import Database
+from tests.store.conftest import approved
 
 SETTINGS = TrainingSettings(min_examples=2, held_out_share=0.0, held_out_min=0)
 DEFAULT = "gpt-4.1-mini-2025-04-14"
@@ -103,24 +103,10 @@ async def test_data_with_problems_or_of_the_other_method_is_refused_and_leaves_n
     assert files(tmp_path) == []
 
 
-async def approved(db: Database, count: int) -> list[Correction]:
-    store = CorrectionStore(db)
+async def approved_ones(db: Database, count: int) -> list[Correction]:
     for n in range(count):
-        answer = await AnswerStore(db).add(
-            NewAnswer(
-                guild_id=5,
-                channel_id=10,
-                user_id=1,
-                conversation_id="c",
-                source="slash",
-                model="m",
-                question=f"Question {n}?",
-                answer="I don't know.",
-            )
-        )
-        correction = (await store.submit(answer, 7, f"Answer {n}.")).correction
-        await store.review(correction.id, 99, "approved")
-    return await store.with_status(5, "approved")
+        await approved(db, f"Question {n}?", f"Answer {n}.")
+    return await CorrectionStore(db).with_status(5, "approved")
 
 
 async def test_approved_corrections_become_the_training_data_minus_the_held_out_ones(
@@ -128,7 +114,7 @@ async def test_approved_corrections_become_the_training_data_minus_the_held_out_
 ) -> None:
     settings = TrainingSettings(min_examples=2, held_out_share=0.01, held_out_min=1)  # 4: one is kept back
     datasets, _ = preparer(tmp_path, settings)
-    ready = await datasets.from_corrections(await approved(db, 4), ask(tmp_path), None)
+    ready = await datasets.from_corrections(await approved_ones(db, 4), ask(tmp_path), None)
     assert (ready.method, ready.report.examples) == ("sft", 3)
     assert ready.source == "3 approved corrections (1 held out for testing)"
     assert files(tmp_path) == [ready.path]
@@ -139,4 +125,4 @@ async def test_no_corrections_or_only_held_out_ones_say_what_to_do(db: Database,
     with pytest.raises(NotFound, match=r"^There are no approved corrections yet\. Review some with `/corrections"):
         await datasets.from_corrections([], ask(tmp_path), None)
     with pytest.raises(NotFound, match=r"^All 1 approved corrections are held out as the test set\."):
-        await datasets.from_corrections(await approved(db, 1), ask(tmp_path), None)
+        await datasets.from_corrections(await approved_ones(db, 1), ask(tmp_path), None)

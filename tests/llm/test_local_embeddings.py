@@ -20,7 +20,8 @@ from bot.store.correction_embeddings import EmbeddingStore
 from bot.store.correction_search import CorrectionSearch
 from bot.store.database import Database
 from bot.store.guilds import GuildSettingsStore
-from tests.store.test_correction_search import TOPICS, approved
+from tests.store.conftest import approved
+from tests.store.test_correction_search import TOPICS
 
 
 def _words_only(db: Database) -> References:

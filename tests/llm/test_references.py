@@ -15,7 +15,8 @@ from bot.store.correction_search import CorrectionSearch, Found
 from bot.store.database import Database
 from bot.store.guilds import GuildSettingsStore
 from tests.fakes.openai import FakeOpenAI
-from tests.store.test_correction_search import TOPICS, approved
+from tests.store.conftest import approved
+from tests.store.test_correction_search import TOPICS
 
 
 def _found(i: int) -> Found:

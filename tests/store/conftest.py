@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
+from bot.store.answers import AnswerStore, NewAnswer
+from bot.store.corrections import CorrectionStore
 from bot.store.database import Database
 from bot.store.schema import metadata
 
@@ -33,3 +36,33 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Da
     database = await open_database(request.param, tmp_path)
     yield database
     await database.close()
+
+
+async def approved(
+    db: Database,
+    question: str,
+    fixed: str,
+    *,
+    guild: int = 5,
+    user: int = 1,
+    private: bool = False,
+    review: Literal["approved", "rejected"] | None = "approved",
+) -> int:
+    """A correction made the way the bot makes one: `user`'s answer to `question`, their fix of it, and an admin's
+    `review` (None: not reviewed yet, pending); its id."""
+    answer = await AnswerStore(db).add(
+        NewAnswer(
+            guild_id=guild,
+            channel_id=10,
+            user_id=user,
+            conversation_id="c",
+            source="slash",
+            model="m",
+            question=question,
+            answer="I don't know.",
+            private=private,
+        )
+    )
+    store = CorrectionStore(db)
+    saved = (await store.submit(answer, user, fixed)).correction
+    return saved.id if review is None else (await store.review(saved.id, 99, review)).id

@@ -7,7 +7,7 @@ import numpy as np
 
 from bot.store.correction_embeddings import EmbeddingStore
 from bot.store.database import Database
-from tests.store.test_correction_search import approved
+from tests.store.conftest import approved
 
 MODEL = "text-embedding-3-small"
 

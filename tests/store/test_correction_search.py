@@ -10,6 +10,7 @@ from bot.store.correction_search import CorrectionSearch
 from bot.store.corrections import CorrectionStore
 from bot.store.database import Database
 from bot.store.guilds import GuildSettingsStore
+from tests.store.conftest import approved
 
 TOPICS = [
     ("How many moons does Mars have?", "Mars has two moons, Phobos and Deimos."),
@@ -21,27 +22,6 @@ TOPICS = [
     ("How long is the warranty for refurbished keyboards?", "Refurbished keyboards have a 6 month warranty."),
     ("Which license covers the bot's source code?", "The bot is under the MIT license."),
 ]
-
-
-async def approved(
-    db: Database, question: str, fixed: str, *, guild: int = 5, user: int = 1, private: bool = False
-) -> int:
-    answer = await AnswerStore(db).add(
-        NewAnswer(
-            guild_id=guild,
-            channel_id=10,
-            user_id=user,
-            conversation_id="c",
-            source="slash",
-            model="m",
-            question=question,
-            answer="I don't know.",
-            private=private,
-        )
-    )
-    store = CorrectionStore(db)
-    saved = (await store.submit(answer, user, fixed)).correction
-    return (await store.review(saved.id, 99, "approved")).id
 
 
 def _references(db: Database) -> References:
@@ -63,24 +43,10 @@ async def test_the_relevant_correction_is_found_among_many_and_none_for_an_unrel
 
 
 async def test_pending_rejected_and_private_corrections_are_not_given_to_others(db: Database) -> None:
-    store = CorrectionStore(db)
-    answers = AnswerStore(db)
-    pending = await answers.add(
-        NewAnswer(
-            guild_id=5,
-            channel_id=10,
-            user_id=1,
-            conversation_id="c",
-            source="slash",
-            model="m",
-            question="What is the wifi password of the lab?",
-            answer="No idea.",
-        )
-    )
-    saved = (await store.submit(pending, 1, "It is hunter2.")).correction
+    pending = await approved(db, "What is the wifi password of the lab?", "It is hunter2.", review=None)
     refs = _references(db)
     assert await refs.relevant(5, "wifi password of the lab", user_id=1) == []  # pending: not yet
-    await store.review(saved.id, 99, "rejected")
+    await CorrectionStore(db).review(pending, 99, "rejected")
     assert await refs.relevant(5, "wifi password of the lab", user_id=1) == []
     private = await approved(db, "What is my locker combination?", "Locker 12: 4-8-15.", user=3, private=True)
     assert await refs.relevant(5, "my locker combination", user_id=4) == []
