@@ -12,13 +12,9 @@ import numpy as np
 from bot.metrics import Metrics
 from bot.speech.transcribe import Transcriber
 from tests.assets import DATA
-from tests.fakes.discord import IS_VOICE_MESSAGE, Event, FakeDiscord
+from tests.fakes.discord import IS_VOICE_MESSAGE, FakeDiscord
 from tests.fakes.harness import running_bot
 from tests.fakes.openai import FakeOpenAI
-
-
-def final(e: Event) -> bool:
-    return "correct:" in str(e.json.get("components"))
 
 
 def silent_wav(seconds: float) -> bytes:

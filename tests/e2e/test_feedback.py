@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.store.votes import VoteStore
-from tests.fakes.discord import Event, FakeDiscord, InteractionHandle, Message, User
+from tests.fakes.discord import FakeDiscord, InteractionHandle, Message, User, final
 from tests.fakes.harness import running_bot
 from tests.fakes.openai import FakeOpenAI
 
@@ -39,10 +39,6 @@ async def storage(request: pytest.FixtureRequest) -> AsyncIterator[dict[str, Any
         await conn.run_sync(drop_everything)
     await engine.dispose()
     yield {"url": url}
-
-
-def final(e: Event) -> bool:
-    return "correct:" in str(e.json.get("components"))
 
 
 async def ask(discord: FakeDiscord, question: str, user: User | None = None, *, private: bool = False) -> Message:

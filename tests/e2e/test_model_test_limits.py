@@ -13,7 +13,7 @@ import pytest
 
 from bot.app import BuiltBot
 from bot.store.model_tests import EvalQuestion, ModelTestStore
-from tests.fakes.discord import VIEW_CHANNEL, Event, FakeDiscord, InteractionHandle
+from tests.fakes.discord import VIEW_CHANNEL, Event, FakeDiscord, InteractionHandle, said
 from tests.fakes.harness import running_bot
 from tests.fakes.openai import FakeOpenAI
 
@@ -29,11 +29,6 @@ VERDICT = json.dumps({"score": 9, "verdict": "correct", "reason": "compared"})
 def served_models(openai_fake: FakeOpenAI) -> None:
     # The fake answers only models it serves, as OpenAI does: these two stand for a server's own models.
     openai_fake.chat_models |= {"good-model", "bad-model"}
-
-
-def said(e: Event) -> str:
-    data = e.json.get("data", e.json) if e.kind == "callback" else e.json
-    return str((data or {}).get("content", "")) + json.dumps((data or {}).get("embeds", []))
 
 
 def scored(e: Event) -> bool:

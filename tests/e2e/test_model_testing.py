@@ -18,16 +18,11 @@ from bot.store.corrections import CorrectionStore
 from bot.store.guilds import GuildSettingsStore
 from bot.store.model_tests import ModelTestStore
 from tests.e2e.test_training import reply, sft_lines, summary
-from tests.fakes.discord import Event, FakeDiscord
+from tests.fakes.discord import FakeDiscord, final, said
 from tests.fakes.harness import running_bot
 from tests.fakes.openai import FakeOpenAI
 
 FACTS = {f"What is the code name of release {i}?": f"Release {i} is called Falcon-{i * 7}." for i in range(1, 25)}
-
-
-def said(e: Event) -> str:
-    data = e.json.get("data", e.json) if e.kind == "callback" else e.json
-    return str((data or {}).get("content", "")) + json.dumps((data or {}).get("embeds", []))
 
 
 async def approve(built: BuiltBot, discord: FakeDiscord, question: str, fixed: str) -> int:
@@ -60,25 +55,28 @@ def judge(request: dict[str, Any]) -> str:
     return json.dumps({"score": 9 if good else 1, "verdict": "correct" if good else "wrong", "reason": "compared"})
 
 
-def final(e: Event) -> bool:
-    return "correct:" in str(e.json.get("components"))
+async def library_correction_is_found(
+    built: BuiltBot, discord: FakeDiscord, openai_fake: FakeOpenAI, question: str, unrelated: str
+) -> None:
+    """Two corrections are approved (bikes, the library's Sunday hours); `question`, about the library, gets its
+    correction in the model's prompt and named in the reply, and not the other; `unrelated` gets none."""
+    other = await approve(built, discord, "Where do we park bikes?", "Bikes go in the yard behind building B.")
+    fixed = await approve(built, discord, "When does the library open on Sundays?", "At 11:00 on Sundays.")
+    reply = said(await discord.slash("ask", options={"question": question}).wait(final))
+    system = openai_fake.chat_requests[-1]["messages"][0]["content"]
+    assert "At 11:00 on Sundays." in system and "yard behind building B" not in system
+    assert f"used corrections #{fixed}" in reply and f"#{other}" not in reply
+    assert "used corrections" not in said(await discord.slash("ask", options={"question": unrelated}).wait(final))
+    assert "11:00" not in openai_fake.chat_requests[-1]["messages"][0]["content"]
 
 
 async def test_an_approved_correction_is_given_to_the_model_at_once_and_the_reply_names_it(
     discord: FakeDiscord, openai_fake: FakeOpenAI, tmp_path: Path
 ) -> None:
     async with running_bot(discord, openai_fake, tmp_path, llm={"edit_interval_s": 0.05}) as built:
-        other = await approve(built, discord, "Where do we park bikes?", "Bikes go in the yard behind building B.")
-        fixed = await approve(built, discord, "When does the library open on Sundays?", "At 11:00 on Sundays.")
-        asked = discord.slash("ask", options={"question": "what time does the library open on sunday?"})
-        reply = said(await asked.wait(final))
-        system = openai_fake.chat_requests[-1]["messages"][0]["content"]
-        assert "At 11:00 on Sundays." in system and "yard behind building B" not in system
-        assert f"used corrections #{fixed}" in reply and f"#{other}" not in reply
-
-        unrelated = discord.slash("ask", options={"question": "Tell me a joke about penguins"})
-        assert "used corrections" not in said(await unrelated.wait(final))
-        assert "11:00" not in openai_fake.chat_requests[-1]["messages"][0]["content"]
+        await library_correction_is_found(
+            built, discord, openai_fake, "what time does the library open on sunday?", "Tell me a joke about penguins"
+        )
 
         off = discord.slash("model", subcommand="corrections", options={"state": "off"}, user=discord.admin)
         assert "no longer given" in said(await off.wait_callback())

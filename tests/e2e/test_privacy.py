@@ -7,15 +7,11 @@ import json
 from pathlib import Path
 
 from bot.store.corrections import CorrectionStore
-from tests.fakes.discord import VIEW_CHANNEL, Event, FakeDiscord, InteractionHandle, User
+from tests.fakes.discord import VIEW_CHANNEL, FakeDiscord, InteractionHandle, User, final
 from tests.fakes.harness import running_bot
 from tests.fakes.openai import FakeOpenAI
 
 SECRET = "my landlord is called Mr Grimsby"
-
-
-def final(e: Event) -> bool:
-    return "correct:" in str(e.json.get("components"))
 
 
 async def ask(

@@ -23,9 +23,9 @@ from bot.store.corrections import CorrectionStore
 from bot.store.guilds import GuildSettingsStore
 from bot.store.jobs import JobStore
 from tests.e2e.test_model_retirement import SetClock, cutoff_day
-from tests.e2e.test_model_testing import FACTS, approve, judge, knows, said
+from tests.e2e.test_model_testing import FACTS, approve, judge, knows
 from tests.e2e.test_training import reply, sft_lines, summary
-from tests.fakes.discord import FakeDiscord, Message
+from tests.fakes.discord import FakeDiscord, Message, said
 from tests.fakes.harness import make_config, running_bot
 from tests.fakes.openai import FakeOpenAI
 

@@ -403,6 +403,17 @@ class Event:
     message_id: int | None = None
 
 
+def final(e: Event) -> bool:
+    """Whether `e` is an answer's last edit: the one that brings its Correct button."""
+    return "correct:" in str(e.json.get("components"))
+
+
+def said(e: Event) -> str:
+    """What the bot said in `e`: its content, then its embeds as JSON (a callback's from its data)."""
+    data = e.json.get("data", e.json) if e.kind == "callback" else e.json
+    return str((data or {}).get("content", "")) + json.dumps((data or {}).get("embeds", []))
+
+
 @attrs.define
 class Message:
     """A message as the fake stores it: current content, components, attachments after every edit."""
