@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import attrs
 import openai
-from openai.types import CompletionUsage
-from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionMessageParam
+from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 
 from bot.errors import ServiceUnavailable
 from bot.i18n import _
@@ -56,13 +55,24 @@ class Usage:
     cached_tokens: int | None = None
 
 
-def reported_usage(usage: CompletionUsage | None) -> Usage:
-    """The tokens a provider reported (cached prompt tokens where it says: OpenAI's `prompt_tokens_details`)."""
-    if usage is None:
-        return Usage(None, None)
-    details = usage.prompt_tokens_details
-    cached = details.cached_tokens if details is not None else None
-    return Usage(usage.prompt_tokens, usage.completion_tokens, cached)
+def reported_usage(usage: object) -> Usage:
+    """The tokens a provider reported, from the `usage` object as sent (cached prompt tokens where it says: OpenAI's
+    `prompt_tokens_details`); a count that is missing or not a number is unknown."""
+    fields = _fields(usage)
+    return Usage(
+        _token_count(fields.get("prompt_tokens")),
+        _token_count(fields.get("completion_tokens")),
+        _token_count(_fields(fields.get("prompt_tokens_details")).get("cached_tokens")),
+    )
+
+
+def _fields(value: object) -> dict[str, object]:
+    """A JSON object's fields; none for anything else (a provider's chunk is read as sent, not trusted)."""
+    return cast("dict[str, object]", value) if isinstance(value, dict) else {}
+
+
+def _token_count(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 @attrs.define
@@ -155,7 +165,8 @@ class ChatModel:
             self._count(exc)
             raise provider_error(exc, model) from exc
         answer = (completion.choices[0].message.content or "") if completion.choices else ""
-        await self._record(spender, model, reported_usage(completion.usage), messages, answer)
+        usage = reported_usage(completion.usage.model_dump() if completion.usage is not None else None)
+        await self._record(spender, model, usage, messages, answer)
         if not completion.choices:
             return ""
         return answer_only(completion.choices[0].message.content or "")
@@ -173,28 +184,33 @@ class ChatModel:
         opened = False
         produced: list[str] = []  # what the model sent, to estimate its tokens if it never says how many
         try:
+            # Each chunk as the JSON the server sent (`AsyncStream[object]`), read field by field below: building the
+            # client's typed chunk objects was the largest part of the CPU an answer cost.
             stream = await self._client.post(
                 "/chat/completions",
                 body=body,
                 cast_to=ChatCompletion,
                 stream=True,
-                stream_cls=openai.AsyncStream[ChatCompletionChunk],
+                stream_cls=openai.AsyncStream[object],
             )
             opened = True
-            async for chunk in stream:
-                if chunk.usage is not None:  # the last chunk, as `include_usage` asks
-                    result.usage = reported_usage(chunk.usage)
-                for choice in chunk.choices:
+            async for sent in stream:
+                chunk = _fields(sent)
+                if chunk.get("usage") is not None:  # the last chunk, as `include_usage` asks
+                    result.usage = reported_usage(chunk["usage"])
+                choices = chunk.get("choices")
+                for choice in cast("list[object]", choices) if isinstance(choices, list) else ():
+                    delta = _fields(_fields(choice).get("delta"))
                     # vLLM and DeepSeek send thinking apart from the content (`reasoning_content`; newer: `reasoning`).
-                    extra = choice.delta.model_extra or {}
-                    reasoning = extra.get("reasoning_content") or extra.get("reasoning")
+                    reasoning = delta.get("reasoning_content") or delta.get("reasoning")
                     if isinstance(reasoning, str) and reasoning:
                         produced.append(reasoning)
                         yield Delta(reasoning, thinking=True)
-                    if choice.delta.content:
-                        produced.append(choice.delta.content)
-                        for delta in splitter.feed(choice.delta.content):
-                            yield delta
+                    content = delta.get("content")
+                    if isinstance(content, str) and content:
+                        produced.append(content)
+                        for piece in splitter.feed(content):
+                            yield piece
             for delta in splitter.end():
                 yield delta
         except openai.OpenAIError as exc:

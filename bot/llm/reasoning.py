@@ -43,6 +43,10 @@ class ThinkSplitter:
     def feed(self, content: str) -> Iterator[Delta]:
         text = self._held + content
         self._held = ""
+        if "<" not in text:  # no tag, nor the start of one: most deltas, passed on as they are
+            if text:
+                yield Delta(text, self._thinking)
+            return
         while text:
             # In the answer, `<think>` opens thinking, and a lone `</think>` closes thinking the prompt opened.
             tags = (CLOSE,) if self._thinking else (OPEN, CLOSE)
