@@ -22,9 +22,10 @@ from bot.llm.chat import (
     ModelServerError,
 )
 from bot.llm.usage import Spender
+from bot.llm.wiring import model_client
 from bot.metrics import Metrics
 from bot.store.database import Database
-from tests.fakes.openai import FakeOpenAI
+from tests.fakes.openai import Deltas, FakeOpenAI
 from tests.store.test_usage import NOW, ledger
 from tests.test_metrics import samples
 
@@ -35,7 +36,7 @@ QUESTION = [ChatMessage("system", "Be brief."), ChatMessage("user", "Capital of 
 @pytest.fixture
 async def endpoint() -> AsyncIterator[tuple[FakeOpenAI, openai.AsyncOpenAI]]:
     async with FakeOpenAI() as fake, contextlib.AsyncExitStack() as stack:
-        client = openai.AsyncOpenAI(api_key=fake.api_key, base_url=fake.base_url, max_retries=0)
+        client = model_client(fake.api_key, fake.base_url, timeout_s=30, max_retries=0)  # as the bot makes it
         await stack.enter_async_context(client)
         yield fake, client
 
@@ -83,6 +84,38 @@ async def test_a_streamed_answer_keeps_thinking_apart_and_its_tokens_are_recorde
     (total,) = await counted.store.totals(5, NOW - dt.timedelta(days=1))
     assert (total.model, total.purpose, total.calls) == ("gpt-4o-mini", "answer", 1)
     assert total.prompt_tokens == stream.usage.prompt_tokens
+
+
+async def test_a_streamed_answer_is_read_from_each_chunk_as_the_server_sent_it(
+    endpoint: tuple[FakeOpenAI, openai.AsyncOpenAI], db: Database
+) -> None:
+    """Chunks are read as JSON, field by field (not built into the client's typed objects): thinking sent apart under
+    either name servers use, chunks with no content or only a role, and the usage in the last chunk all come out as
+    the typed objects gave them."""
+    fake, client = endpoint
+    fake.reply(
+        Deltas(
+            [
+                {"role": "assistant"},
+                {"reasoning_content": "France, so "},
+                {"reasoning": "Paris."},
+                {"content": None},
+                {"content": "Paris is "},
+                {"content": "<thi"},  # the start of a tag, held until the next chunk says what it is
+                {"content": "s city."},
+            ]
+        )
+    )
+    chat = ChatModel(client, max_tokens=64, temperature=None)
+    stream = chat.stream("gpt-4o-mini", QUESTION, spender=ASKED)
+    deltas = [delta async for delta in stream.deltas]
+    assert "".join(d.text for d in deltas if d.thinking) == "France, so Paris."
+    assert "".join(d.text for d in deltas if not d.thinking) == "Paris is <this city."
+    (reported,) = fake.usage_reported
+    assert (stream.usage.prompt_tokens, stream.usage.completion_tokens) == (
+        reported["prompt_tokens"],
+        reported["completion_tokens"],
+    )
 
 
 @pytest.mark.parametrize(
