@@ -118,7 +118,7 @@ def _memory_statement(private: bool) -> sa.ClauseElement:
 
 
 _MEMORY = {private: _memory_statement(private) for private in (False, True)}
-_INSERT_ANSWER = sa.insert(answers).returning(*answers.c)  # built once: every answer is stored
+_INSERT_ANSWER = sa.insert(answers).returning(answers.c.id)  # built once: every answer is stored
 
 
 @attrs.frozen
@@ -151,13 +151,16 @@ class AnswerStore:
         self._db = db
 
     async def add(self, new: NewAnswer, message_ids: list[int] | None = None) -> Answer:
+        """Store an answer (every column given: the stored answer is what was written, and its new id)."""
+        created_at, ids = utcnow(), list(message_ids or [])
         values = attrs.asdict(new) | {
-            "message_ids": [str(m) for m in message_ids or []],
+            "message_ids": [str(m) for m in ids],
             "images": [attrs.asdict(i) for i in new.images] or None,
-            "created_at": utcnow(),
+            "created_at": created_at,
+            "delivered": True,
         }
-        async with self._db.engine.begin() as conn:
-            return _answer((await conn.execute(_INSERT_ANSWER, values)).one())
+        ((row,),) = await self._db.write((_INSERT_ANSWER, values))
+        return Answer(**attrs.asdict(new, recurse=False), id=int(row["id"]), message_ids=ids, created_at=created_at)
 
     async def set_message_ids(self, answer_id: int, message_ids: list[int]) -> None:
         async with self._db.engine.begin() as conn:

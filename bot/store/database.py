@@ -6,16 +6,20 @@ import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, cast
 
+import attrs
 import sqlalchemy as sa
 from sqlalchemy import event, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import PoolResetState
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from bot.store.migrate import migrate
 
@@ -30,9 +34,10 @@ class Database:
         self.url = url
         self._pool_size = pool_size
         self._engine: AsyncEngine | None = None
-        self._reader: SqliteReader | None = None
+        self._reader: SqliteFile | None = None
+        self._writer: SqliteFile | None = None
         self._reads: AsyncEngine | None = None
-        self._compiled: dict[sa.ClauseElement, tuple[str, dict[str, Any]]] = {}  # fetch_statement's SQLite SQL
+        self._compiled: dict[tuple[sa.ClauseElement, frozenset[str]], _SqliteSql] = {}  # for the SQLite file's own
 
     @property
     def engine(self) -> AsyncEngine:
@@ -49,11 +54,13 @@ class Database:
             if sqlite_file is not None:
                 sqlite_file.parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"timeout": 30}
+            kwargs["pool_reset_on_return"] = None  # _sqlite_reset: a rollback only where a transaction is open
         else:
             kwargs |= {"pool_size": self._pool_size, "max_overflow": 10}
         engine = create_async_engine(url, **kwargs)
         if backend == "sqlite":
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(engine.sync_engine, "reset", _sqlite_reset)
         self._engine = engine
         # Reads on PostgreSQL run without BEGIN and ROLLBACK around each one (three round trips become one, and the
         # transaction statements were an eighth of a busy bot's CPU), and so do writes done in one statement (the rate
@@ -62,7 +69,8 @@ class Database:
         async with engine.begin() as conn:
             await conn.run_sync(migrate)
         if sqlite_file is not None:
-            self._reader = SqliteReader(sqlite_file)
+            self._reader = SqliteFile(sqlite_file, writes=False)
+            self._writer = SqliteFile(sqlite_file, writes=True)
         _log.info("database ready (%s)", url.render_as_string(hide_password=True))
 
     def reading(self) -> AsyncConnection:
@@ -93,18 +101,52 @@ class Database:
         if self._reader is None:
             async with self.reading() as conn:
                 return (await conn.execute(cast(sa.Executable, statement), params)).mappings().all()
-        known = self._compiled.get(statement)  # a statement is its own key (by identity)
+        return await self._reader.fetch(*self._sqlite(statement, params))
+
+    async def write(self, *steps: tuple[sa.ClauseElement, Mapping[str, Any]]) -> list[Sequence[Any]]:
+        """Statements built once in SQLAlchemy (each with its parameters), run in order in one transaction; each one's
+        rows (RETURNING), by column name, of plain column values as in `fetch_statement`. On a SQLite file, the whole
+        transaction is one hop to the file's own writer thread, where the async engine makes five or more per
+        statement (check-out, BEGIN, execute, fetch, COMMIT): for the writes of every answer."""
+        if self._writer is None:
+            async with self.engine.begin() as conn:
+                results: list[Sequence[Any]] = []
+                for statement, params in steps:
+                    result = await conn.execute(cast(sa.Executable, statement), dict(params))
+                    results.append(result.mappings().all() if result.returns_rows else [])
+                return results
+        compiled = [self._sqlite(statement, params) for statement, params in steps]
+        try:
+            return await self._writer.write(compiled)
+        except sqlite3.Error as exc:  # raised as the engine would have: SQLAlchemy's IntegrityError, OperationalError…
+            raise DBAPIError.instance(
+                "; ".join(sql for sql, _ in compiled), None, exc, sqlite3.Error, dialect=_NAMED_SQLITE
+            ) from exc
+
+    def _sqlite(self, statement: sa.ClauseElement, params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        """The statement's SQL for the sqlite3 module (compiled once per statement and set of parameter names), and
+        its parameters as SQLAlchemy would bind them (times as text, JSON serialised, the columns' own types)."""
+        key = (statement, frozenset(params))  # a statement is its own key (by identity)
+        known = self._compiled.get(key)
         if known is None:
-            compiled = statement.compile(dialect=_NAMED_SQLITE)
-            defaults: dict[str, Any] = {str(k): v for k, v in (compiled.params or {}).items()}
-            known = self._compiled[statement] = (compiled.string, defaults)
-        sql, defaults = known
-        return await self._reader.fetch(sql, defaults | params)
+            compiled = cast(SQLCompiler, statement.compile(dialect=_NAMED_SQLITE, column_keys=list(params)))
+            processors = {
+                name: processor
+                for name, bind in compiled.binds.items()
+                if (processor := bind.type.dialect_impl(_NAMED_SQLITE).bind_processor(_NAMED_SQLITE)) is not None
+            }
+            known = self._compiled[key] = _SqliteSql(compiled, processors)
+        return known.compiled.string, known.bound(params)
 
     @property
-    def sqlite_reader(self) -> SqliteReader | None:
-        """Fast reads of a SQLite file (None on PostgreSQL and in-memory SQLite); see SqliteReader."""
+    def sqlite_reader(self) -> SqliteFile | None:
+        """Fast reads of a SQLite file (None on PostgreSQL and in-memory SQLite); see SqliteFile."""
         return self._reader
+
+    @property
+    def sqlite_writer(self) -> SqliteFile | None:
+        """Fast writes to a SQLite file (None on PostgreSQL and in-memory SQLite): `write`'s."""
+        return self._writer
 
     async def problem(self, timeout_s: float) -> str | None:
         """None when the database answers `SELECT 1` within `timeout_s`; else why not, in a few words (/readyz)."""
@@ -122,13 +164,25 @@ class Database:
         return None
 
     async def close(self) -> None:
-        if self._reader is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self._reader.close)
-            self._reader = None
+        for own in (self._reader, self._writer):
+            if own is not None:
+                await asyncio.get_running_loop().run_in_executor(None, own.close)
+        self._reader = self._writer = None
         self._reads = None
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None
+
+
+def _sqlite_reset(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:
+    """A connection back in the pool is rolled back only if a transaction is still open on it. The pool's own reset
+    rolled back every time, even after the commit that ended each write (`engine.begin()`): a trip to the
+    connection's thread for nothing, twice per answer."""
+    if not state.asyncio_safe or state.transaction_was_reset:
+        return
+    driver = getattr(dbapi_connection, "driver_connection", None)
+    if getattr(driver, "in_transaction", True):
+        dbapi_connection.rollback()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -156,25 +210,67 @@ def _use_wal(cursor: Any, attempts: int = 100) -> None:
             time.sleep(0.02)
 
 
-class SqliteReader:
-    """Read-only queries on a SQLite connection of its own, run whole in one worker thread: one hop off the event loop
-    per query, where the async engine makes five (check-out, execute, fetch, cursor close, reset on return), each
-    waiting its turn on a busy machine. For the hot, sub-millisecond reads of every question (correction search);
-    in WAL mode it sees every committed write at once."""
+@attrs.frozen
+class _SqliteSql:
+    compiled: SQLCompiler
+    processors: dict[str, Callable[[Any], Any]]
 
-    def __init__(self, path: Path) -> None:
-        self._uri = path.resolve().as_uri() + "?mode=ro"
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-read")
+    def bound(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        values = dict(self.compiled.construct_params(dict(params)))
+        for name, processor in self.processors.items():
+            if name in values:
+                values[name] = processor(values[name])
+        return values
+
+
+class SqliteFile:
+    """A SQLite connection of its own, run whole in one worker thread: one hop off the event loop per query or per
+    transaction, where the async engine makes five or more (check-out, execute, fetch, cursor close, reset on
+    return), each waiting its turn on a busy machine. For the hot, sub-millisecond statements of every question:
+    the reader (`writes=False`, read-only) for correction search and the question's reads, which in WAL mode see
+    every committed write at once; the writer for each answer's writes. SQLite itself orders the writer's
+    transactions with the engine's (BEGIN IMMEDIATE, waiting up to 30 s for the lock like the engine's connections)."""
+
+    def __init__(self, path: Path, *, writes: bool) -> None:
+        self._uri = path.resolve().as_uri() + ("" if writes else "?mode=ro")
+        self._writes = writes
+        name = "sqlite-write" if writes else "sqlite-read"
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._conn: sqlite3.Connection | None = None
 
     async def fetch(self, sql: str, params: dict[str, Any]) -> list[sqlite3.Row]:
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._fetch, sql, params)
 
-    def _fetch(self, sql: str, params: dict[str, Any]) -> list[sqlite3.Row]:
+    async def write(self, steps: list[tuple[str, dict[str, Any]]]) -> list[Sequence[Any]]:
+        """The statements, in one transaction (rolled back whole if one fails); each one's rows."""
+        if not self._writes:
+            raise RuntimeError("this SQLite connection is read-only")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._write, steps)
+
+    def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            self._conn = sqlite3.connect(self._uri, uri=True, timeout=30, check_same_thread=False)
-            self._conn.row_factory = sqlite3.Row
-        return self._conn.execute(sql, params).fetchall()
+            # isolation_level=None: no implicit BEGIN; the writer's transactions are its own (BEGIN IMMEDIATE).
+            conn = sqlite3.connect(self._uri, uri=True, timeout=30, check_same_thread=False, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            if self._writes:
+                conn.execute("PRAGMA foreign_keys=ON")
+                conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn = conn
+        return self._conn
+
+    def _fetch(self, sql: str, params: dict[str, Any]) -> list[sqlite3.Row]:
+        return self._connection().execute(sql, params).fetchall()
+
+    def _write(self, steps: list[tuple[str, dict[str, Any]]]) -> list[Sequence[Any]]:
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            results: list[Sequence[Any]] = [conn.execute(sql, params).fetchall() for sql, params in steps]
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return results
 
     def close(self) -> None:
         def close_connection() -> None:

@@ -144,12 +144,9 @@ class UsageStore:
         params: dict[str, Any] = {"g": guild_key, "t": row.tokens, "c": cost}
         for i, (who, period) in enumerate(keys):
             params |= {f"w{i}": who, f"p{i}": period}
-        async with self._db.engine.begin() as conn:
-            await conn.execute(_INSERT_USAGE, attrs.asdict(row))
-            counted = await conn.execute(_add_to_counters(len(keys)), params)
-            rows = counted.all()
-            totals = {(r.user_id, r.period): (int(r.tokens), float(r.cost_usd)) for r in rows}
-            budget = tuple(rows[0])[4:]  # the server's budget, beside each counter
+        _, rows = await self._db.write((_INSERT_USAGE, attrs.asdict(row)), (_add_to_counters(len(keys)), params))
+        totals = {(r["user_id"], r["period"]): (int(r["tokens"]), float(r["cost_usd"])) for r in rows}
+        budget = [rows[0][column] for column in _SPENT_COLUMNS[:4]]  # the server's budget, beside each counter
         server_tokens, server_usd = totals[(WHOLE_SERVER, month)]
         member_tokens = totals[(row.user_id, day)][0] if row.user_id is not None else 0
         stored = StoredBudget(*budget)
