@@ -5,20 +5,23 @@ run on their own event loop in another thread, and their thread's CPU is taken o
 counted is the bot's (its loop and its threads: aiosqlite's connections, executors). The baseline, in the same run
 and the same way, is a bot with no database: hikari's REST client posts a message and the openai client streams the
 same answer into it, edited at the same interval, the last edit with the same buttons. SQL statements are counted
-with SQLAlchemy's `before_cursor_execute` event (and the SQLite file's own reader's, which bypasses SQLAlchemy).
+with SQLAlchemy's `before_cursor_execute` event (and the SQLite file's own reader's and writer's, which bypass
+SQLAlchemy). Both run as `python -m bot` does (bot.launch): on uvloop where it is installed (`--loop asyncio`: on
+asyncio's own), with what start-up made frozen out of the garbage collector's way.
 PostgreSQL is measured when TEST_DATABASE_URL is set (a database of its own is created on that server, and dropped
 after). Prints a line per database and, last, one JSON line: {"bench": "answer_cpu", "cpu_ms_per_answer": …,
 "baseline_cpu_ms_per_answer": …, "ratio": …, "statements_per_answer": …, "sqlite": {…}, "postgresql": {…}} (top-level
 figures: SQLite's)
 
     export TEST_DATABASE_URL=$(bash .ci/postgres.sh | tail -1)   # optional
-    .venv/bin/python bench/answer_cpu.py [--n 100] [--concurrency 8] [--rounds 2]
+    .venv/bin/python bench/answer_cpu.py [--n 100] [--concurrency 8] [--rounds 2] [--loop shipped|asyncio]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import logging
@@ -28,7 +31,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -125,10 +128,20 @@ async def measure_bot(fakes: FakeLoop, cpu: BotCpu, n: int, concurrency: int, da
                         return await fetch(sql, params)
 
                     setattr(reader, "fetch", counted)  # noqa: B010
-                gc.collect()  # from a collected heap, as the baseline (the runs share the process)
-                started = cpu.now()
-                await fakes.run(ask_all(discord, n, concurrency))
-                used = cpu.now() - started
+                writer = built.get(Database).sqlite_writer
+                if writer is not None:  # and its own writer, each transaction's statements
+                    write = writer.write
+
+                    async def counted_writes(steps: list[tuple[str, dict[str, Any]]]) -> Any:
+                        for _ in steps:
+                            count()
+                        return await write(steps)
+
+                    setattr(writer, "write", counted_writes)  # noqa: B010
+                with started_up():
+                    started = cpu.now()
+                    await fakes.run(ask_all(discord, n, concurrency))
+                    used = cpu.now() - started
                 event.remove(engine, "before_cursor_execute", count)
                 return Run(used * 1000, statements, n)
 
@@ -175,17 +188,29 @@ async def measure_baseline(fakes: FakeLoop, cpu: BotCpu, n: int, concurrency: in
 
                 await asyncio.gather(*(answer(i) for i in range(5)))  # warm up
                 await fakes.run(post_all(discord, openai_fake, 5))
-                gc.collect()
-                started = cpu.now()
-                await asyncio.gather(*(answer(i) for i in range(n)))
-                await fakes.run(post_all(discord, openai_fake, n + 5))
-                used = cpu.now() - started
+                with started_up():
+                    started = cpu.now()
+                    await asyncio.gather(*(answer(i) for i in range(n)))
+                    await fakes.run(post_all(discord, openai_fake, n + 5))
+                    used = cpu.now() - started
                 return Run(used * 1000, 0, n)
         finally:
             await rest_app.close()
             await client.close()
 
     return await with_fakes(fakes, body)
+
+
+@contextlib.contextmanager
+def started_up() -> Iterator[None]:
+    """As `python -m bot` runs once started (bot.launch): what start-up made is frozen out of the garbage collector's
+    way. From a collected heap, the same for the bot and the baseline (the runs share the process); thawed after."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 async def with_fakes(fakes: FakeLoop, body: Callable[[FakeDiscord, FakeOpenAI], Awaitable[Run]]) -> Run:
@@ -271,10 +296,31 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--loop",
+        choices=("shipped", "asyncio"),
+        default="shipped",
+        help="shipped: uvloop where installed, as `python -m bot`",
+    )
     args = parser.parse_args()
-    results = asyncio.run(measure(args.n, args.concurrency, args.rounds))
+    if args.loop == "shipped":
+        from bot.launch import use_fast_event_loop
+
+        use_fast_event_loop()
+    else:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+    loop = asyncio.get_event_loop()
+    try:
+        results = loop.run_until_complete(measure(args.n, args.concurrency, args.rounds))
+    finally:
+        loop.close()
+    loop_name = type(loop).__module__.split(".")[0]
     top = {k: v for k, v in results["sqlite"].items() if not k.startswith("min_")}
-    print(json.dumps({"bench": "answer_cpu", **top, **results, "n": args.n, "concurrency": args.concurrency}))
+    print(
+        json.dumps(
+            {"bench": "answer_cpu", **top, **results, "n": args.n, "concurrency": args.concurrency, "loop": loop_name}
+        )
+    )
 
 
 if __name__ == "__main__":
