@@ -4,10 +4,10 @@ The real bot (bot.app.build) answers `--n` questions, `--concurrency` at a time,
 run on their own event loop in another thread, and their thread's CPU is taken out of the process's, so what is
 counted is the bot's (its loop and its threads: aiosqlite's connections, executors). The baseline, in the same run
 and the same way, is a bot with no database: hikari's REST client posts a message and the openai client streams the
-same answer into it, edited at the same interval, the last edit with the same buttons. SQL statements are counted
-with SQLAlchemy's `before_cursor_execute` event (and the SQLite file's own reader's and writer's, which bypass
-SQLAlchemy). Both run as `python -m bot` does (bot.launch): on uvloop where it is installed (`--loop asyncio`: on
-asyncio's own), with what start-up made frozen out of the garbage collector's way.
+same answer into it, edited at the same interval, the last edit with the same buttons. Both run as `python -m bot`
+does (bot.launch): on uvloop where it is installed (`--loop asyncio`: on asyncio's own), with what start-up made
+frozen out of the garbage collector's way. SQL statements are counted with SQLAlchemy's `before_cursor_execute`
+event and on the paths that bypass SQLAlchemy (the SQLite file's own reader and writer, PostgreSQL's asyncpg pool).
 PostgreSQL is measured when TEST_DATABASE_URL is set (a database of its own is created on that server, and dropped
 after). Prints a line per database and, last, one JSON line: {"bench": "answer_cpu", "cpu_ms_per_answer": …,
 "baseline_cpu_ms_per_answer": …, "ratio": …, "statements_per_answer": …, "sqlite": {…}, "postgresql": {…}} (top-level
@@ -119,25 +119,11 @@ async def measure_bot(fakes: FakeLoop, cpu: BotCpu, n: int, concurrency: int, da
                 engine = built.get(Database).engine.sync_engine
                 await fakes.run(ask_all(discord, 5, concurrency))  # warm up: imports, caches, connections
                 event.listen(engine, "before_cursor_execute", count)
-                reader = built.get(Database).sqlite_reader
-                if reader is not None:  # the SQLite file's own reader runs statements outside SQLAlchemy
-                    fetch = reader.fetch
-
-                    async def counted(sql: str, params: dict[str, Any]) -> Any:
-                        count()
-                        return await fetch(sql, params)
-
-                    setattr(reader, "fetch", counted)  # noqa: B010
-                writer = built.get(Database).sqlite_writer
-                if writer is not None:  # and its own writer, each transaction's statements
-                    write = writer.write
-
-                    async def counted_writes(steps: list[tuple[str, dict[str, Any]]]) -> Any:
-                        for _ in steps:
-                            count()
-                        return await write(steps)
-
-                    setattr(writer, "write", counted_writes)  # noqa: B010
+                # Statements that bypass SQLAlchemy: the SQLite file's own reader and writer, PostgreSQL's asyncpg pool.
+                db = built.get(Database)
+                for fast in (db.sqlite_reader, db.sqlite_writer, db.postgresql_pool):
+                    if fast is not None:
+                        counted_paths(fast, count)
                 with started_up():
                     started = cpu.now()
                     await fakes.run(ask_all(discord, n, concurrency))
@@ -199,6 +185,22 @@ async def measure_baseline(fakes: FakeLoop, cpu: BotCpu, n: int, concurrency: in
             await client.close()
 
     return await with_fakes(fakes, body)
+
+
+def counted_paths(fast: Any, count: Callable[[], None]) -> None:
+    """Counts the statements of a fast path that bypasses SQLAlchemy (bot.store.database: fetch, write)."""
+    fetch, write = fast.fetch, fast.write
+
+    async def counted_fetch(sql: str, params: Any) -> Any:
+        count()
+        return await fetch(sql, params)
+
+    async def counted_write(steps: list[tuple[str, Any]]) -> Any:
+        for _ in steps:
+            count()
+        return await write(steps)
+
+    fast.fetch, fast.write = counted_fetch, counted_write
 
 
 @contextlib.contextmanager

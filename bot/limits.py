@@ -87,9 +87,8 @@ class DatabaseRateLimiter:
         statements = self._sql
         params = {"key": key, "now": now, "start": now - self._window, "expires": now + self._window}
         if statements.postgresql:
-            async with self._db.autocommit() as conn:
-                row = (await conn.execute(statements.take_pruning if prune else statements.take, params)).one()
-            taken, hits = row.taken, row.hits
+            ((row,),) = await self._db.write((statements.take_pruning if prune else statements.take, params))
+            taken, hits = row["taken"], row["hits"]
         else:
             async with self._db.engine.begin() as conn:
                 await conn.exec_driver_sql("BEGIN IMMEDIATE")  # the database's write lock, now: one process at a time
@@ -148,8 +147,8 @@ class _Statements:
         # the statement began: a statement's parts all read the same snapshot).
         taken = upsert.cte("taken")
         take = sa.select(sa.exists(taken.select()).label("taken"), read.scalar_subquery().label("hits"))
-        self.take: sa.Executable = take
-        self.take_pruning: sa.Executable = take.add_cte(prune.cte("pruned"))
+        self.take: sa.ClauseElement = take
+        self.take_pruning: sa.ClauseElement = take.add_cte(prune.cte("pruned"))
 
     def _array(self, value: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
         """A JSON array of one number."""

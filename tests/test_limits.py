@@ -169,8 +169,6 @@ class Wire:
         self._target = make_url(url)
         self._server: asyncio.Server | None = None
         self._links: dict[asyncio.Task[Any], tuple[asyncio.StreamWriter, ...]] = {}
-        self._answers = b""  # the server's bytes not yet counted: the start of a message
-        self._framed = False
         self.url = ""
         self.round_trips = 0
 
@@ -195,29 +193,40 @@ class Wire:
         assert task is not None
         self._links[task] = (writer, up_writer)
 
+        answers = _Answers()  # this connection's
+
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, count: bool) -> None:
             with contextlib.suppress(ConnectionError, OSError):
                 while data := await src.read(65536):
                     if count:
-                        self._count(data)
+                        self.round_trips += answers.ready_for_query(data)
                     dst.write(data)
                     await dst.drain()
             dst.transport.abort()
 
         await asyncio.gather(pipe(reader, up_writer, count=False), pipe(up_reader, writer, count=True))
 
-    def _count(self, data: bytes) -> None:
-        """Counts the ReadyForQuery messages (type Z) in the server's messages: a type byte, then the length."""
-        self._answers += data
+
+class _Answers:
+    """One connection's messages from the server, framed: a type byte, then the length."""
+
+    def __init__(self) -> None:
+        self._pending = b""  # not yet counted: the start of a message
+        self._framed = False
+
+    def ready_for_query(self, data: bytes) -> int:
+        """How many ReadyForQuery messages (type Z) end in `data`."""
+        self._pending += data
+        found = 0
         while True:
-            if not self._framed and self._answers[:1] == b"N":  # "no SSL here", before the first message
-                self._answers = self._answers[1:]
+            if not self._framed and self._pending[:1] == b"N":  # "no SSL here", before the first message
+                self._pending = self._pending[1:]
                 continue
-            if len(self._answers) < 5 or len(self._answers) < 1 + int.from_bytes(self._answers[1:5], "big"):
-                return
+            if len(self._pending) < 5 or len(self._pending) < 1 + int.from_bytes(self._pending[1:5], "big"):
+                return found
             self._framed = True
-            self.round_trips += self._answers[:1] == b"Z"
-            self._answers = self._answers[1 + int.from_bytes(self._answers[1:5], "big") :]
+            found += self._pending[:1] == b"Z"
+            self._pending = self._pending[1 + int.from_bytes(self._pending[1:5], "big") :]
 
 
 async def round_trips(wire: Wire, take: Awaitable[None]) -> tuple[str, int]:

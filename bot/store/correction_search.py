@@ -17,6 +17,7 @@ from typing import Any
 
 import attrs
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from bot.store.database import Database
 from bot.store.search_terms import Vocabulary, lookups, matches, spellings
@@ -89,8 +90,8 @@ def _postgresql(words: int) -> sa.TextClause:
         _COLUMNS + f"FROM corrections AS c WHERE c.guild_id = :guild_id AND c.search @@ ({any_of}) "
         f"AND {matched} >= :at_least "
         + _FILTER.format(false="false")
-        + f"AND c.id NOT IN :exclude ORDER BY {matched} DESC, length(c.search_terms), c.id DESC LIMIT :limit"
-    ).bindparams(sa.bindparam("exclude", expanding=True))
+        + f"AND c.id <> ALL(:exclude) ORDER BY {matched} DESC, length(c.search_terms), c.id DESC LIMIT :limit"
+    ).bindparams(sa.bindparam("exclude", type_=postgresql.ARRAY(sa.BigInteger)))
 
 
 @attrs.frozen
@@ -177,7 +178,6 @@ class CorrectionSearch:
         query = self._queries.get(len(words))
         if query is None:
             query = self._queries[len(words)] = _postgresql(len(words))
-        params |= {f"w{i}": _tsquery(w) for i, w in enumerate(words)} | {"exclude": list(exclude) or [-1]}
-        async with self._db.reading() as conn:
-            rows = (await conn.execute(query, params)).all()
-        return [Found(int(r.id), str(r.question), str(r.corrected_answer), str(r.terms)) for r in rows]
+        params |= {f"w{i}": _tsquery(w) for i, w in enumerate(words)} | {"exclude": list(exclude)}
+        rows = await self._db.fetch_statement(query, params)
+        return [Found(int(r["id"]), str(r["question"]), str(r["corrected_answer"]), str(r["terms"])) for r in rows]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
+import json
 import logging
 import sqlite3
 import time
@@ -16,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy import event, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import PoolResetState
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -37,7 +39,9 @@ class Database:
         self._reader: SqliteFile | None = None
         self._writer: SqliteFile | None = None
         self._reads: AsyncEngine | None = None
-        self._compiled: dict[tuple[sa.ClauseElement, frozenset[str]], _SqliteSql] = {}  # for the SQLite file's own
+        self._postgresql: PostgresqlPool | None = None
+        self._compiled: dict[tuple[sa.ClauseElement, frozenset[str]], _Compiled] = {}  # for the fast paths
+        self._texts: dict[str, sa.TextClause] = {}
 
     @property
     def engine(self) -> AsyncEngine:
@@ -71,6 +75,8 @@ class Database:
         if sqlite_file is not None:
             self._reader = SqliteFile(sqlite_file, writes=False)
             self._writer = SqliteFile(sqlite_file, writes=True)
+        if backend == "postgresql":
+            self._postgresql = PostgresqlPool(engine, self._pool_size)
         _log.info("database ready (%s)", url.render_as_string(hide_password=True))
 
     def reading(self) -> AsyncConnection:
@@ -87,61 +93,76 @@ class Database:
 
     async def fetch(self, sql: str, params: dict[str, Any]) -> Sequence[Any]:
         """The rows (by column name) of a read-only query (plain SQL, `:name` parameters, plain column types: no
-        dates, booleans as 0/1 on SQLite): on a SQLite file by its own reader (one hop off the loop), else by the
-        engine. For the small reads of every question."""
+        dates, booleans as 0/1 on SQLite) on the fast path (`fetch_statement`). For the small reads of every
+        question."""
         if self._reader is not None:
             return await self._reader.fetch(sql, params)
-        async with self.reading() as conn:
-            return (await conn.execute(text(sql), params)).mappings().all()
+        statement = self._texts.get(sql)
+        if statement is None:
+            statement = self._texts[sql] = text(sql)
+        return await self.fetch_statement(statement, params)
 
     async def fetch_statement(self, statement: sa.ClauseElement, params: dict[str, Any]) -> Sequence[Any]:
-        """`fetch` for a read built once in SQLAlchemy (a question's hot reads): on a SQLite file, its SQL, compiled
-        once, runs on the file's own reader. Rows by column name, of plain column values: on SQLite, times come back
-        as text (`records.as_time`)."""
-        if self._reader is None:
-            async with self.reading() as conn:
-                return (await conn.execute(cast(sa.Executable, statement), params)).mappings().all()
-        return await self._reader.fetch(*self._sqlite(statement, params))
+        """A read built once in SQLAlchemy (a question's hot reads), its SQL compiled once, on the fast path: on a
+        SQLite file, the file's own reader; on PostgreSQL, asyncpg itself (one round trip, no SQLAlchemy on the way).
+        Rows by column name, of plain column values: on SQLite, times come back as text (`records.as_time`)."""
+        if self._reader is not None:
+            return await self._reader.fetch(*self._bound(statement, params, _NAMED_SQLITE))
+        if self._postgresql is not None:
+            return await self._postgresql.fetch(*self._bound(statement, params, self._postgresql.dialect))
+        async with self.reading() as conn:
+            return (await conn.execute(cast(sa.Executable, statement), params)).mappings().all()
 
     async def write(self, *steps: tuple[sa.ClauseElement, Mapping[str, Any]]) -> list[Sequence[Any]]:
         """Statements built once in SQLAlchemy (each with its parameters), run in order in one transaction; each one's
-        rows (RETURNING), by column name, of plain column values as in `fetch_statement`. On a SQLite file, the whole
-        transaction is one hop to the file's own writer thread, where the async engine makes five or more per
-        statement (check-out, BEGIN, execute, fetch, COMMIT): for the writes of every answer."""
-        if self._writer is None:
-            async with self.engine.begin() as conn:
-                results: list[Sequence[Any]] = []
-                for statement, params in steps:
-                    result = await conn.execute(cast(sa.Executable, statement), dict(params))
-                    results.append(result.mappings().all() if result.returns_rows else [])
-                return results
-        compiled = [self._sqlite(statement, params) for statement, params in steps]
-        try:
-            return await self._writer.write(compiled)
-        except sqlite3.Error as exc:  # raised as the engine would have: SQLAlchemy's IntegrityError, OperationalError…
-            raise DBAPIError.instance(
-                "; ".join(sql for sql, _ in compiled), None, exc, sqlite3.Error, dialect=_NAMED_SQLITE
-            ) from exc
+        rows (RETURNING), by column name, of plain column values as in `fetch_statement`. For the writes of every
+        answer, on the fast path: on a SQLite file, the whole transaction is one hop to the file's own writer thread
+        (the async engine makes five or more per statement: check-out, BEGIN, execute, fetch, COMMIT); on
+        PostgreSQL, asyncpg itself (a single statement in one round trip, without BEGIN and COMMIT). Errors are
+        SQLAlchemy's (IntegrityError, OperationalError…), as the engine would raise them."""
+        if self._writer is not None:
+            compiled = [self._bound(statement, params, _NAMED_SQLITE) for statement, params in steps]
+            try:
+                return await self._writer.write(compiled)
+            except sqlite3.Error as exc:
+                raise DBAPIError.instance(_sql_of(compiled), None, exc, sqlite3.Error, dialect=_NAMED_SQLITE) from exc
+        if self._postgresql is not None:
+            dialect = self._postgresql.dialect
+            return await self._postgresql.write(
+                [self._bound(statement, params, dialect) for statement, params in steps]
+            )
+        async with self.engine.begin() as conn:
+            results: list[Sequence[Any]] = []
+            for statement, params in steps:
+                result = await conn.execute(cast(sa.Executable, statement), dict(params))
+                results.append(result.mappings().all() if result.returns_rows else [])
+            return results
 
-    def _sqlite(self, statement: sa.ClauseElement, params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        """The statement's SQL for the sqlite3 module (compiled once per statement and set of parameter names), and
-        its parameters as SQLAlchemy would bind them (times as text, JSON serialised, the columns' own types)."""
+    def _bound(self, statement: sa.ClauseElement, params: Mapping[str, Any], dialect: sa.Dialect) -> tuple[str, Any]:
+        """The statement's SQL for the fast path's driver (compiled once per statement and set of parameter names),
+        and its parameters as SQLAlchemy would bind them (times as text on SQLite, JSON serialised, the columns' own
+        types): named for the sqlite3 module, in order for asyncpg."""
         key = (statement, frozenset(params))  # a statement is its own key (by identity)
         known = self._compiled.get(key)
         if known is None:
-            compiled = cast(SQLCompiler, statement.compile(dialect=_NAMED_SQLITE, column_keys=list(params)))
+            compiled = cast(SQLCompiler, statement.compile(dialect=dialect, column_keys=list(params)))
             processors = {
                 name: processor
                 for name, bind in compiled.binds.items()
-                if (processor := bind.type.dialect_impl(_NAMED_SQLITE).bind_processor(_NAMED_SQLITE)) is not None
+                if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
             }
-            known = self._compiled[key] = _SqliteSql(compiled, processors)
+            known = self._compiled[key] = _Compiled(compiled, processors)
         return known.compiled.string, known.bound(params)
 
     @property
     def sqlite_reader(self) -> SqliteFile | None:
         """Fast reads of a SQLite file (None on PostgreSQL and in-memory SQLite); see SqliteFile."""
         return self._reader
+
+    @property
+    def postgresql_pool(self) -> PostgresqlPool | None:
+        """asyncpg's own pool, for fast statements on PostgreSQL (None elsewhere): `fetch_statement`'s and `write`'s."""
+        return self._postgresql
 
     @property
     def sqlite_writer(self) -> SqliteFile | None:
@@ -168,6 +189,9 @@ class Database:
             if own is not None:
                 await asyncio.get_running_loop().run_in_executor(None, own.close)
         self._reader = self._writer = None
+        if self._postgresql is not None:
+            await self._postgresql.close()
+            self._postgresql = None
         self._reads = None
         if self._engine is not None:
             await self._engine.dispose()
@@ -211,16 +235,102 @@ def _use_wal(cursor: Any, attempts: int = 100) -> None:
 
 
 @attrs.frozen
-class _SqliteSql:
+class _Compiled:
     compiled: SQLCompiler
     processors: dict[str, Callable[[Any], Any]]
 
-    def bound(self, params: Mapping[str, Any]) -> dict[str, Any]:
+    def bound(self, params: Mapping[str, Any]) -> dict[str, Any] | list[Any]:
         values = dict(self.compiled.construct_params(dict(params)))
         for name, processor in self.processors.items():
             if name in values:
                 values[name] = processor(values[name])
+        if self.compiled.positiontup is not None:  # asyncpg's $1, $2…
+            return [values[name] for name in self.compiled.positiontup]
         return values
+
+
+def _sql_of(steps: Sequence[tuple[str, Any]]) -> str:
+    return "; ".join(sql for sql, _ in steps)
+
+
+class PostgresqlPool:
+    """asyncpg's own pool beside the engine's, connecting as the engine does, for the statements of every question
+    (Database.fetch_statement, write): SQLAlchemy's work around each one (check-out, its asyncpg adapter, result
+    rows) cost as much CPU as asyncpg's own. JSON comes back decoded, as the engine gives it. Connections are made
+    as needed (none at start), up to half the engine's pool."""
+
+    def __init__(self, engine: AsyncEngine, size: int) -> None:
+        self.dialect = engine.dialect
+        args, options = engine.dialect.create_connect_args(engine.url)
+        for engine_only in ("async_creator_fn", "prepared_statement_cache_size", "prepared_statement_name_func"):
+            options.pop(engine_only, None)
+        self._connect: tuple[Sequence[Any], dict[str, Any]] = (args, dict(options))
+        self._size = max(2, size // 2)
+        self._pool: Any = None
+        self._opening = asyncio.Lock()
+
+    async def _ready(self) -> Any:
+        if self._pool is None:
+            async with self._opening:
+                if self._pool is None:
+                    args, options = self._connect
+                    self._pool = await _asyncpg().create_pool(
+                        *args, **options, min_size=0, max_size=self._size, init=_decode_json, reset=_roll_back
+                    )
+        return self._pool
+
+    async def fetch(self, sql: str, args: list[Any]) -> Sequence[Any]:
+        pool = await self._ready()
+        try:
+            return await pool.fetch(sql, *args)
+        except Exception as exc:
+            raise _postgresql_error(sql, exc) from exc
+
+    async def write(self, steps: list[tuple[str, Any]]) -> list[Sequence[Any]]:
+        pool = await self._ready()
+        try:
+            async with pool.acquire() as conn:
+                if len(steps) == 1:  # one statement commits on its own: one round trip
+                    ((sql, args),) = steps
+                    return [await conn.fetch(sql, *args)]
+                async with conn.transaction():
+                    return [await conn.fetch(sql, *args) for sql, args in steps]
+        except Exception as exc:
+            raise _postgresql_error(_sql_of(steps), exc) from exc
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+
+def _asyncpg() -> Any:
+    return importlib.import_module("asyncpg")  # the `postgres` extra's: only where PostgreSQL is configured
+
+
+async def _roll_back(conn: Any) -> None:
+    """A connection back in the pool is rolled back if a transaction was left open (a statement cancelled mid-way);
+    asyncpg's own reset would add a round trip to every statement, undoing session state these statements never
+    set (LISTEN, advisory locks, SET)."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
+
+
+async def _decode_json(conn: Any) -> None:
+    """JSON columns as the engine's connections have them: parameters sent as the text SQLAlchemy serialised,
+    values decoded."""
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, encoder=str, decoder=json.loads, schema="pg_catalog", format="text")
+
+
+def _postgresql_error(sql: str, exc: Exception) -> Exception:
+    """asyncpg's error as SQLAlchemy's, where it is the database's (a constraint: IntegrityError)."""
+    asyncpg = _asyncpg()
+    if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
+        return IntegrityError(sql, None, exc)
+    if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError | OSError):
+        return OperationalError(sql, None, exc)
+    return exc
 
 
 class SqliteFile:

@@ -103,26 +103,36 @@ _SPENT = "SELECT " + ", ".join(
 
 # The statements of every answer's recording, built once (the bot's hot path).
 _INSERT_USAGE = sa.insert(model_usage)
-_COUNTERS: dict[int, sa.TextClause] = {}
+_COUNTERS: dict[tuple[int, bool], sa.TextClause] = {}
+_CALL_COLUMNS = [c.name for c in model_usage.c if c.name != "id"]
 
 
-def _add_to_counters(rows: int) -> sa.TextClause:
+def _add_to_counters(rows: int, *, with_the_call: bool = False) -> sa.TextClause:
     """One upsert adding a call to `rows` counters (parameters g, t, c, and w0/p0 … per counter: who and period),
     returning each counter's totals after it and, beside each, the server's budget (NULLs when it set none). Plain
     SQL, the same on both databases: SQLAlchemy does not cache a compiled multi-row INSERT, and this one runs after
-    every answer."""
-    statement = _COUNTERS.get(rows)
+    every answer. `with_the_call` (PostgreSQL, whose statements may insert in a WITH): the call itself is stored by
+    the same statement (parameters: model_usage's columns), one round trip where BEGIN, two statements and COMMIT
+    were four."""
+    statement = _COUNTERS.get((rows, with_the_call))
     if statement is None:
         values = ", ".join(f"(:g, :w{i}, :p{i}, :t, :c)" for i in range(rows))
         budget = ", ".join(_BUDGET.format(c, c) for c in _SPENT_COLUMNS[:4])
-        statement = _COUNTERS[rows] = sa.text(
-            f"INSERT INTO usage_counters (guild_key, user_id, period, tokens, cost_usd) VALUES {values} "
+        call = (
+            f"WITH the_call AS (INSERT INTO model_usage ({', '.join(_CALL_COLUMNS)}) "
+            f"VALUES ({', '.join(':' + c for c in _CALL_COLUMNS)})) "
+            if with_the_call
+            else ""
+        )
+        statement = _COUNTERS[(rows, with_the_call)] = sa.text(
+            f"{call}INSERT INTO usage_counters (guild_key, user_id, period, tokens, cost_usd) VALUES {values} "
             "ON CONFLICT (guild_key, user_id, period) DO UPDATE SET tokens = usage_counters.tokens + excluded.tokens, "
             "cost_usd = usage_counters.cost_usd + excluded.cost_usd "
             f"RETURNING user_id, period, tokens, cost_usd, {budget}"
         ).bindparams(
             *(sa.bindparam(name, type_=sa.BigInteger) for name in ("g", "t", *(f"w{i}" for i in range(rows)))),
             sa.bindparam("c", type_=sa.Float),
+            *(sa.bindparam(c, type_=model_usage.c[c].type) for c in _CALL_COLUMNS if with_the_call),
         )
     return statement
 
@@ -133,8 +143,9 @@ class UsageStore:
 
     async def record(self, row: UsageRow) -> Spent:
         """Store one call and add it to its counters, in one transaction of two statements (the call; its counters in
-        one upsert, which reads the server's budget too): the server's budget and month totals after it
-        (`member_tokens`: the caller's day total, 0 without a user), for the budget notices."""
+        one upsert, which reads the server's budget too; on PostgreSQL, one statement of both): the server's budget
+        and month totals after it (`member_tokens`: the caller's day total, 0 without a user), for the budget
+        notices."""
         guild_key = row.guild_id or 0
         month, day = month_key(row.created_at), day_key(row.created_at)
         cost = row.cost_usd or 0.0
@@ -144,7 +155,11 @@ class UsageStore:
         params: dict[str, Any] = {"g": guild_key, "t": row.tokens, "c": cost}
         for i, (who, period) in enumerate(keys):
             params |= {f"w{i}": who, f"p{i}": period}
-        _, rows = await self._db.write((_INSERT_USAGE, attrs.asdict(row)), (_add_to_counters(len(keys)), params))
+        call = attrs.asdict(row)
+        if self._db.engine.dialect.name == "postgresql":
+            (rows,) = await self._db.write((_add_to_counters(len(keys), with_the_call=True), params | call))
+        else:
+            _, rows = await self._db.write((_INSERT_USAGE, call), (_add_to_counters(len(keys)), params))
         totals = {(r["user_id"], r["period"]): (int(r["tokens"]), float(r["cost_usd"])) for r in rows}
         budget = [rows[0][column] for column in _SPENT_COLUMNS[:4]]  # the server's budget, beside each counter
         server_tokens, server_usd = totals[(WHOLE_SERVER, month)]
