@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import pkgutil
 import sys
 from typing import TypeVar
 
@@ -163,11 +164,32 @@ def follow_lifecycle(
 
     async def on_stopped(_: hikari.StoppedEvent) -> None:
         await wiring.close()
+        await let_go_of_extensions(client)
 
     bot.subscribe(hikari.StartingEvent, on_starting)
     bot.subscribe(hikari.StartedEvent, on_started)
     bot.subscribe(hikari.StoppingEvent, on_stopping)
     bot.subscribe(hikari.StoppedEvent, on_stopped)
+
+
+async def let_go_of_extensions(client: lightbulb.Client) -> None:
+    """The extensions' loaders forget a stopped client (its commands, listeners, buttons and forms): they are module
+    objects, and a process that runs bots one after another (the tests, the benchmarks) kept every stopped bot alive
+    through them."""
+    for name in extension_modules():
+        module = sys.modules.get(name)
+        loaders = [v for v in vars(module).values() if isinstance(v, lightbulb.Loader)] if module is not None else []
+        for loader in loaders:
+            await loader.remove_from_client(client)
+
+
+def extension_modules() -> list[str]:
+    """The modules `load_extensions_from_package(extensions)` loads."""
+    return [
+        f"{extensions.__name__}.{m.name}"
+        for m in pkgutil.iter_modules(extensions.__path__)
+        if not m.name.startswith("_")
+    ]
 
 
 def intents_for(settings: Settings) -> hikari.Intents:

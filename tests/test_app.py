@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gc
 from pathlib import Path
 
 import attrs
@@ -20,6 +21,9 @@ from bot.llm.answering import Answerer
 from bot.llm.settings import LLMSettings
 from bot.speech.tts import SpeechEngine
 from bot.store.answers import AnswerStore
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.harness import running_bot
+from tests.fakes.openai import FakeOpenAI
 
 
 async def test_commands_get_from_lightbulbs_di_what_the_packages_wired(tmp_path: Path) -> None:
@@ -37,3 +41,15 @@ async def test_commands_get_from_lightbulbs_di_what_the_packages_wired(tmp_path:
         for kind in [*kinds, VoiceRooms, Asker]:
             assert await container.get(kind) is built.get(kind)
     assert built.get(Settings) is config.settings and built.get(LLMSettings) is config.settings.llm
+
+
+async def test_bots_run_one_after_another_in_one_process_are_let_go_of(tmp_path: Path) -> None:
+    """The extensions' loaders are module objects shared by every bot a process runs (the tests, the benchmarks): a
+    stopped bot's commands, listeners and buttons are taken off them, so it does not stay alive with all it built
+    (lightbulb itself holds on to the latest one only)."""
+    async with FakeDiscord() as discord, FakeOpenAI() as openai_fake:
+        for run in range(2):
+            async with running_bot(discord, openai_fake, tmp_path / str(run)):
+                pass
+    gc.collect()
+    assert len([o for o in gc.get_objects() if isinstance(o, lightbulb.Client)]) <= 1

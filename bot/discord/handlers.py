@@ -3,6 +3,7 @@ through the one error path."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Collection, Coroutine
 from typing import Any
@@ -114,7 +115,10 @@ class Handlers(lightbulb.Loadable):
         if registered is None:
             return
         components, modals, buttons = registered
+        # Not there any more once the bot has stopped: yuyo's clients let go of everything when they close.
         for handler in buttons:
-            components.deregister_executor(handler)
+            with contextlib.suppress(KeyError):
+                components.deregister_executor(handler)
         for prefix in self._modals:
-            modals.deregister_modal(prefix)
+            with contextlib.suppress(KeyError):
+                modals.deregister_modal(prefix)
