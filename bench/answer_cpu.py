@@ -2,7 +2,9 @@
 
 The real bot (bot.app.build) answers `--n` questions, `--concurrency` at a time, from the loopback fakes; the fakes
 run on their own event loop in another thread, and their thread's CPU is taken out of the process's, so what is
-counted is the bot's (its loop and its threads: aiosqlite's connections, executors). The baseline, in the same run
+counted is the bot's (its loop and its threads: the SQLite file's reader and writer, executors). Each measurement
+runs in a process of its own, as a bot does (one bot per process: bots started one after another in one process
+leave things behind that slow the next), the baseline's and the bot's taking turns. The baseline, in the same run
 and the same way, is a bot with no database: hikari's REST client posts a message and the openai client streams the
 same answer into it, edited at the same interval, the last edit with the same buttons. Both run as `python -m bot`
 does (bot.launch): on uvloop where it is installed (`--loop asyncio`: on asyncio's own), with what start-up made
@@ -27,6 +29,7 @@ import json
 import logging
 import os
 import resource
+import subprocess
 import sys
 import tempfile
 import threading
@@ -79,6 +82,11 @@ class Run:
     cpu_ms: float
     statements: int
     n: int
+    loop: str = ""  # the event loop's library (uvloop, asyncio)
+
+
+def warm_up(concurrency: int) -> int:
+    return 3 * concurrency
 
 
 async def ask_all(discord: FakeDiscord, n: int, concurrency: int) -> None:
@@ -117,7 +125,9 @@ async def measure_bot(fakes: FakeLoop, cpu: BotCpu, n: int, concurrency: int, da
                     statements += 1
 
                 engine = built.get(Database).engine.sync_engine
-                await fakes.run(ask_all(discord, 5, concurrency))  # warm up: imports, caches, connections
+                # Warm up: imports, caches, and as many connections as questions at once, each with its statements
+                # prepared, as in a bot that has been answering for a while.
+                await fakes.run(ask_all(discord, warm_up(concurrency), concurrency))
                 event.listen(engine, "before_cursor_execute", count)
                 # Statements that bypass SQLAlchemy: the SQLite file's own reader and writer, PostgreSQL's asyncpg pool.
                 db = built.get(Database)
@@ -172,12 +182,12 @@ async def measure_baseline(fakes: FakeLoop, cpu: BotCpu, n: int, concurrency: in
                         else:
                             await rest.edit_message(discord.channel_id, message, text, components=[buttons])
 
-                await asyncio.gather(*(answer(i) for i in range(5)))  # warm up
-                await fakes.run(post_all(discord, openai_fake, 5))
+                await asyncio.gather(*(answer(i) for i in range(warm_up(concurrency))))
+                await fakes.run(post_all(discord, openai_fake, warm_up(concurrency)))
                 with started_up():
                     started = cpu.now()
                     await asyncio.gather(*(answer(i) for i in range(n)))
-                    await fakes.run(post_all(discord, openai_fake, n + 5))
+                    await fakes.run(post_all(discord, openai_fake, n + warm_up(concurrency)))
                     used = cpu.now() - started
                 return Run(used * 1000, 0, n)
         finally:
@@ -255,42 +265,69 @@ def summary(bot: list[Run], baseline: list[Run]) -> dict[str, Any]:
         "statements_per_answer": round(sum(r.statements for r in bot) / sum(r.n for r in bot), 2),
         "min_cpu_ms_per_answer": round(min(per), 2),
         "min_baseline_cpu_ms_per_answer": round(min(base), 2),
+        "loop": bot[0].loop,
     }
 
 
-async def measure(n: int, concurrency: int, rounds: int) -> dict[str, Any]:
-    logging.basicConfig(level=logging.ERROR)
-    fakes = FakeLoop()
-    cpu = BotCpu(fakes._thread)  # pyright: ignore[reportPrivateUsage]
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    """Each measurement in a process of its own (as the bot runs: one per process), the baseline's and the bot's
+    interleaved so both see the same machine."""
     server = os.environ.get("TEST_DATABASE_URL")
     databases = ["sqlite", "postgresql"] if server else ["sqlite"]
     results: dict[str, Any] = {}
+    for database in databases:
+        bot: list[Run] = []
+        baseline: list[Run] = []
+        for _ in range(args.rounds):
+            baseline.append(measure_in_a_process(args, "baseline"))
+            if database == "sqlite":
+                bot.append(measure_in_a_process(args, "bot"))
+                continue
+            assert server is not None
+            name = f"answer_cpu_{os.getpid()}"
+            url = asyncio.run(own_database(server, name))
+            try:
+                bot.append(measure_in_a_process(args, "bot", url))
+            finally:
+                asyncio.run(own_database(server, name, drop=True))
+        results[database] = summary(bot, baseline)
+        r = results[database]
+        print(
+            f"{database:<10}: {r['cpu_ms_per_answer']:.2f} ms CPU per answer (lowest round "
+            f"{r['min_cpu_ms_per_answer']:.2f}), {r['statements_per_answer']:.2f} statements | minimal streaming "
+            f"bot {r['baseline_cpu_ms_per_answer']:.2f} ms | ratio {r['ratio']:.3f}",
+            flush=True,
+        )
+    return results
+
+
+def measure_in_a_process(args: argparse.Namespace, which: str, database_url: str | None = None) -> Run:
+    command = [sys.executable, __file__, "--measure", which, "--n", str(args.n), "--concurrency", str(args.concurrency)]
+    command += ["--loop", args.loop] + (["--database-url", database_url] if database_url else [])
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    return Run(**json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+async def measure_here(which: str, n: int, concurrency: int, database_url: str | None) -> Run:
+    logging.basicConfig(level=logging.ERROR)
+    fakes = FakeLoop()
+    cpu = BotCpu(fakes._thread)  # pyright: ignore[reportPrivateUsage]
     try:
-        for database in databases:
-            bot: list[Run] = []
-            baseline: list[Run] = []
-            for _ in range(rounds):  # interleaved, so both see the same machine
-                baseline.append(await measure_baseline(fakes, cpu, n, concurrency))
-                url = None
-                if database == "postgresql":
-                    assert server is not None
-                    url = await own_database(server, f"answer_cpu_{os.getpid()}")
-                try:
-                    bot.append(await measure_bot(fakes, cpu, n, concurrency, url))
-                finally:
-                    if server is not None and url is not None:
-                        await own_database(server, f"answer_cpu_{os.getpid()}", drop=True)
-            results[database] = summary(bot, baseline)
-            r = results[database]
-            print(
-                f"{database:<10}: {r['cpu_ms_per_answer']:.2f} ms CPU per answer (lowest round "
-                f"{r['min_cpu_ms_per_answer']:.2f}), {r['statements_per_answer']:.2f} statements | minimal streaming "
-                f"bot {r['baseline_cpu_ms_per_answer']:.2f} ms | ratio {r['ratio']:.3f}",
-                flush=True,
-            )
+        if which == "baseline":
+            return await measure_baseline(fakes, cpu, n, concurrency)
+        return await measure_bot(fakes, cpu, n, concurrency, database_url)
     finally:
         fakes.stop()
-    return results
+
+
+def on_the_loop(name: str) -> asyncio.AbstractEventLoop:
+    if name == "shipped":
+        from bot.launch import use_fast_event_loop
+
+        use_fast_event_loop()
+    else:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+    return asyncio.get_event_loop()
 
 
 def main() -> None:
@@ -304,25 +341,20 @@ def main() -> None:
         default="shipped",
         help="shipped: uvloop where installed, as `python -m bot`",
     )
+    parser.add_argument("--measure", choices=("bot", "baseline"), help=argparse.SUPPRESS)  # one measurement, here
+    parser.add_argument("--database-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.loop == "shipped":
-        from bot.launch import use_fast_event_loop
-
-        use_fast_event_loop()
-    else:
-        asyncio.set_event_loop(asyncio.new_event_loop())
-    loop = asyncio.get_event_loop()
-    try:
-        results = loop.run_until_complete(measure(args.n, args.concurrency, args.rounds))
-    finally:
-        loop.close()
-    loop_name = type(loop).__module__.split(".")[0]
+    if args.measure is not None:
+        loop = on_the_loop(args.loop)
+        try:
+            run = loop.run_until_complete(measure_here(args.measure, args.n, args.concurrency, args.database_url))
+        finally:
+            loop.close()
+        print(json.dumps(attrs.asdict(attrs.evolve(run, loop=type(loop).__module__.split(".")[0]))))
+        return
+    results = measure(args)
     top = {k: v for k, v in results["sqlite"].items() if not k.startswith("min_")}
-    print(
-        json.dumps(
-            {"bench": "answer_cpu", **top, **results, "n": args.n, "concurrency": args.concurrency, "loop": loop_name}
-        )
-    )
+    print(json.dumps({"bench": "answer_cpu", **top, **results, "n": args.n, "concurrency": args.concurrency}))
 
 
 if __name__ == "__main__":
