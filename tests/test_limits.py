@@ -242,30 +242,38 @@ async def round_trips(wire: Wire, take: Awaitable[None]) -> tuple[str, int]:
 POSTGRES = ["postgresql"] if os.environ.get("TEST_DATABASE_URL") else []
 
 
-@pytest.mark.parametrize("backend", POSTGRES)
-async def test_on_postgresql_a_take_is_one_round_trip(backend: str, tmp_path: Path) -> None:
-    """The acknowledgement of a question waits for the decision: one round trip, admitted or refused, pruning or not."""
+@contextlib.asynccontextmanager
+async def over_a_counted_wire(backend: str, tmp_path: Path) -> AsyncIterator[tuple[Wire, Database]]:
+    """A fresh schema on the test server, and a bot process's database opened through a Wire that counts the round
+    trips."""
     fresh = await open_database(backend, tmp_path)
     await fresh.close()
     async with Wire(os.environ["TEST_DATABASE_URL"]) as wire:
         db = Database(wire.url)
         await db.open()
         try:
-            clock = Clock()
-            limiter = DatabaseRateLimiter(db, 2, 60, clock=clock)
-            await limiter.take(1)  # each of the statement's two forms (pruning or not) is prepared once per connection
-            await limiter.take(1)
-            with pytest.raises(RateLimited):
-                await limiter.take(1)
-            trips = [await round_trips(wire, limiter.take(2)), await round_trips(wire, limiter.take(1))]
-            clock.now += 60  # the calls left the window: this take also deletes user 2's row
-            trips.append(await round_trips(wire, limiter.take(1)))
-            assert trips == [("admitted", 1), ("refused", 1), ("admitted", 1)]
-            async with db.engine.connect() as conn:
-                rows = (await conn.execute(sa.select(rate_limits.c.user_id, rate_limits.c.hits))).all()
-            assert sorted((user, len(hits)) for user, hits in rows) == [(1, 1)]  # user 2's row was pruned
+            yield wire, db
         finally:
             await db.close()
+
+
+@pytest.mark.parametrize("backend", POSTGRES)
+async def test_on_postgresql_a_take_is_one_round_trip(backend: str, tmp_path: Path) -> None:
+    """The acknowledgement of a question waits for the decision: one round trip, admitted or refused, pruning or not."""
+    async with over_a_counted_wire(backend, tmp_path) as (wire, db):
+        clock = Clock()
+        limiter = DatabaseRateLimiter(db, 2, 60, clock=clock)
+        await limiter.take(1)  # each of the statement's two forms (pruning or not) is prepared once per connection
+        await limiter.take(1)
+        with pytest.raises(RateLimited):
+            await limiter.take(1)
+        trips = [await round_trips(wire, limiter.take(2)), await round_trips(wire, limiter.take(1))]
+        clock.now += 60  # the calls left the window: this take also deletes user 2's row
+        trips.append(await round_trips(wire, limiter.take(1)))
+        assert trips == [("admitted", 1), ("refused", 1), ("admitted", 1)]
+        async with db.engine.connect() as conn:
+            rows = (await conn.execute(sa.select(rate_limits.c.user_id, rate_limits.c.hits))).all()
+        assert sorted((user, len(hits)) for user, hits in rows) == [(1, 1)]  # user 2's row was pruned
 
 
 @pytest.mark.parametrize("backend", POSTGRES)

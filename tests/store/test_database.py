@@ -4,7 +4,6 @@ see what another process committed at once; a read-only fast path on SQLite."""
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
 from pathlib import Path
 
@@ -19,8 +18,7 @@ from bot.store.records import utcnow
 from bot.store.schema import answers, bot_threads
 from bot.store.threads import BotThread, ThreadStore
 from bot.store.usage import UsageRow, UsageStore
-from tests.store.conftest import open_database
-from tests.test_limits import POSTGRES, Wire
+from tests.test_limits import POSTGRES, over_a_counted_wire
 
 
 async def test_a_sqlite_file_is_made_in_its_folder_in_wal_mode_with_foreign_keys_on(tmp_path: Path) -> None:
@@ -112,24 +110,17 @@ async def test_the_sqlite_files_writer_waits_for_a_write_the_engine_holds(tmp_pa
 async def test_on_postgresql_each_answer_s_writes_are_one_round_trip_each(backend: str, tmp_path: Path) -> None:
     """The answer stored, then its model call recorded with its counters (and the server's budget read back): one
     round trip each, with no BEGIN and COMMIT around them."""
-    fresh = await open_database(backend, tmp_path)
-    await fresh.close()
-    async with Wire(os.environ["TEST_DATABASE_URL"]) as wire:
-        db = Database(wire.url)
-        await db.open()
-        try:
-            answers, usage = AnswerStore(db), UsageStore(db)
-            new = NewAnswer(1, 2, 3, "c", "slash", "m", "Where is the spawn?", "At 0, 0.")
-            call = UsageRow(1, 3, "m", "answer", 120, 30, 0, 0.01, utcnow())
-            await answers.add(new)  # each statement is prepared once per connection
-            await usage.record(call)
-            trips = wire.round_trips
-            stored = await answers.add(new)
-            assert wire.round_trips - trips == 1
-            trips = wire.round_trips
-            spent = await usage.record(call)
-            assert wire.round_trips - trips == 1
-            assert (spent.server_tokens, spent.member_tokens) == (300, 300)
-            assert await answers.get(stored.id) == stored
-        finally:
-            await db.close()
+    async with over_a_counted_wire(backend, tmp_path) as (wire, db):
+        answers, usage = AnswerStore(db), UsageStore(db)
+        new = NewAnswer(1, 2, 3, "c", "slash", "m", "Where is the spawn?", "At 0, 0.")
+        call = UsageRow(1, 3, "m", "answer", 120, 30, 0, 0.01, utcnow())
+        await answers.add(new)  # each statement is prepared once per connection
+        await usage.record(call)
+        trips = wire.round_trips
+        stored = await answers.add(new)
+        assert wire.round_trips - trips == 1
+        trips = wire.round_trips
+        spent = await usage.record(call)
+        assert wire.round_trips - trips == 1
+        assert (spent.server_tokens, spent.member_tokens) == (300, 300)
+        assert await answers.get(stored.id) == stored
