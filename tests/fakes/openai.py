@@ -351,7 +351,12 @@ class FakeOpenAI:
         model, text = None, ""
         if not request.content_type.startswith("multipart/"):
             # Buffered first: a client that gives up on a slow response must not break the handler.
-            body = await request.read()
+            try:
+                body = await request.read()
+            except ConnectionError:
+                # The client went away before its whole request arrived (a cancelled call over aiohttp, which sends
+                # the body after the headers): as a real server, answer nothing and log nothing alarming.
+                return web.Response(status=499)
             if request.content_type == "application/json" and body:
                 text = body.decode(errors="replace")
                 with contextlib.suppress(ValueError, AttributeError):
