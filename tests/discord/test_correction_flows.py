@@ -10,26 +10,15 @@ import pytest
 from bot.discord.correction_flows import approve_edited, export_file, page_named, review, review_target
 from bot.errors import InvalidInput, NotFound
 from bot.finetuning.settings import TrainingSettings
-from bot.store.answers import AnswerStore, NewAnswer
 from bot.store.corrections import Correction, CorrectionStore
 from bot.store.database import Database
+from tests.store.conftest import stored_answer
 
 NO_HOLD_OUT = TrainingSettings(held_out_share=0.0, held_out_min=0)
 
 
 async def submitted(db: Database, question: str, corrected: str, guild: int = 5) -> Correction:
-    answer = await AnswerStore(db).add(
-        NewAnswer(
-            guild_id=guild,
-            channel_id=10,
-            user_id=1,
-            conversation_id="c",
-            source="slash",
-            model="m",
-            question=question,
-            answer="Sydney.",
-        )
-    )
+    answer = await stored_answer(db, question, guild=guild)
     return (await CorrectionStore(db).submit(answer, 7, corrected)).correction
 
 

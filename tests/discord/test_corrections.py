@@ -16,10 +16,11 @@ from bot.discord.corrections import (
     wrong_form_title,
 )
 from bot.errors import NotAllowed
-from bot.store.answers import Answer, AnswerStore, NewAnswer
+from bot.store.answers import AnswerStore
 from bot.store.corrections import Actor, Correction, CorrectionStore
 from bot.store.database import Database
 from bot.store.votes import Tally
+from tests.store.conftest import stored_answer
 
 BOT = 1000
 
@@ -60,24 +61,12 @@ def test_buttons_on_someone_elses_message_or_with_forged_ids_name_nothing() -> N
         assert answer_id_on(Message(BOT, button(forged)), BOT) is None, forged  # type: ignore[arg-type]
 
 
-async def answer(db: Database, *, guild: int | None = 5, private: bool = False) -> Answer:
-    return await AnswerStore(db).add(
-        NewAnswer(
-            guild_id=guild,
-            channel_id=10,
-            user_id=1,
-            conversation_id="c",
-            source="slash",
-            model="m",
-            question="Capital of Australia?",
-            answer="Sydney.",
-            private=private,
-        )
-    )
-
-
 async def test_a_private_or_dm_answers_form_warns_that_reviewers_will_see_it(db: Database) -> None:
-    public, private, dm = await answer(db), await answer(db, private=True), await answer(db, guild=None)
+    public, private, dm = (
+        await stored_answer(db),
+        await stored_answer(db, private=True),
+        await stored_answer(db, guild=None),
+    )
     assert form_title(public) == "Correct this answer"
     assert form_title(private) == form_title(dm) == "Correct (reviewers will see this answer)"
     assert all(len(form_title(a)) <= 45 for a in (public, private))  # Discord's limit for a form's title
@@ -86,7 +75,7 @@ async def test_a_private_or_dm_answers_form_warns_that_reviewers_will_see_it(db:
 
 
 async def test_dm_answers_are_corrected_only_where_someone_reviews_them(db: Database) -> None:
-    dm = await answer(db, guild=None)
+    dm = await stored_answer(db, guild=None)
     asker = Actor(user_id=1, guild_id=None, channel_id=10)
     with pytest.raises(NotAllowed, match=r"^Corrections of answers given in DMs are not collected by this bot\.$"):
         await answer_for(AnswerStore(db), dm.id, asker, None)
@@ -104,7 +93,7 @@ def test_the_vote_notice_says_which_vote_counted_and_the_tally() -> None:
 
 
 async def correction(db: Database, corrected: str = "Canberra.", note: str | None = None, **kind: bool) -> Correction:
-    return (await CorrectionStore(db).submit(await answer(db, **kind), 7, corrected, note)).correction
+    return (await CorrectionStore(db).submit(await stored_answer(db, **kind), 7, corrected, note)).correction
 
 
 async def test_saving_says_new_or_updated_and_quotes_the_correction_cut_to_fit(db: Database) -> None:

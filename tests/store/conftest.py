@@ -9,7 +9,7 @@ from typing import Literal
 
 import pytest
 
-from bot.store.answers import AnswerStore, NewAnswer
+from bot.store.answers import Answer, AnswerStore, NewAnswer
 from bot.store.corrections import CorrectionStore
 from bot.store.database import Database
 from bot.store.schema import metadata
@@ -38,6 +38,31 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Da
     await database.close()
 
 
+async def stored_answer(
+    db: Database,
+    question: str = "Capital of Australia?",
+    *,
+    answer: str = "Sydney.",
+    guild: int | None = 5,
+    user: int = 1,
+    private: bool = False,
+) -> Answer:
+    """An answer the bot gave `user` to a /ask in channel 10 of `guild` (None: a DM), stored as the bot stores it."""
+    return await AnswerStore(db).add(
+        NewAnswer(
+            guild_id=guild,
+            channel_id=10,
+            user_id=user,
+            conversation_id="c",
+            source="slash",
+            model="m",
+            question=question,
+            answer=answer,
+            private=private,
+        )
+    )
+
+
 async def approved(
     db: Database,
     question: str,
@@ -50,19 +75,7 @@ async def approved(
 ) -> int:
     """A correction made the way the bot makes one: `user`'s answer to `question`, their fix of it, and an admin's
     `review` (None: not reviewed yet, pending); its id."""
-    answer = await AnswerStore(db).add(
-        NewAnswer(
-            guild_id=guild,
-            channel_id=10,
-            user_id=user,
-            conversation_id="c",
-            source="slash",
-            model="m",
-            question=question,
-            answer="I don't know.",
-            private=private,
-        )
-    )
+    answer = await stored_answer(db, question, answer="I don't know.", guild=guild, user=user, private=private)
     store = CorrectionStore(db)
     saved = (await store.submit(answer, user, fixed)).correction
     return saved.id if review is None else (await store.review(saved.id, 99, review)).id

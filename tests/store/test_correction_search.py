@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from bot.llm.references import References
 from bot.llm.settings import LLMSettings
-from bot.store.answers import AnswerStore, NewAnswer
 from bot.store.correction_search import CorrectionSearch
 from bot.store.corrections import CorrectionStore
 from bot.store.database import Database
 from bot.store.guilds import GuildSettingsStore
-from tests.store.conftest import approved
+from tests.store.conftest import approved, stored_answer
 
 TOPICS = [
     ("How many moons does Mars have?", "Mars has two moons, Phobos and Deimos."),
@@ -55,18 +54,7 @@ async def test_pending_rejected_and_private_corrections_are_not_given_to_others(
 
 async def test_an_edit_on_approval_is_what_is_found_and_corrections_can_be_turned_off(db: Database) -> None:
     store = CorrectionStore(db)
-    answer = await AnswerStore(db).add(
-        NewAnswer(
-            guild_id=5,
-            channel_id=10,
-            user_id=1,
-            conversation_id="c",
-            source="slash",
-            model="m",
-            question="Where is the spare projector kept?",
-            answer="In the kitchen.",
-        )
-    )
+    answer = await stored_answer(db, "Where is the spare projector kept?", answer="In the kitchen.")
     saved = (await store.submit(answer, 1, "In room 3.")).correction
     await store.review(saved.id, 99, "approved", corrected_answer="In the cupboard of room 4.")
     refs = _references(db)

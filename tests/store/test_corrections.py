@@ -5,29 +5,15 @@ import asyncio
 import pytest
 
 from bot.errors import InvalidInput
-from bot.store.answers import Answer, AnswerStore, NewAnswer
+from bot.store.answers import AnswerStore, NewAnswer
 from bot.store.corrections import CorrectionStore
 from bot.store.database import Database
-
-
-async def _answer(db: Database, question: str = "Capital of Australia?", user: int = 1) -> Answer:
-    return await AnswerStore(db).add(
-        NewAnswer(
-            guild_id=5,
-            channel_id=10,
-            user_id=user,
-            conversation_id="c",
-            source="slash",
-            model="m",
-            question=question,
-            answer="Sydney.",
-        )
-    )
+from tests.store.conftest import stored_answer
 
 
 async def test_review_approves_once_and_a_second_review_is_refused(db: Database) -> None:
     store = CorrectionStore(db)
-    answer = await _answer(db)
+    answer = await stored_answer(db)
     saved = (await store.submit(answer, 7, "Canberra.")).correction
     approved = await store.review(saved.id, 99, "approved")
     assert approved.status == "approved" and approved.reviewer_id == 99
@@ -38,7 +24,7 @@ async def test_review_approves_once_and_a_second_review_is_refused(db: Database)
 
 async def test_edit_then_approve_checks_the_new_text(db: Database) -> None:
     store = CorrectionStore(db)
-    answer = await _answer(db)
+    answer = await stored_answer(db)
     saved = (await store.submit(answer, 7, "Canberra")).correction
     with pytest.raises(InvalidInput, match="same as the bot's answer"):
         await store.review(saved.id, 99, "approved", corrected_answer="Sydney.")
@@ -49,7 +35,7 @@ async def test_edit_then_approve_checks_the_new_text(db: Database) -> None:
 async def test_list_pages_and_filters_and_stats_count_by_author(db: Database) -> None:
     store = CorrectionStore(db)
     for i in range(12):
-        answer = await _answer(db, f"question {i}")
+        answer = await stored_answer(db, f"question {i}")
         await store.submit(answer, author_id=100 + i % 2, corrected_answer=f"fixed {i}")
     first = await store.list(5, offset=0, limit=10)
     assert first.total == 12 and len(first.items) == 10
@@ -70,7 +56,7 @@ async def test_two_submissions_at_once_make_one_pending_correction(db: Database)
     await other.open()
     try:
         stores = [CorrectionStore(db), CorrectionStore(other)]
-        answers = [await _answer(db, f"question {i}") for i in range(15)]
+        answers = [await stored_answer(db, f"question {i}") for i in range(15)]
         results = await asyncio.gather(
             *(stores[i % 2].submit(a, 7, f"Canberra, take {i}.") for a in answers for i in range(4))
         )
