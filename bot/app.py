@@ -188,7 +188,7 @@ def extension_modules() -> list[str]:
     return [
         f"{extensions.__name__}.{m.name}"
         for m in pkgutil.iter_modules(extensions.__path__)
-        if not m.name.startswith("_")
+        if not m.name.startswith("_") and not m.ispkg  # its files, not its folders
     ]
 
 

@@ -67,8 +67,9 @@ class Database:
             event.listen(engine.sync_engine, "reset", _sqlite_reset)
         self._engine = engine
         # Reads on PostgreSQL run without BEGIN and ROLLBACK around each one (three round trips become one, and the
-        # transaction statements were an eighth of a busy bot's CPU), and so do writes done in one statement (the rate
-        # limit's decision, bot.limits); other writes keep their transactions (engine.begin()).
+        # transaction statements were an eighth of a busy bot's CPU), and so do writes done in one statement (a rate
+        # limit's give-back, bot.limits); other writes keep their transactions (engine.begin()). The statements of
+        # every question take the fast paths below (fetch_statement, write).
         self._reads = engine.execution_options(isolation_level="AUTOCOMMIT") if backend == "postgresql" else engine
         async with engine.begin() as conn:
             await conn.run_sync(migrate)
@@ -363,8 +364,7 @@ class SqliteFile:
             conn = sqlite3.connect(self._uri, uri=True, timeout=30, check_same_thread=False, isolation_level=None)
             conn.row_factory = sqlite3.Row
             if self._writes:
-                conn.execute("PRAGMA foreign_keys=ON")
-                conn.execute("PRAGMA synchronous=NORMAL")
+                _sqlite_pragmas(conn, None)  # as the engine's connections write
             self._conn = conn
         return self._conn
 
