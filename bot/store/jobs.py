@@ -187,20 +187,25 @@ class JobStore:
         return await claims.release(self._db, training_jobs, me)
 
     async def update_from_remote(self, job_id: int, remote: JobState) -> TrainingJob:
+        """Store what the backend says of a job. A job that has ended stays ended: a state read before a cancel (the
+        watcher's round, which may finish after the cancel is stored) does not bring it back to life."""
+        update = sa.update(training_jobs).where(training_jobs.c.id == job_id)
+        if remote.status not in TERMINAL:
+            update = update.where(training_jobs.c.status.not_in(TERMINAL))
         async with self._db.engine.begin() as conn:
             result = await conn.execute(
-                sa.update(training_jobs)
-                .where(training_jobs.c.id == job_id)
-                .values(
+                update.values(
                     status=remote.status,
                     fine_tuned_model=remote.fine_tuned_model,
                     error=remote.error,
                     finished_at=remote.finished_at if remote.status in TERMINAL else None,
                     updated_at=utcnow(),
-                )
-                .returning(*training_jobs.c)
+                ).returning(*training_jobs.c)
             )
-            return _job(result.one())
+            row = result.one_or_none()
+            if row is None:  # it had ended meanwhile: kept as it is
+                row = (await conn.execute(sa.select(training_jobs).where(training_jobs.c.id == job_id))).one()
+            return _job(row)
 
     async def mark_notified(self, job_id: int) -> None:
         async with self._db.engine.begin() as conn:

@@ -116,3 +116,15 @@ async def test_status_updates_unfinished_unnotified_and_models(db: Database) -> 
     assert notified is not None and notified.notified_at is not None
     assert await jobs.succeeded_models(1) == ["ft:gpt-4o-mini:org::abc"]
     assert await jobs.succeeded_models(2) == []
+
+
+async def test_a_state_read_before_a_cancel_does_not_bring_the_cancelled_job_back(db: Database) -> None:
+    # The watcher read "running" from the backend, then a member cancelled, then the watcher stored what it had read.
+    jobs = JobStore(db)
+    job = await jobs.add(new(status="running"))
+    await jobs.update_from_remote(job.id, remote("cancelled"))
+    stale = await jobs.update_from_remote(job.id, remote("running"))
+    assert stale.status == "cancelled" and stale.finished_at is not None
+    stored = await jobs.get(job.id)
+    assert stored is not None and stored.status == "cancelled" and stored.finished
+    assert await jobs.unfinished() == []
