@@ -1,19 +1,19 @@
 """The bot's CPU per answered /ask, on SQLite and on PostgreSQL, beside a minimal streaming bot's for the same answers.
 
-The real bot (bot.app.build) answers `--n` questions, `--concurrency` at a time, from the loopback fakes; the fakes
-run on their own event loop in another thread, and their thread's CPU is taken out of the process's, so what is
-counted is the bot's (its loop and its threads: the SQLite file's reader and writer, executors). Each measurement
-runs in a process of its own, as a bot does (one bot per process: bots started one after another in one process
-leave things behind that slow the next), the baseline's and the bot's taking turns. The baseline, in the same run
-and the same way, is a bot with no database: hikari's REST client posts a message and the openai client streams the
-same answer into it, edited at the same interval, the last edit with the same buttons. Both run as `python -m bot`
-does (bot.launch): on uvloop where it is installed (`--loop asyncio`: on asyncio's own), with what start-up made
-frozen out of the garbage collector's way. SQL statements are counted with SQLAlchemy's `before_cursor_execute`
-event and on the paths that bypass SQLAlchemy (the SQLite file's own reader and writer, PostgreSQL's asyncpg pool).
-PostgreSQL is measured when TEST_DATABASE_URL is set (a database of its own is created on that server, and dropped
-after). Prints a line per database and, last, one JSON line: {"bench": "answer_cpu", "cpu_ms_per_answer": …,
-"baseline_cpu_ms_per_answer": …, "ratio": …, "statements_per_answer": …, "sqlite": {…}, "postgresql": {…}} (top-level
-figures: SQLite's)
+The real bot (bot.app.build) answers `--n` questions, `--concurrency` at a time. It runs in a process of its own, as
+`python -m bot` does (bot.launch: on uvloop where it is installed, `--loop asyncio` for asyncio's own; what start-up
+made frozen out of the garbage collector's way), and that process's CPU is what is counted: its loop and its threads
+(the SQLite file's reader and writer, executors). The loopback fakes run outside it, in this benchmark's own process,
+which asks the questions and tells the bot's process over a pipe when the measured questions start and end. Each
+measurement is a fresh pair of processes (one bot per process: bots started one after another in one process leave
+things behind that slow the next), the baseline's and the bot's taking turns. The baseline, in the same run and the
+same way, is a bot with no database: hikari's REST client posts a message and the openai client streams the same
+answer into it, edited at the same interval, the last edit with the same buttons. SQL statements are counted with
+SQLAlchemy's `before_cursor_execute` event and on the paths that bypass SQLAlchemy (the SQLite file's own reader and
+writer, PostgreSQL's asyncpg pool). PostgreSQL is measured when TEST_DATABASE_URL is set (a database of its own is
+created on that server, and dropped after). Prints a line per database and, last, one JSON line: {"bench":
+"answer_cpu", "cpu_ms_per_answer": …, "baseline_cpu_ms_per_answer": …, "ratio": …, "statements_per_answer": …,
+"sqlite": {…}, "postgresql": {…}} (top-level figures: SQLite's)
 
     export TEST_DATABASE_URL=$(bash .ci/postgres.sh | tail -1)   # optional
     .venv/bin/python bench/answer_cpu.py [--n 100] [--concurrency 8] [--rounds 2] [--loop shipped|asyncio]
@@ -29,14 +29,12 @@ import json
 import logging
 import os
 import resource
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import hikari
@@ -46,8 +44,6 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.ack_latency import FakeLoop
-from bench.ack_latency import with_fakes as fakes_of_ack_latency
 from bot.store.database import Database
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.harness import make_config, running_bot
@@ -63,18 +59,7 @@ CHUNK_CHARS = 16
 CHUNK_DELAY_S = 0.01
 EDIT_INTERVAL_S = 0.1
 USERS = 20  # askers take turns, so most questions have earlier turns to remember
-
-
-class BotCpu:
-    """CPU of this process, less the fakes' thread: what the bot under test used."""
-
-    def __init__(self, fakes_thread: threading.Thread) -> None:
-        assert fakes_thread.ident is not None
-        self._fakes = time.pthread_getcpuclockid(fakes_thread.ident)
-
-    def now(self) -> float:
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        return usage.ru_utime + usage.ru_stime - time.clock_gettime(self._fakes)
+SAYS = "answer_cpu:"  # the start of the lines the measured process and this one exchange
 
 
 @attrs.frozen
@@ -85,12 +70,33 @@ class Run:
     loop: str = ""  # the event loop's library (uvloop, asyncio)
 
 
+@attrs.frozen
+class Endpoints:
+    """What the measured process knows of the fakes: what a bot's configuration would say."""
+
+    token: str
+    rest_url: str
+    guild_id: int
+    channel_id: int
+    api_key: str
+    base_url: str
+
+
 def warm_up(concurrency: int) -> int:
     return 3 * concurrency
 
 
+def process_cpu() -> float:
+    """Seconds of CPU this process has used, all its threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+# In the fakes' process ---------------------------------------------------------------------------------------------
+
+
 async def ask_all(discord: FakeDiscord, n: int, concurrency: int) -> None:
-    """On the fakes' loop: `n` questions to /ask, `concurrency` at a time, each until its last edit."""
+    """`n` questions to /ask, `concurrency` at a time, each until its last edit."""
     users = [discord.make_user(f"asker{i}") for i in range(USERS)]
     slots = asyncio.Semaphore(concurrency)
 
@@ -102,99 +108,177 @@ async def ask_all(discord: FakeDiscord, n: int, concurrency: int) -> None:
     await asyncio.gather(*(one(i) for i in range(n)))
 
 
-async def post_all(discord: FakeDiscord, openai_fake: FakeOpenAI, n: int) -> None:
-    """On the fakes' loop: wait until the baseline's `n` answers are complete."""
-    await discord.wait_for(
-        lambda: len([m for m in discord.bot_messages_in(discord.channel_id) if m.custom_ids]) >= n, timeout=120
-    )
+def answers_complete(discord: FakeDiscord) -> int:
+    """The baseline's messages that got their last edit (the one with the buttons)."""
+    return len([m for m in discord.bot_messages_in(discord.channel_id) if m.custom_ids])
 
 
-async def measure_bot(fakes: FakeLoop, cpu: BotCpu, n: int, concurrency: int, database_url: str | None) -> Run:
-    async def body(discord: FakeDiscord, openai_fake: FakeOpenAI) -> Run:
-        with tempfile.TemporaryDirectory() as tmp:
-            config = make_config(
-                discord, openai_fake, Path(tmp), limits={"model_calls": 10**6}, llm={"edit_interval_s": EDIT_INTERVAL_S}
-            )
-            if database_url is not None:
-                config = attrs.evolve(config, secrets=attrs.evolve(config.secrets, database_url=database_url))
-            async with running_bot(discord, openai_fake, Path(tmp), config=config) as built:
-                statements = 0
-
-                def count(*_: Any) -> None:
-                    nonlocal statements
-                    statements += 1
-
-                engine = built.get(Database).engine.sync_engine
-                # Warm up: imports, caches, and as many connections as questions at once, each with its statements
-                # prepared, as in a bot that has been answering for a while.
-                await fakes.run(ask_all(discord, warm_up(concurrency), concurrency))
-                event.listen(engine, "before_cursor_execute", count)
-                # Statements that bypass SQLAlchemy: the SQLite file's own reader and writer, PostgreSQL's asyncpg pool.
-                db = built.get(Database)
-                for fast in (db.sqlite_reader, db.sqlite_writer, db.postgresql_pool):
-                    if fast is not None:
-                        counted_paths(fast, count)
-                with started_up():
-                    started = cpu.now()
-                    await fakes.run(ask_all(discord, n, concurrency))
-                    used = cpu.now() - started
-                event.remove(engine, "before_cursor_execute", count)
-                return Run(used * 1000, statements, n)
-
-    return await with_fakes(fakes, body)
+@contextlib.asynccontextmanager
+async def fakes() -> AsyncIterator[tuple[FakeDiscord, FakeOpenAI]]:
+    """The loopback fakes, the model streaming this benchmark's answer in its chunks."""
+    async with FakeDiscord() as discord, FakeOpenAI() as openai_fake:
+        openai_fake.default_reply = ANSWER
+        openai_fake.stream_chunk_chars = CHUNK_CHARS
+        openai_fake.chunk_delay_s = CHUNK_DELAY_S
+        yield discord, openai_fake
 
 
-async def measure_baseline(fakes: FakeLoop, cpu: BotCpu, n: int, concurrency: int) -> Run:
-    """hikari REST and the openai client, streaming each answer into a message: no gateway, no database."""
+async def measure_in_a_process(args: argparse.Namespace, which: str, database_url: str | None = None) -> Run:
+    """One measurement: the fakes here, the bot (or the baseline) in a process of its own, told when to count."""
+    async with fakes() as (discord, openai_fake):
+        endpoints = Endpoints(
+            discord.token,
+            discord.rest_url,
+            discord.guild_id,
+            discord.channel_id,
+            openai_fake.api_key,
+            openai_fake.base_url,
+        )
+        command = [sys.executable, __file__, "--measure", which, "--n", str(args.n)]
+        command += ["--concurrency", str(args.concurrency), "--loop", args.loop]
+        command += ["--endpoints", json.dumps(attrs.asdict(endpoints))]
+        command += ["--database-url", database_url] if database_url else []
+        child = await asyncio.create_subprocess_exec(
+            *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+        )
+        assert child.stdin is not None and child.stdout is not None
+        stdin, stdout = child.stdin, child.stdout
 
-    async def body(discord: FakeDiscord, openai_fake: FakeOpenAI) -> Run:
-        model = make_config(discord, openai_fake, Path(".")).settings.llm.default_model
-        client = openai.AsyncOpenAI(api_key=openai_fake.api_key, base_url=openai_fake.base_url)
-        rest_app = hikari.RESTApp(url=discord.rest_url)
-        await rest_app.start()
+        async def heard() -> str:
+            while line := (await stdout.readline()).decode():
+                if line.startswith(SAYS):
+                    return line.removeprefix(SAYS).strip()
+            raise RuntimeError(f"the measured process ended (exit code {await child.wait()})")
+
+        async def say(what: str) -> None:
+            stdin.write(f"{what}\n".encode())
+            await stdin.drain()
+
         try:
-            async with rest_app.acquire(discord.token, hikari.TokenType.BOT) as rest:
-                slots = asyncio.Semaphore(concurrency)
-
-                async def answer(i: int) -> None:
-                    async with slots:
-                        stream = await client.chat.completions.create(
-                            model=model,
-                            messages=[{"role": "user", "content": f"Tell me about Paris ({i})"}],
-                            stream=True,
-                        )
-                        text, message, shown_at = "", None, float("-inf")
-                        async for chunk in stream:
-                            if chunk.choices and chunk.choices[0].delta.content:
-                                text += chunk.choices[0].delta.content
-                                if time.monotonic() - shown_at >= EDIT_INTERVAL_S:
-                                    if message is None:
-                                        message = await rest.create_message(discord.channel_id, text)
-                                    else:
-                                        await rest.edit_message(discord.channel_id, message, text)
-                                    shown_at = time.monotonic()
-                        buttons = rest.build_message_action_row().add_interactive_button(
-                            hikari.ButtonStyle.SECONDARY, f"correct:{i}", label="Correct"
-                        )
-                        await asyncio.sleep(max(0.0, shown_at + EDIT_INTERVAL_S - time.monotonic()))
-                        if message is None:
-                            await rest.create_message(discord.channel_id, text, components=[buttons])
-                        else:
-                            await rest.edit_message(discord.channel_id, message, text, components=[buttons])
-
-                await asyncio.gather(*(answer(i) for i in range(warm_up(concurrency))))
-                await fakes.run(post_all(discord, openai_fake, warm_up(concurrency)))
-                with started_up():
-                    started = cpu.now()
-                    await asyncio.gather(*(answer(i) for i in range(n)))
-                    await fakes.run(post_all(discord, openai_fake, n + warm_up(concurrency)))
-                    used = cpu.now() - started
-                return Run(used * 1000, 0, n)
+            if which == "bot":
+                assert await heard() == "ready"
+                await ask_all(discord, warm_up(args.concurrency), args.concurrency)
+                await say("start")
+                assert await heard() == "started"
+                await ask_all(discord, args.n, args.concurrency)
+                await say("stop")
+            run = Run(**json.loads(await heard()))
+            if which == "baseline":
+                assert answers_complete(discord) == args.n + warm_up(args.concurrency)
+            if await child.wait() != 0:
+                raise RuntimeError(f"the measured process failed (exit code {child.returncode})")
+            return run
         finally:
-            await rest_app.close()
-            await client.close()
+            if child.returncode is None:
+                child.kill()
+                await child.wait()
 
-    return await with_fakes(fakes, body)
+
+# In the measured process ------------------------------------------------------------------------------------------
+
+
+class Orders:
+    """What the fakes' process says on this process's standard input."""
+
+    def __init__(self, reader: asyncio.StreamReader) -> None:
+        self._reader = reader
+
+    @classmethod
+    async def open(cls) -> Orders:
+        reader = asyncio.StreamReader()
+        await asyncio.get_running_loop().connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+        return cls(reader)
+
+    async def next(self) -> str:
+        return (await self._reader.readline()).decode().strip()
+
+
+def tell(what: str) -> None:
+    print(f"{SAYS}{what}", flush=True)
+
+
+async def bot_here(endpoints: Endpoints, n: int, database_url: str | None) -> Run:
+    """The bot, answering what the fakes' process asks; counted from its "start" to its "stop"."""
+    orders = await Orders.open()
+    # make_config and running_bot read of the fakes only what Endpoints carries.
+    discord, openai_fake = cast(FakeDiscord, endpoints), cast(FakeOpenAI, endpoints)
+    with tempfile.TemporaryDirectory() as tmp:
+        config = make_config(
+            discord, openai_fake, Path(tmp), limits={"model_calls": 10**6}, llm={"edit_interval_s": EDIT_INTERVAL_S}
+        )
+        if database_url is not None:
+            config = attrs.evolve(config, secrets=attrs.evolve(config.secrets, database_url=database_url))
+        async with running_bot(discord, openai_fake, Path(tmp), config=config) as built:
+            statements = 0
+
+            def count(*_: Any) -> None:
+                nonlocal statements
+                statements += 1
+
+            db = built.get(Database)
+            engine = db.engine.sync_engine
+            tell("ready")  # the fakes' process warms the bot up: connections opened, statements prepared
+            assert await orders.next() == "start"
+            event.listen(engine, "before_cursor_execute", count)
+            # Statements that bypass SQLAlchemy: the SQLite file's own reader and writer, PostgreSQL's asyncpg pool.
+            for fast in (db.sqlite_reader, db.sqlite_writer, db.postgresql_pool):
+                if fast is not None:
+                    counted_paths(fast, count)
+            with started_up():
+                started = process_cpu()
+                tell("started")
+                assert await orders.next() == "stop"
+                used = process_cpu() - started
+            event.remove(engine, "before_cursor_execute", count)
+            return Run(used * 1000, statements, n)
+
+
+async def baseline_here(endpoints: Endpoints, n: int, concurrency: int) -> Run:
+    """hikari REST and the openai client, streaming each answer into a message: no gateway, no database."""
+    model = make_config(cast(FakeDiscord, endpoints), cast(FakeOpenAI, endpoints), Path(".")).settings.llm.default_model
+    client = openai.AsyncOpenAI(api_key=endpoints.api_key, base_url=endpoints.base_url)
+    rest_app = hikari.RESTApp(url=endpoints.rest_url)
+    await rest_app.start()
+    try:
+        async with rest_app.acquire(endpoints.token, hikari.TokenType.BOT) as rest:
+            slots = asyncio.Semaphore(concurrency)
+
+            async def answer(i: int) -> None:
+                async with slots:
+                    stream = await client.chat.completions.create(
+                        model=model,
+                        messages=[{"role": "user", "content": f"Tell me about Paris ({i})"}],
+                        stream=True,
+                    )
+                    text, message, shown_at = "", None, float("-inf")
+                    async for chunk in stream:
+                        if chunk.choices and chunk.choices[0].delta.content:
+                            text += chunk.choices[0].delta.content
+                            if time.monotonic() - shown_at >= EDIT_INTERVAL_S:
+                                if message is None:
+                                    message = await rest.create_message(endpoints.channel_id, text)
+                                else:
+                                    await rest.edit_message(endpoints.channel_id, message, text)
+                                shown_at = time.monotonic()
+                    buttons = rest.build_message_action_row().add_interactive_button(
+                        hikari.ButtonStyle.SECONDARY, f"correct:{i}", label="Correct"
+                    )
+                    await asyncio.sleep(max(0.0, shown_at + EDIT_INTERVAL_S - time.monotonic()))
+                    if message is None:
+                        await rest.create_message(endpoints.channel_id, text, components=[buttons])
+                    else:
+                        await rest.edit_message(endpoints.channel_id, message, text, components=[buttons])
+
+            await asyncio.gather(*(answer(i) for i in range(warm_up(concurrency))))
+            # Each answer's last edit has been answered by the fake when its call returns: nothing is left in flight.
+            with started_up():
+                started = process_cpu()
+                await asyncio.gather(*(answer(i) for i in range(n)))
+                used = process_cpu() - started
+            return Run(used * 1000, 0, n)
+    finally:
+        await rest_app.close()
+        await client.close()
 
 
 def counted_paths(fast: Any, count: Callable[[], None]) -> None:
@@ -216,7 +300,7 @@ def counted_paths(fast: Any, count: Callable[[], None]) -> None:
 @contextlib.contextmanager
 def started_up() -> Iterator[None]:
     """As `python -m bot` runs once started (bot.launch): what start-up made is frozen out of the garbage collector's
-    way. From a collected heap, the same for the bot and the baseline (the runs share the process); thawed after."""
+    way, from a collected heap, for the bot and the baseline alike; thawed after."""
     gc.collect()
     gc.freeze()
     try:
@@ -225,16 +309,32 @@ def started_up() -> Iterator[None]:
         gc.unfreeze()
 
 
-async def with_fakes(fakes: FakeLoop, body: Callable[[FakeDiscord, FakeOpenAI], Awaitable[Run]]) -> Run:
-    """ack_latency's fakes, the model streaming this benchmark's answer in its chunks."""
+def on_the_loop(name: str) -> asyncio.AbstractEventLoop:
+    if name == "shipped":
+        from bot.launch import use_fast_event_loop
 
-    async def streaming(discord: FakeDiscord, openai_fake: FakeOpenAI) -> Run:
-        openai_fake.default_reply = ANSWER
-        openai_fake.stream_chunk_chars = CHUNK_CHARS
-        openai_fake.chunk_delay_s = CHUNK_DELAY_S
-        return await body(discord, openai_fake)
+        use_fast_event_loop()
+    else:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+    return asyncio.get_event_loop()
 
-    return await fakes_of_ack_latency(fakes, streaming)
+
+def measure_here(args: argparse.Namespace) -> None:
+    """This process is the measured one: the bot or the baseline, the fakes in the process that started it."""
+    logging.basicConfig(level=logging.ERROR)
+    endpoints = Endpoints(**json.loads(args.endpoints))
+    loop = on_the_loop(args.loop)
+    try:
+        if args.measure == "baseline":
+            run = loop.run_until_complete(baseline_here(endpoints, args.n, args.concurrency))
+        else:
+            run = loop.run_until_complete(bot_here(endpoints, args.n, args.database_url))
+    finally:
+        loop.close()
+    tell(json.dumps(attrs.asdict(attrs.evolve(run, loop=type(loop).__module__.split(".")[0]))))
+
+
+# The whole run ----------------------------------------------------------------------------------------------------
 
 
 async def own_database(url: str, name: str, *, drop: bool = False) -> str:
@@ -269,9 +369,8 @@ def summary(bot: list[Run], baseline: list[Run]) -> dict[str, Any]:
     }
 
 
-def measure(args: argparse.Namespace) -> dict[str, Any]:
-    """Each measurement in a process of its own (as the bot runs: one per process), the baseline's and the bot's
-    interleaved so both see the same machine."""
+async def measure(args: argparse.Namespace) -> dict[str, Any]:
+    """The baseline's measurements and the bot's interleaved, so both see the same machine."""
     server = os.environ.get("TEST_DATABASE_URL")
     databases = ["sqlite", "postgresql"] if server else ["sqlite"]
     results: dict[str, Any] = {}
@@ -279,17 +378,17 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         bot: list[Run] = []
         baseline: list[Run] = []
         for _ in range(args.rounds):
-            baseline.append(measure_in_a_process(args, "baseline"))
+            baseline.append(await measure_in_a_process(args, "baseline"))
             if database == "sqlite":
-                bot.append(measure_in_a_process(args, "bot"))
+                bot.append(await measure_in_a_process(args, "bot"))
                 continue
             assert server is not None
             name = f"answer_cpu_{os.getpid()}"
-            url = asyncio.run(own_database(server, name))
+            url = await own_database(server, name)
             try:
-                bot.append(measure_in_a_process(args, "bot", url))
+                bot.append(await measure_in_a_process(args, "bot", url))
             finally:
-                asyncio.run(own_database(server, name, drop=True))
+                await own_database(server, name, drop=True)
         results[database] = summary(bot, baseline)
         r = results[database]
         print(
@@ -299,35 +398,6 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             flush=True,
         )
     return results
-
-
-def measure_in_a_process(args: argparse.Namespace, which: str, database_url: str | None = None) -> Run:
-    command = [sys.executable, __file__, "--measure", which, "--n", str(args.n), "--concurrency", str(args.concurrency)]
-    command += ["--loop", args.loop] + (["--database-url", database_url] if database_url else [])
-    done = subprocess.run(command, check=True, capture_output=True, text=True)
-    return Run(**json.loads(done.stdout.strip().splitlines()[-1]))
-
-
-async def measure_here(which: str, n: int, concurrency: int, database_url: str | None) -> Run:
-    logging.basicConfig(level=logging.ERROR)
-    fakes = FakeLoop()
-    cpu = BotCpu(fakes._thread)  # pyright: ignore[reportPrivateUsage]
-    try:
-        if which == "baseline":
-            return await measure_baseline(fakes, cpu, n, concurrency)
-        return await measure_bot(fakes, cpu, n, concurrency, database_url)
-    finally:
-        fakes.stop()
-
-
-def on_the_loop(name: str) -> asyncio.AbstractEventLoop:
-    if name == "shipped":
-        from bot.launch import use_fast_event_loop
-
-        use_fast_event_loop()
-    else:
-        asyncio.set_event_loop(asyncio.new_event_loop())
-    return asyncio.get_event_loop()
 
 
 def main() -> None:
@@ -341,18 +411,15 @@ def main() -> None:
         default="shipped",
         help="shipped: uvloop where installed, as `python -m bot`",
     )
-    parser.add_argument("--measure", choices=("bot", "baseline"), help=argparse.SUPPRESS)  # one measurement, here
+    parser.add_argument("--measure", choices=("bot", "baseline"), help=argparse.SUPPRESS)  # this process is measured
+    parser.add_argument("--endpoints", help=argparse.SUPPRESS)
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure is not None:
-        loop = on_the_loop(args.loop)
-        try:
-            run = loop.run_until_complete(measure_here(args.measure, args.n, args.concurrency, args.database_url))
-        finally:
-            loop.close()
-        print(json.dumps(attrs.asdict(attrs.evolve(run, loop=type(loop).__module__.split(".")[0]))))
+        measure_here(args)
         return
-    results = measure(args)
+    logging.basicConfig(level=logging.ERROR)
+    results = asyncio.run(measure(args))
     top = {k: v for k, v in results["sqlite"].items() if not k.startswith("min_")}
     print(json.dumps({"bench": "answer_cpu", **top, **results, "n": args.n, "concurrency": args.concurrency}))
 
