@@ -1,38 +1,40 @@
 """How fast /ask acknowledges: INTERACTION_CREATE → first callback, for 200 concurrent interactions.
 
-Runs the real bot against the loopback fakes, then a bare lightbulb bot whose command only defers, as the baseline,
-in the same run and the same way. The fakes run on their own event loop in another thread, so the bot's loop does
-only the bot's work; the clock starts when INTERACTION_CREATE leaves the fake's socket.
-Measures two variants in one run, each in its own process (hikari picks its JSON library and gateway compression
-at import time): "plain" hides hikari's speedups (orjson, ciso8601, backports.zstd, aiohttp's aiodns/brotli) and
-uses asyncio's own loop; "speedups" is what `python -m bot` gets: all of them and uvloop. The fakes always run on
-asyncio's own loop. Besides the latencies, each burst reports the process's CPU from the first INTERACTION_CREATE to
-the last acknowledgement (bot and fakes together: "ack_cpu_ms", the baseline's, and "cpu_ratio"), which a busy
-machine's wall times hide. Prints a summary per variant and, last, one JSON line:
+Runs the real bot against the loopback fakes, and a bare lightbulb bot whose command only defers as the baseline, in
+the same run and the same way. Each bot runs in a process of its own, as `python -m bot` does (what start-up made
+frozen out of the garbage collector's way); the fakes run in this benchmark's process (bench/measured.py), as Discord
+is another machine. The clock starts when INTERACTION_CREATE leaves the fake's socket and stops when the first
+callback reaches it.
+Two variants (hikari picks its JSON library and gateway compression at import time): "plain" hides hikari's speedups
+(orjson, ciso8601, backports.zstd, aiohttp's aiodns/brotli) and uses asyncio's own loop; "speedups" is what
+`python -m bot` gets: all of them and uvloop. Each round measures, in turn, plain's bot and baseline, then speedups'
+bot and baseline, so all four see the same machine, each process answering `--bursts` bursts after a warm-up; a
+variant's figures are the median over its bursts of each burst's (its p99: the median of rounds × bursts p99s; each
+burst's is listed too). Besides the latencies, each burst reports the
+bot's process's CPU from the first INTERACTION_CREATE to the last acknowledgement ("ack_cpu_ms", the baseline's, and
+"cpu_ratio"), which a busy machine's wall times hide. Prints a line per variant and, last, one JSON line:
 {"bench": "ack_latency", "n": 200, "plain": {"p50_ms": …, "p99_ms": …, "baseline_p99_ms": …, "ratio": …,
  "ack_cpu_ms": …, "cpu_ratio": …, …}, "speedups": {…}, "p99_speedups_vs_plain": …}
 
-    .venv/bin/python bench/ack_latency.py [--n 200] [--variant plain|speedups]   (one variant: its JSON only)
+    .venv/bin/python bench/ack_latency.py [--n 200] [--rounds 5] [--bursts 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import importlib.abc
 import json
 import logging
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
-import time
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
 
@@ -51,7 +53,8 @@ class _HideModules(importlib.abc.MetaPathFinder):
             raise ModuleNotFoundError(f"No module named {fullname!r} (hidden by bench/ack_latency.py)", name=fullname)
 
 
-if __name__ == "__main__" and "plain" in sys.argv:  # before hikari is imported: it picks its libraries at import
+# The measured process of the plain variant, before hikari is imported (it picks its libraries at import).
+if __name__ == "__main__" and "--measure" in sys.argv and "plain" in sys.argv:
     sys.meta_path.insert(0, _HideModules(SPEEDUPS))
 
 import hikari  # noqa: E402
@@ -59,27 +62,12 @@ import lightbulb  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.measured import Endpoints, MeasuredProcess, Orders, process_cpu, tell  # noqa: E402
 from tests.fakes.discord import FakeDiscord, InteractionHandle  # noqa: E402
 from tests.fakes.harness import running_bot  # noqa: E402
 from tests.fakes.openai import FakeOpenAI  # noqa: E402
 
-T = TypeVar("T")
-
-
-class FakeLoop:
-    """An event loop in a thread for the fakes."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self._thread.start()
-
-    async def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join()
+VARIANTS = ("plain", "speedups")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -96,100 +84,91 @@ def final(event: Any) -> bool:
 @attrs.frozen
 class Burst:
     latencies: list[float]  # ms from INTERACTION_CREATE leaving the fake to the first callback, per interaction
-    cpu_ms: float  # the process's CPU (bot, fakes and their threads) from the first send to the last callback
+    cpu_ms: float  # the measured bot's process's CPU from the first send to the last callback
 
 
-async def burst(discord: FakeDiscord, name: str, options: dict[str, str], n: int) -> Burst:
+# In the fakes' process
+
+
+async def burst(discord: FakeDiscord, measured: MeasuredProcess, question: str, n: int) -> Burst:
     users = [discord.make_user(f"user{i}") for i in range(n)]
-    # Each burst starts from a collected heap: the bot and the baseline share the process, and neither should pay
-    # for a collection of the other's garbage (after the bot, the baseline took twice the CPU without this).
-    gc.collect()
-    cpu = time.process_time()
-    handles: list[InteractionHandle] = [discord.slash(name, options=options, user=u) for u in users]
+    await measured.say("cpu")
+    cpu = float(await measured.heard())
+    handles: list[InteractionHandle] = [discord.slash("ask", options={"question": question}, user=u) for u in users]
     await asyncio.gather(*(h.wait_callback(timeout=60) for h in handles))
-    cpu = time.process_time() - cpu
+    await measured.say("cpu")
+    cpu = float(await measured.heard()) - cpu
     latencies = [(h.callback.t - (h.sent or h.created)) * 1000 for h in handles if h.callback is not None]
     # Let every answer finish before the bot stops, so nothing is cut off mid-request.
     await asyncio.gather(*(h.wait(lambda e: e.kind == "edit" and final(e), timeout=120) for h in handles))
     return Burst(latencies, cpu * 1000)
 
 
-async def with_fakes(fakes: FakeLoop, body: Callable[[FakeDiscord, FakeOpenAI], Awaitable[T]]) -> T:
-    discord, openai_fake = FakeDiscord(), FakeOpenAI()
-    await fakes.run(discord.__aenter__())
-    await fakes.run(openai_fake.__aenter__())
-    try:
-        return await body(discord, openai_fake)
-    finally:
-        await fakes.run(openai_fake.__aexit__(None, None, None))
-        await fakes.run(discord.__aexit__(None, None, None))
+@contextlib.asynccontextmanager
+async def fakes() -> AsyncIterator[tuple[FakeDiscord, FakeOpenAI]]:
+    async with FakeDiscord() as discord, FakeOpenAI() as openai_fake:
+        yield discord, openai_fake
 
 
-async def measure_bot(fakes: FakeLoop, n: int) -> Burst:
-    async def body(discord: FakeDiscord, openai_fake: FakeOpenAI) -> Burst:
-        with tempfile.TemporaryDirectory() as tmp:
-            async with running_bot(discord, openai_fake, Path(tmp), limits={"model_calls": 10**6}):
-                await fakes.run(burst(discord, "ask", {"question": "warm up"}, 5))
-                return await fakes.run(burst(discord, "ask", {"question": "What is the capital of France?"}, n))
-
-    return await with_fakes(fakes, body)
-
-
-async def measure_baseline(fakes: FakeLoop, n: int) -> Burst:
-    async def body(discord: FakeDiscord, _: FakeOpenAI) -> Burst:
-        bot = hikari.GatewayBot(discord.token, rest_url=discord.rest_url, banner=None, logs=None)
-        client = lightbulb.client_from_app(bot, default_enabled_guilds=[discord.guild_id])
-
-        @client.register
-        class Ask(lightbulb.SlashCommand, name="ask", description="defer only"):
-            question = lightbulb.string("question", "text")
-
-            @lightbulb.invoke
-            async def invoke(self, ctx: lightbulb.Context) -> None:
-                await ctx.defer()
-                await ctx.interaction.edit_initial_response("ok")
-
-        ready = asyncio.Event()
-
-        async def on_started(_: hikari.StartedEvent) -> None:
-            await client.start()
-            ready.set()
-
-        bot.subscribe(hikari.StartedEvent, on_started)
-        await bot.start(check_for_updates=False)
-        try:
-            await asyncio.wait_for(ready.wait(), 30)
-            await fakes.run(burst(discord, "ask", {"question": "warm up"}, 5))
-            return await fakes.run(burst(discord, "ask", {"question": "What is the capital of France?"}, n))
-        finally:
-            await bot.close()
-
-    return await with_fakes(fakes, body)
+async def measure_in_a_process(variant: str, which: str, n: int, bursts: int) -> tuple[list[Burst], dict[str, str]]:
+    """One bot (ours or the baseline) of one variant in a process of its own: a warm-up burst, then `bursts` bursts
+    of `n` at once. Returns the bursts and the libraries that process used."""
+    async with fakes() as (discord, openai_fake):
+        endpoints = Endpoints.of(discord, openai_fake)
+        command = [sys.executable, __file__, "--measure", which, "--variant", variant]
+        command += ["--endpoints", json.dumps(attrs.asdict(endpoints))]
+        async with MeasuredProcess.start(command, own_core=True) as measured:
+            await measured.expect("ready")
+            await burst(discord, measured, "warm up", n)  # as a bot that has answered a while: its pools full
+            measured_bursts = [
+                await burst(discord, measured, "What is the capital of France?", n) for _ in range(bursts)
+            ]
+            await measured.say("stop")
+            return measured_bursts, json.loads(await measured.last_word())
 
 
-async def measure(n: int) -> dict[str, Any]:
-    logging.basicConfig(level=logging.ERROR)
-    fakes = FakeLoop()
-    try:
-        bot_burst = await measure_bot(fakes, n)
-        baseline_burst = await measure_baseline(fakes, n)
-    finally:
-        fakes.stop()
-    ours, baseline = bot_burst.latencies, baseline_burst.latencies
-    p50, p99, base_p99 = percentile(ours, 50), percentile(ours, 99), percentile(baseline, 99)
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def summary(bot: list[Burst], baseline: list[Burst], libraries: dict[str, str]) -> dict[str, Any]:
+    """A variant's figures: each burst's, then their median (this machine's pace drifts by a third from one second to
+    the next: the median of many short bursts, interleaved with the other variant's, is what compares)."""
+    p99s = [percentile(b.latencies, 99) for b in bot]
+    base_p99s = [percentile(b.latencies, 99) for b in baseline]
+    p99, base_p99 = median(p99s), median(base_p99s)
+    cpu, base_cpu = median([b.cpu_ms for b in bot]), median([b.cpu_ms for b in baseline])
     return {
-        "n": len(ours),
-        "p50_ms": round(p50, 2),
+        **libraries,
+        "n": len(bot[0].latencies),
+        "p50_ms": round(median([percentile(b.latencies, 50) for b in bot]), 2),
         "p99_ms": round(p99, 2),
-        "mean_ms": round(statistics.fmean(ours), 2),
-        "baseline_p50_ms": round(percentile(baseline, 50), 2),
+        "mean_ms": round(median([statistics.fmean(b.latencies) for b in bot]), 2),
+        "baseline_p50_ms": round(median([percentile(b.latencies, 50) for b in baseline]), 2),
         "baseline_p99_ms": round(base_p99, 2),
         "ratio": round(p99 / base_p99, 3),
+        "bursts_p99_ms": [round(v, 1) for v in p99s],
+        "bursts_baseline_p99_ms": [round(v, 1) for v in base_p99s],
         # CPU spent until the last acknowledgement: what the wall times above become on a busy machine.
-        "ack_cpu_ms": round(bot_burst.cpu_ms, 1),
-        "baseline_ack_cpu_ms": round(baseline_burst.cpu_ms, 1),
-        "cpu_ratio": round(bot_burst.cpu_ms / baseline_burst.cpu_ms, 3),
+        "ack_cpu_ms": round(cpu, 1),
+        "baseline_ack_cpu_ms": round(base_cpu, 1),
+        "cpu_ratio": round(cpu / base_cpu, 3),
     }
+
+
+async def measure(n: int, rounds: int, bursts: int) -> dict[str, dict[str, Any]]:
+    bots: dict[str, list[Burst]] = {v: [] for v in VARIANTS}
+    baselines: dict[str, list[Burst]] = {v: [] for v in VARIANTS}
+    libraries: dict[str, dict[str, str]] = {}
+    for _ in range(rounds):
+        for variant in VARIANTS:
+            measured, libraries[variant] = await measure_in_a_process(variant, "bot", n, bursts)
+            bots[variant] += measured
+            baselines[variant] += (await measure_in_a_process(variant, "baseline", n, bursts))[0]
+    return {v: {"variant": v} | summary(bots[v], baselines[v], libraries[v]) for v in VARIANTS}
+
+
+# In the measured process
 
 
 def libraries() -> dict[str, str]:
@@ -204,8 +183,56 @@ def libraries() -> dict[str, str]:
     }
 
 
-def run_variant(variant: str, n: int) -> dict[str, Any]:
-    """This process measures one variant; "speedups" runs the bot on uvloop, as `python -m bot` does."""
+async def answer_orders(orders: Orders) -> None:
+    """The bot is ready: say this process's CPU when asked, until told to stop."""
+    gc.freeze()  # as bot.launch does once started
+    tell("ready")
+    while (order := await orders.next()) == "cpu":
+        tell(repr(process_cpu()))
+    if order != "stop":
+        raise RuntimeError(f"unexpected order {order!r}")
+
+
+async def bot_here(endpoints: Endpoints) -> None:
+    orders = await Orders.open()
+    discord, openai_fake = endpoints.as_fakes()
+    with tempfile.TemporaryDirectory() as tmp:
+        async with running_bot(discord, openai_fake, Path(tmp), limits={"model_calls": 10**6}):
+            await answer_orders(orders)
+
+
+async def baseline_here(endpoints: Endpoints) -> None:
+    orders = await Orders.open()
+    bot = hikari.GatewayBot(endpoints.token, rest_url=endpoints.rest_url, banner=None, logs=None)
+    client = lightbulb.client_from_app(bot, default_enabled_guilds=[endpoints.guild_id])
+
+    @client.register
+    class Ask(lightbulb.SlashCommand, name="ask", description="defer only"):
+        question = lightbulb.string("question", "text")
+
+        @lightbulb.invoke
+        async def invoke(self, ctx: lightbulb.Context) -> None:
+            await ctx.defer()
+            await ctx.interaction.edit_initial_response("ok")
+
+    ready = asyncio.Event()
+
+    async def on_started(_: hikari.StartedEvent) -> None:
+        await client.start()
+        ready.set()
+
+    bot.subscribe(hikari.StartedEvent, on_started)
+    await bot.start(check_for_updates=False)
+    try:
+        await asyncio.wait_for(ready.wait(), 30)
+        await answer_orders(orders)
+    finally:
+        await bot.close()
+
+
+def measure_here(which: str, variant: str, endpoints: Endpoints) -> None:
+    """This process is the measured one; "speedups" runs the bot on uvloop, as `python -m bot` does."""
+    logging.basicConfig(level=logging.ERROR)
     if variant == "speedups":
         from bot.launch import use_fast_event_loop
 
@@ -215,10 +242,14 @@ def run_variant(variant: str, n: int) -> dict[str, Any]:
         asyncio.set_event_loop(asyncio.new_event_loop())
     loop = asyncio.get_event_loop()
     try:
-        result = {"variant": variant, **libraries(), **loop.run_until_complete(measure(n))}
+        loop.run_until_complete(bot_here(endpoints) if which == "bot" else baseline_here(endpoints))
+        used = libraries()
     finally:
         loop.close()
-    return result
+    tell(json.dumps(used))
+
+
+# The whole run
 
 
 def show(r: dict[str, Any]) -> str:
@@ -226,27 +257,26 @@ def show(r: dict[str, Any]) -> str:
         f"{r['variant']:<8} ({r['json']}, {r['loop']}, {r['gateway']}): /ask n={r['n']} p50={r['p50_ms']:.1f} ms "
         f"p99={r['p99_ms']:.1f} ms mean={r['mean_ms']:.1f} ms | defer-only baseline p50={r['baseline_p50_ms']:.1f} ms "
         f"p99={r['baseline_p99_ms']:.1f} ms | ratio {r['ratio']:.3f} | CPU to the last ack {r['ack_cpu_ms']:.0f} ms, "
-        f"baseline {r['baseline_ack_cpu_ms']:.0f} ms"
+        f"baseline {r['baseline_ack_cpu_ms']:.0f} ms | p99 per burst {r['bursts_p99_ms']}, baseline "
+        f"{r['bursts_baseline_p99_ms']}"
     )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=200)
-    parser.add_argument("--variant", choices=["plain", "speedups"], default=None)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--bursts", type=int, default=3, help="bursts of --n per process")
+    parser.add_argument("--measure", choices=("bot", "baseline"), help=argparse.SUPPRESS)  # this process is measured
+    parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)
+    parser.add_argument("--endpoints", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.variant is not None:
-        print(json.dumps(run_variant(args.variant, args.n)))
+    if args.measure is not None:
+        measure_here(args.measure, args.variant, Endpoints(**json.loads(args.endpoints)))
         return
-    results: dict[str, dict[str, Any]] = {}
-    for variant in ("plain", "speedups"):
-        child = subprocess.run(
-            [sys.executable, __file__, "--n", str(args.n), "--variant", variant],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        results[variant] = json.loads(child.stdout.strip().splitlines()[-1])
+    logging.basicConfig(level=logging.ERROR)
+    results = asyncio.run(measure(args.n, args.rounds, args.bursts))
+    for variant in VARIANTS:
         print(show(results[variant]), flush=True)
     plain, fast = results["plain"], results["speedups"]
     print(
@@ -254,6 +284,8 @@ def main() -> None:
             {
                 "bench": "ack_latency",
                 "n": args.n,
+                "rounds": args.rounds,
+                "bursts": args.bursts,
                 "plain": plain,
                 "speedups": fast,
                 "p99_speedups_vs_plain": round(fast["p99_ms"] / plain["p99_ms"], 3),

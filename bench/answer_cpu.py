@@ -28,13 +28,12 @@ import gc
 import json
 import logging
 import os
-import resource
 import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import attrs
 import hikari
@@ -44,6 +43,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.measured import Endpoints, MeasuredProcess, Orders, process_cpu, tell
 from bot.store.database import Database
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.harness import make_config, running_bot
@@ -59,7 +59,6 @@ CHUNK_CHARS = 16
 CHUNK_DELAY_S = 0.01
 EDIT_INTERVAL_S = 0.1
 USERS = 20  # askers take turns, so most questions have earlier turns to remember
-SAYS = "answer_cpu:"  # the start of the lines the measured process and this one exchange
 
 
 @attrs.frozen
@@ -70,26 +69,8 @@ class Run:
     loop: str = ""  # the event loop's library (uvloop, asyncio)
 
 
-@attrs.frozen
-class Endpoints:
-    """What the measured process knows of the fakes: what a bot's configuration would say."""
-
-    token: str
-    rest_url: str
-    guild_id: int
-    channel_id: int
-    api_key: str
-    base_url: str
-
-
 def warm_up(concurrency: int) -> int:
     return 3 * concurrency
-
-
-def process_cpu() -> float:
-    """Seconds of CPU this process has used, all its threads."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 # In the fakes' process ---------------------------------------------------------------------------------------------
@@ -126,82 +107,32 @@ async def fakes() -> AsyncIterator[tuple[FakeDiscord, FakeOpenAI]]:
 async def measure_in_a_process(args: argparse.Namespace, which: str, database_url: str | None = None) -> Run:
     """One measurement: the fakes here, the bot (or the baseline) in a process of its own, told when to count."""
     async with fakes() as (discord, openai_fake):
-        endpoints = Endpoints(
-            discord.token,
-            discord.rest_url,
-            discord.guild_id,
-            discord.channel_id,
-            openai_fake.api_key,
-            openai_fake.base_url,
-        )
+        endpoints = Endpoints.of(discord, openai_fake)
         command = [sys.executable, __file__, "--measure", which, "--n", str(args.n)]
         command += ["--concurrency", str(args.concurrency), "--loop", args.loop]
         command += ["--endpoints", json.dumps(attrs.asdict(endpoints))]
         command += ["--database-url", database_url] if database_url else []
-        child = await asyncio.create_subprocess_exec(
-            *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
-        )
-        assert child.stdin is not None and child.stdout is not None
-        stdin, stdout = child.stdin, child.stdout
-
-        async def heard() -> str:
-            while line := (await stdout.readline()).decode():
-                if line.startswith(SAYS):
-                    return line.removeprefix(SAYS).strip()
-            raise RuntimeError(f"the measured process ended (exit code {await child.wait()})")
-
-        async def say(what: str) -> None:
-            stdin.write(f"{what}\n".encode())
-            await stdin.drain()
-
-        try:
+        async with MeasuredProcess.start(command) as measured:
             if which == "bot":
-                assert await heard() == "ready"
+                await measured.expect("ready")
                 await ask_all(discord, warm_up(args.concurrency), args.concurrency)
-                await say("start")
-                assert await heard() == "started"
+                await measured.say("start")
+                await measured.expect("started")
                 await ask_all(discord, args.n, args.concurrency)
-                await say("stop")
-            run = Run(**json.loads(await heard()))
+                await measured.say("stop")
+            run = Run(**json.loads(await measured.last_word()))
             if which == "baseline":
                 assert answers_complete(discord) == args.n + warm_up(args.concurrency)
-            if await child.wait() != 0:
-                raise RuntimeError(f"the measured process failed (exit code {child.returncode})")
             return run
-        finally:
-            if child.returncode is None:
-                child.kill()
-                await child.wait()
 
 
 # In the measured process ------------------------------------------------------------------------------------------
 
 
-class Orders:
-    """What the fakes' process says on this process's standard input."""
-
-    def __init__(self, reader: asyncio.StreamReader) -> None:
-        self._reader = reader
-
-    @classmethod
-    async def open(cls) -> Orders:
-        reader = asyncio.StreamReader()
-        await asyncio.get_running_loop().connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-        return cls(reader)
-
-    async def next(self) -> str:
-        return (await self._reader.readline()).decode().strip()
-
-
-def tell(what: str) -> None:
-    print(f"{SAYS}{what}", flush=True)
-
-
 async def bot_here(endpoints: Endpoints, n: int, database_url: str | None) -> Run:
     """The bot, answering what the fakes' process asks; counted from its "start" to its "stop"."""
     orders = await Orders.open()
-    # make_config and running_bot read of the fakes only what Endpoints carries.
-    discord, openai_fake = cast(FakeDiscord, endpoints), cast(FakeOpenAI, endpoints)
+    discord, openai_fake = endpoints.as_fakes()
     with tempfile.TemporaryDirectory() as tmp:
         config = make_config(
             discord, openai_fake, Path(tmp), limits={"model_calls": 10**6}, llm={"edit_interval_s": EDIT_INTERVAL_S}
@@ -218,7 +149,7 @@ async def bot_here(endpoints: Endpoints, n: int, database_url: str | None) -> Ru
             db = built.get(Database)
             engine = db.engine.sync_engine
             tell("ready")  # the fakes' process warms the bot up: connections opened, statements prepared
-            assert await orders.next() == "start"
+            await orders.expect("start")
             event.listen(engine, "before_cursor_execute", count)
             # Statements that bypass SQLAlchemy: the SQLite file's own reader and writer, PostgreSQL's asyncpg pool.
             for fast in (db.sqlite_reader, db.sqlite_writer, db.postgresql_pool):
@@ -227,7 +158,7 @@ async def bot_here(endpoints: Endpoints, n: int, database_url: str | None) -> Ru
             with started_up():
                 started = process_cpu()
                 tell("started")
-                assert await orders.next() == "stop"
+                await orders.expect("stop")
                 used = process_cpu() - started
             event.remove(engine, "before_cursor_execute", count)
             return Run(used * 1000, statements, n)
@@ -235,7 +166,7 @@ async def bot_here(endpoints: Endpoints, n: int, database_url: str | None) -> Ru
 
 async def baseline_here(endpoints: Endpoints, n: int, concurrency: int) -> Run:
     """hikari REST and the openai client, streaming each answer into a message: no gateway, no database."""
-    model = make_config(cast(FakeDiscord, endpoints), cast(FakeOpenAI, endpoints), Path(".")).settings.llm.default_model
+    model = make_config(*endpoints.as_fakes(), Path(".")).settings.llm.default_model
     client = openai.AsyncOpenAI(api_key=endpoints.api_key, base_url=endpoints.base_url)
     rest_app = hikari.RESTApp(url=endpoints.rest_url)
     await rest_app.start()
