@@ -47,8 +47,8 @@ async def test_bots_run_one_after_another_in_one_process_are_let_go_of(tmp_path:
     """The extensions' loaders are module objects shared by every bot a process runs (the tests, the benchmarks): a
     stopped bot's commands, listeners and buttons are taken off them, so it does not stay alive with all it built
     (lightbulb itself holds on to the latest one only)."""
-    async with FakeDiscord() as discord, FakeOpenAI() as openai_fake:
-        for run in range(2):
+    for run in range(2):  # each with a Discord of its own, which lets it IDENTIFY at once
+        async with FakeDiscord() as discord, FakeOpenAI() as openai_fake:
             async with running_bot(discord, openai_fake, tmp_path / str(run)):
                 pass
     gc.collect()
