@@ -48,8 +48,11 @@ async def test_bots_run_one_after_another_in_one_process_are_let_go_of(tmp_path:
     stopped bot's commands, listeners and buttons are taken off them, so it does not stay alive with all it built
     (lightbulb itself holds on to the latest one only)."""
     for run in range(2):  # each with a Discord of its own, which lets it IDENTIFY at once
-        async with FakeDiscord() as discord, FakeOpenAI() as openai_fake:
-            async with running_bot(discord, openai_fake, tmp_path / str(run)):
-                pass
+        async with (
+            FakeDiscord() as discord,
+            FakeOpenAI() as openai_fake,
+            running_bot(discord, openai_fake, tmp_path / str(run)),
+        ):
+            pass
     gc.collect()
     assert len([o for o in gc.get_objects() if issubclass(type(o), lightbulb.Client)]) <= 1
