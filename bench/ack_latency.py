@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import gc
 import importlib.abc
 import json
@@ -31,7 +30,7 @@ import logging
 import statistics
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -62,10 +61,9 @@ import lightbulb  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.measured import Endpoints, MeasuredProcess, Orders, process_cpu, tell  # noqa: E402
+from bench.measured import Endpoints, MeasuredProcess, Orders, beside_the_fakes, process_cpu, tell  # noqa: E402
 from tests.fakes.discord import FakeDiscord, InteractionHandle  # noqa: E402
 from tests.fakes.harness import running_bot  # noqa: E402
-from tests.fakes.openai import FakeOpenAI  # noqa: E402
 
 VARIANTS = ("plain", "speedups")
 
@@ -104,31 +102,16 @@ async def burst(discord: FakeDiscord, measured: MeasuredProcess, question: str, 
     return Burst(latencies, cpu * 1000)
 
 
-@contextlib.asynccontextmanager
-async def fakes() -> AsyncIterator[tuple[FakeDiscord, FakeOpenAI]]:
-    async with FakeDiscord() as discord, FakeOpenAI() as openai_fake:
-        yield discord, openai_fake
-
-
 async def measure_in_a_process(variant: str, which: str, n: int, bursts: int) -> tuple[list[Burst], dict[str, str]]:
     """One bot (ours or the baseline) of one variant in a process of its own: a warm-up burst, then `bursts` bursts
     of `n` at once. Returns the bursts and the libraries that process used."""
-    async with fakes() as (discord, openai_fake):
-        endpoints = Endpoints.of(discord, openai_fake)
-        command = [sys.executable, __file__, "--measure", which, "--variant", variant]
-        command += ["--endpoints", json.dumps(attrs.asdict(endpoints))]
-        async with MeasuredProcess.start(command, own_core=True) as measured:
-            await measured.expect("ready")
-            await burst(discord, measured, "warm up", n)  # as a bot that has answered a while: its pools full
-            measured_bursts = [
-                await burst(discord, measured, "What is the capital of France?", n) for _ in range(bursts)
-            ]
-            await measured.say("stop")
-            return measured_bursts, json.loads(await measured.last_word())
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values)
+    command = [sys.executable, __file__, "--measure", which, "--variant", variant]
+    async with beside_the_fakes(command, own_core=True) as (discord, measured):
+        await measured.expect("ready")
+        await burst(discord, measured, "warm up", n)  # as a bot that has answered a while: its pools full
+        measured_bursts = [await burst(discord, measured, "What is the capital of France?", n) for _ in range(bursts)]
+        await measured.say("stop")
+        return measured_bursts, json.loads(await measured.last_word())
 
 
 def summary(bot: list[Burst], baseline: list[Burst], libraries: dict[str, str]) -> dict[str, Any]:
@@ -136,15 +119,15 @@ def summary(bot: list[Burst], baseline: list[Burst], libraries: dict[str, str]) 
     the next: the median of many short bursts, interleaved with the other variant's, is what compares)."""
     p99s = [percentile(b.latencies, 99) for b in bot]
     base_p99s = [percentile(b.latencies, 99) for b in baseline]
-    p99, base_p99 = median(p99s), median(base_p99s)
-    cpu, base_cpu = median([b.cpu_ms for b in bot]), median([b.cpu_ms for b in baseline])
+    p99, base_p99 = statistics.median(p99s), statistics.median(base_p99s)
+    cpu, base_cpu = statistics.median([b.cpu_ms for b in bot]), statistics.median([b.cpu_ms for b in baseline])
     return {
         **libraries,
         "n": len(bot[0].latencies),
-        "p50_ms": round(median([percentile(b.latencies, 50) for b in bot]), 2),
+        "p50_ms": round(statistics.median([percentile(b.latencies, 50) for b in bot]), 2),
         "p99_ms": round(p99, 2),
-        "mean_ms": round(median([statistics.fmean(b.latencies) for b in bot]), 2),
-        "baseline_p50_ms": round(median([percentile(b.latencies, 50) for b in baseline]), 2),
+        "mean_ms": round(statistics.median([statistics.fmean(b.latencies) for b in bot]), 2),
+        "baseline_p50_ms": round(statistics.median([percentile(b.latencies, 50) for b in baseline]), 2),
         "baseline_p99_ms": round(base_p99, 2),
         "ratio": round(p99 / base_p99, 3),
         "bursts_p99_ms": [round(v, 1) for v in p99s],
@@ -272,7 +255,7 @@ def main() -> None:
     parser.add_argument("--endpoints", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure is not None:
-        measure_here(args.measure, args.variant, Endpoints(**json.loads(args.endpoints)))
+        measure_here(args.measure, args.variant, Endpoints.parse(args.endpoints))
         return
     logging.basicConfig(level=logging.ERROR)
     results = asyncio.run(measure(args.n, args.rounds, args.bursts))

@@ -31,7 +31,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.measured import Endpoints, MeasuredProcess, Orders, process_cpu, tell
+from bench.measured import Endpoints, Orders, beside_the_fakes, process_cpu, tell
 from bot.store.database import Database
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.harness import make_config, running_bot
@@ -94,36 +94,30 @@ def answers_complete(discord: FakeDiscord) -> int:
     return len([m for m in discord.bot_messages_in(discord.channel_id) if m.custom_ids])
 
 
-@contextlib.asynccontextmanager
-async def fakes() -> AsyncIterator[tuple[FakeDiscord, FakeOpenAI]]:
-    """The loopback fakes, the model streaming this benchmark's answer in its chunks."""
-    async with FakeDiscord() as discord, FakeOpenAI() as openai_fake:
-        openai_fake.default_reply = ANSWER
-        openai_fake.stream_chunk_chars = CHUNK_CHARS
-        openai_fake.chunk_delay_s = CHUNK_DELAY_S
-        yield discord, openai_fake
+def streams_this_answer(openai_fake: FakeOpenAI) -> None:
+    """The fake model streams this benchmark's answer in its chunks."""
+    openai_fake.default_reply = ANSWER
+    openai_fake.stream_chunk_chars = CHUNK_CHARS
+    openai_fake.chunk_delay_s = CHUNK_DELAY_S
 
 
 async def measure_in_a_process(args: argparse.Namespace, which: str, database_url: str | None = None) -> Run:
     """One measurement: the fakes here, the bot (or the baseline) in a process of its own, told when to count."""
-    async with fakes() as (discord, openai_fake):
-        endpoints = Endpoints.of(discord, openai_fake)
-        command = [sys.executable, __file__, "--measure", which, "--n", str(args.n)]
-        command += ["--concurrency", str(args.concurrency), "--loop", args.loop]
-        command += ["--endpoints", json.dumps(attrs.asdict(endpoints))]
-        command += ["--database-url", database_url] if database_url else []
-        async with MeasuredProcess.start(command) as measured:
-            if which == "bot":
-                await measured.expect("ready")
-                await ask_all(discord, warm_up(args.concurrency), args.concurrency)
-                await measured.say("start")
-                await measured.expect("started")
-                await ask_all(discord, args.n, args.concurrency)
-                await measured.say("stop")
-            run = Run(**json.loads(await measured.last_word()))
-            if which == "baseline":
-                assert answers_complete(discord) == args.n + warm_up(args.concurrency)
-            return run
+    command = [sys.executable, __file__, "--measure", which, "--n", str(args.n)]
+    command += ["--concurrency", str(args.concurrency), "--loop", args.loop]
+    command += ["--database-url", database_url] if database_url else []
+    async with beside_the_fakes(command, model=streams_this_answer) as (discord, measured):
+        if which == "bot":
+            await measured.expect("ready")
+            await ask_all(discord, warm_up(args.concurrency), args.concurrency)
+            await measured.say("start")
+            await measured.expect("started")
+            await ask_all(discord, args.n, args.concurrency)
+            await measured.say("stop")
+        run = Run(**json.loads(await measured.last_word()))
+        if which == "baseline":
+            assert answers_complete(discord) == args.n + warm_up(args.concurrency)
+        return run
 
 
 # In the measured process ------------------------------------------------------------------------------------------
@@ -253,7 +247,7 @@ def on_the_loop(name: str) -> asyncio.AbstractEventLoop:
 def measure_here(args: argparse.Namespace) -> None:
     """This process is the measured one: the bot or the baseline, the fakes in the process that started it."""
     logging.basicConfig(level=logging.ERROR)
-    endpoints = Endpoints(**json.loads(args.endpoints))
+    endpoints = Endpoints.parse(args.endpoints)
     loop = on_the_loop(args.loop)
     try:
         if args.measure == "baseline":

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import resource
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import cast
 
 import attrs
@@ -52,6 +53,11 @@ class Endpoints:
             openai_fake.api_key,
             openai_fake.base_url,
         )
+
+    @classmethod
+    def parse(cls, option: str) -> Endpoints:
+        """From the measured process's `--endpoints` option."""
+        return cls(**json.loads(option))
 
     def as_fakes(self) -> tuple[FakeDiscord, FakeOpenAI]:
         """Stands for the fakes where the test harness takes them (make_config, running_bot): of them, it reads
@@ -140,3 +146,19 @@ class MeasuredProcess:
         if await self._child.wait() != 0:
             raise RuntimeError(f"the measured process failed (exit code {self._child.returncode})")
         return said
+
+
+@contextlib.asynccontextmanager
+async def beside_the_fakes(
+    command: Sequence[str],
+    *,
+    own_core: bool = False,
+    model: Callable[[FakeOpenAI], None] = lambda _: None,
+) -> AsyncIterator[tuple[FakeDiscord, MeasuredProcess]]:
+    """The loopback fakes here (`model` sets up the fake model before anything asks it), and `command` measured in a
+    process of its own, told where they are (`--endpoints`: `Endpoints.parse`)."""
+    async with FakeDiscord() as discord, FakeOpenAI() as openai_fake:
+        model(openai_fake)
+        endpoints = json.dumps(attrs.asdict(Endpoints.of(discord, openai_fake)))
+        async with MeasuredProcess.start([*command, "--endpoints", endpoints], own_core=own_core) as measured:
+            yield discord, measured
