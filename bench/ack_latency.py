@@ -62,7 +62,7 @@ import lightbulb  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.measured import Endpoints, MeasuredProcess, Orders, beside_the_fakes, process_cpu, tell  # noqa: E402
-from tests.fakes.discord import FakeDiscord, InteractionHandle  # noqa: E402
+from tests.fakes.discord import Event, FakeDiscord, InteractionHandle, final  # noqa: E402
 from tests.fakes.harness import running_bot  # noqa: E402
 
 VARIANTS = ("plain", "speedups")
@@ -74,9 +74,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def final(event: Any) -> bool:
+def last_edit(event: Event) -> bool:
     """The bot's last edit: /ask attaches the Correct button; the baseline's only edit says "ok"."""
-    return "correct:" in str(event.json.get("components")) or event.json.get("content") == "ok"
+    return final(event) or event.json.get("content") == "ok"
 
 
 @attrs.frozen
@@ -98,7 +98,7 @@ async def burst(discord: FakeDiscord, measured: MeasuredProcess, question: str, 
     cpu = float(await measured.heard()) - cpu
     latencies = [(h.callback.t - (h.sent or h.created)) * 1000 for h in handles if h.callback is not None]
     # Let every answer finish before the bot stops, so nothing is cut off mid-request.
-    await asyncio.gather(*(h.wait(lambda e: e.kind == "edit" and final(e), timeout=120) for h in handles))
+    await asyncio.gather(*(h.wait(lambda e: e.kind == "edit" and last_edit(e), timeout=120) for h in handles))
     return Burst(latencies, cpu * 1000)
 
 

@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.measured import Endpoints, Orders, beside_the_fakes, process_cpu, tell
 from bot.store.database import Database
-from tests.fakes.discord import FakeDiscord
+from tests.fakes.discord import FakeDiscord, final
 from tests.fakes.harness import make_config, running_bot
 from tests.fakes.openai import FakeOpenAI
 
@@ -84,7 +84,7 @@ async def ask_all(discord: FakeDiscord, n: int, concurrency: int) -> None:
     async def one(i: int) -> None:
         async with slots:
             handle = discord.slash("ask", options={"question": f"Tell me about Paris ({i})"}, user=users[i % USERS])
-            await handle.wait(lambda e: e.kind == "edit" and "correct:" in str(e.json.get("components")), timeout=120)
+            await handle.wait(lambda e: e.kind == "edit" and final(e), timeout=120)
 
     await asyncio.gather(*(one(i) for i in range(n)))
 

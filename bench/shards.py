@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.ack_latency import percentile
 from bot.config import Config, Secrets, Settings
-from tests.fakes.discord import Event, FakeDiscord, InteractionHandle
+from tests.fakes.discord import Event, FakeDiscord, InteractionHandle, final
 from tests.fakes.openai import FakeOpenAI
 
 SHARD_COUNT = 2
@@ -118,7 +118,7 @@ def answered(e: Event) -> bool:
 
 
 def finished(e: Event) -> bool:
-    return e.kind == "edit" and "correct:" in str(e.json.get("components"))
+    return e.kind == "edit" and final(e)
 
 
 async def fresh_database(url: str) -> str:
