@@ -13,6 +13,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 from bot.errors import ServiceUnavailable
 from bot.i18n import _
 from bot.llm.reasoning import Delta, ThinkSplitter, answer_only
+from bot.llm.sse import JSONEvents
 from bot.llm.tokens import estimate_tokens
 from bot.llm.usage import Spender, TokenUsage, UsageLedger
 from bot.metrics import Metrics, ModelErrorKind
@@ -184,14 +185,10 @@ class ChatModel:
         opened = False
         produced: list[str] = []  # what the model sent, to estimate its tokens if it never says how many
         try:
-            # Each chunk as the JSON the server sent (`AsyncStream[object]`), read field by field below: building the
-            # client's typed chunk objects was the largest part of the CPU an answer cost.
+            # Each chunk as the JSON the server sent, read field by field below: building the client's typed chunk
+            # objects was the largest part of the CPU an answer cost, and its event decoding the next (bot.llm.sse).
             stream = await self._client.post(
-                "/chat/completions",
-                body=body,
-                cast_to=ChatCompletion,
-                stream=True,
-                stream_cls=openai.AsyncStream[object],
+                "/chat/completions", body=body, cast_to=ChatCompletion, stream=True, stream_cls=JSONEvents
             )
             opened = True
             async for sent in stream:

@@ -54,6 +54,31 @@ class Deltas:
 
 
 Reply = str | Callable[[Json], str] | Deltas
+
+
+@attrs.frozen
+class Framing:
+    """How a streamed answer's server-sent events are written, as servers and proxies differ: OpenAI and vLLM end
+    lines with LF and write an event at a time; CR LF and comment lines (OpenRouter's `: OPENROUTER PROCESSING`,
+    proxies' keep-alives) come from others; behind a proxy an event may arrive in two reads, cut anywhere (mid-line,
+    mid-character, between CR and LF)."""
+
+    line_end: bytes = b"\n"
+    keep_alive: bool = False  # a comment line before each event
+    cut_at: float | None = None  # each event written in two parts, cut at this fraction of its bytes
+    # After this many content chunks, an `error` event, as vLLM and OpenAI report a failure mid-stream, then [DONE].
+    error_after: int | None = None
+
+    def event(self, data: bytes) -> list[bytes]:
+        """One event's data as the writes that carry it."""
+        end = self.line_end
+        whole = (b": keep-alive" + end if self.keep_alive else b"") + b"data: " + data + end + end
+        if self.cut_at is None:
+            return [whole]
+        cut = max(1, min(len(whole) - 1, round(len(whole) * self.cut_at)))
+        return [whole[:cut], whole[cut:]]
+
+
 IMAGE_MIME_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 TERMINAL = {"succeeded", "failed", "cancelled"}
 # The base models OpenAI's fine-tuning takes (its guide's list); `fake.fine_tunable_models` may add others. A model a
@@ -165,6 +190,7 @@ class FakeOpenAI:
         self.chunk_delay_s = 0.0
         # The next streamed answer is cut off (connection dropped) after this many characters.
         self.cut_stream_after: int | None = None
+        self.framing = Framing()
         self.chat_requests: list[Json] = []
         # Models chat completions answer for (anything else: 404 model_not_found, as OpenAI). Fine-tunes are served
         # once their job succeeded, and `answer_as` models too; `retire(model)` shuts one down.
@@ -558,10 +584,16 @@ class FakeOpenAI:
             }
             if with_usage:
                 payload["usage"] = with_usage
-            return f"data: {json.dumps(payload)}\n\n".encode()
+            return json.dumps(payload).encode()
+
+        framing = self.framing
+
+        async def send(data: bytes) -> None:
+            for part in framing.event(data):
+                await response.write(part)
 
         try:
-            await response.write(chunk({"role": "assistant", "content": ""}, None))
+            await send(chunk({"role": "assistant", "content": ""}, None))
             if deltas is not None:
                 for delta in deltas:
                     if isinstance(delta, asyncio.Event):
@@ -569,7 +601,7 @@ class FakeOpenAI:
                         continue
                     if self.chunk_delay_s:
                         await asyncio.sleep(self.chunk_delay_s)  # pacing, as a model thinks and writes
-                    await response.write(chunk(delta, None))
+                    await send(chunk(delta, None))
                 text = ""  # given delta by delta
             size = max(1, self.stream_chunk_chars)
             cut_after, self.cut_stream_after = self.cut_stream_after, None
@@ -581,12 +613,18 @@ class FakeOpenAI:
                     assert request.transport is not None
                     request.transport.close()
                     return response
-                await response.write(chunk({"content": text[start : start + size]}, None))
-            await response.write(chunk({}, "stop"))
+                if framing.error_after is not None and start >= framing.error_after * size:
+                    failure = {"object": "error", "message": "The server had an error.", "type": "server_error"}
+                    await send(json.dumps({"error": failure}).encode())
+                    await send(b"[DONE]")
+                    await response.write_eof()
+                    return response
+                await send(chunk({"content": text[start : start + size]}, None))
+            await send(chunk({}, "stop"))
             if (body.get("stream_options") or {}).get("include_usage"):
                 self.usage_reported.append(reported)
-                await response.write(chunk({}, None, usage))
-            await response.write(b"data: [DONE]\n\n")
+                await send(chunk({}, None, usage))
+            await send(b"[DONE]")
             await response.write_eof()
         except ConnectionError:
             # The client closed the stream (it no longer wants the answer): stop generating.
