@@ -8,9 +8,9 @@ callback reaches it.
 Two variants (hikari picks its JSON library and gateway compression at import time): "plain" hides hikari's speedups
 (orjson, ciso8601, backports.zstd, aiohttp's aiodns/brotli) and uses asyncio's own loop; "speedups" is what
 `python -m bot` gets: all of them and uvloop. Each round measures, in turn, plain's bot and baseline, then speedups'
-bot and baseline, so all four see the same machine, each process answering `--bursts` bursts after a warm-up; a
-variant's figures are the median over its bursts of each burst's (its p99: the median of rounds × bursts p99s; each
-burst's is listed too). Besides the latencies, each burst reports the
+bot and baseline (every other round in the opposite order), so all four see the same machine, each process answering
+`--bursts` bursts after a warm-up; a variant's figures are the median over its bursts of each burst's (its p99: the
+median of rounds × bursts p99s; each burst's is listed too). Besides the latencies, each burst reports the
 bot's process's CPU from the first INTERACTION_CREATE to the last acknowledgement ("ack_cpu_ms", the baseline's, and
 "cpu_ratio"), which a busy machine's wall times hide. Prints a line per variant and, last, one JSON line:
 {"bench": "ack_latency", "n": 200, "plain": {"p50_ms": …, "p99_ms": …, "baseline_p99_ms": …, "ratio": …,
@@ -143,11 +143,18 @@ async def measure(n: int, rounds: int, bursts: int) -> dict[str, dict[str, Any]]
     bots: dict[str, list[Burst]] = {v: [] for v in VARIANTS}
     baselines: dict[str, list[Burst]] = {v: [] for v in VARIANTS}
     libraries: dict[str, dict[str, str]] = {}
-    for _ in range(rounds):
-        for variant in VARIANTS:
-            measured, libraries[variant] = await measure_in_a_process(variant, "bot", n, bursts)
-            bots[variant] += measured
-            baselines[variant] += (await measure_in_a_process(variant, "baseline", n, bursts))[0]
+    for round_ in range(rounds):
+        # Every other round the other way round (speedups first, baseline before bot): whoever goes first in a round
+        # is measured on a machine that the one before has just left, a bias the medians should not inherit.
+        flip = round_ % 2 == 1
+        for variant in reversed(VARIANTS) if flip else VARIANTS:
+            for which in ("baseline", "bot") if flip else ("bot", "baseline"):
+                measured, used = await measure_in_a_process(variant, which, n, bursts)
+                if which == "bot":
+                    bots[variant] += measured
+                    libraries[variant] = used
+                else:
+                    baselines[variant] += measured
     return {v: {"variant": v} | summary(bots[v], baselines[v], libraries[v]) for v in VARIANTS}
 
 
