@@ -7,22 +7,26 @@ is another machine. The clock starts when INTERACTION_CREATE leaves the fake's s
 callback reaches it.
 Two variants (hikari picks its JSON library and gateway compression at import time): "plain" hides hikari's speedups
 (orjson, ciso8601, backports.zstd, aiohttp's aiodns/brotli) and uses asyncio's own loop; "speedups" is what
-`python -m bot` gets: all of them and uvloop. Each round measures, in turn, plain's bot and baseline, then speedups'
-bot and baseline (every other round in the opposite order), so all four see the same machine, each process answering
-`--bursts` bursts after a warm-up; a variant's figures are the median over its bursts of each burst's (its p99: the
-median of rounds × bursts p99s; each burst's is listed too). Besides the latencies, each burst reports the
+`python -m bot` gets: all of them and uvloop. The four processes (each variant's bot and baseline) run at once, on the
+same core, and are driven one burst at a time in turn (every other turn in the opposite order), so that the four
+bursts of a turn, a second or two apart, see the same machine; each answers a warm-up burst first, then one burst a
+turn for `--turns` turns. A variant's figures are the median over its bursts of each burst's (its p99: the median of
+the bursts' p99s; each burst's is listed too); "p99_speedups_vs_plain_paired" is the median, over the turns, of the
+speedups bot's p99 over the plain bot's in the same turn. Besides the latencies, each burst reports the
 bot's process's CPU from the first INTERACTION_CREATE to the last acknowledgement ("ack_cpu_ms", the baseline's, and
 "cpu_ratio"), which a busy machine's wall times hide. Prints a line per variant and, last, one JSON line:
 {"bench": "ack_latency", "n": 200, "plain": {"p50_ms": …, "p99_ms": …, "baseline_p99_ms": …, "ratio": …,
- "ack_cpu_ms": …, "cpu_ratio": …, …}, "speedups": {…}, "p99_speedups_vs_plain": …}
+ "ack_cpu_ms": …, "cpu_ratio": …, …}, "speedups": {…}, "p99_speedups_vs_plain": …,
+ "p99_speedups_vs_plain_paired": …}
 
-    .venv/bin/python bench/ack_latency.py [--n 200] [--rounds 5] [--bursts 3]
+    .venv/bin/python bench/ack_latency.py [--n 200] [--turns 24]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import importlib.abc
 import json
@@ -102,16 +106,47 @@ async def burst(discord: FakeDiscord, measured: MeasuredProcess, question: str, 
     return Burst(latencies, cpu * 1000)
 
 
-async def measure_in_a_process(variant: str, which: str, n: int, bursts: int) -> tuple[list[Burst], dict[str, str]]:
-    """One bot (ours or the baseline) of one variant in a process of its own: a warm-up burst, then `bursts` bursts
-    of `n` at once. Returns the bursts and the libraries that process used."""
-    command = [sys.executable, __file__, "--measure", which, "--variant", variant]
-    async with beside_the_fakes(command, own_core=True) as (discord, measured):
-        await measured.expect("ready")
-        await burst(discord, measured, "warm up", n)  # as a bot that has answered a while: its pools full
-        measured_bursts = [await burst(discord, measured, "What is the capital of France?", n) for _ in range(bursts)]
-        await measured.say("stop")
-        return measured_bursts, json.loads(await measured.last_word())
+@attrs.define
+class Measured:
+    """One bot (ours or the baseline) of one variant, in a process of its own beside its own fakes."""
+
+    variant: str
+    which: str  # "bot" or "baseline"
+    discord: FakeDiscord
+    process: MeasuredProcess
+    bursts: list[Burst] = attrs.field(factory=list[Burst])
+    libraries: dict[str, str] = attrs.field(factory=dict[str, str])
+
+
+async def measure(n: int, turns: int) -> tuple[dict[str, dict[str, Any]], float]:
+    """All four processes started at once, each warmed up with a burst, then driven one burst at a time in turn, so
+    that the four bursts of a turn see the same machine."""
+    async with contextlib.AsyncExitStack() as stack:
+        measured: list[Measured] = []
+        for variant in VARIANTS:
+            for which in ("bot", "baseline"):
+                command = [sys.executable, __file__, "--measure", which, "--variant", variant]
+                discord, process = await stack.enter_async_context(beside_the_fakes(command, own_core=True))
+                measured.append(Measured(variant, which, discord, process))
+        for m in measured:
+            await m.process.expect("ready")
+            await burst(m.discord, m.process, "warm up", n)  # as a bot that has answered a while: its pools full
+        for turn in range(turns):
+            # Every other turn the other way round: whoever goes first in a turn follows the last one of the turn
+            # before, a bias the medians should not inherit.
+            for m in measured if turn % 2 == 0 else reversed(measured):
+                m.bursts.append(await burst(m.discord, m.process, "What is the capital of France?", n))
+        for m in measured:
+            await m.process.say("stop")
+            m.libraries = json.loads(await m.process.last_word())
+    bots = {m.variant: m for m in measured if m.which == "bot"}
+    baselines = {m.variant: m for m in measured if m.which == "baseline"}
+    paired = statistics.median(
+        percentile(fast.latencies, 99) / percentile(plain.latencies, 99)
+        for fast, plain in zip(bots["speedups"].bursts, bots["plain"].bursts, strict=True)
+    )
+    figures = {v: {"variant": v} | summary(bots[v].bursts, baselines[v].bursts, bots[v].libraries) for v in VARIANTS}
+    return figures, paired
 
 
 def summary(bot: list[Burst], baseline: list[Burst], libraries: dict[str, str]) -> dict[str, Any]:
@@ -137,25 +172,6 @@ def summary(bot: list[Burst], baseline: list[Burst], libraries: dict[str, str]) 
         "baseline_ack_cpu_ms": round(base_cpu, 1),
         "cpu_ratio": round(cpu / base_cpu, 3),
     }
-
-
-async def measure(n: int, rounds: int, bursts: int) -> dict[str, dict[str, Any]]:
-    bots: dict[str, list[Burst]] = {v: [] for v in VARIANTS}
-    baselines: dict[str, list[Burst]] = {v: [] for v in VARIANTS}
-    libraries: dict[str, dict[str, str]] = {}
-    for round_ in range(rounds):
-        # Every other round the other way round (speedups first, baseline before bot): whoever goes first in a round
-        # is measured on a machine that the one before has just left, a bias the medians should not inherit.
-        flip = round_ % 2 == 1
-        for variant in reversed(VARIANTS) if flip else VARIANTS:
-            for which in ("baseline", "bot") if flip else ("bot", "baseline"):
-                measured, used = await measure_in_a_process(variant, which, n, bursts)
-                if which == "bot":
-                    bots[variant] += measured
-                    libraries[variant] = used
-                else:
-                    baselines[variant] += measured
-    return {v: {"variant": v} | summary(bots[v], baselines[v], libraries[v]) for v in VARIANTS}
 
 
 # In the measured process
@@ -255,8 +271,7 @@ def show(r: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--bursts", type=int, default=3, help="bursts of --n per process")
+    parser.add_argument("--turns", type=int, default=24, help="bursts of --n per process, after its warm-up")
     parser.add_argument("--measure", choices=("bot", "baseline"), help=argparse.SUPPRESS)  # this process is measured
     parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)
     parser.add_argument("--endpoints", help=argparse.SUPPRESS)
@@ -265,7 +280,17 @@ def main() -> None:
         measure_here(args.measure, args.variant, Endpoints.parse(args.endpoints))
         return
     logging.basicConfig(level=logging.ERROR)
-    results = asyncio.run(measure(args.n, args.rounds, args.bursts))
+    # The fakes on the fast loop too: Discord is a fast machine, and a fake that takes long to read each callback
+    # would time its own queue (measured: it spends 60-300 ms of CPU in a burst of 200), not the bot's.
+    from bot.launch import use_fast_event_loop
+
+    if not use_fast_event_loop():
+        asyncio.set_event_loop(asyncio.new_event_loop())
+    loop = asyncio.get_event_loop()
+    try:
+        results, paired = loop.run_until_complete(measure(args.n, args.turns))
+    finally:
+        loop.close()
     for variant in VARIANTS:
         print(show(results[variant]), flush=True)
     plain, fast = results["plain"], results["speedups"]
@@ -274,12 +299,12 @@ def main() -> None:
             {
                 "bench": "ack_latency",
                 "n": args.n,
-                "rounds": args.rounds,
-                "bursts": args.bursts,
+                "turns": args.turns,
                 "plain": plain,
                 "speedups": fast,
                 "p99_speedups_vs_plain": round(fast["p99_ms"] / plain["p99_ms"], 3),
                 "p50_speedups_vs_plain": round(fast["p50_ms"] / plain["p50_ms"], 3),
+                "p99_speedups_vs_plain_paired": round(paired, 3),
             }
         )
     )

@@ -24,6 +24,8 @@ from tests.fakes.discord import FakeDiscord
 from tests.fakes.openai import FakeOpenAI
 
 SAYS = "bench:"  # the start of the lines the two processes exchange
+CORES = sorted(os.sched_getaffinity(0))  # this process's cores before any measured process was given one
+_pinned: list[int] = []  # the measured processes running on a core of their own
 
 
 def process_cpu() -> float:
@@ -112,15 +114,19 @@ class MeasuredProcess:
         child = await asyncio.create_subprocess_exec(
             *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
         )
-        cores = sorted(os.sched_getaffinity(0))
-        if own_core and len(cores) >= 2:
-            os.sched_setaffinity(child.pid, {cores[-1]})
-            os.sched_setaffinity(0, set(cores[:-1]))
+        pinned = own_core and len(CORES) >= 2
+        if pinned:
+            # Measured processes alive at once share the last core (a benchmark drives one at a time).
+            os.sched_setaffinity(child.pid, {CORES[-1]})
+            os.sched_setaffinity(0, set(CORES[:-1]))
+            _pinned.append(child.pid)
         try:
             yield cls(child)
         finally:
-            if own_core:
-                os.sched_setaffinity(0, cores)
+            if pinned:
+                _pinned.remove(child.pid)
+                if not _pinned:
+                    os.sched_setaffinity(0, set(CORES))
             if child.returncode is None:
                 child.kill()
                 await child.wait()
