@@ -4,10 +4,8 @@ image parts, each provider failure a short message of its own (and counted), and
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime as dt
 import io
-from collections.abc import AsyncIterator
 
 import openai
 import pytest
@@ -22,7 +20,6 @@ from bot.llm.chat import (
     ModelServerError,
 )
 from bot.llm.usage import Spender
-from bot.llm.wiring import model_client
 from bot.metrics import Metrics
 from bot.store.database import Database
 from tests.fakes.openai import Deltas, FakeOpenAI
@@ -31,14 +28,6 @@ from tests.test_metrics import samples
 
 ASKED = Spender("answer", 5, 2)
 QUESTION = [ChatMessage("system", "Be brief."), ChatMessage("user", "Capital of France?")]
-
-
-@pytest.fixture
-async def endpoint() -> AsyncIterator[tuple[FakeOpenAI, openai.AsyncOpenAI]]:
-    async with FakeOpenAI() as fake, contextlib.AsyncExitStack() as stack:
-        client = model_client(fake.api_key, fake.base_url, timeout_s=30, max_retries=0)  # as the bot makes it
-        await stack.enter_async_context(client)
-        yield fake, client
 
 
 async def test_an_answer_comes_without_the_model_s_thinking_and_the_request_says_what_was_configured(

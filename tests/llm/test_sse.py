@@ -4,10 +4,8 @@ failure the server reports mid-stream is the provider's error, after the text th
 
 from __future__ import annotations
 
-import contextlib
 import json
 import random
-from collections.abc import AsyncIterator
 
 import openai
 import pytest
@@ -16,20 +14,11 @@ from openai._streaming import SSEDecoder  # the client's own decoder: the refere
 from bot.llm.chat import ChatMessage, ChatModel, ModelServerError
 from bot.llm.sse import SSEParser
 from bot.llm.usage import Spender
-from bot.llm.wiring import model_client
 from tests.fakes.openai import FakeOpenAI, Framing
 
 ASKED = Spender("answer", 5, 2)
 QUESTION = [ChatMessage("user", "Как создать клан?")]
 ANSWER = "Откройте меню клана 🏰 и нажмите «Создать». Then invite members: /clan invite."
-
-
-@pytest.fixture
-async def endpoint() -> AsyncIterator[tuple[FakeOpenAI, openai.AsyncOpenAI]]:
-    async with FakeOpenAI() as fake, contextlib.AsyncExitStack() as stack:
-        client = model_client(fake.api_key, fake.base_url, timeout_s=30, max_retries=0)  # as the bot makes it
-        await stack.enter_async_context(client)
-        yield fake, client
 
 
 @pytest.mark.parametrize(
