@@ -111,7 +111,7 @@ class References:
         embeddings) close to it in meaning; none for an unrelated question."""
         asked_words = words(question)[:MAX_TERMS]
         vocabulary = await self._search.vocabulary(guild_id) if asked_words else None
-        asked = [Term(t, tuple(vocabulary.near(w, t)) if vocabulary else ()) for w, t in asked_words]
+        asked = [Term(t, vocabulary.also(w, t) if vocabulary else ()) for w, t in asked_words]
         at_least = terms_needed(len(asked), self._settings.references_min_overlap)
         candidates = await self._search.search(
             guild_id, asked, user_id=user_id, limit=CANDIDATES, at_least=at_least, exclude=exclude

@@ -38,18 +38,19 @@ class Found:
 
 @attrs.frozen
 class Term:
-    """One term of a question, and the server's terms it may be a misspelling of."""
+    """One term of a question, and the server's terms it may also be (another form of its word, or what it is a
+    misspelling of: `Vocabulary.also`)."""
 
     stem: str
-    typos: tuple[str, ...] = ()
+    also: tuple[str, ...] = ()
 
     def alternatives(self) -> list[tuple[str, bool]]:
         """(term, also the longer terms it starts) for each lookup in the index that this term makes."""
-        return lookups(self.stem) + [(t, False) for t in self.typos]
+        return lookups(self.stem) + [(t, False) for t in self.also]
 
     def matches(self, indexed: str) -> bool:
         """Whether an indexed term is one that `alternatives` finds."""
-        return indexed in self.typos or matches(self.stem, indexed)
+        return indexed in self.also or matches(self.stem, indexed)
 
 
 _FILTER = "AND (c.private = {false} OR c.asker_id = :user_id) AND c.status = 'approved' "

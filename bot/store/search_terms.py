@@ -5,8 +5,9 @@ question finds the same corrections on either. The language is chosen per word b
 Greek, Arabic, Devanagari) and, for Latin script, per text by which language's stop words it holds (English when
 none says otherwise). Snowball stems still leave some forms apart ("правила" → "прав", "правилах" → "правил",
 "создать" → "созда", "создавать" → "создава"), so a term also matches the terms that share all but its last two
-letters, and the shorter ones that start it (`lookups`, `matches`); and a misspelt word finds the server's words one
-edit away from it (`Vocabulary`)."""
+letters, and the shorter ones that start it (`lookups`, `matches`); a Russian word also finds the server's words that
+are it with a prefix taken or dropped, or its other number where that is another word (`other_forms`); and a misspelt
+word finds the server's words one edit away from it (`Vocabulary`)."""
 
 from __future__ import annotations
 
@@ -195,6 +196,33 @@ def matches(term: str, indexed: str) -> bool:
     )
 
 
+# Prefixes a Russian word takes or drops while staying about the same thing ("приват" / "заприватить",
+# "грузить" / "загрузить"): one-letter ones and "не" are left out, as too many unrelated words differ by them alone.
+RUSSIAN_PREFIXES = (
+    "без", "бес", "вз", "вс", "вы", "до", "за", "из", "ис", "на", "над", "об", "от", "пере", "по", "под", "пре", "пред",
+    "при", "про", "раз", "рас", "со",
+)  # fmt: skip
+MIN_ROOT = 5  # letters left beside a prefix: shorter roots ("ход", "каз") mean different things with each prefix
+# Words whose plural is another word (Snowball stems them apart): singular stem and plural stem, each way.
+_SUPPLETIVE = (("друг", "друз"), ("человек", "люд"), ("ребенок", "дет"), ("ребенк", "дет"))
+SUPPLETIVE: dict[str, frozenset[str]] = {
+    stem: frozenset(b if a == stem else a for a, b in _SUPPLETIVE if stem in (a, b))
+    for pair in _SUPPLETIVE
+    for stem in pair
+}
+
+
+def other_forms(term: str) -> set[str]:
+    """Stems of the same Russian word with a prefix taken or dropped, or its plural's (or singular's) stem."""
+    if not term or _script(term[0]) != "russian":
+        return set()
+    found = set(SUPPLETIVE.get(term, ()))
+    if len(term) >= MIN_ROOT:
+        found |= {prefix + term for prefix in RUSSIAN_PREFIXES}
+    found |= {term[len(p) :] for p in RUSSIAN_PREFIXES if term.startswith(p) and len(term) - len(p) >= MIN_ROOT}
+    return found - {term}
+
+
 def _one_off(word: str) -> set[str]:
     """`word` and every string one letter shorter: two words one edit apart (a letter added, dropped, replaced, or
     two swapped) share at least one of these."""
@@ -224,7 +252,8 @@ class Vocabulary:
     def __init__(self, written: Iterable[str], indexed: Iterable[str], limit: int = 20_000) -> None:
         kept = [word for word, _ in Counter(written).most_common(limit)]
         self._words = frozenset(kept)
-        self._stems = sorted(set(indexed))
+        self._stem_set = frozenset(indexed)
+        self._stems = sorted(self._stem_set)
         self._near: dict[str, list[str]] = {}
         for word in kept:
             for key in _one_off(word):
@@ -240,6 +269,16 @@ class Vocabulary:
             if at < len(self._stems) and (self._stems[at] == lookup or (prefix and self._stems[at].startswith(lookup))):
                 return True
         return False
+
+    def related(self, term: str) -> list[str]:
+        """The server's terms that are `term`'s word with a prefix taken or dropped, or its other number
+        (`other_forms`): "приват" finds "заприватить", "друзьям" finds "другу"."""
+        return sorted(other_forms(term) & self._stem_set)
+
+    def also(self, word: str, term: str) -> tuple[str, ...]:
+        """The server's terms that `word` (whose stem is `term`) may also be: another form of it, or what it is a
+        misspelling of."""
+        return tuple(self.related(term)) + tuple(self.near(word, term))
 
     def near(self, word: str, term: str) -> list[str]:
         """The stems of the server's words one edit from `word` (whose stem is `term`), when `term` finds nothing."""

@@ -80,6 +80,8 @@ RUSSIAN = [
     ("Сколько стоит VIP на сервере?", "VIP стоит 300 рублей в месяц."),
     ("Где найти магазин?", "Магазин у спавна, за фонтаном."),
     ("Как пожаловаться на гриферов?", "Командой /report с координатами."),
+    ("Как заприватить территорию?", "Выделите её золотой лопатой и введите /rg claim."),
+    ("Как телепортироваться к другу?", "Командой /tpa и ником друга."),
     ("How do I report a griefer?", "Use /report with the coordinates."),
     ("When does the server restart every day?", "Every day at 04:00 UTC."),
 ]
@@ -96,6 +98,8 @@ async def test_russian_and_english_questions_in_other_word_forms_or_misspelt_fin
         "сколько стоят випы на серверах": "Сколько стоит VIP на сервере?",
         "Кому пожаловаться на грифера?": "Как пожаловаться на гриферов?",
         "Как пожаловатся на гриферов": "Как пожаловаться на гриферов?",  # misspelt
+        "приват территорий": "Как заприватить территорию?",  # заприватить / приват: a prefix dropped
+        "телепортация к друзьям": "Как телепортироваться к другу?",  # другу / друзьям: Snowball stems them apart
         "reporting griefers": "How do I report a griefer?",
         "how to report a grefer": "How do I report a griefer?",  # misspelt
         "at what time is the daily server restart": "When does the server restart every day?",
@@ -118,6 +122,8 @@ async def test_a_question_sharing_only_stop_words_or_one_word_with_a_correction_
         "Где можно поесть в городе?",
         "Какие правила игры в шахматы?",  # shares only "правила"
         "Как создать сайт на Python?",  # shares only "создать"
+        "Сколько у тебя друзей на сервере?",  # "друзей" is "другу"'s word, but nothing else is shared
+        "Как выгрузить территорию?",  # shares only "территорию"
         "How do I restart my router?",  # shares only "restart"
         "Who is the best football player?",
     ]:

@@ -64,3 +64,13 @@ def test_a_misspelt_word_finds_the_server_s_word_one_edit_away() -> None:
     assert vocabulary.near("shop", stem_word("shop")) == []  # spelt right: nothing to correct
     assert vocabulary.near("sho", "sho") == []  # too short to tell a typo from another word
     assert vocabulary.near("xylophone", stem_word("xylophone")) == []
+
+
+def test_a_russian_word_finds_the_server_s_forms_of_it_with_a_prefix_and_its_other_number() -> None:
+    text = "Как заприватить территорию? Как телепортироваться к другу? Где выход? Как запустить сервер?"
+    vocabulary = Vocabulary(spellings(text), terms(text))
+    assert vocabulary.related(stem_word("приват")) == [stem_word("заприватить")]  # a prefix the question lacks
+    assert vocabulary.related(stem_word("перезапустить")) == [stem_word("запустить")]  # one the correction lacks
+    assert vocabulary.related(stem_word("друзьям")) == [stem_word("другу")]  # the plural is another word
+    assert vocabulary.related(stem_word("ход")) == []  # a short root means something else with each prefix
+    assert vocabulary.related(stem_word("территорию")) == []  # no other form of it on this server
