@@ -182,7 +182,7 @@ class ChatModel:
     ) -> AsyncIterator[Delta]:
         splitter = ThinkSplitter()
         body = self._body(model, messages) | {"stream": True, "stream_options": {"include_usage": True}}
-        opened = False
+        stream: JSONEvents | None = None
         produced: list[str] = []  # what the model sent, to estimate its tokens if it never says how many
         try:
             # Each chunk as the JSON the server sent, read field by field below: building the client's typed chunk
@@ -190,7 +190,6 @@ class ChatModel:
             stream = await self._client.post(
                 "/chat/completions", body=body, cast_to=ChatCompletion, stream=True, stream_cls=JSONEvents
             )
-            opened = True
             async for sent in stream:
                 chunk = _fields(sent)
                 if chunk.get("usage") is not None:  # the last chunk, as `include_usage` asks
@@ -215,8 +214,10 @@ class ChatModel:
             self._count(exc)
             raise provider_error(exc, model) from exc
         finally:
-            # Also when the answer was dropped unread or cut off: the provider was asked, and bills what it wrote.
-            if opened:
+            # Also when the answer was dropped unread or cut off: the connection goes back (or the provider hears the
+            # answer is no longer wanted) now, and the provider was asked, and bills what it wrote.
+            if stream is not None:
+                await stream.close()
                 await self._record(spender, model, result.usage, messages, "".join(produced))
 
     async def _record(

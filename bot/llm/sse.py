@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
 from typing import cast
 
 import openai
@@ -97,6 +97,11 @@ class JSONEvents(openai.AsyncStream[object]):
 
     def __aiter__(self) -> AsyncIterator[object]:  # type: ignore[override]
         return self._iterator
+
+    async def close(self) -> None:
+        """Releases the response at once, whether the stream was read to its end, cut off or dropped unread."""
+        await cast("AsyncGenerator[object]", self._iterator).aclose()
+        await self.response.aclose()
 
     async def __stream__(self) -> AsyncIterator[object]:
         response = self.response

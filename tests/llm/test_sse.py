@@ -4,6 +4,7 @@ failure the server reports mid-stream is the provider's error, after the text th
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 
@@ -103,3 +104,17 @@ def test_events_are_read_as_the_openai_client_reads_them_however_the_bytes_are_c
         reads = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
         assert ours(reads) == whole
     assert ours([bytes([b]) for b in stream]) == whole
+
+
+async def test_an_answer_dropped_unread_is_hung_up_on_so_the_server_stops_writing_it(
+    endpoint: tuple[FakeOpenAI, openai.AsyncOpenAI],
+) -> None:
+    fake, client = endpoint
+    fake.chunk_delay_s = 0.01  # still streaming when it is dropped
+    fake.reply(ANSWER * 20)
+    chat = ChatModel(client, max_tokens=64, temperature=None)
+    deltas = chat.stream("gpt-4o-mini", QUESTION, spender=ASKED).deltas
+    first = await anext(deltas)
+    await deltas.aclose()  # the asker left: nothing more is read
+    await asyncio.wait_for(fake.chat_dropped.wait(), 10)
+    assert ANSWER.startswith(first.text) and fake.chat_streams_dropped == 1
