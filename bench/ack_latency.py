@@ -65,7 +65,15 @@ import lightbulb  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.measured import Endpoints, MeasuredProcess, Orders, beside_the_fakes, process_cpu, tell  # noqa: E402
+from bench.measured import (  # noqa: E402
+    Endpoints,
+    MeasuredProcess,
+    Orders,
+    beside_the_fakes,
+    fresh_loop,
+    process_cpu,
+    tell,
+)
 from tests.fakes.discord import Event, FakeDiscord, InteractionHandle, final  # noqa: E402
 from tests.fakes.harness import running_bot  # noqa: E402
 
@@ -87,6 +95,10 @@ def last_edit(event: Event) -> bool:
 class Burst:
     latencies: list[float]  # ms from INTERACTION_CREATE leaving the fake to the first callback, per interaction
     cpu_ms: float  # the measured bot's process's CPU from the first send to the last callback
+
+    @property
+    def p99(self) -> float:
+        return percentile(self.latencies, 99)
 
 
 # In the fakes' process
@@ -142,8 +154,7 @@ async def measure(n: int, turns: int) -> tuple[dict[str, dict[str, Any]], float]
     bots = {m.variant: m for m in measured if m.which == "bot"}
     baselines = {m.variant: m for m in measured if m.which == "baseline"}
     paired = statistics.median(
-        percentile(fast.latencies, 99) / percentile(plain.latencies, 99)
-        for fast, plain in zip(bots["speedups"].bursts, bots["plain"].bursts, strict=True)
+        fast.p99 / plain.p99 for fast, plain in zip(bots["speedups"].bursts, bots["plain"].bursts, strict=True)
     )
     figures = {v: {"variant": v} | summary(bots[v].bursts, baselines[v].bursts, bots[v].libraries) for v in VARIANTS}
     return figures, paired
@@ -152,8 +163,8 @@ async def measure(n: int, turns: int) -> tuple[dict[str, dict[str, Any]], float]
 def summary(bot: list[Burst], baseline: list[Burst], libraries: dict[str, str]) -> dict[str, Any]:
     """A variant's figures: each burst's, then their median (this machine's pace drifts by a third from one second to
     the next: the median of many short bursts, interleaved with the other variant's, is what compares)."""
-    p99s = [percentile(b.latencies, 99) for b in bot]
-    base_p99s = [percentile(b.latencies, 99) for b in baseline]
+    p99s = [b.p99 for b in bot]
+    base_p99s = [b.p99 for b in baseline]
     p99, base_p99 = statistics.median(p99s), statistics.median(base_p99s)
     cpu, base_cpu = statistics.median([b.cpu_ms for b in bot]), statistics.median([b.cpu_ms for b in baseline])
     return {
@@ -239,14 +250,7 @@ async def baseline_here(endpoints: Endpoints) -> None:
 def measure_here(which: str, variant: str, endpoints: Endpoints) -> None:
     """This process is the measured one; "speedups" runs the bot on uvloop, as `python -m bot` does."""
     logging.basicConfig(level=logging.ERROR)
-    if variant == "speedups":
-        from bot.launch import use_fast_event_loop
-
-        if not use_fast_event_loop():
-            asyncio.set_event_loop(asyncio.new_event_loop())
-    else:
-        asyncio.set_event_loop(asyncio.new_event_loop())
-    loop = asyncio.get_event_loop()
+    loop = fresh_loop(fast=variant == "speedups")
     try:
         loop.run_until_complete(bot_here(endpoints) if which == "bot" else baseline_here(endpoints))
         used = libraries()
@@ -282,11 +286,7 @@ def main() -> None:
     logging.basicConfig(level=logging.ERROR)
     # The fakes on the fast loop too: Discord is a fast machine, and a fake that takes long to read each callback
     # would time its own queue (measured: it spends 60-300 ms of CPU in a burst of 200), not the bot's.
-    from bot.launch import use_fast_event_loop
-
-    if not use_fast_event_loop():
-        asyncio.set_event_loop(asyncio.new_event_loop())
-    loop = asyncio.get_event_loop()
+    loop = fresh_loop()
     try:
         results, paired = loop.run_until_complete(measure(args.n, args.turns))
     finally:

@@ -43,7 +43,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.measured import Endpoints, Orders, beside_the_fakes, process_cpu, tell
+from bench.measured import Endpoints, Orders, beside_the_fakes, fresh_loop, process_cpu, tell
 from bot.store.database import Database
 from tests.fakes.discord import FakeDiscord, final
 from tests.fakes.harness import make_config, running_bot
@@ -234,21 +234,11 @@ def started_up() -> Iterator[None]:
         gc.unfreeze()
 
 
-def on_the_loop(name: str) -> asyncio.AbstractEventLoop:
-    if name == "shipped":
-        from bot.launch import use_fast_event_loop
-
-        use_fast_event_loop()
-    else:
-        asyncio.set_event_loop(asyncio.new_event_loop())
-    return asyncio.get_event_loop()
-
-
 def measure_here(args: argparse.Namespace) -> None:
     """This process is the measured one: the bot or the baseline, the fakes in the process that started it."""
     logging.basicConfig(level=logging.ERROR)
     endpoints = Endpoints.parse(args.endpoints)
-    loop = on_the_loop(args.loop)
+    loop = fresh_loop(fast=args.loop == "shipped")
     try:
         if args.measure == "baseline":
             run = loop.run_until_complete(baseline_here(endpoints, args.n, args.concurrency))

@@ -28,6 +28,16 @@ CORES = sorted(os.sched_getaffinity(0))  # this process's cores before any measu
 _pinned: list[int] = []  # the measured processes running on a core of their own
 
 
+def fresh_loop(*, fast: bool = True) -> asyncio.AbstractEventLoop:
+    """A new event loop, made this thread's: uvloop as `python -m bot` runs (bot.launch), asyncio's own where `fast`
+    is False or uvloop is not installed. The caller runs what it needs on it and closes it."""
+    from bot.launch import use_fast_event_loop
+
+    if not (fast and use_fast_event_loop()):
+        asyncio.set_event_loop(asyncio.new_event_loop())
+    return asyncio.get_event_loop()
+
+
 def process_cpu() -> float:
     """Seconds of CPU this process has used, all its threads."""
     usage = resource.getrusage(resource.RUSAGE_SELF)

@@ -41,6 +41,7 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.ack_latency import percentile
+from bench.measured import fresh_loop
 from bot.config import Config, Secrets, Settings
 from tests.fakes.discord import Event, FakeDiscord, InteractionHandle, final
 from tests.fakes.openai import FakeOpenAI
@@ -99,11 +100,7 @@ async def serve(args: argparse.Namespace) -> None:
 
 def serve_main(args: argparse.Namespace) -> None:
     logging.basicConfig(level=logging.ERROR)
-    from bot.launch import use_fast_event_loop
-
-    if not use_fast_event_loop():
-        asyncio.set_event_loop(asyncio.new_event_loop())
-    loop = asyncio.get_event_loop()
+    loop = fresh_loop()
     try:
         loop.run_until_complete(serve(args))
     finally:
