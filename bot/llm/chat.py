@@ -13,7 +13,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 from bot.errors import ServiceUnavailable
 from bot.i18n import _
 from bot.llm.reasoning import Delta, ThinkSplitter, answer_only
-from bot.llm.sse import JSONEvents
+from bot.llm.sse import JSONEvents, json_fields
 from bot.llm.tokens import estimate_tokens
 from bot.llm.usage import Spender, TokenUsage, UsageLedger
 from bot.metrics import Metrics, ModelErrorKind
@@ -59,17 +59,12 @@ class Usage:
 def reported_usage(usage: object) -> Usage:
     """The tokens a provider reported, from the `usage` object as sent (cached prompt tokens where it says: OpenAI's
     `prompt_tokens_details`); a count that is missing or not a number is unknown."""
-    fields = _fields(usage)
+    fields = json_fields(usage)
     return Usage(
         _token_count(fields.get("prompt_tokens")),
         _token_count(fields.get("completion_tokens")),
-        _token_count(_fields(fields.get("prompt_tokens_details")).get("cached_tokens")),
+        _token_count(json_fields(fields.get("prompt_tokens_details")).get("cached_tokens")),
     )
-
-
-def _fields(value: object) -> dict[str, object]:
-    """A JSON object's fields; none for anything else (a provider's chunk is read as sent, not trusted)."""
-    return cast("dict[str, object]", value) if isinstance(value, dict) else {}
 
 
 def _token_count(value: object) -> int | None:
@@ -191,12 +186,12 @@ class ChatModel:
                 "/chat/completions", body=body, cast_to=ChatCompletion, stream=True, stream_cls=JSONEvents
             )
             async for sent in stream:
-                chunk = _fields(sent)
+                chunk = json_fields(sent)
                 if chunk.get("usage") is not None:  # the last chunk, as `include_usage` asks
                     result.usage = reported_usage(chunk["usage"])
                 choices = chunk.get("choices")
                 for choice in cast("list[object]", choices) if isinstance(choices, list) else ():
-                    delta = _fields(_fields(choice).get("delta"))
+                    delta = json_fields(json_fields(choice).get("delta"))
                     # vLLM and DeepSeek send thinking apart from the content (`reasoning_content`; newer: `reasoning`).
                     reasoning = delta.get("reasoning_content") or delta.get("reasoning")
                     if isinstance(reasoning, str) and reasoning:
@@ -217,8 +212,10 @@ class ChatModel:
             # Also when the answer was dropped unread or cut off: the connection goes back (or the provider hears the
             # answer is no longer wanted) now, and the provider was asked, and bills what it wrote.
             if stream is not None:
-                await stream.close()
-                await self._record(spender, model, result.usage, messages, "".join(produced))
+                try:
+                    await stream.close()
+                finally:  # counted even if closing fails
+                    await self._record(spender, model, result.usage, messages, "".join(produced))
 
     async def _record(
         self, spender: Spender, model: str, usage: Usage, messages: Sequence[ChatMessage], answer: str

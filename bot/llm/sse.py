@@ -3,8 +3,8 @@
 The openai client's own stream passes every event through five layers of generators (its byte decoder, line decoder,
 event decoder, stdlib JSON, then its chunk type): for an answer of 30 chunks that was a third of the bot's CPU per
 answer. `JSONEvents` is the same stream (the client still makes the request, raises its errors for a refused one and
-closes the response), read in one loop: lines split as the SSE specification says (LF, CR LF or CR, a CR at the end
-of a read held until the next says whether LF follows), `data:` lines joined, comments and other fields skipped, each
+closes the response), read in one loop: lines split as the SSE specification says (LF, CR LF or CR; after a read that
+ends with CR, an LF opening the next one is that line's), `data:` lines joined, comments and other fields skipped, each
 event's data parsed with orjson where it is installed, `[DONE]` the end. An event with an `error` field raises
 `openai.APIError` as the client's stream does; a transport failure while reading raises `openai.APITimeoutError` or
 `openai.APIConnectionError`.
@@ -31,9 +31,9 @@ except ImportError:  # pragma: no cover - orjson comes with hikari[speedups]
 DRAIN_S = 0.1
 
 
-def _field(value: object, name: str) -> object:
-    """A JSON object's field; None for a missing one or anything that is not an object."""
-    return cast("dict[str, object]", value).get(name) if isinstance(value, dict) else None
+def json_fields(value: object) -> dict[str, object]:
+    """A JSON object's fields; none for anything else (what a server sends is read as sent, not trusted)."""
+    return cast("dict[str, object]", value) if isinstance(value, dict) else {}
 
 
 def _is_timeout(exc: BaseException) -> bool:
@@ -153,9 +153,9 @@ class JSONEvents(openai.AsyncStream[object]):
             raise openai.APIError(
                 "The model server sent an event that is not JSON", self.response.request, body=None
             ) from exc
-        error = _field(value, "error")
+        error = json_fields(value).get("error")
         if error:
-            message = _field(error, "message")
+            message = json_fields(error).get("message")
             raise openai.APIError(
                 message if isinstance(message, str) and message else "An error occurred during streaming",
                 self.response.request,

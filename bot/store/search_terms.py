@@ -203,12 +203,15 @@ RUSSIAN_PREFIXES = (
     "при", "про", "раз", "рас", "со",
 )  # fmt: skip
 MIN_ROOT = 5  # letters left beside a prefix: shorter roots ("ход", "каз") mean different things with each prefix
-# Words whose plural is another word (Snowball stems them apart): singular stem and plural stem, each way.
-_SUPPLETIVE = (("друг", "друз"), ("человек", "люд"), ("ребенок", "дет"), ("ребенк", "дет"))
+# Words whose plural is another word (Snowball stems them apart): each stem and the stems of its other number.
 SUPPLETIVE: dict[str, frozenset[str]] = {
-    stem: frozenset(b if a == stem else a for a, b in _SUPPLETIVE if stem in (a, b))
-    for pair in _SUPPLETIVE
-    for stem in pair
+    "друг": frozenset({"друз"}),
+    "друз": frozenset({"друг"}),
+    "человек": frozenset({"люд"}),
+    "люд": frozenset({"человек"}),
+    "ребенок": frozenset({"дет"}),
+    "ребенк": frozenset({"дет"}),
+    "дет": frozenset({"ребенок", "ребенк"}),
 }
 
 
