@@ -66,8 +66,12 @@ class Framing:
     line_end: bytes = b"\n"
     keep_alive: bool = False  # a comment line before each event
     cut_at: float | None = None  # each event written in two parts, cut at this fraction of its bytes
-    # After this many content chunks, an `error` event, as vLLM and OpenAI report a failure mid-stream, then [DONE].
+    # After this many content chunks, `failure` as an event, then [DONE]: by default an `error` event, as vLLM and
+    # OpenAI report a failure mid-stream.
     error_after: int | None = None
+    failure: bytes = json.dumps(
+        {"error": {"object": "error", "message": "The server had an error.", "type": "server_error"}}
+    ).encode()
 
     def event(self, data: bytes) -> list[bytes]:
         """One event's data as the writes that carry it."""
@@ -614,8 +618,7 @@ class FakeOpenAI:
                     request.transport.close()
                     return response
                 if framing.error_after is not None and start >= framing.error_after * size:
-                    failure = {"object": "error", "message": "The server had an error.", "type": "server_error"}
-                    await send(json.dumps({"error": failure}).encode())
+                    await send(framing.failure)
                     await send(b"[DONE]")
                     await response.write_eof()
                     return response

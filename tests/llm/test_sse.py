@@ -1,6 +1,7 @@
 """Streamed answers read straight from the server's events (bot.llm.sse): the same answer whatever the line endings,
 comments and cuts between reads of the server or proxy in between, as the openai client's own decoder reads them; a
-failure the server reports mid-stream is the provider's error, after the text that came before it."""
+failure the server reports mid-stream, or an event that is not JSON, is the provider's error, after the text that
+came before it."""
 
 from __future__ import annotations
 
@@ -48,11 +49,16 @@ async def test_the_answer_comes_whole_whatever_the_framing(
     assert stream.usage.completion_tokens == reported["completion_tokens"]
 
 
-async def test_a_failure_the_server_reports_mid_stream_is_the_provider_s_error_after_what_came(
-    endpoint: tuple[FakeOpenAI, openai.AsyncOpenAI],
+@pytest.mark.parametrize(
+    "framing",
+    [Framing(error_after=2), Framing(error_after=2, failure=b'{"choices": [{"delta": {"content": "Par')],
+    ids=["error-event", "event-that-is-not-json"],  # the second: an event a proxy cut short
+)
+async def test_a_failure_mid_stream_is_the_provider_s_error_after_what_came(
+    endpoint: tuple[FakeOpenAI, openai.AsyncOpenAI], framing: Framing
 ) -> None:
     fake, client = endpoint
-    fake.framing = Framing(error_after=2)
+    fake.framing = framing
     fake.stream_chunk_chars = 8
     fake.reply(ANSWER)
     chat = ChatModel(client, max_tokens=64, temperature=None)
