@@ -12,6 +12,7 @@ from typing import Protocol
 import attrs
 
 from bot.errors import InvalidInput, ServiceUnavailable
+from bot.garbage import COLLECTOR, CollectorHolds
 from bot.i18n import _
 from bot.limits import Limiter
 from bot.llm.chat import ChatMessage, ChatModel, ChatStream, ModelNotFound
@@ -154,9 +155,11 @@ class Reply:
 
 class AcknowledgementsFirst:
     """Questions being acknowledged right now (admitted and deferred): answers in progress wait for them at their next
-    step, so a burst of questions is acknowledged within Discord's 3 s before answer work takes the event loop."""
+    step, so a burst of questions is acknowledged within Discord's 3 s before answer work takes the event loop; the
+    garbage collector waits too (bot.garbage)."""
 
-    def __init__(self) -> None:
+    def __init__(self, collector: CollectorHolds = COLLECTOR) -> None:
+        self._collector = collector
         self._pending = 0
         self._clear = asyncio.Event()
         self._clear.set()
@@ -168,9 +171,11 @@ class AcknowledgementsFirst:
         """Held from a question's arrival until its acknowledgement was sent (or refused)."""
         self._pending += 1
         self._clear.clear()
+        self._collector.hold()
         try:
             yield
         finally:
+            self._collector.release()
             self._pending -= 1
             if not self._pending:
                 self._clear.set()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from pathlib import Path
 
 from bot.llm.answering import Answerer
@@ -239,3 +240,4 @@ async def test_a_question_waiting_for_its_acknowledgement_goes_before_answers_in
         assert acknowledged.t <= finished.t
         assert first.content == "Paris is the capital of France."
         await second.wait(lambda e: "correct:" in str(e.json.get("components")))
+        assert gc.isenabled()  # the garbage collector, which waited for the acknowledgement too, runs again
