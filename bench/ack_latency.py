@@ -10,11 +10,12 @@ Two variants (hikari picks its JSON library and gateway compression at import ti
 `python -m bot` gets: all of them and uvloop. The four processes (each variant's bot and baseline) run at once, on the
 same core, and are driven one burst at a time in turn (every other turn in the opposite order), so that the four
 bursts of a turn, a second or two apart, see the same machine; each answers a warm-up burst first, then one burst a
-turn for `--turns` turns. A variant's figures are the median over its bursts of each burst's (its p99: the median of
-the bursts' p99s; each burst's is listed too); "p99_speedups_vs_plain_paired" is the median, over the turns, of the
-speedups bot's p99 over the plain bot's in the same turn. Besides the latencies, each burst reports the
-bot's process's CPU from the first INTERACTION_CREATE to the last acknowledgement ("ack_cpu_ms", the baseline's, and
-"cpu_ratio"), which a busy machine's wall times hide. Prints a line per variant and, last, one JSON line:
+turn for `--turns` turns, and has gone quiet before the next process's burst. A variant's figures are the median over
+its bursts of each burst's (its p99: the median of the bursts' p99s; each burst's is listed too);
+"p99_speedups_vs_plain_paired" is the median, over the turns, of the speedups bot's p99 over the plain bot's in the
+same turn. Besides the latencies, each burst reports the bot's process's CPU from the first INTERACTION_CREATE to the
+last acknowledgement ("ack_cpu_ms", the baseline's, and "cpu_ratio"), which a busy machine's wall times hide.
+Prints a line per variant and, last, one JSON line:
 {"bench": "ack_latency", "n": 200, "plain": {"p50_ms": …, "p99_ms": …, "baseline_p99_ms": …, "ratio": …,
  "ack_cpu_ms": …, "cpu_ratio": …, …}, "speedups": {…}, "p99_speedups_vs_plain": …,
  "p99_speedups_vs_plain_paired": …}
@@ -108,13 +109,24 @@ async def burst(discord: FakeDiscord, measured: MeasuredProcess, question: str, 
     users = [discord.make_user(f"user{i}") for i in range(n)]
     await measured.say("cpu")
     cpu = float(await measured.heard())
-    handles: list[InteractionHandle] = [discord.slash("ask", options={"question": question}, user=u) for u in users]
-    await asyncio.gather(*(h.wait_callback(timeout=60) for h in handles))
+    # The fakes keep everything they saw in the run (every request, event and message): a full collection of that
+    # took the fakes' process up to 500 ms, now and then in the middle of a burst, and the bot was timed for it.
+    # Discord does not pause so: here the collector waits until the burst has been acknowledged.
+    gc.disable()
+    try:
+        handles: list[InteractionHandle] = [discord.slash("ask", options={"question": question}, user=u) for u in users]
+        await asyncio.gather(*(h.wait_callback(timeout=60) for h in handles))
+    finally:
+        gc.enable()
     await measured.say("cpu")
     cpu = float(await measured.heard()) - cpu
     latencies = [(h.callback.t - (h.sent or h.created)) * 1000 for h in handles if h.callback is not None]
-    # Let every answer finish before the bot stops, so nothing is cut off mid-request.
+    # Let every answer finish before the bot stops, so nothing is cut off mid-request; then let the bot finish what
+    # follows its last edit (storing the answers, counting their use), which shared the core with the next burst of
+    # another process before.
     await asyncio.gather(*(h.wait(lambda e: e.kind == "edit" and last_edit(e), timeout=120) for h in handles))
+    await measured.say("settle")
+    await measured.expect("settled")
     return Burst(latencies, cpu * 1000)
 
 
@@ -200,12 +212,29 @@ def libraries() -> dict[str, str]:
     }
 
 
+# The measured process has settled once it has used under this much CPU in this long.
+QUIET_CPU_S, QUIET_WINDOW_S = 0.001, 0.02
+
+
+async def quiet() -> None:
+    """Returns once this process has gone quiet: its answers finished, stored and counted, its threads idle too."""
+    while True:
+        before = process_cpu()
+        await asyncio.sleep(QUIET_WINDOW_S)  # measuring idleness takes an interval
+        if process_cpu() - before < QUIET_CPU_S:
+            return
+
+
 async def answer_orders(orders: Orders) -> None:
-    """The bot is ready: say this process's CPU when asked, until told to stop."""
+    """The bot is ready: say this process's CPU when asked, say when it has settled, until told to stop."""
     gc.freeze()  # as bot.launch does once started
     tell("ready")
-    while (order := await orders.next()) == "cpu":
-        tell(repr(process_cpu()))
+    while (order := await orders.next()) in ("cpu", "settle"):
+        if order == "cpu":
+            tell(repr(process_cpu()))
+        else:
+            await asyncio.wait_for(quiet(), 30)
+            tell("settled")
     if order != "stop":
         raise RuntimeError(f"unexpected order {order!r}")
 
