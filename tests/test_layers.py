@@ -17,8 +17,10 @@ BOT = ROOT / "bot"
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"bot.i18n"}),  # the catalogs: every text shown to a member, in their language
     # errors every package raises, the settings-table reader, counters, the pre-start checks, and what each
-    # package's `install` wires into (bot/wiring.py, where it exists)
-    frozenset({"bot.errors", "bot.config_tables", "bot.job_status", "bot.metrics", "bot.launch", "bot.wiring"}),
+    # package's `install` wires into (bot/wiring.py, where it exists), the garbage collector's pauses
+    frozenset(
+        {"bot.errors", "bot.config_tables", "bot.job_status", "bot.metrics", "bot.launch", "bot.wiring", "bot.garbage"}
+    ),
     frozenset({"bot.store"}),  # the database and its records
     frozenset({"bot.limits"}),  # rate limits, kept in memory or in the database
     frozenset({"bot.llm", "bot.speech", "bot.voice"}),  # models, speech, the voice protocol
