@@ -8,8 +8,9 @@ Discord's 3 s cannot: while any acknowledgement is in progress the collector is 
 up meanwhile, once the last one has gone out.
 
 Bounded: a pause lasts at most `limit_s`. A bot that never runs out of acknowledgements in progress (or one stuck
-waiting on Discord) collects as usual from then on, until none is in progress. A collector that something else
-paused (gc.disable()) is left as it is.
+waiting on Discord) collects as usual from then on, until none is in progress. Holders left on an event loop that
+was closed (tests run a loop each) are forgotten by the next loop's first. A collector that something else paused
+(gc.disable()) is left as it is.
 """
 
 from __future__ import annotations
@@ -38,19 +39,28 @@ class CollectorHolds:
         self._schedule = schedule
         self._holders = 0
         self._deadline: asyncio.Handle | None = None  # set while this (not someone else) pauses the collector
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop of the holders
 
     @property
     def paused(self) -> bool:
         return self._deadline is not None
 
     def hold(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            if self._loop is not None and self._loop.is_closed():
+                # A loop closed while its holders were still acknowledging (their tasks never finished, and the
+                # deadline never came): what they held ended with it.
+                self._holders = 0
+                self._resume()
+            self._loop = loop
         self._holders += 1
         if self._holders == 1 and gc.isenabled():
             gc.disable()
             self._deadline = self._schedule(self._limit_s, self._resume)
 
     def release(self) -> None:
-        self._holders -= 1
+        self._holders = max(0, self._holders - 1)  # a holder of a closed loop may let go late (when it is collected)
         if not self._holders:
             self._resume()
 

@@ -100,3 +100,28 @@ async def test_a_collector_paused_by_someone_else_stays_paused(deadlines: Deadli
         pass
     assert not gc.isenabled()
     assert deadlines.pending == []
+
+
+def test_holders_left_on_a_closed_loop_do_not_keep_the_collector_paused() -> None:
+    collector = CollectorHolds(limit_s=3600)
+    acks = AcknowledgementsFirst(collector)
+    stuck = acks.acknowledging()
+
+    async def acknowledging_forever() -> None:
+        stuck.__enter__()  # a question whose acknowledgement never finished before its loop closed
+
+    first = asyncio.new_event_loop()
+    first.run_until_complete(acknowledging_forever())
+    first.close()
+    assert not gc.isenabled()
+
+    async def next_burst() -> None:
+        with acks.acknowledging():
+            assert not gc.isenabled()
+        assert gc.isenabled()
+
+    second = asyncio.new_event_loop()
+    try:
+        second.run_until_complete(next_burst())
+    finally:
+        second.close()
