@@ -41,10 +41,6 @@ class CollectorHolds:
         self._deadline: asyncio.Handle | None = None  # set while this (not someone else) pauses the collector
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop of the holders
 
-    @property
-    def paused(self) -> bool:
-        return self._deadline is not None
-
     def hold(self) -> None:
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
