@@ -163,6 +163,41 @@ async def test_gateway_compresses_as_the_client_asks(discord: FakeDiscord, compr
     assert hello["op"] == 10 and hello["d"]["heartbeat_interval"] > 0
 
 
+async def test_dispatches_made_at_once_wait_then_arrive_in_order_on_one_compressed_stream(discord: FakeDiscord) -> None:
+    """A benchmark's burst: held until the block ends, then every interaction arrives, in the order made, after one
+    dispatched just before (whose send was still pending), each decoding on the connection's one zlib stream."""
+    query = {"v": "10", "encoding": "json", "compress": "zlib-stream"}
+    inflate = zlib.decompressobj()
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(f"ws://127.0.0.1:{discord.port}/gateway", params=query) as ws,
+    ):
+
+        async def frame() -> dict[str, Any]:
+            message = await ws.receive(timeout=5)
+            return json.loads(inflate.decompress(message.data))
+
+        assert (await frame())["op"] == 10
+        identify = {"token": discord.token, "intents": int(hikari.Intents.GUILDS), "properties": {}}
+        await ws.send_bytes(json.dumps({"op": 2, "d": identify}).encode())
+        while (await frame()).get("t") != "GUILD_CREATE":
+            pass
+        before = discord.slash("ask", options={"question": "first"})
+        with discord.at_once():
+            burst = [discord.slash("ask", options={"question": f"q{i}"}) for i in range(20)]
+            # A heartbeat's ACK comes back while the burst is held: only the interaction made before it came first.
+            await ws.send_bytes(json.dumps({"op": 1, "d": None}).encode())
+            seen: list[dict[str, Any]] = []
+            while (f := await frame())["op"] != 11:
+                seen.append(f)
+            assert [f["d"].get("id") for f in seen if f["t"] == "INTERACTION_CREATE"] == [str(before.id)]
+            assert all(h.sent is None for h in burst)
+        arrived = [await frame() for _ in burst]
+    assert [f["d"]["id"] for f in arrived] == [str(h.id) for h in burst]
+    assert [f["s"] for f in arrived] == list(range(seen[-1]["s"] + 1, seen[-1]["s"] + 21))
+    assert all(h.sent is not None for h in burst)
+
+
 async def test_a_dm_is_offered_only_global_commands_whose_contexts_include_dms(discord: FakeDiscord) -> None:
     # Registered as hikari does (PUT of the whole list): contexts 0 is GUILD, 1 BOT_DM, 2 PRIVATE_CHANNEL.
     async with aiohttp.ClientSession() as http:
