@@ -30,6 +30,7 @@ import json
 import re
 import sys
 import time
+import weakref
 import zlib
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -632,8 +633,8 @@ class FakeDiscord:
         self._runner: web.AppRunner | None = None
         self._http: aiohttp.ClientSession | None = None
         self._together: list[tuple[GatewaySession, Json]] | None = None  # dispatches held by `at_once`
-        # Frames are compressed in the order they are written (a connection's compression is one stream).
-        self._sending = asyncio.Lock()
+        # Each connection's frames are compressed in the order they are written (its compression is one stream).
+        self._sending: weakref.WeakKeyDictionary[web.WebSocketResponse, asyncio.Lock] = weakref.WeakKeyDictionary()
         self.port = 0
         self.on_voice_state_update: Callable[[Json], Any] | None = None
         self._files: dict[int, bytes] = {}
@@ -1336,8 +1337,9 @@ class FakeDiscord:
 
     @contextlib.contextmanager
     def at_once(self) -> Iterator[None]:
-        """Dispatches made inside leave together when it ends, in order: all are serialized and compressed first,
-        then written back to back (as Discord delivers what many members did in the same instant). Sent one by one,
+        """Dispatches made inside leave together when it ends, in order: on each connection, all are serialized and
+        compressed first, then written back to back (as Discord delivers what many members did in the same instant).
+        Sent one by one,
         each as soon as it is compressed, a burst of 200 spreads over milliseconds, and over fewer with a faster
         compression: a benchmark comparing two bots would time the fake's compression as much as the bots."""
         if self._together is not None:
@@ -1347,14 +1349,18 @@ class FakeDiscord:
         try:
             yield
         finally:
+            # Sent even when the block raised: their sequence numbers are taken, and a client would see the gap.
             self._together = None
-        asyncio.get_running_loop().create_task(self._send_together(held))
+            asyncio.get_running_loop().create_task(self._send_together(held))
 
     async def _send_together(self, held: list[tuple[GatewaySession, Json]]) -> None:
-        async with self._sending:
-            encoded = [(session.ws, self._encode(session.compress, frame), frame) for session, frame in held]
-            for ws, data, frame in encoded:
-                await self._write(ws, data, frame)
+        """Each connection's share of `held`, in order: all of it encoded, then written back to back."""
+        for session in dict.fromkeys(s for s, _ in held):
+            frames = [frame for s, frame in held if s is session]
+            async with self._sending_on(session.ws):
+                encoded = [self._encode(session.compress, frame) for frame in frames]
+                for data, frame in zip(encoded, frames, strict=True):
+                    await self._write(session.ws, data, frame)
 
     def dispatch_voice_server_update(self, guild_id: int, endpoint: str, token: str) -> None:
         self.dispatch("VOICE_SERVER_UPDATE", {"guild_id": str(guild_id), "endpoint": endpoint, "token": token})
@@ -1390,9 +1396,13 @@ class FakeDiscord:
             session.connected.clear()
 
     async def _send(self, ws: web.WebSocketResponse, compress: Callable[[bytes], bytes] | None, frame: Json) -> None:
-        async with self._sending:
+        async with self._sending_on(ws):
             if not ws.closed:
                 await self._write(ws, self._encode(compress, frame), frame)
+
+    def _sending_on(self, ws: web.WebSocketResponse) -> asyncio.Lock:
+        """Held while one of this connection's frames is compressed and written."""
+        return self._sending.setdefault(ws, asyncio.Lock())
 
     @staticmethod
     def _encode(compress: Callable[[bytes], bytes] | None, frame: Json) -> str | bytes:
