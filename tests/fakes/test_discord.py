@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 import zlib
@@ -163,9 +164,13 @@ async def test_gateway_compresses_as_the_client_asks(discord: FakeDiscord, compr
     assert hello["op"] == 10 and hello["d"]["heartbeat_interval"] > 0
 
 
-async def test_dispatches_made_at_once_wait_then_arrive_in_order_on_one_compressed_stream(discord: FakeDiscord) -> None:
-    """A benchmark's burst: held until the block ends, then every interaction arrives, in the order made, after one
-    dispatched just before (whose send was still pending), each decoding on the connection's one zlib stream."""
+Frames = Callable[[], Awaitable[dict[str, Any]]]
+
+
+@contextlib.asynccontextmanager
+async def zlib_stream_shard(discord: FakeDiscord) -> AsyncIterator[tuple[aiohttp.ClientWebSocketResponse, Frames]]:
+    """An identified shard on a zlib-stream connection (one compression stream for all its frames), past its
+    GUILD_CREATE; with what reads its next frame."""
     query = {"v": "10", "encoding": "json", "compress": "zlib-stream"}
     inflate = zlib.decompressobj()
     async with (
@@ -182,6 +187,13 @@ async def test_dispatches_made_at_once_wait_then_arrive_in_order_on_one_compress
         await ws.send_bytes(json.dumps({"op": 2, "d": identify}).encode())
         while (await frame()).get("t") != "GUILD_CREATE":
             pass
+        yield ws, frame
+
+
+async def test_dispatches_made_at_once_wait_then_arrive_in_order_on_one_compressed_stream(discord: FakeDiscord) -> None:
+    """A benchmark's burst: held until the block ends, then every interaction arrives, in the order made, after one
+    dispatched just before (whose send was still pending), each decoding on the connection's one zlib stream."""
+    async with zlib_stream_shard(discord) as (ws, frame):
         before = discord.slash("ask", options={"question": "first"})
         with discord.at_once():
             burst = [discord.slash("ask", options={"question": f"q{i}"}) for i in range(20)]
@@ -196,6 +208,17 @@ async def test_dispatches_made_at_once_wait_then_arrive_in_order_on_one_compress
     assert [f["d"]["id"] for f in arrived] == [str(h.id) for h in burst]
     assert [f["s"] for f in arrived] == list(range(seen[-1]["s"] + 1, seen[-1]["s"] + 21))
     assert all(h.sent is not None for h in burst)
+
+
+async def test_dispatches_held_by_a_block_that_raised_are_sent_all_the_same(discord: FakeDiscord) -> None:
+    """Their sequence numbers are taken: a client that never got them would see a gap."""
+    async with zlib_stream_shard(discord) as (_, frame):
+        with pytest.raises(RuntimeError, match="the block failed"), discord.at_once():
+            held = discord.slash("ask", options={"question": "q"})
+            raise RuntimeError("the block failed")
+        while (f := await frame()).get("t") != "INTERACTION_CREATE":
+            pass
+    assert f["d"]["id"] == str(held.id) and held.sent is not None
 
 
 async def test_a_dm_is_offered_only_global_commands_whose_contexts_include_dms(discord: FakeDiscord) -> None:
